@@ -1,0 +1,150 @@
+//! The one place errors become HTTP: `{"error":{"code","message"}}` with a fitting status.
+
+use std::borrow::Cow;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::AuthError;
+use crate::connector::sim::SimError;
+use crate::sessions::SessionError;
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: Cow<'static, str>,
+    pub message: String,
+}
+
+/// Error body of every failed request.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `session_not_found`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self { status, code: code.into(), message: message.into() }
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the gateway log")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: ErrorDetail { code: self.code.into_owned(), message: self.message } };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => ApiError::conflict("already_exists", format!("{what} already exists")),
+            StoreError::NotFound(what) => ApiError::not_found("not_found", format!("{what} not found")),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let status = match e {
+            AuthError::InvalidPublicKey(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        let message = e.to_string();
+        match e {
+            SessionError::NotFound => ApiError::not_found("session_not_found", message),
+            SessionError::ChatNotFound => ApiError::not_found("chat_not_found", message),
+            SessionError::AlreadyExists(_) => ApiError::conflict("session_exists", message),
+            SessionError::InvalidId(_) => ApiError::unprocessable("invalid_id", message),
+            SessionError::UnknownConnector(..) => ApiError::unprocessable("unknown_connector", message),
+            SessionError::InvalidState { code, .. } => ApiError::conflict(code, message),
+            SessionError::InvalidInput(_) => ApiError::unprocessable("invalid_input", message),
+            SessionError::Jid(_) => ApiError::unprocessable("invalid_recipient", message),
+            SessionError::Store(inner) => ApiError::from(inner),
+            SessionError::Gone => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "session_unavailable", message),
+        }
+    }
+}
+
+impl From<SimError> for ApiError {
+    fn from(e: SimError) -> Self {
+        let code = match e {
+            SimError::NoQr => "no_qr",
+            SimError::QrExpired => "qr_expired",
+            SimError::QrMismatch => "qr_mismatch",
+            SimError::NoPairingCode => "no_pairing_code",
+            SimError::WrongPairingCode => "wrong_pairing_code",
+            SimError::NotConnected => "session_not_connected",
+            SimError::Invalid(_) => "invalid_input",
+        };
+        let status = match e {
+            SimError::Invalid(_) | SimError::WrongPairingCode | SimError::QrMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::CONFLICT,
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let code = match &r {
+            JsonRejection::JsonDataError(_) => "invalid_body",
+            JsonRejection::JsonSyntaxError(_) => "malformed_json",
+            JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
+            _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+            _ => "invalid_body",
+        };
+        ApiError::new(r.status(), code, r.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", r.body_text())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

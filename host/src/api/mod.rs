@@ -1,0 +1,122 @@
+//! REST API (JSON, camelCase) with its OpenAPI document at `/openapi.json` and a browsable
+//! reference at `/docs`.
+
+mod error;
+mod extract;
+mod health;
+mod sessions;
+mod sim;
+mod state;
+mod tenants;
+mod tokens;
+
+pub use error::{ApiError, ApiResult};
+pub use state::AppState;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::{Json, Router};
+use serde::{Deserialize, Deserializer};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_scalar::{Scalar, Servable};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "wagate", description = "WhatsApp gateway: tenants, sessions, messages, chats. \
+        Operator routes take the admin key, tenant routes the tenant API key or a user JWT of the tenant, \
+        both as `Authorization: Bearer ...`. Errors are `{\"error\":{\"code\",\"message\"}}`."),
+    modifiers(&Security),
+    tags(
+        (name = "tenants", description = "Operator: tenants and their token settings"),
+        (name = "auth", description = "Tenant: user tokens"),
+        (name = "sessions", description = "Tenant: WhatsApp numbers and their login"),
+        (name = "messages", description = "Tenant: sending and looking up messages"),
+        (name = "chats", description = "Tenant: chats and history"),
+        (name = "simulator", description = "The phone side of the built-in simulator (sessions with connector `sim`)"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = |desc: &str| {
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(desc)).build())
+        };
+        components.add_security_scheme("admin", bearer("The operator admin key"));
+        components.add_security_scheme("tenant", bearer("A tenant API key, or a user JWT of the tenant"));
+    }
+}
+
+/// The REST routes, `/openapi.json` and `/docs`.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::routes())
+        .merge(tenants::routes())
+        .merge(tokens::routes())
+        .merge(sessions::routes())
+        .merge(sim::routes())
+        .split_for_parts();
+    let spec = openapi.clone();
+    api.with_state(state)
+        .route("/openapi.json", axum::routing::get(move || async move { Json(spec) }))
+        .merge(Scalar::with_url("/docs", openapi))
+        .fallback(|| async { ApiError::not_found("route_not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+        })
+}
+
+/// Layers every route shares, Socket.IO's included: body limit and CORS.
+pub fn outer_layers(router: Router, max_body: usize, origins: &[String]) -> Router {
+    router.layer(DefaultBodyLimit::max(max_body)).layer(cors_layer(origins))
+}
+
+pub fn cors_layer(origins: &[String]) -> CorsLayer {
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+}
+
+/// A JSON body that may be absent altogether (empty means the type's default).
+fn optional_json<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let code = if e.is_data() { "invalid_body" } else { "malformed_json" };
+        let status = if e.is_data() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::BAD_REQUEST };
+        ApiError::new(status, code, format!("invalid JSON body: {e}"))
+    })
+}
+
+/// Tells "field absent" (None) from "field null" (Some(None)) in PATCH bodies.
+fn present_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Ids may arrive as JSON numbers (seed 003 numbers its WhatsApp sessions).
+fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        S(String),
+        N(u64),
+    }
+    Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
+        Id::S(s) => s,
+        Id::N(n) => n.to_string(),
+    }))
+}

@@ -1,0 +1,18 @@
+use std::sync::Arc;
+
+use crate::auth::{AdminKey, TenantDirectory};
+use crate::config::Config;
+use crate::connector::sim::SimWorld;
+use crate::sessions::Sessions;
+use crate::store::Store;
+
+/// Everything a REST handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub directory: TenantDirectory,
+    pub sessions: Sessions,
+    pub sim: SimWorld,
+    pub admin_key: AdminKey,
+}

@@ -1,0 +1,175 @@
+//! Operator routes: tenants and their token settings.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::{Admin, ApiJson, ApiPath};
+use super::state::AppState;
+use crate::auth::{hash_key, new_api_key, new_jwt_secret};
+use crate::model::{Tenant, TenantJwt, new_id, validate_id};
+use crate::store::tenants::{self, NewTenant, TenantPatch};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_tenant, list_tenants))
+        .routes(routes!(get_tenant, update_tenant, delete_tenant))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTenant {
+    /// Letters, digits, `-`, `_`, `.`; generated when absent.
+    id: Option<String>,
+    name: String,
+}
+
+/// A new tenant with its credentials; `apiKey` is never shown again.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedTenant {
+    id: String,
+    name: String,
+    api_key: String,
+    /// HS256 secret the tenant's own backend may sign user tokens with.
+    jwt_secret: String,
+    jwt: TenantJwt,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateTenant {
+    name: Option<String>,
+    jwt: Option<JwtPatch>,
+}
+
+/// Fields set to `null` are cleared; absent fields are kept.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JwtPatch {
+    #[serde(default, deserialize_with = "super::present_or_null")]
+    #[schema(value_type = Option<String>)]
+    public_key_pem: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::present_or_null")]
+    #[schema(value_type = Option<String>)]
+    issuer: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::present_or_null")]
+    #[schema(value_type = Option<String>)]
+    audience: Option<Option<String>>,
+    tenant_claim: Option<String>,
+}
+
+fn check_name(name: &str) -> ApiResult<()> {
+    if name.trim().is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::unprocessable("invalid_name", "name must be 1 to 200 characters"));
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", security(("admin" = [])),
+    request_body = CreateTenant,
+    responses((status = 201, body = CreatedTenant), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_tenant(_: Admin, State(st): State<AppState>, ApiJson(req): ApiJson<CreateTenant>) -> ApiResult<(StatusCode, Json<CreatedTenant>)> {
+    check_name(&req.name)?;
+    let id = match req.id {
+        Some(id) => {
+            validate_id(&id).map_err(|e| ApiError::unprocessable("invalid_id", e.to_string()))?;
+            id
+        }
+        None => new_id(),
+    };
+    let api_key = new_api_key();
+    let jwt_secret = new_jwt_secret();
+    let mut w = st.store.begin_write().await?;
+    let tenant = tenants::insert(
+        &mut w,
+        NewTenant { id: &id, name: req.name.trim(), api_key_hash: &hash_key(&api_key), jwt_secret: &jwt_secret },
+    )
+    .await
+    .map_err(|e| match e {
+        crate::store::StoreError::Conflict(_) => ApiError::conflict("tenant_exists", format!("tenant '{id}' already exists")),
+        other => other.into(),
+    })?;
+    w.commit().await?;
+    st.directory.reload(st.store.pool()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedTenant { id: tenant.id, name: tenant.name, api_key, jwt_secret, jwt: tenant.jwt, created_at: tenant.created_at }),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", security(("admin" = [])),
+    responses((status = 200, body = Vec<Tenant>), (status = 401, body = ErrorBody)))]
+async fn list_tenants(_: Admin, State(st): State<AppState>) -> ApiResult<Json<Vec<Tenant>>> {
+    Ok(Json(tenants::list(st.store.pool()).await?))
+}
+
+async fn find(st: &AppState, id: &str) -> ApiResult<Tenant> {
+    tenants::get(st.store.pool(), id).await?.ok_or_else(|| ApiError::not_found("tenant_not_found", format!("tenant '{id}' not found")))
+}
+
+#[utoipa::path(get, path = "/api/v1/tenants/{id}", tag = "tenants", security(("admin" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Tenant), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_tenant(_: Admin, State(st): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Tenant>> {
+    Ok(Json(find(&st, &id).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/tenants/{id}", tag = "tenants", security(("admin" = [])),
+    params(("id" = String, Path)), request_body = UpdateTenant,
+    responses((status = 200, body = Tenant), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_tenant(
+    _: Admin,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<UpdateTenant>,
+) -> ApiResult<Json<Tenant>> {
+    find(&st, &id).await?;
+    let mut patch = TenantPatch::default();
+    if let Some(name) = req.name {
+        check_name(&name)?;
+        patch.name = Some(name.trim().to_owned());
+    }
+    if let Some(jwt) = req.jwt {
+        if let Some(Some(pem)) = &jwt.public_key_pem {
+            crate::auth::parse_public_key(pem)?;
+        }
+        if let Some(claim) = &jwt.tenant_claim
+            && (claim.is_empty() || crate::auth::RESERVED_CLAIMS.contains(&claim.as_str()))
+        {
+            return Err(ApiError::unprocessable("invalid_tenant_claim", format!("'{claim}' cannot name the tenant")));
+        }
+        patch.jwt_public_key = jwt.public_key_pem;
+        patch.jwt_issuer = jwt.issuer;
+        patch.jwt_audience = jwt.audience;
+        patch.tenant_claim = jwt.tenant_claim;
+    }
+    let mut w = st.store.begin_write().await?;
+    tenants::update(&mut w, &id, patch).await?;
+    w.commit().await?;
+    st.directory.reload(st.store.pool()).await?;
+    Ok(Json(find(&st, &id).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/tenants/{id}", tag = "tenants", security(("admin" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_tenant(_: Admin, State(st): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
+    find(&st, &id).await?;
+    // Sessions first: their connections are closed and devices unlinked, not just forgotten.
+    for s in st.sessions.list(&id).await? {
+        st.sessions.delete(&s.key()).await?;
+    }
+    let mut w = st.store.begin_write().await?;
+    tenants::delete(&mut w, &id).await?;
+    w.commit().await?;
+    st.directory.reload(st.store.pool()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,117 @@
+//! Builds the gateway from its configuration and runs it: store -> sessions -> events ->
+//! realtime/api, all in one process.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use socketioxide::SocketIo;
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+use crate::api::{self, AppState};
+use crate::auth::{AdminKey, TenantDirectory, hash_key, new_admin_key};
+use crate::config::Config;
+use crate::connector::Connector;
+use crate::connector::sim::{SimConnector, SimWorld};
+use crate::events::{EventBus, Journal, spawn_stats_publisher};
+use crate::realtime::{self, Realtime};
+use crate::sessions::{SessionError, Sessions};
+use crate::store::{Store, StoreError, settings};
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("cannot create data directory {0}: {1}")]
+    DataDir(std::path::PathBuf, std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sessions(#[from] SessionError),
+    #[error("cannot serve: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub struct Gateway {
+    pub state: AppState,
+    pub io: SocketIo,
+    /// Set when this start generated the admin key: the only time it is ever shown.
+    pub new_admin_key: Option<String>,
+    router: Router,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// The admin key from the config, else the stored one, else a new one (stored as a hash).
+async fn admin_key(config: &Config, store: &Store) -> Result<(AdminKey, Option<String>), StoreError> {
+    if let Some(key) = &config.admin_key {
+        return Ok((AdminKey::from_plain(key), None));
+    }
+    if let Some(hash) = settings::get(store.pool(), settings::ADMIN_KEY_HASH).await? {
+        return Ok((AdminKey::from_hash(hash), None));
+    }
+    let key = new_admin_key();
+    let mut w = store.begin_write().await?;
+    settings::set(&mut w, settings::ADMIN_KEY_HASH, &hash_key(&key)).await?;
+    w.commit().await?;
+    Ok((AdminKey::from_plain(&key), Some(key)))
+}
+
+impl Gateway {
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        if config.database_url.is_none() {
+            std::fs::create_dir_all(&config.data_dir).map_err(|e| StartError::DataDir(config.data_dir.clone(), e))?;
+        }
+        let store = Store::open(&config.database_url()).await?;
+        let (admin_key, new_admin_key) = admin_key(&config, &store).await?;
+        let directory = TenantDirectory::load(store.pool()).await?;
+
+        let bus = EventBus::default();
+        let journal = Journal::new(bus.clone());
+        let sim = SimWorld::new(config.sim.clone());
+        let mut connectors: HashMap<String, Arc<dyn Connector>> = HashMap::new();
+        connectors.insert("sim".into(), Arc::new(SimConnector::new(sim.clone(), config.sessions.clone())));
+        let sessions = Sessions::new(store.clone(), journal.clone(), connectors, config.sessions.clone());
+
+        if let Some(tenant) = &config.auth.dev_no_auth_tenant {
+            tracing::warn!(%tenant, "DEVELOPMENT MODE: sockets without a token are admitted to this tenant");
+        }
+        let rt = Realtime {
+            directory: directory.clone(),
+            sessions: sessions.clone(),
+            leeway_secs: config.auth.leeway_secs,
+            dev_no_auth_tenant: config.auth.dev_no_auth_tenant.clone(),
+        };
+        let (sio_layer, io) = realtime::build(rt, config.max_body_bytes as u64);
+        let tasks = vec![
+            realtime::spawn_fanout(io.clone(), &bus),
+            spawn_stats_publisher(store.clone(), journal.clone(), Duration::from_millis(config.events.stats_interval_ms)),
+        ];
+
+        let config = Arc::new(config);
+        let state = AppState { config: config.clone(), store, directory, sessions, sim, admin_key };
+        let router = api::outer_layers(api::router(state.clone()).layer(sio_layer), config.max_body_bytes, &config.cors_origins);
+        Ok(Self { state, io, new_admin_key, router, tasks })
+    }
+
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then closes every WhatsApp connection without
+    /// touching stored statuses, so connected sessions resume on the next start.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        let resumed = self.state.sessions.resume_all().await?;
+        if resumed > 0 {
+            tracing::info!(sessions = resumed, "resuming sessions that were connected");
+        }
+        axum::serve(listener, self.router.clone()).with_graceful_shutdown(shutdown).await?;
+        self.io.close().await;
+        self.state.sessions.shutdown().await;
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.state.store.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,300 @@
+//! Settings: embedded defaults, then an optional TOML file, then `WAGATE_*` environment
+//! variables, then command-line flags. Nested keys use `__` in env names
+//! (`WAGATE_SESSIONS__QR_FIRST_TTL_MS`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP API and Socket.IO listen on.
+    pub listen: SocketAddr,
+    /// Where the SQLite file and other state live.
+    pub data_dir: PathBuf,
+    /// `sqlite://...`; defaults to `<data_dir>/wagate.db`.
+    pub database_url: Option<String>,
+    /// Operator key for `/api/v1/tenants`; generated and stored on first start when unset.
+    pub admin_key: Option<String>,
+    /// tracing filter, e.g. `info,wagate=debug`.
+    pub log: String,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// Allowed browser origins for REST and Socket.IO; `*` allows any.
+    #[serde(deserialize_with = "comma_list")]
+    pub cors_origins: Vec<String>,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    pub auth: AuthConfig,
+    pub sessions: SessionTimings,
+    pub sim: SimConfig,
+    pub events: EventsConfig,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Development only: sockets that present no token at all are admitted as user
+    /// `anonymous` of this tenant. Unset (the default) means every socket needs a token.
+    pub dev_no_auth_tenant: Option<String>,
+    /// Clock skew tolerated on `exp`/`nbf`, in seconds.
+    pub leeway_secs: u64,
+    /// Lifetime of tokens minted by `POST /api/v1/tokens` when none is asked for.
+    pub default_token_ttl_secs: u64,
+    /// Upper bound for `ttlSeconds`.
+    pub max_token_ttl_secs: u64,
+}
+
+/// Every timing of the session state machine; tests shrink them to milliseconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionTimings {
+    pub qr_first_ttl_ms: u64,
+    pub qr_next_ttl_ms: u64,
+    pub max_qr_codes: u32,
+    pub pairing_code_ttl_ms: u64,
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Consecutive reconnect attempts (without a stable connection in between) before ERROR.
+    pub max_reconnect_attempts: u32,
+    /// A connection that lasted this long resets the reconnect attempt counter.
+    pub stable_after_ms: u64,
+    /// Gap between sessions brought back after a restart, so they do not reconnect at once.
+    pub resume_stagger_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    /// Time from "linked device opens a connection" to CONNECTED.
+    pub connect_delay_ms: u64,
+    /// Send -> SENT (server ack).
+    pub sent_delay_ms: u64,
+    /// SENT -> DELIVERED.
+    pub delivered_delay_ms: u64,
+    /// DELIVERED -> READ.
+    pub read_delay_ms: u64,
+    /// Numbers the simulated network treats as "not on WhatsApp": sends to them fail.
+    #[serde(deserialize_with = "comma_list")]
+    pub invalid_numbers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// `tenant.stats` is coalesced: at most one per tenant per interval.
+    pub stats_interval_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:3000".parse().expect("static address"),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            admin_key: None,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            cors_origins: vec!["*".into()],
+            max_body_bytes: 256 * 1024,
+            auth: AuthConfig::default(),
+            sessions: SessionTimings::default(),
+            sim: SimConfig::default(),
+            events: EventsConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            dev_no_auth_tenant: None,
+            leeway_secs: 30,
+            default_token_ttl_secs: 3600,
+            max_token_ttl_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+impl Default for SessionTimings {
+    fn default() -> Self {
+        // WhatsApp's own rhythm: first QR lives 60 s, each next one 20 s, six in all.
+        Self {
+            qr_first_ttl_ms: 60_000,
+            qr_next_ttl_ms: 20_000,
+            max_qr_codes: 6,
+            pairing_code_ttl_ms: 180_000,
+            backoff_initial_ms: 1_000,
+            backoff_max_ms: 60_000,
+            max_reconnect_attempts: 10,
+            stable_after_ms: 30_000,
+            resume_stagger_ms: 500,
+        }
+    }
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            connect_delay_ms: 300,
+            sent_delay_ms: 300,
+            delivered_delay_ms: 1_000,
+            read_delay_ms: 3_000,
+            invalid_numbers: Vec::new(),
+        }
+    }
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self { stats_interval_ms: 1_000 }
+    }
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The top-level keys an environment variable may set; other `WAGATE_*` variables (used by
+/// scripts and tests) are not configuration and must not make start-up fail.
+const ENV_KEYS: &[&str] = &[
+    "listen", "data_dir", "database_url", "admin_key", "log", "log_format", "cors_origins",
+    "max_body_bytes", "auth", "sessions", "sim", "events",
+];
+
+impl Config {
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.to_owned()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let env = Env::prefixed("WAGATE_")
+            .split("__")
+            .filter(|key| {
+                let top = key.as_str().split('.').next().unwrap_or_default();
+                ENV_KEYS.contains(&top)
+            })
+            .lowercase(true);
+        figment = figment.merge(env).merge(Serialized::defaults(overrides));
+        let config: Config = figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let t = &self.sessions;
+        if t.max_qr_codes == 0 {
+            return Err(ConfigError::Invalid("sessions.max_qr_codes must be at least 1".into()));
+        }
+        if t.backoff_initial_ms == 0 || t.backoff_max_ms < t.backoff_initial_ms {
+            return Err(ConfigError::Invalid(
+                "sessions.backoff_initial_ms must be > 0 and <= sessions.backoff_max_ms".into(),
+            ));
+        }
+        if let Some(url) = &self.database_url
+            && !url.starts_with("sqlite:")
+        {
+            return Err(ConfigError::Invalid(format!(
+                "database_url '{url}': this build stores data in SQLite only (sqlite://PATH)"
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("wagate.db").display()))
+    }
+}
+
+impl SessionTimings {
+    pub fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+}
+
+/// Lists come from TOML arrays or from one comma-separated env string.
+fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+        OneOrMany::Many(v) => v,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_readme() {
+        let c = Config::default();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.database_url(), "sqlite://./data/wagate.db");
+        assert_eq!(c.sessions.max_qr_codes, 6);
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("w.toml", "listen = \"127.0.0.1:4000\"\n[sessions]\nqr_first_ttl_ms = 5\n")?;
+            jail.set_env("WAGATE_SESSIONS__QR_NEXT_TTL_MS", "7");
+            jail.set_env("WAGATE_CORS_ORIGINS", "http://a.test, http://b.test");
+            jail.set_env("WAGATE_BIN", "/not/config");
+            let flags = Overrides { data_dir: Some("/tmp/x".into()), ..Default::default() };
+            let c = Config::load(Some(Path::new("w.toml")), &flags).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen.port(), 4000);
+            assert_eq!(c.sessions.qr_first_ttl_ms, 5);
+            assert_eq!(c.sessions.qr_next_ttl_ms, 7);
+            assert_eq!(c.cors_origins, vec!["http://a.test", "http://b.test"]);
+            assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "lisen = \"x\"\n")?;
+            assert!(Config::load(Some(Path::new("bad.toml")), &Overrides::default()).is_err());
+            jail.create_file("pg.toml", "database_url = \"postgres://x\"\n")?;
+            assert!(Config::load(Some(Path::new("pg.toml")), &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+}

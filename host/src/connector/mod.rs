@@ -1,0 +1,110 @@
+//! The WhatsApp side, behind one trait. A connector opens a connection for a session and then
+//! reports everything as an ordered stream of [`ConnectorEvent`]s; the session state machine
+//! (`sessions`) turns them into state, store writes and canonical events. Nothing of a
+//! connector's own types crosses this boundary.
+
+pub mod sim;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+use crate::model::{Jid, MessageType, SessionKey};
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum ConnectorError {
+    /// Transient: the message stays queued and is retried once connected.
+    #[error("not connected to WhatsApp")]
+    NotConnected,
+    /// Permanent for this request.
+    #[error("{0}")]
+    Rejected(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoginMethod {
+    Qr,
+    Code { phone: String },
+}
+
+pub struct OpenRequest {
+    pub key: SessionKey,
+    /// Device credentials from an earlier pairing; `None` means a login is needed.
+    pub credentials: Option<String>,
+    pub login: LoginMethod,
+    pub events: mpsc::UnboundedSender<ConnectorEvent>,
+}
+
+/// Why a connection ended, in the terms the state machine decides on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DropKind {
+    /// Network trouble: reconnect with backoff.
+    Transient(String),
+    /// The device was unlinked (from the phone or by us): credentials are void.
+    LoggedOut,
+    /// Another client took the session over.
+    Replaced,
+    /// WhatsApp refused the account for now.
+    Banned(String),
+    /// Connecting failed for a reason retrying will not fix.
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReceiptKind {
+    Delivered,
+    Read,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundMessage {
+    pub wa_id: String,
+    pub chat: Jid,
+    pub from: Jid,
+    /// The contact's LID where the network reports one beside the phone number.
+    pub from_lid: Option<String>,
+    pub from_name: Option<String>,
+    pub from_me: bool,
+    pub kind: MessageType,
+    pub text: String,
+    pub media_url: Option<String>,
+    pub timestamp: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectorEvent {
+    Qr { code: String, ttl: Duration },
+    PairingCode { code: String, ttl: Duration },
+    /// Every QR code (or the pairing code) expired unused.
+    LoginTimedOut,
+    PairSuccess { phone: String, display_name: Option<String>, credentials: String },
+    Connected { phone: String, display_name: Option<String> },
+    Disconnected(DropKind),
+    Message(InboundMessage),
+    Ack { wa_id: String, error: Option<String> },
+    Receipt { wa_ids: Vec<String>, kind: ReceiptKind },
+}
+
+/// A live (or connecting) session on the WhatsApp side.
+#[async_trait]
+pub trait Connection: Send + Sync {
+    /// Hands a text to WhatsApp; returns WhatsApp's message id. Our `message_id` lets a
+    /// connector reuse the same WhatsApp id when a send is retried.
+    async fn send_text(&self, to: &Jid, text: &str, message_id: &str) -> Result<String, ConnectorError>;
+    async fn mark_read(&self, chat: &Jid, wa_ids: &[String]) -> Result<(), ConnectorError>;
+    /// Ends the connection, keeping the device linked.
+    async fn close(&self);
+    /// Unlinks the device; its credentials are void afterwards.
+    async fn logout(&self);
+}
+
+#[async_trait]
+pub trait Connector: Send + Sync + 'static {
+    /// Must return promptly: progress (QR, connected, failures) arrives as events.
+    async fn open(&self, req: OpenRequest) -> Result<Box<dyn Connection>, ConnectorError>;
+    /// Erases whatever the connector keeps of a deleted session outside our store.
+    async fn erase(&self, key: &SessionKey);
+}

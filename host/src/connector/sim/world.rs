@@ -1,0 +1,280 @@
+//! The simulated phone and network: what WhatsApp's servers and the user's phone would know.
+//! The sim REST endpoints act on it; the sim connector's connections observe it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::Utc;
+use rand::Rng;
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+use super::codes;
+use crate::config::SimConfig;
+use crate::connector::{ConnectorEvent, DropKind, InboundMessage};
+use crate::model::{Jid, MessageType, SessionKey};
+
+#[derive(Debug, Error, PartialEq)]
+pub enum SimError {
+    #[error("no QR code is being shown for this session; POST /connect first")]
+    NoQr,
+    #[error("that QR code has expired; scan the current one")]
+    QrExpired,
+    #[error("that QR code does not belong to this session")]
+    QrMismatch,
+    #[error("no pairing code is being shown for this session; connect with method 'code' first")]
+    NoPairingCode,
+    #[error("wrong pairing code")]
+    WrongPairingCode,
+    #[error("the session is not connected")]
+    NotConnected,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Phase of the one live connection a session may have.
+#[derive(Debug, Clone)]
+pub(super) enum Phase {
+    Qr { current: String, earlier: Vec<String> },
+    Code { code: String, phone: String },
+    Connecting,
+    Connected(Device),
+}
+
+/// A linked device as the simulated server remembers it; serialised as the credentials.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Device {
+    pub token: String,
+    pub phone: String,
+    pub name: Option<String>,
+}
+
+/// What the phone's user does during a login.
+#[derive(Debug)]
+pub(super) enum PhoneAction {
+    Linked(Device),
+}
+
+pub(super) struct Live {
+    pub id: u64,
+    pub phase: Phase,
+    pub events: mpsc::UnboundedSender<ConnectorEvent>,
+    pub phone: mpsc::UnboundedSender<PhoneAction>,
+    /// Dropped (with the connection task) to end the connection.
+    pub stop: mpsc::UnboundedSender<()>,
+}
+
+#[derive(Default)]
+struct SimSession {
+    live: Option<Live>,
+    revoked: HashSet<String>,
+    invalid_numbers: HashSet<String>,
+    outage_until: Option<Instant>,
+}
+
+#[derive(Clone)]
+pub struct SimWorld {
+    sessions: Arc<Mutex<HashMap<SessionKey, SimSession>>>,
+    config: Arc<SimConfig>,
+    next_id: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SimWorld {
+    pub fn new(config: SimConfig) -> Self {
+        Self {
+            sessions: Default::default(),
+            config: Arc::new(config),
+            next_id: Default::default(),
+        }
+    }
+
+    pub(super) fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    fn with<T>(&self, key: &SessionKey, f: impl FnOnce(&mut SimSession) -> T) -> T {
+        let mut map = self.sessions.lock().expect("sim lock");
+        f(map.entry(key.clone()).or_default())
+    }
+
+    pub(super) fn attach(&self, key: &SessionKey, live: impl FnOnce(u64) -> Live) -> u64 {
+        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        self.with(key, |s| s.live = Some(live(id)));
+        id
+    }
+
+    /// Forgets connection `id` unless a newer one replaced it.
+    pub(super) fn detach(&self, key: &SessionKey, id: u64) {
+        self.with(key, |s| {
+            if s.live.as_ref().is_some_and(|l| l.id == id) {
+                s.live = None;
+            }
+        });
+    }
+
+    pub(super) fn set_phase(&self, key: &SessionKey, id: u64, phase: Phase) {
+        self.with(key, |s| {
+            if let Some(l) = s.live.as_mut().filter(|l| l.id == id) {
+                l.phase = phase;
+            }
+        });
+    }
+
+    pub(super) fn is_revoked(&self, key: &SessionKey, token: &str) -> bool {
+        self.with(key, |s| s.revoked.contains(token))
+    }
+
+    pub(super) fn revoke(&self, key: &SessionKey, token: &str) {
+        self.with(key, |s| {
+            s.revoked.insert(token.to_owned());
+        });
+    }
+
+    pub(super) fn network_down(&self, key: &SessionKey) -> bool {
+        self.with(key, |s| s.outage_until.is_some_and(|t| Instant::now() < t))
+    }
+
+    pub(super) fn is_invalid_number(&self, key: &SessionKey, jid: &Jid) -> bool {
+        let Some(number) = jid.phone_number() else { return false };
+        let digits = number.trim_start_matches('+').to_owned();
+        let global = self.config.invalid_numbers.iter().any(|n| n.trim_start_matches('+') == digits);
+        global || self.with(key, |s| s.invalid_numbers.contains(&digits))
+    }
+
+    /// Events to the session's current connection (receipts arrive on whichever connection
+    /// is up when WhatsApp sends them).
+    pub(super) fn emit_to_current(&self, key: &SessionKey, ev: ConnectorEvent) {
+        self.with(key, |s| {
+            if let Some(l) = &s.live {
+                let _ = l.events.send(ev);
+            }
+        });
+    }
+
+    pub(super) fn connected_device(&self, key: &SessionKey, id: u64) -> Option<Device> {
+        self.with(key, |s| match s.live.as_ref().filter(|l| l.id == id).map(|l| &l.phase) {
+            Some(Phase::Connected(d)) => Some(d.clone()),
+            _ => None,
+        })
+    }
+
+    // ---- what the phone and the network do (sim REST endpoints) ----
+
+    /// The phone scans a QR code. `qr` may be omitted to scan whatever is on screen.
+    pub fn scan(&self, key: &SessionKey, qr: Option<&str>, phone: Option<&str>, name: Option<&str>) -> Result<Device, SimError> {
+        let phone = match phone {
+            Some(p) => Jid::parse(p)
+                .ok()
+                .and_then(|j| j.phone_number())
+                .ok_or_else(|| SimError::Invalid(format!("phoneNumber '{p}' is not a phone number")))?,
+            None => random_phone(),
+        };
+        self.with(key, |s| {
+            let live = s.live.as_ref().ok_or(SimError::NoQr)?;
+            let Phase::Qr { current, earlier } = &live.phase else { return Err(SimError::NoQr) };
+            match qr {
+                Some(q) if q == current => {}
+                Some(q) if earlier.iter().any(|e| e == q) => return Err(SimError::QrExpired),
+                Some(_) => return Err(SimError::QrMismatch),
+                None => {}
+            }
+            let device = Device { token: codes::device_token(), phone, name: Some(name.unwrap_or("Sim User").to_owned()) };
+            live.phone.send(PhoneAction::Linked(device.clone())).map_err(|_| SimError::NoQr)?;
+            Ok(device)
+        })
+    }
+
+    /// The phone's user types the pairing code shown by the gateway.
+    pub fn pair(&self, key: &SessionKey, code: &str, name: Option<&str>) -> Result<Device, SimError> {
+        let typed: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_uppercase();
+        self.with(key, |s| {
+            let live = s.live.as_ref().ok_or(SimError::NoPairingCode)?;
+            let Phase::Code { code, phone } = &live.phase else { return Err(SimError::NoPairingCode) };
+            if typed != *code {
+                return Err(SimError::WrongPairingCode);
+            }
+            let device = Device { token: codes::device_token(), phone: phone.clone(), name: Some(name.unwrap_or("Sim User").to_owned()) };
+            live.phone.send(PhoneAction::Linked(device.clone())).map_err(|_| SimError::NoPairingCode)?;
+            Ok(device)
+        })
+    }
+
+    /// A contact sends the session's number a message.
+    pub fn inbound(&self, key: &SessionKey, from: &Jid, name: Option<&str>, text: &str, kind: MessageType) -> Result<String, SimError> {
+        self.with(key, |s| {
+            let live = s.live.as_ref().filter(|l| matches!(l.phase, Phase::Connected(_))).ok_or(SimError::NotConnected)?;
+            let wa_id = codes::wa_message_id();
+            let msg = InboundMessage {
+                wa_id: wa_id.clone(),
+                chat: from.clone(),
+                from: from.clone(),
+                from_lid: None,
+                from_name: name.map(str::to_owned),
+                from_me: false,
+                kind,
+                text: text.to_owned(),
+                media_url: None,
+                timestamp: Utc::now(),
+            };
+            live.events.send(ConnectorEvent::Message(msg)).map_err(|_| SimError::NotConnected)?;
+            Ok(wa_id)
+        })
+    }
+
+    /// The network drops the connection; reconnects fail for `outage_ms` afterwards.
+    pub fn drop_connection(&self, key: &SessionKey, outage_ms: u64) -> Result<(), SimError> {
+        self.with(key, |s| {
+            if !s.live.as_ref().is_some_and(|l| matches!(l.phase, Phase::Connected(_))) {
+                return Err(SimError::NotConnected);
+            }
+            let live = s.live.take().expect("checked above");
+            let _ = live.stop.send(());
+            s.outage_until = (outage_ms > 0).then(|| Instant::now() + std::time::Duration::from_millis(outage_ms));
+            let _ = live.events.send(ConnectorEvent::Disconnected(DropKind::Transient("connection lost".into())));
+            Ok(())
+        })
+    }
+
+    /// The user removes the linked device on the phone. `token` names the device when the
+    /// session is not connected right now (taken from its stored credentials).
+    pub fn phone_logout(&self, key: &SessionKey, token: Option<&str>) -> Result<(), SimError> {
+        self.with(key, |s| {
+            let connected = match s.live.as_ref().map(|l| &l.phase) {
+                Some(Phase::Connected(d)) => Some(d.token.clone()),
+                _ => None,
+            };
+            let device_token = connected.clone().or_else(|| token.map(str::to_owned)).ok_or(SimError::NotConnected)?;
+            s.revoked.insert(device_token);
+            if connected.is_some()
+                && let Some(live) = s.live.take()
+            {
+                let _ = live.stop.send(());
+                let _ = live.events.send(ConnectorEvent::Disconnected(DropKind::LoggedOut));
+            }
+            Ok(())
+        })
+    }
+
+    pub fn add_invalid_numbers(&self, key: &SessionKey, numbers: &[String]) -> Result<usize, SimError> {
+        let mut digits = Vec::new();
+        for n in numbers {
+            let jid = Jid::parse(n).map_err(|e| SimError::Invalid(e.to_string()))?;
+            let phone = jid.phone_number().ok_or_else(|| SimError::Invalid(format!("'{n}' is not a phone number")))?;
+            digits.push(phone.trim_start_matches('+').to_owned());
+        }
+        Ok(self.with(key, |s| {
+            s.invalid_numbers.extend(digits);
+            s.invalid_numbers.len()
+        }))
+    }
+
+    /// Forgets everything about a deleted session.
+    pub fn forget(&self, key: &SessionKey) {
+        self.sessions.lock().expect("sim lock").remove(key);
+    }
+}
+
+fn random_phone() -> String {
+    format!("+1555{:07}", rand::rng().random_range(0..10_000_000))
+}

@@ -1,0 +1,16 @@
+//! wagate: a WhatsApp gateway whose per-tenant behaviour is extended by WebAssembly plugins.
+//!
+//! Data flows one way: `connector` (WhatsApp side) -> `sessions` (state machine) -> `store`
+//! (SQLite) -> `events` (canonical events) -> `realtime` (Socket.IO) and `api` (REST).
+//! See docs/ARCHITECTURE.md.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod connector;
+pub mod events;
+pub mod model;
+pub mod realtime;
+pub mod sessions;
+pub mod store;

@@ -1,0 +1,148 @@
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Declares a wire enum once: its serde names, its database text and parsing back.
+macro_rules! wire_enum {
+    ($(#[$m:meta])* $name:ident, $case:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = $case)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(format!("unknown {} '{}'", stringify!($name), other)),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// Life of a WhatsApp session (DESIGN.md).
+    SessionStatus, "SCREAMING_SNAKE_CASE" {
+        Init = "INIT",
+        QrRequired = "QR_REQUIRED",
+        Pairing = "PAIRING",
+        Connected = "CONNECTED",
+        Disconnected = "DISCONNECTED",
+        Reconnecting = "RECONNECTING",
+        Error = "ERROR",
+    }
+);
+
+wire_enum!(
+    DisconnectReason, "snake_case" {
+        LoggedOut = "logged_out",
+        ConnectionLost = "connection_lost",
+        SessionExpired = "session_expired",
+        QrTimeout = "qr_timeout",
+        Manual = "manual",
+        Error = "error",
+    }
+);
+
+wire_enum!(
+    MessageStatus, "SCREAMING_SNAKE_CASE" {
+        Pending = "PENDING",
+        Sent = "SENT",
+        Delivered = "DELIVERED",
+        Read = "READ",
+        Failed = "FAILED",
+    }
+);
+
+wire_enum!(
+    Direction, "snake_case" {
+        Inbound = "inbound",
+        Outbound = "outbound",
+    }
+);
+
+wire_enum!(
+    MessageType, "snake_case" {
+        Text = "text",
+        Image = "image",
+        Audio = "audio",
+        Video = "video",
+        Document = "document",
+        Sticker = "sticker",
+        Location = "location",
+        Contact = "contact",
+        Reaction = "reaction",
+        Other = "other",
+    }
+);
+
+impl MessageStatus {
+    /// Receipts can arrive out of order (READ before DELIVERED); a status only moves forward.
+    pub fn can_become(self, next: MessageStatus) -> bool {
+        let rank = |s: MessageStatus| match s {
+            MessageStatus::Pending => 0,
+            MessageStatus::Sent => 1,
+            MessageStatus::Delivered => 2,
+            MessageStatus::Read => 3,
+            MessageStatus::Failed => 4,
+        };
+        match (self, next) {
+            (MessageStatus::Failed, _) => false,
+            (MessageStatus::Read, MessageStatus::Failed) => false,
+            (_, MessageStatus::Failed) => true,
+            (cur, nxt) => rank(nxt) > rank(cur),
+        }
+    }
+}
+
+impl SessionStatus {
+    /// States in which a live connection (or an attempt to get one) exists.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            SessionStatus::QrRequired | SessionStatus::Pairing | SessionStatus::Connected | SessionStatus::Reconnecting
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in ["INIT", "QR_REQUIRED", "PAIRING", "CONNECTED", "DISCONNECTED", "RECONNECTING", "ERROR"] {
+            let parsed: SessionStatus = s.parse().unwrap();
+            assert_eq!(parsed.as_str(), s);
+            assert_eq!(serde_json::to_value(parsed).unwrap(), serde_json::json!(s));
+        }
+        assert_eq!(serde_json::to_value(DisconnectReason::QrTimeout).unwrap(), "qr_timeout");
+    }
+
+    #[test]
+    fn message_status_only_moves_forward() {
+        use MessageStatus::*;
+        assert!(Pending.can_become(Sent));
+        assert!(Sent.can_become(Read));
+        assert!(!Read.can_become(Delivered));
+        assert!(!Delivered.can_become(Sent));
+        assert!(Pending.can_become(Failed));
+        assert!(!Failed.can_become(Sent));
+        assert!(!Read.can_become(Failed));
+    }
+}

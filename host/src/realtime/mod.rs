@@ -1,0 +1,53 @@
+//! Socket.IO on the gateway's port: token check in the handshake, tenant-namespaced rooms,
+//! the canonical client events, and the fan-out of canonical events to rooms.
+
+mod client_events;
+mod fanout;
+mod handshake;
+pub mod rooms;
+
+pub use fanout::spawn_fanout;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use socketioxide::extract::{SocketRef, State};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::layer::SocketIoLayer;
+use socketioxide::SocketIo;
+
+use crate::auth::{Identity, TenantDirectory};
+use crate::sessions::Sessions;
+
+/// What socket handlers need; cheap to clone.
+#[derive(Clone)]
+pub struct Realtime {
+    pub directory: TenantDirectory,
+    pub sessions: Sessions,
+    pub leeway_secs: u64,
+    pub dev_no_auth_tenant: Option<String>,
+}
+
+pub fn build(rt: Realtime, max_payload: u64) -> (SocketIoLayer, SocketIo) {
+    let (layer, io) = SocketIo::builder()
+        .req_path("/socket.io")
+        .max_payload(max_payload)
+        .ack_timeout(Duration::from_secs(5))
+        .with_state(rt)
+        .build_layer();
+    io.ns("/", on_connect.with(handshake::authenticate));
+    (layer, io)
+}
+
+async fn on_connect(s: SocketRef, State(rt): State<Realtime>) {
+    // Handlers are registered before anything awaits, so no early client event is missed.
+    client_events::register(&s);
+    let Some(identity) = s.extensions.get::<Arc<Identity>>() else {
+        // The handshake middleware always stores one; without it the socket has no tenant.
+        let _ = s.disconnect();
+        return;
+    };
+    s.join(rooms::tenant(&identity.tenant));
+    tracing::debug!(tenant = %identity.tenant, user = ?identity.user, sid = %s.id, "socket connected");
+    let _ = rt;
+}

@@ -1,0 +1,627 @@
+//! The state machine of one session. It is the only writer of its session's state and the
+//! only user of its connection; commands (from the API) and connector events are handled one
+//! at a time, in arrival order.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::{LiveQr, SessionError, SessionResult, backoff, qr_image};
+use crate::config::SessionTimings;
+use crate::connector::{
+    Connection, Connector, ConnectorError, ConnectorEvent, DropKind, InboundMessage, LoginMethod, OpenRequest,
+    ReceiptKind,
+};
+use crate::events::{EventBody, EventDraft, Journal};
+use crate::model::{
+    Direction, DisconnectReason, Jid, Message, MessageStatus, Session, SessionKey, SessionStatus, new_id,
+};
+use crate::store::{Store, StoreError, StoreResult, chats, messages, sessions as stored};
+
+pub(super) enum Command {
+    Connect { method: LoginMethod, reply: oneshot::Sender<SessionResult<Session>> },
+    Disconnect { reply: oneshot::Sender<SessionResult<Session>> },
+    Logout { reply: oneshot::Sender<SessionResult<Session>> },
+    Delete { reply: oneshot::Sender<SessionResult<()>> },
+    /// A login was in progress when the gateway stopped: it cannot be continued.
+    Abandon { reply: oneshot::Sender<SessionResult<()>> },
+    /// Reconnect a linked session after a gateway restart.
+    Resume,
+    /// Outbound messages are waiting in the store.
+    Flush,
+    MarkRead { chat: Jid, wa_ids: Vec<String> },
+    Shutdown { reply: oneshot::Sender<()> },
+}
+
+/// What to do with the stored device credentials in a state write.
+enum Creds {
+    Keep,
+    Set(String),
+    Clear,
+}
+
+pub(super) struct Actor {
+    key: SessionKey,
+    session: Session,
+    store: Store,
+    journal: Journal,
+    connector: Arc<dyn Connector>,
+    timings: SessionTimings,
+    qr: Arc<Mutex<Option<LiveQr>>>,
+    conn: Option<Box<dyn Connection>>,
+    events: Option<mpsc::UnboundedReceiver<ConnectorEvent>>,
+    /// Phone number a pairing-code login was asked for.
+    pairing_phone: Option<String>,
+    qr_count: u32,
+    reconnect_at: Option<Instant>,
+    /// Reconnect attempts since the last stable connection.
+    attempts: u32,
+    connected_since: Option<Instant>,
+}
+
+async fn next_event(rx: &mut Option<mpsc::UnboundedReceiver<ConnectorEvent>>) -> Option<ConnectorEvent> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn wait_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Actor {
+    pub(super) fn new(
+        session: Session,
+        store: Store,
+        journal: Journal,
+        connector: Arc<dyn Connector>,
+        timings: SessionTimings,
+        qr: Arc<Mutex<Option<LiveQr>>>,
+    ) -> Self {
+        Self {
+            key: session.key(),
+            session,
+            store,
+            journal,
+            connector,
+            timings,
+            qr,
+            conn: None,
+            events: None,
+            pairing_phone: None,
+            qr_count: 0,
+            reconnect_at: None,
+            attempts: 0,
+            connected_since: None,
+        }
+    }
+
+    pub(super) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        loop {
+            tokio::select! {
+                cmd = commands.recv() => {
+                    let Some(cmd) = cmd else { break };
+                    if !self.command(cmd).await {
+                        break;
+                    }
+                }
+                ev = next_event(&mut self.events) => {
+                    let result = match ev {
+                        Some(ev) => self.connector_event(ev).await,
+                        // The connector went away without saying why: a network failure.
+                        None => self.dropped(DropKind::Transient("connection closed".into())).await,
+                    };
+                    self.log_failure(result);
+                }
+                _ = wait_until(self.reconnect_at) => {
+                    self.reconnect_at = None;
+                    let result = self.open(None).await;
+                    self.log_failure(result);
+                }
+            }
+        }
+        self.close_connection().await;
+    }
+
+    fn log_failure(&self, result: StoreResult<()>) {
+        if let Err(e) = result {
+            tracing::error!(session = %self.key, error = %e, "session state could not be saved");
+        }
+    }
+
+    /// Returns false when the actor should stop.
+    async fn command(&mut self, cmd: Command) -> bool {
+        match cmd {
+            Command::Connect { method, reply } => {
+                let r = self.connect(method).await;
+                let _ = reply.send(r);
+            }
+            Command::Disconnect { reply } => {
+                let r = self.disconnect().await.map(|_| self.session.clone()).map_err(SessionError::from);
+                let _ = reply.send(r);
+            }
+            Command::Logout { reply } => {
+                let r = self.logout().await.map(|_| self.session.clone()).map_err(SessionError::from);
+                let _ = reply.send(r);
+            }
+            Command::Delete { reply } => {
+                let r = self.delete().await;
+                let ok = r.is_ok();
+                let _ = reply.send(r);
+                return !ok;
+            }
+            Command::Abandon { reply } => {
+                let r = self
+                    .set_state(SessionStatus::Disconnected, Some(DisconnectReason::ConnectionLost), Creds::Keep, vec![])
+                    .await;
+                let _ = reply.send(r.map_err(SessionError::from));
+            }
+            Command::Resume => {
+                if self.conn.is_none() {
+                    let r = self.open(None).await;
+                    self.log_failure(r);
+                }
+            }
+            Command::Flush => {
+                let r = self.flush_outbox().await;
+                self.log_failure(r);
+            }
+            Command::MarkRead { chat, wa_ids } => {
+                if let Some(conn) = &self.conn
+                    && let Err(e) = conn.mark_read(&chat, &wa_ids).await
+                {
+                    tracing::debug!(session = %self.key, error = %e, "read receipts not sent");
+                }
+            }
+            Command::Shutdown { reply } => {
+                self.close_connection().await;
+                let _ = reply.send(());
+                return false;
+            }
+        }
+        true
+    }
+
+    // ---- commands ----
+
+    async fn connect(&mut self, method: LoginMethod) -> SessionResult<Session> {
+        if self.session.status == SessionStatus::Connected && self.conn.is_some() {
+            return Err(SessionError::InvalidState {
+                code: "already_connected",
+                message: "session is already connected".into(),
+            });
+        }
+        // A login in progress is replaced by the new one (the user asked again, perhaps for
+        // another method); a pending reconnect is brought forward.
+        self.close_connection().await;
+        self.reconnect_at = None;
+        self.attempts = 0;
+        self.open(Some(method)).await?;
+        Ok(self.session.clone())
+    }
+
+    async fn disconnect(&mut self) -> StoreResult<()> {
+        let was_active = self.conn.is_some() || self.reconnect_at.is_some();
+        self.close_connection().await;
+        self.reconnect_at = None;
+        if !was_active && !self.session.status.is_active() {
+            return Ok(());
+        }
+        let body = EventBody::SessionDisconnected {
+            reason: DisconnectReason::Manual,
+            message: Some("disconnected on request".into()),
+            will_reconnect: false,
+        };
+        self.set_state(SessionStatus::Disconnected, Some(DisconnectReason::Manual), Creds::Keep, vec![body]).await
+    }
+
+    async fn logout(&mut self) -> StoreResult<()> {
+        if let Some(conn) = self.conn.take() {
+            conn.logout().await;
+        }
+        self.events = None;
+        self.clear_qr();
+        self.reconnect_at = None;
+        self.session.phone = None;
+        self.session.display_name = None;
+        let body = EventBody::SessionDisconnected {
+            reason: DisconnectReason::LoggedOut,
+            message: Some("logged out on request".into()),
+            will_reconnect: false,
+        };
+        self.set_state(SessionStatus::Disconnected, Some(DisconnectReason::LoggedOut), Creds::Clear, vec![body]).await
+    }
+
+    async fn delete(&mut self) -> SessionResult<()> {
+        if self.conn.is_some() || self.session.linked {
+            self.logout().await?;
+        }
+        let mut w = self.store.begin_write().await?;
+        if !stored::delete(&mut w, &self.key).await? {
+            return Err(SessionError::NotFound);
+        }
+        w.commit().await?;
+        self.connector.erase(&self.key).await;
+        Ok(())
+    }
+
+    // ---- connection ----
+
+    /// Opens a connection: with the stored credentials when the device is linked, otherwise
+    /// with a login (`method`, QR by default).
+    async fn open(&mut self, method: Option<LoginMethod>) -> StoreResult<()> {
+        let credentials = stored::credentials(self.store.pool(), &self.key).await?;
+        let relogin = method.is_some() && credentials.is_none();
+        if credentials.is_none() && !relogin {
+            // A reconnect without credentials: the device was unlinked meanwhile.
+            let body = EventBody::SessionDisconnected {
+                reason: DisconnectReason::LoggedOut,
+                message: Some("the device is no longer linked; connect again to log in".into()),
+                will_reconnect: false,
+            };
+            return self
+                .set_state(SessionStatus::Disconnected, Some(DisconnectReason::LoggedOut), Creds::Keep, vec![body])
+                .await;
+        }
+        let login = method.unwrap_or(LoginMethod::Qr);
+        self.pairing_phone = match &login {
+            LoginMethod::Code { phone } => Some(phone.clone()),
+            LoginMethod::Qr => None,
+        };
+        self.qr_count = 0;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let req = OpenRequest { key: self.key.clone(), credentials: credentials.clone(), login, events: tx };
+        match self.connector.open(req).await {
+            Ok(conn) => {
+                self.conn = Some(conn);
+                self.events = Some(rx);
+                let status = if credentials.is_some() { SessionStatus::Reconnecting } else { SessionStatus::Init };
+                // A retry after a drop keeps saying why the session is down; a fresh start has no reason.
+                let reason = match self.session.status {
+                    SessionStatus::Reconnecting => self.session.disconnect_reason,
+                    _ => None,
+                };
+                self.set_state(status, reason, Creds::Keep, vec![]).await
+            }
+            Err(ConnectorError::NotConnected) => self.dropped(DropKind::Transient("network unreachable".into())).await,
+            Err(ConnectorError::Rejected(msg)) => self.dropped(DropKind::Failed(msg)).await,
+        }
+    }
+
+    async fn close_connection(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            conn.close().await;
+        }
+        self.events = None;
+        self.clear_qr();
+    }
+
+    fn clear_qr(&self) {
+        *self.qr.lock().expect("qr lock") = None;
+    }
+
+    // ---- connector events ----
+
+    async fn connector_event(&mut self, ev: ConnectorEvent) -> StoreResult<()> {
+        match ev {
+            ConnectorEvent::Qr { code, ttl } => self.qr_code(code, ttl).await,
+            ConnectorEvent::PairingCode { code, ttl } => {
+                let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
+                let body = EventBody::SessionPairingCode {
+                    code,
+                    phone_number: self.pairing_phone.clone().unwrap_or_default(),
+                    expires_at,
+                };
+                self.set_state(SessionStatus::Pairing, None, Creds::Keep, vec![body]).await
+            }
+            ConnectorEvent::LoginTimedOut => self.login_timed_out().await,
+            ConnectorEvent::PairSuccess { phone, display_name, credentials } => {
+                self.clear_qr();
+                self.session.phone = Some(phone);
+                self.session.display_name = display_name;
+                self.set_state(SessionStatus::Pairing, None, Creds::Set(credentials), vec![]).await
+            }
+            ConnectorEvent::Connected { phone, display_name } => {
+                self.clear_qr();
+                self.session.phone = Some(phone.clone());
+                if display_name.is_some() {
+                    self.session.display_name = display_name;
+                }
+                self.session.last_connected_at = Some(Utc::now());
+                self.session.last_error = None;
+                self.connected_since = Some(Instant::now());
+                let body = EventBody::SessionConnected {
+                    phone: Some(phone),
+                    display_name: self.session.display_name.clone(),
+                };
+                self.set_state(SessionStatus::Connected, None, Creds::Keep, vec![body]).await?;
+                self.flush_outbox().await
+            }
+            ConnectorEvent::Disconnected(kind) => self.dropped(kind).await,
+            ConnectorEvent::Message(m) => self.inbound(m).await,
+            ConnectorEvent::Ack { wa_id, error } => {
+                let status = if error.is_some() { MessageStatus::Failed } else { MessageStatus::Sent };
+                self.message_status(&[wa_id], status, error).await
+            }
+            ConnectorEvent::Receipt { wa_ids, kind } => {
+                let status = match kind {
+                    ReceiptKind::Delivered => MessageStatus::Delivered,
+                    ReceiptKind::Read => MessageStatus::Read,
+                };
+                self.message_status(&wa_ids, status, None).await
+            }
+        }
+    }
+
+    async fn qr_code(&mut self, code: String, ttl: Duration) -> StoreResult<()> {
+        self.qr_count += 1;
+        if self.qr_count > self.timings.max_qr_codes {
+            return self.login_timed_out().await;
+        }
+        let live = LiveQr {
+            data_url: qr_image::png_data_url(&code),
+            qr: code,
+            expires_at: Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default(),
+            attempt: self.qr_count,
+        };
+        *self.qr.lock().expect("qr lock") = Some(live.clone());
+        let body = EventBody::SessionQr {
+            qr: live.qr,
+            data_url: live.data_url,
+            expires_at: live.expires_at,
+            attempt: live.attempt,
+            max_attempts: self.timings.max_qr_codes,
+        };
+        self.set_state(SessionStatus::QrRequired, None, Creds::Keep, vec![body]).await
+    }
+
+    async fn login_timed_out(&mut self) -> StoreResult<()> {
+        self.close_connection().await;
+        let body = EventBody::SessionDisconnected {
+            reason: DisconnectReason::QrTimeout,
+            message: Some("the login was not completed in time".into()),
+            will_reconnect: false,
+        };
+        self.set_state(SessionStatus::Disconnected, Some(DisconnectReason::QrTimeout), Creds::Keep, vec![body]).await
+    }
+
+    async fn dropped(&mut self, kind: DropKind) -> StoreResult<()> {
+        self.conn = None;
+        self.events = None;
+        self.clear_qr();
+        let stable = self
+            .connected_since
+            .take()
+            .is_some_and(|t| t.elapsed() >= Duration::from_millis(self.timings.stable_after_ms));
+        if stable {
+            self.attempts = 0;
+        }
+        let (status, reason, creds, body) = match kind {
+            DropKind::Transient(why) => return self.schedule_reconnect(why).await,
+            DropKind::LoggedOut => {
+                self.session.phone = None;
+                self.session.display_name = None;
+                let body = EventBody::SessionDisconnected {
+                    reason: DisconnectReason::LoggedOut,
+                    message: Some("the device was logged out from the phone".into()),
+                    will_reconnect: false,
+                };
+                (SessionStatus::Disconnected, DisconnectReason::LoggedOut, Creds::Clear, body)
+            }
+            DropKind::Replaced => {
+                let body = EventBody::SessionDisconnected {
+                    reason: DisconnectReason::ConnectionLost,
+                    message: Some("another client took this session over".into()),
+                    will_reconnect: false,
+                };
+                (SessionStatus::Disconnected, DisconnectReason::ConnectionLost, Creds::Keep, body)
+            }
+            DropKind::Banned(msg) => {
+                self.session.last_error = Some(msg.clone());
+                let body = EventBody::SessionError { code: "temporary_ban".into(), message: msg };
+                (SessionStatus::Error, DisconnectReason::Error, Creds::Keep, body)
+            }
+            DropKind::Failed(msg) => {
+                self.session.last_error = Some(msg.clone());
+                let body = EventBody::SessionError { code: "connect_failed".into(), message: msg };
+                (SessionStatus::Error, DisconnectReason::Error, Creds::Keep, body)
+            }
+        };
+        self.set_state(status, Some(reason), creds, vec![body]).await
+    }
+
+    async fn schedule_reconnect(&mut self, why: String) -> StoreResult<()> {
+        if self.attempts >= self.timings.max_reconnect_attempts {
+            let message = format!("gave up after {} reconnect attempts: {why}", self.attempts);
+            self.session.last_error = Some(message.clone());
+            let body = EventBody::SessionError { code: "reconnect_failed".into(), message };
+            return self.set_state(SessionStatus::Error, Some(DisconnectReason::Error), Creds::Keep, vec![body]).await;
+        }
+        let delay = backoff::delay(self.attempts, self.timings.backoff_initial_ms, self.timings.backoff_max_ms);
+        self.attempts += 1;
+        self.reconnect_at = Some(Instant::now() + delay);
+        let mut events = Vec::new();
+        if self.session.status != SessionStatus::Reconnecting {
+            events.push(EventBody::SessionDisconnected {
+                reason: DisconnectReason::ConnectionLost,
+                message: Some(why),
+                will_reconnect: true,
+            });
+        }
+        self.set_state(SessionStatus::Reconnecting, Some(DisconnectReason::ConnectionLost), Creds::Keep, events).await
+    }
+
+    // ---- messages ----
+
+    async fn inbound(&mut self, m: InboundMessage) -> StoreResult<()> {
+        // WhatsApp redelivers after reconnects; a message is stored once.
+        if !messages::by_wa_ids(self.store.pool(), &self.key, std::slice::from_ref(&m.wa_id)).await?.is_empty() {
+            return Ok(());
+        }
+        let mut w = self.store.begin_write().await?;
+        let chat_name = if m.from_me || m.chat.is_group() { None } else { m.from_name.as_deref() };
+        let chat = chats::touch(
+            &mut w,
+            &self.key,
+            chats::ChatTouch { jid: &m.chat, name: chat_name, preview: &m.text, at: m.timestamp, unread: !m.from_me },
+        )
+        .await?;
+        let (direction, status) = if m.from_me {
+            (Direction::Outbound, MessageStatus::Sent)
+        } else {
+            (Direction::Inbound, MessageStatus::Delivered)
+        };
+        let message = Message {
+            id: new_id(),
+            wa_message_id: Some(m.wa_id),
+            session_id: self.key.session.clone(),
+            chat_id: chat.id.clone(),
+            direction,
+            from_me: m.from_me,
+            from_jid: m.from.to_string(),
+            from_number: m.from.phone_number(),
+            from_name: m.from_name,
+            kind: m.kind,
+            content: m.text,
+            media_url: m.media_url,
+            status,
+            error: None,
+            timestamp: m.timestamp,
+            sent_at: m.from_me.then_some(m.timestamp),
+            delivered_at: None,
+            read_at: None,
+        };
+        messages::insert(&mut w, &self.key.tenant, &message).await?;
+        let body = if m.from_me {
+            EventBody::MessageSent { message, chat: chat.clone() }
+        } else {
+            EventBody::MessageReceived { message, chat: chat.clone() }
+        };
+        let drafts = vec![
+            EventDraft::session(&self.key, body),
+            EventDraft::session(&self.key, EventBody::ChatUpdated { chat }),
+        ];
+        self.journal.commit(w, drafts).await?;
+        Ok(())
+    }
+
+    async fn message_status(&mut self, wa_ids: &[String], status: MessageStatus, error: Option<String>) -> StoreResult<()> {
+        let found = messages::by_wa_ids(self.store.pool(), &self.key, wa_ids).await?;
+        let changed: Vec<Message> = found.into_iter().filter(|m| m.status.can_become(status)).collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let mut w = self.store.begin_write().await?;
+        let mut drafts = Vec::new();
+        for m in changed {
+            messages::set_status(&mut w, &self.key, &m.id, status, error.as_deref(), now).await?;
+            drafts.push(EventDraft::session(
+                &self.key,
+                EventBody::MessageStatus {
+                    message_id: m.id,
+                    wa_message_id: m.wa_message_id,
+                    chat_id: m.chat_id,
+                    status,
+                    previous_status: m.status,
+                    error: error.clone(),
+                },
+            ));
+        }
+        self.journal.commit(w, drafts).await?;
+        Ok(())
+    }
+
+    /// Hands every stored, not yet sent outbound message to the connection, oldest first.
+    async fn flush_outbox(&mut self) -> StoreResult<()> {
+        if self.session.status != SessionStatus::Connected {
+            return Ok(());
+        }
+        let Some(conn) = &self.conn else { return Ok(()) };
+        for m in messages::unsent(self.store.pool(), &self.key).await? {
+            let Ok(to) = self.chat_jid(&m.chat_id).await else { continue };
+            match conn.send_text(&to, &m.content, &m.id).await {
+                Ok(wa_id) => {
+                    let mut w = self.store.begin_write().await?;
+                    messages::set_wa_id(&mut w, &self.key, &m.id, &wa_id).await?;
+                    w.commit().await?;
+                }
+                // Stays queued; the next CONNECTED flushes it.
+                Err(ConnectorError::NotConnected) => break,
+                Err(ConnectorError::Rejected(reason)) => {
+                    let mut w = self.store.begin_write().await?;
+                    messages::set_status(&mut w, &self.key, &m.id, MessageStatus::Failed, Some(&reason), Utc::now()).await?;
+                    let body = EventBody::MessageStatus {
+                        message_id: m.id.clone(),
+                        wa_message_id: None,
+                        chat_id: m.chat_id.clone(),
+                        status: MessageStatus::Failed,
+                        previous_status: m.status,
+                        error: Some(reason),
+                    };
+                    self.journal.commit(w, vec![EventDraft::session(&self.key, body)]).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn chat_jid(&self, chat_id: &str) -> Result<Jid, StoreError> {
+        let chat = chats::get(self.store.pool(), &self.key, chat_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("chat '{chat_id}'")))?;
+        Jid::parse(&chat.jid).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    // ---- state ----
+
+    /// Writes the session's state (and credentials) with the events it causes; a
+    /// `session.status` event is added whenever the status itself changed.
+    async fn set_state(
+        &mut self,
+        status: SessionStatus,
+        reason: Option<DisconnectReason>,
+        creds: Creds,
+        extra: Vec<EventBody>,
+    ) -> StoreResult<()> {
+        let previous = self.session.status;
+        self.session.status = status;
+        self.session.disconnect_reason = reason;
+        self.session.updated_at = Utc::now();
+        let mut w = self.store.begin_write().await?;
+        stored::save_state(&mut w, &self.session).await?;
+        match &creds {
+            Creds::Keep => {}
+            Creds::Set(c) => stored::set_credentials(&mut w, &self.key, Some(c)).await?,
+            Creds::Clear => stored::set_credentials(&mut w, &self.key, None).await?,
+        }
+        let mut drafts = Vec::new();
+        if previous != status {
+            drafts.push(EventDraft::session(
+                &self.key,
+                EventBody::SessionStatus {
+                    status,
+                    previous_status: Some(previous),
+                    reason,
+                    phone: self.session.phone.clone(),
+                    display_name: self.session.display_name.clone(),
+                },
+            ));
+        }
+        drafts.extend(extra.into_iter().map(|b| EventDraft::session(&self.key, b)));
+        self.journal.commit(w, drafts).await?;
+        match creds {
+            Creds::Keep => {}
+            Creds::Set(_) => self.session.linked = true,
+            Creds::Clear => self.session.linked = false,
+        }
+        Ok(())
+    }
+}

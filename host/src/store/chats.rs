@@ -1,0 +1,118 @@
+use chrono::{DateTime, Utc};
+use sqlx::SqlitePool;
+
+use super::{StoreResult, WriteTx};
+use crate::model::{Chat, Jid, SessionKey, new_id};
+
+#[derive(sqlx::FromRow)]
+struct ChatRow {
+    id: String,
+    session_id: String,
+    jid: String,
+    number: Option<String>,
+    name: Option<String>,
+    last_message: Option<String>,
+    last_message_at: Option<DateTime<Utc>>,
+    unread_count: i64,
+    is_group: bool,
+    pinned: bool,
+    archived: bool,
+}
+
+impl From<ChatRow> for Chat {
+    fn from(r: ChatRow) -> Self {
+        Chat {
+            id: r.id,
+            session_id: r.session_id,
+            jid: r.jid,
+            number: r.number,
+            name: r.name,
+            last_message: r.last_message,
+            last_message_at: r.last_message_at,
+            unread_count: r.unread_count,
+            is_group: r.is_group,
+            pinned: r.pinned,
+            archived: r.archived,
+        }
+    }
+}
+
+const COLUMNS: &str =
+    "id, session_id, jid, number, name, last_message, last_message_at, unread_count, is_group, pinned, archived";
+
+/// What a new message does to its chat.
+pub struct ChatTouch<'a> {
+    pub jid: &'a Jid,
+    /// Contact name, when the message carried one (inbound push name).
+    pub name: Option<&'a str>,
+    pub preview: &'a str,
+    pub at: DateTime<Utc>,
+    pub unread: bool,
+}
+
+/// Finds or creates the chat with `jid` and moves its last message forward.
+pub async fn touch(w: &mut WriteTx, key: &SessionKey, t: ChatTouch<'_>) -> StoreResult<Chat> {
+    let sql = format!(
+        "INSERT INTO chats (id, tenant_id, session_id, jid, number, name, last_message, last_message_at, unread_count, is_group)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(tenant_id, session_id, jid) DO UPDATE SET
+            name = COALESCE(excluded.name, chats.name),
+            last_message = excluded.last_message,
+            last_message_at = excluded.last_message_at,
+            unread_count = chats.unread_count + excluded.unread_count
+         RETURNING {COLUMNS}"
+    );
+    let row: ChatRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(new_id())
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .bind(t.jid.as_str())
+        .bind(t.jid.phone_number())
+        .bind(t.name)
+        .bind(t.preview)
+        .bind(t.at)
+        .bind(i64::from(t.unread))
+        .bind(t.jid.is_group())
+        .fetch_one(w.conn())
+        .await?;
+    Ok(row.into())
+}
+
+pub async fn list(pool: &SqlitePool, key: &SessionKey, limit: i64, offset: i64) -> StoreResult<Vec<Chat>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM chats WHERE tenant_id = ? AND session_id = ? ORDER BY pinned DESC, last_message_at DESC, id LIMIT ? OFFSET ?"
+    );
+    let rows: Vec<ChatRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(Chat::from).collect())
+}
+
+pub async fn get(pool: &SqlitePool, key: &SessionKey, chat_id: &str) -> StoreResult<Option<Chat>> {
+    let sql = format!("SELECT {COLUMNS} FROM chats WHERE tenant_id = ? AND session_id = ? AND id = ?");
+    let row: Option<ChatRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .bind(chat_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(Chat::from))
+}
+
+/// Zeroes the unread counter; returns the chat as it is now.
+pub async fn mark_read(w: &mut WriteTx, key: &SessionKey, chat_id: &str) -> StoreResult<Option<Chat>> {
+    let sql = format!(
+        "UPDATE chats SET unread_count = 0 WHERE tenant_id = ? AND session_id = ? AND id = ? RETURNING {COLUMNS}"
+    );
+    let row: Option<ChatRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .bind(chat_id)
+        .fetch_optional(w.conn())
+        .await?;
+    Ok(row.map(Chat::from))
+}

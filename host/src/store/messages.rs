@@ -1,0 +1,215 @@
+use chrono::{DateTime, Utc};
+use sqlx::SqlitePool;
+
+use super::{StoreError, StoreResult, WriteTx, parse_enum};
+use crate::model::{Message, MessageStatus, SessionKey};
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: String,
+    wa_message_id: Option<String>,
+    session_id: String,
+    chat_id: String,
+    direction: String,
+    from_me: bool,
+    from_jid: String,
+    from_number: Option<String>,
+    from_name: Option<String>,
+    kind: String,
+    content: String,
+    media_url: Option<String>,
+    status: String,
+    error: Option<String>,
+    timestamp: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+    delivered_at: Option<DateTime<Utc>>,
+    read_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = StoreError;
+    fn try_from(r: MessageRow) -> StoreResult<Self> {
+        Ok(Message {
+            id: r.id,
+            wa_message_id: r.wa_message_id,
+            session_id: r.session_id,
+            chat_id: r.chat_id,
+            direction: parse_enum(&r.direction)?,
+            from_me: r.from_me,
+            from_jid: r.from_jid,
+            from_number: r.from_number,
+            from_name: r.from_name,
+            kind: parse_enum(&r.kind)?,
+            content: r.content,
+            media_url: r.media_url,
+            status: parse_enum(&r.status)?,
+            error: r.error,
+            timestamp: r.timestamp,
+            sent_at: r.sent_at,
+            delivered_at: r.delivered_at,
+            read_at: r.read_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, wa_message_id, session_id, chat_id, direction, from_me, from_jid, from_number, from_name,
+    kind, content, media_url, status, error, timestamp, sent_at, delivered_at, read_at";
+
+fn convert(rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
+    rows.into_iter().map(Message::try_from).collect()
+}
+
+pub async fn insert(w: &mut WriteTx, tenant: &str, m: &Message) -> StoreResult<()> {
+    let sql = format!("INSERT INTO messages (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant)
+        .bind(&m.id)
+        .bind(&m.wa_message_id)
+        .bind(&m.session_id)
+        .bind(&m.chat_id)
+        .bind(m.direction.as_str())
+        .bind(m.from_me)
+        .bind(&m.from_jid)
+        .bind(&m.from_number)
+        .bind(&m.from_name)
+        .bind(m.kind.as_str())
+        .bind(&m.content)
+        .bind(&m.media_url)
+        .bind(m.status.as_str())
+        .bind(&m.error)
+        .bind(m.timestamp)
+        .bind(m.sent_at)
+        .bind(m.delivered_at)
+        .bind(m.read_at)
+        .execute(w.conn())
+        .await?;
+    Ok(())
+}
+
+pub async fn get(pool: &SqlitePool, key: &SessionKey, id: &str) -> StoreResult<Option<Message>> {
+    let sql = format!("SELECT {COLUMNS} FROM messages WHERE tenant_id = ? AND session_id = ? AND id = ?");
+    let row: Option<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(Message::try_from).transpose()
+}
+
+pub async fn by_wa_ids(pool: &SqlitePool, key: &SessionKey, wa_ids: &[String]) -> StoreResult<Vec<Message>> {
+    if wa_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; wa_ids.len()].join(", ");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages WHERE tenant_id = ? AND session_id = ? AND wa_message_id IN ({marks})"
+    );
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&key.tenant).bind(&key.session);
+    for id in wa_ids {
+        q = q.bind(id);
+    }
+    convert(q.fetch_all(pool).await?)
+}
+
+/// Newest first, like every chat UI's paging.
+pub async fn list_for_chat(pool: &SqlitePool, key: &SessionKey, chat_id: &str, limit: i64, offset: i64) -> StoreResult<Vec<Message>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages WHERE tenant_id = ? AND session_id = ? AND chat_id = ?
+         ORDER BY timestamp DESC, rowid DESC LIMIT ? OFFSET ?"
+    );
+    convert(
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&key.tenant)
+            .bind(&key.session)
+            .bind(chat_id)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+/// Outbound messages accepted but not yet handed to WhatsApp, oldest first.
+pub async fn unsent(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Vec<Message>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages WHERE tenant_id = ? AND session_id = ? AND status = 'PENDING'
+         AND direction = 'outbound' AND wa_message_id IS NULL ORDER BY timestamp, rowid"
+    );
+    convert(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&key.tenant).bind(&key.session).fetch_all(pool).await?)
+}
+
+/// Inbound messages of a chat not yet read, for read receipts.
+pub async fn unread_inbound(pool: &SqlitePool, key: &SessionKey, chat_id: &str) -> StoreResult<Vec<Message>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages WHERE tenant_id = ? AND session_id = ? AND chat_id = ?
+         AND direction = 'inbound' AND status != 'READ' ORDER BY timestamp, rowid"
+    );
+    convert(
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&key.tenant)
+            .bind(&key.session)
+            .bind(chat_id)
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+pub async fn set_wa_id(w: &mut WriteTx, key: &SessionKey, id: &str, wa_id: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE messages SET wa_message_id = ? WHERE tenant_id = ? AND session_id = ? AND id = ?")
+        .bind(wa_id)
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .bind(id)
+        .execute(w.conn())
+        .await?;
+    Ok(())
+}
+
+/// Records a status step and the time column that goes with it.
+pub async fn set_status(
+    w: &mut WriteTx,
+    key: &SessionKey,
+    id: &str,
+    status: MessageStatus,
+    error: Option<&str>,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let column = match status {
+        MessageStatus::Sent => "sent_at",
+        MessageStatus::Delivered => "delivered_at",
+        MessageStatus::Read => "read_at",
+        MessageStatus::Pending | MessageStatus::Failed => "timestamp",
+    };
+    // `timestamp` is rewritten to itself for statuses without a time column of their own.
+    let value = if column == "timestamp" { None } else { Some(at) };
+    let sql = format!(
+        "UPDATE messages SET status = ?, error = COALESCE(?, error), {column} = COALESCE(?, {column})
+         WHERE tenant_id = ? AND session_id = ? AND id = ?"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(status.as_str())
+        .bind(error)
+        .bind(value)
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .bind(id)
+        .execute(w.conn())
+        .await?;
+    Ok(())
+}
+
+/// Marks every unread inbound message of a chat READ (the user opened the chat).
+pub async fn mark_inbound_read(w: &mut WriteTx, key: &SessionKey, chat_id: &str, at: DateTime<Utc>) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE messages SET status = 'READ', read_at = ? WHERE tenant_id = ? AND session_id = ? AND chat_id = ?
+         AND direction = 'inbound' AND status != 'READ'",
+    )
+    .bind(at)
+    .bind(&key.tenant)
+    .bind(&key.session)
+    .bind(chat_id)
+    .execute(w.conn())
+    .await?;
+    Ok(done.rows_affected())
+}

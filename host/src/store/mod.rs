@@ -1,0 +1,120 @@
+//! Persistence of the canonical model in SQLite (WAL). Reads go to the pool; every write goes
+//! through [`Store::begin_write`], which serialises writers (SQLite has one anyway) so that the
+//! per-tenant event sequence numbers handed out inside a write are published in order.
+
+pub mod chats;
+pub mod messages;
+pub mod sessions;
+pub mod settings;
+pub mod tenants;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use thiserror::Error;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    writer: Arc<Mutex<()>>,
+}
+
+/// An open write transaction; holds the writer lock.
+pub struct WriteTx {
+    tx: Transaction<'static, Sqlite>,
+    guard: OwnedMutexGuard<()>,
+}
+
+/// A committed write whose lock is still held: publish its events, then drop it.
+pub struct Committed {
+    _guard: OwnedMutexGuard<()>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and runs the embedded migrations.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool, writer: Arc::new(Mutex::new(())) })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn begin_write(&self) -> StoreResult<WriteTx> {
+        let guard = self.writer.clone().lock_owned().await;
+        let tx = self.pool.begin().await?;
+        Ok(WriteTx { tx, guard })
+    }
+
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl WriteTx {
+    pub fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+
+    /// Hands out the tenant's next event sequence number inside this transaction, so a
+    /// number is never reused even across restarts.
+    pub async fn next_seq(&mut self, tenant: &str) -> StoreResult<u64> {
+        let seq: Option<i64> = sqlx::query_scalar("UPDATE tenants SET seq = seq + 1 WHERE id = ? RETURNING seq")
+            .bind(tenant)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let seq = seq.ok_or_else(|| StoreError::NotFound(format!("tenant '{tenant}'")))?;
+        Ok(seq as u64)
+    }
+
+    pub async fn commit(self) -> StoreResult<Committed> {
+        self.tx.commit().await?;
+        Ok(Committed { _guard: self.guard })
+    }
+}
+
+pub(crate) fn parse_enum<T: FromStr<Err = String>>(value: &str) -> StoreResult<T> {
+    value.parse().map_err(StoreError::Corrupt)
+}
+
+pub(crate) fn parse_opt_enum<T: FromStr<Err = String>>(value: Option<String>) -> StoreResult<Option<T>> {
+    value.as_deref().map(parse_enum).transpose()
+}
+
+#[cfg(test)]
+pub(crate) async fn memory() -> Store {
+    Store::open("sqlite::memory:").await.expect("in-memory store")
+}

@@ -1,0 +1,148 @@
+use chrono::{DateTime, Utc};
+use sqlx::SqlitePool;
+
+use super::{StoreError, StoreResult, WriteTx, parse_enum, parse_opt_enum};
+use crate::model::{Session, SessionKey, SessionStatus};
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    tenant_id: String,
+    id: String,
+    name: Option<String>,
+    owner: Option<String>,
+    connector: String,
+    status: String,
+    phone: Option<String>,
+    display_name: Option<String>,
+    last_connected_at: Option<DateTime<Utc>>,
+    disconnect_reason: Option<String>,
+    last_error: Option<String>,
+    linked: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+    fn try_from(r: SessionRow) -> StoreResult<Self> {
+        Ok(Session {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            name: r.name,
+            owner: r.owner,
+            connector: r.connector,
+            status: parse_enum(&r.status)?,
+            phone: r.phone,
+            display_name: r.display_name,
+            last_connected_at: r.last_connected_at,
+            disconnect_reason: parse_opt_enum(r.disconnect_reason)?,
+            last_error: r.last_error,
+            linked: r.linked,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT tenant_id, id, name, owner, connector, status, phone, display_name, last_connected_at,
+    disconnect_reason, last_error, credentials IS NOT NULL AS linked, created_at, updated_at FROM sessions";
+
+fn rows_to_sessions(rows: Vec<SessionRow>) -> StoreResult<Vec<Session>> {
+    rows.into_iter().map(Session::try_from).collect()
+}
+
+pub async fn insert(w: &mut WriteTx, s: &Session) -> StoreResult<()> {
+    let done = sqlx::query(
+        "INSERT INTO sessions (tenant_id, id, name, owner, connector, status, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(tenant_id, id) DO NOTHING",
+    )
+    .bind(&s.tenant_id)
+    .bind(&s.id)
+    .bind(&s.name)
+    .bind(&s.owner)
+    .bind(&s.connector)
+    .bind(s.status.as_str())
+    .bind(s.created_at)
+    .bind(s.updated_at)
+    .execute(w.conn())
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Conflict(format!("session '{}'", s.id)));
+    }
+    Ok(())
+}
+
+pub async fn get(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Option<Session>> {
+    let sql = format!("{SELECT} WHERE tenant_id = ? AND id = ?");
+    let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .fetch_optional(pool)
+        .await?;
+    row.map(Session::try_from).transpose()
+}
+
+pub async fn list(pool: &SqlitePool, tenant: &str) -> StoreResult<Vec<Session>> {
+    let sql = format!("{SELECT} WHERE tenant_id = ? ORDER BY created_at, id");
+    rows_to_sessions(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).fetch_all(pool).await?)
+}
+
+/// Sessions in the given states across all tenants (start-up recovery).
+pub async fn in_status(pool: &SqlitePool, statuses: &[SessionStatus]) -> StoreResult<Vec<Session>> {
+    let marks = vec!["?"; statuses.len()].join(", ");
+    let sql = format!("{SELECT} WHERE status IN ({marks}) ORDER BY last_connected_at DESC, tenant_id, id");
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    for s in statuses {
+        q = q.bind(s.as_str());
+    }
+    rows_to_sessions(q.fetch_all(pool).await?)
+}
+
+/// Writes the mutable state fields of a session (everything the state machine owns).
+pub async fn save_state(w: &mut WriteTx, s: &Session) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE sessions SET status = ?, phone = ?, display_name = ?, last_connected_at = ?,
+            disconnect_reason = ?, last_error = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+    )
+    .bind(s.status.as_str())
+    .bind(&s.phone)
+    .bind(&s.display_name)
+    .bind(s.last_connected_at)
+    .bind(s.disconnect_reason.map(|r| r.as_str()))
+    .bind(&s.last_error)
+    .bind(s.updated_at)
+    .bind(&s.tenant_id)
+    .bind(&s.id)
+    .execute(w.conn())
+    .await?;
+    Ok(())
+}
+
+pub async fn credentials(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT credentials FROM sessions WHERE tenant_id = ? AND id = ?")
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .fetch_optional(pool)
+        .await?
+        .flatten())
+}
+
+pub async fn set_credentials(w: &mut WriteTx, key: &SessionKey, creds: Option<&str>) -> StoreResult<()> {
+    sqlx::query("UPDATE sessions SET credentials = ? WHERE tenant_id = ? AND id = ?")
+        .bind(creds)
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .execute(w.conn())
+        .await?;
+    Ok(())
+}
+
+/// Deletes the session; chats and messages go with it (foreign keys cascade).
+pub async fn delete(w: &mut WriteTx, key: &SessionKey) -> StoreResult<bool> {
+    let done = sqlx::query("DELETE FROM sessions WHERE tenant_id = ? AND id = ?")
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .execute(w.conn())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
