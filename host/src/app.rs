@@ -36,6 +36,8 @@ pub enum StartError {
 pub struct Gateway {
     pub state: AppState,
     pub io: SocketIo,
+    /// Committed canonical events, for in-process consumers.
+    pub bus: EventBus,
     /// Set when this start generated the admin key: the only time it is ever shown.
     pub new_admin_key: Option<String>,
     router: Router,
@@ -91,7 +93,7 @@ impl Gateway {
         let config = Arc::new(config);
         let state = AppState { config: config.clone(), store, directory, sessions, sim, admin_key };
         let router = api::outer_layers(api::router(state.clone()).layer(sio_layer), config.max_body_bytes, &config.cors_origins);
-        Ok(Self { state, io, new_admin_key, router, tasks })
+        Ok(Self { state, io, bus, new_admin_key, router, tasks })
     }
 
     pub fn router(&self) -> Router {

@@ -201,7 +201,7 @@ impl Config {
             .split("__")
             .filter(|key| {
                 let top = key.as_str().split('.').next().unwrap_or_default();
-                ENV_KEYS.contains(&top)
+                ENV_KEYS.iter().any(|k| k.eq_ignore_ascii_case(top))
             })
             .lowercase(true);
         figment = figment.merge(env).merge(Serialized::defaults(overrides));

@@ -113,8 +113,3 @@ pub(crate) fn parse_enum<T: FromStr<Err = String>>(value: &str) -> StoreResult<T
 pub(crate) fn parse_opt_enum<T: FromStr<Err = String>>(value: Option<String>) -> StoreResult<Option<T>> {
     value.as_deref().map(parse_enum).transpose()
 }
-
-#[cfg(test)]
-pub(crate) async fn memory() -> Store {
-    Store::open("sqlite::memory:").await.expect("in-memory store")
-}

@@ -1,0 +1,173 @@
+//! An in-process gateway with millisecond timings, driven through its real router.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tower::ServiceExt;
+use wagate::app::Gateway;
+use wagate::config::Config;
+use wagate::events::Event;
+
+pub const ADMIN: &str = "test-admin-key";
+
+pub fn fast_config(dir: &std::path::Path) -> Config {
+    let mut c = Config::default();
+    c.data_dir = dir.to_owned();
+    c.admin_key = Some(ADMIN.into());
+    c.max_body_bytes = 16 * 1024;
+    let s = &mut c.sessions;
+    s.qr_first_ttl_ms = 400;
+    s.qr_next_ttl_ms = 150;
+    s.max_qr_codes = 3;
+    s.pairing_code_ttl_ms = 400;
+    s.backoff_initial_ms = 20;
+    s.backoff_max_ms = 80;
+    s.max_reconnect_attempts = 3;
+    s.stable_after_ms = 10_000;
+    s.resume_stagger_ms = 10;
+    let sim = &mut c.sim;
+    sim.connect_delay_ms = 20;
+    sim.sent_delay_ms = 20;
+    sim.delivered_delay_ms = 20;
+    sim.read_delay_ms = 20;
+    c.events.stats_interval_ms = 50;
+    c
+}
+
+pub struct TestGateway {
+    pub gateway: Gateway,
+    pub router: Router,
+    pub dir: Arc<tempfile::TempDir>,
+}
+
+pub struct Tenant {
+    pub id: String,
+    pub api_key: String,
+    pub jwt_secret: String,
+}
+
+impl TestGateway {
+    pub async fn start() -> Self {
+        Self::start_in(Arc::new(tempfile::tempdir().unwrap()), |_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_in(Arc::new(tempfile::tempdir().unwrap()), tweak).await
+    }
+
+    pub async fn start_in(dir: Arc<tempfile::TempDir>, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = fast_config(dir.path());
+        tweak(&mut config);
+        let gateway = Gateway::build(config).await.expect("gateway builds");
+        let router = gateway.router();
+        Self { gateway, router, dir }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        self.send(req).await
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn tenant(&self, id: &str) -> Tenant {
+        let (status, body) = self.post("/api/v1/tenants", ADMIN, json!({ "id": id, "name": format!("Tenant {id}") })).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        Tenant {
+            id: id.into(),
+            api_key: body["apiKey"].as_str().unwrap().into(),
+            jwt_secret: body["jwtSecret"].as_str().unwrap().into(),
+        }
+    }
+
+    pub async fn session(&self, t: &Tenant, id: &str) -> Value {
+        let (status, body) = self.post("/api/v1/sessions", &t.api_key, json!({ "id": id })).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    pub async fn status_of(&self, t: &Tenant, id: &str) -> Value {
+        let (status, body) = self.get(&format!("/api/v1/sessions/{id}"), &t.api_key).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Polls until the session reaches `status` (or fails after 3 s).
+    pub async fn wait_status(&self, t: &Tenant, id: &str, status: &str) -> Value {
+        for _ in 0..300 {
+            let s = self.status_of(t, id).await;
+            if s["status"] == status {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("session {id} never reached {status}: {}", self.status_of(t, id).await);
+    }
+
+    /// Creates a session and links it by QR; returns when it is CONNECTED.
+    pub async fn connected_session(&self, t: &Tenant, id: &str, phone: &str) -> Value {
+        self.session(t, id).await;
+        let (s, b) = self.post(&format!("/api/v1/sessions/{id}/connect"), &t.api_key, json!({})).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+        self.wait_status(t, id, "QR_REQUIRED").await;
+        let (s, b) = self
+            .post(&format!("/api/v1/sim/sessions/{id}/scan"), &t.api_key, json!({ "phoneNumber": phone, "displayName": "Tester" }))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        self.wait_status(t, id, "CONNECTED").await
+    }
+
+    pub fn events(&self) -> UnboundedReceiver<Arc<Event>> {
+        self.gateway.bus.subscribe()
+    }
+}
+
+/// Collects events until one named `name` arrives (3 s limit); returns all seen.
+pub async fn until(rx: &mut UnboundedReceiver<Arc<Event>>, name: &str) -> Vec<Arc<Event>> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let ev = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no {name} within 3 s; saw {:?}", seen.iter().map(|e: &Arc<Event>| e.name()).collect::<Vec<_>>()))
+            .expect("bus open");
+        let done = ev.name() == name;
+        seen.push(ev);
+        if done {
+            return seen;
+        }
+    }
+}
+
+pub fn names(events: &[Arc<Event>]) -> Vec<&'static str> {
+    events.iter().map(|e| e.name()).filter(|n| *n != "tenant.stats").collect()
+}

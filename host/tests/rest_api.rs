@@ -1,0 +1,221 @@
+//! REST contract: operator and tenant routes, and every error path a client can hit.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use common::{ADMIN, TestGateway};
+use serde_json::json;
+
+#[tokio::test]
+async fn operator_routes_need_the_admin_key() {
+    let gw = TestGateway::start().await;
+    let (s, b) = gw.call(Method::GET, "/api/v1/tenants", None, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(b["error"]["code"], "missing_token");
+    let (s, b) = gw.get("/api/v1/tenants", "nope").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(b["error"]["code"], "invalid_admin_key");
+    // A tenant API key is not an admin key.
+    let t = gw.tenant("acme").await;
+    let (s, _) = gw.get("/api/v1/tenants", &t.api_key).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn tenant_lifecycle() {
+    let gw = TestGateway::start().await;
+    let (s, b) = gw.post("/api/v1/tenants", ADMIN, json!({ "id": "acme", "name": "Acme" })).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(b["id"], "acme");
+    assert_eq!(b["name"], "Acme");
+    assert!(b["apiKey"].as_str().unwrap().starts_with("wgk_"));
+    assert!(b["jwtSecret"].as_str().unwrap().len() >= 32);
+
+    let (s, b) = gw.post("/api/v1/tenants", ADMIN, json!({ "name": "Generated" })).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let generated = b["id"].as_str().unwrap().to_owned();
+
+    let (s, b) = gw.post("/api/v1/tenants", ADMIN, json!({ "id": "acme", "name": "Again" })).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(b["error"]["code"], "tenant_exists");
+
+    let (s, b) = gw.post("/api/v1/tenants", ADMIN, json!({ "id": "a/b", "name": "x" })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "invalid_id");
+    let (s, b) = gw.post("/api/v1/tenants", ADMIN, json!({ "name": "" })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "invalid_name");
+
+    let (s, b) = gw.get("/api/v1/tenants", ADMIN).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b.as_array().unwrap().len(), 2);
+    // Secrets are never listed.
+    assert!(b[0].get("apiKey").is_none() && b[0].get("jwtSecret").is_none());
+
+    let (s, b) = gw
+        .call(Method::PATCH, "/api/v1/tenants/acme", Some(ADMIN), Some(json!({ "name": "Acme Inc", "jwt": { "issuer": "acme-auth", "tenantClaim": "org" } })))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["name"], "Acme Inc");
+    assert_eq!(b["jwt"]["issuer"], "acme-auth");
+    assert_eq!(b["jwt"]["tenantClaim"], "org");
+    let (s, b) = gw.call(Method::PATCH, "/api/v1/tenants/acme", Some(ADMIN), Some(json!({ "jwt": { "issuer": null } }))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["jwt"]["issuer"], serde_json::Value::Null);
+    assert_eq!(b["jwt"]["tenantClaim"], "org", "absent fields are kept");
+
+    let (s, b) = gw.call(Method::PATCH, "/api/v1/tenants/acme", Some(ADMIN), Some(json!({ "jwt": { "publicKeyPem": "not a key" } }))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "invalid_public_key");
+    let (s, b) = gw.call(Method::PATCH, "/api/v1/tenants/acme", Some(ADMIN), Some(json!({ "jwt": { "tenantClaim": "sub" } }))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "invalid_tenant_claim");
+    let (s, _) = gw.call(Method::PATCH, "/api/v1/tenants/ghost", Some(ADMIN), Some(json!({ "name": "x" }))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let (s, _) = gw.call(Method::DELETE, &format!("/api/v1/tenants/{generated}"), Some(ADMIN), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = gw.get(&format!("/api/v1/tenants/{generated}"), ADMIN).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(b["error"]["code"], "tenant_not_found");
+}
+
+#[tokio::test]
+async fn deleting_a_tenant_removes_its_sessions_and_keys() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("gone").await;
+    gw.connected_session(&t, "s1", "+15550001111").await;
+    let (s, _) = gw.call(Method::DELETE, "/api/v1/tenants/gone", Some(ADMIN), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = gw.get("/api/v1/sessions", &t.api_key).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(b["error"]["code"], "invalid_api_key");
+}
+
+#[tokio::test]
+async fn malformed_requests_get_json_errors() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    let raw = |body: &str, ctype: Option<&str>| {
+        let mut r = Request::builder().method(Method::POST).uri("/api/v1/sessions").header("authorization", format!("Bearer {}", t.api_key));
+        if let Some(c) = ctype {
+            r = r.header("content-type", c);
+        }
+        r.body(Body::from(body.to_owned())).unwrap()
+    };
+    let (s, b) = gw.send(raw("{not json", Some("application/json"))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(b["error"]["code"], "malformed_json");
+    let (s, b) = gw.send(raw(r#"{"id": ["x"]}"#, Some("application/json"))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "invalid_body");
+    let (s, b) = gw.send(raw(r#"{"bogus": 1}"#, Some("application/json"))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "unknown fields are refused: {b}");
+    let (s, b) = gw.send(raw("{}", None)).await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(b["error"]["code"], "unsupported_media_type");
+    let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(20 * 1024));
+    let (s, b) = gw.send(raw(&huge, Some("application/json"))).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(b["error"]["code"], "body_too_large");
+
+    let (s, b) = gw.post("/api/v1/sessions", &t.api_key, json!({ "id": "x".repeat(129) })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "invalid_id");
+    let (s, b) = gw.post("/api/v1/sessions", &t.api_key, json!({ "connector": "carrier-pigeon" })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "unknown_connector");
+
+    let (s, b) = gw.get("/api/v1/nope", &t.api_key).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(b["error"]["code"], "route_not_found");
+    let (s, b) = gw.call(Method::PUT, "/api/v1/sessions", Some(&t.api_key), None).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(b["error"]["code"], "method_not_allowed");
+
+    gw.session(&t, "1").await;
+    let (s, b) = gw.get("/api/v1/sessions/1/chats?limit=abc", &t.api_key).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(b["error"]["code"], "invalid_query");
+    let (s, b) = gw.get("/api/v1/sessions/1/chats?limit=100000", &t.api_key).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "invalid_limit");
+    let (s, b) = gw.post("/api/v1/sessions/1/connect", &t.api_key, json!({ "method": "carrier" })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (s, b) = gw.post("/api/v1/sessions/1/connect", &t.api_key, json!({ "method": "code" })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "phone_number_required");
+    let (s, b) = gw.post("/api/v1/sessions/1/connect", &t.api_key, json!({ "method": "code", "phoneNumber": "banana" })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "invalid_recipient");
+    let (s, b) = gw.post("/api/v1/sessions/1/messages", &t.api_key, json!({ "to": "+15551234567", "text": "hi" })).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(b["error"]["code"], "session_not_connected");
+    let (s, b) = gw.get("/api/v1/sessions/1/qr", &t.api_key).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(b["error"]["code"], "no_qr");
+    let (s, b) = gw.get("/api/v1/sessions/nope", &t.api_key).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(b["error"]["code"], "session_not_found");
+    let (s, b) = gw.post("/api/v1/sessions", &t.api_key, json!({ "id": "1" })).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(b["error"]["code"], "session_exists");
+}
+
+#[tokio::test]
+async fn session_ids_may_be_numbers_and_are_per_tenant() {
+    let gw = TestGateway::start().await;
+    let a = gw.tenant("a").await;
+    let b = gw.tenant("b").await;
+    let (s, body) = gw.post("/api/v1/sessions", &a.api_key, json!({ "id": 1, "name": "first" })).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(body["id"], "1");
+    // Another tenant may use the same id.
+    let (s, _) = gw.post("/api/v1/sessions", &b.api_key, json!({ "id": "1" })).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, list) = gw.get("/api/v1/sessions", &a.api_key).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["name"], "first");
+}
+
+#[tokio::test]
+async fn health_openapi_and_docs() {
+    let gw = TestGateway::start().await;
+    let (s, b) = gw.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["status"], "ok");
+    let (s, b) = gw.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["status"], "ready");
+    let (s, spec) = gw.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let paths = spec["paths"].as_object().unwrap();
+    for p in [
+        "/api/v1/tenants",
+        "/api/v1/tenants/{id}",
+        "/api/v1/tokens",
+        "/api/v1/sessions",
+        "/api/v1/sessions/{id}",
+        "/api/v1/sessions/{id}/connect",
+        "/api/v1/sessions/{id}/disconnect",
+        "/api/v1/sessions/{id}/logout",
+        "/api/v1/sessions/{id}/qr",
+        "/api/v1/sessions/{id}/messages",
+        "/api/v1/sessions/{id}/chats",
+        "/api/v1/sessions/{id}/chats/{chatId}/messages",
+        "/api/v1/sessions/{id}/chats/{chatId}/read",
+        "/api/v1/sim/sessions/{id}/scan",
+        "/api/v1/sim/sessions/{id}/pair",
+        "/api/v1/sim/sessions/{id}/inbound",
+        "/api/v1/sim/sessions/{id}/drop",
+        "/api/v1/sim/sessions/{id}/logout",
+        "/healthz",
+        "/readyz",
+    ] {
+        assert!(paths.contains_key(p), "OpenAPI lacks {p}");
+    }
+    assert!(spec["components"]["securitySchemes"]["admin"].is_object());
+    let resp = tower::ServiceExt::oneshot(gw.router.clone(), Request::get("/docs").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}

@@ -1,0 +1,464 @@
+//! The session state machine on the simulator: logins, rotation, timeouts, messages and
+//! their statuses, drops and reconnects, logouts, deletion and restarts. Each test checks the
+//! stored state and the canonical events, in order.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use common::{TestGateway, names, until};
+use serde_json::json;
+
+#[tokio::test]
+async fn qr_login_emits_events_in_order() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    let mut ev = gw.events();
+    gw.session(&t, "s1").await;
+    let (s, b) = gw.post("/api/v1/sessions/s1/connect", &t.api_key, json!({ "method": "qr" })).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(b["id"], "s1");
+    let seen = until(&mut ev, "session.qr").await;
+    let qr_event = seen.last().unwrap().payload();
+    assert_eq!(qr_event["attempt"], 1);
+    assert_eq!(qr_event["maxAttempts"], 3);
+    assert!(qr_event["qr"].as_str().unwrap().starts_with("2@"));
+    assert!(qr_event["dataUrl"].as_str().unwrap().starts_with("data:image/png;base64,"));
+    assert_eq!(qr_event["tenantId"], "acme");
+    assert_eq!(qr_event["sessionId"], "s1");
+
+    let (s, qr) = gw.get("/api/v1/sessions/s1/qr", &t.api_key).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(qr["qr"], qr_event["qr"]);
+    assert_eq!(qr["attempt"], 1);
+    assert!(qr["expiresAt"].is_string());
+
+    let (s, b) = gw
+        .post("/api/v1/sim/sessions/s1/scan", &t.api_key, json!({ "qr": qr["qr"], "phoneNumber": "+62 812-3456-7890", "displayName": "John Doe" }))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let rest = until(&mut ev, "session.connected").await;
+    let all: Vec<_> = seen.iter().chain(rest.iter()).cloned().collect();
+    assert_eq!(
+        names(&all),
+        vec!["session.status", "session.status", "session.qr", "session.status", "session.status", "session.connected"]
+    );
+    let statuses: Vec<_> = all.iter().filter(|e| e.name() == "session.status").map(|e| e.payload()["status"].clone()).collect();
+    assert_eq!(statuses, vec![json!("INIT"), json!("QR_REQUIRED"), json!("PAIRING"), json!("CONNECTED")]);
+    let connected = all.last().unwrap().payload();
+    assert_eq!(connected["phone"], "+6281234567890");
+    assert_eq!(connected["displayName"], "John Doe");
+    // seq is strictly increasing per tenant.
+    let seqs: Vec<u64> = all.iter().map(|e| e.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[1] > w[0]), "{seqs:?}");
+
+    let s = gw.status_of(&t, "s1").await;
+    assert_eq!(s["status"], "CONNECTED");
+    assert_eq!(s["phone"], "+6281234567890");
+    assert_eq!(s["linked"], true);
+    assert!(s["lastConnectedAt"].is_string());
+    let (s, _) = gw.get("/api/v1/sessions/s1/qr", &t.api_key).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "no QR once connected");
+    let (s, b) = gw.post("/api/v1/sessions/s1/connect", &t.api_key, json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(b["error"]["code"], "already_connected");
+}
+
+#[tokio::test]
+async fn qr_codes_rotate_then_time_out() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    gw.session(&t, "s1").await;
+    let mut ev = gw.events();
+    gw.post("/api/v1/sessions/s1/connect", &t.api_key, json!({})).await;
+    let mut codes = Vec::new();
+    for attempt in 1..=3 {
+        let seen = until(&mut ev, "session.qr").await;
+        let p = seen.last().unwrap().payload();
+        assert_eq!(p["attempt"], attempt);
+        codes.push(p["qr"].as_str().unwrap().to_owned());
+    }
+    codes.dedup();
+    assert_eq!(codes.len(), 3, "each rotation is a new code");
+    // A code that rotated away is refused with a reason.
+    let (s, b) = gw.post("/api/v1/sim/sessions/s1/scan", &t.api_key, json!({ "qr": codes[0] })).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(b["error"]["code"], "qr_expired");
+    let (s, b) = gw.post("/api/v1/sim/sessions/s1/scan", &t.api_key, json!({ "qr": "2@forged" })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "qr_mismatch");
+
+    let seen = until(&mut ev, "session.disconnected").await;
+    let p = seen.last().unwrap().payload();
+    assert_eq!(p["reason"], "qr_timeout");
+    assert_eq!(p["willReconnect"], false);
+    let s = gw.status_of(&t, "s1").await;
+    assert_eq!(s["status"], "DISCONNECTED");
+    assert_eq!(s["disconnectReason"], "qr_timeout");
+    let (s, b) = gw.post("/api/v1/sim/sessions/s1/scan", &t.api_key, json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(b["error"]["code"], "no_qr");
+}
+
+#[tokio::test]
+async fn pairing_code_login() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    gw.session(&t, "s1").await;
+    let mut ev = gw.events();
+    let (s, _) = gw.post("/api/v1/sessions/s1/connect", &t.api_key, json!({ "method": "code", "phoneNumber": "+6281234567890" })).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let seen = until(&mut ev, "session.pairing_code").await;
+    let p = seen.last().unwrap().payload();
+    let code = p["code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 8);
+    assert!(code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+    assert_eq!(p["phoneNumber"], "+6281234567890");
+    assert!(p["expiresAt"].is_string());
+    assert_eq!(gw.status_of(&t, "s1").await["status"], "PAIRING");
+
+    let (s, b) = gw.post("/api/v1/sim/sessions/s1/pair", &t.api_key, json!({ "code": "AAAA-AAAA" })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "wrong_pairing_code");
+    let typed = format!("{}-{}", &code[..4], code[4..].to_lowercase());
+    let (s, b) = gw.post("/api/v1/sim/sessions/s1/pair", &t.api_key, json!({ "code": typed })).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["phoneNumber"], "+6281234567890");
+    until(&mut ev, "session.connected").await;
+    assert_eq!(gw.status_of(&t, "s1").await["phone"], "+6281234567890");
+}
+
+#[tokio::test]
+async fn pairing_code_expires() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    gw.session(&t, "s1").await;
+    let mut ev = gw.events();
+    gw.post("/api/v1/sessions/s1/connect", &t.api_key, json!({ "method": "code", "phoneNumber": "+15550001234" })).await;
+    let seen = until(&mut ev, "session.disconnected").await;
+    assert_eq!(seen.last().unwrap().payload()["reason"], "qr_timeout");
+    let (s, b) = gw.post("/api/v1/sim/sessions/s1/pair", &t.api_key, json!({ "code": "ABCDEFGH" })).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(b["error"]["code"], "no_pairing_code");
+}
+
+#[tokio::test]
+async fn outbound_message_goes_through_every_status() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    gw.connected_session(&t, "s1", "+15550000001").await;
+    let mut ev = gw.events();
+    let (s, m) = gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "+62 811-1111-1111", "text": "Hello!" })).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{m}");
+    assert_eq!(m["status"], "PENDING");
+    assert_eq!(m["direction"], "outbound");
+    assert_eq!(m["fromMe"], true);
+    let id = m["id"].as_str().unwrap().to_owned();
+    let chat_id = m["chatId"].as_str().unwrap().to_owned();
+
+    let mut statuses = Vec::new();
+    let mut seen_names = Vec::new();
+    while statuses.last().map(String::as_str) != Some("READ") {
+        let batch = until(&mut ev, "message.status").await;
+        seen_names.extend(names(&batch));
+        let p = batch.last().unwrap().payload();
+        assert_eq!(p["messageId"], id.as_str());
+        assert_eq!(p["chatId"], chat_id.as_str());
+        statuses.push(p["status"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(statuses, vec!["SENT", "DELIVERED", "READ"]);
+    assert_eq!(&seen_names[..2], &["message.sent", "chat.updated"]);
+
+    let (_, stored) = gw.get(&format!("/api/v1/sessions/s1/messages/{id}"), &t.api_key).await;
+    assert_eq!(stored["status"], "READ");
+    assert!(stored["waMessageId"].as_str().unwrap().starts_with("3EB0"));
+    for at in ["sentAt", "deliveredAt", "readAt"] {
+        assert!(stored[at].is_string(), "{at}: {stored}");
+    }
+    let (_, chats) = gw.get("/api/v1/sessions/s1/chats", &t.api_key).await;
+    assert_eq!(chats[0]["jid"], "6281111111111@s.whatsapp.net");
+    assert_eq!(chats[0]["number"], "+6281111111111");
+    assert_eq!(chats[0]["lastMessage"], "Hello!");
+    assert_eq!(chats[0]["unreadCount"], 0);
+}
+
+#[tokio::test]
+async fn sends_to_invalid_numbers_fail() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    gw.connected_session(&t, "s1", "+15550000001").await;
+    let (s, _) = gw.post("/api/v1/sim/sessions/s1/invalid-numbers", &t.api_key, json!({ "numbers": ["+15550009999"] })).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let mut ev = gw.events();
+    let (_, m) = gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "15550009999@s.whatsapp.net", "text": "anyone?" })).await;
+    let seen = until(&mut ev, "message.status").await;
+    let p = seen.last().unwrap().payload();
+    assert_eq!(p["status"], "FAILED");
+    assert_eq!(p["previousStatus"], "PENDING");
+    assert!(p["error"].as_str().unwrap().contains("not on WhatsApp"));
+    let (_, stored) = gw.get(&format!("/api/v1/sessions/s1/messages/{}", m["id"].as_str().unwrap()), &t.api_key).await;
+    assert_eq!(stored["status"], "FAILED");
+    // Nothing else follows a failure.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    while let Ok(e) = ev.try_recv() {
+        assert_ne!(e.name(), "message.status", "{:?}", e.payload());
+    }
+    let (s, b) = gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "not-a-number", "text": "x" })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "invalid_recipient");
+    let (s, b) = gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "+15551234567", "text": "  " })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "invalid_input");
+}
+
+#[tokio::test]
+async fn inbound_messages_chats_history_and_read() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    gw.connected_session(&t, "s1", "+15550000001").await;
+    let mut ev = gw.events();
+    for (i, text) in ["one", "two", "three"].iter().enumerate() {
+        let (s, b) = gw
+            .post("/api/v1/sim/sessions/s1/inbound", &t.api_key, json!({ "from": "+628123456789", "name": "Budi", "text": text }))
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+        let seen = until(&mut ev, "chat.updated").await;
+        let received = seen.iter().find(|e| e.name() == "message.received").expect("message.received").payload();
+        assert_eq!(received["message"]["content"], *text);
+        assert_eq!(received["message"]["fromNumber"], "+628123456789");
+        assert_eq!(received["message"]["fromName"], "Budi");
+        assert_eq!(received["message"]["direction"], "inbound");
+        assert_eq!(received["chat"]["unreadCount"], i as i64 + 1);
+    }
+    gw.post("/api/v1/sim/sessions/s1/inbound", &t.api_key, json!({ "from": "+628000000001", "text": "other chat" })).await;
+    until(&mut ev, "chat.updated").await;
+
+    let (_, chats) = gw.get("/api/v1/sessions/s1/chats", &t.api_key).await;
+    assert_eq!(chats.as_array().unwrap().len(), 2);
+    assert_eq!(chats[0]["lastMessage"], "other chat", "most recent first");
+    let budi = chats[1].clone();
+    assert_eq!(budi["name"], "Budi");
+    assert_eq!(budi["unreadCount"], 3);
+    let (_, page) = gw.get("/api/v1/sessions/s1/chats?limit=1&offset=1", &t.api_key).await;
+    assert_eq!(page[0]["id"], budi["id"]);
+
+    let chat = budi["id"].as_str().unwrap();
+    let (_, history) = gw.get(&format!("/api/v1/sessions/s1/chats/{chat}/messages"), &t.api_key).await;
+    let texts: Vec<_> = history.as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    assert_eq!(texts, vec!["three", "two", "one"], "newest first");
+    let (_, older) = gw.get(&format!("/api/v1/sessions/s1/chats/{chat}/messages?limit=2&offset=1"), &t.api_key).await;
+    assert_eq!(older.as_array().unwrap().len(), 2);
+    assert_eq!(older[0]["content"], "two");
+
+    let (s, read) = gw.post(&format!("/api/v1/sessions/s1/chats/{chat}/read"), &t.api_key, json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(read["unreadCount"], 0);
+    let seen = until(&mut ev, "chat.updated").await;
+    assert_eq!(names(&seen), vec!["chat.read", "chat.updated"]);
+    assert_eq!(seen[0].payload()["chatId"], chat);
+    let (_, history) = gw.get(&format!("/api/v1/sessions/s1/chats/{chat}/messages"), &t.api_key).await;
+    assert!(history.as_array().unwrap().iter().all(|m| m["status"] == "READ"));
+    let (s, b) = gw.post("/api/v1/sessions/s1/chats/nope/read", &t.api_key, json!({})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(b["error"]["code"], "chat_not_found");
+    let (s, _) = gw.get("/api/v1/sessions/s1/chats/nope/messages", &t.api_key).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let (s, b) = gw.post("/api/v1/sim/sessions/s1/inbound", &t.api_key, json!({ "from": "nobody", "text": "x" })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "invalid_sender");
+    let (s, _) = gw.post("/api/v1/sim/sessions/s1/inbound", &t.api_key, json!({ "from": "+628000000001", "text": "x", "type": "hologram" })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn drop_reconnects_and_flushes_queued_messages() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    gw.connected_session(&t, "s1", "+15550000001").await;
+    let mut ev = gw.events();
+    let (s, _) = gw.post("/api/v1/sim/sessions/s1/drop", &t.api_key, json!({ "outageMs": 60 })).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let seen = until(&mut ev, "session.disconnected").await;
+    let p = seen.last().unwrap().payload();
+    assert_eq!(p["reason"], "connection_lost");
+    assert_eq!(p["willReconnect"], true);
+    assert_eq!(gw.status_of(&t, "s1").await["status"], "RECONNECTING");
+    // Sent while reconnecting: accepted, queued, delivered after the reconnect.
+    let (s, m) = gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "+15557770000", "text": "queued" })).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let seen = until(&mut ev, "session.connected").await;
+    assert!(!names(&seen).contains(&"session.error"));
+    let seen = until(&mut ev, "message.status").await;
+    let p = seen.last().unwrap().payload();
+    assert_eq!(p["messageId"], m["id"]);
+    assert_eq!(p["status"], "SENT");
+    let s = gw.status_of(&t, "s1").await;
+    assert_eq!(s["status"], "CONNECTED");
+    assert_eq!(s["disconnectReason"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn endless_outage_ends_in_error_after_the_cap() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    gw.connected_session(&t, "s1", "+15550000001").await;
+    let mut ev = gw.events();
+    gw.post("/api/v1/sim/sessions/s1/drop", &t.api_key, json!({ "outageMs": 60_000 })).await;
+    let seen = until(&mut ev, "session.error").await;
+    let p = seen.last().unwrap().payload();
+    assert_eq!(p["code"], "reconnect_failed");
+    assert!(p["message"].as_str().unwrap().contains("3 reconnect attempts"), "{p}");
+    let s = gw.status_of(&t, "s1").await;
+    assert_eq!(s["status"], "ERROR");
+    assert_eq!(s["disconnectReason"], "error");
+    assert!(s["lastError"].as_str().unwrap().contains("network unreachable"));
+    // Exactly one "went down" event: retries do not repeat it.
+    assert_eq!(names(&seen).iter().filter(|n| **n == "session.disconnected").count(), 1);
+}
+
+#[tokio::test]
+async fn phone_logout_api_logout_disconnect_and_reconnect() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    gw.connected_session(&t, "s1", "+15550000001").await;
+    let mut ev = gw.events();
+
+    // Manual disconnect keeps the device linked: the next connect needs no QR.
+    let (s, b) = gw.post("/api/v1/sessions/s1/disconnect", &t.api_key, json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["status"], "DISCONNECTED");
+    assert_eq!(b["disconnectReason"], "manual");
+    assert_eq!(b["linked"], true);
+    let seen = until(&mut ev, "session.disconnected").await;
+    assert_eq!(seen.last().unwrap().payload()["reason"], "manual");
+    gw.post("/api/v1/sessions/s1/connect", &t.api_key, json!({})).await;
+    let seen = until(&mut ev, "session.connected").await;
+    assert!(!names(&seen).contains(&"session.qr"), "{:?}", names(&seen));
+
+    // The phone unlinks the device.
+    let (s, _) = gw.post("/api/v1/sim/sessions/s1/logout", &t.api_key, json!({})).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let seen = until(&mut ev, "session.disconnected").await;
+    assert_eq!(seen.last().unwrap().payload()["reason"], "logged_out");
+    let s = gw.status_of(&t, "s1").await;
+    assert_eq!(s["status"], "DISCONNECTED");
+    assert_eq!(s["disconnectReason"], "logged_out");
+    assert_eq!(s["linked"], false);
+    // Now a connect is a fresh login.
+    gw.post("/api/v1/sessions/s1/connect", &t.api_key, json!({})).await;
+    until(&mut ev, "session.qr").await;
+    gw.post("/api/v1/sim/sessions/s1/scan", &t.api_key, json!({})).await;
+    until(&mut ev, "session.connected").await;
+
+    // Logout through the API forgets the credentials too.
+    let (s, b) = gw.post("/api/v1/sessions/s1/logout", &t.api_key, json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["status"], "DISCONNECTED");
+    assert_eq!(b["disconnectReason"], "logged_out");
+    assert_eq!(b["linked"], false);
+    assert_eq!(b["phone"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn deleting_a_session_erases_it() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    gw.connected_session(&t, "s1", "+15550000001").await;
+    gw.post("/api/v1/sim/sessions/s1/inbound", &t.api_key, json!({ "from": "+15550002222", "text": "hi" })).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (s, _) = gw.call(Method::DELETE, "/api/v1/sessions/s1", Some(&t.api_key), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = gw.get("/api/v1/sessions/s1", &t.api_key).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = gw.call(Method::DELETE, "/api/v1/sessions/s1", Some(&t.api_key), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // The id is free again and starts from nothing.
+    gw.session(&t, "s1").await;
+    let (_, chats) = gw.get("/api/v1/sessions/s1/chats", &t.api_key).await;
+    assert_eq!(chats.as_array().unwrap().len(), 0);
+    assert_eq!(gw.status_of(&t, "s1").await["linked"], false);
+}
+
+#[tokio::test]
+async fn a_restart_keeps_everything_and_connected_sessions_come_back() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let (t, chat_count) = {
+        let gw = TestGateway::start_in(dir.clone(), |_| {}).await;
+        let t = gw.tenant("acme").await;
+        gw.connected_session(&t, "up", "+15550000001").await;
+        gw.connected_session(&t, "up2", "+15550000002").await;
+        gw.session(&t, "idle").await;
+        gw.post("/api/v1/sim/sessions/up/inbound", &t.api_key, json!({ "from": "+15550003333", "text": "before restart" })).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (_, chats) = gw.get("/api/v1/sessions/up/chats", &t.api_key).await;
+        gw.gateway.state.sessions.shutdown().await;
+        gw.gateway.state.store.close().await;
+        (t, chats.as_array().unwrap().len())
+    };
+    let gw = TestGateway::start_in(dir.clone(), |_| {}).await;
+    let mut ev = gw.events();
+    let resumed = gw.gateway.state.sessions.resume_all().await.unwrap();
+    assert_eq!(resumed, 2);
+    // Both reconnect without a QR, one after the other.
+    let seen = until(&mut ev, "session.connected").await;
+    assert!(!names(&seen).contains(&"session.qr"));
+    until(&mut ev, "session.connected").await;
+    assert_eq!(gw.status_of(&t, "up").await["status"], "CONNECTED");
+    assert_eq!(gw.status_of(&t, "up2").await["status"], "CONNECTED");
+    assert_eq!(gw.status_of(&t, "idle").await["status"], "INIT");
+    let (_, chats) = gw.get("/api/v1/sessions/up/chats", &t.api_key).await;
+    assert_eq!(chats.as_array().unwrap().len(), chat_count);
+    assert_eq!(chats[0]["lastMessage"], "before restart");
+    // The API key survived too, and sending works on the resumed session.
+    let (s, _) = gw.post("/api/v1/sessions/up/messages", &t.api_key, json!({ "to": "+15550003333", "text": "after restart" })).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let seen = until(&mut ev, "message.status").await;
+    assert_eq!(seen.last().unwrap().payload()["status"], "SENT");
+}
+
+#[tokio::test]
+async fn interrupted_logins_are_closed_after_a_restart() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let t = {
+        let gw = TestGateway::start_in(dir.clone(), |c| c.sessions.qr_first_ttl_ms = 60_000).await;
+        let t = gw.tenant("acme").await;
+        gw.session(&t, "s1").await;
+        gw.post("/api/v1/sessions/s1/connect", &t.api_key, json!({})).await;
+        gw.wait_status(&t, "s1", "QR_REQUIRED").await;
+        gw.gateway.state.sessions.shutdown().await;
+        gw.gateway.state.store.close().await;
+        t
+    };
+    let gw = TestGateway::start_in(dir, |_| {}).await;
+    assert_eq!(gw.gateway.state.sessions.resume_all().await.unwrap(), 0);
+    let s = gw.status_of(&t, "s1").await;
+    assert_eq!(s["status"], "DISCONNECTED");
+    assert_eq!(s["disconnectReason"], "connection_lost");
+}
+
+#[tokio::test]
+async fn tenant_stats_are_pushed_and_served() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    let mut ev = gw.events();
+    gw.connected_session(&t, "s1", "+15550000001").await;
+    gw.post("/api/v1/sim/sessions/s1/inbound", &t.api_key, json!({ "from": "+15550002222", "text": "hi" })).await;
+    let mut last = serde_json::Value::Null;
+    for _ in 0..20 {
+        let seen = until(&mut ev, "tenant.stats").await;
+        last = seen.last().unwrap().payload();
+        if last["stats"]["messagesReceived"] == 1 {
+            break;
+        }
+    }
+    assert_eq!(last["tenantId"], "acme");
+    assert!(last.get("sessionId").is_none());
+    assert_eq!(last["stats"]["sessions"], 1);
+    assert_eq!(last["stats"]["connected"], 1);
+    assert_eq!(last["stats"]["unread"], 1);
+    let (_, stats) = gw.get("/api/v1/stats", &t.api_key).await;
+    assert_eq!(stats, last["stats"]);
+}
