@@ -2,7 +2,7 @@
 //! realtime/api, all in one process.
 
 use std::collections::HashMap;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use axum::Router;
 use socketioxide::SocketIo;
 use thiserror::Error;
 use tokio::net::TcpListener;
+use tower::Layer;
 
 use crate::api::{self, AppState};
 use crate::auth::{AdminKey, TenantDirectory, hash_key, new_admin_key};
@@ -32,6 +33,8 @@ pub enum StartError {
     #[error("cannot serve: {0}")]
     Io(#[from] std::io::Error),
 }
+
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 pub struct Gateway {
     pub state: AppState,
@@ -92,7 +95,10 @@ impl Gateway {
 
         let config = Arc::new(config);
         let state = AppState { config: config.clone(), store, directory, sessions, sim, admin_key };
-        let router = api::outer_layers(api::router(state.clone()).layer(sio_layer), config.max_body_bytes, &config.cors_origins);
+        // One Socket.IO service in front of the whole router: `Router::layer` would build a
+        // separate engine (session table) per route, and polling requests would get lost.
+        let with_sio = Router::new().fallback_service(sio_layer.layer(api::router(state.clone())));
+        let router = api::outer_layers(with_sio, config.max_body_bytes, &config.cors_origins);
         Ok(Self { state, io, bus, new_admin_key, router, tasks })
     }
 
@@ -107,8 +113,22 @@ impl Gateway {
         if resumed > 0 {
             tracing::info!(sessions = resumed, "resuming sessions that were connected");
         }
-        axum::serve(listener, self.router.clone()).with_graceful_shutdown(shutdown).await?;
-        self.io.close().await;
+        // Socket.IO connections never go idle by themselves, so they are closed first; then
+        // HTTP requests in flight get a bounded time to finish.
+        let io = self.io.clone();
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(listener, self.router.clone()).with_graceful_shutdown(async move {
+            shutdown.await;
+            io.close().await;
+            let _ = stopping_tx.send(());
+        });
+        tokio::select! {
+            result = server.into_future() => result?,
+            _ = async {
+                let _ = stopping_rx.await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => tracing::warn!("requests still open {SHUTDOWN_GRACE:?} after shutdown began; closing them"),
+        }
         self.state.sessions.shutdown().await;
         for t in &self.tasks {
             t.abort();

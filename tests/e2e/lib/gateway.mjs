@@ -1,0 +1,199 @@
+// Starts the real wagate binary on a free port with a fresh data directory and millisecond
+// timings, and offers small helpers for REST and Socket.IO.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { io } from "socket.io-client";
+
+export const ADMIN = "e2e-admin-key";
+
+const FAST = {
+  WAGATE_SESSIONS__QR_FIRST_TTL_MS: "600",
+  WAGATE_SESSIONS__QR_NEXT_TTL_MS: "250",
+  WAGATE_SESSIONS__MAX_QR_CODES: "3",
+  WAGATE_SESSIONS__PAIRING_CODE_TTL_MS: "800",
+  WAGATE_SESSIONS__BACKOFF_INITIAL_MS: "30",
+  WAGATE_SESSIONS__BACKOFF_MAX_MS: "120",
+  WAGATE_SESSIONS__MAX_RECONNECT_ATTEMPTS: "4",
+  WAGATE_SESSIONS__RESUME_STAGGER_MS: "20",
+  WAGATE_SIM__CONNECT_DELAY_MS: "30",
+  WAGATE_SIM__SENT_DELAY_MS: "30",
+  WAGATE_SIM__DELIVERED_DELAY_MS: "30",
+  WAGATE_SIM__READ_DELAY_MS: "30",
+  WAGATE_EVENTS__STATS_INTERVAL_MS: "100",
+};
+
+function binary() {
+  const bin = process.env.WAGATE_BIN;
+  if (!bin) throw new Error("WAGATE_BIN must point at the wagate binary (scripts/test.sh sets it)");
+  return bin;
+}
+
+export class Gateway {
+  constructor(dataDir, env) {
+    this.dataDir = dataDir;
+    this.env = env;
+    this.sockets = [];
+  }
+
+  /** Starts a gateway; `env` adds or overrides settings. */
+  static async start(env = {}) {
+    const dataDir = mkdtempSync(join(tmpdir(), "wagate-e2e-"));
+    const gw = new Gateway(dataDir, env);
+    await gw.launch();
+    return gw;
+  }
+
+  launch() {
+    const env = {
+      ...process.env,
+      ...FAST,
+      WAGATE_ADMIN_KEY: ADMIN,
+      WAGATE_DATA_DIR: this.dataDir,
+      WAGATE_LISTEN: this.port ? `127.0.0.1:${this.port}` : "127.0.0.1:0",
+      WAGATE_LOG: process.env.WAGATE_E2E_LOG ?? "warn",
+      ...this.env,
+    };
+    this.proc = spawn(binary(), ["serve"], { env, stdio: ["ignore", "pipe", "inherit"] });
+    return new Promise((resolve, reject) => {
+      let out = "";
+      const timer = setTimeout(() => reject(new Error(`gateway did not start: ${out}`)), 15000);
+      this.proc.once("exit", (code) => reject(new Error(`gateway exited with ${code}: ${out}`)));
+      this.proc.stdout.on("data", (chunk) => {
+        out += chunk;
+        const m = out.match(/wagate listening on (http:\/\/[\d.:]+)/);
+        if (m && !this.ready) {
+          this.ready = true;
+          clearTimeout(timer);
+          this.url = m[1];
+          this.port = Number(new URL(this.url).port);
+          resolve(this);
+        }
+      });
+    });
+  }
+
+  /** Stops the process (SIGTERM, a graceful shutdown) and waits for it. */
+  async stop() {
+    for (const s of this.sockets) s.disconnect();
+    this.sockets = [];
+    if (this.proc && this.proc.exitCode === null) {
+      this.proc.removeAllListeners("exit");
+      const exited = new Promise((r) => this.proc.once("exit", r));
+      this.proc.kill("SIGTERM");
+      await exited;
+    }
+    this.ready = false;
+  }
+
+  /** Stops and starts again on the same port and data directory. */
+  async restart() {
+    await this.stop();
+    await this.launch();
+  }
+
+  async close() {
+    await this.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  async api(method, path, token, body) {
+    const headers = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const res = await fetch(this.url + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  }
+
+  /** Creates a tenant; returns {id, apiKey, jwtSecret}. */
+  async tenant(id) {
+    const r = await this.api("POST", "/api/v1/tenants", ADMIN, { id, name: `Tenant ${id}` });
+    if (r.status !== 201) throw new Error(`tenant: ${JSON.stringify(r)}`);
+    return r.body;
+  }
+
+  async token(tenant, sub = "user-1", claims = undefined, ttlSeconds = undefined) {
+    const r = await this.api("POST", "/api/v1/tokens", tenant.apiKey, { sub, claims, ttlSeconds });
+    if (r.status !== 200) throw new Error(`token: ${JSON.stringify(r)}`);
+    return r.body.token;
+  }
+
+  /** A connected socket.io-client; rejects with the connect_error. */
+  connect(opts = {}) {
+    const socket = io(this.url, { reconnection: false, forceNew: true, ...opts });
+    this.sockets.push(socket);
+    return new Promise((resolve, reject) => {
+      socket.once("connect", () => resolve(socket));
+      socket.once("connect_error", (err) => {
+        socket.close();
+        reject(err);
+      });
+    });
+  }
+
+  /** Creates a session and links it through the simulated phone. */
+  async connectedSession(tenant, id, phone = "+15550000001") {
+    let r = await this.api("POST", "/api/v1/sessions", tenant.apiKey, { id });
+    if (r.status !== 201) throw new Error(JSON.stringify(r));
+    r = await this.api("POST", `/api/v1/sessions/${id}/connect`, tenant.apiKey, {});
+    if (r.status !== 202) throw new Error(JSON.stringify(r));
+    for (let i = 0; i < 200; i++) {
+      r = await this.api("POST", `/api/v1/sim/sessions/${id}/scan`, tenant.apiKey, { phoneNumber: phone, displayName: "E2E" });
+      if (r.status === 200) break;
+      await sleep(10);
+    }
+    await this.waitStatus(tenant, id, "CONNECTED");
+  }
+
+  async waitStatus(tenant, id, status) {
+    for (let i = 0; i < 300; i++) {
+      const r = await this.api("GET", `/api/v1/sessions/${id}`, tenant.apiKey);
+      if (r.body?.status === status) return r.body;
+      await sleep(10);
+    }
+    throw new Error(`session ${id} never reached ${status}`);
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Records every event a socket receives, in order. */
+export function record(socket) {
+  const log = [];
+  socket.onAny((name, payload) => log.push({ name, payload }));
+  log.waitFor = async (name, pred = () => true, timeout = 4000) => {
+    const deadline = Date.now() + timeout;
+    while (Date.now() < deadline) {
+      const hit = log.find((e) => e.name === name && pred(e.payload));
+      if (hit) return hit.payload;
+      await sleep(5);
+    }
+    throw new Error(`no ${name} within ${timeout} ms; got ${JSON.stringify(log.map((e) => e.name))}`);
+  };
+  log.names = (filter = () => true) => log.filter((e) => filter(e.name)).map((e) => e.name);
+  return log;
+}
+
+export function emitWithAck(socket, event, payload, timeout = 3000) {
+  return socket.timeout(timeout).emitWithAck(event, payload);
+}
+
+export const TRANSPORTS = [["websocket"], ["polling"]];
+
+/** Signs an HS256 JWT the way a tenant's own backend would. */
+export async function signHS256(secret, claims) {
+  const { createHmac } = await import("node:crypto");
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const head = b64({ alg: "HS256", typ: "JWT" });
+  const body = b64(claims);
+  const sig = createHmac("sha256", secret).update(`${head}.${body}`).digest("base64url");
+  return `${head}.${body}.${sig}`;
+}
+
+export const now = () => Math.floor(Date.now() / 1000);
