@@ -33,6 +33,8 @@ enum Command {
     /// Print a signed user JWT of a tenant (development): the same token
     /// `POST /api/v1/tokens` mints, signed with the tenant's HS256 secret from the database.
     Token(TokenArgs),
+    /// Print the OpenAPI document of the REST API (the one served at /openapi.json).
+    Openapi,
 }
 
 #[derive(Args)]
@@ -141,6 +143,10 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Token(args) => token(args).await,
+        Command::Openapi => wagate::api::openapi()
+            .to_pretty_json()
+            .map(|json| println!("{json}"))
+            .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

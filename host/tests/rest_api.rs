@@ -219,3 +219,15 @@ async fn health_openapi_and_docs() {
     let resp = tower::ServiceExt::oneshot(gw.router.clone(), Request::get("/docs").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+/// docs/openapi.json is generated (`wagate openapi > docs/openapi.json`); it must match.
+#[test]
+fn committed_openapi_document_is_current() {
+    let live = wagate::api::openapi().to_pretty_json().unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed.trim() == live.trim(),
+        "docs/openapi.json is stale: run `cargo run -p wagate -- openapi > docs/openapi.json`"
+    );
+}

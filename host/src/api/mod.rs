@@ -54,15 +54,23 @@ impl Modify for Security {
     }
 }
 
-/// The REST routes, `/openapi.json` and `/docs`.
-pub fn router(state: AppState) -> Router {
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::routes())
         .merge(tenants::routes())
         .merge(tokens::routes())
         .merge(sessions::routes())
         .merge(sim::routes())
-        .split_for_parts();
+}
+
+/// The OpenAPI document of the REST API (what `/openapi.json` serves).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().into_openapi()
+}
+
+/// The REST routes, `/openapi.json` and `/docs`.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = documented_routes().split_for_parts();
     let spec = openapi.clone();
     api.with_state(state)
         .route("/openapi.json", axum::routing::get(move || async move { Json(spec) }))

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The full test suite: Rust unit and integration tests, then the end-to-end tests that start
+# the real binary and drive it with the real socket.io-client (installed here from npm).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+command -v node >/dev/null || { echo "node (>= 18) is required for the end-to-end tests" >&2; exit 1; }
+
+echo "== build"
+cargo build --locked -p wagate --bin wagate
+echo "== rust tests"
+cargo test --locked --workspace
+echo "== end-to-end tests (socket.io-client $(cd tests && node -p 'require("./package.json").devDependencies["socket.io-client"]'))"
+(cd tests && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests && WAGATE_BIN="$CARGO_TARGET_DIR/debug/wagate" node --test --test-concurrency=2 e2e/)
+echo "== all tests passed"
