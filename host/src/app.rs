@@ -90,7 +90,11 @@ impl Gateway {
         let (sio_layer, io) = realtime::build(rt, config.max_body_bytes as u64);
         let tasks = vec![
             realtime::spawn_fanout(io.clone(), &bus),
-            spawn_stats_publisher(store.clone(), journal.clone(), Duration::from_millis(config.events.stats_interval_ms)),
+            spawn_stats_publisher(
+                store.clone(),
+                journal.clone(),
+                Duration::from_millis(config.events.stats_interval_ms),
+            ),
         ];
 
         let config = Arc::new(config);
@@ -108,7 +112,11 @@ impl Gateway {
 
     /// Serves until `shutdown` resolves, then closes every WhatsApp connection without
     /// touching stored statuses, so connected sessions resume on the next start.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
         let resumed = self.state.sessions.resume_all().await?;
         if resumed > 0 {
             tracing::info!(sessions = resumed, "resuming sessions that were connected");

@@ -184,8 +184,18 @@ pub struct Overrides {
 /// The top-level keys an environment variable may set; other `WAGATE_*` variables (used by
 /// scripts and tests) are not configuration and must not make start-up fail.
 const ENV_KEYS: &[&str] = &[
-    "listen", "data_dir", "database_url", "admin_key", "log", "log_format", "cors_origins",
-    "max_body_bytes", "auth", "sessions", "sim", "events",
+    "listen",
+    "data_dir",
+    "database_url",
+    "admin_key",
+    "log",
+    "log_format",
+    "cors_origins",
+    "max_body_bytes",
+    "auth",
+    "sessions",
+    "sim",
+    "events",
 ];
 
 impl Config {
@@ -231,9 +241,7 @@ impl Config {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("wagate.db").display()))
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("wagate.db").display()))
     }
 }
 
@@ -258,6 +266,7 @@ fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> 
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's test jail returns its own error type
 mod tests {
     use super::*;
 

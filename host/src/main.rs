@@ -93,7 +93,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -110,7 +111,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     init_logging(&config);
     let listen = config.listen;
     let gateway = Gateway::build(config).await.map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     if let Some(key) = &gateway.new_admin_key {
         println!("admin key (shown once, keep it): {key}");
@@ -143,10 +145,9 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Token(args) => token(args).await,
-        Command::Openapi => wagate::api::openapi()
-            .to_pretty_json()
-            .map(|json| println!("{json}"))
-            .map_err(|e| e.to_string()),
+        Command::Openapi => {
+            wagate::api::openapi().to_pretty_json().map(|json| println!("{json}")).map_err(|e| e.to_string())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -26,7 +26,13 @@ async fn api_key_and_minted_tokens_work_on_tenant_routes() {
     let t = gw.tenant("acme").await;
     gw.session(&t, "s1").await;
 
-    let (s, b) = gw.post("/api/v1/tokens", &t.api_key, json!({ "sub": "user-1", "claims": { "role": "agent" }, "ttlSeconds": 120 })).await;
+    let (s, b) = gw
+        .post(
+            "/api/v1/tokens",
+            &t.api_key,
+            json!({ "sub": "user-1", "claims": { "role": "agent" }, "ttlSeconds": 120 }),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let token = b["token"].as_str().unwrap().to_owned();
     assert!(b["expiresAt"].is_string());
@@ -67,7 +73,10 @@ async fn tokens_signed_by_the_tenants_backend_and_every_refusal() {
 
     let cases = [
         (hs(&t.jwt_secret, json!({ "sub": "u1", "tenant": "acme", "exp": now() - 120 })), "token_expired"),
-        (hs(&t.jwt_secret, json!({ "sub": "u1", "tenant": "acme", "exp": now() + 600, "nbf": now() + 300 })), "token_not_yet_valid"),
+        (
+            hs(&t.jwt_secret, json!({ "sub": "u1", "tenant": "acme", "exp": now() + 600, "nbf": now() + 300 })),
+            "token_not_yet_valid",
+        ),
         (hs(&other.jwt_secret, json!({ "sub": "u1", "tenant": "acme", "exp": now() + 60 })), "bad_signature"),
         (hs(&t.jwt_secret, json!({ "sub": "u1", "tenant": "ghost", "exp": now() + 60 })), "unknown_tenant"),
         (hs(&t.jwt_secret, json!({ "sub": "u1", "exp": now() + 60 })), "no_tenant_claim"),
@@ -81,7 +90,12 @@ async fn tokens_signed_by_the_tenants_backend_and_every_refusal() {
     }
     // An RS256 token is refused while the tenant has no public key.
     let rsa = EncodingKey::from_rsa_pem(include_bytes!("fixtures/rsa_private.pem")).unwrap();
-    let (s, b) = gw.get("/api/v1/sessions", &sign(Algorithm::RS256, &rsa, json!({ "sub": "u", "tenant": "acme", "exp": now() + 60 }))).await;
+    let (s, b) = gw
+        .get(
+            "/api/v1/sessions",
+            &sign(Algorithm::RS256, &rsa, json!({ "sub": "u", "tenant": "acme", "exp": now() + 60 })),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(b["error"]["code"], "algorithm_not_allowed");
     let (s, b) = gw.call(Method::GET, "/api/v1/sessions", None, None).await;
@@ -120,7 +134,12 @@ async fn public_key_tokens_with_issuer_audience_and_custom_tenant_claim() {
 
     // ES256 with an EC key.
     let (s, _) = gw
-        .call(Method::PATCH, "/api/v1/tenants/acme", Some(ADMIN), Some(json!({ "jwt": { "publicKeyPem": include_str!("fixtures/ec_public.pem") } })))
+        .call(
+            Method::PATCH,
+            "/api/v1/tenants/acme",
+            Some(ADMIN),
+            Some(json!({ "jwt": { "publicKeyPem": include_str!("fixtures/ec_public.pem") } })),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     let ec = EncodingKey::from_ec_pem(include_bytes!("fixtures/ec_private.pem")).unwrap();

@@ -54,21 +54,36 @@ async fn tenant_lifecycle() {
     assert!(b[0].get("apiKey").is_none() && b[0].get("jwtSecret").is_none());
 
     let (s, b) = gw
-        .call(Method::PATCH, "/api/v1/tenants/acme", Some(ADMIN), Some(json!({ "name": "Acme Inc", "jwt": { "issuer": "acme-auth", "tenantClaim": "org" } })))
+        .call(
+            Method::PATCH,
+            "/api/v1/tenants/acme",
+            Some(ADMIN),
+            Some(json!({ "name": "Acme Inc", "jwt": { "issuer": "acme-auth", "tenantClaim": "org" } })),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["name"], "Acme Inc");
     assert_eq!(b["jwt"]["issuer"], "acme-auth");
     assert_eq!(b["jwt"]["tenantClaim"], "org");
-    let (s, b) = gw.call(Method::PATCH, "/api/v1/tenants/acme", Some(ADMIN), Some(json!({ "jwt": { "issuer": null } }))).await;
+    let (s, b) =
+        gw.call(Method::PATCH, "/api/v1/tenants/acme", Some(ADMIN), Some(json!({ "jwt": { "issuer": null } }))).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["jwt"]["issuer"], serde_json::Value::Null);
     assert_eq!(b["jwt"]["tenantClaim"], "org", "absent fields are kept");
 
-    let (s, b) = gw.call(Method::PATCH, "/api/v1/tenants/acme", Some(ADMIN), Some(json!({ "jwt": { "publicKeyPem": "not a key" } }))).await;
+    let (s, b) = gw
+        .call(
+            Method::PATCH,
+            "/api/v1/tenants/acme",
+            Some(ADMIN),
+            Some(json!({ "jwt": { "publicKeyPem": "not a key" } })),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(b["error"]["code"], "invalid_public_key");
-    let (s, b) = gw.call(Method::PATCH, "/api/v1/tenants/acme", Some(ADMIN), Some(json!({ "jwt": { "tenantClaim": "sub" } }))).await;
+    let (s, b) = gw
+        .call(Method::PATCH, "/api/v1/tenants/acme", Some(ADMIN), Some(json!({ "jwt": { "tenantClaim": "sub" } })))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(b["error"]["code"], "invalid_tenant_claim");
     let (s, _) = gw.call(Method::PATCH, "/api/v1/tenants/ghost", Some(ADMIN), Some(json!({ "name": "x" }))).await;
@@ -98,7 +113,10 @@ async fn malformed_requests_get_json_errors() {
     let gw = TestGateway::start().await;
     let t = gw.tenant("acme").await;
     let raw = |body: &str, ctype: Option<&str>| {
-        let mut r = Request::builder().method(Method::POST).uri("/api/v1/sessions").header("authorization", format!("Bearer {}", t.api_key));
+        let mut r = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/sessions")
+            .header("authorization", format!("Bearer {}", t.api_key));
         if let Some(c) = ctype {
             r = r.header("content-type", c);
         }
@@ -146,10 +164,12 @@ async fn malformed_requests_get_json_errors() {
     let (s, b) = gw.post("/api/v1/sessions/1/connect", &t.api_key, json!({ "method": "code" })).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(b["error"]["code"], "phone_number_required");
-    let (s, b) = gw.post("/api/v1/sessions/1/connect", &t.api_key, json!({ "method": "code", "phoneNumber": "banana" })).await;
+    let (s, b) =
+        gw.post("/api/v1/sessions/1/connect", &t.api_key, json!({ "method": "code", "phoneNumber": "banana" })).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(b["error"]["code"], "invalid_recipient");
-    let (s, b) = gw.post("/api/v1/sessions/1/messages", &t.api_key, json!({ "to": "+15551234567", "text": "hi" })).await;
+    let (s, b) =
+        gw.post("/api/v1/sessions/1/messages", &t.api_key, json!({ "to": "+15551234567", "text": "hi" })).await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(b["error"]["code"], "session_not_connected");
     let (s, b) = gw.get("/api/v1/sessions/1/qr", &t.api_key).await;
@@ -216,7 +236,9 @@ async fn health_openapi_and_docs() {
         assert!(paths.contains_key(p), "OpenAPI lacks {p}");
     }
     assert!(spec["components"]["securitySchemes"]["admin"].is_object());
-    let resp = tower::ServiceExt::oneshot(gw.router.clone(), Request::get("/docs").body(Body::empty()).unwrap()).await.unwrap();
+    let resp = tower::ServiceExt::oneshot(gw.router.clone(), Request::get("/docs").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
@@ -230,4 +252,31 @@ fn committed_openapi_document_is_current() {
         committed.trim() == live.trim(),
         "docs/openapi.json is stale: run `cargo run -p wagate -- openapi > docs/openapi.json`"
     );
+}
+
+#[tokio::test]
+async fn cors_origins_are_configurable() {
+    let gw = TestGateway::start_with(|c| c.cors_origins = vec!["https://app.example".into()]).await;
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/api/v1/sessions")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,content-type")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let ok = tower::ServiceExt::oneshot(gw.router.clone(), preflight("https://app.example")).await.unwrap();
+    assert_eq!(ok.headers()["access-control-allow-origin"], "https://app.example");
+    let denied = tower::ServiceExt::oneshot(gw.router.clone(), preflight("https://evil.example")).await.unwrap();
+    assert!(denied.headers().get("access-control-allow-origin").is_none());
+    // Socket.IO polling sits behind the same policy.
+    let poll = Request::get("/socket.io/?EIO=4&transport=polling")
+        .header("origin", "https://app.example")
+        .body(Body::empty())
+        .unwrap();
+    let resp = tower::ServiceExt::oneshot(gw.router.clone(), poll).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["access-control-allow-origin"], "https://app.example");
 }

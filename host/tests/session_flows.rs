@@ -36,7 +36,11 @@ async fn qr_login_emits_events_in_order() {
     assert!(qr["expiresAt"].is_string());
 
     let (s, b) = gw
-        .post("/api/v1/sim/sessions/s1/scan", &t.api_key, json!({ "qr": qr["qr"], "phoneNumber": "+62 812-3456-7890", "displayName": "John Doe" }))
+        .post(
+            "/api/v1/sim/sessions/s1/scan",
+            &t.api_key,
+            json!({ "qr": qr["qr"], "phoneNumber": "+62 812-3456-7890", "displayName": "John Doe" }),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let rest = until(&mut ev, "session.connected").await;
@@ -45,7 +49,8 @@ async fn qr_login_emits_events_in_order() {
         names(&all),
         vec!["session.status", "session.status", "session.qr", "session.status", "session.status", "session.connected"]
     );
-    let statuses: Vec<_> = all.iter().filter(|e| e.name() == "session.status").map(|e| e.payload()["status"].clone()).collect();
+    let statuses: Vec<_> =
+        all.iter().filter(|e| e.name() == "session.status").map(|e| e.payload()["status"].clone()).collect();
     assert_eq!(statuses, vec![json!("INIT"), json!("QR_REQUIRED"), json!("PAIRING"), json!("CONNECTED")]);
     let connected = all.last().unwrap().payload();
     assert_eq!(connected["phone"], "+6281234567890");
@@ -108,7 +113,9 @@ async fn pairing_code_login() {
     let t = gw.tenant("acme").await;
     gw.session(&t, "s1").await;
     let mut ev = gw.events();
-    let (s, _) = gw.post("/api/v1/sessions/s1/connect", &t.api_key, json!({ "method": "code", "phoneNumber": "+6281234567890" })).await;
+    let (s, _) = gw
+        .post("/api/v1/sessions/s1/connect", &t.api_key, json!({ "method": "code", "phoneNumber": "+6281234567890" }))
+        .await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let seen = until(&mut ev, "session.pairing_code").await;
     let p = seen.last().unwrap().payload();
@@ -136,7 +143,8 @@ async fn pairing_code_expires() {
     let t = gw.tenant("acme").await;
     gw.session(&t, "s1").await;
     let mut ev = gw.events();
-    gw.post("/api/v1/sessions/s1/connect", &t.api_key, json!({ "method": "code", "phoneNumber": "+15550001234" })).await;
+    gw.post("/api/v1/sessions/s1/connect", &t.api_key, json!({ "method": "code", "phoneNumber": "+15550001234" }))
+        .await;
     let seen = until(&mut ev, "session.disconnected").await;
     assert_eq!(seen.last().unwrap().payload()["reason"], "qr_timeout");
     let (s, b) = gw.post("/api/v1/sim/sessions/s1/pair", &t.api_key, json!({ "code": "ABCDEFGH" })).await;
@@ -150,7 +158,9 @@ async fn outbound_message_goes_through_every_status() {
     let t = gw.tenant("acme").await;
     gw.connected_session(&t, "s1", "+15550000001").await;
     let mut ev = gw.events();
-    let (s, m) = gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "+62 811-1111-1111", "text": "Hello!" })).await;
+    let (s, m) = gw
+        .post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "+62 811-1111-1111", "text": "Hello!" }))
+        .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{m}");
     assert_eq!(m["status"], "PENDING");
     assert_eq!(m["direction"], "outbound");
@@ -189,10 +199,17 @@ async fn sends_to_invalid_numbers_fail() {
     let gw = TestGateway::start().await;
     let t = gw.tenant("acme").await;
     gw.connected_session(&t, "s1", "+15550000001").await;
-    let (s, _) = gw.post("/api/v1/sim/sessions/s1/invalid-numbers", &t.api_key, json!({ "numbers": ["+15550009999"] })).await;
+    let (s, _) =
+        gw.post("/api/v1/sim/sessions/s1/invalid-numbers", &t.api_key, json!({ "numbers": ["+15550009999"] })).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let mut ev = gw.events();
-    let (_, m) = gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "15550009999@s.whatsapp.net", "text": "anyone?" })).await;
+    let (_, m) = gw
+        .post(
+            "/api/v1/sessions/s1/messages",
+            &t.api_key,
+            json!({ "to": "15550009999@s.whatsapp.net", "text": "anyone?" }),
+        )
+        .await;
     let seen = until(&mut ev, "message.status").await;
     let p = seen.last().unwrap().payload();
     assert_eq!(p["status"], "FAILED");
@@ -205,10 +222,12 @@ async fn sends_to_invalid_numbers_fail() {
     while let Ok(e) = ev.try_recv() {
         assert_ne!(e.name(), "message.status", "{:?}", e.payload());
     }
-    let (s, b) = gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "not-a-number", "text": "x" })).await;
+    let (s, b) =
+        gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "not-a-number", "text": "x" })).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(b["error"]["code"], "invalid_recipient");
-    let (s, b) = gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "+15551234567", "text": "  " })).await;
+    let (s, b) =
+        gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "+15551234567", "text": "  " })).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(b["error"]["code"], "invalid_input");
 }
@@ -221,7 +240,11 @@ async fn inbound_messages_chats_history_and_read() {
     let mut ev = gw.events();
     for (i, text) in ["one", "two", "three"].iter().enumerate() {
         let (s, b) = gw
-            .post("/api/v1/sim/sessions/s1/inbound", &t.api_key, json!({ "from": "+628123456789", "name": "Budi", "text": text }))
+            .post(
+                "/api/v1/sim/sessions/s1/inbound",
+                &t.api_key,
+                json!({ "from": "+628123456789", "name": "Budi", "text": text }),
+            )
             .await;
         assert_eq!(s, StatusCode::ACCEPTED, "{b}");
         let seen = until(&mut ev, "chat.updated").await;
@@ -232,7 +255,8 @@ async fn inbound_messages_chats_history_and_read() {
         assert_eq!(received["message"]["direction"], "inbound");
         assert_eq!(received["chat"]["unreadCount"], i as i64 + 1);
     }
-    gw.post("/api/v1/sim/sessions/s1/inbound", &t.api_key, json!({ "from": "+628000000001", "text": "other chat" })).await;
+    gw.post("/api/v1/sim/sessions/s1/inbound", &t.api_key, json!({ "from": "+628000000001", "text": "other chat" }))
+        .await;
     until(&mut ev, "chat.updated").await;
 
     let (_, chats) = gw.get("/api/v1/sessions/s1/chats", &t.api_key).await;
@@ -269,7 +293,13 @@ async fn inbound_messages_chats_history_and_read() {
     let (s, b) = gw.post("/api/v1/sim/sessions/s1/inbound", &t.api_key, json!({ "from": "nobody", "text": "x" })).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(b["error"]["code"], "invalid_sender");
-    let (s, _) = gw.post("/api/v1/sim/sessions/s1/inbound", &t.api_key, json!({ "from": "+628000000001", "text": "x", "type": "hologram" })).await;
+    let (s, _) = gw
+        .post(
+            "/api/v1/sim/sessions/s1/inbound",
+            &t.api_key,
+            json!({ "from": "+628000000001", "text": "x", "type": "hologram" }),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -287,7 +317,8 @@ async fn drop_reconnects_and_flushes_queued_messages() {
     assert_eq!(p["willReconnect"], true);
     assert_eq!(gw.status_of(&t, "s1").await["status"], "RECONNECTING");
     // Sent while reconnecting: accepted, queued, delivered after the reconnect.
-    let (s, m) = gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "+15557770000", "text": "queued" })).await;
+    let (s, m) =
+        gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "+15557770000", "text": "queued" })).await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let seen = until(&mut ev, "session.connected").await;
     assert!(!names(&seen).contains(&"session.error"));
@@ -391,7 +422,12 @@ async fn a_restart_keeps_everything_and_connected_sessions_come_back() {
         gw.connected_session(&t, "up", "+15550000001").await;
         gw.connected_session(&t, "up2", "+15550000002").await;
         gw.session(&t, "idle").await;
-        gw.post("/api/v1/sim/sessions/up/inbound", &t.api_key, json!({ "from": "+15550003333", "text": "before restart" })).await;
+        gw.post(
+            "/api/v1/sim/sessions/up/inbound",
+            &t.api_key,
+            json!({ "from": "+15550003333", "text": "before restart" }),
+        )
+        .await;
         tokio::time::sleep(Duration::from_millis(50)).await;
         let (_, chats) = gw.get("/api/v1/sessions/up/chats", &t.api_key).await;
         gw.gateway.state.sessions.shutdown().await;
@@ -413,7 +449,9 @@ async fn a_restart_keeps_everything_and_connected_sessions_come_back() {
     assert_eq!(chats.as_array().unwrap().len(), chat_count);
     assert_eq!(chats[0]["lastMessage"], "before restart");
     // The API key survived too, and sending works on the resumed session.
-    let (s, _) = gw.post("/api/v1/sessions/up/messages", &t.api_key, json!({ "to": "+15550003333", "text": "after restart" })).await;
+    let (s, _) = gw
+        .post("/api/v1/sessions/up/messages", &t.api_key, json!({ "to": "+15550003333", "text": "after restart" }))
+        .await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let seen = until(&mut ev, "message.status").await;
     assert_eq!(seen.last().unwrap().payload()["status"], "SENT");

@@ -115,7 +115,9 @@ impl From<SimError> for ApiError {
             SimError::Invalid(_) => "invalid_input",
         };
         let status = match e {
-            SimError::Invalid(_) | SimError::WrongPairingCode | SimError::QrMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            SimError::Invalid(_) | SimError::WrongPairingCode | SimError::QrMismatch => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             _ => StatusCode::CONFLICT,
         };
         ApiError::new(status, code, e.to_string())

@@ -47,11 +47,7 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = bearer(parts)?;
-        if state.admin_key.matches(key) {
-            Ok(Admin)
-        } else {
-            Err(AuthError::InvalidAdminKey.into())
-        }
+        if state.admin_key.matches(key) { Ok(Admin) } else { Err(AuthError::InvalidAdminKey.into()) }
     }
 }
 

@@ -1,8 +1,8 @@
 //! Tenant routes: sessions, login, messages, chats.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -98,7 +98,11 @@ impl Page {
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", security(("tenant" = [])),
     request_body = CreateSession,
     responses((status = 201, body = Session), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_session(caller: Caller, State(st): State<AppState>, ApiJson(req): ApiJson<CreateSession>) -> ApiResult<(StatusCode, Json<Session>)> {
+async fn create_session(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<CreateSession>,
+) -> ApiResult<(StatusCode, Json<Session>)> {
     let new = NewSession { id: req.id, name: req.name, owner: req.owner, connector: req.connector };
     Ok((StatusCode::CREATED, Json(st.sessions.create(&caller.tenant, new).await?)))
 }
@@ -112,7 +116,11 @@ async fn list_sessions(caller: Caller, State(st): State<AppState>) -> ApiResult<
 #[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions", security(("tenant" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = Session), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_session(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Session>> {
+async fn get_session(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Session>> {
     Ok(Json(st.sessions.get(&caller.session(&id)).await?))
 }
 
@@ -120,7 +128,11 @@ async fn get_session(caller: Caller, State(st): State<AppState>, ApiPath(id): Ap
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "sessions", security(("tenant" = [])),
     params(("id" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn delete_session(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
+async fn delete_session(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     st.sessions.delete(&caller.session(&id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -152,7 +164,11 @@ async fn connect(
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/disconnect", tag = "sessions", security(("tenant" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = Session), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn disconnect(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Session>> {
+async fn disconnect(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Session>> {
     Ok(Json(st.sessions.disconnect(&caller.session(&id)).await?))
 }
 
@@ -167,7 +183,11 @@ async fn logout(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/qr", tag = "sessions", security(("tenant" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = LiveQr), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody, description = "no live QR code")))]
-async fn current_qr(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<LiveQr>> {
+async fn current_qr(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<LiveQr>> {
     let key = caller.session(&id);
     let session = st.sessions.get(&key).await?;
     st.sessions.current_qr(&key).map(Json).ok_or_else(|| {
@@ -191,7 +211,11 @@ async fn send_message(
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/messages/{messageId}", tag = "messages", security(("tenant" = [])),
     params(("id" = String, Path), ("messageId" = String, Path)),
     responses((status = 200, body = Message), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_message(caller: Caller, State(st): State<AppState>, ApiPath((id, message_id)): ApiPath<(String, String)>) -> ApiResult<Json<Message>> {
+async fn get_message(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath((id, message_id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<Message>> {
     let key = caller.session(&id);
     st.sessions.get(&key).await?;
     messages::get(st.store.pool(), &key, &message_id)
@@ -204,7 +228,12 @@ async fn get_message(caller: Caller, State(st): State<AppState>, ApiPath((id, me
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/chats", tag = "chats", security(("tenant" = [])),
     params(("id" = String, Path), Page),
     responses((status = 200, body = Vec<Chat>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn list_chats(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath<String>, ApiQuery(page): ApiQuery<Page>) -> ApiResult<Json<Vec<Chat>>> {
+async fn list_chats(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> ApiResult<Json<Vec<Chat>>> {
     let (limit, offset) = page.bounds()?;
     let key = caller.session(&id);
     st.sessions.get(&key).await?;
@@ -214,7 +243,11 @@ async fn list_chats(caller: Caller, State(st): State<AppState>, ApiPath(id): Api
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/chats/{chatId}", tag = "chats", security(("tenant" = [])),
     params(("id" = String, Path), ("chatId" = String, Path)),
     responses((status = 200, body = Chat), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_chat(caller: Caller, State(st): State<AppState>, ApiPath((id, chat_id)): ApiPath<(String, String)>) -> ApiResult<Json<Chat>> {
+async fn get_chat(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath((id, chat_id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<Chat>> {
     let key = caller.session(&id);
     st.sessions.get(&key).await?;
     chats::get(st.store.pool(), &key, &chat_id)
@@ -245,7 +278,11 @@ async fn list_chat_messages(
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/chats/{chatId}/read", tag = "chats", security(("tenant" = [])),
     params(("id" = String, Path), ("chatId" = String, Path)),
     responses((status = 200, body = Chat), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn mark_chat_read(caller: Caller, State(st): State<AppState>, ApiPath((id, chat_id)): ApiPath<(String, String)>) -> ApiResult<Json<Chat>> {
+async fn mark_chat_read(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath((id, chat_id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<Chat>> {
     Ok(Json(st.sessions.mark_read(&caller.session(&id), &chat_id).await?))
 }
 

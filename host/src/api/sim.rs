@@ -1,8 +1,8 @@
 //! The phone side of the simulator, for sessions whose connector is `sim`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -65,7 +65,12 @@ impl From<Device> for Linked {
 #[utoipa::path(post, path = "/api/v1/sim/sessions/{id}/scan", tag = "simulator", security(("tenant" = [])),
     params(("id" = String, Path)), request_body(content = Option<Scan>),
     responses((status = 200, body = Linked), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn scan(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath<String>, body: axum::body::Bytes) -> ApiResult<Json<Linked>> {
+async fn scan(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Linked>> {
     let req: Scan = super::optional_json(&body)?;
     let key = sim_session(&st, &caller, &id).await?;
     let device = st.sim.scan(&key, req.qr.as_deref(), req.phone_number.as_deref(), req.display_name.as_deref())?;
@@ -84,7 +89,12 @@ pub struct Pair {
 #[utoipa::path(post, path = "/api/v1/sim/sessions/{id}/pair", tag = "simulator", security(("tenant" = [])),
     params(("id" = String, Path)), request_body = Pair,
     responses((status = 200, body = Linked), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn pair(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath<String>, ApiJson(req): ApiJson<Pair>) -> ApiResult<Json<Linked>> {
+async fn pair(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<Pair>,
+) -> ApiResult<Json<Linked>> {
     let key = sim_session(&st, &caller, &id).await?;
     Ok(Json(st.sim.pair(&key, &req.code, req.display_name.as_deref())?.into()))
 }
@@ -138,7 +148,12 @@ pub struct Drop {
 #[utoipa::path(post, path = "/api/v1/sim/sessions/{id}/drop", tag = "simulator", security(("tenant" = [])),
     params(("id" = String, Path)), request_body(content = Option<Drop>),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn drop_network(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath<String>, body: axum::body::Bytes) -> ApiResult<StatusCode> {
+async fn drop_network(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
     let req: Drop = super::optional_json(&body)?;
     let key = sim_session(&st, &caller, &id).await?;
     st.sim.drop_connection(&key, req.outage_ms.unwrap_or(0))?;
@@ -149,7 +164,11 @@ async fn drop_network(caller: Caller, State(st): State<AppState>, ApiPath(id): A
 #[utoipa::path(post, path = "/api/v1/sim/sessions/{id}/logout", tag = "simulator", security(("tenant" = [])),
     params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn phone_logout(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
+async fn phone_logout(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     let key = sim_session(&st, &caller, &id).await?;
     let token = stored::credentials(st.store.pool(), &key)
         .await?

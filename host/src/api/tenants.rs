@@ -1,8 +1,8 @@
 //! Operator routes: tenants and their token settings.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,9 +17,11 @@ use crate::model::{Tenant, TenantJwt, new_id, validate_id};
 use crate::store::tenants::{self, NewTenant, TenantPatch};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_tenant, list_tenants))
-        .routes(routes!(get_tenant, update_tenant, delete_tenant))
+    OpenApiRouter::new().routes(routes!(create_tenant, list_tenants)).routes(routes!(
+        get_tenant,
+        update_tenant,
+        delete_tenant
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -76,7 +78,11 @@ fn check_name(name: &str) -> ApiResult<()> {
 #[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", security(("admin" = [])),
     request_body = CreateTenant,
     responses((status = 201, body = CreatedTenant), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_tenant(_: Admin, State(st): State<AppState>, ApiJson(req): ApiJson<CreateTenant>) -> ApiResult<(StatusCode, Json<CreatedTenant>)> {
+async fn create_tenant(
+    _: Admin,
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<CreateTenant>,
+) -> ApiResult<(StatusCode, Json<CreatedTenant>)> {
     check_name(&req.name)?;
     let id = match req.id {
         Some(id) => {
@@ -94,14 +100,23 @@ async fn create_tenant(_: Admin, State(st): State<AppState>, ApiJson(req): ApiJs
     )
     .await
     .map_err(|e| match e {
-        crate::store::StoreError::Conflict(_) => ApiError::conflict("tenant_exists", format!("tenant '{id}' already exists")),
+        crate::store::StoreError::Conflict(_) => {
+            ApiError::conflict("tenant_exists", format!("tenant '{id}' already exists"))
+        }
         other => other.into(),
     })?;
     w.commit().await?;
     st.directory.reload(st.store.pool()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(CreatedTenant { id: tenant.id, name: tenant.name, api_key, jwt_secret, jwt: tenant.jwt, created_at: tenant.created_at }),
+        Json(CreatedTenant {
+            id: tenant.id,
+            name: tenant.name,
+            api_key,
+            jwt_secret,
+            jwt: tenant.jwt,
+            created_at: tenant.created_at,
+        }),
     ))
 }
 
@@ -112,7 +127,9 @@ async fn list_tenants(_: Admin, State(st): State<AppState>) -> ApiResult<Json<Ve
 }
 
 async fn find(st: &AppState, id: &str) -> ApiResult<Tenant> {
-    tenants::get(st.store.pool(), id).await?.ok_or_else(|| ApiError::not_found("tenant_not_found", format!("tenant '{id}' not found")))
+    tenants::get(st.store.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant_not_found", format!("tenant '{id}' not found")))
 }
 
 #[utoipa::path(get, path = "/api/v1/tenants/{id}", tag = "tenants", security(("admin" = [])),

@@ -1,7 +1,7 @@
 //! Minting user tokens for a tenant (its backend or a developer asks with the API key).
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -39,7 +39,11 @@ pub struct Token {
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", security(("tenant" = [])),
     request_body = CreateToken,
     responses((status = 200, body = Token), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_token(caller: Caller, State(st): State<AppState>, ApiJson(req): ApiJson<CreateToken>) -> ApiResult<Json<Token>> {
+async fn create_token(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<CreateToken>,
+) -> ApiResult<Json<Token>> {
     if caller.via != Via::ApiKey {
         return Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,

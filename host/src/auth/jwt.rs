@@ -32,8 +32,8 @@ pub const RESERVED_CLAIMS: &[&str] = &["sub", "exp", "iat", "nbf", "iss", "aud",
 impl TenantDirectory {
     pub fn verify(&self, token: &str, leeway_secs: u64) -> Result<Identity, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
-        let unverified: Value = jsonwebtoken::dangerous::insecure_decode_claims(token)
-            .map_err(|e| AuthError::Malformed(e.to_string()))?;
+        let unverified: Value =
+            jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
         let (tenant, keys) = self.tenant_of(&unverified)?;
 
         let key = match header.alg.family() {

@@ -49,7 +49,8 @@ impl AdminKey {
     pub fn matches(&self, presented: &str) -> bool {
         // Comparing digests of equal length: timing reveals nothing about the key.
         let given = hash_key(presented);
-        given.len() == self.hash.len() && given.bytes().zip(self.hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        given.len() == self.hash.len()
+            && given.bytes().zip(self.hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     }
 }
 

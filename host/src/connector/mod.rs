@@ -76,16 +76,35 @@ pub struct InboundMessage {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConnectorEvent {
-    Qr { code: String, ttl: Duration },
-    PairingCode { code: String, ttl: Duration },
+    Qr {
+        code: String,
+        ttl: Duration,
+    },
+    PairingCode {
+        code: String,
+        ttl: Duration,
+    },
     /// Every QR code (or the pairing code) expired unused.
     LoginTimedOut,
-    PairSuccess { phone: String, display_name: Option<String>, credentials: String },
-    Connected { phone: String, display_name: Option<String> },
+    PairSuccess {
+        phone: String,
+        display_name: Option<String>,
+        credentials: String,
+    },
+    Connected {
+        phone: String,
+        display_name: Option<String>,
+    },
     Disconnected(DropKind),
     Message(InboundMessage),
-    Ack { wa_id: String, error: Option<String> },
-    Receipt { wa_ids: Vec<String>, kind: ReceiptKind },
+    Ack {
+        wa_id: String,
+        error: Option<String>,
+    },
+    Receipt {
+        wa_ids: Vec<String>,
+        kind: ReceiptKind,
+    },
 }
 
 /// A live (or connecting) session on the WhatsApp side.

@@ -31,10 +31,7 @@ impl Jid {
             let server = if server == "c.us" { USER_SERVER } else { server };
             return Ok(Self(format!("{user}@{server}")));
         }
-        let digits: String = trimmed
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
-            .collect();
+        let digits: String = trimmed.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
         let digits = digits.strip_prefix('+').unwrap_or(&digits);
         if !(6..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
             return Err(invalid());

@@ -7,7 +7,7 @@ mod status;
 
 pub use ids::{IdError, SessionKey, new_id, validate_id};
 pub use jid::{Jid, JidError};
-pub use status::{DisconnectReason, Direction, MessageStatus, MessageType, SessionStatus};
+pub use status::{Direction, DisconnectReason, MessageStatus, MessageType, SessionStatus};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -20,7 +20,7 @@ fn session_id(data: &Value) -> Option<String> {
     match data {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
-        Value::Object(o) => o.get("sessionId").and_then(|v| session_id(v)),
+        Value::Object(o) => o.get("sessionId").and_then(session_id),
         _ => None,
     }
 }

@@ -11,10 +11,10 @@ pub use fanout::spawn_fanout;
 use std::sync::Arc;
 use std::time::Duration;
 
+use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
-use socketioxide::SocketIo;
 
 use crate::auth::{Identity, TenantDirectory};
 use crate::sessions::Sessions;

@@ -22,18 +22,34 @@ use crate::model::{
 use crate::store::{Store, StoreError, StoreResult, chats, messages, sessions as stored};
 
 pub(super) enum Command {
-    Connect { method: LoginMethod, reply: oneshot::Sender<SessionResult<Session>> },
-    Disconnect { reply: oneshot::Sender<SessionResult<Session>> },
-    Logout { reply: oneshot::Sender<SessionResult<Session>> },
-    Delete { reply: oneshot::Sender<SessionResult<()>> },
+    Connect {
+        method: LoginMethod,
+        reply: oneshot::Sender<SessionResult<Session>>,
+    },
+    Disconnect {
+        reply: oneshot::Sender<SessionResult<Session>>,
+    },
+    Logout {
+        reply: oneshot::Sender<SessionResult<Session>>,
+    },
+    Delete {
+        reply: oneshot::Sender<SessionResult<()>>,
+    },
     /// A login was in progress when the gateway stopped: it cannot be continued.
-    Abandon { reply: oneshot::Sender<SessionResult<()>> },
+    Abandon {
+        reply: oneshot::Sender<SessionResult<()>>,
+    },
     /// Reconnect a linked session after a gateway restart.
     Resume,
     /// Outbound messages are waiting in the store.
     Flush,
-    MarkRead { chat: Jid, wa_ids: Vec<String> },
-    Shutdown { reply: oneshot::Sender<()> },
+    MarkRead {
+        chat: Jid,
+        wa_ids: Vec<String>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// What to do with the stored device credentials in a state write.
@@ -337,10 +353,8 @@ impl Actor {
                 self.session.last_connected_at = Some(Utc::now());
                 self.session.last_error = None;
                 self.connected_since = Some(Instant::now());
-                let body = EventBody::SessionConnected {
-                    phone: Some(phone),
-                    display_name: self.session.display_name.clone(),
-                };
+                let body =
+                    EventBody::SessionConnected { phone: Some(phone), display_name: self.session.display_name.clone() };
                 self.set_state(SessionStatus::Connected, None, Creds::Keep, vec![body]).await?;
                 self.flush_outbox().await
             }
@@ -504,15 +518,18 @@ impl Actor {
         } else {
             EventBody::MessageReceived { message, chat: chat.clone() }
         };
-        let drafts = vec![
-            EventDraft::session(&self.key, body),
-            EventDraft::session(&self.key, EventBody::ChatUpdated { chat }),
-        ];
+        let drafts =
+            vec![EventDraft::session(&self.key, body), EventDraft::session(&self.key, EventBody::ChatUpdated { chat })];
         self.journal.commit(w, drafts).await?;
         Ok(())
     }
 
-    async fn message_status(&mut self, wa_ids: &[String], status: MessageStatus, error: Option<String>) -> StoreResult<()> {
+    async fn message_status(
+        &mut self,
+        wa_ids: &[String],
+        status: MessageStatus,
+        error: Option<String>,
+    ) -> StoreResult<()> {
         let found = messages::by_wa_ids(self.store.pool(), &self.key, wa_ids).await?;
         let changed: Vec<Message> = found.into_iter().filter(|m| m.status.can_become(status)).collect();
         if changed.is_empty() {
@@ -557,7 +574,8 @@ impl Actor {
                 Err(ConnectorError::NotConnected) => break,
                 Err(ConnectorError::Rejected(reason)) => {
                     let mut w = self.store.begin_write().await?;
-                    messages::set_status(&mut w, &self.key, &m.id, MessageStatus::Failed, Some(&reason), Utc::now()).await?;
+                    messages::set_status(&mut w, &self.key, &m.id, MessageStatus::Failed, Some(&reason), Utc::now())
+                        .await?;
                     let body = EventBody::MessageStatus {
                         message_id: m.id.clone(),
                         wa_message_id: None,

@@ -173,10 +173,8 @@ impl Sessions {
 
     /// The actor of a session, started on first use.
     async fn actor(&self, key: &SessionKey) -> SessionResult<ActorHandle> {
-        if let Some(h) = self.inner.actors.lock().expect("actors lock").get(key) {
-            if !h.tx.is_closed() {
-                return Ok(h.clone());
-            }
+        if let Some(h) = self.inner.actors.lock().expect("actors lock").get(key).filter(|h| !h.tx.is_closed()) {
+            return Ok(h.clone());
         }
         let session = self.get(key).await?;
         let connector = self
@@ -214,7 +212,11 @@ impl Sessions {
         Ok(handle)
     }
 
-    async fn ask<T>(&self, key: &SessionKey, make: impl FnOnce(oneshot::Sender<SessionResult<T>>) -> Command) -> SessionResult<T> {
+    async fn ask<T>(
+        &self,
+        key: &SessionKey,
+        make: impl FnOnce(oneshot::Sender<SessionResult<T>>) -> Command,
+    ) -> SessionResult<T> {
         let handle = self.actor(key).await?;
         let (tx, rx) = oneshot::channel();
         handle.tx.send(make(tx)).map_err(|_| SessionError::Gone)?;

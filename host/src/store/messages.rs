@@ -60,7 +60,9 @@ fn convert(rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
 }
 
 pub async fn insert(w: &mut WriteTx, tenant: &str, m: &Message) -> StoreResult<()> {
-    let sql = format!("INSERT INTO messages (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    let sql = format!(
+        "INSERT INTO messages (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant)
         .bind(&m.id)
@@ -102,9 +104,8 @@ pub async fn by_wa_ids(pool: &SqlitePool, key: &SessionKey, wa_ids: &[String]) -
         return Ok(Vec::new());
     }
     let marks = vec!["?"; wa_ids.len()].join(", ");
-    let sql = format!(
-        "SELECT {COLUMNS} FROM messages WHERE tenant_id = ? AND session_id = ? AND wa_message_id IN ({marks})"
-    );
+    let sql =
+        format!("SELECT {COLUMNS} FROM messages WHERE tenant_id = ? AND session_id = ? AND wa_message_id IN ({marks})");
     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&key.tenant).bind(&key.session);
     for id in wa_ids {
         q = q.bind(id);
@@ -113,7 +114,13 @@ pub async fn by_wa_ids(pool: &SqlitePool, key: &SessionKey, wa_ids: &[String]) -
 }
 
 /// Newest first, like every chat UI's paging.
-pub async fn list_for_chat(pool: &SqlitePool, key: &SessionKey, chat_id: &str, limit: i64, offset: i64) -> StoreResult<Vec<Message>> {
+pub async fn list_for_chat(
+    pool: &SqlitePool,
+    key: &SessionKey,
+    chat_id: &str,
+    limit: i64,
+    offset: i64,
+) -> StoreResult<Vec<Message>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM messages WHERE tenant_id = ? AND session_id = ? AND chat_id = ?
          ORDER BY timestamp DESC, rowid DESC LIMIT ? OFFSET ?"
@@ -200,7 +207,12 @@ pub async fn set_status(
 }
 
 /// Marks every unread inbound message of a chat READ (the user opened the chat).
-pub async fn mark_inbound_read(w: &mut WriteTx, key: &SessionKey, chat_id: &str, at: DateTime<Utc>) -> StoreResult<u64> {
+pub async fn mark_inbound_read(
+    w: &mut WriteTx,
+    key: &SessionKey,
+    chat_id: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<u64> {
     let done = sqlx::query(
         "UPDATE messages SET status = 'READ', read_at = ? WHERE tenant_id = ? AND session_id = ? AND chat_id = ?
          AND direction = 'inbound' AND status != 'READ'",

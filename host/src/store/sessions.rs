@@ -74,11 +74,8 @@ pub async fn insert(w: &mut WriteTx, s: &Session) -> StoreResult<()> {
 
 pub async fn get(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Option<Session>> {
     let sql = format!("{SELECT} WHERE tenant_id = ? AND id = ?");
-    let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(&key.tenant)
-        .bind(&key.session)
-        .fetch_optional(pool)
-        .await?;
+    let row: Option<SessionRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&key.tenant).bind(&key.session).fetch_optional(pool).await?;
     row.map(Session::try_from).transpose()
 }
 

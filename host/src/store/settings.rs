@@ -11,10 +11,12 @@ pub async fn get(pool: &SqlitePool, key: &str) -> StoreResult<Option<String>> {
 }
 
 pub async fn set(w: &mut WriteTx, key: &str, value: &str) -> StoreResult<()> {
-    sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-        .bind(key)
-        .bind(value)
-        .execute(w.conn())
-        .await?;
+    sqlx::query(
+        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(w.conn())
+    .await?;
     Ok(())
 }

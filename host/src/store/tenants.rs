@@ -135,11 +135,9 @@ pub async fn find_by_api_key_hash(pool: &SqlitePool, hash: &str) -> StoreResult<
 }
 
 pub async fn auth_records(pool: &SqlitePool) -> StoreResult<Vec<TenantAuthRecord>> {
-    Ok(sqlx::query_as(
-        "SELECT id, jwt_secret, jwt_public_key, jwt_issuer, jwt_audience, tenant_claim FROM tenants",
-    )
-    .fetch_all(pool)
-    .await?)
+    Ok(sqlx::query_as("SELECT id, jwt_secret, jwt_public_key, jwt_issuer, jwt_audience, tenant_claim FROM tenants")
+        .fetch_all(pool)
+        .await?)
 }
 
 pub async fn auth_record(pool: &SqlitePool, id: &str) -> StoreResult<Option<TenantAuthRecord>> {
@@ -152,12 +150,11 @@ pub async fn auth_record(pool: &SqlitePool, id: &str) -> StoreResult<Option<Tena
 }
 
 pub async fn stats(pool: &SqlitePool, tenant: &str) -> StoreResult<TenantStats> {
-    let (sessions, connected): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(status = 'CONNECTED'), 0) FROM sessions WHERE tenant_id = ?",
-    )
-    .bind(tenant)
-    .fetch_one(pool)
-    .await?;
+    let (sessions, connected): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(status = 'CONNECTED'), 0) FROM sessions WHERE tenant_id = ?")
+            .bind(tenant)
+            .fetch_one(pool)
+            .await?;
     let (chats, unread): (i64, i64) =
         sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(unread_count), 0) FROM chats WHERE tenant_id = ?")
             .bind(tenant)

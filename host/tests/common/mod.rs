@@ -18,10 +18,12 @@ use wagate::events::Event;
 pub const ADMIN: &str = "test-admin-key";
 
 pub fn fast_config(dir: &std::path::Path) -> Config {
-    let mut c = Config::default();
-    c.data_dir = dir.to_owned();
-    c.admin_key = Some(ADMIN.into());
-    c.max_body_bytes = 16 * 1024;
+    let mut c = Config {
+        data_dir: dir.to_owned(),
+        admin_key: Some(ADMIN.into()),
+        max_body_bytes: 16 * 1024,
+        ..Config::default()
+    };
     let s = &mut c.sessions;
     s.qr_first_ttl_ms = 400;
     s.qr_next_ttl_ms = 150;
@@ -70,7 +72,13 @@ impl TestGateway {
         Self { gateway, router, dir }
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -87,7 +95,11 @@ impl TestGateway {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
         (status, value)
     }
 
@@ -100,7 +112,8 @@ impl TestGateway {
     }
 
     pub async fn tenant(&self, id: &str) -> Tenant {
-        let (status, body) = self.post("/api/v1/tenants", ADMIN, json!({ "id": id, "name": format!("Tenant {id}") })).await;
+        let (status, body) =
+            self.post("/api/v1/tenants", ADMIN, json!({ "id": id, "name": format!("Tenant {id}") })).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         Tenant {
             id: id.into(),
@@ -140,7 +153,11 @@ impl TestGateway {
         assert_eq!(s, StatusCode::ACCEPTED, "{b}");
         self.wait_status(t, id, "QR_REQUIRED").await;
         let (s, b) = self
-            .post(&format!("/api/v1/sim/sessions/{id}/scan"), &t.api_key, json!({ "phoneNumber": phone, "displayName": "Tester" }))
+            .post(
+                &format!("/api/v1/sim/sessions/{id}/scan"),
+                &t.api_key,
+                json!({ "phoneNumber": phone, "displayName": "Tester" }),
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "{b}");
         self.wait_status(t, id, "CONNECTED").await
@@ -158,7 +175,9 @@ pub async fn until(rx: &mut UnboundedReceiver<Arc<Event>>, name: &str) -> Vec<Ar
     loop {
         let ev = tokio::time::timeout_at(deadline, rx.recv())
             .await
-            .unwrap_or_else(|_| panic!("no {name} within 3 s; saw {:?}", seen.iter().map(|e: &Arc<Event>| e.name()).collect::<Vec<_>>()))
+            .unwrap_or_else(|_| {
+                panic!("no {name} within 3 s; saw {:?}", seen.iter().map(|e: &Arc<Event>| e.name()).collect::<Vec<_>>())
+            })
             .expect("bus open");
         let done = ev.name() == name;
         seen.push(ev);

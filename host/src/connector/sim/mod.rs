@@ -35,7 +35,9 @@ impl Connector for SimConnector {
         let device = match req.credentials.as_deref().map(serde_json::from_str::<Device>) {
             None => None,
             Some(Ok(d)) => Some(d),
-            Some(Err(_)) => return Err(ConnectorError::Rejected("stored credentials are not simulator credentials".into())),
+            Some(Err(_)) => {
+                return Err(ConnectorError::Rejected("stored credentials are not simulator credentials".into()));
+            }
         };
         let (phone_tx, phone_rx) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = mpsc::unbounded_channel();
@@ -47,13 +49,7 @@ impl Connector for SimConnector {
             phone: phone_tx,
             stop: stop_tx.clone(),
         });
-        let run = Run {
-            world: self.world.clone(),
-            key: req.key.clone(),
-            id,
-            events,
-            timings: self.timings.clone(),
-        };
+        let run = Run { world: self.world.clone(), key: req.key.clone(), id, events, timings: self.timings.clone() };
         tokio::spawn(run.run(device, req.login, phone_rx, stop_rx));
         Ok(Box::new(SimConnection { world: self.world.clone(), key: req.key, id, stop: stop_tx }))
     }
@@ -129,7 +125,11 @@ impl Run {
                 for attempt in 1..=t.max_qr_codes {
                     let code = codes::qr_payload();
                     let ttl = Duration::from_millis(if attempt == 1 { t.qr_first_ttl_ms } else { t.qr_next_ttl_ms });
-                    self.world.set_phase(&self.key, self.id, Phase::Qr { current: code.clone(), earlier: earlier.clone() });
+                    self.world.set_phase(
+                        &self.key,
+                        self.id,
+                        Phase::Qr { current: code.clone(), earlier: earlier.clone() },
+                    );
                     self.emit(ConnectorEvent::Qr { code: code.clone(), ttl });
                     tokio::select! {
                         Some(PhoneAction::Linked(d)) = phone.recv() => return Some(d),
@@ -186,7 +186,10 @@ impl Connection for SimConnection {
             }
             world.emit_to_current(&key, ConnectorEvent::Ack { wa_id: id.clone(), error: None });
             tokio::time::sleep(Duration::from_millis(cfg.delivered_delay_ms)).await;
-            world.emit_to_current(&key, ConnectorEvent::Receipt { wa_ids: vec![id.clone()], kind: ReceiptKind::Delivered });
+            world.emit_to_current(
+                &key,
+                ConnectorEvent::Receipt { wa_ids: vec![id.clone()], kind: ReceiptKind::Delivered },
+            );
             tokio::time::sleep(Duration::from_millis(cfg.read_delay_ms)).await;
             world.emit_to_current(&key, ConnectorEvent::Receipt { wa_ids: vec![id], kind: ReceiptKind::Read });
         });

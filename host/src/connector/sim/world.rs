@@ -82,11 +82,7 @@ pub struct SimWorld {
 
 impl SimWorld {
     pub fn new(config: SimConfig) -> Self {
-        Self {
-            sessions: Default::default(),
-            config: Arc::new(config),
-            next_id: Default::default(),
-        }
+        Self { sessions: Default::default(), config: Arc::new(config), next_id: Default::default() }
     }
 
     pub(super) fn config(&self) -> &SimConfig {
@@ -162,7 +158,13 @@ impl SimWorld {
     // ---- what the phone and the network do (sim REST endpoints) ----
 
     /// The phone scans a QR code. `qr` may be omitted to scan whatever is on screen.
-    pub fn scan(&self, key: &SessionKey, qr: Option<&str>, phone: Option<&str>, name: Option<&str>) -> Result<Device, SimError> {
+    pub fn scan(
+        &self,
+        key: &SessionKey,
+        qr: Option<&str>,
+        phone: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<Device, SimError> {
         let phone = match phone {
             Some(p) => Jid::parse(p)
                 .ok()
@@ -179,7 +181,8 @@ impl SimWorld {
                 Some(_) => return Err(SimError::QrMismatch),
                 None => {}
             }
-            let device = Device { token: codes::device_token(), phone, name: Some(name.unwrap_or("Sim User").to_owned()) };
+            let device =
+                Device { token: codes::device_token(), phone, name: Some(name.unwrap_or("Sim User").to_owned()) };
             live.phone.send(PhoneAction::Linked(device.clone())).map_err(|_| SimError::NoQr)?;
             Ok(device)
         })
@@ -194,16 +197,28 @@ impl SimWorld {
             if typed != *code {
                 return Err(SimError::WrongPairingCode);
             }
-            let device = Device { token: codes::device_token(), phone: phone.clone(), name: Some(name.unwrap_or("Sim User").to_owned()) };
+            let device = Device {
+                token: codes::device_token(),
+                phone: phone.clone(),
+                name: Some(name.unwrap_or("Sim User").to_owned()),
+            };
             live.phone.send(PhoneAction::Linked(device.clone())).map_err(|_| SimError::NoPairingCode)?;
             Ok(device)
         })
     }
 
     /// A contact sends the session's number a message.
-    pub fn inbound(&self, key: &SessionKey, from: &Jid, name: Option<&str>, text: &str, kind: MessageType) -> Result<String, SimError> {
+    pub fn inbound(
+        &self,
+        key: &SessionKey,
+        from: &Jid,
+        name: Option<&str>,
+        text: &str,
+        kind: MessageType,
+    ) -> Result<String, SimError> {
         self.with(key, |s| {
-            let live = s.live.as_ref().filter(|l| matches!(l.phase, Phase::Connected(_))).ok_or(SimError::NotConnected)?;
+            let live =
+                s.live.as_ref().filter(|l| matches!(l.phase, Phase::Connected(_))).ok_or(SimError::NotConnected)?;
             let wa_id = codes::wa_message_id();
             let msg = InboundMessage {
                 wa_id: wa_id.clone(),
