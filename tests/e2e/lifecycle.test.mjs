@@ -88,7 +88,7 @@ for (const transports of TRANSPORTS) {
   });
 }
 
-test("after a restart the connected session comes back and clients reconnect", async () => {
+for (const transports of TRANSPORTS) test(`after a restart the connected session comes back and clients reconnect (${transports[0]})`, async () => {
   const rgw = await Gateway.start();
   try {
     const t = await rgw.tenant("acme");
@@ -97,7 +97,7 @@ test("after a restart the connected session comes back and clients reconnect", a
     await sleep(100);
     const token = await rgw.token(t);
     // A frontend that reconnects on its own, as socket.io-client does by default.
-    const s = io(rgw.url, { auth: { token }, transports: ["websocket"], reconnectionDelay: 50, reconnectionDelayMax: 200 });
+    const s = io(rgw.url, { auth: { token }, transports, reconnectionDelay: 50, reconnectionDelayMax: 200 });
     const log = record(s);
     // As frontends do: (re)subscribe on every connect.
     let connects = 0;
