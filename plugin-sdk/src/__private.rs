@@ -1,0 +1,71 @@
+//! Conversions between the WIT types and the SDK's, used by `export_plugin!`.
+#![cfg(target_arch = "wasm32")]
+
+use crate::bindings::wagate::plugin::types as wit;
+use crate::{Action, ClientEvent, Emit, Event, Identity, Plugin, Target};
+use serde_json::Value;
+
+fn parse(json: &str) -> Value {
+    serde_json::from_str(json).unwrap_or(Value::Null)
+}
+
+pub fn init<P: Plugin>(config: &str) -> Result<P, String> {
+    let config = serde_json::from_str(config).map_err(|e| format!("config is not JSON: {e}"))?;
+    P::init(config)
+}
+
+fn not_initialised() -> ! {
+    panic!("wagate plugin hook called before init")
+}
+
+fn identity_in(i: wit::Identity) -> Identity {
+    Identity { tenant: i.tenant, user: i.user, roles: i.roles, rooms: i.rooms }
+}
+
+fn identity_out(i: Identity) -> wit::Identity {
+    wit::Identity { tenant: i.tenant, user: i.user, roles: i.roles, rooms: i.rooms }
+}
+
+fn event_in(e: wit::Event) -> Event {
+    Event { payload: parse(&e.payload), name: e.name, tenant: e.tenant, session: e.session, seq: e.seq }
+}
+
+fn emit_out(e: Emit) -> wit::Emit {
+    let target = match e.target {
+        Target::Room(r) => wit::Target::Room(r),
+        Target::Session(s) => wit::Target::Session(s),
+        Target::Tenant => wit::Target::Tenant,
+        Target::Caller => wit::Target::Caller,
+    };
+    wit::Emit { event: e.event, payload: e.payload.to_string(), target }
+}
+
+fn action_out(a: Action) -> wit::Action {
+    match a {
+        Action::Emit(e) => wit::Action::Emit(emit_out(e)),
+        Action::Join(r) => wit::Action::Join(r),
+        Action::Leave(r) => wit::Action::Leave(r),
+        Action::SendText { session, to, text } => wit::Action::SendText(wit::SendText { session, to, text }),
+    }
+}
+
+pub fn map_auth<P: Plugin>(p: Option<&mut P>, claims: &str, identity: wit::Identity) -> Result<wit::Identity, String> {
+    let p = p.unwrap_or_else(|| not_initialised());
+    p.map_auth(&parse(claims), identity_in(identity)).map(identity_out)
+}
+
+pub fn on_client_event<P: Plugin>(p: Option<&mut P>, caller: wit::Identity, event: wit::ClientEvent) -> Vec<wit::Action> {
+    let p = p.unwrap_or_else(|| not_initialised());
+    let event = ClientEvent { payload: parse(&event.payload), name: event.name };
+    p.on_client_event(&identity_in(caller), event).into_iter().map(action_out).collect()
+}
+
+pub fn transform<P: Plugin>(p: Option<&mut P>, event: wit::Event) -> Vec<wit::Emit> {
+    let p = p.unwrap_or_else(|| not_initialised());
+    p.transform(&event_in(event)).into_iter().map(emit_out).collect()
+}
+
+pub fn on_event<P: Plugin>(p: Option<&mut P>, event: wit::Event) -> Vec<wit::Action> {
+    let p = p.unwrap_or_else(|| not_initialised());
+    p.on_event(&event_in(event)).into_iter().map(action_out).collect()
+}

@@ -1,0 +1,131 @@
+//! What the gateway offers a plugin. In a component these call the host (each needs its
+//! capability in plugin.toml); in native tests they use [`crate::testing::FakeHost`].
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[cfg(target_arch = "wasm32")]
+mod imp {
+    use super::Level;
+    use crate::bindings::wagate::plugin::host as h;
+
+    pub fn log(level: Level, message: &str) {
+        let level = match level {
+            Level::Trace => h::Level::Trace,
+            Level::Debug => h::Level::Debug,
+            Level::Info => h::Level::Info,
+            Level::Warn => h::Level::Warn,
+            Level::Error => h::Level::Error,
+        };
+        h::log(level, message)
+    }
+    pub fn now_ms() -> u64 {
+        h::now_ms()
+    }
+    pub fn kv_get(key: &str) -> Option<String> {
+        h::kv_get(key)
+    }
+    pub fn kv_set(key: &str, value: &str) -> Result<(), String> {
+        h::kv_set(key, value)
+    }
+    pub fn kv_delete(key: &str) {
+        h::kv_delete(key)
+    }
+    pub fn sessions() -> Result<String, String> {
+        h::sessions()
+    }
+    pub fn chats(session: &str, limit: u32, offset: u32) -> Result<String, String> {
+        h::chats(session, limit, offset)
+    }
+    pub fn history(session: &str, chat: &str, limit: u32, offset: u32) -> Result<String, String> {
+        h::history(session, chat, limit, offset)
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod imp {
+    use super::Level;
+    use crate::testing::with_host;
+
+    pub fn log(level: Level, message: &str) {
+        with_host(|h| h.logs.push((level, message.to_owned())))
+    }
+    pub fn now_ms() -> u64 {
+        with_host(|h| h.now_ms)
+    }
+    pub fn kv_get(key: &str) -> Option<String> {
+        with_host(|h| h.kv.get(key).cloned())
+    }
+    pub fn kv_set(key: &str, value: &str) -> Result<(), String> {
+        with_host(|h| {
+            h.kv.insert(key.to_owned(), value.to_owned());
+        });
+        Ok(())
+    }
+    pub fn kv_delete(key: &str) {
+        with_host(|h| {
+            h.kv.remove(key);
+        })
+    }
+    pub fn sessions() -> Result<String, String> {
+        with_host(|h| Ok(h.sessions.to_string()))
+    }
+    pub fn chats(session: &str, limit: u32, offset: u32) -> Result<String, String> {
+        with_host(|h| Ok(page(h.chats.get(session), limit, offset)))
+    }
+    pub fn history(_session: &str, chat: &str, limit: u32, offset: u32) -> Result<String, String> {
+        with_host(|h| Ok(page(h.history.get(chat), limit, offset)))
+    }
+
+    fn page(list: Option<&serde_json::Value>, limit: u32, offset: u32) -> String {
+        let items: Vec<_> = list
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().skip(offset as usize).take(limit as usize).cloned().collect())
+            .unwrap_or_default();
+        serde_json::Value::Array(items).to_string()
+    }
+}
+
+pub fn log(level: Level, message: &str) {
+    imp::log(level, message)
+}
+pub fn info(message: &str) {
+    imp::log(Level::Info, message)
+}
+pub fn now_ms() -> u64 {
+    imp::now_ms()
+}
+pub fn kv_get(key: &str) -> Option<String> {
+    imp::kv_get(key)
+}
+pub fn kv_set(key: &str, value: &str) -> Result<(), String> {
+    imp::kv_set(key, value)
+}
+pub fn kv_delete(key: &str) {
+    imp::kv_delete(key)
+}
+
+fn json(r: Result<String, String>) -> Result<Value, String> {
+    r.and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
+}
+
+/// The tenant's sessions, as `GET /api/v1/sessions` returns them.
+pub fn sessions() -> Result<Value, String> {
+    json(imp::sessions())
+}
+/// Chats of a session, most recent first.
+pub fn chats(session: &str, limit: u32, offset: u32) -> Result<Value, String> {
+    json(imp::chats(session, limit, offset))
+}
+/// Messages of a chat, newest first.
+pub fn history(session: &str, chat: &str, limit: u32, offset: u32) -> Result<Value, String> {
+    json(imp::history(session, chat, limit, offset))
+}

@@ -1,0 +1,100 @@
+//! Write wagate plugins in Rust.
+//!
+//! Implement [`Plugin`] (every hook has a neutral default), export it with
+//! [`export_plugin!`], list the hooks you implemented in `plugin.toml`, and test the logic
+//! natively with [`testing::Harness`]. Build with
+//! `cargo build --release --target wasm32-wasip2`. See docs/plugins.md.
+
+pub mod host;
+mod types;
+#[doc(hidden)]
+pub mod __private;
+pub mod testing;
+
+pub use serde_json::{self, Value, json};
+pub use types::{Action, ClientEvent, Emit, Event, Identity, Target};
+
+/// The WIT bindings (`wit/plugin.wit`), for plugins that need the raw interface.
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_plugin_world",
+        default_bindings_module: "wagate_plugin_sdk::bindings",
+    });
+}
+
+/// A plugin. `init` builds it from the tenant binding's config; the host calls only the
+/// hooks plugin.toml lists, so the defaults below are never reached for those.
+pub trait Plugin: Sized + 'static {
+    /// The binding's config (plugin.toml defaults merged with the tenant's). An `Err` refuses
+    /// the binding and its text is shown to the tenant.
+    fn init(config: Value) -> Result<Self, String>;
+
+    /// Hook `auth`: shape the identity of a socket from its verified claims.
+    fn map_auth(&mut self, _claims: &Value, identity: Identity) -> Result<Identity, String> {
+        Ok(identity)
+    }
+
+    /// Hook `client-events`: a socket sent `event`.
+    fn on_client_event(&mut self, _caller: &Identity, _event: ClientEvent) -> Vec<Action> {
+        Vec::new()
+    }
+
+    /// Hook `transform`: what the tenant's sockets receive for a canonical event.
+    fn transform(&mut self, _event: &Event) -> Vec<Emit> {
+        Vec::new()
+    }
+
+    /// Hook `bot`: react to a canonical event.
+    fn on_event(&mut self, _event: &Event) -> Vec<Action> {
+        Vec::new()
+    }
+}
+
+/// Exports a [`Plugin`] implementation as the component's `hooks`.
+///
+/// ```ignore
+/// struct Echo;
+/// impl wagate_plugin_sdk::Plugin for Echo { fn init(_: Value) -> Result<Self, String> { Ok(Echo) } }
+/// wagate_plugin_sdk::export_plugin!(Echo);
+/// ```
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use $crate::bindings::exports::wagate::plugin::hooks as __hooks;
+            use $crate::bindings::wagate::plugin::types as __types;
+
+            struct __WagateExport;
+
+            ::std::thread_local! {
+                static __STATE: ::std::cell::RefCell<Option<$plugin>> = const { ::std::cell::RefCell::new(None) };
+            }
+
+            impl __hooks::Guest for __WagateExport {
+                fn init(config: String) -> Result<(), String> {
+                    let plugin = $crate::__private::init::<$plugin>(&config)?;
+                    __STATE.with(|s| *s.borrow_mut() = Some(plugin));
+                    Ok(())
+                }
+                fn map_auth(claims: String, identity: __types::Identity) -> Result<__types::Identity, String> {
+                    __STATE.with(|s| $crate::__private::map_auth(s.borrow_mut().as_mut(), &claims, identity))
+                }
+                fn on_client_event(caller: __types::Identity, event: __types::ClientEvent) -> Vec<__types::Action> {
+                    __STATE.with(|s| $crate::__private::on_client_event(s.borrow_mut().as_mut(), caller, event))
+                }
+                fn transform(event: __types::Event) -> Vec<__types::Emit> {
+                    __STATE.with(|s| $crate::__private::transform(s.borrow_mut().as_mut(), event))
+                }
+                fn on_event(event: __types::Event) -> Vec<__types::Action> {
+                    __STATE.with(|s| $crate::__private::on_event(s.borrow_mut().as_mut(), event))
+                }
+            }
+
+            $crate::bindings::__export_plugin_world!(__WagateExport with_types_in $crate::bindings);
+        };
+    };
+}

@@ -1,0 +1,173 @@
+//! Keyword auto-reply bot. See README.md.
+
+use serde::Deserialize;
+use wagate_plugin_sdk::{Action, Event, Plugin, Value, host};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Rule {
+    contains: Option<String>,
+    equals: Option<String>,
+    reply: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    rules: Vec<Rule>,
+    fallback: Option<String>,
+    sessions: Option<Vec<String>>,
+    #[serde(default)]
+    cooldown_secs: u64,
+}
+
+pub struct AutoReply {
+    config: Config,
+}
+
+impl AutoReply {
+    fn answer(&self, text: &str) -> Option<&str> {
+        let text = text.trim().to_lowercase();
+        self.config
+            .rules
+            .iter()
+            .find(|r| {
+                r.equals.as_ref().is_some_and(|e| text == e.to_lowercase())
+                    || r.contains.as_ref().is_some_and(|c| text.contains(&c.to_lowercase()))
+            })
+            .map(|r| r.reply.as_str())
+            .or(self.config.fallback.as_deref())
+    }
+
+    /// True when this chat may be answered now; records the answer time.
+    fn cooled_down(&self, session: &str, chat: &str) -> bool {
+        if self.config.cooldown_secs == 0 {
+            return true;
+        }
+        let key = format!("last:{session}:{chat}");
+        let now = host::now_ms();
+        let last = host::kv_get(&key).and_then(|v| v.parse::<u64>().ok());
+        if last.is_some_and(|t| now.saturating_sub(t) < self.config.cooldown_secs * 1000) {
+            return false;
+        }
+        host::kv_set(&key, &now.to_string()).is_ok()
+    }
+}
+
+impl Plugin for AutoReply {
+    fn init(config: Value) -> Result<Self, String> {
+        let config: Config = wagate_plugin_sdk::serde_json::from_value(config).map_err(|e| format!("invalid auto-reply config: {e}"))?;
+        if config.rules.is_empty() && config.fallback.is_none() {
+            return Err("auto-reply needs at least one rule or a fallback".into());
+        }
+        if let Some(bad) = config.rules.iter().position(|r| r.contains.is_none() == r.equals.is_none()) {
+            return Err(format!("rule {bad} needs exactly one of 'contains' or 'equals'"));
+        }
+        Ok(Self { config })
+    }
+
+    fn on_event(&mut self, event: &Event) -> Vec<Action> {
+        if event.name != "message.received" {
+            return Vec::new();
+        }
+        let Some(session) = event.session.as_deref() else { return Vec::new() };
+        if self.config.sessions.as_ref().is_some_and(|s| !s.iter().any(|x| x == session)) {
+            return Vec::new();
+        }
+        let message = event.get("message");
+        let chat = event.get("chat");
+        if message["fromMe"].as_bool() == Some(true) || chat["isGroup"].as_bool() == Some(true) {
+            return Vec::new();
+        }
+        let (Some(text), Some(to), Some(chat_id)) =
+            (message["content"].as_str(), message["fromJid"].as_str(), chat["id"].as_str())
+        else {
+            return Vec::new();
+        };
+        let Some(reply) = self.answer(text) else { return Vec::new() };
+        if !self.cooled_down(session, chat_id) {
+            return Vec::new();
+        }
+        vec![Action::SendText { session: session.to_owned(), to: to.to_owned(), text: reply.to_owned() }]
+    }
+}
+
+wagate_plugin_sdk::export_plugin!(AutoReply);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wagate_plugin_sdk::json;
+    use wagate_plugin_sdk::testing::{FakeHost, Harness, event};
+
+    fn inbound(text: &str) -> Event {
+        event(
+            "message.received",
+            json!({ "sessionId": "sales",
+                "message": { "content": text, "fromJid": "628123@s.whatsapp.net", "fromMe": false },
+                "chat": { "id": "c1", "isGroup": false } }),
+        )
+    }
+
+    fn reply_of(actions: &[Action]) -> Option<&str> {
+        match actions {
+            [Action::SendText { text, to, session }] => {
+                assert_eq!(to, "628123@s.whatsapp.net");
+                assert_eq!(session, "sales");
+                Some(text)
+            }
+            [] => None,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn answers_by_rule_then_fallback() {
+        let mut h = Harness::<AutoReply>::new(json!({
+            "rules": [{ "contains": "price", "reply": "P" }, { "equals": "hi", "reply": "H" }],
+            "fallback": "F" }))
+        .unwrap();
+        assert_eq!(reply_of(&h.on_event(&inbound("What is the PRICE?"))), Some("P"));
+        assert_eq!(reply_of(&h.on_event(&inbound(" Hi "))), Some("H"));
+        assert_eq!(reply_of(&h.on_event(&inbound("hi there"))), Some("F"));
+    }
+
+    #[test]
+    fn ignores_other_events_groups_own_messages_and_other_sessions() {
+        let mut h = Harness::<AutoReply>::new(json!({ "fallback": "F", "sessions": ["support"] })).unwrap();
+        assert!(h.on_event(&inbound("x")).is_empty(), "not a listed session");
+        let mut h = Harness::<AutoReply>::new(json!({ "fallback": "F" })).unwrap();
+        assert!(h.on_event(&event("session.qr", json!({ "sessionId": "sales" }))).is_empty());
+        let mut group = inbound("x");
+        group.payload["chat"]["isGroup"] = json!(true);
+        assert!(h.on_event(&group).is_empty());
+        let mut mine = inbound("x");
+        mine.payload["message"]["fromMe"] = json!(true);
+        assert!(h.on_event(&mine).is_empty());
+    }
+
+    #[test]
+    fn cooldown_uses_clock_and_state() {
+        let host = FakeHost { now_ms: 1_000_000, ..Default::default() };
+        let mut h = Harness::<AutoReply>::with_host(host, json!({ "fallback": "F", "cooldownSecs": 60 })).unwrap();
+        assert!(reply_of(&h.on_event(&inbound("a"))).is_some());
+        assert!(h.on_event(&inbound("b")).is_empty(), "inside the cooldown");
+        h.host(|h| h.now_ms += 61_000);
+        assert!(reply_of(&h.on_event(&inbound("c"))).is_some());
+        assert_eq!(h.host(|h| h.kv.get("last:sales:c1").cloned()), Some("1061000".into()));
+    }
+
+    #[test]
+    fn bad_configs_are_refused_with_a_reason() {
+        for (config, needle) in [
+            (json!({}), "at least one rule"),
+            (json!({ "rules": [{ "reply": "x" }] }), "exactly one of"),
+            (json!({ "rules": "nope" }), "invalid auto-reply config"),
+            (json!({ "fallback": "x", "bogus": 1 }), "unknown field"),
+        ] {
+            let err = Harness::<AutoReply>::new(config).err().expect("refused");
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Test plugin: one misbehaviour per mode, on every transform and client event.
+
+use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, Identity, Plugin, Target, Value, host, json};
+
+pub struct Faulty {
+    mode: String,
+}
+
+impl Faulty {
+    fn misbehave(&self) -> Vec<Emit> {
+        match self.mode.as_str() {
+            "loop" => {
+                let mut x: u64 = 0;
+                loop {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            }
+            "bomb" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "panic" => panic!("faulty plugin panics on purpose"),
+            "foreign-room" => vec![Emit::new("faulty:leak", json!({ "secret": true }), Target::Room("t/victim".into()))],
+            "kv" => {
+                // Not granted in plugin.toml.
+                let _ = host::kv_set("stolen", "1");
+                vec![]
+            }
+            "bad-action" => vec![Emit::new("", json!(null), Target::Tenant)],
+            _ => vec![Emit::to_tenant("faulty:ok", json!({ "mode": self.mode }))],
+        }
+    }
+}
+
+impl Plugin for Faulty {
+    fn init(config: Value) -> Result<Self, String> {
+        Ok(Self { mode: config.get("mode").and_then(Value::as_str).unwrap_or("ok").to_owned() })
+    }
+
+    fn on_client_event(&mut self, _caller: &Identity, _event: ClientEvent) -> Vec<Action> {
+        self.misbehave().into_iter().map(Action::Emit).collect()
+    }
+
+    fn transform(&mut self, _event: &Event) -> Vec<Emit> {
+        self.misbehave()
+    }
+}
+
+wagate_plugin_sdk::export_plugin!(Faulty);
