@@ -8,9 +8,12 @@ command -v node >/dev/null || { echo "node (>= 18) is required for the end-to-en
 
 echo "== build"
 cargo build --locked -p wagate --bin wagate
+./scripts/build-plugins.sh "$CARGO_TARGET_DIR/shipped-plugins"
+./scripts/build-plugins.sh --tests
 echo "== rust tests"
 cargo test --locked --workspace
 echo "== end-to-end tests (socket.io-client $(cd tests && node -p 'require("./package.json").devDependencies["socket.io-client"]'))"
 (cd tests && npm ci --no-audit --no-fund --loglevel=error)
-(cd tests && WAGATE_BIN="$CARGO_TARGET_DIR/debug/wagate" node --test --test-concurrency=2 e2e/)
+(cd tests && WAGATE_BIN="$CARGO_TARGET_DIR/debug/wagate" WAGATE_TEST_PLUGINS="$CARGO_TARGET_DIR/test-plugins" \
+  WAGATE_SHIPPED_PLUGINS="$CARGO_TARGET_DIR/shipped-plugins" node --test --test-concurrency=2 e2e/)
 echo "== all tests passed"

@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::connector::Connector;
 use crate::connector::sim::{SimConnector, SimWorld};
 use crate::events::{EventBus, Journal, spawn_stats_publisher};
+use crate::plugins::{Plugins, Watcher};
 use crate::realtime::{self, Realtime};
 use crate::sessions::{SessionError, Sessions};
 use crate::store::{Store, StoreError, settings};
@@ -32,6 +33,8 @@ pub enum StartError {
     Sessions(#[from] SessionError),
     #[error("cannot serve: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Plugins(String),
 }
 
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -45,6 +48,7 @@ pub struct Gateway {
     pub new_admin_key: Option<String>,
     router: Router,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    _watcher: Option<Watcher>,
 }
 
 /// The admin key from the config, else the stored one, else a new one (stored as a hash).
@@ -77,6 +81,13 @@ impl Gateway {
         let mut connectors: HashMap<String, Arc<dyn Connector>> = HashMap::new();
         connectors.insert("sim".into(), Arc::new(SimConnector::new(sim.clone(), config.sessions.clone())));
         let sessions = Sessions::new(store.clone(), journal.clone(), connectors, config.sessions.clone());
+        let plugins = Plugins::start(config.plugins.clone(), config.plugins.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("plugin-cache")), store.clone())
+            .await
+            .map_err(StartError::Plugins)?;
+        let watcher = match config.plugins.watch {
+            true => Some(plugins.watch(Duration::from_millis(config.plugins.debounce_ms)).map_err(StartError::Plugins)?),
+            false => None,
+        };
 
         if let Some(tenant) = &config.auth.dev_no_auth_tenant {
             tracing::warn!(%tenant, "DEVELOPMENT MODE: sockets without a token are admitted to this tenant");
@@ -84,12 +95,14 @@ impl Gateway {
         let rt = Realtime {
             directory: directory.clone(),
             sessions: sessions.clone(),
+            plugins: plugins.clone(),
             leeway_secs: config.auth.leeway_secs,
             dev_no_auth_tenant: config.auth.dev_no_auth_tenant.clone(),
         };
         let (sio_layer, io) = realtime::build(rt, config.max_body_bytes as u64);
         let tasks = vec![
-            realtime::spawn_fanout(io.clone(), &bus),
+            realtime::spawn_fanout(io.clone(), plugins.clone(), &bus),
+            realtime::spawn_bots(io.clone(), plugins.clone(), sessions.clone(), &bus),
             spawn_stats_publisher(
                 store.clone(),
                 journal.clone(),
@@ -98,12 +111,12 @@ impl Gateway {
         ];
 
         let config = Arc::new(config);
-        let state = AppState { config: config.clone(), store, directory, sessions, sim, admin_key };
+        let state = AppState { config: config.clone(), store, directory, sessions, sim, admin_key, plugins };
         // One Socket.IO service in front of the whole router: `Router::layer` would build a
         // separate engine (session table) per route, and polling requests would get lost.
         let with_sio = Router::new().fallback_service(sio_layer.layer(api::router(state.clone())));
         let router = api::outer_layers(with_sio, config.max_body_bytes, &config.cors_origins);
-        Ok(Self { state, io, bus, new_admin_key, router, tasks })
+        Ok(Self { state, io, bus, new_admin_key, router, tasks, _watcher: watcher })
     }
 
     pub fn router(&self) -> Router {

@@ -43,6 +43,7 @@ pub struct Config {
     pub sessions: SessionTimings,
     pub sim: SimConfig,
     pub events: EventsConfig,
+    pub plugins: PluginsConfig,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -100,6 +101,32 @@ pub struct SimConfig {
     pub invalid_numbers: Vec<String>,
 }
 
+/// The WebAssembly plugin runtime and the plugins folder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Folder of plugin folders (`<dir>/<name>/plugin.toml` + component); created if missing.
+    pub dir: PathBuf,
+    /// Watch `dir` and load, swap or unload plugins as folders change.
+    pub watch: bool,
+    /// Where compiled components are cached; `<data_dir>/plugin-cache` when unset.
+    pub cache_dir: Option<PathBuf>,
+    /// Quiet time after a change before a folder is (re)loaded.
+    pub debounce_ms: u64,
+    /// Wall-clock budget of one plugin call.
+    pub call_timeout_ms: u64,
+    /// Linear memory one plugin instance may grow to.
+    pub memory_mib: u64,
+    /// Warm instances the pooling allocator has room for (one per tenant binding in use).
+    pub max_instances: u32,
+    /// A warm instance is replaced after this many calls.
+    pub recycle_after_calls: u64,
+    /// Consecutive faults that open a binding's circuit breaker.
+    pub breaker_threshold: u32,
+    /// How long an open breaker skips the plugin before one trial call.
+    pub breaker_cooldown_ms: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventsConfig {
@@ -122,6 +149,7 @@ impl Default for Config {
             sessions: SessionTimings::default(),
             sim: SimConfig::default(),
             events: EventsConfig::default(),
+            plugins: PluginsConfig::default(),
         }
     }
 }
@@ -162,6 +190,23 @@ impl Default for SimConfig {
             delivered_delay_ms: 1_000,
             read_delay_ms: 3_000,
             invalid_numbers: Vec::new(),
+        }
+    }
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("./plugins.d"),
+            watch: true,
+            cache_dir: None,
+            debounce_ms: 300,
+            call_timeout_ms: 50,
+            memory_mib: 32,
+            max_instances: 128,
+            recycle_after_calls: 10_000,
+            breaker_threshold: 5,
+            breaker_cooldown_ms: 30_000,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod connector;
 pub mod events;
 pub mod model;
+pub mod plugins;
 pub mod realtime;
 pub mod sessions;
 pub mod store;

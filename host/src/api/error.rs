@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthError;
 use crate::connector::sim::SimError;
+use crate::plugins::PluginError;
 use crate::sessions::SessionError;
 use crate::store::StoreError;
 
@@ -121,6 +122,19 @@ impl From<SimError> for ApiError {
             _ => StatusCode::CONFLICT,
         };
         ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<PluginError> for ApiError {
+    fn from(e: PluginError) -> Self {
+        let message = e.to_string();
+        match e {
+            PluginError::NotLoaded(_) => ApiError::not_found("plugin_not_found", message),
+            PluginError::NotBound(_) => ApiError::not_found("binding_not_found", message),
+            PluginError::ConfigRefused(_) => ApiError::unprocessable("config_refused", message),
+            PluginError::Invalid(_) => ApiError::unprocessable("invalid_binding", message),
+            PluginError::Store(inner) => ApiError::from(inner),
+        }
     }
 }
 

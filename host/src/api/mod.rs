@@ -4,6 +4,7 @@
 mod error;
 mod extract;
 mod health;
+mod plugins;
 mod sessions;
 mod sim;
 mod state;
@@ -35,6 +36,7 @@ use utoipa_scalar::{Scalar, Servable};
         (name = "sessions", description = "Tenant: WhatsApp numbers and their login"),
         (name = "messages", description = "Tenant: sending and looking up messages"),
         (name = "chats", description = "Tenant: chats and history"),
+        (name = "plugins", description = "Operator: loaded plugins. Tenant: plugin bindings"),
         (name = "simulator", description = "The phone side of the built-in simulator (sessions with connector `sim`)"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -61,6 +63,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(tokens::routes())
         .merge(sessions::routes())
         .merge(sim::routes())
+        .merge(plugins::routes())
 }
 
 /// The OpenAPI document of the REST API (what `/openapi.json` serves).

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use crate::auth::{AdminKey, TenantDirectory};
 use crate::config::Config;
 use crate::connector::sim::SimWorld;
+use crate::plugins::Plugins;
 use crate::sessions::Sessions;
 use crate::store::Store;
 
@@ -15,4 +16,5 @@ pub struct AppState {
     pub sessions: Sessions,
     pub sim: SimWorld,
     pub admin_key: AdminKey,
+    pub plugins: Plugins,
 }

@@ -13,6 +13,10 @@ pub struct Identity {
     pub tenant: String,
     pub user: Option<String>,
     pub claims: Value,
+    /// Set by auth-mapping plugins.
+    pub roles: Vec<String>,
+    /// Plugin rooms the socket joins at connect (set by auth-mapping plugins).
+    pub rooms: Vec<String>,
 }
 
 pub struct MintRequest {
@@ -69,7 +73,7 @@ impl TenantDirectory {
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
-        Ok(Identity { tenant, user, claims: data.claims })
+        Ok(Identity { tenant, user, claims: data.claims, roles: Vec::new(), rooms: Vec::new() })
     }
 
     /// Which tenant a token claims to belong to, before its signature is checked with that

@@ -40,6 +40,9 @@ pub enum AuthError {
     InvalidAdminKey,
     #[error("invalid public key: {0}")]
     InvalidPublicKey(String),
+    /// An auth-mapping plugin refused the socket; the text is the plugin's.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl AuthError {
@@ -58,6 +61,7 @@ impl AuthError {
             AuthError::InvalidApiKey => "invalid_api_key",
             AuthError::InvalidAdminKey => "invalid_admin_key",
             AuthError::InvalidPublicKey(_) => "invalid_public_key",
+            AuthError::Refused(_) => "refused",
         }
     }
 }

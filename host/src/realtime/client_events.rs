@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use socketioxide::SocketIo;
+use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
 
 use super::{Realtime, rooms};
 use crate::auth::Identity;
@@ -13,6 +14,19 @@ use crate::sessions::SessionError;
 pub(super) fn register(s: &SocketRef) {
     s.on("session.subscribe", subscribe);
     s.on("session.unsubscribe", unsubscribe);
+    s.on_fallback(to_plugins);
+}
+
+/// Any other event goes to the tenant's client-event plugins; without one it is unknown.
+async fn to_plugins(s: SocketRef, io: SocketIo, Event(name): Event, TryData(data): TryData<Value>, State(rt): State<Realtime>) {
+    let Some(identity) = s.extensions.get::<Arc<Identity>>() else { return };
+    let payload = data.unwrap_or(Value::Null);
+    match rt.plugins.client_event(&identity, &name, &payload).await {
+        Some(todo) => super::actions::execute(&io, &rt.sessions, Some(&s), todo).await,
+        None => {
+            let _ = s.emit("error", &json!({ "code": "unknown_event", "message": format!("unknown event '{name}'"), "event": name }));
+        }
+    }
 }
 
 /// A session id as clients send it: `"abc"`, `1`, or `{ "sessionId": ... }`.

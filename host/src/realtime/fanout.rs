@@ -1,23 +1,51 @@
 use socketioxide::SocketIo;
 
-use super::rooms;
-use crate::events::EventBus;
+use super::{actions, rooms};
+use crate::events::{Event, EventBus};
 use crate::model::SessionKey;
+use crate::plugins::Plugins;
+use crate::sessions::Sessions;
 
-/// Emits every committed canonical event to the rooms it belongs to, in commit order.
-pub fn spawn_fanout(io: SocketIo, bus: &EventBus) -> tokio::task::JoinHandle<()> {
+/// The canonical dialect's rooms for an event (docs/events.md).
+fn canonical_rooms(ev: &Event) -> Vec<String> {
+    let mut targets = Vec::with_capacity(2);
+    if let Some(session) = &ev.session_id {
+        targets.push(rooms::session(&SessionKey::new(&ev.tenant_id, session)));
+    }
+    if ev.session_id.is_none() || ev.body.goes_to_tenant_room() {
+        targets.push(rooms::tenant(&ev.tenant_id));
+    }
+    targets
+}
+
+/// Delivers every committed event to sockets, in commit order: through the tenant's
+/// transform plugins when it has any, in the canonical dialect otherwise.
+pub fn spawn_fanout(io: SocketIo, plugins: Plugins, bus: &EventBus) -> tokio::task::JoinHandle<()> {
     let mut events = bus.subscribe();
     tokio::spawn(async move {
         while let Some(ev) = events.recv().await {
-            let mut targets = Vec::with_capacity(2);
-            if let Some(session) = &ev.session_id {
-                targets.push(rooms::session(&SessionKey::new(&ev.tenant_id, session)));
-            }
-            if ev.session_id.is_none() || ev.body.goes_to_tenant_room() {
-                targets.push(rooms::tenant(&ev.tenant_id));
-            }
-            if let Err(e) = io.to(targets).emit(ev.name(), &ev.payload()).await {
+            let out = plugins.transform(&ev).await;
+            if out.canonical
+                && let Err(e) = io.to(canonical_rooms(&ev)).emit(ev.name(), &ev.payload()).await
+            {
                 tracing::warn!(event = ev.name(), error = %e, "socket.io emit failed");
+            }
+            for d in out.deliveries {
+                actions::deliver(&io, None, d).await;
+            }
+        }
+    })
+}
+
+/// Runs the tenants' bots on every committed event and carries out their actions. Its own
+/// task, so a slow bot never delays what sockets receive.
+pub fn spawn_bots(io: SocketIo, plugins: Plugins, sessions: Sessions, bus: &EventBus) -> tokio::task::JoinHandle<()> {
+    let mut events = bus.subscribe();
+    tokio::spawn(async move {
+        while let Some(ev) = events.recv().await {
+            let todo = plugins.bots(&ev).await;
+            if !todo.is_empty() {
+                actions::execute(&io, &sessions, None, todo).await;
             }
         }
     })

@@ -21,11 +21,14 @@ pub(super) async fn authenticate(
                 tenant: tenant.clone(),
                 user: Some("anonymous".into()),
                 claims: Value::Object(Default::default()),
+                roles: Vec::new(),
+                rooms: Vec::new(),
             },
             Some(_) => return Err(AuthError::UnknownTenant),
             None => return Err(AuthError::MissingToken),
         },
     };
+    let identity = rt.plugins.map_auth(identity).await.map_err(AuthError::Refused)?;
     s.extensions.insert(Arc::new(identity));
     Ok(())
 }

@@ -1,12 +1,13 @@
 //! Socket.IO on the gateway's port: token check in the handshake, tenant-namespaced rooms,
 //! the canonical client events, and the fan-out of canonical events to rooms.
 
+mod actions;
 mod client_events;
 mod fanout;
 mod handshake;
 pub mod rooms;
 
-pub use fanout::spawn_fanout;
+pub use fanout::{spawn_bots, spawn_fanout};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 
 use crate::auth::{Identity, TenantDirectory};
+use crate::plugins::Plugins;
 use crate::sessions::Sessions;
 
 /// What socket handlers need; cheap to clone.
@@ -24,6 +26,7 @@ use crate::sessions::Sessions;
 pub struct Realtime {
     pub directory: TenantDirectory,
     pub sessions: Sessions,
+    pub plugins: Plugins,
     pub leeway_secs: u64,
     pub dev_no_auth_tenant: Option<String>,
 }
@@ -39,7 +42,7 @@ pub fn build(rt: Realtime, max_payload: u64) -> (SocketIoLayer, SocketIo) {
     (layer, io)
 }
 
-async fn on_connect(s: SocketRef, State(rt): State<Realtime>) {
+async fn on_connect(s: SocketRef, io: SocketIo, State(rt): State<Realtime>) {
     // Handlers are registered before anything awaits, so no early client event is missed.
     client_events::register(&s);
     let Some(identity) = s.extensions.get::<Arc<Identity>>() else {
@@ -48,6 +51,12 @@ async fn on_connect(s: SocketRef, State(rt): State<Realtime>) {
         return;
     };
     s.join(rooms::tenant(&identity.tenant));
+    for room in &identity.rooms {
+        s.join(rooms::plugin(&identity.tenant, room));
+    }
     tracing::debug!(tenant = %identity.tenant, user = ?identity.user, sid = %s.id, "socket connected");
-    let _ = rt;
+    // Client-event plugins may greet the socket (seed 001's `connected`).
+    if let Some(todo) = rt.plugins.client_event(&identity, "$connect", &identity.claims).await {
+        actions::execute(&io, &rt.sessions, Some(&s), todo).await;
+    }
 }

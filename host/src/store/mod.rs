@@ -4,6 +4,7 @@
 
 pub mod chats;
 pub mod messages;
+pub mod plugins;
 pub mod sessions;
 pub mod settings;
 pub mod tenants;

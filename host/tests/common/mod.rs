@@ -40,7 +40,57 @@ pub fn fast_config(dir: &std::path::Path) -> Config {
     sim.delivered_delay_ms = 20;
     sim.read_delay_ms = 20;
     c.events.stats_interval_ms = 50;
+    let p = &mut c.plugins;
+    p.dir = dir.join("plugins");
+    p.watch = false;
+    p.max_instances = 24;
+    p.cache_dir = Some(target_dir().join("test-plugin-cache"));
+    p.breaker_cooldown_ms = 300;
     c
+}
+
+pub fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+/// A test plugin folder built by `scripts/build-plugins.sh --tests`.
+pub fn test_plugin(name: &str) -> std::path::PathBuf {
+    let dir = target_dir().join("test-plugins").join(name);
+    assert!(dir.join("plugin.toml").exists(), "{} is missing: run scripts/build-plugins.sh --tests", dir.display());
+    dir
+}
+
+/// Copies test plugin `src` into `plugins_dir/dest`, editing its plugin.toml on the way, and
+/// swaps it in with one rename (as an operator's deploy script would).
+pub fn install_plugin(plugins_dir: &std::path::Path, src: &str, dest: &str, edit: impl Fn(String) -> String) {
+    let from = test_plugin(src);
+    std::fs::create_dir_all(plugins_dir).unwrap();
+    let tmp = plugins_dir.join(format!(".tmp-{dest}-{}", rand_suffix()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_owned();
+        if name == "plugin.toml" {
+            std::fs::write(tmp.join(&name), edit(std::fs::read_to_string(&path).unwrap())).unwrap();
+        } else {
+            std::fs::copy(&path, tmp.join(&name)).unwrap();
+        }
+    }
+    let target = plugins_dir.join(dest);
+    let old = plugins_dir.join(format!(".old-{dest}-{}", rand_suffix()));
+    if target.exists() {
+        std::fs::rename(&target, &old).unwrap();
+    }
+    std::fs::rename(&tmp, &target).unwrap();
+    let _ = std::fs::remove_dir_all(&old);
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed) ^ (std::process::id() as u64) << 32
 }
 
 pub struct TestGateway {

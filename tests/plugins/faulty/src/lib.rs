@@ -18,7 +18,8 @@ impl Faulty {
             "bomb" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
                 loop {
-                    hoard.push(vec![1u8; 1 << 20]);
+                    // Zeroed 8 MiB chunks: fresh pages, so the cap is reached in a few grows.
+                    hoard.push(vec![0u8; 8 << 20]);
                     std::hint::black_box(&hoard);
                 }
             }

@@ -1,0 +1,177 @@
+//! `plugin.toml`: what a plugin folder declares about itself.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The WIT package version this host implements.
+pub const WIT_VERSION: &str = "0.1.0";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Hook {
+    Auth,
+    ClientEvents,
+    Transform,
+    Bot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+pub enum Capability {
+    #[serde(rename = "log")]
+    Log,
+    #[serde(rename = "clock")]
+    Clock,
+    #[serde(rename = "kv")]
+    Kv,
+    #[serde(rename = "sessions:read")]
+    SessionsRead,
+    #[serde(rename = "chats:read")]
+    ChatsRead,
+}
+
+impl Capability {
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Log => "log",
+            Capability::Clock => "clock",
+            Capability::Kv => "kv",
+            Capability::SessionsRead => "sessions:read",
+            Capability::ChatsRead => "chats:read",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    name: String,
+    version: String,
+    wit: String,
+    #[serde(default)]
+    description: String,
+    hooks: BTreeSet<Hook>,
+    #[serde(default)]
+    capabilities: BTreeSet<Capability>,
+    /// The component file; the folder's only `.wasm` when absent.
+    component: Option<String>,
+    #[serde(default)]
+    config: toml::Table,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub name: String,
+    pub version: String,
+    pub wit: String,
+    pub description: String,
+    pub hooks: BTreeSet<Hook>,
+    pub capabilities: BTreeSet<Capability>,
+    /// Default config, merged under each tenant's own.
+    #[schema(value_type = Object)]
+    pub config: serde_json::Value,
+    #[serde(skip)]
+    pub component_path: PathBuf,
+}
+
+/// Reads and checks `<dir>/plugin.toml`; errors are the operator-facing reason.
+pub fn read(dir: &Path) -> Result<Manifest, String> {
+    let path = dir.join("plugin.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    parse(dir, &text)
+}
+
+pub fn parse(dir: &Path, text: &str) -> Result<Manifest, String> {
+    let raw: RawManifest = toml::from_str(text).map_err(|e| format!("plugin.toml is invalid: {}", e.message()))?;
+    crate::model::validate_id(&raw.name).map_err(|e| format!("plugin name '{}': {e}", raw.name))?;
+    if !wit_compatible(&raw.wit) {
+        return Err(format!("plugin is built for WIT wagate:plugin@{}; this gateway implements @{WIT_VERSION}", raw.wit));
+    }
+    if raw.hooks.is_empty() {
+        return Err("plugin.toml lists no hooks".into());
+    }
+    let component_path = match &raw.component {
+        Some(file) if file.contains('/') || file.contains("..") => {
+            return Err(format!("component '{file}' must be a file name inside the plugin folder"));
+        }
+        Some(file) => dir.join(file),
+        None => only_wasm(dir)?,
+    };
+    let config = serde_json::to_value(&raw.config).map_err(|e| format!("config: {e}"))?;
+    Ok(Manifest {
+        name: raw.name,
+        version: raw.version,
+        wit: raw.wit,
+        description: raw.description,
+        hooks: raw.hooks,
+        capabilities: raw.capabilities,
+        config,
+        component_path,
+    })
+}
+
+/// 0.x versions are compatible within the same minor version (semver for 0.x).
+fn wit_compatible(v: &str) -> bool {
+    let ours: Vec<&str> = WIT_VERSION.split('.').collect();
+    let theirs: Vec<&str> = v.split('.').collect();
+    theirs.len() == 3 && theirs[..2] == ours[..2] && theirs[2].parse::<u32>().is_ok()
+}
+
+fn only_wasm(dir: &Path) -> Result<PathBuf, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    let wasm: Vec<PathBuf> =
+        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "wasm")).collect();
+    match wasm.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err("no .wasm component in the plugin folder".into()),
+        _ => Err("several .wasm files: name one with `component = \"...\"` in plugin.toml".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "x"
+version = "1.2.3"
+wit = "0.1.0"
+hooks = ["transform", "bot"]
+capabilities = ["kv", "sessions:read"]
+component = "x.wasm"
+[config]
+greeting = "hi"
+"#;
+
+    #[test]
+    fn parses_a_manifest() {
+        let m = parse(Path::new("/p/x"), GOOD).unwrap();
+        assert_eq!(m.name, "x");
+        assert!(m.hooks.contains(&Hook::Transform) && m.hooks.contains(&Hook::Bot));
+        assert!(m.capabilities.contains(&Capability::SessionsRead));
+        assert_eq!(m.config["greeting"], "hi");
+        assert_eq!(m.component_path, Path::new("/p/x/x.wasm"));
+    }
+
+    #[test]
+    fn refuses_with_reasons() {
+        let cases = [
+            (GOOD.replace("0.1.0", "0.2.0"), "implements @0.1.0"),
+            (GOOD.replace("\"bot\"", "\"teleport\""), "plugin.toml is invalid"),
+            (GOOD.replace("\"kv\"", "\"net\""), "plugin.toml is invalid"),
+            (GOOD.replace("name = \"x\"", "name = \"a/b\""), "plugin name"),
+            (GOOD.replace("x.wasm", "../y.wasm"), "inside the plugin folder"),
+            (GOOD.replace("hooks = [\"transform\", \"bot\"]", "hooks = []"), "no hooks"),
+            ("name = ".into(), "plugin.toml is invalid"),
+        ];
+        for (text, needle) in cases {
+            let err = parse(Path::new("/p"), &text).unwrap_err();
+            assert!(err.contains(needle), "{err}");
+        }
+        assert!(wit_compatible("0.1.7"));
+        assert!(!wit_compatible("1.1.0"));
+    }
+}

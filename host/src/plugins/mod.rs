@@ -1,0 +1,530 @@
+//! WebAssembly plugins: the sandboxed runtime (`sandbox`), the versions loaded from the
+//! plugins folder (`registry`, hot-reloaded by `watcher`), tenant bindings with their breakers
+//! (`bindings`, `breaker`), and the dispatch of hooks with validation of what comes back
+//! (`output`). Sits between `events` and `realtime`: canonical events go through the tenant's
+//! transform plugins on their way to sockets.
+
+mod bindings;
+mod breaker;
+pub mod manifest;
+mod metrics;
+pub mod output;
+mod registry;
+pub mod sandbox;
+mod watcher;
+
+pub use bindings::{BindingView, OnError};
+pub use breaker::{BreakerState, BreakerView};
+pub use manifest::{Capability, Hook, Manifest};
+pub use metrics::HookView;
+pub use output::{Delivery, HostAction, Target};
+pub use watcher::Watcher;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+use utoipa::ToSchema;
+
+use self::bindings::{Binding, Warm, merged_config};
+use self::registry::{Loaded, Registry};
+use self::sandbox::{CallContext, Fault, Request, Response, Sandbox, wit};
+use crate::auth::Identity;
+use crate::config::PluginsConfig;
+use crate::events::Event;
+use crate::store::{self as db, StoreError, plugins as stored};
+
+#[derive(Debug, Error)]
+pub enum PluginError {
+    #[error("plugin '{0}' is not loaded")]
+    NotLoaded(String),
+    #[error("plugin '{0}' is not bound for this tenant")]
+    NotBound(String),
+    #[error("{0}")]
+    ConfigRefused(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PluginStatus {
+    /// A version is serving.
+    Loaded,
+    /// No version serves: the folder never held a valid plugin.
+    Failed,
+}
+
+/// A plugin as the operator sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginInfo {
+    pub name: String,
+    pub status: PluginStatus,
+    pub version: Option<String>,
+    pub description: Option<String>,
+    pub hooks: Vec<Hook>,
+    pub capabilities: Vec<Capability>,
+    /// Why the last new version was refused (the serving one, if any, stayed).
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub loaded_at: Option<DateTime<Utc>>,
+    /// Whether the serving version came from the compiled-artifact cache.
+    pub from_cache: Option<bool>,
+    /// Time to read, compile or load from cache, and type-check the serving version.
+    pub load_ms: Option<f64>,
+    pub sha256: Option<String>,
+    /// Per hook: calls, errors, p50/p99 call time over the recent calls.
+    pub calls: BTreeMap<Hook, HookView>,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReloadOutcome {
+    Loaded { version: String },
+    Unchanged,
+    Unloaded,
+    Refused(String),
+    Missing,
+}
+
+/// A tenant's request to bind (or re-bind) a plugin.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BindRequest {
+    /// Default true.
+    pub enabled: Option<bool>,
+    /// JSON object, merged over the plugin's defaults; checked by the plugin's `init`.
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    /// Bindings run in ascending priority (default 100), then by name.
+    pub priority: Option<i64>,
+    /// Default `passthrough`.
+    pub on_error: Option<OnError>,
+}
+
+/// The result of running the tenant's transform plugins on an event.
+#[derive(Debug, Default)]
+pub struct Transformed {
+    pub deliveries: Vec<Delivery>,
+    /// Also deliver the event in the canonical dialect (no transform bound, or one failed
+    /// with `onError: passthrough`).
+    pub canonical: bool,
+}
+
+struct Inner {
+    registry: Registry,
+    db: db::Store,
+    cfg: PluginsConfig,
+    bindings: RwLock<HashMap<String, Vec<Arc<Binding>>>>,
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+#[derive(Clone)]
+pub struct Plugins {
+    inner: Arc<Inner>,
+}
+
+impl Plugins {
+    /// Prepares the runtime, loads the stored bindings and every plugin folder.
+    pub async fn start(cfg: PluginsConfig, cache_dir: PathBuf, db: db::Store) -> Result<Self, String> {
+        std::fs::create_dir_all(&cfg.dir).map_err(|e| format!("cannot create plugins dir {}: {e}", cfg.dir.display()))?;
+        let sandbox = Sandbox::new(&cfg).map_err(|e| format!("plugin runtime: {e:#}"))?;
+        let registry = Registry::new(sandbox, cfg.dir.clone(), cache_dir);
+        let mut by_tenant: HashMap<String, Vec<Arc<Binding>>> = HashMap::new();
+        let cooldown = Duration::from_millis(cfg.breaker_cooldown_ms);
+        for row in stored::all(db.pool()).await.map_err(|e| e.to_string())? {
+            let b = Binding::from_row(row, cfg.breaker_threshold, cooldown);
+            by_tenant.entry(b.tenant.clone()).or_default().push(Arc::new(b));
+        }
+        let plugins = Self {
+            inner: Arc::new(Inner { registry, db, cfg, bindings: RwLock::new(by_tenant), reload_lock: Default::default() }),
+        };
+        for name in plugins.inner.registry.folders() {
+            plugins.reload(&name).await;
+        }
+        Ok(plugins)
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        &self.inner.cfg.dir
+    }
+
+    fn sandbox(&self) -> &Sandbox {
+        &self.inner.registry.sandbox
+    }
+
+    /// (Re)loads folder `name`: a new version is compiled off the async runtime, type-checked,
+    /// and `init` is run with every enabled binding's config before it is swapped in. A folder
+    /// that is gone unloads the plugin. One reload runs at a time.
+    pub async fn reload(&self, name: &str) -> ReloadOutcome {
+        let _one_at_a_time = self.inner.reload_lock.lock().await;
+        let registry = &self.inner.registry;
+        if !registry.dir.join(name).is_dir() {
+            return if registry.unload(name) {
+                tracing::info!(plugin = name, "plugin folder removed; unloaded");
+                self.drop_instances(name).await;
+                ReloadOutcome::Unloaded
+            } else {
+                ReloadOutcome::Missing
+            };
+        }
+        let inner = self.inner.clone();
+        let folder = name.to_owned();
+        let built = tokio::task::spawn_blocking(move || inner.registry.build(&folder))
+            .await
+            .unwrap_or_else(|e| Err(format!("loader crashed: {e}")));
+        let candidate = match built {
+            Ok(c) => c,
+            Err(reason) => return self.refuse(name, reason),
+        };
+        if let Some(current) = registry.current(name)
+            && current.sha256 == candidate.loaded.sha256
+            && current.manifest.version == candidate.loaded.manifest.version
+            && current.manifest.hooks == candidate.loaded.manifest.hooks
+            && current.manifest.capabilities == candidate.loaded.manifest.capabilities
+            && current.manifest.config == candidate.loaded.manifest.config
+        {
+            return ReloadOutcome::Unchanged;
+        }
+        for b in self.bindings_of(name).into_iter().filter(|b| b.enabled) {
+            let config = merged_config(&candidate.loaded.manifest.config, &b.config);
+            match self.sandbox().instantiate(&candidate.loaded.pre, self.context(&b.tenant, &candidate.loaded), &config).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(msg)) => return self.refuse(name, format!("init refused the config of tenant '{}': {msg}", b.tenant)),
+                Err(fault) => return self.refuse(name, format!("init failed for tenant '{}': {fault}", b.tenant)),
+            }
+        }
+        let loaded = registry.install(candidate);
+        tracing::info!(plugin = name, version = %loaded.manifest.version, from_cache = loaded.from_cache, load_ms = loaded.load_ms, "plugin loaded");
+        ReloadOutcome::Loaded { version: loaded.manifest.version.clone() }
+    }
+
+    fn refuse(&self, name: &str, reason: String) -> ReloadOutcome {
+        tracing::warn!(plugin = name, %reason, "plugin version refused");
+        self.inner.registry.refuse(name, reason.clone());
+        ReloadOutcome::Refused(reason)
+    }
+
+    async fn drop_instances(&self, name: &str) {
+        for b in self.bindings_of(name) {
+            *b.warm.lock().await = None;
+        }
+    }
+
+    fn context(&self, tenant: &str, loaded: &Loaded) -> Arc<CallContext> {
+        Arc::new(CallContext {
+            tenant: tenant.to_owned(),
+            plugin: loaded.manifest.name.clone(),
+            capabilities: loaded.manifest.capabilities.clone(),
+            db: self.inner.db.clone(),
+        })
+    }
+
+    // ---- what the API shows ----
+
+    pub fn list(&self) -> Vec<PluginInfo> {
+        self.inner.registry.with_entries(|entries| entries.iter().map(|(name, e)| info_of(name, e)).collect())
+    }
+
+    pub fn info(&self, name: &str) -> Option<PluginInfo> {
+        self.inner.registry.with_entries(|entries| entries.get(name).map(|e| info_of(name, e)))
+    }
+
+    fn bindings_of(&self, plugin: &str) -> Vec<Arc<Binding>> {
+        let map = self.inner.bindings.read().expect("bindings lock");
+        map.values().flatten().filter(|b| b.plugin == plugin).cloned().collect()
+    }
+
+    pub fn tenant_bindings(&self, tenant: &str) -> Vec<BindingView> {
+        let map = self.inner.bindings.read().expect("bindings lock");
+        map.get(tenant)
+            .map(|list| {
+                list.iter().map(|b| b.view(self.inner.registry.current(&b.plugin).map(|l| l.manifest.version.clone()))).collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Binds (or re-binds) a plugin for a tenant; an enabled binding's config must pass the
+    /// plugin's `init` first.
+    pub async fn bind(&self, tenant: &str, name: &str, req: BindRequest) -> Result<BindingView, PluginError> {
+        let loaded = self.inner.registry.current(name).ok_or_else(|| PluginError::NotLoaded(name.to_owned()))?;
+        let config = req.config.unwrap_or_else(|| Value::Object(Default::default()));
+        if !config.is_object() {
+            return Err(PluginError::Invalid("config must be a JSON object".into()));
+        }
+        let priority = req.priority.unwrap_or(100);
+        if !(-1000..=1000).contains(&priority) {
+            return Err(PluginError::Invalid("priority must be between -1000 and 1000".into()));
+        }
+        let enabled = req.enabled.unwrap_or(true);
+        if enabled {
+            let merged = merged_config(&loaded.manifest.config, &config);
+            match self.sandbox().instantiate(&loaded.pre, self.context(tenant, &loaded), &merged).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(msg)) => return Err(PluginError::ConfigRefused(msg)),
+                Err(fault) => return Err(PluginError::ConfigRefused(format!("the plugin failed while checking the config: {fault}"))),
+            }
+        }
+        let now = Utc::now();
+        let created_at = self
+            .inner
+            .bindings
+            .read()
+            .expect("bindings lock")
+            .get(tenant)
+            .and_then(|l| l.iter().find(|b| b.plugin == name).map(|b| b.created_at))
+            .unwrap_or(now);
+        let on_error = req.on_error.unwrap_or_default();
+        let row = stored::BindingRow {
+            tenant_id: tenant.to_owned(),
+            plugin: name.to_owned(),
+            enabled,
+            config: config.to_string(),
+            priority,
+            on_error: match on_error {
+                OnError::Passthrough => "passthrough".into(),
+                OnError::Drop => "drop".into(),
+            },
+            created_at,
+            updated_at: now,
+        };
+        let mut w = self.inner.db.begin_write().await?;
+        stored::upsert(&mut w, &row).await?;
+        w.commit().await?;
+        let cfg = &self.inner.cfg;
+        let binding = Arc::new(Binding::from_row(row, cfg.breaker_threshold, Duration::from_millis(cfg.breaker_cooldown_ms)));
+        let view = binding.view(Some(loaded.manifest.version.clone()));
+        let mut map = self.inner.bindings.write().expect("bindings lock");
+        let list = map.entry(tenant.to_owned()).or_default();
+        list.retain(|b| b.plugin != name);
+        list.push(binding);
+        list.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.plugin.cmp(&b.plugin)));
+        Ok(view)
+    }
+
+    pub async fn unbind(&self, tenant: &str, name: &str) -> Result<(), PluginError> {
+        let mut w = self.inner.db.begin_write().await?;
+        if !stored::delete(&mut w, tenant, name).await? {
+            return Err(PluginError::NotBound(name.to_owned()));
+        }
+        w.commit().await?;
+        if let Some(list) = self.inner.bindings.write().expect("bindings lock").get_mut(tenant) {
+            list.retain(|b| b.plugin != name);
+        }
+        Ok(())
+    }
+
+    /// Forgets a deleted tenant's bindings (the store cascades).
+    pub fn forget_tenant(&self, tenant: &str) {
+        self.inner.bindings.write().expect("bindings lock").remove(tenant);
+    }
+
+    // ---- dispatch ----
+
+    /// Enabled bindings of the tenant whose loaded plugin implements `hook`, in order.
+    fn bound(&self, tenant: &str, hook: Hook) -> Vec<Arc<Binding>> {
+        let map = self.inner.bindings.read().expect("bindings lock");
+        let Some(list) = map.get(tenant) else { return Vec::new() };
+        list.iter()
+            .filter(|b| b.enabled)
+            .filter(|b| self.inner.registry.current(&b.plugin).is_some_and(|l| l.manifest.hooks.contains(&hook)))
+            .cloned()
+            .collect()
+    }
+
+    pub fn has_hook(&self, tenant: &str, hook: Hook) -> bool {
+        !self.bound(tenant, hook).is_empty()
+    }
+
+    /// One call of a binding's plugin, on its warm instance (made fresh after a fault, a new
+    /// version, or `recycle_after_calls` calls). `check` validates the answer; a failed check
+    /// is a fault like a trap. `None`: the plugin failed or its breaker is open.
+    async fn invoke<T>(&self, b: &Binding, hook: Hook, req: Request<'_>, check: impl FnOnce(Response) -> Result<T, Fault>) -> Option<T> {
+        let loaded = self.inner.registry.current(&b.plugin)?;
+        if !b.breaker.lock().expect("breaker lock").allow() {
+            return None;
+        }
+        let metrics = self.inner.registry.metrics(&b.plugin);
+        let started = Instant::now();
+        let mut warm = b.warm.lock().await;
+        let stale = warm
+            .as_ref()
+            .is_none_or(|w| w.loaded_id != loaded.id || w.instance.calls >= self.inner.cfg.recycle_after_calls);
+        if stale {
+            *warm = None;
+        }
+        let result = async {
+            if warm.is_none() {
+                let config = merged_config(&loaded.manifest.config, &b.config);
+                let instance = self
+                    .sandbox()
+                    .instantiate(&loaded.pre, self.context(&b.tenant, &loaded), &config)
+                    .await?
+                    .map_err(|msg| Fault::Instantiate(format!("init refused the config: {msg}")))?;
+                *warm = Some(Warm { loaded_id: loaded.id, instance });
+            }
+            let instance = &mut warm.as_mut().expect("instantiated above").instance;
+            check(instance.call(&req).await?)
+        }
+        .await;
+        if result.is_err() {
+            // A trap leaves the instance unusable, and bad output may mean bad state: start over.
+            *warm = None;
+        }
+        drop(warm);
+        metrics.record(hook, started.elapsed(), result.is_err());
+        let mut breaker = b.breaker.lock().expect("breaker lock");
+        match result {
+            Ok(v) => {
+                breaker.success();
+                Some(v)
+            }
+            Err(fault) => {
+                tracing::warn!(tenant = %b.tenant, plugin = %b.plugin, ?hook, %fault, "plugin fault");
+                breaker.fault(fault.to_string());
+                None
+            }
+        }
+    }
+
+    /// The tenant's transform plugins on a canonical event, in priority order.
+    pub async fn transform(&self, ev: &Event) -> Transformed {
+        let bindings = self.bound(&ev.tenant_id, Hook::Transform);
+        if bindings.is_empty() {
+            return Transformed { deliveries: Vec::new(), canonical: true };
+        }
+        let event = wit_event(ev);
+        let mut out = Transformed::default();
+        for b in bindings {
+            let check = |r| match r {
+                Response::Emits(e) => output::emits(&b.tenant, e),
+                _ => Err(Fault::BadOutput("unexpected answer".into())),
+            };
+            match self.invoke(&b, Hook::Transform, Request::Transform(&event), check).await {
+                Some(d) => out.deliveries.extend(d),
+                None if b.on_error == OnError::Passthrough => out.canonical = true,
+                None => {}
+            }
+        }
+        out
+    }
+
+    /// The tenant's bots on a canonical event.
+    pub async fn bots(&self, ev: &Event) -> Vec<HostAction> {
+        let bindings = self.bound(&ev.tenant_id, Hook::Bot);
+        if bindings.is_empty() {
+            return Vec::new();
+        }
+        let event = wit_event(ev);
+        let mut out = Vec::new();
+        for b in bindings {
+            let check = |r| match r {
+                Response::Actions(a) => output::actions(&b.tenant, a, false),
+                _ => Err(Fault::BadOutput("unexpected answer".into())),
+            };
+            out.extend(self.invoke(&b, Hook::Bot, Request::OnEvent(&event), check).await.unwrap_or_default());
+        }
+        out
+    }
+
+    /// An event a socket sent, through the tenant's client-event plugins. `None`: no plugin
+    /// handles client events for this tenant.
+    pub async fn client_event(&self, caller: &Identity, name: &str, payload: &Value) -> Option<Vec<HostAction>> {
+        let bindings = self.bound(&caller.tenant, Hook::ClientEvents);
+        if bindings.is_empty() {
+            return None;
+        }
+        let who = wit_identity(caller);
+        let event = wit::ClientEvent { name: name.to_owned(), payload: payload.to_string() };
+        let mut out = Vec::new();
+        for b in bindings {
+            let check = |r| match r {
+                Response::Actions(a) => output::actions(&b.tenant, a, true),
+                _ => Err(Fault::BadOutput("unexpected answer".into())),
+            };
+            let req = Request::ClientEvent { caller: &who, event: &event };
+            out.extend(self.invoke(&b, Hook::ClientEvents, req, check).await.unwrap_or_default());
+        }
+        Some(out)
+    }
+
+    /// The tenant's auth plugins shape a verified identity, in order. `Err` is the refusal
+    /// the client sees. The tenant itself can never be changed by a plugin.
+    pub async fn map_auth(&self, mut identity: Identity) -> Result<Identity, String> {
+        let bindings = self.bound(&identity.tenant, Hook::Auth);
+        if bindings.is_empty() {
+            return Ok(identity);
+        }
+        let claims = identity.claims.to_string();
+        for b in bindings {
+            let current = wit_identity(&identity);
+            let tenant = identity.tenant.clone();
+            let check = |r| match r {
+                Response::Identity(Ok(i)) => {
+                    if i.rooms.len() > 64 {
+                        return Err(Fault::BadOutput("more than 64 rooms".into()));
+                    }
+                    for room in &i.rooms {
+                        output::plugin_room(&tenant, room)?;
+                    }
+                    Ok(Ok(i))
+                }
+                Response::Identity(Err(msg)) => Ok(Err(msg)),
+                _ => Err(Fault::BadOutput("unexpected answer".into())),
+            };
+            let req = Request::MapAuth { claims: &claims, identity: &current };
+            match self.invoke(&b, Hook::Auth, req, check).await {
+                Some(Ok(i)) => {
+                    identity.user = i.user;
+                    identity.roles = i.roles;
+                    identity.rooms = i.rooms;
+                }
+                Some(Err(refusal)) => return Err(refusal),
+                None if b.on_error == OnError::Passthrough => {}
+                None => return Err("authentication plugin failed".into()),
+            }
+        }
+        Ok(identity)
+    }
+}
+
+fn wit_event(ev: &Event) -> wit::Event {
+    wit::Event {
+        name: ev.name().to_owned(),
+        tenant: ev.tenant_id.clone(),
+        session: ev.session_id.clone(),
+        seq: ev.seq,
+        payload: ev.payload().to_string(),
+    }
+}
+
+fn wit_identity(i: &Identity) -> wit::Identity {
+    wit::Identity { tenant: i.tenant.clone(), user: i.user.clone(), roles: i.roles.clone(), rooms: i.rooms.clone() }
+}
+
+fn info_of(name: &str, e: &registry::Entry) -> PluginInfo {
+    let current = e.current.as_ref();
+    PluginInfo {
+        name: name.to_owned(),
+        status: if current.is_some() { PluginStatus::Loaded } else { PluginStatus::Failed },
+        version: current.map(|l| l.manifest.version.clone()),
+        description: current.map(|l| l.manifest.description.clone()),
+        hooks: current.map(|l| l.manifest.hooks.iter().copied().collect()).unwrap_or_default(),
+        capabilities: current.map(|l| l.manifest.capabilities.iter().copied().collect()).unwrap_or_default(),
+        last_error: e.last_error.as_ref().map(|(m, _)| m.clone()),
+        last_error_at: e.last_error.as_ref().map(|(_, t)| *t),
+        loaded_at: current.map(|l| l.loaded_at),
+        from_cache: current.map(|l| l.from_cache),
+        load_ms: current.map(|l| l.load_ms),
+        sha256: current.map(|l| l.sha256.clone()),
+        calls: e.metrics.view(),
+    }
+}

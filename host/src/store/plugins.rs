@@ -1,0 +1,105 @@
+//! Plugin bindings and plugin key/value state.
+
+use chrono::{DateTime, Utc};
+use sqlx::SqlitePool;
+
+use super::{StoreResult, WriteTx};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BindingRow {
+    pub tenant_id: String,
+    pub plugin: String,
+    pub enabled: bool,
+    pub config: String,
+    pub priority: i64,
+    pub on_error: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "tenant_id, plugin, enabled, config, priority, on_error, created_at, updated_at";
+
+pub async fn all(pool: &SqlitePool) -> StoreResult<Vec<BindingRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM plugin_bindings ORDER BY tenant_id, priority, plugin");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?)
+}
+
+pub async fn for_tenant(pool: &SqlitePool, tenant: &str) -> StoreResult<Vec<BindingRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM plugin_bindings WHERE tenant_id = ? ORDER BY priority, plugin");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).fetch_all(pool).await?)
+}
+
+pub async fn upsert(w: &mut WriteTx, b: &BindingRow) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO plugin_bindings (tenant_id, plugin, enabled, config, priority, on_error, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(tenant_id, plugin) DO UPDATE SET enabled = excluded.enabled, config = excluded.config,
+            priority = excluded.priority, on_error = excluded.on_error, updated_at = excluded.updated_at",
+    )
+    .bind(&b.tenant_id)
+    .bind(&b.plugin)
+    .bind(b.enabled)
+    .bind(&b.config)
+    .bind(b.priority)
+    .bind(&b.on_error)
+    .bind(b.created_at)
+    .bind(b.updated_at)
+    .execute(w.conn())
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(w: &mut WriteTx, tenant: &str, plugin: &str) -> StoreResult<bool> {
+    let done = sqlx::query("DELETE FROM plugin_bindings WHERE tenant_id = ? AND plugin = ?")
+        .bind(tenant)
+        .bind(plugin)
+        .execute(w.conn())
+        .await?;
+    sqlx::query("DELETE FROM plugin_kv WHERE tenant_id = ? AND plugin = ?")
+        .bind(tenant)
+        .bind(plugin)
+        .execute(w.conn())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn kv_get(pool: &SqlitePool, tenant: &str, plugin: &str, key: &str) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT value FROM plugin_kv WHERE tenant_id = ? AND plugin = ? AND key = ?")
+        .bind(tenant)
+        .bind(plugin)
+        .bind(key)
+        .fetch_optional(pool)
+        .await?)
+}
+
+pub async fn kv_count(pool: &SqlitePool, tenant: &str, plugin: &str) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM plugin_kv WHERE tenant_id = ? AND plugin = ?")
+        .bind(tenant)
+        .bind(plugin)
+        .fetch_one(pool)
+        .await?)
+}
+
+pub async fn kv_set(w: &mut WriteTx, tenant: &str, plugin: &str, key: &str, value: &str) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO plugin_kv (tenant_id, plugin, key, value) VALUES (?, ?, ?, ?)
+         ON CONFLICT(tenant_id, plugin, key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(tenant)
+    .bind(plugin)
+    .bind(key)
+    .bind(value)
+    .execute(w.conn())
+    .await?;
+    Ok(())
+}
+
+pub async fn kv_delete(w: &mut WriteTx, tenant: &str, plugin: &str, key: &str) -> StoreResult<()> {
+    sqlx::query("DELETE FROM plugin_kv WHERE tenant_id = ? AND plugin = ? AND key = ?")
+        .bind(tenant)
+        .bind(plugin)
+        .bind(key)
+        .execute(w.conn())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,390 @@
+//! Real components in the real host: every hook, the sandbox's fault containment and circuit
+//! breaker, the compile cache, and hot reload under load. Needs `scripts/build-plugins.sh --tests`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::{Method, StatusCode};
+use chrono::Utc;
+use common::{ADMIN, TestGateway, install_plugin};
+use serde_json::{Value, json};
+use wagate::auth::Identity;
+use wagate::events::{Event, EventBody};
+use wagate::model::SessionStatus;
+use wagate::plugins::{HostAction, Target};
+
+fn status_event(tenant: &str, session: &str, seq: u64) -> Event {
+    Event {
+        tenant_id: tenant.into(),
+        session_id: Some(session.into()),
+        seq,
+        timestamp: Utc::now(),
+        body: EventBody::SessionStatus {
+            status: SessionStatus::Connected,
+            previous_status: Some(SessionStatus::Pairing),
+            reason: None,
+            phone: Some("+15550001".into()),
+            display_name: None,
+        },
+    }
+}
+
+fn identity(tenant: &str, claims: Value) -> Identity {
+    Identity { tenant: tenant.into(), user: Some("u1".into()), claims, roles: vec![], rooms: vec![] }
+}
+
+async fn start_with_plugins(plugins: &[(&str, &str)], tweak: impl FnOnce(&mut wagate::config::Config)) -> TestGateway {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    for (src, dest) in plugins {
+        install_plugin(&dir.path().join("plugins"), src, dest, |m| m);
+    }
+    TestGateway::start_in(dir, tweak).await
+}
+
+async fn bind(gw: &TestGateway, key: &str, plugin: &str, body: Value) -> (StatusCode, Value) {
+    gw.call(Method::PUT, &format!("/api/v1/tenant/plugins/{plugin}"), Some(key), Some(body)).await
+}
+
+#[tokio::test]
+async fn every_hook_runs_in_a_real_component() {
+    let gw = start_with_plugins(&[("relay", "relay")], |_| {}).await;
+    let acme = gw.tenant("acme").await;
+    let other = gw.tenant("other").await;
+
+    let (s, list) = gw.get("/api/v1/plugins", ADMIN).await;
+    assert_eq!(s, StatusCode::OK);
+    let relay = &list[0];
+    assert_eq!(relay["name"], "relay");
+    assert_eq!(relay["status"], "loaded");
+    assert_eq!(relay["version"], "1.0.0");
+    assert_eq!(relay["hooks"], json!(["auth", "client-events", "transform", "bot"]));
+    assert!(relay["capabilities"].as_array().unwrap().contains(&json!("kv")));
+    assert!(relay["loadMs"].as_f64().unwrap() > 0.0);
+    assert_eq!(gw.get("/api/v1/plugins", &acme.api_key).await.0, StatusCode::UNAUTHORIZED);
+
+    // The plugin's own init judges the config.
+    let (s, b) = bind(&gw, &acme.api_key, "relay", json!({ "config": { "refuse": "nope" } })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "config_refused");
+    assert_eq!(b["error"]["message"], "refused: \"nope\"");
+    let (s, b) = bind(&gw, &acme.api_key, "ghost", json!({})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(b["error"]["code"], "plugin_not_found");
+    let (s, b) = bind(&gw, &acme.api_key, "relay", json!({ "config": [1] })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (s, b) = bind(&gw, &acme.api_key, "relay", json!({ "config": { "label": "mine" }, "priority": 5 })).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["version"], "1.0.0");
+    assert_eq!(b["onError"], "passthrough");
+    assert_eq!(b["breaker"]["state"], "closed");
+    let (_, views) = gw.get("/api/v1/tenant/plugins", &acme.api_key).await;
+    assert_eq!(views[0]["plugin"], "relay");
+    assert_eq!(views[0]["priority"], 5);
+    let (_, none) = gw.get("/api/v1/tenant/plugins", &other.api_key).await;
+    assert_eq!(none, json!([]));
+
+    let plugins = &gw.gateway.state.plugins;
+    // transform: the bound tenant gets the plugin's dialect, the other the canonical one.
+    let out = plugins.transform(&status_event("acme", "s1", 7)).await;
+    assert!(!out.canonical);
+    assert_eq!(out.deliveries.len(), 1);
+    let d = &out.deliveries[0];
+    assert_eq!(d.event, "relay:session.status");
+    assert_eq!(d.target, Target::Rooms(vec!["t/acme/s/s1".into()]));
+    assert_eq!(d.payload["label"], "mine");
+    assert_eq!(d.payload["seq"], 7);
+    assert_eq!(d.payload["original"]["status"], "CONNECTED");
+    let out = plugins.transform(&status_event("other", "s1", 1)).await;
+    assert!(out.canonical && out.deliveries.is_empty());
+
+    // auth: the plugin shapes user, roles and rooms, but cannot move the socket to another tenant.
+    let id = plugins.map_auth(identity("acme", json!({ "userId": "u9", "room": "vip" }))).await.unwrap();
+    assert_eq!(id.tenant, "acme");
+    assert_eq!(id.user.as_deref(), Some("u9"));
+    assert_eq!(id.roles, vec!["relayed"]);
+    assert_eq!(id.rooms, vec!["vip"]);
+    let refused = plugins.map_auth(identity("acme", json!({ "blocked": true }))).await.unwrap_err();
+    assert_eq!(refused, "blocked by relay");
+
+    // client events, with per-tenant state through the kv capability.
+    let caller = identity("acme", json!({}));
+    for expected in [1, 2] {
+        let actions = plugins.client_event(&caller, "relay:count", &json!(null)).await.unwrap();
+        match &actions[..] {
+            [HostAction::Deliver(d)] => {
+                assert_eq!(d.target, Target::Caller);
+                assert_eq!(d.payload["count"], expected);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let actions = plugins.client_event(&caller, "relay:join", &json!("lobby")).await.unwrap();
+    assert_eq!(actions, vec![HostAction::Join("t/acme/r/lobby".into())]);
+    gw.session(&acme, "s1").await;
+    let actions = plugins.client_event(&caller, "relay:sessions", &json!("s1")).await.unwrap();
+    let HostAction::Deliver(d) = &actions[0] else { panic!() };
+    assert_eq!(d.payload["sessions"][0]["id"], "s1");
+    assert_eq!(d.payload["chats"], json!([]));
+    assert!(d.payload["now"].as_u64().unwrap() > 1_700_000_000_000);
+    assert!(plugins.client_event(&identity("other", json!({})), "relay:count", &json!(null)).await.is_none());
+
+    // bot: actions come back as host actions for the tenant's own session.
+    let ping = wagate_event_message("acme", "s1", "ping");
+    let actions = plugins.bots(&ping).await;
+    match &actions[..] {
+        [HostAction::SendText { session, to, text }] => {
+            assert_eq!(session.tenant, "acme");
+            assert_eq!(session.session, "s1");
+            assert_eq!(to, "15550002@s.whatsapp.net");
+            assert_eq!(text, "pong from mine");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let (_, info) = gw.get("/api/v1/plugins/relay", ADMIN).await;
+    assert!(info["calls"]["transform"]["calls"].as_u64().unwrap() >= 1);
+    assert!(info["calls"]["client-events"]["p99Us"].as_u64().unwrap() > 0);
+    assert_eq!(info["calls"]["transform"]["errors"], 0);
+
+    let (s, _) = gw.call(Method::DELETE, "/api/v1/tenant/plugins/relay", Some(&acme.api_key), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert!(plugins.transform(&status_event("acme", "s1", 8)).await.canonical);
+    let (s, b) = gw.call(Method::DELETE, "/api/v1/tenant/plugins/relay", Some(&acme.api_key), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(b["error"]["code"], "binding_not_found");
+}
+
+fn wagate_event_message(tenant: &str, session: &str, text: &str) -> Event {
+    use wagate::model::{Chat, Direction, Message, MessageStatus, MessageType};
+    let chat = Chat {
+        id: "c1".into(),
+        session_id: session.into(),
+        jid: "15550002@s.whatsapp.net".into(),
+        number: Some("+15550002".into()),
+        name: None,
+        last_message: Some(text.into()),
+        last_message_at: Some(Utc::now()),
+        unread_count: 1,
+        is_group: false,
+        pinned: false,
+        archived: false,
+    };
+    let message = Message {
+        id: "m1".into(),
+        wa_message_id: Some("3EB0".into()),
+        session_id: session.into(),
+        chat_id: "c1".into(),
+        direction: Direction::Inbound,
+        from_me: false,
+        from_jid: "15550002@s.whatsapp.net".into(),
+        from_number: Some("+15550002".into()),
+        from_name: None,
+        kind: MessageType::Text,
+        content: text.into(),
+        media_url: None,
+        status: MessageStatus::Delivered,
+        error: None,
+        timestamp: Utc::now(),
+        sent_at: None,
+        delivered_at: None,
+        read_at: None,
+    };
+    Event {
+        tenant_id: tenant.into(),
+        session_id: Some(session.into()),
+        seq: 1,
+        timestamp: Utc::now(),
+        body: EventBody::MessageReceived { message, chat },
+    }
+}
+
+#[tokio::test]
+async fn faults_are_contained_counted_and_open_the_breaker() {
+    let gw = start_with_plugins(&[("faulty", "faulty")], |_| {}).await;
+    let calm = gw.tenant("calm").await;
+    let (s, b) = bind(&gw, &calm.api_key, "faulty", json!({ "config": { "mode": "ok" } })).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let plugins = &gw.gateway.state.plugins;
+
+    let modes = [
+        ("loop", "deadline exceeded"),
+        ("bomb", "memory limit exceeded"),
+        ("panic", "plugin panicked"),
+        ("foreign-room", "outside the plugin's namespace"),
+        ("kv", "capability 'kv' was not granted"),
+        ("bad-action", "event names are 1 to 128"),
+    ];
+    for (mode, expected) in modes {
+        let t = gw.tenant(&format!("t-{mode}")).await;
+        let (s, b) = bind(&gw, &t.api_key, "faulty", json!({ "config": { "mode": mode } })).await;
+        assert_eq!(s, StatusCode::OK, "{mode}: {b}");
+        for i in 0..5u64 {
+            let started = Instant::now();
+            let out = plugins.transform(&status_event(&t.id, "s1", i)).await;
+            assert!(out.deliveries.is_empty(), "{mode}: a faulting plugin's output is never used");
+            assert!(out.canonical, "{mode}: onError passthrough falls back to the canonical dialect");
+            assert!(started.elapsed() < Duration::from_secs(2), "{mode}: a fault must not hang the gateway");
+            // The other tenant sees no difference, between every fault.
+            let calm_out = plugins.transform(&status_event("calm", "s1", i)).await;
+            assert_eq!(calm_out.deliveries.len(), 1, "{mode}");
+            assert_eq!(calm_out.deliveries[0].event, "faulty:ok");
+        }
+        let (_, views) = gw.get("/api/v1/tenant/plugins", &t.api_key).await;
+        let breaker = &views[0]["breaker"];
+        assert_eq!(breaker["state"], "open", "{mode}: {breaker}");
+        assert_eq!(breaker["consecutiveFaults"], 5);
+        assert!(breaker["lastFault"].as_str().unwrap().contains(expected), "{mode}: {breaker}");
+        // While open the plugin is skipped entirely (and quickly).
+        let before = gw.get("/api/v1/plugins/faulty", ADMIN).await.1["calls"]["transform"]["calls"].as_u64().unwrap();
+        let started = Instant::now();
+        assert!(plugins.transform(&status_event(&t.id, "s1", 9)).await.canonical);
+        assert!(started.elapsed() < Duration::from_millis(20));
+        let after = gw.get("/api/v1/plugins/faulty", ADMIN).await.1["calls"]["transform"]["calls"].as_u64().unwrap();
+        assert_eq!(before, after, "{mode}: an open breaker makes no call");
+        assert_eq!(gw.call(Method::GET, "/healthz", None, None).await.0, StatusCode::OK);
+    }
+    let (_, info) = gw.get("/api/v1/plugins/faulty", ADMIN).await;
+    assert_eq!(info["calls"]["transform"]["errors"], 30, "{info}");
+
+    // Half-open: after the cool-down one trial call runs; it faults again and reopens.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let before = gw.get("/api/v1/plugins/faulty", ADMIN).await.1["calls"]["transform"]["errors"].as_u64().unwrap();
+    plugins.transform(&status_event("t-panic", "s1", 10)).await;
+    let after = gw.get("/api/v1/plugins/faulty", ADMIN).await.1["calls"]["transform"]["errors"].as_u64().unwrap();
+    assert_eq!(after, before + 1);
+    let t = gw.get("/api/v1/tenant/plugins", "").await;
+    assert_eq!(t.0, StatusCode::UNAUTHORIZED);
+
+    // onError: drop means a failed event is not delivered at all.
+    let dropper = gw.tenant("dropper").await;
+    bind(&gw, &dropper.api_key, "faulty", json!({ "config": { "mode": "panic" }, "onError": "drop" })).await;
+    let out = plugins.transform(&status_event("dropper", "s1", 1)).await;
+    assert!(!out.canonical && out.deliveries.is_empty());
+}
+
+#[tokio::test]
+async fn compiled_components_are_cached_across_restarts() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let cache = dir.path().join("own-cache");
+    install_plugin(&dir.path().join("plugins"), "relay", "relay", |m| m);
+    let first = {
+        let cache = cache.clone();
+        let gw = TestGateway::start_in(dir.clone(), move |c| c.plugins.cache_dir = Some(cache)).await;
+        gw.get("/api/v1/plugins/relay", ADMIN).await.1
+    };
+    assert_eq!(first["fromCache"], false);
+    let gw = TestGateway::start_in(dir.clone(), move |c| c.plugins.cache_dir = Some(cache)).await;
+    let second = gw.get("/api/v1/plugins/relay", ADMIN).await.1;
+    assert_eq!(second["fromCache"], true);
+    assert_eq!(second["sha256"], first["sha256"]);
+    assert!(second["loadMs"].as_f64().unwrap() < first["loadMs"].as_f64().unwrap());
+}
+
+/// Writes a plugin folder from raw parts and swaps it in with one rename.
+fn install_raw(plugins_dir: &std::path::Path, dest: &str, manifest: &str, wasm: &[u8]) {
+    let tmp = plugins_dir.join(format!(".raw-{dest}"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(tmp.join("plugin.toml"), manifest).unwrap();
+    std::fs::write(tmp.join("plugin.wasm"), wasm).unwrap();
+    let target = plugins_dir.join(dest);
+    let old = plugins_dir.join(format!(".old-raw-{dest}"));
+    let _ = std::fs::remove_dir_all(&old);
+    if target.exists() {
+        std::fs::rename(&target, &old).unwrap();
+    }
+    std::fs::rename(&tmp, &target).unwrap();
+    let _ = std::fs::remove_dir_all(&old);
+}
+
+#[tokio::test]
+async fn hot_reload_under_load_delivers_every_event_exactly_once() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let plugins_dir = dir.path().join("plugins");
+    let version = |n: u32| move |m: String| m.replace("version = \"1.0.0\"", &format!("version = \"1.0.{n}\"")).replace("label = \"v1\"", &format!("label = \"v{n}\""));
+    install_plugin(&plugins_dir, "relay", "relay", version(0));
+    let gw = TestGateway::start_in(dir.clone(), |c| {
+        c.plugins.watch = true;
+        c.plugins.debounce_ms = 50;
+    })
+    .await;
+    let acme = gw.tenant("acme").await;
+    let (s, b) = bind(&gw, &acme.api_key, "relay", json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
+    // Events flow the whole time, one after the other, as the fan-out sends them.
+    let plugins = gw.gateway.state.plugins.clone();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pump = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut seen: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+            let mut seq = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                seq += 1;
+                let out = plugins.transform(&status_event("acme", "s1", seq)).await;
+                assert!(!out.canonical, "event {seq} fell back to canonical");
+                let labels = out.deliveries.iter().map(|d| {
+                    assert_eq!(d.payload["seq"], seq);
+                    d.payload["label"].as_str().unwrap().to_owned()
+                });
+                seen.entry(seq).or_default().extend(labels);
+                tokio::task::yield_now().await;
+            }
+            seen
+        })
+    };
+
+    let relay_wasm = std::fs::read(common::test_plugin("relay").join("relay.wasm")).unwrap();
+    let good_manifest = std::fs::read_to_string(common::test_plugin("relay").join("plugin.toml")).unwrap();
+    let info = || async { gw.get("/api/v1/plugins/relay", ADMIN).await.1 };
+    let mut refusals = Vec::new();
+    for i in 1..=20u32 {
+        let before = info().await;
+        let expected_error = if i % 2 == 0 {
+            install_plugin(&plugins_dir, "relay", "relay", version(i));
+            None
+        } else {
+            let bumped = version(i)(good_manifest.clone());
+            match (i / 2) % 5 {
+                0 => install_raw(&plugins_dir, "relay", &bumped.replace("relay.wasm", "plugin.wasm"), b"\0asm garbage"),
+                1 => install_raw(&plugins_dir, "relay", &bumped.replace("wit = \"0.1.0\"", "wit = \"0.9.0\""), &relay_wasm),
+                2 => install_plugin(&plugins_dir, "no-hooks", "relay", |m| m),
+                3 => install_plugin(&plugins_dir, "relay-strict", "relay", version(i)),
+                _ => install_raw(&plugins_dir, "relay", "name = \"relay\"\nversion = [", &relay_wasm),
+            }
+            Some(["not a valid WebAssembly component", "implements @0.1.0", "does not fit wagate:plugin", "init refused the config of tenant 'acme'", "plugin.toml is invalid"][((i / 2) % 5) as usize])
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let now = info().await;
+            match expected_error {
+                None if now["version"] == format!("1.0.{i}") => break,
+                Some(needle) if now["lastErrorAt"] != before["lastErrorAt"] && !now["lastError"].is_null() => {
+                    let reason = now["lastError"].as_str().unwrap().to_owned();
+                    assert!(reason.contains(needle), "swap {i}: expected '{needle}', got '{reason}'");
+                    assert_eq!(now["version"], before["version"], "swap {i}: a bad version must not replace the good one");
+                    refusals.push(reason);
+                    break;
+                }
+                _ => {}
+            }
+            assert!(Instant::now() < deadline, "swap {i} never took effect: {now}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = pump.await.unwrap();
+    assert_eq!(refusals.len(), 10);
+    let total = seen.len();
+    assert!(total > 100, "too few events flowed: {total}");
+    for (seq, labels) in &seen {
+        assert_eq!(labels.len(), 1, "event {seq} delivered {} times", labels.len());
+    }
+    let labels: std::collections::BTreeSet<&String> = seen.values().flatten().collect();
+    assert!(labels.len() >= 5, "events were served by several versions: {labels:?}");
+    assert_eq!(info().await["version"], "1.0.20");
+}
