@@ -241,6 +241,7 @@ const ENV_KEYS: &[&str] = &[
     "sessions",
     "sim",
     "events",
+    "plugins",
 ];
 
 impl Config {
@@ -330,6 +331,8 @@ mod tests {
             jail.set_env("WAGATE_SESSIONS__QR_NEXT_TTL_MS", "7");
             jail.set_env("WAGATE_CORS_ORIGINS", "http://a.test, http://b.test");
             jail.set_env("WAGATE_BIN", "/not/config");
+            jail.set_env("WAGATE_PLUGINS__DIR", "/srv/plugins");
+            jail.set_env("WAGATE_PLUGINS__WATCH", "false");
             let flags = Overrides { data_dir: Some("/tmp/x".into()), ..Default::default() };
             let c = Config::load(Some(Path::new("w.toml")), &flags).map_err(|e| e.to_string())?;
             assert_eq!(c.listen.port(), 4000);
@@ -337,6 +340,8 @@ mod tests {
             assert_eq!(c.sessions.qr_next_ttl_ms, 7);
             assert_eq!(c.cors_origins, vec!["http://a.test", "http://b.test"]);
             assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+            assert_eq!(c.plugins.dir, PathBuf::from("/srv/plugins"));
+            assert!(!c.plugins.watch);
             Ok(())
         });
     }

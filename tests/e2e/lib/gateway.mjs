@@ -1,9 +1,9 @@
 // Starts the real wagate binary on a free port with a fresh data directory and millisecond
 // timings, and offers small helpers for REST and Socket.IO.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { io } from "socket.io-client";
 
 export const ADMIN = "e2e-admin-key";
@@ -40,7 +40,7 @@ export class Gateway {
   /** Starts a gateway; `env` adds or overrides settings. */
   static async start(env = {}) {
     const dataDir = mkdtempSync(join(tmpdir(), "wagate-e2e-"));
-    const gw = new Gateway(dataDir, env);
+    const gw = new Gateway(dataDir, { WAGATE_PLUGINS__DIR: join(dataDir, "plugins"), ...env });
     await gw.launch();
     return gw;
   }
@@ -127,6 +127,9 @@ export class Gateway {
   /** A connected socket.io-client; rejects with the connect_error. */
   connect(opts = {}) {
     const socket = io(this.url, { reconnection: false, forceNew: true, ...opts });
+    // Listening from the start, as frontends do: over polling, events sent right after the
+    // handshake arrive in the same response as the connect packet.
+    socket.log = record(socket);
     this.sockets.push(socket);
     return new Promise((resolve, reject) => {
       socket.once("connect", () => resolve(socket));
@@ -159,6 +162,21 @@ export class Gateway {
     }
     throw new Error(`session ${id} never reached ${status}`);
   }
+}
+
+/** Copies a built plugin folder (test or shipped) into `dir/name`. */
+export function installPlugin(src, dir, name = basename(src)) {
+  mkdirSync(dir, { recursive: true });
+  cpSync(src, join(dir, name), { recursive: true });
+}
+
+export const testPlugin = (name) => join(requiredEnv("WAGATE_TEST_PLUGINS"), name);
+export const shippedPlugins = () => requiredEnv("WAGATE_SHIPPED_PLUGINS");
+
+function requiredEnv(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (scripts/test.sh sets it)`);
+  return v;
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,161 @@
+// Plugins seen from a real frontend: the shipped plugins are loaded by a plain start, an
+// auth plugin shapes (or refuses) the handshake, client events and transforms speak the
+// plugin's dialect, bots answer real messages, and a faulting plugin costs only its tenant.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { readdirSync } from "node:fs";
+import { ADMIN, Gateway, TRANSPORTS, record, emitWithAck, installPlugin, testPlugin, shippedPlugins, sleep } from "./lib/gateway.mjs";
+
+test("a fresh start loads every plugin we ship", async () => {
+  const gw = await Gateway.start({ WAGATE_PLUGINS__DIR: shippedPlugins() });
+  try {
+    const r = await gw.api("GET", "/api/v1/plugins", ADMIN);
+    const names = r.body.filter((p) => p.status === "loaded").map((p) => p.name).sort();
+    const shipped = readdirSync(shippedPlugins()).filter((n) => !n.startsWith(".")).sort();
+    assert.ok(shipped.includes("auto-reply"));
+    assert.deepEqual(names, shipped);
+  } finally {
+    await gw.close();
+  }
+});
+
+let gw, acme, plain;
+before(async () => {
+  gw = await Gateway.start({ WAGATE_PLUGINS__BREAKER_COOLDOWN_MS: "60000" });
+  installPlugin(testPlugin("relay"), join(gw.dataDir, "plugins"));
+  installPlugin(testPlugin("faulty"), join(gw.dataDir, "plugins"));
+  installPlugin(join(shippedPlugins(), "auto-reply"), join(gw.dataDir, "plugins"));
+  for (const name of ["relay", "faulty", "auto-reply"]) {
+    const r = await gw.api("POST", `/api/v1/plugins/${name}/reload`, ADMIN);
+    assert.ok(["loaded", "unchanged"].includes(r.body.outcome), JSON.stringify(r.body));
+  }
+  acme = await gw.tenant("acme");
+  plain = await gw.tenant("plain");
+  const bound = await gw.api("PUT", "/api/v1/tenant/plugins/relay", acme.apiKey, { config: { label: "e2e" } });
+  assert.equal(bound.status, 200, JSON.stringify(bound.body));
+});
+after(() => gw.close());
+
+for (const transports of TRANSPORTS) {
+  const t = transports[0];
+  describe(`plugins over ${t}`, () => {
+    test("auth plugin shapes the identity, or refuses with its own message", async () => {
+      const token = await gw.token(acme, "u1", { userId: "user-42", room: "vip" });
+      const s = await gw.connect({ transports, auth: { token } });
+      const hello = await s.log.waitFor("relay:hello");
+      assert.deepEqual(hello, { user: "user-42", roles: ["relayed"], label: "e2e" });
+      const blocked = await gw.token(acme, "u2", { blocked: true });
+      const err = await gw.connect({ transports, auth: { token: blocked } }).then(() => null, (e) => e);
+      assert.equal(err.message, "blocked by relay");
+    });
+
+    test("client events: echo, rooms, kv state", async () => {
+      const token = await gw.token(acme, "u1", { room: "vip" });
+      const a = await gw.connect({ transports, auth: { token } });
+      const b = await gw.connect({ transports, auth: { token: await gw.token(acme, "u2") } });
+      const la = record(a);
+      const lb = record(b);
+      a.emit("relay:echo", { hi: 1 });
+      assert.deepEqual((await la.waitFor("relay:echoed")).payload, { hi: 1 });
+      // a joined "vip" at connect (from its claims); b joins "lobby" on request.
+      b.emit("relay:join", "lobby");
+      await sleep(50);
+      a.emit("relay:room", { room: "lobby", text: "to lobby" });
+      b.emit("relay:room", { room: "vip", text: "to vip" });
+      assert.equal(await lb.waitFor("relay:said", (p) => p === "to lobby"), "to lobby");
+      assert.equal(await la.waitFor("relay:said", (p) => p === "to vip"), "to vip");
+      assert.equal(la.filter((e) => e.name === "relay:said" && e.payload === "to lobby").length, 0);
+      a.emit("relay:count");
+      const c1 = (await la.waitFor("relay:counted")).count;
+      a.emit("relay:count");
+      assert.equal((await la.waitFor("relay:counted", (p) => p.count === c1 + 1)).count, c1 + 1);
+      // Canonical client events keep working beside the plugin's.
+      await gw.api("POST", "/api/v1/sessions", acme.apiKey, { id: `p-${t}` });
+      assert.deepEqual(await emitWithAck(a, "session.subscribe", `p-${t}`), { ok: true, sessionId: `p-${t}` });
+    });
+
+    test("transform: the tenant's sockets get the plugin's dialect, other tenants the canonical one", async () => {
+      const id = `tr-${t}`;
+      const s = await gw.connect({ transports, auth: { token: await gw.token(acme) } });
+      const log = record(s);
+      const other = await gw.connect({ transports, auth: { token: await gw.token(plain) } });
+      const otherLog = record(other);
+      await gw.api("POST", "/api/v1/sessions", acme.apiKey, { id });
+      await gw.api("POST", "/api/v1/sessions", plain.apiKey, { id });
+      await emitWithAck(s, "session.subscribe", id);
+      await gw.api("POST", `/api/v1/sessions/${id}/connect`, acme.apiKey);
+      const st = await log.waitFor("relay:session.status", (p) => p.original.sessionId === id && p.original.status === "QR_REQUIRED");
+      assert.equal(st.label, "e2e");
+      assert.equal(st.original.previousStatus, "INIT");
+      const qr = await log.waitFor("relay:session.qr", (p) => p.original.sessionId === id);
+      assert.match(qr.original.dataUrl, /^data:image\/png;base64,/);
+      assert.equal(log.filter((e) => e.name === "session.status").length, 0, "no canonical events once a transform is bound");
+      assert.equal((await otherLog.waitFor("session.status", (p) => p.sessionId === id)).status, "INIT");
+      assert.equal(otherLog.filter((e) => e.name.startsWith("relay:")).length, 0);
+    });
+  });
+}
+
+test("a bot answers a real inbound message", async () => {
+  const r = await gw.api("PUT", "/api/v1/tenant/plugins/auto-reply", plain.apiKey, {
+    config: { rules: [{ contains: "price", reply: "Prices: example.com/p" }] },
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const bad = await gw.api("PUT", "/api/v1/tenant/plugins/auto-reply", plain.apiKey, { config: { rules: [] } });
+  assert.equal(bad.status, 422);
+  assert.equal(bad.body.error.message, "auto-reply needs at least one rule or a fallback");
+  await gw.connectedSession(plain, "bot");
+  const s = await gw.connect({ auth: { token: await gw.token(plain) } });
+  const log = record(s);
+  await emitWithAck(s, "session.subscribe", "bot");
+  await gw.api("POST", "/api/v1/sim/sessions/bot/inbound", plain.apiKey, { from: "+628123456789", text: "what is the PRICE?" });
+  const sent = await log.waitFor("message.sent", (p) => p.message.content === "Prices: example.com/p");
+  assert.equal(sent.chat.jid, "628123456789@s.whatsapp.net");
+  await log.waitFor("message.status", (p) => p.messageId === sent.message.id && p.status === "DELIVERED");
+  await gw.api("POST", "/api/v1/sim/sessions/bot/inbound", plain.apiKey, { from: "+628123456789", text: "thanks" });
+  await log.waitFor("message.received", (p) => p.message.content === "thanks");
+  await sleep(200);
+  assert.equal(log.filter((e) => e.name === "message.sent").length, 1, "no rule matched: no answer");
+});
+
+test("a faulting plugin costs only its own tenant", async () => {
+  const victim = await gw.tenant("victim");
+  const bomb = await gw.tenant("bomb");
+  const r = await gw.api("PUT", "/api/v1/tenant/plugins/faulty", bomb.apiKey, { config: { mode: "loop" } });
+  assert.equal(r.status, 200);
+  const vs = await gw.connect({ auth: { token: await gw.token(victim) } });
+  const bs = await gw.connect({ auth: { token: await gw.token(bomb) } });
+  const vlog = record(vs);
+  const blog = record(bs);
+  for (let i = 0; i < 6; i++) {
+    await gw.api("POST", "/api/v1/sessions", victim.apiKey, { id: `v${i}` });
+    await gw.api("POST", "/api/v1/sessions", bomb.apiKey, { id: `b${i}` });
+  }
+  for (let i = 0; i < 6; i++) {
+    await vlog.waitFor("session.status", (p) => p.sessionId === `v${i}`);
+    // onError passthrough: the faulting tenant still gets canonical events.
+    await blog.waitFor("session.status", (p) => p.sessionId === `b${i}`);
+  }
+  assert.equal(blog.filter((e) => e.name === "faulty:leak" || e.name.startsWith("faulty:")).length, 0);
+  const views = await gw.api("GET", "/api/v1/tenant/plugins", bomb.apiKey);
+  assert.equal(views.body[0].breaker.state, "open");
+  assert.match(views.body[0].breaker.lastFault, /deadline exceeded/);
+  const info = await gw.api("GET", "/api/v1/plugins/faulty", ADMIN);
+  // One breaker per binding: `$connect` (client-events) and transforms count together.
+  const errors = Object.values(info.body.calls).reduce((n, h) => n + h.errors, 0);
+  assert.ok(errors >= 5, JSON.stringify(info.body));
+  assert.equal((await gw.api("GET", "/healthz")).status, 200);
+});
+
+test("plugin events of another tenant never arrive", async () => {
+  const s = await gw.connect({ auth: { token: await gw.token(plain) } });
+  const log = record(s);
+  const a = await gw.connect({ auth: { token: await gw.token(acme, "u1", { room: "vip" }) } });
+  a.emit("relay:room", { room: "vip", text: "acme only" });
+  a.emit("relay:room", { room: "t/plain", text: "escape attempt" });
+  await sleep(300);
+  assert.deepEqual(log.filter((e) => e.name.startsWith("relay:")), []);
+  const rooms = await gw.api("GET", "/api/v1/tenant/plugins", acme.apiKey);
+  assert.match(rooms.body[0].breaker.lastFault ?? "", /outside the plugin's namespace/);
+});
