@@ -16,10 +16,11 @@ field() { sed -n "s/^$1 = \"\(.*\)\"/\1/p" "$2" | head -1; }
 install() {
   local dir=$1 dest=$2; shift 2
   local crate; crate=$(field name "$dir/Cargo.toml")
-  cargo build --quiet --locked --release --target wasm32-wasip2 -p "$crate" "$@"
+  # Not --locked: a plugin just added under plugins/ adds itself to Cargo.lock.
+  cargo build --quiet --profile plugin --target wasm32-wasip2 -p "$crate" "$@"
   local tmp; tmp=$(mktemp -d "$(dirname "$dest")/.build.XXXXXX")
   cp "$dir/plugin.toml" "$tmp/"
-  cp "$CARGO_TARGET_DIR/wasm32-wasip2/release/${crate//-/_}.wasm" "$tmp/"
+  cp "$CARGO_TARGET_DIR/wasm32-wasip2/plugin/${crate//-/_}.wasm" "$tmp/"
   rm -rf "$dest.old"
   [ -e "$dest" ] && mv "$dest" "$dest.old"
   mv "$tmp" "$dest"

@@ -81,11 +81,17 @@ impl Gateway {
         let mut connectors: HashMap<String, Arc<dyn Connector>> = HashMap::new();
         connectors.insert("sim".into(), Arc::new(SimConnector::new(sim.clone(), config.sessions.clone())));
         let sessions = Sessions::new(store.clone(), journal.clone(), connectors, config.sessions.clone());
-        let plugins = Plugins::start(config.plugins.clone(), config.plugins.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("plugin-cache")), store.clone())
-            .await
-            .map_err(StartError::Plugins)?;
+        let plugins = Plugins::start(
+            config.plugins.clone(),
+            config.plugins.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("plugin-cache")),
+            store.clone(),
+        )
+        .await
+        .map_err(StartError::Plugins)?;
         let watcher = match config.plugins.watch {
-            true => Some(plugins.watch(Duration::from_millis(config.plugins.debounce_ms)).map_err(StartError::Plugins)?),
+            true => {
+                Some(plugins.watch(Duration::from_millis(config.plugins.debounce_ms)).map_err(StartError::Plugins)?)
+            }
             false => None,
         };
 

@@ -13,5 +13,6 @@ pub mod events;
 pub mod model;
 pub mod plugins;
 pub mod realtime;
+pub mod scaffold;
 pub mod sessions;
 pub mod store;

@@ -35,6 +35,25 @@ enum Command {
     Token(TokenArgs),
     /// Print the OpenAPI document of the REST API (the one served at /openapi.json).
     Openapi,
+    /// Plugin authoring.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Create a new plugin crate (Cargo.toml, plugin.toml, a working transform with native
+    /// tests) in DIR/NAME. See docs/plugins.md for the next steps.
+    New {
+        /// Plugin (and crate) name.
+        name: String,
+        /// Parent directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Path of wagate's plugin-sdk crate (default: the sources this binary was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -139,12 +158,23 @@ async fn token(args: TokenArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn new_plugin(name: &str, dir: &std::path::Path, sdk: Option<PathBuf>) -> Result<(), String> {
+    let sdk = sdk
+        .or_else(wagate::scaffold::default_sdk_path)
+        .ok_or("cannot find plugin-sdk: pass --sdk PATH (the plugin-sdk folder of a wagate checkout)")?;
+    let created = wagate::scaffold::new_plugin(dir, name, &sdk)?;
+    println!("created {}", created.display());
+    println!("next: cd {} && cargo test && cargo build --release --target wasm32-wasip2", created.display());
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Token(args) => token(args).await,
+        Command::Plugin(PluginCommand::New { name, dir, sdk }) => new_plugin(&name, &dir, sdk),
         Command::Openapi => {
             wagate::api::openapi().to_pretty_json().map(|json| println!("{json}")).map_err(|e| e.to_string())
         }

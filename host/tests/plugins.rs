@@ -304,7 +304,12 @@ fn install_raw(plugins_dir: &std::path::Path, dest: &str, manifest: &str, wasm: 
 async fn hot_reload_under_load_delivers_every_event_exactly_once() {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let plugins_dir = dir.path().join("plugins");
-    let version = |n: u32| move |m: String| m.replace("version = \"1.0.0\"", &format!("version = \"1.0.{n}\"")).replace("label = \"v1\"", &format!("label = \"v{n}\""));
+    let version = |n: u32| {
+        move |m: String| {
+            m.replace("version = \"1.0.0\"", &format!("version = \"1.0.{n}\""))
+                .replace("label = \"v1\"", &format!("label = \"v{n}\""))
+        }
+    };
     install_plugin(&plugins_dir, "relay", "relay", version(0));
     let gw = TestGateway::start_in(dir.clone(), |c| {
         c.plugins.watch = true;
@@ -351,12 +356,25 @@ async fn hot_reload_under_load_delivers_every_event_exactly_once() {
             let bumped = version(i)(good_manifest.clone());
             match (i / 2) % 5 {
                 0 => install_raw(&plugins_dir, "relay", &bumped.replace("relay.wasm", "plugin.wasm"), b"\0asm garbage"),
-                1 => install_raw(&plugins_dir, "relay", &bumped.replace("wit = \"0.1.0\"", "wit = \"0.9.0\""), &relay_wasm),
+                1 => install_raw(
+                    &plugins_dir,
+                    "relay",
+                    &bumped.replace("wit = \"0.1.0\"", "wit = \"0.9.0\""),
+                    &relay_wasm,
+                ),
                 2 => install_plugin(&plugins_dir, "no-hooks", "relay", |m| m),
                 3 => install_plugin(&plugins_dir, "relay-strict", "relay", version(i)),
                 _ => install_raw(&plugins_dir, "relay", "name = \"relay\"\nversion = [", &relay_wasm),
             }
-            Some(["not a valid WebAssembly component", "implements @0.1.0", "does not fit wagate:plugin", "init refused the config of tenant 'acme'", "plugin.toml is invalid"][((i / 2) % 5) as usize])
+            Some(
+                [
+                    "not a valid WebAssembly component",
+                    "implements @0.1.0",
+                    "does not fit wagate:plugin",
+                    "init refused the config of tenant 'acme'",
+                    "plugin.toml is invalid",
+                ][((i / 2) % 5) as usize],
+            )
         };
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
@@ -366,7 +384,10 @@ async fn hot_reload_under_load_delivers_every_event_exactly_once() {
                 Some(needle) if now["lastErrorAt"] != before["lastErrorAt"] && !now["lastError"].is_null() => {
                     let reason = now["lastError"].as_str().unwrap().to_owned();
                     assert!(reason.contains(needle), "swap {i}: expected '{needle}', got '{reason}'");
-                    assert_eq!(now["version"], before["version"], "swap {i}: a bad version must not replace the good one");
+                    assert_eq!(
+                        now["version"], before["version"],
+                        "swap {i}: a bad version must not replace the good one"
+                    );
                     refusals.push(reason);
                     break;
                 }

@@ -281,7 +281,8 @@ async fn inbound_messages_chats_history_and_read() {
     assert_eq!(read["unreadCount"], 0);
     let seen = until(&mut ev, "chat.updated").await;
     assert_eq!(names(&seen), vec!["chat.read", "chat.updated"]);
-    assert_eq!(seen[0].payload()["chatId"], chat);
+    let read_event = seen.iter().find(|e| e.name() == "chat.read").unwrap().payload();
+    assert_eq!(read_event["chatId"], chat);
     let (_, history) = gw.get(&format!("/api/v1/sessions/s1/chats/{chat}/messages"), &t.api_key).await;
     assert!(history.as_array().unwrap().iter().all(|m| m["status"] == "READ"));
     let (s, b) = gw.post("/api/v1/sessions/s1/chats/nope/read", &t.api_key, json!({})).await;

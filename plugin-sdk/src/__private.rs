@@ -54,7 +54,11 @@ pub fn map_auth<P: Plugin>(p: Option<&mut P>, claims: &str, identity: wit::Ident
     p.map_auth(&parse(claims), identity_in(identity)).map(identity_out)
 }
 
-pub fn on_client_event<P: Plugin>(p: Option<&mut P>, caller: wit::Identity, event: wit::ClientEvent) -> Vec<wit::Action> {
+pub fn on_client_event<P: Plugin>(
+    p: Option<&mut P>,
+    caller: wit::Identity,
+    event: wit::ClientEvent,
+) -> Vec<wit::Action> {
     let p = p.unwrap_or_else(|| not_initialised());
     let event = ClientEvent { payload: parse(&event.payload), name: event.name };
     p.on_client_event(&identity_in(caller), event).into_iter().map(action_out).collect()

@@ -5,11 +5,11 @@
 //! natively with [`testing::Harness`]. Build with
 //! `cargo build --release --target wasm32-wasip2`. See docs/plugins.md.
 
-pub mod host;
-mod types;
 #[doc(hidden)]
 pub mod __private;
+pub mod host;
 pub mod testing;
+mod types;
 
 pub use serde_json::{self, Value, json};
 pub use types::{Action, ClientEvent, Emit, Event, Identity, Target};
@@ -94,7 +94,7 @@ macro_rules! export_plugin {
                 }
             }
 
-            $crate::bindings::__export_plugin_world!(__WagateExport with_types_in $crate::bindings);
+    $crate::bindings::__export_plugin_world!(__WagateExport with_types_in $crate::bindings);
         };
     };
 }

@@ -35,7 +35,11 @@ fn find(st: &AppState, name: &str) -> ApiResult<PluginInfo> {
 #[utoipa::path(get, path = "/api/v1/plugins/{name}", tag = "plugins", security(("admin" = [])),
     params(("name" = String, Path)),
     responses((status = 200, body = PluginInfo), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_plugin(_: Admin, State(st): State<AppState>, ApiPath(name): ApiPath<String>) -> ApiResult<Json<PluginInfo>> {
+async fn get_plugin(
+    _: Admin,
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<PluginInfo>> {
     Ok(Json(find(&st, &name)?))
 }
 
@@ -53,14 +57,20 @@ pub struct Reloaded {
 #[utoipa::path(post, path = "/api/v1/plugins/{name}/reload", tag = "plugins", security(("admin" = [])),
     params(("name" = String, Path)),
     responses((status = 200, body = Reloaded), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn reload_plugin(_: Admin, State(st): State<AppState>, ApiPath(name): ApiPath<String>) -> ApiResult<Json<Reloaded>> {
+async fn reload_plugin(
+    _: Admin,
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<Reloaded>> {
     crate::model::validate_id(&name).map_err(|e| ApiError::unprocessable("invalid_name", e.to_string()))?;
     let (outcome, reason) = match st.plugins.reload(&name).await {
         ReloadOutcome::Loaded { .. } => ("loaded", None),
         ReloadOutcome::Unchanged => ("unchanged", None),
         ReloadOutcome::Unloaded => ("unloaded", None),
         ReloadOutcome::Refused(r) => ("refused", Some(r)),
-        ReloadOutcome::Missing => return Err(ApiError::not_found("plugin_not_found", format!("no plugin folder '{name}'"))),
+        ReloadOutcome::Missing => {
+            return Err(ApiError::not_found("plugin_not_found", format!("no plugin folder '{name}'")));
+        }
     };
     Ok(Json(Reloaded { outcome, reason, plugin: st.plugins.info(&name) }))
 }
@@ -88,7 +98,11 @@ async fn put_binding(
 #[utoipa::path(delete, path = "/api/v1/tenant/plugins/{name}", tag = "plugins", security(("tenant" = [])),
     params(("name" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn delete_binding(caller: Caller, State(st): State<AppState>, ApiPath(name): ApiPath<String>) -> ApiResult<StatusCode> {
+async fn delete_binding(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     st.plugins.unbind(&caller.tenant, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -88,7 +88,10 @@ pub fn parse(dir: &Path, text: &str) -> Result<Manifest, String> {
     let raw: RawManifest = toml::from_str(text).map_err(|e| format!("plugin.toml is invalid: {}", e.message()))?;
     crate::model::validate_id(&raw.name).map_err(|e| format!("plugin name '{}': {e}", raw.name))?;
     if !wit_compatible(&raw.wit) {
-        return Err(format!("plugin is built for WIT wagate:plugin@{}; this gateway implements @{WIT_VERSION}", raw.wit));
+        return Err(format!(
+            "plugin is built for WIT wagate:plugin@{}; this gateway implements @{WIT_VERSION}",
+            raw.wit
+        ));
     }
     if raw.hooks.is_empty() {
         return Err("plugin.toml lists no hooks".into());
@@ -122,8 +125,10 @@ fn wit_compatible(v: &str) -> bool {
 
 fn only_wasm(dir: &Path) -> Result<PathBuf, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-    let wasm: Vec<PathBuf> =
-        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "wasm")).collect();
+    let wasm: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
     match wasm.as_slice() {
         [one] => Ok(one.clone()),
         [] => Err("no .wasm component in the plugin folder".into()),

@@ -135,7 +135,8 @@ pub struct Plugins {
 impl Plugins {
     /// Prepares the runtime, loads the stored bindings and every plugin folder.
     pub async fn start(cfg: PluginsConfig, cache_dir: PathBuf, db: db::Store) -> Result<Self, String> {
-        std::fs::create_dir_all(&cfg.dir).map_err(|e| format!("cannot create plugins dir {}: {e}", cfg.dir.display()))?;
+        std::fs::create_dir_all(&cfg.dir)
+            .map_err(|e| format!("cannot create plugins dir {}: {e}", cfg.dir.display()))?;
         let sandbox = Sandbox::new(&cfg).map_err(|e| format!("plugin runtime: {e:#}"))?;
         let registry = Registry::new(sandbox, cfg.dir.clone(), cache_dir);
         let mut by_tenant: HashMap<String, Vec<Arc<Binding>>> = HashMap::new();
@@ -145,7 +146,13 @@ impl Plugins {
             by_tenant.entry(b.tenant.clone()).or_default().push(Arc::new(b));
         }
         let plugins = Self {
-            inner: Arc::new(Inner { registry, db, cfg, bindings: RwLock::new(by_tenant), reload_lock: Default::default() }),
+            inner: Arc::new(Inner {
+                registry,
+                db,
+                cfg,
+                bindings: RwLock::new(by_tenant),
+                reload_lock: Default::default(),
+            }),
         };
         for name in plugins.inner.registry.folders() {
             plugins.reload(&name).await;
@@ -196,9 +203,15 @@ impl Plugins {
         }
         for b in self.bindings_of(name).into_iter().filter(|b| b.enabled) {
             let config = merged_config(&candidate.loaded.manifest.config, &b.config);
-            match self.sandbox().instantiate(&candidate.loaded.pre, self.context(&b.tenant, &candidate.loaded), &config).await {
+            match self
+                .sandbox()
+                .instantiate(&candidate.loaded.pre, self.context(&b.tenant, &candidate.loaded), &config)
+                .await
+            {
                 Ok(Ok(_)) => {}
-                Ok(Err(msg)) => return self.refuse(name, format!("init refused the config of tenant '{}': {msg}", b.tenant)),
+                Ok(Err(msg)) => {
+                    return self.refuse(name, format!("init refused the config of tenant '{}': {msg}", b.tenant));
+                }
                 Err(fault) => return self.refuse(name, format!("init failed for tenant '{}': {fault}", b.tenant)),
             }
         }
@@ -247,7 +260,9 @@ impl Plugins {
         let map = self.inner.bindings.read().expect("bindings lock");
         map.get(tenant)
             .map(|list| {
-                list.iter().map(|b| b.view(self.inner.registry.current(&b.plugin).map(|l| l.manifest.version.clone()))).collect()
+                list.iter()
+                    .map(|b| b.view(self.inner.registry.current(&b.plugin).map(|l| l.manifest.version.clone())))
+                    .collect()
             })
             .unwrap_or_default()
     }
@@ -270,7 +285,11 @@ impl Plugins {
             match self.sandbox().instantiate(&loaded.pre, self.context(tenant, &loaded), &merged).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(msg)) => return Err(PluginError::ConfigRefused(msg)),
-                Err(fault) => return Err(PluginError::ConfigRefused(format!("the plugin failed while checking the config: {fault}"))),
+                Err(fault) => {
+                    return Err(PluginError::ConfigRefused(format!(
+                        "the plugin failed while checking the config: {fault}"
+                    )));
+                }
             }
         }
         let now = Utc::now();
@@ -300,7 +319,8 @@ impl Plugins {
         stored::upsert(&mut w, &row).await?;
         w.commit().await?;
         let cfg = &self.inner.cfg;
-        let binding = Arc::new(Binding::from_row(row, cfg.breaker_threshold, Duration::from_millis(cfg.breaker_cooldown_ms)));
+        let binding =
+            Arc::new(Binding::from_row(row, cfg.breaker_threshold, Duration::from_millis(cfg.breaker_cooldown_ms)));
         let view = binding.view(Some(loaded.manifest.version.clone()));
         let mut map = self.inner.bindings.write().expect("bindings lock");
         let list = map.entry(tenant.to_owned()).or_default();
@@ -347,7 +367,13 @@ impl Plugins {
     /// One call of a binding's plugin, on its warm instance (made fresh after a fault, a new
     /// version, or `recycle_after_calls` calls). `check` validates the answer; a failed check
     /// is a fault like a trap. `None`: the plugin failed or its breaker is open.
-    async fn invoke<T>(&self, b: &Binding, hook: Hook, req: Request<'_>, check: impl FnOnce(Response) -> Result<T, Fault>) -> Option<T> {
+    async fn invoke<T>(
+        &self,
+        b: &Binding,
+        hook: Hook,
+        req: Request<'_>,
+        check: impl FnOnce(Response) -> Result<T, Fault>,
+    ) -> Option<T> {
         let loaded = self.inner.registry.current(&b.plugin)?;
         if !b.breaker.lock().expect("breaker lock").allow() {
             return None;

@@ -13,7 +13,8 @@ const MAX_ROOM_NAME: usize = 200;
 const MAX_PAYLOAD: usize = 256 * 1024;
 const MAX_TEXT: usize = 65_536;
 /// Socket.IO gives these names meaning of its own.
-const RESERVED_EVENTS: &[&str] = &["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
+const RESERVED_EVENTS: &[&str] =
+    &["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
@@ -64,7 +65,8 @@ fn delivery(tenant: &str, emit: wit::Emit, caller_allowed: bool) -> Result<Deliv
     if emit.payload.len() > MAX_PAYLOAD {
         return Err(bad(format!("payload of '{name}' is over {MAX_PAYLOAD} bytes")));
     }
-    let payload: Value = serde_json::from_str(&emit.payload).map_err(|e| bad(format!("payload of '{name}' is not JSON: {e}")))?;
+    let payload: Value =
+        serde_json::from_str(&emit.payload).map_err(|e| bad(format!("payload of '{name}' is not JSON: {e}")))?;
     let target = match emit.target {
         wit::Target::Room(r) => Target::Rooms(vec![plugin_room(tenant, &r)?]),
         wit::Target::Session(s) => {

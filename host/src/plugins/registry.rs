@@ -121,7 +121,8 @@ impl Registry {
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "discarding unusable compiled plugin"),
             }
         }
-        let component = Component::new(engine, wasm).map_err(|e| format!("not a valid WebAssembly component: {e:#}"))?;
+        let component =
+            Component::new(engine, wasm).map_err(|e| format!("not a valid WebAssembly component: {e:#}"))?;
         if let Err(e) = write_cache(&path, &component) {
             tracing::warn!(path = %path.display(), error = %e, "could not cache compiled plugin");
         }

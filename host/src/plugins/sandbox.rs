@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, Trap,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::manifest::Capability;
@@ -93,7 +95,12 @@ impl Sandbox {
 
     /// A fresh instance of `pre` for one tenant binding, initialised with `config`.
     /// `Ok(Err(msg))` is the plugin refusing the config.
-    pub async fn instantiate(&self, pre: &PluginPre<State>, ctx: Arc<CallContext>, config: &str) -> Result<Result<Instance, String>, Fault> {
+    pub async fn instantiate(
+        &self,
+        pre: &PluginPre<State>,
+        ctx: Arc<CallContext>,
+        config: &str,
+    ) -> Result<Result<Instance, String>, Fault> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.memory_bytes)
             .instances(16)
@@ -185,8 +192,12 @@ impl Instance {
         let store = &mut self.store;
         let result = match req {
             Request::Init(config) => hooks.call_init(store, &config.to_string()).await.map(Response::Init),
-            Request::MapAuth { claims, identity } => hooks.call_map_auth(store, &claims.to_string(), identity).await.map(Response::Identity),
-            Request::ClientEvent { caller, event } => hooks.call_on_client_event(store, caller, event).await.map(Response::Actions),
+            Request::MapAuth { claims, identity } => {
+                hooks.call_map_auth(store, &claims.to_string(), identity).await.map(Response::Identity)
+            }
+            Request::ClientEvent { caller, event } => {
+                hooks.call_on_client_event(store, caller, event).await.map(Response::Actions)
+            }
             Request::Transform(event) => hooks.call_transform(store, event).await.map(Response::Emits),
             Request::OnEvent(event) => hooks.call_on_event(store, event).await.map(Response::Actions),
         };
@@ -318,7 +329,13 @@ impl wagate::plugin::host::Host for State {
         Ok(json_or_err(chats::list(self.ctx.db.pool(), &key, limit, i64::from(offset)).await))
     }
 
-    async fn history(&mut self, session: String, chat: String, limit: u32, offset: u32) -> wasmtime::Result<Result<String, String>> {
+    async fn history(
+        &mut self,
+        session: String,
+        chat: String,
+        limit: u32,
+        offset: u32,
+    ) -> wasmtime::Result<Result<String, String>> {
         self.require(Capability::ChatsRead)?;
         let key = SessionKey::new(&self.ctx.tenant, &session);
         let limit = i64::from(limit.min(500));

@@ -18,13 +18,22 @@ pub(super) fn register(s: &SocketRef) {
 }
 
 /// Any other event goes to the tenant's client-event plugins; without one it is unknown.
-async fn to_plugins(s: SocketRef, io: SocketIo, Event(name): Event, TryData(data): TryData<Value>, State(rt): State<Realtime>) {
+async fn to_plugins(
+    s: SocketRef,
+    io: SocketIo,
+    Event(name): Event,
+    TryData(data): TryData<Value>,
+    State(rt): State<Realtime>,
+) {
     let Some(identity) = s.extensions.get::<Arc<Identity>>() else { return };
     let payload = data.unwrap_or(Value::Null);
     match rt.plugins.client_event(&identity, &name, &payload).await {
         Some(todo) => super::actions::execute(&io, &rt.sessions, Some(&s), todo).await,
         None => {
-            let _ = s.emit("error", &json!({ "code": "unknown_event", "message": format!("unknown event '{name}'"), "event": name }));
+            let _ = s.emit(
+                "error",
+                &json!({ "code": "unknown_event", "message": format!("unknown event '{name}'"), "event": name }),
+            );
         }
     }
 }

@@ -57,7 +57,8 @@ impl AutoReply {
 
 impl Plugin for AutoReply {
     fn init(config: Value) -> Result<Self, String> {
-        let config: Config = wagate_plugin_sdk::serde_json::from_value(config).map_err(|e| format!("invalid auto-reply config: {e}"))?;
+        let config: Config =
+            wagate_plugin_sdk::serde_json::from_value(config).map_err(|e| format!("invalid auto-reply config: {e}"))?;
         if config.rules.is_empty() && config.fallback.is_none() {
             return Err("auto-reply needs at least one rule or a fallback".into());
         }

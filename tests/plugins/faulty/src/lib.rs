@@ -24,7 +24,9 @@ impl Faulty {
                 }
             }
             "panic" => panic!("faulty plugin panics on purpose"),
-            "foreign-room" => vec![Emit::new("faulty:leak", json!({ "secret": true }), Target::Room("t/victim".into()))],
+            "foreign-room" => {
+                vec![Emit::new("faulty:leak", json!({ "secret": true }), Target::Room("t/victim".into()))]
+            }
             "kv" => {
                 // Not granted in plugin.toml.
                 let _ = host::kv_set("stolen", "1");

@@ -38,11 +38,19 @@ impl Plugin for Relay {
     fn on_client_event(&mut self, caller: &Identity, event: ClientEvent) -> Vec<Action> {
         let p = &event.payload;
         match event.name.as_str() {
-            "$connect" => vec![Emit::to_caller("relay:hello", json!({ "user": caller.user, "roles": caller.roles, "label": self.label })).into()],
+            "$connect" => vec![
+                Emit::to_caller(
+                    "relay:hello",
+                    json!({ "user": caller.user, "roles": caller.roles, "label": self.label }),
+                )
+                .into(),
+            ],
             "relay:echo" => vec![Emit::to_caller("relay:echoed", json!({ "payload": p, "label": self.label })).into()],
             "relay:join" => vec![Action::Join(p.as_str().unwrap_or_default().to_owned())],
             "relay:leave" => vec![Action::Leave(p.as_str().unwrap_or_default().to_owned())],
-            "relay:room" => vec![Emit::to_room(p["room"].as_str().unwrap_or_default(), "relay:said", p["text"].clone()).into()],
+            "relay:room" => {
+                vec![Emit::to_room(p["room"].as_str().unwrap_or_default(), "relay:said", p["text"].clone()).into()]
+            }
             "relay:count" => {
                 let n = host::kv_get("count").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + 1;
                 let _ = host::kv_set("count", &n.to_string());
@@ -51,7 +59,13 @@ impl Plugin for Relay {
             "relay:sessions" => {
                 let sessions = host::sessions().unwrap_or(Value::Null);
                 let chats = p.as_str().map(|s| host::chats(s, 10, 0).unwrap_or(Value::Null));
-                vec![Emit::to_caller("relay:data", json!({ "sessions": sessions, "chats": chats, "now": host::now_ms() })).into()]
+                vec![
+                    Emit::to_caller(
+                        "relay:data",
+                        json!({ "sessions": sessions, "chats": chats, "now": host::now_ms() }),
+                    )
+                    .into(),
+                ]
             }
             "relay:send" => vec![Action::SendText {
                 session: p["session"].as_str().unwrap_or_default().to_owned(),

@@ -1,0 +1,253 @@
+//! Plugin runtime benchmark (issue: plugin platform). Prints a table; run with
+//! `scripts/bench.sh` (builds the test plugins first).
+//!
+//! The transform compared is the `relay` test plugin's: parse the canonical payload, wrap it
+//! in a new JSON object with the sequence number and a label, serialise it. "native" runs
+//! the very same Rust code compiled for the host, from the same JSON text to the same JSON
+//! text; "wasm" calls the component on a warm instance.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::json;
+use wagate::config::PluginsConfig;
+use wagate::events::{Event, EventBody};
+use wagate::model::SessionStatus;
+use wagate::plugins::Plugins;
+use wagate::plugins::sandbox::{CallContext, Request, Response, Sandbox, wit};
+use wagate_plugin_sdk::Plugin;
+use wasmtime::component::Component;
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Runs `f` `n` times after a warm-up; returns (mean, p50, p99) in microseconds.
+fn measure(n: usize, mut f: impl FnMut()) -> (f64, f64, f64) {
+    for _ in 0..n / 10 {
+        f();
+    }
+    let mut samples = Vec::with_capacity(n);
+    let all = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        f();
+        samples.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let mean = all.elapsed().as_secs_f64() * 1e6 / n as f64;
+    samples.sort_by(f64::total_cmp);
+    (mean, percentile(&samples, 0.5), percentile(&samples, 0.99))
+}
+
+fn event(seq: u64) -> Event {
+    Event {
+        tenant_id: "acme".into(),
+        session_id: Some("sales".into()),
+        seq,
+        timestamp: Utc::now(),
+        body: EventBody::SessionStatus {
+            status: SessionStatus::Connected,
+            previous_status: Some(SessionStatus::Pairing),
+            reason: None,
+            phone: Some("+6281234567890".into()),
+            display_name: Some("John Doe".into()),
+        },
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path, edit: impl Fn(String) -> String) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let dest = to.join(path.file_name().unwrap());
+        if path.file_name().unwrap() == "plugin.toml" {
+            std::fs::write(dest, edit(std::fs::read_to_string(&path).unwrap())).unwrap();
+        } else {
+            std::fs::copy(&path, dest).unwrap();
+        }
+    }
+}
+
+fn main() {
+    let relay_dir = target_dir().join("test-plugins/relay");
+    assert!(relay_dir.exists(), "run scripts/build-plugins.sh --tests first");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let ev = event(42);
+    let payload = ev.payload().to_string();
+    let wit_event = wit::Event {
+        name: ev.name().into(),
+        tenant: "acme".into(),
+        session: Some("sales".into()),
+        seq: 42,
+        payload: payload.clone(),
+    };
+    println!("canonical event payload: {} bytes", payload.len());
+
+    // ---- native: the same transform, JSON text in, JSON text out ----
+    let mut native = relay::Relay::init(json!({ "label": "bench" })).unwrap();
+    let (native_mean, native_p50, native_p99) = measure(200_000, || {
+        let parsed: serde_json::Value = serde_json::from_str(black_box(&payload)).unwrap();
+        let e = wagate_plugin_sdk::Event {
+            name: "session.status".into(),
+            tenant: "acme".into(),
+            session: Some("sales".into()),
+            seq: 42,
+            payload: parsed,
+        };
+        for emit in native.transform(&e) {
+            black_box(emit.payload.to_string());
+        }
+    });
+
+    // ---- wasm: a warm instance ----
+    let cfg = PluginsConfig { max_instances: 16, ..PluginsConfig::default() };
+    let sandbox = Sandbox::new(&cfg).unwrap();
+    let wasm = std::fs::read(relay_dir.join("relay.wasm")).unwrap();
+    let component = Component::new(&sandbox.engine, &wasm).unwrap();
+    let pre = sandbox.prepare(&component).unwrap();
+    let db =
+        rt.block_on(wagate::store::Store::open(&format!("sqlite://{}", tmp.path().join("b.db").display()))).unwrap();
+    let ctx = || {
+        Arc::new(CallContext {
+            tenant: "acme".into(),
+            plugin: "relay".into(),
+            capabilities: [wagate::plugins::Capability::Log].into_iter().collect(),
+            db: db.clone(),
+        })
+    };
+    let config = r#"{"label":"bench"}"#;
+    let mut instance = rt.block_on(sandbox.instantiate(&pre, ctx(), config)).unwrap().unwrap();
+    // The whole loop runs inside one block_on, as the fan-out task does: no per-call runtime entry.
+    let (wasm_mean, wasm_p50, wasm_p99) = rt.block_on(async {
+        let n = 200_000;
+        for _ in 0..n / 10 {
+            instance.call(&Request::Transform(&wit_event)).await.unwrap();
+        }
+        let mut samples = Vec::with_capacity(n);
+        let all = Instant::now();
+        for _ in 0..n {
+            let t = Instant::now();
+            let Response::Emits(emits) = instance.call(&Request::Transform(black_box(&wit_event))).await.unwrap()
+            else {
+                panic!()
+            };
+            black_box(emits);
+            samples.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        let mean = all.elapsed().as_secs_f64() * 1e6 / n as f64;
+        samples.sort_by(f64::total_cmp);
+        (mean, percentile(&samples, 0.5), percentile(&samples, 0.99))
+    });
+    rows.push((
+        "JSON transform, native Rust (mean / p50 / p99)".into(),
+        format!("{native_mean:.2} / {native_p50:.2} / {native_p99:.2} us"),
+    ));
+    rows.push((
+        "JSON transform, wasm component (mean / p50 / p99)".into(),
+        format!("{wasm_mean:.2} / {wasm_p50:.2} / {wasm_p99:.2} us"),
+    ));
+    rows.push(("wasm / native (mean; target <= 1.5x)".into(), format!("{:.2}x", wasm_mean / native_mean)));
+
+    // ---- instantiate from the prepared InstancePre (includes the init call) ----
+    let (inst_mean, inst_p50, inst_p99) = measure(2_000, || {
+        black_box(rt.block_on(sandbox.instantiate(&pre, ctx(), config)).unwrap().unwrap());
+    });
+    rows.push((
+        "instantiate from InstancePre + init (mean / p50 / p99)".into(),
+        format!("{inst_mean:.1} / {inst_p50:.1} / {inst_p99:.1} us"),
+    ));
+
+    // ---- the whole gateway path: canonical event -> validated deliveries, one core ----
+    let plugins_dir = tmp.path().join("plugins");
+    copy_dir(&relay_dir, &plugins_dir.join("relay"), |m| m);
+    let cache = tmp.path().join("cache");
+    let pcfg = PluginsConfig {
+        dir: plugins_dir.clone(),
+        cache_dir: Some(cache.clone()),
+        watch: false,
+        max_instances: 16,
+        ..PluginsConfig::default()
+    };
+    let (plugins, cold_ms) = rt.block_on(async {
+        let p = Plugins::start(pcfg.clone(), cache.clone(), db.clone()).await.unwrap();
+        let ms = p.info("relay").unwrap().load_ms.unwrap();
+        (p, ms)
+    });
+    rt.block_on(async {
+        let mut w = db.begin_write().await.unwrap();
+        wagate::store::tenants::insert(
+            &mut w,
+            wagate::store::tenants::NewTenant { id: "acme", name: "Acme", api_key_hash: "x", jwt_secret: "s" },
+        )
+        .await
+        .unwrap();
+        w.commit().await.unwrap();
+        plugins.bind("acme", "relay", Default::default()).await.unwrap();
+    });
+    let n = 100_000u64;
+    let started = Instant::now();
+    rt.block_on(async {
+        for seq in 0..n {
+            let out = plugins.transform(&event(seq)).await;
+            assert_eq!(out.deliveries.len(), 1);
+            black_box(out);
+        }
+    });
+    let per_sec = n as f64 / started.elapsed().as_secs_f64();
+    rows.push(("events/s through one transform plugin, one core (full path)".into(), format!("{per_sec:.0}")));
+
+    // ---- loading: compile (cold cache) vs precompiled artifact ----
+    let cached_ms = rt.block_on(async {
+        let p = Plugins::start(pcfg.clone(), cache.clone(), db.clone()).await.unwrap();
+        let info = p.info("relay").unwrap();
+        assert_eq!(info.from_cache, Some(true));
+        info.load_ms.unwrap()
+    });
+    rows.push(("load, compiling (read + compile + type-check)".into(), format!("{cold_ms:.1} ms")));
+    rows.push(("load, from the compiled cache (read + deserialize + type-check)".into(), format!("{cached_ms:.2} ms")));
+
+    // ---- hot reload: new folder written -> new version serving ----
+    let debounce = 50u64;
+    let mut times = Vec::new();
+    rt.block_on(async {
+        let watched = PluginsConfig { watch: true, debounce_ms: debounce, ..pcfg.clone() };
+        let p = Plugins::start(watched, cache.clone(), db.clone()).await.unwrap();
+        let _watch = p.watch(Duration::from_millis(debounce)).unwrap();
+        for i in 1..=10 {
+            let version = format!("2.0.{i}");
+            let staging = tmp.path().join(format!("staging-{i}"));
+            copy_dir(&relay_dir, &staging, |m| m.replace("version = \"1.0.0\"", &format!("version = \"{version}\"")));
+            let old = tmp.path().join(format!("old-{i}"));
+            let t = Instant::now();
+            std::fs::rename(plugins_dir.join("relay"), &old).unwrap();
+            std::fs::rename(&staging, plugins_dir.join("relay")).unwrap();
+            while p.info("relay").and_then(|x| x.version) != Some(version.clone()) {
+                assert!(t.elapsed() < Duration::from_secs(10), "reload never happened");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    });
+    times.sort_by(f64::total_cmp);
+    rows.push((
+        format!("new folder written -> new version serving (debounce {debounce} ms; p50 / max of 10)"),
+        format!("{:.0} / {:.0} ms", percentile(&times, 0.5), times[times.len() - 1]),
+    ));
+
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    println!("\n| {:width$} | result |\n|{}|--------|", "measure", "-".repeat(width + 2));
+    for (k, v) in rows {
+        println!("| {k:width$} | {v} |");
+    }
+}
