@@ -248,11 +248,11 @@ fn json_or_err<T: serde::Serialize>(r: Result<T, db::StoreError>) -> Result<Stri
     r.map_err(|e| e.to_string()).and_then(|v| serde_json::to_string(&v).map_err(|e| e.to_string()))
 }
 
-impl wagate::plugin::types::Host for State {}
+impl self::wagate::plugin::types::Host for State {}
 
-impl wagate::plugin::host::Host for State {
-    async fn log(&mut self, level: wagate::plugin::host::Level, message: String) -> wasmtime::Result<()> {
-        use wagate::plugin::host::Level;
+impl self::wagate::plugin::host::Host for State {
+    async fn log(&mut self, level: self::wagate::plugin::host::Level, message: String) -> wasmtime::Result<()> {
+        use self::wagate::plugin::host::Level;
         self.require(Capability::Log)?;
         let message: String = message.chars().take(4096).collect();
         let (tenant, plugin) = (&self.ctx.tenant, &self.ctx.plugin);
