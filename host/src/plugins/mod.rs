@@ -374,11 +374,10 @@ impl Plugins {
         req: Request<'_>,
         check: impl FnOnce(Response) -> Result<T, Fault>,
     ) -> Option<T> {
-        let loaded = self.inner.registry.current(&b.plugin)?;
+        let (loaded, metrics) = self.inner.registry.serving(&b.plugin)?;
         if !b.breaker.lock().expect("breaker lock").allow() {
             return None;
         }
-        let metrics = self.inner.registry.metrics(&b.plugin);
         let started = Instant::now();
         let mut warm = b.warm.lock().await;
         let stale = warm

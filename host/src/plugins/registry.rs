@@ -58,8 +58,12 @@ impl Registry {
         self.entries.read().expect("registry lock").get(name).and_then(|e| e.current.clone())
     }
 
-    pub fn metrics(&self, name: &str) -> Arc<Metrics> {
-        self.entries.write().expect("registry lock").entry(name.to_owned()).or_default().metrics.clone()
+    /// The serving version and the plugin's call metrics, in one read-locked lookup (every
+    /// plugin call makes it).
+    pub fn serving(&self, name: &str) -> Option<(Arc<Loaded>, Arc<Metrics>)> {
+        let entries = self.entries.read().expect("registry lock");
+        let entry = entries.get(name)?;
+        Some((entry.current.clone()?, entry.metrics.clone()))
     }
 
     pub fn with_entries<T>(&self, f: impl FnOnce(&BTreeMap<String, Entry>) -> T) -> T {
