@@ -106,7 +106,7 @@ fn main() {
             payload: parsed,
         };
         for emit in native.transform(&e) {
-            black_box(emit.payload.to_string());
+            black_box(serde_json::to_string(&emit.payload).unwrap());
         }
     });
 
