@@ -103,6 +103,7 @@ impl Gateway {
             sessions: sessions.clone(),
             plugins: plugins.clone(),
             leeway_secs: config.auth.leeway_secs,
+            token_cookie: config.auth.token_cookie.clone(),
             dev_no_auth_tenant: config.auth.dev_no_auth_tenant.clone(),
         };
         let (sio_layer, io) = realtime::build(rt, config.max_body_bytes as u64);

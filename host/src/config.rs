@@ -65,6 +65,9 @@ pub struct AuthConfig {
     pub default_token_ttl_secs: u64,
     /// Upper bound for `ttlSeconds`.
     pub max_token_ttl_secs: u64,
+    /// Cookie a socket's token is read from when the handshake carries none elsewhere: a
+    /// browser frontend that keeps its JWT in a same-site cookie connects unchanged.
+    pub token_cookie: String,
 }
 
 /// Every timing of the session state machine; tests shrink them to milliseconds.
@@ -161,6 +164,7 @@ impl Default for AuthConfig {
             leeway_secs: 30,
             default_token_ttl_secs: 3600,
             max_token_ttl_secs: 30 * 24 * 3600,
+            token_cookie: "token".into(),
         }
     }
 }

@@ -33,7 +33,7 @@ fn status_event(tenant: &str, session: &str, seq: u64) -> Event {
 }
 
 fn identity(tenant: &str, claims: Value) -> Identity {
-    Identity { tenant: tenant.into(), user: Some("u1".into()), claims, roles: vec![], rooms: vec![] }
+    Identity::new(tenant.into(), Some("u1".into()), claims)
 }
 
 async fn start_with_plugins(plugins: &[(&str, &str)], tweak: impl FnOnce(&mut wagate::config::Config)) -> TestGateway {
@@ -359,7 +359,7 @@ async fn hot_reload_under_load_delivers_every_event_exactly_once() {
                 1 => install_raw(
                     &plugins_dir,
                     "relay",
-                    &bumped.replace("wit = \"0.1.0\"", "wit = \"0.9.0\""),
+                    &bumped.replace("wit = \"0.2.0\"", "wit = \"0.9.0\""),
                     &relay_wasm,
                 ),
                 2 => install_plugin(&plugins_dir, "no-hooks", "relay", |m| m),
@@ -369,7 +369,7 @@ async fn hot_reload_under_load_delivers_every_event_exactly_once() {
             Some(
                 [
                     "not a valid WebAssembly component",
-                    "implements @0.1.0",
+                    "implements @0.2.0",
                     "does not fit wagate:plugin",
                     "init refused the config of tenant 'acme'",
                     "plugin.toml is invalid",

@@ -25,11 +25,16 @@ fn not_initialised() -> ! {
 }
 
 fn identity_in(i: wit::Identity) -> Identity {
-    Identity { tenant: i.tenant, user: i.user, roles: i.roles, rooms: i.rooms }
+    let attributes = match parse(&i.attributes) {
+        Value::Object(map) => map,
+        _ => Default::default(),
+    };
+    Identity { tenant: i.tenant, user: i.user, roles: i.roles, rooms: i.rooms, attributes }
 }
 
 fn identity_out(i: Identity) -> wit::Identity {
-    wit::Identity { tenant: i.tenant, user: i.user, roles: i.roles, rooms: i.rooms }
+    let attributes = json_text(&Value::Object(i.attributes));
+    wit::Identity { tenant: i.tenant, user: i.user, roles: i.roles, rooms: i.rooms, attributes }
 }
 
 fn event_in(e: wit::Event) -> Event {
@@ -52,6 +57,7 @@ fn action_out(a: Action) -> wit::Action {
         Action::Join(r) => wit::Action::Join(r),
         Action::Leave(r) => wit::Action::Leave(r),
         Action::SendText { session, to, text } => wit::Action::SendText(wit::SendText { session, to, text }),
+        Action::MarkRead { session, chat } => wit::Action::MarkRead(wit::MarkRead { session, chat }),
     }
 }
 

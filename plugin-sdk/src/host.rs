@@ -45,6 +45,9 @@ mod imp {
     pub fn chats(session: &str, limit: u32, offset: u32) -> Result<String, String> {
         h::chats(session, limit, offset)
     }
+    pub fn chat(id: &str) -> Result<Option<String>, String> {
+        h::chat(id)
+    }
     pub fn history(session: &str, chat: &str, limit: u32, offset: u32) -> Result<String, String> {
         h::history(session, chat, limit, offset)
     }
@@ -80,6 +83,17 @@ mod imp {
     }
     pub fn chats(session: &str, limit: u32, offset: u32) -> Result<String, String> {
         with_host(|h| Ok(page(h.chats.get(session), limit, offset)))
+    }
+    pub fn chat(id: &str) -> Result<Option<String>, String> {
+        with_host(|h| {
+            let found = h.chats.iter().find_map(|(session, list)| {
+                let chat = list.as_array()?.iter().find(|c| c["id"] == id)?;
+                let mut chat = chat.clone();
+                chat["sessionId"] = session.as_str().into();
+                Some(chat.to_string())
+            });
+            Ok(found)
+        })
     }
     pub fn history(_session: &str, chat: &str, limit: u32, offset: u32) -> Result<String, String> {
         with_host(|h| Ok(page(h.history.get(chat), limit, offset)))
@@ -124,6 +138,23 @@ pub fn sessions() -> Result<Value, String> {
 /// Chats of a session, most recent first.
 pub fn chats(session: &str, limit: u32, offset: u32) -> Result<Value, String> {
     json(imp::chats(session, limit, offset))
+}
+/// One chat of the tenant by id (with its `sessionId`); `None` when no session has it.
+pub fn chat(id: &str) -> Result<Option<Value>, String> {
+    match imp::chat(id)? {
+        Some(text) => json(Ok(text)).map(Some),
+        None => Ok(None),
+    }
+}
+/// Now as ISO 8601 UTC with milliseconds (`2026-01-15T10:30:00.000Z`), the gateway's format.
+pub fn now_iso() -> String {
+    iso8601(imp::now_ms())
+}
+/// Milliseconds since the Unix epoch as ISO 8601 UTC with milliseconds.
+pub fn iso8601(ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms as i64)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 /// Messages of a chat, newest first.
 pub fn history(session: &str, chat: &str, limit: u32, offset: u32) -> Result<Value, String> {

@@ -1,13 +1,23 @@
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-/// Who a socket is. `tenant` is fixed by the host; `rooms` are joined at connect.
+/// Who a socket is. `tenant` is fixed by the host; `rooms` are joined at connect;
+/// `attributes` are what auth plugins recorded from the claims, handed back with every
+/// client event of the socket.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Identity {
     pub tenant: String,
     pub user: Option<String>,
     pub roles: Vec<String>,
     pub rooms: Vec<String>,
+    pub attributes: Map<String, Value>,
+}
+
+impl Identity {
+    /// A string attribute.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name).and_then(Value::as_str)
+    }
 }
 
 /// A canonical event (docs/events.md) with its payload parsed.
@@ -82,6 +92,8 @@ pub enum Action {
     Join(String),
     Leave(String),
     SendText { session: String, to: String, text: String },
+    /// Mark a chat read (unread count to 0, receipts sent); the host emits `chat.read`.
+    MarkRead { session: String, chat: String },
 }
 
 impl From<Emit> for Action {

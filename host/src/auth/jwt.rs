@@ -17,6 +17,15 @@ pub struct Identity {
     pub roles: Vec<String>,
     /// Plugin rooms the socket joins at connect (set by auth-mapping plugins).
     pub rooms: Vec<String>,
+    /// A JSON object auth-mapping plugins fill (say `organizationId`); handed back to
+    /// client-event plugins with every event of the socket.
+    pub attributes: Value,
+}
+
+impl Identity {
+    pub fn new(tenant: String, user: Option<String>, claims: Value) -> Self {
+        Self { tenant, user, claims, roles: Vec::new(), rooms: Vec::new(), attributes: Value::Object(Map::new()) }
+    }
 }
 
 pub struct MintRequest {
@@ -73,7 +82,7 @@ impl TenantDirectory {
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
-        Ok(Identity { tenant, user, claims: data.claims, roles: Vec::new(), rooms: Vec::new() })
+        Ok(Identity::new(tenant, user, data.claims))
     }
 
     /// Which tenant a token claims to belong to, before its signature is checked with that

@@ -500,17 +500,19 @@ impl Plugins {
                     for room in &i.rooms {
                         output::plugin_room(&tenant, room)?;
                     }
-                    Ok(Ok(i))
+                    let attributes = output::attributes(&i.attributes)?;
+                    Ok(Ok((i, attributes)))
                 }
                 Response::Identity(Err(msg)) => Ok(Err(msg)),
                 _ => Err(Fault::BadOutput("unexpected answer".into())),
             };
             let req = Request::MapAuth { claims: &claims, identity: &current };
             match self.invoke(&b, Hook::Auth, req, check).await {
-                Some(Ok(i)) => {
+                Some(Ok((i, attributes))) => {
                     identity.user = i.user;
                     identity.roles = i.roles;
                     identity.rooms = i.rooms;
+                    identity.attributes = attributes;
                 }
                 Some(Err(refusal)) => return Err(refusal),
                 None if b.on_error == OnError::Passthrough => {}
@@ -532,7 +534,13 @@ fn wit_event(ev: &Event) -> wit::Event {
 }
 
 fn wit_identity(i: &Identity) -> wit::Identity {
-    wit::Identity { tenant: i.tenant.clone(), user: i.user.clone(), roles: i.roles.clone(), rooms: i.rooms.clone() }
+    wit::Identity {
+        tenant: i.tenant.clone(),
+        user: i.user.clone(),
+        roles: i.roles.clone(),
+        rooms: i.rooms.clone(),
+        attributes: i.attributes.to_string(),
+    }
 }
 
 fn info_of(name: &str, e: &registry::Entry) -> PluginInfo {

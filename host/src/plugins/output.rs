@@ -12,6 +12,7 @@ const MAX_EVENT_NAME: usize = 128;
 const MAX_ROOM_NAME: usize = 200;
 const MAX_PAYLOAD: usize = 256 * 1024;
 const MAX_TEXT: usize = 65_536;
+const MAX_ATTRIBUTES: usize = 16 * 1024;
 /// Socket.IO gives these names meaning of its own.
 const RESERVED_EVENTS: &[&str] =
     &["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
@@ -36,10 +37,22 @@ pub enum HostAction {
     Join(String),
     Leave(String),
     SendText { session: SessionKey, to: String, text: String },
+    MarkRead { session: SessionKey, chat: String },
 }
 
 fn bad(msg: impl Into<String>) -> Fault {
     Fault::BadOutput(msg.into())
+}
+
+/// An identity's `attributes`: a JSON object of bounded size.
+pub fn attributes(text: &str) -> Result<Value, Fault> {
+    if text.len() > MAX_ATTRIBUTES {
+        return Err(bad(format!("identity attributes are at most {MAX_ATTRIBUTES} bytes")));
+    }
+    match serde_json::from_str(text) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        _ => Err(bad("identity attributes must be a JSON object")),
+    }
 }
 
 /// A room name of the plugin's choosing, as the host room inside the tenant.
@@ -107,6 +120,13 @@ pub fn actions(tenant: &str, actions: Vec<wit::Action>, has_caller: bool) -> Res
                         return Err(bad("send-text needs a recipient and 1 to 65536 bytes of text"));
                     }
                     HostAction::SendText { session: SessionKey::new(tenant, &s.session), to: s.to, text: s.text }
+                }
+                wit::Action::MarkRead(m) => {
+                    validate_id(&m.session).map_err(|e| bad(format!("session '{}': {e}", m.session)))?;
+                    if m.chat.is_empty() || m.chat.len() > MAX_ROOM_NAME {
+                        return Err(bad("mark-read needs a chat id"));
+                    }
+                    HostAction::MarkRead { session: SessionKey::new(tenant, &m.session), chat: m.chat }
                 }
             })
         })

@@ -329,6 +329,15 @@ impl self::wagate::plugin::host::Host for State {
         Ok(json_or_err(chats::list(self.ctx.db.pool(), &key, limit, i64::from(offset)).await))
     }
 
+    async fn chat(&mut self, chat: String) -> wasmtime::Result<Result<Option<String>, String>> {
+        self.require(Capability::ChatsRead)?;
+        Ok(match chats::find(self.ctx.db.pool(), &self.ctx.tenant, &chat).await {
+            Ok(None) => Ok(None),
+            Ok(Some(found)) => json_or_err(Ok(found)).map(Some),
+            Err(e) => Err(e.to_string()),
+        })
+    }
+
     async fn history(
         &mut self,
         session: String,

@@ -46,6 +46,14 @@ pub async fn execute(io: &SocketIo, sessions: &Sessions, caller: Option<&SocketR
                     }
                 }
             }
+            HostAction::MarkRead { session, chat } => {
+                if let Err(e) = sessions.mark_read(&session, &chat).await {
+                    tracing::warn!(session = %session, error = %e, "plugin mark-read refused");
+                    if let Some(s) = caller {
+                        let _ = s.emit("error", &json!({ "code": "mark_read_failed", "message": e.to_string() }));
+                    }
+                }
+            }
         }
     }
 }

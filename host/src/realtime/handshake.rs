@@ -14,16 +14,12 @@ pub(super) async fn authenticate(
     TryData(auth): TryData<Value>,
     State(rt): State<Realtime>,
 ) -> Result<(), AuthError> {
-    let identity = match find_token(auth.ok().as_ref(), s.req_parts()) {
+    let identity = match find_token(auth.ok().as_ref(), s.req_parts(), &rt.token_cookie) {
         Some(token) => rt.directory.verify(&token, rt.leeway_secs)?,
         None => match &rt.dev_no_auth_tenant {
-            Some(tenant) if rt.directory.contains(tenant) => Identity {
-                tenant: tenant.clone(),
-                user: Some("anonymous".into()),
-                claims: Value::Object(Default::default()),
-                roles: Vec::new(),
-                rooms: Vec::new(),
-            },
+            Some(tenant) if rt.directory.contains(tenant) => {
+                Identity::new(tenant.clone(), Some("anonymous".into()), Value::Object(Default::default()))
+            }
             Some(_) => return Err(AuthError::UnknownTenant),
             None => return Err(AuthError::MissingToken),
         },
@@ -39,8 +35,9 @@ fn strip_bearer(v: &str) -> &str {
 }
 
 /// The four places seed 004's client may put a token, in its own order of preference:
-/// `auth.token`, `auth.authorization`, the `token` query parameter, the `Authorization` header.
-fn find_token(auth: Option<&Value>, parts: &Parts) -> Option<String> {
+/// `auth.token`, `auth.authorization`, the `token` query parameter, the `Authorization` header;
+/// then the cookie a browser sends by itself (seed 002's client passes no token at all).
+fn find_token(auth: Option<&Value>, parts: &Parts, cookie: &str) -> Option<String> {
     let from_auth = |field: &str| {
         auth.and_then(|a| a.get(field)).and_then(Value::as_str).map(strip_bearer).filter(|t| !t.is_empty())
     };
@@ -53,13 +50,24 @@ fn find_token(auth: Option<&Value>, parts: &Parts) -> Option<String> {
     if from_query.is_some() {
         return from_query;
     }
-    parts
+    let from_header = parts
         .headers
         .get(http::header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .map(strip_bearer)
         .filter(|t| !t.is_empty())
-        .map(str::to_owned)
+        .map(str::to_owned);
+    from_header.or_else(|| from_cookie(parts, cookie))
+}
+
+fn from_cookie(parts: &Parts, name: &str) -> Option<String> {
+    parts.headers.get_all(http::header::COOKIE).iter().filter_map(|h| h.to_str().ok()).find_map(|line| {
+        line.split(';').find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            let v = v.trim().trim_matches('"');
+            (k == name && !v.is_empty()).then(|| v.to_owned())
+        })
+    })
 }
 
 #[cfg(test)]
@@ -68,11 +76,15 @@ mod tests {
     use serde_json::json;
 
     fn parts(uri: &str, header: Option<&str>) -> Parts {
-        let mut b = http::Request::builder().uri(uri);
+        let mut b = http::Request::builder().uri(uri).header("cookie", "theme=dark; token=c");
         if let Some(h) = header {
             b = b.header("authorization", h);
         }
         b.body(()).unwrap().into_parts().0
+    }
+
+    fn find_token(auth: Option<&Value>, parts: &Parts) -> Option<String> {
+        super::find_token(auth, parts, "token")
     }
 
     #[test]
@@ -82,6 +94,7 @@ mod tests {
         assert_eq!(find_token(Some(&json!({"authorization": "Bearer b"})), &p).as_deref(), Some("b"));
         assert_eq!(find_token(Some(&json!({})), &p).as_deref(), Some("q"));
         assert_eq!(find_token(None, &parts("/socket.io/?EIO=4", Some("Bearer h"))).as_deref(), Some("h"));
-        assert_eq!(find_token(Some(&json!({"token": ""})), &parts("/socket.io/", None)), None);
+        assert_eq!(find_token(Some(&json!({"token": ""})), &parts("/socket.io/", None)).as_deref(), Some("c"));
+        assert_eq!(super::find_token(None, &parts("/socket.io/", None), "jwt"), None);
     }
 }

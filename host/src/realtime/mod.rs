@@ -28,6 +28,7 @@ pub struct Realtime {
     pub sessions: Sessions,
     pub plugins: Plugins,
     pub leeway_secs: u64,
+    pub token_cookie: String,
     pub dev_no_auth_tenant: Option<String>,
 }
 

@@ -103,6 +103,14 @@ pub async fn get(pool: &SqlitePool, key: &SessionKey, chat_id: &str) -> StoreRes
     Ok(row.map(Chat::from))
 }
 
+/// A chat of any of the tenant's sessions, by its id.
+pub async fn find(pool: &SqlitePool, tenant: &str, chat_id: &str) -> StoreResult<Option<Chat>> {
+    let sql = format!("SELECT {COLUMNS} FROM chats WHERE tenant_id = ? AND id = ?");
+    let row: Option<ChatRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(chat_id).fetch_optional(pool).await?;
+    Ok(row.map(Chat::from))
+}
+
 /// Zeroes the unread counter; returns the chat as it is now.
 pub async fn mark_read(w: &mut WriteTx, key: &SessionKey, chat_id: &str) -> StoreResult<Option<Chat>> {
     let sql = format!(
