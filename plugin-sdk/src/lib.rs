@@ -7,7 +7,9 @@
 
 #[doc(hidden)]
 pub mod __private;
+pub mod claims;
 pub mod host;
+pub mod ids;
 pub mod testing;
 mod types;
 

@@ -91,9 +91,16 @@ pub enum Action {
     Emit(Emit),
     Join(String),
     Leave(String),
-    SendText { session: String, to: String, text: String },
+    SendText {
+        session: String,
+        to: String,
+        text: String,
+    },
     /// Mark a chat read (unread count to 0, receipts sent); the host emits `chat.read`.
-    MarkRead { session: String, chat: String },
+    MarkRead {
+        session: String,
+        chat: String,
+    },
 }
 
 impl From<Emit> for Action {

@@ -1,0 +1,182 @@
+//! The session-room protocol of seed 001 (see README.md).
+
+use serde::Deserialize;
+use wagate_plugin_sdk::{
+    Action, ClientEvent, Emit, Event, Identity, Plugin, Value, claims, export_plugin, host, ids, json, serde_json,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Config {
+    #[serde(default = "connected_message")]
+    connected_message: String,
+    /// Claim (dotted path) naming the user; `userId`, then `sub` when absent.
+    user_claim: Option<String>,
+}
+
+fn connected_message() -> String {
+    "Connected to WhatsApp Gateway".into()
+}
+
+pub struct DialectSession {
+    config: Config,
+}
+
+fn room(session: &str) -> String {
+    format!("session:{session}")
+}
+
+fn invalid_session() -> Vec<Action> {
+    let payload = json!({ "message": "Invalid session ID or access denied", "code": "INVALID_SESSION" });
+    vec![Emit::to_caller("error", payload).into()]
+}
+
+/// Seed 001: a user sees the sessions whose id starts with their user id (`<userId>-...`)
+/// and the sessions they own.
+fn may_see(user: &str, session: &Value) -> bool {
+    let id = session["id"].as_str().unwrap_or_default();
+    let prefixed = id.strip_prefix(user).is_some_and(|rest| rest.is_empty() || rest.starts_with('-'));
+    prefixed || session["owner"].as_str() == Some(user)
+}
+
+impl Plugin for DialectSession {
+    fn init(config: Value) -> Result<Self, String> {
+        let config = serde_json::from_value(config).map_err(|e| format!("invalid config: {e}"))?;
+        Ok(Self { config })
+    }
+
+    fn map_auth(&mut self, token: &Value, mut identity: Identity) -> Result<Identity, String> {
+        let user = match &self.config.user_claim {
+            Some(path) => claims::text(token, path),
+            None => claims::first_text(token, &["userId", "sub"]),
+        };
+        if user.is_some() {
+            identity.user = user;
+        }
+        Ok(identity)
+    }
+
+    fn on_client_event(&mut self, caller: &Identity, event: ClientEvent) -> Vec<Action> {
+        match event.name.as_str() {
+            "$connect" => {
+                let payload = json!({ "message": self.config.connected_message, "userId": caller.user, "timestamp": host::now_iso() });
+                vec![Emit::to_caller("connected", payload).into()]
+            }
+            "join_session" => {
+                let (Some(session), Some(user)) = (ids::id_in(&event.payload, "sessionId"), caller.user.as_deref())
+                else {
+                    return invalid_session();
+                };
+                let visible = match host::sessions() {
+                    Ok(Value::Array(list)) => list.iter().any(|s| s["id"] == session.as_str() && may_see(user, s)),
+                    _ => false,
+                };
+                if !visible {
+                    return invalid_session();
+                }
+                let payload = json!({ "sessionId": session, "message": "Joined session room successfully", "timestamp": host::now_iso() });
+                vec![Action::Join(room(&session)), Emit::to_caller("session_joined", payload).into()]
+            }
+            "leave_session" => match ids::id_in(&event.payload, "sessionId") {
+                Some(session) => vec![Action::Leave(room(&session))],
+                None => invalid_session(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    fn transform(&mut self, event: &Event) -> Vec<Emit> {
+        let Some(session) = event.session.as_deref() else {
+            return Vec::new();
+        };
+        let ts = event.get("timestamp");
+        let (name, payload) = match event.name.as_str() {
+            "session.qr" => (
+                "qr_code_updated",
+                json!({ "sessionId": session, "qrCode": event.get("qr"), "status": "QR_REQUIRED", "timestamp": ts }),
+            ),
+            "session.status" => {
+                let mut p = json!({ "sessionId": session, "status": event.get("status"), "timestamp": ts });
+                if event.str("status") == Some("CONNECTED") {
+                    p["phoneNumber"] = event.get("phone").clone();
+                    p["displayName"] = event.get("displayName").clone();
+                }
+                ("session_status_changed", p)
+            }
+            "message.status" => {
+                let mut p = json!({ "sessionId": session, "messageId": event.get("messageId"), "status": event.get("status"), "timestamp": ts });
+                if event.str("status") == Some("DELIVERED") {
+                    p["deliveredAt"] = ts.clone();
+                }
+                ("message_status_updated", p)
+            }
+            _ => return Vec::new(),
+        };
+        vec![Emit::to_room(room(session), name, payload)]
+    }
+}
+
+export_plugin!(DialectSession);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wagate_plugin_sdk::testing::{FakeHost, Harness, event, identity};
+    use wagate_plugin_sdk::{Target, json};
+
+    fn harness() -> Harness<DialectSession> {
+        let sessions = json!([{"id": "u1-shop", "owner": null}, {"id": "shared", "owner": "u1"}, {"id": "u10-x"}]);
+        let host = FakeHost { sessions, now_ms: 1_768_473_000_000, ..Default::default() };
+        Harness::with_host(host, json!({})).unwrap()
+    }
+
+    #[test]
+    fn connected_after_handshake() {
+        let mut h = harness();
+        let me = h.map_auth(json!({"sub": "s", "userId": "u1"}), identity("s")).unwrap();
+        let out = h.client_event(&me, "$connect", json!({}));
+        let Action::Emit(e) = &out[0] else { panic!() };
+        assert_eq!(e.event, "connected");
+        assert_eq!(e.payload["userId"], "u1");
+        assert_eq!(e.payload["timestamp"], "2026-01-15T10:30:00.000Z");
+    }
+
+    #[test]
+    fn joins_only_visible_sessions() {
+        let mut h = harness();
+        let me = identity("u1");
+        for ok in ["u1-shop", "shared"] {
+            let out = h.client_event(&me, "join_session", json!(ok));
+            assert_eq!(out[0], Action::Join(format!("session:{ok}")));
+            let Action::Emit(e) = &out[1] else { panic!() };
+            assert_eq!((e.event.as_str(), &e.payload["sessionId"]), ("session_joined", &json!(ok)));
+        }
+        for bad in [json!("u10-x"), json!("nope"), json!(12.5), json!({"x": 1})] {
+            let out = h.client_event(&me, "join_session", bad);
+            let Action::Emit(e) = &out[0] else { panic!() };
+            assert_eq!(e.payload, json!({"message": "Invalid session ID or access denied", "code": "INVALID_SESSION"}));
+        }
+    }
+
+    #[test]
+    fn maps_events_to_the_session_room() {
+        let mut h = harness();
+        let out = h.transform(&event(
+            "session.status",
+            json!({"sessionId": "u1-shop", "status": "CONNECTED", "phone": "+62", "displayName": "J"}),
+        ));
+        assert_eq!(out[0].target, Target::Room("session:u1-shop".into()));
+        assert_eq!(out[0].payload["phoneNumber"], "+62");
+        let out = h.transform(&event(
+            "session.status",
+            json!({"sessionId": "u1-shop", "status": "DISCONNECTED", "phone": "+62"}),
+        ));
+        assert!(out[0].payload.get("phoneNumber").is_none());
+        let out = h.transform(&event(
+            "message.status",
+            json!({"sessionId": "u1-shop", "messageId": "m1", "status": "DELIVERED"}),
+        ));
+        assert_eq!(out[0].payload["deliveredAt"], "2026-01-15T10:30:00.000Z");
+        assert!(h.transform(&event("chat.updated", json!({"sessionId": "u1-shop"}))).is_empty());
+    }
+}
