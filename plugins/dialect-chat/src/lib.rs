@@ -180,7 +180,16 @@ impl Plugin for DialectChat {
                 ("message:new", json!({ "whatsappNumberId": number, "chatId": m["chatId"], "message": message_out(m) }))
             }
             "chat.updated" => {
-                ("chat:updated", json!({ "whatsappNumberId": number, "chat": chat_out(event.get("chat")) }))
+                let c = event.get("chat");
+                // Seed 003 lists these five; the chat list carries the rest.
+                let chat = json!({
+                    "id": c["id"],
+                    "contactName": chat_out(c)["contactName"],
+                    "lastMessage": c["lastMessage"],
+                    "lastMessageTime": c["lastMessageAt"],
+                    "unreadCount": c["unreadCount"],
+                });
+                ("chat:updated", json!({ "whatsappNumberId": number, "chat": chat }))
             }
             "chat.read" => ("chat:read", json!({ "chatId": event.get("chatId"), "whatsappNumberId": number })),
             "message.status" => {

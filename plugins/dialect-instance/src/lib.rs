@@ -34,6 +34,17 @@ fn subscription_claim() -> String {
     "subscriptionId".into()
 }
 
+/// The subscription id the tenant's tokens carry, remembered at the handshake: the stats are
+/// pushed with the id the frontend knows even when the config names none.
+const SUBSCRIPTION_KEY: &str = "subscriptionId";
+
+/// Stores `value` under `key` unless it is already there (a handshake costs a write only once).
+fn remember(key: &str, value: &str) {
+    if host::kv_get(key).as_deref() != Some(value) {
+        let _ = host::kv_set(key, value);
+    }
+}
+
 pub struct DialectInstance {
     config: Config,
 }
@@ -69,6 +80,7 @@ impl Plugin for DialectInstance {
             .or_else(|| claims::text(token, &self.config.subscription_claim))
             .or_else(|| self.config.subscription_id.clone())
             .unwrap_or_else(|| identity.tenant.clone());
+        remember(SUBSCRIPTION_KEY, &subscription);
         identity.rooms.push(format!("subscription:{subscription}"));
         identity.attributes.insert("subscriptionId".into(), subscription.into());
         Ok(identity)
@@ -99,7 +111,12 @@ impl Plugin for DialectInstance {
         let Some(instance) = event.session.as_deref() else {
             return match event.name.as_str() {
                 "tenant.stats" => {
-                    let id = self.config.subscription_id.clone().unwrap_or_else(|| event.tenant.clone());
+                    let id = self
+                        .config
+                        .subscription_id
+                        .clone()
+                        .or_else(|| host::kv_get(SUBSCRIPTION_KEY))
+                        .unwrap_or_else(|| event.tenant.clone());
                     vec![Emit::to_tenant(
                         "subscription:stats:updated",
                         json!({ "subscriptionId": id, "stats": event.get("stats") }),
@@ -213,6 +230,9 @@ mod tests {
         assert!(same.is_empty());
         let stats = h.transform(&event("tenant.stats", json!({"stats": {"sessions": 1}})));
         assert_eq!(stats[0].payload, json!({"subscriptionId": "t1", "stats": {"sessions": 1}}));
+        h.map_auth(json!({"subscriptionId": "S-9"}), identity("u")).unwrap();
+        let stats = h.transform(&event("tenant.stats", json!({"stats": {}})));
+        assert_eq!(stats[0].payload["subscriptionId"], "S-9", "the id the tokens carry");
         assert_eq!(stats[0].target, Target::Tenant);
     }
 }

@@ -2,11 +2,12 @@
 
 use serde::Deserialize;
 use wagate_plugin_sdk::{
-    Action, ClientEvent, Emit, Event, Identity, Plugin, Value, claims, export_plugin, ids, json, serde_json,
+    Action, ClientEvent, Emit, Event, Identity, Plugin, Value, claims, export_plugin, host, ids, json, serde_json,
 };
 
 /// The one room of the organization's sockets (rooms are per tenant already).
 const ROOM: &str = "organization";
+const ORGANIZATION_KEY: &str = "organizationId";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -27,8 +28,14 @@ pub struct DialectOrganization {
 }
 
 impl DialectOrganization {
+    /// The organization id the frontend knows: the config's, else the one the tenant's tokens
+    /// carry (remembered at the handshake), else the tenant id.
     fn organization(&self, tenant: &str) -> String {
-        self.config.organization_id.clone().unwrap_or_else(|| tenant.to_owned())
+        self.config
+            .organization_id
+            .clone()
+            .or_else(|| host::kv_get(ORGANIZATION_KEY))
+            .unwrap_or_else(|| tenant.to_owned())
     }
 }
 
@@ -66,11 +73,20 @@ impl Plugin for DialectOrganization {
     }
 
     fn map_auth(&mut self, token: &Value, mut identity: Identity) -> Result<Identity, String> {
-        if identity.attribute("organizationId").is_none() {
-            let org = claims::text(token, &self.config.organization_claim)
-                .unwrap_or_else(|| self.organization(&identity.tenant));
-            identity.attributes.insert("organizationId".into(), org.into());
-        }
+        let claimed = identity
+            .attribute("organizationId")
+            .map(str::to_owned)
+            .or_else(|| claims::text(token, &self.config.organization_claim));
+        let org = match claimed {
+            Some(org) => {
+                if self.config.organization_id.is_none() && host::kv_get(ORGANIZATION_KEY).as_deref() != Some(&org) {
+                    let _ = host::kv_set(ORGANIZATION_KEY, &org);
+                }
+                org
+            }
+            None => self.organization(&identity.tenant),
+        };
+        identity.attributes.insert("organizationId".into(), org.into());
         Ok(identity)
     }
 
@@ -156,8 +172,10 @@ mod tests {
         let Action::Emit(e) = &out[0] else { panic!() };
         assert_eq!(e.payload["code"], "INVALID_PAYLOAD");
         let anonymous = h.map_auth(json!({}), identity("u")).unwrap();
+        let out = h.transform(&event("session.connected", json!({"sessionId": "i1", "phone": "+1"})));
+        assert_eq!(out[0].payload["organizationId"], "org-1", "the organization the tenant's tokens name");
         assert_eq!(
-            h.client_event(&anonymous, "join-organization", json!("t1")),
+            h.client_event(&anonymous, "join-organization", json!("org-1")),
             vec![Action::Join("organization".into())]
         );
     }

@@ -215,3 +215,45 @@ export async function signHS256(secret, claims) {
 }
 
 export const now = () => Math.floor(Date.now() / 1000);
+
+/**
+ * Asserts `obj` has exactly the documented fields with their JSON types. A spec value is a
+ * type name (`string`, `number`, `boolean`, `object`, `array`, `null`), several joined by
+ * `|`, with a trailing `?` for a field that may be absent. Fields not in the spec are refused:
+ * a frontend written against the seed should find nothing it does not expect.
+ */
+export function assertTypes(obj, spec, where = "payload") {
+  const type = (v) => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
+  if (type(obj) !== "object") throw new Error(`${where}: expected an object, got ${JSON.stringify(obj)}`);
+  for (const [field, want] of Object.entries(spec)) {
+    const optional = want.endsWith("?");
+    const types = want.replace(/\?$/, "").split("|");
+    if (!(field in obj)) {
+      if (optional) continue;
+      throw new Error(`${where}: missing ${field} in ${JSON.stringify(obj)}`);
+    }
+    if (!types.includes(type(obj[field]))) {
+      throw new Error(`${where}.${field}: expected ${want}, got ${type(obj[field])} (${JSON.stringify(obj[field])})`);
+    }
+  }
+  const extra = Object.keys(obj).filter((k) => !(k in spec));
+  if (extra.length) throw new Error(`${where}: undocumented fields ${extra.join(", ")} in ${JSON.stringify(obj)}`);
+}
+
+/** Binds a plugin for a tenant (PUT /api/v1/tenant/plugins/{name}); throws unless 200. */
+export async function bindPlugin(gw, tenant, name, config = {}) {
+  const r = await gw.api("PUT", `/api/v1/tenant/plugins/${name}`, tenant.apiKey, { enabled: true, config });
+  if (r.status !== 200) throw new Error(`bind ${name}: ${JSON.stringify(r)}`);
+  return r.body;
+}
+
+/** Waits `ms` and returns what the log gained meanwhile: for "nothing else happens". */
+export async function during(log, ms, action = async () => {}) {
+  const start = log.length;
+  await action();
+  await sleep(ms);
+  return log.slice(start);
+}
+
+/** The ISO 8601 timestamps the seeds show (`2024-01-15T10:30:00.000Z`). */
+export const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
