@@ -111,6 +111,20 @@ for (const transports of TRANSPORTS) {
       assert.ok(socket.connected);
     });
 
+    test("subscribe then unsubscribe at once: handled in the order sent, ends unsubscribed", async () => {
+      const instanceId = `order-${t}`;
+      await gw.api("POST", "/api/v1/sessions", acme.apiKey, { id: instanceId });
+      const socket = await gw.connect({ transports, auth: { token: await gw.token(acme, "user-1") } });
+      for (let i = 0; i < 20; i++) {
+        socket.emit("subscribe:instance", instanceId);
+        socket.emit("unsubscribe:instance", instanceId);
+      }
+      await sleep(300);
+      const heard = await during(socket.log, 300, () => gw.api("POST", `/api/v1/sessions/${instanceId}/connect`, acme.apiKey, {}));
+      assert.deepEqual(heard.filter((e) => e.name.startsWith("instance:")), []);
+      await gw.api("POST", `/api/v1/sessions/${instanceId}/disconnect`, acme.apiKey);
+    });
+
     test("a bad token is refused before anything else", async () => {
       const token = (await gw.token(acme, "user-1")).slice(0, -4) + "AAAA";
       const err = await gw.connect({ transports, auth: { token } }).then(() => null, (e) => e);

@@ -5,35 +5,70 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
+use tokio::sync::mpsc;
 
 use super::{Realtime, rooms};
 use crate::auth::Identity;
 use crate::model::{SessionKey, validate_id};
 use crate::sessions::SessionError;
 
-pub(super) fn register(s: &SocketRef) {
+/// Events of one socket waiting for its plugins; beyond this the client is told to slow down.
+const PLUGIN_QUEUE_DEPTH: usize = 128;
+
+/// The way into a socket's plugin worker. Removed on disconnect, which ends the worker.
+#[derive(Clone)]
+struct PluginQueue(mpsc::Sender<(String, Value)>);
+
+/// Registers every handler before anything awaits, so no early client event is missed.
+/// Events for plugins go through one worker per socket: a socket's events are handled in the
+/// order it sent them (`subscribe` then `unsubscribe` must not end subscribed), and
+/// `$connect` comes first.
+pub(super) fn register(s: &SocketRef, io: SocketIo, rt: Realtime, identity: Arc<Identity>) {
     s.on("session.subscribe", subscribe);
     s.on("session.unsubscribe", unsubscribe);
+    let (tx, rx) = mpsc::channel(PLUGIN_QUEUE_DEPTH);
+    let _ = tx.try_send(("$connect".to_owned(), identity.claims.clone()));
+    s.extensions.insert(PluginQueue(tx));
     s.on_fallback(to_plugins);
+    s.on_disconnect(|s: SocketRef| {
+        s.extensions.remove::<PluginQueue>();
+        std::future::ready(())
+    });
+    tokio::spawn(plugin_worker(s.clone(), io, rt, identity, rx));
 }
 
-/// Any other event goes to the tenant's client-event plugins; without one it is unknown.
-async fn to_plugins(
+/// Not an `async fn`: socketioxide calls a handler as the packet arrives and only spawns the
+/// future it returns, so queueing here, before any future, keeps the socket's order.
+fn to_plugins(s: SocketRef, Event(name): Event, TryData(data): TryData<Value>) -> std::future::Ready<()> {
+    if let Some(PluginQueue(tx)) = s.extensions.get::<PluginQueue>()
+        && let Err(mpsc::error::TrySendError::Full((name, _))) =
+            tx.try_send((name.to_string(), data.unwrap_or(Value::Null)))
+    {
+        let message = format!("too many events waiting ({PLUGIN_QUEUE_DEPTH}); '{name}' was not handled");
+        let _ = s.emit("error", &json!({ "code": "too_many_events", "message": message, "event": name }));
+    }
+    std::future::ready(())
+}
+
+/// Any event the host does not handle goes to the tenant's client-event plugins; without one
+/// it is unknown.
+async fn plugin_worker(
     s: SocketRef,
     io: SocketIo,
-    Event(name): Event,
-    TryData(data): TryData<Value>,
-    State(rt): State<Realtime>,
+    rt: Realtime,
+    identity: Arc<Identity>,
+    mut rx: mpsc::Receiver<(String, Value)>,
 ) {
-    let Some(identity) = s.extensions.get::<Arc<Identity>>() else { return };
-    let payload = data.unwrap_or(Value::Null);
-    match rt.plugins.client_event(&identity, &name, &payload).await {
-        Some(todo) => super::actions::execute(&io, &rt.sessions, Some(&s), todo).await,
-        None => {
-            let _ = s.emit(
-                "error",
-                &json!({ "code": "unknown_event", "message": format!("unknown event '{name}'"), "event": name }),
-            );
+    while let Some((name, payload)) = rx.recv().await {
+        match rt.plugins.client_event(&identity, &name, &payload).await {
+            Some(todo) => super::actions::execute(&io, &rt.sessions, Some(&s), todo).await,
+            None if name == "$connect" => {}
+            None => {
+                let _ = s.emit(
+                    "error",
+                    &json!({ "code": "unknown_event", "message": format!("unknown event '{name}'"), "event": name }),
+                );
+            }
         }
     }
 }

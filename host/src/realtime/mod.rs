@@ -43,21 +43,20 @@ pub fn build(rt: Realtime, max_payload: u64) -> (SocketIoLayer, SocketIo) {
     (layer, io)
 }
 
-async fn on_connect(s: SocketRef, io: SocketIo, State(rt): State<Realtime>) {
-    // Handlers are registered before anything awaits, so no early client event is missed.
-    client_events::register(&s);
+/// Not an `async fn`: it runs as the connection is accepted, before the socket's first event
+/// can be dispatched (see `client_events::register`).
+fn on_connect(s: SocketRef, io: SocketIo, State(rt): State<Realtime>) -> std::future::Ready<()> {
     let Some(identity) = s.extensions.get::<Arc<Identity>>() else {
         // The handshake middleware always stores one; without it the socket has no tenant.
         let _ = s.disconnect();
-        return;
+        return std::future::ready(());
     };
     s.join(rooms::tenant(&identity.tenant));
     for room in &identity.rooms {
         s.join(rooms::plugin(&identity.tenant, room));
     }
     tracing::debug!(tenant = %identity.tenant, user = ?identity.user, sid = %s.id, "socket connected");
-    // Client-event plugins may greet the socket (seed 001's `connected`).
-    if let Some(todo) = rt.plugins.client_event(&identity, "$connect", &identity.claims).await {
-        actions::execute(&io, &rt.sessions, Some(&s), todo).await;
-    }
+    // Client-event plugins get `$connect` first (seed 001 greets with `connected`).
+    client_events::register(&s, io, rt, identity);
+    std::future::ready(())
 }
