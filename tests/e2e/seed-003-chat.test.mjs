@@ -132,6 +132,16 @@ for (const [i, transports] of TRANSPORTS.entries()) {
       await gw.api("POST", `/api/v1/sessions/${fresh}/disconnect`, acme.apiKey);
     });
 
+    test("a token of another tenant is refused; a bad one too", async () => {
+      const otherToken = await gw.token(other, "agent-1");
+      const s = await gw.connect({ transports, auth: { token: otherToken } });
+      const got = await during(s.log, 300, () => s.emit("chat:get-list", { whatsappNumberId: number }));
+      // dialect-chat is not bound for the other tenant: the canonical dialect does not know the event.
+      assert.deepEqual(got.map((e) => [e.name, e.payload.code]), [["error", "unknown_event"]]);
+      const err = await gw.connect({ transports, auth: { token: "abc.def.ghi" } }).then(() => null, (e) => e);
+      assert.match(err.message, /^malformed token/);
+    });
+
     test("unknown, foreign and malformed requests: error { message } and nothing else", async () => {
       const socket = await useWaBoxSocket(transports, number);
       await socket.log.waitFor("whatsapp:status");

@@ -48,7 +48,9 @@ impl Plugin for DialectSession {
     fn map_auth(&mut self, token: &Value, mut identity: Identity) -> Result<Identity, String> {
         let user = match &self.config.user_claim {
             Some(path) => claims::text(token, path),
-            None => claims::first_text(token, &["userId", "sub"]),
+            // Without a configured claim: `userId` when the token has one, else whoever the host
+            // or an earlier auth plugin (claims-mapper) made the user.
+            None => claims::text(token, "userId"),
         };
         if user.is_some() {
             identity.user = user;
