@@ -80,6 +80,14 @@ impl Gateway {
         let sim = SimWorld::new(config.sim.clone());
         let mut connectors: HashMap<String, Arc<dyn Connector>> = HashMap::new();
         connectors.insert("sim".into(), Arc::new(SimConnector::new(sim.clone(), config.sessions.clone())));
+        #[cfg(feature = "whatsapp")]
+        connectors.insert(
+            "whatsapp".into(),
+            Arc::new(crate::connector::whatsapp::WhatsAppConnector::new(
+                &config.data_dir,
+                Duration::from_millis(config.sessions.connect_timeout_ms),
+            )),
+        );
         let sessions = Sessions::new(store.clone(), journal.clone(), connectors, config.sessions.clone());
         let plugins = Plugins::start(
             config.plugins.clone(),

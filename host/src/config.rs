@@ -86,6 +86,9 @@ pub struct SessionTimings {
     pub stable_after_ms: u64,
     /// Gap between sessions brought back after a restart, so they do not reconnect at once.
     pub resume_stagger_ms: u64,
+    /// `whatsapp` connector: no QR, pairing code or connection this long after connecting
+    /// and the session reports RECONNECTING ("cannot reach WhatsApp") while retrying.
+    pub connect_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,6 +185,7 @@ impl Default for SessionTimings {
             max_reconnect_attempts: 10,
             stable_after_ms: 30_000,
             resume_stagger_ms: 500,
+            connect_timeout_ms: 20_000,
         }
     }
 }

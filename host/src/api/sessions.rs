@@ -43,7 +43,7 @@ pub struct CreateSession {
     name: Option<String>,
     /// The user this session belongs to.
     owner: Option<String>,
-    /// `sim` (default).
+    /// `sim` (default: the simulator) or `whatsapp` (the real network; needs the `whatsapp` build feature, on by default).
     connector: Option<String>,
 }
 

@@ -4,6 +4,8 @@
 //! connector's own types crosses this boundary.
 
 pub mod sim;
+#[cfg(feature = "whatsapp")]
+pub mod whatsapp;
 
 use std::time::Duration;
 
@@ -71,6 +73,8 @@ pub struct InboundMessage {
     pub kind: MessageType,
     pub text: String,
     pub media_url: Option<String>,
+    /// Media metadata (mime type, size, ...), JSON; the caption is `text`.
+    pub media: Option<serde_json::Value>,
     pub timestamp: DateTime<Utc>,
 }
 
@@ -96,6 +100,9 @@ pub enum ConnectorEvent {
         display_name: Option<String>,
     },
     Disconnected(DropKind),
+    /// The connection is down and the connector is reconnecting by itself (on its own
+    /// backoff); the connection stays open. The text says why, for the user.
+    Reconnecting(String),
     Message(InboundMessage),
     Ack {
         wa_id: String,
@@ -126,4 +133,7 @@ pub trait Connector: Send + Sync + 'static {
     async fn open(&self, req: OpenRequest) -> Result<Box<dyn Connection>, ConnectorError>;
     /// Erases whatever the connector keeps of a deleted session outside our store.
     async fn erase(&self, key: &SessionKey);
+    /// The device was unlinked (logout): its credentials are void, drop what the connector
+    /// keeps of them outside our store.
+    async fn unlinked(&self, _key: &SessionKey) {}
 }

@@ -95,6 +95,10 @@ pub struct Message {
     pub kind: MessageType,
     pub content: String,
     pub media_url: Option<String>,
+    /// Media messages: what the network told about the file (`mimeType`, `size`, `seconds`,
+    /// `fileName`, `width`, `height`, ...); the caption is `content`.
+    #[schema(value_type = Option<Object>)]
+    pub media: Option<serde_json::Value>,
     pub status: MessageStatus,
     pub error: Option<String>,
     pub timestamp: DateTime<Utc>,

@@ -359,6 +359,19 @@ impl Actor {
                 self.flush_outbox().await
             }
             ConnectorEvent::Disconnected(kind) => self.dropped(kind).await,
+            ConnectorEvent::Reconnecting(why) => {
+                // The connector retries on its own backoff; the connection stays ours.
+                self.clear_qr();
+                self.connected_since = None;
+                self.session.last_error = Some(why.clone());
+                let body = EventBody::SessionDisconnected {
+                    reason: DisconnectReason::ConnectionLost,
+                    message: Some(why),
+                    will_reconnect: true,
+                };
+                let reason = Some(DisconnectReason::ConnectionLost);
+                self.set_state(SessionStatus::Reconnecting, reason, Creds::Keep, vec![body]).await
+            }
             ConnectorEvent::Message(m) => self.inbound(m).await,
             ConnectorEvent::Ack { wa_id, error } => {
                 let status = if error.is_some() { MessageStatus::Failed } else { MessageStatus::Sent };
@@ -505,6 +518,7 @@ impl Actor {
             kind: m.kind,
             content: m.text,
             media_url: m.media_url,
+            media: m.media,
             status,
             error: None,
             timestamp: m.timestamp,
@@ -638,7 +652,12 @@ impl Actor {
         match creds {
             Creds::Keep => {}
             Creds::Set(_) => self.session.linked = true,
-            Creds::Clear => self.session.linked = false,
+            Creds::Clear => {
+                self.session.linked = false;
+                // Void credentials leave nothing behind: what the connector keeps outside
+                // our store (the whatsapp device file) goes with them.
+                self.connector.unlinked(&self.key).await;
+            }
         }
         Ok(())
     }

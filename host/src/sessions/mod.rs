@@ -289,6 +289,7 @@ impl Sessions {
             kind: MessageType::Text,
             content: text.to_owned(),
             media_url: None,
+            media: None,
             status: MessageStatus::Pending,
             error: None,
             timestamp: now,

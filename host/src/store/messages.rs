@@ -18,6 +18,7 @@ struct MessageRow {
     kind: String,
     content: String,
     media_url: Option<String>,
+    media: Option<String>,
     status: String,
     error: Option<String>,
     timestamp: DateTime<Utc>,
@@ -42,6 +43,8 @@ impl TryFrom<MessageRow> for Message {
             kind: parse_enum(&r.kind)?,
             content: r.content,
             media_url: r.media_url,
+            // Written by us from a JSON value; unreadable text is dropped rather than failing the read.
+            media: r.media.and_then(|m| serde_json::from_str(&m).ok()),
             status: parse_enum(&r.status)?,
             error: r.error,
             timestamp: r.timestamp,
@@ -53,7 +56,7 @@ impl TryFrom<MessageRow> for Message {
 }
 
 const COLUMNS: &str = "id, wa_message_id, session_id, chat_id, direction, from_me, from_jid, from_number, from_name,
-    kind, content, media_url, status, error, timestamp, sent_at, delivered_at, read_at";
+    kind, content, media_url, media, status, error, timestamp, sent_at, delivered_at, read_at";
 
 fn convert(rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
     rows.into_iter().map(Message::try_from).collect()
@@ -61,7 +64,7 @@ fn convert(rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
 
 pub async fn insert(w: &mut WriteTx, tenant: &str, m: &Message) -> StoreResult<()> {
     let sql = format!(
-        "INSERT INTO messages (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO messages (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant)
@@ -77,6 +80,7 @@ pub async fn insert(w: &mut WriteTx, tenant: &str, m: &Message) -> StoreResult<(
         .bind(m.kind.as_str())
         .bind(&m.content)
         .bind(&m.media_url)
+        .bind(m.media.as_ref().map(|v| v.to_string()))
         .bind(m.status.as_str())
         .bind(&m.error)
         .bind(m.timestamp)

@@ -230,6 +230,7 @@ impl SimWorld {
                 kind,
                 text: text.to_owned(),
                 media_url: None,
+                media: None,
                 timestamp: Utc::now(),
             };
             live.events.send(ConnectorEvent::Message(msg)).map_err(|_| SimError::NotConnected)?;

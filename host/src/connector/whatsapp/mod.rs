@@ -1,0 +1,225 @@
+//! The real WhatsApp connector: whatsapp-rust 0.7 behind our [`Connector`] trait. Every
+//! library type stays inside this folder; the rest of the host sees `ConnectorEvent`s.
+//!
+//! Device credentials and Signal state live in the library's own SQLite file, one per
+//! session, beside our database (`<data_dir>/whatsapp/t-<tenant>/s-<session>.db`); our store
+//! keeps the linked device's identity (`credentials`) and the path. Deleting or logging out a
+//! session erases the file (docs/connectors.md).
+
+mod mapping;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Mutex, mpsc};
+use whatsapp_rust::pair_code::PairCodeOptions;
+use whatsapp_rust::prelude::MessageBuilderExt;
+use whatsapp_rust::prelude::{
+    Bot, BotHandle, ChannelEventHandler, Client, Event, Jid as WaJid, SendOptions, SqliteStore, wa,
+};
+
+use super::{Connection, Connector, ConnectorError, ConnectorEvent, LoginMethod, OpenRequest};
+use crate::model::{Jid, SessionKey};
+
+pub use mapping::{Me, map};
+
+pub struct WhatsAppConnector {
+    dir: PathBuf,
+    /// No QR, pairing code or connection this long after opening: the user is told WhatsApp
+    /// cannot be reached (the library keeps trying on its own backoff).
+    connect_timeout: Duration,
+}
+
+impl WhatsAppConnector {
+    pub fn new(data_dir: &std::path::Path, connect_timeout: Duration) -> Self {
+        Self { dir: data_dir.join("whatsapp"), connect_timeout }
+    }
+
+    /// Prefixed so that no id (`..` is a valid session id) can name a path outside the folder.
+    fn device_path(&self, key: &SessionKey) -> PathBuf {
+        self.dir.join(format!("t-{}", key.tenant)).join(format!("s-{}.db", key.session))
+    }
+
+    fn remove_device(&self, key: &SessionKey) {
+        let db = self.device_path(key);
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = db.clone().into_os_string();
+            p.push(suffix);
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(path = ?p, error = %e, "could not erase WhatsApp device file"),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for WhatsAppConnector {
+    async fn open(&self, req: OpenRequest) -> Result<Box<dyn Connection>, ConnectorError> {
+        let path = self.device_path(&req.key);
+        if req.credentials.is_none() {
+            // A new login starts from an unlinked device, whatever an unfinished one left.
+            self.remove_device(&req.key);
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| ConnectorError::Rejected(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let device = path.to_string_lossy().into_owned();
+        let store = SqliteStore::new(&device)
+            .await
+            .map_err(|e| ConnectorError::Rejected(format!("cannot open the device store {device}: {e}")))?;
+        let mut builder = Bot::builder().with_backend(store).skip_history_sync();
+        if let LoginMethod::Code { phone } = &req.login {
+            let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+            builder = builder.with_pair_code(PairCodeOptions { phone_number: digits, ..Default::default() });
+        }
+        let bot =
+            builder.build().await.map_err(|e| ConnectorError::Rejected(format!("cannot start the client: {e}")))?;
+        let client = bot.client();
+        let (handler, rx) = ChannelEventHandler::new();
+        let subscription = client.subscribe_handler(handler);
+        let handle = bot.spawn();
+        let pump = tokio::spawn(pump(rx, subscription, client.clone(), req.events, device, self.connect_timeout));
+        Ok(Box::new(WhatsAppConnection { client, handle: Mutex::new(Some(handle)), pump }))
+    }
+
+    async fn erase(&self, key: &SessionKey) {
+        self.remove_device(key);
+    }
+
+    async fn unlinked(&self, key: &SessionKey) {
+        self.remove_device(key);
+    }
+}
+
+/// Library events -> ours, in the library's order, until either side goes away.
+async fn pump(
+    rx: whatsapp_rust::async_channel::Receiver<Arc<Event>>,
+    _subscription: whatsapp_rust::prelude::Subscription,
+    client: Arc<Client>,
+    events: mpsc::UnboundedSender<ConnectorEvent>,
+    device: String,
+    connect_timeout: Duration,
+) {
+    let progressed = AtomicBool::new(false);
+    let stall = tokio::time::sleep(connect_timeout);
+    tokio::pin!(stall);
+    loop {
+        let event = tokio::select! {
+            ev = rx.recv() => match ev {
+                Ok(ev) => ev,
+                Err(_) => return,
+            },
+            () = &mut stall, if !progressed.load(Ordering::Relaxed) => {
+                progressed.store(true, Ordering::Relaxed);
+                let why = format!(
+                    "cannot reach WhatsApp: no answer within {} s (no network route or WhatsApp down); still retrying",
+                    connect_timeout.as_secs()
+                );
+                if events.send(ConnectorEvent::Reconnecting(why)).is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let me = Me {
+            phone: client.pn().and_then(|j| mapping::phone_of(&j.to_string())),
+            push_name: Some(client.push_name()).filter(|n| !n.trim().is_empty()),
+        };
+        for mapped in map(&event, &me, &device) {
+            if matches!(
+                mapped,
+                ConnectorEvent::Qr { .. }
+                    | ConnectorEvent::PairingCode { .. }
+                    | ConnectorEvent::PairSuccess { .. }
+                    | ConnectorEvent::Connected { .. }
+            ) {
+                progressed.store(true, Ordering::Relaxed);
+            }
+            if events.send(mapped).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+struct WhatsAppConnection {
+    client: Arc<Client>,
+    handle: Mutex<Option<BotHandle>>,
+    pump: tokio::task::JoinHandle<()>,
+}
+
+impl WhatsAppConnection {
+    async fn stop(&self) {
+        if let Some(handle) = self.handle.lock().await.take() {
+            // Bounded: a client stuck on a dead network must not hold the session actor.
+            if tokio::time::timeout(Duration::from_secs(5), handle.shutdown()).await.is_err() {
+                tracing::warn!("WhatsApp client did not stop within 5 s; aborted");
+            }
+        }
+        self.pump.abort();
+    }
+}
+
+impl Drop for WhatsAppConnection {
+    fn drop(&mut self) {
+        self.pump.abort();
+    }
+}
+
+fn wa_jid(jid: &Jid) -> Result<WaJid, ConnectorError> {
+    jid.as_str()
+        .parse()
+        .map_err(|e| ConnectorError::Rejected(format!("'{}' is not a WhatsApp address: {e}", jid.as_str())))
+}
+
+/// WhatsApp ids look like `3EB0` + 16 hex digits. Derived from our message id, so a retried
+/// send carries the same WhatsApp id and the recipient sees one message.
+fn wa_message_id(message_id: &str) -> String {
+    let digest = Sha256::digest(message_id.as_bytes());
+    format!("3EB0{}", hex::encode_upper(&digest[..8]))
+}
+
+#[async_trait]
+impl Connection for WhatsAppConnection {
+    async fn send_text(&self, to: &Jid, text: &str, message_id: &str) -> Result<String, ConnectorError> {
+        if !self.client.is_connected() {
+            return Err(ConnectorError::NotConnected);
+        }
+        let to = wa_jid(to)?;
+        let options = SendOptions::default().with_message_id(wa_message_id(message_id));
+        match self.client.send_message_with_options(to, wa::Message::text(text), options).await {
+            Ok(sent) => Ok(sent.message_id),
+            Err(_) if !self.client.is_connected() => Err(ConnectorError::NotConnected),
+            Err(e) => Err(ConnectorError::Rejected(e.to_string())),
+        }
+    }
+
+    async fn mark_read(&self, chat: &Jid, wa_ids: &[String]) -> Result<(), ConnectorError> {
+        if !self.client.is_connected() {
+            return Err(ConnectorError::NotConnected);
+        }
+        let ids: Vec<&str> = wa_ids.iter().map(String::as_str).collect();
+        self.client.mark_as_read(&wa_jid(chat)?, None, &ids).await.map_err(|e| ConnectorError::Rejected(e.to_string()))
+    }
+
+    async fn close(&self) {
+        self.stop().await;
+    }
+
+    async fn logout(&self) {
+        if tokio::time::timeout(Duration::from_secs(5), self.client.logout()).await.is_err() {
+            tracing::warn!("WhatsApp logout did not finish within 5 s");
+        }
+        self.stop().await;
+    }
+}
+
+#[cfg(test)]
+mod tests;
