@@ -185,6 +185,7 @@ fn wagate_event_message(tenant: &str, session: &str, text: &str) -> Event {
         kind: MessageType::Text,
         content: text.into(),
         media_url: None,
+        media: None,
         status: MessageStatus::Delivered,
         error: None,
         timestamp: Utc::now(),
