@@ -5,6 +5,11 @@
 //! in a new JSON object with the sequence number and a label, serialise it. "native" runs
 //! the very same Rust code compiled for the host, from the same JSON text to the same JSON
 //! text; "wasm" calls the component on a warm instance.
+//!
+//! Knobs (environment): `BENCH_ROUNDS` (21) alternating native/wasm rounds;
+//! `BENCH_COMPARE_WASM=other.wasm` times a second build of the relay in the same rounds (A/B of
+//! an SDK or build-flag change); `BENCH_PERF_MAP=1` writes a perf map so `perf record` names
+//! the plugin's functions.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -25,6 +30,11 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(Into::into)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+/// `BENCH_PERF_MAP=1` lets `perf record` name the plugin's functions.
+fn perf_map() -> bool {
+    std::env::var_os("BENCH_PERF_MAP").is_some()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -96,7 +106,7 @@ fn main() {
 
     // ---- native: the same transform, JSON text in, JSON text out ----
     let mut native = relay::Relay::init(json!({ "label": "bench" })).unwrap();
-    let (native_mean, native_p50, native_p99) = measure(200_000, || {
+    let mut native_once = || {
         let parsed: serde_json::Value = serde_json::from_str(black_box(&payload)).unwrap();
         let e = wagate_plugin_sdk::Event {
             name: "session.status".into(),
@@ -108,10 +118,10 @@ fn main() {
         for emit in native.transform(&e) {
             black_box(serde_json::to_string(&emit.payload).unwrap());
         }
-    });
+    };
 
     // ---- wasm: a warm instance ----
-    let cfg = PluginsConfig { max_instances: 16, ..PluginsConfig::default() };
+    let cfg = PluginsConfig { max_instances: 16, perf_map: perf_map(), ..PluginsConfig::default() };
     let sandbox = Sandbox::new(&cfg).unwrap();
     let wasm = std::fs::read(relay_dir.join("relay.wasm")).unwrap();
     let component = Component::new(&sandbox.engine, &wasm).unwrap();
@@ -128,36 +138,105 @@ fn main() {
     };
     let config = r#"{"label":"bench"}"#;
     let mut instance = rt.block_on(sandbox.instantiate(&pre, ctx(), config)).unwrap().unwrap();
-    // The whole loop runs inside one block_on, as the fan-out task does: no per-call runtime entry.
-    let (wasm_mean, wasm_p50, wasm_p99) = rt.block_on(async {
-        let n = 200_000;
-        for _ in 0..n / 10 {
+    // `BENCH_COMPARE_WASM=other.wasm`: time another build of the relay in the same rounds
+    // (an SDK or build-flag change, A/B on a noisy machine).
+    let mut other = std::env::var_os("BENCH_COMPARE_WASM").map(|path| {
+        let component = Component::new(&sandbox.engine, std::fs::read(path).unwrap()).unwrap();
+        let pre = sandbox.prepare(&component).unwrap();
+        rt.block_on(sandbox.instantiate(&pre, ctx(), config)).unwrap().unwrap()
+    });
+    let mut other_ratios = Vec::new();
+
+    // This machine's speed drifts by tens of percent over seconds (shared cores), so the two
+    // sides run in alternating rounds and each round yields its own ratio; the table shows
+    // medians over rounds. Each wasm round runs inside one block_on, as the fan-out task does.
+    let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(21);
+    let per_round = 20_000;
+    let (mut native_samples, mut wasm_samples) = (Vec::new(), Vec::new());
+    let (mut native_means, mut wasm_means, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..per_round / 4 {
+        native_once();
+    }
+    rt.block_on(async {
+        for _ in 0..per_round / 4 {
             instance.call(&Request::Transform(&wit_event)).await.unwrap();
         }
-        let mut samples = Vec::with_capacity(n);
-        let all = Instant::now();
-        for _ in 0..n {
+    });
+    for _ in 0..rounds {
+        let started = Instant::now();
+        for _ in 0..per_round {
             let t = Instant::now();
-            let Response::Emits(emits) = instance.call(&Request::Transform(black_box(&wit_event))).await.unwrap()
-            else {
-                panic!()
-            };
-            black_box(emits);
-            samples.push(t.elapsed().as_secs_f64() * 1e6);
+            native_once();
+            native_samples.push(t.elapsed().as_secs_f64() * 1e6);
         }
-        let mean = all.elapsed().as_secs_f64() * 1e6 / n as f64;
-        samples.sort_by(f64::total_cmp);
-        (mean, percentile(&samples, 0.5), percentile(&samples, 0.99))
+        let native_mean = started.elapsed().as_secs_f64() * 1e6 / per_round as f64;
+        let wasm_mean = rt.block_on(async {
+            let started = Instant::now();
+            for _ in 0..per_round {
+                let t = Instant::now();
+                let Response::Emits(emits) = instance.call(&Request::Transform(black_box(&wit_event))).await.unwrap()
+                else {
+                    panic!("transform answers with emits")
+                };
+                black_box(emits);
+                wasm_samples.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            started.elapsed().as_secs_f64() * 1e6 / per_round as f64
+        });
+        if let Some(other) = other.as_mut() {
+            let other_mean = rt.block_on(async {
+                let started = Instant::now();
+                for _ in 0..per_round {
+                    black_box(other.call(&Request::Transform(black_box(&wit_event))).await.unwrap());
+                }
+                started.elapsed().as_secs_f64() * 1e6 / per_round as f64
+            });
+            other_ratios.push(other_mean / wasm_mean);
+        }
+        native_means.push(native_mean);
+        wasm_means.push(wasm_mean);
+        ratios.push(wasm_mean / native_mean);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        percentile(v, 0.5)
+    };
+    let (native_mean, wasm_mean, ratio) = (median(&mut native_means), median(&mut wasm_means), median(&mut ratios));
+    let (native_p50, native_p99) = (median(&mut native_samples), percentile(&native_samples, 0.99));
+    let (wasm_p50, wasm_p99) = (median(&mut wasm_samples), percentile(&wasm_samples, 0.99));
+    let spread = format!("{:.2}..{:.2}", ratios[0], ratios[ratios.len() - 1]);
+
+    // The same call with an empty payload: what a call costs before the plugin does any work.
+    let empty = wit::Event { payload: "{}".into(), ..wit_event.clone() };
+    let (empty_mean, _, _) = rt.block_on(async {
+        let n = 100_000;
+        let started = Instant::now();
+        for _ in 0..n {
+            black_box(instance.call(&Request::Transform(black_box(&empty))).await.unwrap());
+        }
+        (started.elapsed().as_secs_f64() * 1e6 / n as f64, 0.0, 0.0)
     });
     rows.push((
-        "JSON transform, native Rust (mean / p50 / p99)".into(),
+        "JSON transform, native Rust (round mean / p50 / p99)".into(),
         format!("{native_mean:.2} / {native_p50:.2} / {native_p99:.2} us"),
     ));
     rows.push((
-        "JSON transform, wasm component (mean / p50 / p99)".into(),
+        "JSON transform, wasm component (round mean / p50 / p99)".into(),
         format!("{wasm_mean:.2} / {wasm_p50:.2} / {wasm_p99:.2} us"),
     ));
-    rows.push(("wasm / native (mean; target <= 1.5x)".into(), format!("{:.2}x", wasm_mean / native_mean)));
+    if !other_ratios.is_empty() {
+        let (r, spread) =
+            (median(&mut other_ratios), format!("{:.2}..{:.2}", other_ratios[0], other_ratios[other_ratios.len() - 1]));
+        rows.push((
+            "BENCH_COMPARE_WASM build / this build (median of rounds)".into(),
+            format!("{r:.3}x (rounds {spread})"),
+        ));
+    }
+    rows.push(("JSON transform, wasm, empty payload `{}` (mean)".into(), format!("{empty_mean:.2} us")));
+    rows.push((
+        format!("wasm / native (median of {rounds} alternating rounds; target <= 1.5x)"),
+        format!("{ratio:.2}x (rounds {spread})"),
+    ));
 
     // ---- instantiate from the prepared InstancePre (includes the init call) ----
     let (inst_mean, inst_p50, inst_p99) = measure(2_000, || {

@@ -131,6 +131,8 @@ pub struct PluginsConfig {
     pub breaker_threshold: u32,
     /// How long an open breaker skips the plugin before one trial call.
     pub breaker_cooldown_ms: u64,
+    /// Write `/tmp/perf-<pid>.map` so `perf` names the plugins' compiled functions.
+    pub perf_map: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -215,6 +217,7 @@ impl Default for PluginsConfig {
             recycle_after_calls: 10_000,
             breaker_threshold: 5,
             breaker_cooldown_ms: 30_000,
+            perf_map: false,
         }
     }
 }

@@ -7,6 +7,7 @@
 
 #[doc(hidden)]
 pub mod __private;
+pub mod alloc;
 pub mod claims;
 pub mod host;
 pub mod ids;
