@@ -114,13 +114,38 @@ pub enum ConnectorEvent {
     },
 }
 
+/// An inbound message being marked read: WhatsApp's id for it and who sent it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unread {
+    pub wa_id: String,
+    pub sender: Jid,
+}
+
+/// Read receipts the way WhatsApp takes them: in a group a receipt names the participant who
+/// wrote the messages, so one batch per sender; in a direct chat the chat is the sender, so one
+/// batch without one.
+pub fn read_receipt_batches(chat: &Jid, unread: &[Unread]) -> Vec<(Option<Jid>, Vec<String>)> {
+    if !chat.is_group() {
+        return vec![(None, unread.iter().map(|u| u.wa_id.clone()).collect())];
+    }
+    let mut batches: Vec<(Option<Jid>, Vec<String>)> = Vec::new();
+    for u in unread {
+        match batches.iter_mut().find(|(sender, _)| sender.as_ref() == Some(&u.sender)) {
+            Some((_, ids)) => ids.push(u.wa_id.clone()),
+            None => batches.push((Some(u.sender.clone()), vec![u.wa_id.clone()])),
+        }
+    }
+    batches
+}
+
 /// A live (or connecting) session on the WhatsApp side.
 #[async_trait]
 pub trait Connection: Send + Sync {
     /// Hands a text to WhatsApp; returns WhatsApp's message id. Our `message_id` lets a
     /// connector reuse the same WhatsApp id when a send is retried.
     async fn send_text(&self, to: &Jid, text: &str, message_id: &str) -> Result<String, ConnectorError>;
-    async fn mark_read(&self, chat: &Jid, wa_ids: &[String]) -> Result<(), ConnectorError>;
+    /// Read receipts for messages of `chat` that the user has now seen.
+    async fn mark_read(&self, chat: &Jid, unread: &[Unread]) -> Result<(), ConnectorError>;
     /// Ends the connection, keeping the device linked.
     async fn close(&self);
     /// Unlinks the device; its credentials are void afterwards.
@@ -136,4 +161,35 @@ pub trait Connector: Send + Sync + 'static {
     /// The device was unlinked (logout): its credentials are void, drop what the connector
     /// keeps of them outside our store.
     async fn unlinked(&self, _key: &SessionKey) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unread(id: &str, sender: &str) -> Unread {
+        Unread { wa_id: id.into(), sender: Jid::parse(sender).unwrap() }
+    }
+
+    #[test]
+    fn a_direct_chat_is_one_receipt_without_a_sender() {
+        let chat = Jid::parse("6281234567890@s.whatsapp.net").unwrap();
+        let batches = read_receipt_batches(&chat, &[unread("A", chat.as_str()), unread("B", chat.as_str())]);
+        assert_eq!(batches, vec![(None, vec!["A".to_owned(), "B".to_owned()])]);
+    }
+
+    #[test]
+    fn a_group_gets_one_receipt_per_participant_in_first_seen_order() {
+        let chat = Jid::parse("120363025246125486@g.us").unwrap();
+        let (ann, bob) = ("6281111111111@s.whatsapp.net", "6282222222222@s.whatsapp.net");
+        let batches =
+            read_receipt_batches(&chat, &[unread("1", ann), unread("2", bob), unread("3", ann), unread("4", bob)]);
+        assert_eq!(
+            batches,
+            vec![
+                (Some(Jid::parse(ann).unwrap()), vec!["1".to_owned(), "3".to_owned()]),
+                (Some(Jid::parse(bob).unwrap()), vec!["2".to_owned(), "4".to_owned()]),
+            ]
+        );
+    }
 }

@@ -13,7 +13,7 @@ use super::{LiveQr, SessionError, SessionResult, backoff, qr_image};
 use crate::config::SessionTimings;
 use crate::connector::{
     Connection, Connector, ConnectorError, ConnectorEvent, DropKind, InboundMessage, LoginMethod, OpenRequest,
-    ReceiptKind,
+    ReceiptKind, Unread,
 };
 use crate::events::{EventBody, EventDraft, Journal};
 use crate::model::{
@@ -45,7 +45,7 @@ pub(super) enum Command {
     Flush,
     MarkRead {
         chat: Jid,
-        wa_ids: Vec<String>,
+        unread: Vec<Unread>,
     },
     Shutdown {
         reply: oneshot::Sender<()>,
@@ -189,9 +189,9 @@ impl Actor {
                 let r = self.flush_outbox().await;
                 self.log_failure(r);
             }
-            Command::MarkRead { chat, wa_ids } => {
+            Command::MarkRead { chat, unread } => {
                 if let Some(conn) = &self.conn
-                    && let Err(e) = conn.mark_read(&chat, &wa_ids).await
+                    && let Err(e) = conn.mark_read(&chat, &unread).await
                 {
                     tracing::debug!(session = %self.key, error = %e, "read receipts not sent");
                 }

@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 
 use self::actor::{Actor, Command};
 use crate::config::SessionTimings;
-use crate::connector::{Connector, LoginMethod};
+use crate::connector::{Connector, LoginMethod, Unread};
 use crate::events::{EventBody, EventDraft, Journal};
 use crate::model::{
     Chat, Direction, IdError, Jid, JidError, Message, MessageStatus, MessageType, Session, SessionKey, SessionStatus,
@@ -321,12 +321,15 @@ impl Sessions {
             EventDraft::session(key, EventBody::ChatUpdated { chat: chat.clone() }),
         ];
         self.inner.journal.commit(w, drafts).await?;
-        let wa_ids: Vec<String> = unread.into_iter().filter_map(|m| m.wa_message_id).collect();
-        if !wa_ids.is_empty()
+        let unread: Vec<Unread> = unread
+            .into_iter()
+            .filter_map(|m| Some(Unread { wa_id: m.wa_message_id?, sender: Jid::parse(&m.from_jid).ok()? }))
+            .collect();
+        if !unread.is_empty()
             && let Ok(jid) = Jid::parse(&chat.jid)
             && let Some(actor) = self.inner.actors.lock().expect("actors lock").get(key)
         {
-            let _ = actor.tx.send(Command::MarkRead { chat: jid, wa_ids });
+            let _ = actor.tx.send(Command::MarkRead { chat: jid, unread });
         }
         Ok(chat)
     }

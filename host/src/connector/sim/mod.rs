@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use self::world::{Live, Phase, PhoneAction};
-use super::{Connection, Connector, ConnectorError, ConnectorEvent, DropKind, LoginMethod, OpenRequest, ReceiptKind};
+use super::{
+    Connection, Connector, ConnectorError, ConnectorEvent, DropKind, LoginMethod, OpenRequest, ReceiptKind, Unread,
+};
 use crate::config::SessionTimings;
 use crate::model::{Jid, SessionKey};
 
@@ -196,7 +198,7 @@ impl Connection for SimConnection {
         Ok(wa_id)
     }
 
-    async fn mark_read(&self, _chat: &Jid, _wa_ids: &[String]) -> Result<(), ConnectorError> {
+    async fn mark_read(&self, _chat: &Jid, _unread: &[Unread]) -> Result<(), ConnectorError> {
         // The simulated contacts have no screen to show blue ticks on; being connected is all.
         match self.world.connected_device(&self.key, self.id) {
             Some(_) => Ok(()),

@@ -22,7 +22,9 @@ use whatsapp_rust::prelude::{
     Bot, BotHandle, ChannelEventHandler, Client, Event, Jid as WaJid, SendOptions, SqliteStore, wa,
 };
 
-use super::{Connection, Connector, ConnectorError, ConnectorEvent, LoginMethod, OpenRequest};
+use super::{
+    Connection, Connector, ConnectorError, ConnectorEvent, LoginMethod, OpenRequest, Unread, read_receipt_batches,
+};
 use crate::model::{Jid, SessionKey};
 
 pub use mapping::{Me, map};
@@ -201,12 +203,20 @@ impl Connection for WhatsAppConnection {
         }
     }
 
-    async fn mark_read(&self, chat: &Jid, wa_ids: &[String]) -> Result<(), ConnectorError> {
+    async fn mark_read(&self, chat: &Jid, unread: &[Unread]) -> Result<(), ConnectorError> {
         if !self.client.is_connected() {
             return Err(ConnectorError::NotConnected);
         }
-        let ids: Vec<&str> = wa_ids.iter().map(String::as_str).collect();
-        self.client.mark_as_read(&wa_jid(chat)?, None, &ids).await.map_err(|e| ConnectorError::Rejected(e.to_string()))
+        let chat_jid = wa_jid(chat)?;
+        for (sender, ids) in read_receipt_batches(chat, unread) {
+            let sender = sender.as_ref().map(wa_jid).transpose()?;
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            self.client
+                .mark_as_read(&chat_jid, sender.as_ref(), &ids)
+                .await
+                .map_err(|e| ConnectorError::Rejected(e.to_string()))?;
+        }
+        Ok(())
     }
 
     async fn close(&self) {
