@@ -4,7 +4,8 @@
 //! The transform compared is the `relay` test plugin's: parse the canonical payload, wrap it
 //! in a new JSON object with the sequence number and a label, serialise it. "native" runs
 //! the very same Rust code compiled for the host, from the same JSON text to the same JSON
-//! text; "wasm" calls the component on a warm instance.
+//! text; "wasm" calls the component on a warm instance. Two events: a small `session.status`
+//! (~200 B) and a `message.received` with its chat (~950 B), the most frequent one.
 //!
 //! Knobs (environment): `BENCH_ROUNDS` (21) alternating native/wasm rounds;
 //! `BENCH_COMPARE_WASM=other.wasm` times a second build of the relay in the same rounds (A/B of
@@ -20,9 +21,9 @@ use chrono::Utc;
 use serde_json::json;
 use wagate::config::PluginsConfig;
 use wagate::events::{Event, EventBody};
-use wagate::model::SessionStatus;
+use wagate::model::{Chat, Direction, Message, MessageStatus, MessageType, SessionStatus};
 use wagate::plugins::Plugins;
-use wagate::plugins::sandbox::{CallContext, Request, Response, Sandbox, wit};
+use wagate::plugins::sandbox::{CallContext, Instance, Request, Response, Sandbox, wit};
 use wagate_plugin_sdk::Plugin;
 use wasmtime::component::Component;
 
@@ -74,6 +75,154 @@ fn event(seq: u64) -> Event {
     }
 }
 
+/// A message as the network delivers it, with its chat: the most frequent event of a gateway.
+fn message_event(seq: u64) -> Event {
+    let now = Utc::now();
+    let chat = Chat {
+        id: "chat_01JD3Q5Z8W9X".into(),
+        session_id: "sales".into(),
+        jid: "6289876543210@s.whatsapp.net".into(),
+        number: Some("+6289876543210".into()),
+        name: Some("Budi Santoso".into()),
+        last_message: Some("Halo, apakah pesanan saya sudah dikirim? Nomor pesanan #A-20931".into()),
+        last_message_at: Some(now),
+        unread_count: 3,
+        is_group: false,
+        pinned: false,
+        archived: false,
+    };
+    let message = Message {
+        id: "msg_01JD3Q5Z8W9Y".into(),
+        wa_message_id: Some("3EB0C4F1A2B3D4E5F607".into()),
+        session_id: "sales".into(),
+        chat_id: chat.id.clone(),
+        direction: Direction::Inbound,
+        from_me: false,
+        from_jid: chat.jid.clone(),
+        from_number: chat.number.clone(),
+        from_name: chat.name.clone(),
+        kind: MessageType::Text,
+        content: chat.last_message.clone().unwrap(),
+        media_url: None,
+        media: None,
+        status: MessageStatus::Delivered,
+        error: None,
+        timestamp: now,
+        sent_at: None,
+        delivered_at: Some(now),
+        read_at: None,
+    };
+    Event {
+        tenant_id: "acme".into(),
+        session_id: Some("sales".into()),
+        seq,
+        timestamp: now,
+        body: EventBody::MessageReceived { message, chat },
+    }
+}
+
+fn wit_event(ev: &Event) -> wit::Event {
+    wit::Event {
+        name: ev.name().into(),
+        tenant: ev.tenant_id.clone(),
+        session: ev.session_id.clone(),
+        seq: ev.seq,
+        payload: ev.payload().to_string(),
+    }
+}
+
+struct Comparison {
+    payload_bytes: usize,
+    /// (round mean, p50, p99) in microseconds.
+    native: (f64, f64, f64),
+    wasm: (f64, f64, f64),
+    /// Median, lowest and highest per-round wasm / native.
+    ratio: (f64, f64, f64),
+    other: Option<(f64, f64, f64)>,
+}
+
+fn median_spread(v: &mut [f64]) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (percentile(v, 0.5), v[0], v[v.len() - 1])
+}
+
+/// The relay's transform of `ev`, natively and in the component. This machine's speed drifts
+/// by tens of percent over seconds (shared cores), so the sides run in alternating rounds and
+/// each round yields its own ratio; medians over rounds are reported. Each wasm round runs
+/// inside one block_on, as the fan-out task does.
+fn compare(
+    rt: &tokio::runtime::Runtime,
+    native: &mut relay::Relay,
+    instance: &mut Instance,
+    mut other: Option<&mut Instance>,
+    ev: &Event,
+    rounds: usize,
+) -> Comparison {
+    let input = wit_event(ev);
+    let mut native_once = || {
+        // The same steps as the SDK's glue in the guest: JSON text in, JSON text out.
+        let e = wagate_plugin_sdk::Event {
+            name: input.name.clone(),
+            tenant: input.tenant.clone(),
+            session: input.session.clone(),
+            seq: input.seq,
+            payload: serde_json::from_str(black_box(&input.payload)).unwrap(),
+        };
+        for emit in native.transform(&e) {
+            black_box(serde_json::to_string(&emit.payload).unwrap());
+        }
+    };
+    let per_round = 20_000;
+    let wasm_round = |instance: &mut Instance, samples: &mut Vec<f64>| {
+        rt.block_on(async {
+            let started = Instant::now();
+            for _ in 0..per_round {
+                let t = Instant::now();
+                let Response::Emits(emits) = instance.call(&Request::Transform(black_box(&input))).await.unwrap()
+                else {
+                    panic!("transform answers with emits")
+                };
+                assert_eq!(emits.len(), 1);
+                black_box(emits);
+                samples.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            started.elapsed().as_secs_f64() * 1e6 / per_round as f64
+        })
+    };
+    let (mut native_samples, mut wasm_samples, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut native_means, mut wasm_means, mut ratios, mut other_ratios) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..per_round / 4 {
+        native_once();
+    }
+    wasm_round(instance, &mut scratch);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        for _ in 0..per_round {
+            let t = Instant::now();
+            native_once();
+            native_samples.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        let native_mean = started.elapsed().as_secs_f64() * 1e6 / per_round as f64;
+        let wasm_mean = wasm_round(instance, &mut wasm_samples);
+        if let Some(other) = other.as_deref_mut() {
+            scratch.clear();
+            other_ratios.push(wasm_round(other, &mut scratch) / wasm_mean);
+        }
+        native_means.push(native_mean);
+        wasm_means.push(wasm_mean);
+        ratios.push(wasm_mean / native_mean);
+    }
+    let (native_p50, _, _) = median_spread(&mut native_samples);
+    let (wasm_p50, _, _) = median_spread(&mut wasm_samples);
+    Comparison {
+        payload_bytes: input.payload.len(),
+        native: (median_spread(&mut native_means).0, native_p50, percentile(&native_samples, 0.99)),
+        wasm: (median_spread(&mut wasm_means).0, wasm_p50, percentile(&wasm_samples, 0.99)),
+        ratio: median_spread(&mut ratios),
+        other: (!other_ratios.is_empty()).then(|| median_spread(&mut other_ratios)),
+    }
+}
+
 fn copy_dir(from: &Path, to: &Path, edit: impl Fn(String) -> String) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -93,32 +242,8 @@ fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let mut rows: Vec<(String, String)> = Vec::new();
-    let ev = event(42);
-    let payload = ev.payload().to_string();
-    let wit_event = wit::Event {
-        name: ev.name().into(),
-        tenant: "acme".into(),
-        session: Some("sales".into()),
-        seq: 42,
-        payload: payload.clone(),
-    };
-    println!("canonical event payload: {} bytes", payload.len());
-
-    // ---- native: the same transform, JSON text in, JSON text out ----
-    let mut native = relay::Relay::init(json!({ "label": "bench" })).unwrap();
-    let mut native_once = || {
-        let parsed: serde_json::Value = serde_json::from_str(black_box(&payload)).unwrap();
-        let e = wagate_plugin_sdk::Event {
-            name: "session.status".into(),
-            tenant: "acme".into(),
-            session: Some("sales".into()),
-            seq: 42,
-            payload: parsed,
-        };
-        for emit in native.transform(&e) {
-            black_box(serde_json::to_string(&emit.payload).unwrap());
-        }
-    };
+    let status_event = event(42);
+    let message_event = message_event(43);
 
     // ---- wasm: a warm instance ----
     let cfg = PluginsConfig { max_instances: 16, perf_map: perf_map(), ..PluginsConfig::default() };
@@ -145,98 +270,43 @@ fn main() {
         let pre = sandbox.prepare(&component).unwrap();
         rt.block_on(sandbox.instantiate(&pre, ctx(), config)).unwrap().unwrap()
     });
-    let mut other_ratios = Vec::new();
-
-    // This machine's speed drifts by tens of percent over seconds (shared cores), so the two
-    // sides run in alternating rounds and each round yields its own ratio; the table shows
-    // medians over rounds. Each wasm round runs inside one block_on, as the fan-out task does.
+    let mut native = relay::Relay::init(json!({ "label": "bench" })).unwrap();
     let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(21);
-    let per_round = 20_000;
-    let (mut native_samples, mut wasm_samples) = (Vec::new(), Vec::new());
-    let (mut native_means, mut wasm_means, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..per_round / 4 {
-        native_once();
+
+    for ev in [&status_event, &message_event] {
+        let c = compare(&rt, &mut native, &mut instance, other.as_mut(), ev, rounds);
+        let what = format!("`{}` ({} B payload)", ev.name(), c.payload_bytes);
+        rows.push((
+            format!("JSON transform {what}, native Rust (round mean / p50 / p99)"),
+            format!("{:.2} / {:.2} / {:.2} us", c.native.0, c.native.1, c.native.2),
+        ));
+        rows.push((
+            format!("JSON transform {what}, wasm component (round mean / p50 / p99)"),
+            format!("{:.2} / {:.2} / {:.2} us", c.wasm.0, c.wasm.1, c.wasm.2),
+        ));
+        rows.push((
+            format!("wasm / native {what} (median of {rounds} alternating rounds; target <= 1.5x)"),
+            format!("{:.2}x (rounds {:.2}..{:.2})", c.ratio.0, c.ratio.1, c.ratio.2),
+        ));
+        if let Some((r, lo, hi)) = c.other {
+            rows.push((
+                format!("BENCH_COMPARE_WASM build / this build, {what}"),
+                format!("{r:.3}x (rounds {lo:.2}..{hi:.2})"),
+            ));
+        }
     }
-    rt.block_on(async {
-        for _ in 0..per_round / 4 {
-            instance.call(&Request::Transform(&wit_event)).await.unwrap();
-        }
-    });
-    for _ in 0..rounds {
-        let started = Instant::now();
-        for _ in 0..per_round {
-            let t = Instant::now();
-            native_once();
-            native_samples.push(t.elapsed().as_secs_f64() * 1e6);
-        }
-        let native_mean = started.elapsed().as_secs_f64() * 1e6 / per_round as f64;
-        let wasm_mean = rt.block_on(async {
-            let started = Instant::now();
-            for _ in 0..per_round {
-                let t = Instant::now();
-                let Response::Emits(emits) = instance.call(&Request::Transform(black_box(&wit_event))).await.unwrap()
-                else {
-                    panic!("transform answers with emits")
-                };
-                black_box(emits);
-                wasm_samples.push(t.elapsed().as_secs_f64() * 1e6);
-            }
-            started.elapsed().as_secs_f64() * 1e6 / per_round as f64
-        });
-        if let Some(other) = other.as_mut() {
-            let other_mean = rt.block_on(async {
-                let started = Instant::now();
-                for _ in 0..per_round {
-                    black_box(other.call(&Request::Transform(black_box(&wit_event))).await.unwrap());
-                }
-                started.elapsed().as_secs_f64() * 1e6 / per_round as f64
-            });
-            other_ratios.push(other_mean / wasm_mean);
-        }
-        native_means.push(native_mean);
-        wasm_means.push(wasm_mean);
-        ratios.push(wasm_mean / native_mean);
-    }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        percentile(v, 0.5)
-    };
-    let (native_mean, wasm_mean, ratio) = (median(&mut native_means), median(&mut wasm_means), median(&mut ratios));
-    let (native_p50, native_p99) = (median(&mut native_samples), percentile(&native_samples, 0.99));
-    let (wasm_p50, wasm_p99) = (median(&mut wasm_samples), percentile(&wasm_samples, 0.99));
-    let spread = format!("{:.2}..{:.2}", ratios[0], ratios[ratios.len() - 1]);
 
     // The same call with an empty payload: what a call costs before the plugin does any work.
-    let empty = wit::Event { payload: "{}".into(), ..wit_event.clone() };
-    let (empty_mean, _, _) = rt.block_on(async {
+    let empty = wit::Event { payload: "{}".into(), ..wit_event(&status_event) };
+    let empty_mean = rt.block_on(async {
         let n = 100_000;
         let started = Instant::now();
         for _ in 0..n {
             black_box(instance.call(&Request::Transform(black_box(&empty))).await.unwrap());
         }
-        (started.elapsed().as_secs_f64() * 1e6 / n as f64, 0.0, 0.0)
+        started.elapsed().as_secs_f64() * 1e6 / n as f64
     });
-    rows.push((
-        "JSON transform, native Rust (round mean / p50 / p99)".into(),
-        format!("{native_mean:.2} / {native_p50:.2} / {native_p99:.2} us"),
-    ));
-    rows.push((
-        "JSON transform, wasm component (round mean / p50 / p99)".into(),
-        format!("{wasm_mean:.2} / {wasm_p50:.2} / {wasm_p99:.2} us"),
-    ));
-    if !other_ratios.is_empty() {
-        let (r, spread) =
-            (median(&mut other_ratios), format!("{:.2}..{:.2}", other_ratios[0], other_ratios[other_ratios.len() - 1]));
-        rows.push((
-            "BENCH_COMPARE_WASM build / this build (median of rounds)".into(),
-            format!("{r:.3}x (rounds {spread})"),
-        ));
-    }
     rows.push(("JSON transform, wasm, empty payload `{}` (mean)".into(), format!("{empty_mean:.2} us")));
-    rows.push((
-        format!("wasm / native (median of {rounds} alternating rounds; target <= 1.5x)"),
-        format!("{ratio:.2}x (rounds {spread})"),
-    ));
 
     // ---- instantiate from the prepared InstancePre (includes the init call) ----
     let (inst_mean, inst_p50, inst_p99) = measure(2_000, || {
