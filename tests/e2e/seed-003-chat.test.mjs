@@ -2,7 +2,7 @@
 // plus pushed updates — with dialect-chat bound ({}). Number 1 is the session with id "1".
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Gateway, TRANSPORTS, assertTypes, bindPlugin, during, shippedPlugins, sleep } from "./lib/gateway.mjs";
+import { Gateway, ISO, TRANSPORTS, assertTypes, bindPlugin, during, shippedPlugins, sleep } from "./lib/gateway.mjs";
 
 const CHAT = {
   id: "string", contactName: "string", contactNumber: "string|null", contactJid: "string", lastMessage: "string|null",
@@ -55,6 +55,7 @@ for (const [i, transports] of TRANSPORTS.entries()) {
       assert.equal(list.whatsappNumberId, number);
       assert.equal(list.chats.length, 2);
       list.chats.forEach((c, k) => assertTypes(c, CHAT, `chat:list.chats[${k}]`));
+      list.chats.forEach((c) => assert.match(c.lastMessageTime, ISO, "timestamps as the seed shows them"));
       const john = list.chats.find((c) => c.contactNumber === "+628123456789");
       assert.deepEqual([john.contactName, john.contactJid, john.lastMessage, john.unreadCount], ["John Doe", "628123456789@s.whatsapp.net", "Are you open?", 2]);
       assert.equal(list.chats[0].contactNumber, "+628555000111", "most recent first: that chat spoke last");
@@ -68,6 +69,7 @@ for (const [i, transports] of TRANSPORTS.entries()) {
       assertTypes(history, { chatId: "string", messages: "array" }, "chat:history");
       assert.equal(history.chatId, john.id);
       history.messages.forEach((m, k) => assertTypes(m, MESSAGE, `chat:history.messages[${k}]`));
+      history.messages.forEach((m) => assert.match(m.timestamp, ISO));
       assert.deepEqual(history.messages.map((m) => m.content), ["Are you open?", "Hello there!"], "newest first; the hook reverses");
       assert.deepEqual([history.messages[0].type, history.messages[0].isFromMe, history.messages[0].fromName], ["TEXT", false, "John Doe"]);
 
@@ -94,6 +96,7 @@ for (const [i, transports] of TRANSPORTS.entries()) {
       const incoming = await log.waitFor("message:new", (d) => d.message.content === "New message here");
       assertTypes(incoming, { whatsappNumberId: "number", chatId: "string", message: "object" }, "message:new");
       assertTypes(incoming.message, MESSAGE, "message:new.message");
+      assert.match(incoming.message.timestamp, ISO);
       assert.deepEqual([incoming.whatsappNumberId, incoming.message.isFromMe, incoming.message.fromNumber], [number, false, "+628123456789"]);
       const bump = await log.waitFor("chat:updated", (d) => d.chat.lastMessage === "New message here");
       assert.equal(bump.chat.id, incoming.chatId);

@@ -42,6 +42,7 @@ pub struct CreatedTenant {
     /// HS256 secret the tenant's own backend may sign user tokens with.
     jwt_secret: String,
     jwt: TenantJwt,
+    #[serde(serialize_with = "crate::model::time::millis")]
     created_at: DateTime<Utc>,
 }
 

@@ -33,6 +33,7 @@ pub struct CreateToken {
 #[serde(rename_all = "camelCase")]
 pub struct Token {
     token: String,
+    #[serde(serialize_with = "crate::model::time::millis")]
     expires_at: DateTime<Utc>,
 }
 

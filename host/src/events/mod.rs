@@ -37,6 +37,7 @@ pub enum EventBody {
     SessionQr {
         qr: String,
         data_url: String,
+        #[serde(serialize_with = "crate::model::time::millis")]
         expires_at: DateTime<Utc>,
         attempt: u32,
         max_attempts: u32,
@@ -44,6 +45,7 @@ pub enum EventBody {
     SessionPairingCode {
         code: String,
         phone_number: String,
+        #[serde(serialize_with = "crate::model::time::millis")]
         expires_at: DateTime<Utc>,
     },
     SessionConnected {
@@ -141,7 +143,4 @@ impl Event {
     }
 }
 
-/// ISO 8601 with milliseconds and `Z`, the shape JavaScript's `Date#toISOString` prints.
-pub fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+pub use crate::model::time::iso;

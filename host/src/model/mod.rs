@@ -4,6 +4,7 @@
 mod ids;
 mod jid;
 mod status;
+pub mod time;
 
 pub use ids::{IdError, SessionKey, new_id, validate_id};
 pub use jid::{Jid, JidError};
@@ -20,6 +21,7 @@ pub struct Tenant {
     pub id: String,
     pub name: String,
     pub jwt: TenantJwt,
+    #[serde(serialize_with = "time::millis")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -47,12 +49,15 @@ pub struct Session {
     pub status: SessionStatus,
     pub phone: Option<String>,
     pub display_name: Option<String>,
+    #[serde(serialize_with = "time::millis_opt")]
     pub last_connected_at: Option<DateTime<Utc>>,
     pub disconnect_reason: Option<DisconnectReason>,
     pub last_error: Option<String>,
     /// Whether the device is linked (credentials stored): a connect needs no QR.
     pub linked: bool,
+    #[serde(serialize_with = "time::millis")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "time::millis")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -71,6 +76,7 @@ pub struct Chat {
     pub number: Option<String>,
     pub name: Option<String>,
     pub last_message: Option<String>,
+    #[serde(serialize_with = "time::millis_opt")]
     pub last_message_at: Option<DateTime<Utc>>,
     pub unread_count: i64,
     pub is_group: bool,
@@ -101,9 +107,13 @@ pub struct Message {
     pub media: Option<serde_json::Value>,
     pub status: MessageStatus,
     pub error: Option<String>,
+    #[serde(serialize_with = "time::millis")]
     pub timestamp: DateTime<Utc>,
+    #[serde(serialize_with = "time::millis_opt")]
     pub sent_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "time::millis_opt")]
     pub delivered_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "time::millis_opt")]
     pub read_at: Option<DateTime<Utc>>,
 }
 

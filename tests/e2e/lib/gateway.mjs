@@ -256,4 +256,4 @@ export async function during(log, ms, action = async () => {}) {
 }
 
 /** The ISO 8601 timestamps the seeds show (`2024-01-15T10:30:00.000Z`). */
-export const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+export const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
