@@ -100,6 +100,7 @@ fn message_event(seq: u64) -> Event {
         from_me: false,
         from_jid: chat.jid.clone(),
         from_number: chat.number.clone(),
+        from_lid: None,
         from_name: chat.name.clone(),
         kind: MessageType::Text,
         content: chat.last_message.clone().unwrap(),

@@ -181,6 +181,7 @@ fn wagate_event_message(tenant: &str, session: &str, text: &str) -> Event {
         from_me: false,
         from_jid: "15550002@s.whatsapp.net".into(),
         from_number: Some("+15550002".into()),
+        from_lid: None,
         from_name: None,
         kind: MessageType::Text,
         content: text.into(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use common::{TestGateway, names, until};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn qr_login_emits_events_in_order() {
@@ -290,6 +290,33 @@ async fn inbound_messages_chats_history_and_read() {
     assert_eq!(b["error"]["code"], "chat_not_found");
     let (s, _) = gw.get("/api/v1/sessions/s1/chats/nope/messages", &t.api_key).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Newer clients report a LID beside the number: both are kept, REST and events.
+    let (s, b) = gw
+        .post(
+            "/api/v1/sim/sessions/s1/inbound",
+            &t.api_key,
+            json!({ "from": "+628000000002", "lid": "123456789012345@lid", "text": "via lid" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let seen = until(&mut ev, "chat.updated").await;
+    let received = seen.iter().find(|e| e.name() == "message.received").expect("message.received").payload();
+    assert_eq!(received["message"]["fromNumber"], "+628000000002");
+    assert_eq!(received["message"]["fromLid"], "123456789012345@lid");
+    let lid_chat = received["chat"]["id"].as_str().unwrap().to_owned();
+    let (_, stored) = gw.get(&format!("/api/v1/sessions/s1/chats/{lid_chat}/messages"), &t.api_key).await;
+    assert_eq!(stored[0]["fromLid"], "123456789012345@lid");
+    assert_eq!(history[0]["fromLid"], Value::Null, "no LID reported: null");
+    let (s, b) = gw
+        .post(
+            "/api/v1/sim/sessions/s1/inbound",
+            &t.api_key,
+            json!({ "from": "+628000000002", "lid": "+6281", "text": "x" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "invalid_lid");
 
     let (s, b) = gw.post("/api/v1/sim/sessions/s1/inbound", &t.api_key, json!({ "from": "nobody", "text": "x" })).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller};
 use super::state::AppState;
-use crate::connector::sim::Device;
+use crate::connector::sim::{Device, Sender};
 use crate::model::{Jid, MessageType, SessionKey};
 use crate::store::sessions as stored;
 
@@ -106,6 +106,8 @@ pub struct Inbound {
     from: String,
     /// The sender's WhatsApp name.
     name: Option<String>,
+    /// The sender's LID (`<digits>@lid`), as the network reports it beside the number.
+    lid: Option<String>,
     text: String,
     /// `text` (default), `image`, `audio`, `video`, `document`, ...
     #[serde(rename = "type")]
@@ -133,7 +135,13 @@ async fn inbound(
     if req.text.is_empty() || req.text.chars().count() > crate::sessions::MAX_TEXT_CHARS {
         return Err(ApiError::unprocessable("invalid_text", "text must be 1 to 65536 characters"));
     }
-    let wa_id = st.sim.inbound(&key, &from, req.name.as_deref(), &req.text, req.kind.unwrap_or(MessageType::Text))?;
+    let lid = match req.lid.as_deref().map(Jid::parse) {
+        None => None,
+        Some(Ok(lid)) if lid.as_str().ends_with("@lid") => Some(lid.to_string()),
+        Some(_) => return Err(ApiError::unprocessable("invalid_lid", "lid must look like <digits>@lid")),
+    };
+    let sender = Sender { from: &from, lid, name: req.name.as_deref() };
+    let wa_id = st.sim.inbound(&key, sender, &req.text, req.kind.unwrap_or(MessageType::Text))?;
     Ok((StatusCode::ACCEPTED, Json(InboundAccepted { wa_message_id: wa_id })))
 }
 

@@ -96,6 +96,9 @@ pub struct Message {
     pub from_me: bool,
     pub from_jid: String,
     pub from_number: Option<String>,
+    /// The sender's LID (`<id>@lid`), WhatsApp's privacy id, where the network gave one
+    /// beside the phone number; null otherwise.
+    pub from_lid: Option<String>,
     pub from_name: Option<String>,
     #[serde(rename = "type")]
     pub kind: MessageType,

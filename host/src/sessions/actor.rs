@@ -514,6 +514,7 @@ impl Actor {
             from_me: m.from_me,
             from_jid: m.from.to_string(),
             from_number: m.from.phone_number(),
+            from_lid: m.from_lid,
             from_name: m.from_name,
             kind: m.kind,
             content: m.text,

@@ -285,6 +285,7 @@ impl Sessions {
             from_me: true,
             from_jid: own_jid.map(|j| j.to_string()).unwrap_or_default(),
             from_number: session.phone.clone(),
+            from_lid: None,
             from_name: session.display_name.clone(),
             kind: MessageType::Text,
             content: text.to_owned(),

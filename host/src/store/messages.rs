@@ -14,6 +14,7 @@ struct MessageRow {
     from_me: bool,
     from_jid: String,
     from_number: Option<String>,
+    from_lid: Option<String>,
     from_name: Option<String>,
     kind: String,
     content: String,
@@ -39,6 +40,7 @@ impl TryFrom<MessageRow> for Message {
             from_me: r.from_me,
             from_jid: r.from_jid,
             from_number: r.from_number,
+            from_lid: r.from_lid,
             from_name: r.from_name,
             kind: parse_enum(&r.kind)?,
             content: r.content,
@@ -55,8 +57,8 @@ impl TryFrom<MessageRow> for Message {
     }
 }
 
-const COLUMNS: &str = "id, wa_message_id, session_id, chat_id, direction, from_me, from_jid, from_number, from_name,
-    kind, content, media_url, media, status, error, timestamp, sent_at, delivered_at, read_at";
+const COLUMNS: &str = "id, wa_message_id, session_id, chat_id, direction, from_me, from_jid, from_number, from_lid,
+    from_name, kind, content, media_url, media, status, error, timestamp, sent_at, delivered_at, read_at";
 
 fn convert(rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
     rows.into_iter().map(Message::try_from).collect()
@@ -64,7 +66,7 @@ fn convert(rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
 
 pub async fn insert(w: &mut WriteTx, tenant: &str, m: &Message) -> StoreResult<()> {
     let sql = format!(
-        "INSERT INTO messages (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO messages (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant)
@@ -76,6 +78,7 @@ pub async fn insert(w: &mut WriteTx, tenant: &str, m: &Message) -> StoreResult<(
         .bind(m.from_me)
         .bind(&m.from_jid)
         .bind(&m.from_number)
+        .bind(&m.from_lid)
         .bind(&m.from_name)
         .bind(m.kind.as_str())
         .bind(&m.content)

@@ -5,7 +5,7 @@
 mod codes;
 mod world;
 
-pub use world::{Device, SimError, SimWorld};
+pub use world::{Device, Sender, SimError, SimWorld};
 
 use std::time::Duration;
 

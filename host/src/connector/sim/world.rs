@@ -73,6 +73,13 @@ struct SimSession {
     outage_until: Option<Instant>,
 }
 
+/// Who writes an inbound message: a number, and the LID the network may report beside it.
+pub struct Sender<'a> {
+    pub from: &'a Jid,
+    pub lid: Option<String>,
+    pub name: Option<&'a str>,
+}
+
 #[derive(Clone)]
 pub struct SimWorld {
     sessions: Arc<Mutex<HashMap<SessionKey, SimSession>>>,
@@ -211,8 +218,7 @@ impl SimWorld {
     pub fn inbound(
         &self,
         key: &SessionKey,
-        from: &Jid,
-        name: Option<&str>,
+        sender: Sender<'_>,
         text: &str,
         kind: MessageType,
     ) -> Result<String, SimError> {
@@ -222,10 +228,10 @@ impl SimWorld {
             let wa_id = codes::wa_message_id();
             let msg = InboundMessage {
                 wa_id: wa_id.clone(),
-                chat: from.clone(),
-                from: from.clone(),
-                from_lid: None,
-                from_name: name.map(str::to_owned),
+                chat: sender.from.clone(),
+                from: sender.from.clone(),
+                from_lid: sender.lid,
+                from_name: sender.name.map(str::to_owned),
                 from_me: false,
                 kind,
                 text: text.to_owned(),
