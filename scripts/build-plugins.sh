@@ -17,7 +17,9 @@ install() {
   local dir=$1 dest=$2; shift 2
   local crate; crate=$(field name "$dir/Cargo.toml")
   # Not --locked: a plugin just added under plugins/ adds itself to Cargo.lock.
-  cargo build --quiet --profile plugin --target wasm32-wasip2 -p "$crate" "$@"
+  # `rustc --crate-type cdylib`: plugins are also rlibs (native tests), and cargo skips LTO
+  # for a crate that builds an rlib; the component alone gets it (11% faster transforms).
+  cargo rustc --quiet --profile plugin --target wasm32-wasip2 -p "$crate" --crate-type cdylib "$@"
   local tmp; tmp=$(mktemp -d "$(dirname "$dest")/.build.XXXXXX")
   cp "$dir/plugin.toml" "$tmp/"
   cp "$CARGO_TARGET_DIR/wasm32-wasip2/plugin/${crate//-/_}.wasm" "$tmp/"

@@ -7,6 +7,12 @@
 //! text; "wasm" calls the component on a warm instance. Two events: a small `session.status`
 //! (~200 B) and a `message.received` with its chat (~950 B), the most frequent one.
 //!
+//! The native side is built as the gateway ships (`cargo build --release`: no LTO); the
+//! plugin is built as we ship plugins (LTO, one codegen unit, inline threshold 1000). For the
+//! same whole-program optimisation on both sides run
+//! `CARGO_PROFILE_BENCH_LTO=true CARGO_PROFILE_BENCH_CODEGEN_UNITS=1 scripts/bench.sh`
+//! (a ~15 min build); the table says which one it is.
+//!
 //! Knobs (environment): `BENCH_ROUNDS` (21) alternating native/wasm rounds;
 //! `BENCH_COMPARE_WASM=other.wasm` times a second build of the relay in the same rounds (A/B of
 //! an SDK or build-flag change); `BENCH_PERF_MAP=1` writes a perf map so `perf record` names
@@ -26,6 +32,12 @@ use wagate::plugins::Plugins;
 use wagate::plugins::sandbox::{CallContext, Instance, Request, Response, Sandbox, wit};
 use wagate_plugin_sdk::Plugin;
 use wasmtime::component::Component;
+
+/// How the native side of the comparison was compiled (see the module comment).
+const NATIVE_BUILD: &str = match option_env!("CARGO_PROFILE_BENCH_LTO") {
+    Some(_) => "release + LTO",
+    None => "release as shipped",
+};
 
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -278,7 +290,7 @@ fn main() {
         let c = compare(&rt, &mut native, &mut instance, other.as_mut(), ev, rounds);
         let what = format!("`{}` ({} B payload)", ev.name(), c.payload_bytes);
         rows.push((
-            format!("JSON transform {what}, native Rust (round mean / p50 / p99)"),
+            format!("JSON transform {what}, native Rust, {NATIVE_BUILD} (round mean / p50 / p99)"),
             format!("{:.2} / {:.2} / {:.2} us", c.native.0, c.native.1, c.native.2),
         ));
         rows.push((

@@ -164,7 +164,7 @@ fn new_plugin(name: &str, dir: &std::path::Path, sdk: Option<PathBuf>) -> Result
         .ok_or("cannot find plugin-sdk: pass --sdk PATH (the plugin-sdk folder of a wagate checkout)")?;
     let created = wagate::scaffold::new_plugin(dir, name, &sdk)?;
     println!("created {}", created.display());
-    println!("next: cd {} && cargo test && cargo build --release --target wasm32-wasip2", created.display());
+    println!("next: cd {} && cargo test && {}", created.display(), wagate::scaffold::BUILD_COMMAND);
     Ok(())
 }
 

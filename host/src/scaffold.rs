@@ -20,6 +20,30 @@ fn type_name(name: &str) -> String {
         .collect()
 }
 
+/// The build command for a plugin component. `--crate-type cdylib`: a plugin is also an rlib
+/// (native tests), and cargo performs no LTO for a crate that builds an rlib.
+pub const BUILD_COMMAND: &str = "cargo rustc --release --target wasm32-wasip2 --crate-type cdylib";
+
+/// The checkout's own flags for plugin components (the inline threshold), copied into a
+/// standalone crate, which does not see the checkout's `.cargo/config.toml`.
+const WASM_RUSTFLAGS: &str = include_str!("../../.cargo/config.toml");
+
+const STANDALONE_PROFILE: &str = r#"
+# Whole-program optimisation makes a transform ~11% faster (docs/plugins.md, "Speed").
+[profile.release]
+lto = true
+codegen-units = 1
+"#;
+
+/// Whether a crate made in `parent` would be a member of an enclosing cargo workspace.
+fn in_workspace(parent: &Path) -> bool {
+    let parent = parent.canonicalize().unwrap_or_else(|_| parent.to_path_buf());
+    parent.ancestors().any(|dir| {
+        std::fs::read_to_string(dir.join("Cargo.toml"))
+            .is_ok_and(|toml| toml.lines().any(|l| l.trim() == "[workspace]"))
+    })
+}
+
 /// Writes `<parent>/<name>/` and returns its path.
 pub fn new_plugin(parent: &Path, name: &str, sdk: &Path) -> Result<PathBuf, String> {
     crate::model::validate_id(name).map_err(|e| format!("plugin name: {e}"))?;
@@ -32,7 +56,11 @@ pub fn new_plugin(parent: &Path, name: &str, sdk: &Path) -> Result<PathBuf, Stri
     }
     let ty = type_name(name);
     let sdk = sdk.display().to_string().replace('\\', "/");
-    let files = [
+    // Inside a workspace (say `plugins/` of a wagate checkout) cargo ignores a member's
+    // profiles and warns; a standalone crate needs its own to get whole-program optimisation.
+    let standalone = !in_workspace(parent);
+    let profile = if standalone { STANDALONE_PROFILE } else { "" };
+    let mut files = vec![
         (
             "Cargo.toml",
             format!(
@@ -48,7 +76,7 @@ crate-type = ["cdylib", "rlib"]
 
 [dependencies]
 wagate-plugin-sdk = {{ path = "{sdk}" }}
-"#
+{profile}"#
             ),
         ),
         (
@@ -115,6 +143,9 @@ mod tests {{
             ),
         ),
     ];
+    if standalone {
+        files.push((".cargo/config.toml", WASM_RUSTFLAGS.to_owned()));
+    }
     for (file, text) in files {
         let path = dir.join(file);
         std::fs::create_dir_all(path.parent().expect("has a parent")).map_err(|e| e.to_string())?;
@@ -125,6 +156,28 @@ mod tests {{
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn only_a_standalone_crate_gets_its_own_profile() {
+        let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        assert!(super::in_workspace(&checkout.join("plugins")));
+        let alone = tempfile::tempdir().unwrap();
+        assert!(!super::in_workspace(alone.path()));
+        let sdk = checkout.join("plugin-sdk");
+        let made = super::new_plugin(alone.path(), "solo", &sdk).unwrap();
+        let toml = std::fs::read_to_string(made.join("Cargo.toml")).unwrap();
+        assert!(toml.contains("[profile.release]\nlto = true"), "{toml}");
+        let flags = std::fs::read_to_string(made.join(".cargo/config.toml")).unwrap();
+        assert!(flags.contains("inline-threshold"), "{flags}");
+        let workspace = tempfile::tempdir().unwrap();
+        std::fs::write(workspace.path().join("Cargo.toml"), "[workspace]\nmembers = [\"plugins/*\"]\n").unwrap();
+        std::fs::create_dir(workspace.path().join("plugins")).unwrap();
+        let member = super::new_plugin(&workspace.path().join("plugins"), "member", &sdk).unwrap();
+        assert!(!std::fs::read_to_string(member.join("Cargo.toml")).unwrap().contains("[profile"));
+        assert!(!member.join(".cargo").exists());
+    }
+
     #[test]
     fn type_names() {
         assert_eq!(super::type_name("auto-reply"), "AutoReply");

@@ -36,7 +36,10 @@ async fn a_new_plugin_tests_builds_and_runs() {
     std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
     let tests = run(&crate_dir, "cargo", &["test", "--quiet"]);
     assert!(tests.contains("2 passed"), "{tests}");
-    run(&crate_dir, "cargo", &["build", "--quiet", "--release", "--target", "wasm32-wasip2"]);
+    // The command `wagate plugin new` prints and the guide gives.
+    let build: Vec<&str> = wagate::scaffold::BUILD_COMMAND.split(' ').collect();
+    assert!(out.contains(wagate::scaffold::BUILD_COMMAND), "{out}");
+    run(&crate_dir, build[0], &[&build[1..], &["--quiet"]].concat());
 
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let folder = dir.path().join("plugins/greeter-bot");
