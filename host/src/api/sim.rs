@@ -137,7 +137,7 @@ async fn inbound(
     }
     let lid = match req.lid.as_deref().map(Jid::parse) {
         None => None,
-        Some(Ok(lid)) if lid.as_str().ends_with("@lid") => Some(lid.to_string()),
+        Some(Ok(lid)) if lid.is_lid() => Some(lid.to_string()),
         Some(_) => return Err(ApiError::unprocessable("invalid_lid", "lid must look like <digits>@lid")),
     };
     let sender = Sender { from: &from, lid, name: req.name.as_deref() };

@@ -47,6 +47,12 @@ impl Jid {
         self.0.ends_with("@g.us")
     }
 
+    /// A LID (`<id>@lid`): WhatsApp's privacy id for a person, reported beside or instead of
+    /// the phone number.
+    pub fn is_lid(&self) -> bool {
+        self.0.ends_with("@lid")
+    }
+
     /// `+<digits>` for person jids, the form the seeds show as `phoneNumber`/`contactNumber`.
     pub fn phone_number(&self) -> Option<String> {
         let user = self.0.strip_suffix("@s.whatsapp.net")?;
@@ -83,6 +89,10 @@ mod tests {
         let group = Jid::parse("120363025246125486@g.us").unwrap();
         assert!(group.is_group());
         assert_eq!(group.phone_number(), None);
+        let lid = Jid::parse("123456789012345@lid").unwrap();
+        assert!(lid.is_lid() && !lid.is_group());
+        assert_eq!(lid.phone_number(), None);
+        assert!(!group.is_lid());
     }
 
     #[test]
