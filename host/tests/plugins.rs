@@ -267,6 +267,76 @@ async fn faults_are_contained_counted_and_open_the_breaker() {
     assert!(!out.canonical && out.deliveries.is_empty());
 }
 
+/// Status events of `tenant` with seqs `from..to`.
+fn status_events(tenant: &str, seqs: std::ops::Range<u64>) -> Vec<Event> {
+    seqs.map(|seq| status_event(tenant, "s1", seq)).collect()
+}
+
+#[tokio::test]
+async fn queued_events_share_calls_and_answer_as_one_by_one() {
+    let gw = start_with_plugins(&[("relay", "relay"), ("faulty", "faulty")], |_| {}).await;
+    let acme = gw.tenant("acme").await;
+    let beta = gw.tenant("beta").await;
+    gw.tenant("plain").await;
+    for (t, label) in [(&acme, "a"), (&beta, "b")] {
+        let (s, b) = bind(&gw, &t.api_key, "relay", json!({ "config": { "label": label } })).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let plugins = &gw.gateway.state.plugins;
+
+    // Interleaved tenants, as the fan-out takes them off the bus: each answer is what the
+    // event gets on its own, in the same order.
+    let events: Vec<Event> = (1..=30u64)
+        .map(|seq| status_event(["acme", "beta", "plain"][(seq % 3) as usize], "s1", seq))
+        .collect();
+    let calls = || async { gw.get("/api/v1/plugins/relay", ADMIN).await.1["calls"]["transform"]["calls"].as_u64() };
+    plugins.transform(&events[0]).await; // a first call measures the cost per event
+    let before = calls().await.unwrap();
+    let together = plugins.transform_many(&events).await;
+    assert_eq!(calls().await.unwrap(), before + 20, "every event counts as a call, batched or not");
+    assert_eq!(together.len(), events.len());
+    for (ev, got) in events.iter().zip(&together) {
+        let alone = plugins.transform(ev).await;
+        assert_eq!(got.canonical, alone.canonical, "event {}", ev.seq);
+        assert_eq!(got.deliveries, alone.deliveries, "event {}", ev.seq);
+        match ev.tenant_id.as_str() {
+            "plain" => assert!(got.canonical && got.deliveries.is_empty()),
+            tenant => {
+                assert_eq!(got.deliveries.len(), 1);
+                assert_eq!(got.deliveries[0].payload["seq"], ev.seq);
+                assert_eq!(got.deliveries[0].payload["label"], &tenant[..1]);
+            }
+        }
+    }
+
+    // A fault in a batch fails every event in it (onError for each, one fault for the
+    // breaker), and the binding goes back to single events until its cost is known again.
+    let (s, b) = bind(&gw, &acme.api_key, "faulty", json!({ "config": { "panicAtSeq": 13 }, "priority": 1 })).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let faulty_ok = |t: &wagate::plugins::Transformed| t.deliveries.iter().any(|d| d.event == "faulty:ok");
+    // Single calls first: they measure the cost per event that sizes batches (the first one
+    // also instantiates, so a few are needed before a batch of 10 fits even on a slow machine).
+    for seq in 100..120 {
+        assert!(faulty_ok(&plugins.transform(&status_event("acme", "s1", seq)).await));
+    }
+    let batch = plugins.transform_many(&status_events("acme", 10..20)).await;
+    for (seq, t) in (10..20).zip(&batch) {
+        assert!(!faulty_ok(t) && t.canonical, "event {seq}: its batch faulted, so passthrough");
+        assert_eq!(t.deliveries.len(), 1, "event {seq}: the relay still answered");
+    }
+    let (_, views) = gw.get("/api/v1/tenant/plugins", &acme.api_key).await;
+    let breaker = &views.as_array().unwrap().iter().find(|v| v["plugin"] == "faulty").unwrap()["breaker"];
+    assert_eq!(breaker["consecutiveFaults"], 1, "{breaker}");
+    assert!(breaker["lastFault"].as_str().unwrap().contains("panicked"), "{breaker}");
+    let (_, info) = gw.get("/api/v1/plugins/faulty", ADMIN).await;
+    assert_eq!(info["calls"]["transform"]["errors"], 10, "each event of the batch failed: {info}");
+    let singles = plugins.transform_many(&status_events("acme", 10..20)).await;
+    for (seq, t) in (10..20).zip(&singles) {
+        assert_eq!(faulty_ok(t), seq != 13, "event {seq}: after a fault events go one by one");
+        assert_eq!(t.canonical, seq == 13, "event {seq}");
+    }
+}
+
 #[tokio::test]
 async fn compiled_components_are_cached_across_restarts() {
     let dir = Arc::new(tempfile::tempdir().unwrap());
@@ -361,7 +431,7 @@ async fn hot_reload_under_load_delivers_every_event_exactly_once() {
                 1 => install_raw(
                     &plugins_dir,
                     "relay",
-                    &bumped.replace("wit = \"0.2.0\"", "wit = \"0.9.0\""),
+                    &bumped.replace("wit = \"0.3.0\"", "wit = \"0.9.0\""),
                     &relay_wasm,
                 ),
                 2 => install_plugin(&plugins_dir, "no-hooks", "relay", |m| m),
@@ -371,7 +441,7 @@ async fn hot_reload_under_load_delivers_every_event_exactly_once() {
             Some(
                 [
                     "not a valid WebAssembly component",
-                    "implements @0.2.0",
+                    "implements @0.3.0",
                     "does not fit wagate:plugin",
                     "init refused the config of tenant 'acme'",
                     "plugin.toml is invalid",

@@ -81,6 +81,13 @@ pub fn transform<P: Plugin>(p: Option<&mut P>, event: wit::Event) -> Vec<wit::Em
     p.transform(&event_in(event)).into_iter().map(emit_out).collect()
 }
 
+/// The batch is the plugin's `transform` on each event in turn: authors write one hook and
+/// the host saves a call per event when events queue up.
+pub fn transform_batch<P: Plugin>(p: Option<&mut P>, events: Vec<wit::Event>) -> Vec<Vec<wit::Emit>> {
+    let p = p.unwrap_or_else(|| not_initialised());
+    events.into_iter().map(|e| p.transform(&event_in(e)).into_iter().map(emit_out).collect()).collect()
+}
+
 pub fn on_event<P: Plugin>(p: Option<&mut P>, event: wit::Event) -> Vec<wit::Action> {
     let p = p.unwrap_or_else(|| not_initialised());
     p.on_event(&event_in(event)).into_iter().map(action_out).collect()

@@ -92,6 +92,9 @@ macro_rules! export_plugin {
                 fn transform(event: __types::Event) -> Vec<__types::Emit> {
                     __STATE.with(|s| $crate::__private::transform(s.borrow_mut().as_mut(), event))
                 }
+                fn transform_batch(events: Vec<__types::Event>) -> Vec<Vec<__types::Emit>> {
+                    __STATE.with(|s| $crate::__private::transform_batch(s.borrow_mut().as_mut(), events))
+                }
                 fn on_event(event: __types::Event) -> Vec<__types::Action> {
                     __STATE.with(|s| $crate::__private::on_event(s.borrow_mut().as_mut(), event))
                 }

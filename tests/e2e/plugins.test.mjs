@@ -97,6 +97,32 @@ for (const transports of TRANSPORTS) {
   });
 }
 
+test("a burst through a transform plugin arrives once per event, in commit order", async () => {
+  // The fan-out hands queued events of a tenant to the plugin together (transform-batch).
+  const id = "burst";
+  await gw.connectedSession(acme, id);
+  const s = await gw.connect({ auth: { token: await gw.token(acme) } });
+  const log = record(s);
+  await emitWithAck(s, "session.subscribe", id);
+  const n = 60;
+  const sent = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      gw.api("POST", `/api/v1/sim/sessions/${id}/inbound`, acme.apiKey, { from: "+628123450000", text: `burst ${i}` }),
+    ),
+  );
+  sent.forEach((r) => assert.equal(r.status, 202, JSON.stringify(r.body)));
+  for (let i = 0; i < n; i++) {
+    await log.waitFor("relay:message.received", (p) => p.original.message.content === `burst ${i}`);
+  }
+  await sleep(200);
+  const received = log.filter((e) => e.name === "relay:message.received").map((e) => e.payload);
+  assert.equal(received.length, n, "each message once");
+  assert.equal(new Set(received.map((p) => p.original.message.content)).size, n);
+  const seqs = log.filter((e) => e.name.startsWith("relay:")).map((e) => e.payload.seq);
+  seqs.slice(1).forEach((seq, i) => assert.ok(seq > seqs[i], `seq ${seq} after ${seqs[i]}: out of commit order`));
+  assert.equal(log.filter((e) => e.name === "message.received").length, 0, "nothing fell back to canonical");
+});
+
 test("a bot answers a real inbound message", async () => {
   const r = await gw.api("PUT", "/api/v1/tenant/plugins/auto-reply", plain.apiKey, {
     config: { rules: [{ contains: "price", reply: "Prices: example.com/p" }] },

@@ -2,6 +2,7 @@
 //! instance that serves it.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -41,7 +42,12 @@ pub struct Binding {
     pub updated_at: DateTime<Utc>,
     pub breaker: Mutex<Breaker>,
     pub warm: tokio::sync::Mutex<Option<Warm>>,
+    /// Smoothed transform time per event in ns, 0 while unknown: sizes the batches.
+    transform_ns: AtomicU64,
 }
+
+/// Most events one transform call carries.
+pub const MAX_BATCH: usize = 64;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -72,7 +78,30 @@ impl Binding {
             updated_at: row.updated_at,
             breaker: Mutex::new(Breaker::new(threshold, cooldown)),
             warm: tokio::sync::Mutex::new(None),
+            transform_ns: AtomicU64::new(0),
         }
+    }
+
+    /// Events per transform call: as many as the binding's measured cost per event fits into
+    /// a quarter of the call deadline (a batch is one call with one deadline, so a slow plugin
+    /// gets small batches), at most [`MAX_BATCH`]; one at a time until that cost is known.
+    pub fn batch_limit(&self, deadline: Duration) -> usize {
+        match self.transform_ns.load(Ordering::Relaxed) {
+            0 => 1,
+            per_event => ((deadline.as_nanos() as u64 / 4) / per_event).clamp(1, MAX_BATCH as u64) as usize,
+        }
+    }
+
+    /// A transform call of `events` events took `took`; `None` when it faulted, which sends the
+    /// binding back to single events until its cost is measured again.
+    pub fn observe_transform(&self, took: Option<Duration>, events: usize) {
+        let sample = match took {
+            Some(t) => (t.as_nanos() as u64 / events.max(1) as u64).max(1),
+            None => return self.transform_ns.store(0, Ordering::Relaxed),
+        };
+        let old = self.transform_ns.load(Ordering::Relaxed);
+        let new = if old == 0 { sample } else { (old * 3 + sample) / 4 };
+        self.transform_ns.store(new.max(1), Ordering::Relaxed);
     }
 
     pub fn view(&self, version: Option<String>) -> BindingView {
@@ -97,4 +126,40 @@ pub fn merged_config(defaults: &Value, own: &Value) -> String {
         merged.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     Value::Object(merged).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding() -> Binding {
+        let row = BindingRow {
+            tenant_id: "t".into(),
+            plugin: "p".into(),
+            enabled: true,
+            config: "{}".into(),
+            priority: 100,
+            on_error: "passthrough".into(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        Binding::from_row(row, 5, Duration::from_secs(1))
+    }
+
+    #[test]
+    fn batches_fit_a_quarter_of_the_deadline_at_the_measured_cost() {
+        let deadline = Duration::from_millis(50);
+        let b = binding();
+        assert_eq!(b.batch_limit(deadline), 1, "unknown cost: one event per call");
+        b.observe_transform(Some(Duration::from_millis(5)), 1);
+        assert_eq!(b.batch_limit(deadline), 2, "5 ms per event: 12.5 ms holds two");
+        b.observe_transform(Some(Duration::from_micros(30)), 10);
+        assert_eq!(b.batch_limit(deadline), 3, "one quick batch moves the estimate a quarter of the way");
+        for _ in 0..40 {
+            b.observe_transform(Some(Duration::from_micros(64)), 16);
+        }
+        assert_eq!(b.batch_limit(deadline), MAX_BATCH, "4 us per event: capped");
+        b.observe_transform(None, 16);
+        assert_eq!(b.batch_limit(deadline), 1, "a fault: single events until measured again");
+    }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "0.2.0";
+pub const WIT_VERSION: &str = "0.3.0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -143,7 +143,7 @@ mod tests {
     const GOOD: &str = r#"
 name = "x"
 version = "1.2.3"
-wit = "0.2.0"
+wit = "0.3.0"
 hooks = ["transform", "bot"]
 capabilities = ["kv", "sessions:read"]
 component = "x.wasm"
@@ -164,7 +164,7 @@ greeting = "hi"
     #[test]
     fn refuses_with_reasons() {
         let cases = [
-            (GOOD.replace("0.2.0", "0.1.0"), "implements @0.2.0"),
+            (GOOD.replace("0.3.0", "0.2.0"), "implements @0.3.0"),
             (GOOD.replace("\"bot\"", "\"teleport\""), "plugin.toml is invalid"),
             (GOOD.replace("\"kv\"", "\"net\""), "plugin.toml is invalid"),
             (GOOD.replace("name = \"x\"", "name = \"a/b\""), "plugin name"),
@@ -176,8 +176,8 @@ greeting = "hi"
             let err = parse(Path::new("/p"), &text).unwrap_err();
             assert!(err.contains(needle), "{err}");
         }
-        assert!(wit_compatible("0.2.7"));
-        assert!(!wit_compatible("0.1.0"));
+        assert!(wit_compatible("0.3.7"));
+        assert!(!wit_compatible("0.2.0"));
         assert!(!wit_compatible("1.1.0"));
     }
 }

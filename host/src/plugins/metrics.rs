@@ -27,24 +27,34 @@ pub struct Metrics {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HookView {
+    /// Events the hook handled (each event of a transform batch counts once).
     pub calls: u64,
+    /// Of those, the ones the plugin failed on.
     pub errors: u64,
+    /// Time per event over the recent calls (a batch's time is shared by its events).
     pub p50_us: u32,
     pub p99_us: u32,
 }
 
 impl Metrics {
-    pub fn record(&self, hook: Hook, took: Duration, failed: bool) {
+    /// A call that handled `events` events (several for a transform batch): each counts as a
+    /// call taking its share of the time, and as an error when the call failed, so the numbers
+    /// read the same whether or not events were batched.
+    pub fn record(&self, hook: Hook, took: Duration, events: usize, failed: bool) {
+        let events = events.max(1);
+        let per_event_us = (took.as_micros() / events as u128).min(u32::MAX as u128) as u32;
         let mut hooks = self.hooks.lock().expect("metrics lock");
         let h = hooks.entry(hook).or_default();
-        h.calls += 1;
+        h.calls += events as u64;
         if failed {
-            h.errors += 1;
+            h.errors += events as u64;
         }
-        if h.recent_us.len() == WINDOW {
-            h.recent_us.pop_front();
+        for _ in 0..events.min(WINDOW) {
+            if h.recent_us.len() == WINDOW {
+                h.recent_us.pop_front();
+            }
+            h.recent_us.push_back(per_event_us);
         }
-        h.recent_us.push_back(took.as_micros().min(u32::MAX as u128) as u32);
     }
 
     pub fn view(&self) -> BTreeMap<Hook, HookView> {

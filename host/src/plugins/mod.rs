@@ -13,13 +13,14 @@ mod registry;
 pub mod sandbox;
 mod watcher;
 
-pub use bindings::{BindingView, OnError};
+pub use bindings::{BindingView, MAX_BATCH, OnError};
 pub use breaker::{BreakerState, BreakerView};
 pub use manifest::{Capability, Hook, Manifest};
 pub use metrics::HookView;
 pub use output::{Delivery, HostAction, Target};
 pub use watcher::Watcher;
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -372,6 +373,7 @@ impl Plugins {
         b: &Binding,
         hook: Hook,
         req: Request<'_>,
+        events: usize,
         check: impl FnOnce(Response) -> Result<T, Fault>,
     ) -> Option<T> {
         let (loaded, metrics) = self.inner.registry.serving(&b.plugin)?;
@@ -405,7 +407,7 @@ impl Plugins {
             *warm = None;
         }
         drop(warm);
-        metrics.record(hook, started.elapsed(), result.is_err());
+        metrics.record(hook, started.elapsed(), events, result.is_err());
         let mut breaker = b.breaker.lock().expect("breaker lock");
         match result {
             Ok(v) => {
@@ -422,24 +424,71 @@ impl Plugins {
 
     /// The tenant's transform plugins on a canonical event, in priority order.
     pub async fn transform(&self, ev: &Event) -> Transformed {
-        let bindings = self.bound(&ev.tenant_id, Hook::Transform);
-        if bindings.is_empty() {
-            return Transformed { deliveries: Vec::new(), canonical: true };
+        self.transform_many(&[ev]).await.pop().expect("one answer per event")
+    }
+
+    /// [`Self::transform`] for events in commit order, one answer per event in the same order.
+    /// A tenant's events share calls (`transform-batch`, sized per binding by
+    /// [`Binding::batch_limit`]); when a batch faults, every event in it takes the binding's
+    /// `onError` and the breaker counts one fault. Events are never replayed one by one: a
+    /// plugin with state would see them twice.
+    pub async fn transform_many<E: Borrow<Event>>(&self, events: &[E]) -> Vec<Transformed> {
+        let mut out: Vec<Transformed> = events.iter().map(|_| Transformed::default()).collect();
+        let mut by_tenant: Vec<(&str, Vec<usize>)> = Vec::new();
+        for (i, ev) in events.iter().enumerate() {
+            let tenant = ev.borrow().tenant_id.as_str();
+            match by_tenant.iter_mut().find(|(t, _)| *t == tenant) {
+                Some((_, indices)) => indices.push(i),
+                None => by_tenant.push((tenant, vec![i])),
+            }
         }
-        let event = wit_event(ev);
-        let mut out = Transformed::default();
-        for b in bindings {
-            let check = |r| match r {
-                Response::Emits(e) => output::emits(&b.tenant, e),
-                _ => Err(Fault::BadOutput("unexpected answer".into())),
-            };
-            match self.invoke(&b, Hook::Transform, Request::Transform(&event), check).await {
-                Some(d) => out.deliveries.extend(d),
-                None if b.on_error == OnError::Passthrough => out.canonical = true,
-                None => {}
+        let deadline = Duration::from_millis(self.inner.cfg.call_timeout_ms);
+        for (tenant, indices) in by_tenant {
+            let bindings = self.bound(tenant, Hook::Transform);
+            if bindings.is_empty() {
+                indices.iter().for_each(|&i| out[i].canonical = true);
+                continue;
+            }
+            let inputs: Vec<wit::Event> = indices.iter().map(|&i| wit_event(events[i].borrow())).collect();
+            for b in bindings {
+                let limit = b.batch_limit(deadline);
+                for (slots, batch) in indices.chunks(limit).zip(inputs.chunks(limit)) {
+                    let started = Instant::now();
+                    let answer = self.transform_batch(&b, batch).await;
+                    b.observe_transform(answer.as_ref().map(|_| started.elapsed()), batch.len());
+                    match answer {
+                        Some(per_event) => {
+                            for (&i, deliveries) in slots.iter().zip(per_event) {
+                                out[i].deliveries.extend(deliveries);
+                            }
+                        }
+                        None if b.on_error == OnError::Passthrough => slots.iter().for_each(|&i| out[i].canonical = true),
+                        None => {}
+                    }
+                }
             }
         }
         out
+    }
+
+    /// One binding on a batch of one tenant's events: a single event goes through `transform`,
+    /// more through `transform-batch`, whose answer must hold one list per event.
+    async fn transform_batch(&self, b: &Binding, batch: &[wit::Event]) -> Option<Vec<Vec<Delivery>>> {
+        let check = |r| match r {
+            Response::Emits(e) if batch.len() == 1 => Ok(vec![output::emits(&b.tenant, e)?]),
+            Response::EmitBatches(lists) if lists.len() == batch.len() => {
+                lists.into_iter().map(|e| output::emits(&b.tenant, e)).collect()
+            }
+            Response::EmitBatches(lists) => {
+                Err(Fault::BadOutput(format!("{} emit lists for {} events", lists.len(), batch.len())))
+            }
+            _ => Err(Fault::BadOutput("unexpected answer".into())),
+        };
+        let req = match batch {
+            [one] => Request::Transform(one),
+            many => Request::TransformBatch(many),
+        };
+        self.invoke(b, Hook::Transform, req, batch.len(), check).await
     }
 
     /// The tenant's bots on a canonical event.
@@ -455,7 +504,7 @@ impl Plugins {
                 Response::Actions(a) => output::actions(&b.tenant, a, false),
                 _ => Err(Fault::BadOutput("unexpected answer".into())),
             };
-            out.extend(self.invoke(&b, Hook::Bot, Request::OnEvent(&event), check).await.unwrap_or_default());
+            out.extend(self.invoke(&b, Hook::Bot, Request::OnEvent(&event), 1, check).await.unwrap_or_default());
         }
         out
     }
@@ -476,7 +525,7 @@ impl Plugins {
                 _ => Err(Fault::BadOutput("unexpected answer".into())),
             };
             let req = Request::ClientEvent { caller: &who, event: &event };
-            out.extend(self.invoke(&b, Hook::ClientEvents, req, check).await.unwrap_or_default());
+            out.extend(self.invoke(&b, Hook::ClientEvents, req, 1, check).await.unwrap_or_default());
         }
         Some(out)
     }
@@ -507,7 +556,7 @@ impl Plugins {
                 _ => Err(Fault::BadOutput("unexpected answer".into())),
             };
             let req = Request::MapAuth { claims: &claims, identity: &current };
-            match self.invoke(&b, Hook::Auth, req, check).await {
+            match self.invoke(&b, Hook::Auth, req, 1, check).await {
                 Some(Ok((i, attributes))) => {
                     identity.user = i.user;
                     identity.roles = i.roles;

@@ -168,6 +168,8 @@ pub enum Request<'r> {
     MapAuth { claims: &'r str, identity: &'r wit::Identity },
     ClientEvent { caller: &'r wit::Identity, event: &'r wit::ClientEvent },
     Transform(&'r wit::Event),
+    /// Events of one tenant in commit order; one call, one deadline.
+    TransformBatch(&'r [wit::Event]),
     OnEvent(&'r wit::Event),
 }
 
@@ -176,12 +178,25 @@ pub enum Response {
     Identity(Result<wit::Identity, String>),
     Actions(Vec<wit::Action>),
     Emits(Vec<wit::Emit>),
+    /// One list per event of a `TransformBatch`, unchecked: the count may be wrong.
+    EmitBatches(Vec<Vec<wit::Emit>>),
+}
+
+impl Request<'_> {
+    /// How many events the call handles; recycling counts events, not calls.
+    fn events(&self) -> u64 {
+        match self {
+            Request::TransformBatch(events) => events.len() as u64,
+            _ => 1,
+        }
+    }
 }
 
 /// A live instance of one plugin version for one tenant binding.
 pub struct Instance {
     store: Store<State>,
     bindings: Plugin,
+    /// Events handled so far (a batch counts each of its events).
     pub calls: u64,
     sandbox: Sandbox,
 }
@@ -190,7 +205,7 @@ impl Instance {
     /// Runs one export with a fresh deadline. After a fault the instance must be dropped: a
     /// trap leaves it unusable.
     pub async fn call(&mut self, req: &Request<'_>) -> Result<Response, Fault> {
-        self.calls += 1;
+        self.calls += req.events();
         self.store.set_epoch_deadline(self.sandbox.call_ticks);
         let hooks = self.bindings.wagate_plugin_hooks();
         let store = &mut self.store;
@@ -203,6 +218,9 @@ impl Instance {
                 hooks.call_on_client_event(store, caller, event).await.map(Response::Actions)
             }
             Request::Transform(event) => hooks.call_transform(store, event).await.map(Response::Emits),
+            Request::TransformBatch(events) => {
+                hooks.call_transform_batch(store, events).await.map(Response::EmitBatches)
+            }
             Request::OnEvent(event) => hooks.call_on_event(store, event).await.map(Response::Actions),
         };
         result.map_err(|e| self.sandbox.classify(e))

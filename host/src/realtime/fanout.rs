@@ -3,7 +3,7 @@ use socketioxide::SocketIo;
 use super::{actions, rooms};
 use crate::events::{Event, EventBus};
 use crate::model::SessionKey;
-use crate::plugins::Plugins;
+use crate::plugins::{MAX_BATCH, Plugins};
 use crate::sessions::Sessions;
 
 /// The canonical dialect's rooms for an event (docs/events.md).
@@ -19,19 +19,23 @@ fn canonical_rooms(ev: &Event) -> Vec<String> {
 }
 
 /// Delivers every committed event to sockets, in commit order: through the tenant's
-/// transform plugins when it has any, in the canonical dialect otherwise.
+/// transform plugins when it has any, in the canonical dialect otherwise. Whatever has queued
+/// up meanwhile is taken at once, so a tenant's burst shares plugin calls.
 pub fn spawn_fanout(io: SocketIo, plugins: Plugins, bus: &EventBus) -> tokio::task::JoinHandle<()> {
     let mut events = bus.subscribe();
     tokio::spawn(async move {
-        while let Some(ev) = events.recv().await {
-            let out = plugins.transform(&ev).await;
-            if out.canonical
-                && let Err(e) = io.to(canonical_rooms(&ev)).emit(ev.name(), &ev.payload()).await
-            {
-                tracing::warn!(event = ev.name(), error = %e, "socket.io emit failed");
-            }
-            for d in out.deliveries {
-                actions::deliver(&io, None, d).await;
+        let mut queued = Vec::with_capacity(MAX_BATCH);
+        while events.recv_many(&mut queued, MAX_BATCH).await > 0 {
+            let transformed = plugins.transform_many(&queued).await;
+            for (ev, out) in queued.drain(..).zip(transformed) {
+                if out.canonical
+                    && let Err(e) = io.to(canonical_rooms(&ev)).emit(ev.name(), &ev.payload()).await
+                {
+                    tracing::warn!(event = ev.name(), error = %e, "socket.io emit failed");
+                }
+                for d in out.deliveries {
+                    actions::deliver(&io, None, d).await;
+                }
             }
         }
     })

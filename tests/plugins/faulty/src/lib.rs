@@ -4,6 +4,8 @@ use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, Identity, Plugin, Targ
 
 pub struct Faulty {
     mode: String,
+    /// `panicAtSeq`: panic on this one event only (shows which events shared a call).
+    panic_at_seq: Option<u64>,
 }
 
 impl Faulty {
@@ -40,14 +42,20 @@ impl Faulty {
 
 impl Plugin for Faulty {
     fn init(config: Value) -> Result<Self, String> {
-        Ok(Self { mode: config.get("mode").and_then(Value::as_str).unwrap_or("ok").to_owned() })
+        Ok(Self {
+            mode: config.get("mode").and_then(Value::as_str).unwrap_or("ok").to_owned(),
+            panic_at_seq: config.get("panicAtSeq").and_then(Value::as_u64),
+        })
     }
 
     fn on_client_event(&mut self, _caller: &Identity, _event: ClientEvent) -> Vec<Action> {
         self.misbehave().into_iter().map(Action::Emit).collect()
     }
 
-    fn transform(&mut self, _event: &Event) -> Vec<Emit> {
+    fn transform(&mut self, event: &Event) -> Vec<Emit> {
+        if self.panic_at_seq == Some(event.seq) {
+            panic!("faulty plugin panics on event {}", event.seq);
+        }
         self.misbehave()
     }
 }
