@@ -13,7 +13,8 @@
 //! `CARGO_PROFILE_BENCH_LTO=true CARGO_PROFILE_BENCH_CODEGEN_UNITS=1 scripts/bench.sh`
 //! (a ~15 min build); the table says which one it is.
 //!
-//! Knobs (environment): `BENCH_ROUNDS` (21) alternating native/wasm rounds;
+//! Knobs (environment): `BENCH_ROUNDS` (21) alternating native/wasm rounds; `BENCH_BATCH` (16)
+//! events per `transform-batch` call in the batched rows;
 //! `BENCH_COMPARE_WASM=other.wasm` times a second build of the relay in the same rounds (A/B of
 //! an SDK or build-flag change); `BENCH_PERF_MAP=1` writes a perf map so `perf record` names
 //! the plugin's functions.
@@ -149,8 +150,12 @@ struct Comparison {
     /// (round mean, p50, p99) in microseconds.
     native: (f64, f64, f64),
     wasm: (f64, f64, f64),
+    /// Round mean per event when `batch` events share a `transform-batch` call.
+    batched: f64,
     /// Median, lowest and highest per-round wasm / native.
     ratio: (f64, f64, f64),
+    /// The same for batched wasm / native.
+    batched_ratio: (f64, f64, f64),
     other: Option<(f64, f64, f64)>,
 }
 
@@ -170,8 +175,10 @@ fn compare(
     mut other: Option<&mut Instance>,
     ev: &Event,
     rounds: usize,
+    batch: usize,
 ) -> Comparison {
     let input = wit_event(ev);
+    let inputs = vec![input.clone(); batch];
     let mut native_once = || {
         // The same steps as the SDK's glue in the guest: JSON text in, JSON text out.
         let e = wagate_plugin_sdk::Event {
@@ -202,6 +209,24 @@ fn compare(
             started.elapsed().as_secs_f64() * 1e6 / per_round as f64
         })
     };
+    // Events of one tenant queued together, as the fan-out hands them over under a burst.
+    let batched_round = |instance: &mut Instance| {
+        rt.block_on(async {
+            let calls = per_round / batch;
+            let started = Instant::now();
+            for _ in 0..calls {
+                let Response::EmitBatches(lists) =
+                    instance.call(&Request::TransformBatch(black_box(&inputs))).await.unwrap()
+                else {
+                    panic!("transform-batch answers with one list per event")
+                };
+                assert_eq!(lists.len(), batch);
+                black_box(lists);
+            }
+            started.elapsed().as_secs_f64() * 1e6 / (calls * batch) as f64
+        })
+    };
+    let (mut batched_means, mut batched_ratios) = (vec![], vec![]);
     let (mut native_samples, mut wasm_samples, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
     let (mut native_means, mut wasm_means, mut ratios, mut other_ratios) = (vec![], vec![], vec![], vec![]);
     for _ in 0..per_round / 4 {
@@ -217,6 +242,9 @@ fn compare(
         }
         let native_mean = started.elapsed().as_secs_f64() * 1e6 / per_round as f64;
         let wasm_mean = wasm_round(instance, &mut wasm_samples);
+        let batched_mean = batched_round(instance);
+        batched_means.push(batched_mean);
+        batched_ratios.push(batched_mean / native_mean);
         if let Some(other) = other.as_deref_mut() {
             scratch.clear();
             other_ratios.push(wasm_round(other, &mut scratch) / wasm_mean);
@@ -231,7 +259,9 @@ fn compare(
         payload_bytes: input.payload.len(),
         native: (median_spread(&mut native_means).0, native_p50, percentile(&native_samples, 0.99)),
         wasm: (median_spread(&mut wasm_means).0, wasm_p50, percentile(&wasm_samples, 0.99)),
+        batched: median_spread(&mut batched_means).0,
         ratio: median_spread(&mut ratios),
+        batched_ratio: median_spread(&mut batched_ratios),
         other: (!other_ratios.is_empty()).then(|| median_spread(&mut other_ratios)),
     }
 }
@@ -285,9 +315,10 @@ fn main() {
     });
     let mut native = relay::Relay::init(json!({ "label": "bench" })).unwrap();
     let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(21);
+    let batch = std::env::var("BENCH_BATCH").ok().and_then(|n| n.parse().ok()).unwrap_or(16);
 
     for ev in [&status_event, &message_event] {
-        let c = compare(&rt, &mut native, &mut instance, other.as_mut(), ev, rounds);
+        let c = compare(&rt, &mut native, &mut instance, other.as_mut(), ev, rounds, batch);
         let what = format!("`{}` ({} B payload)", ev.name(), c.payload_bytes);
         rows.push((
             format!("JSON transform {what}, native Rust, {NATIVE_BUILD} (round mean / p50 / p99)"),
@@ -300,6 +331,14 @@ fn main() {
         rows.push((
             format!("wasm / native {what} (median of {rounds} alternating rounds; target <= 1.5x)"),
             format!("{:.2}x (rounds {:.2}..{:.2})", c.ratio.0, c.ratio.1, c.ratio.2),
+        ));
+        rows.push((
+            format!("JSON transform {what}, wasm, {batch} queued events per `transform-batch` call (per event)"),
+            format!("{:.2} us", c.batched),
+        ));
+        rows.push((
+            format!("wasm / native {what}, batches of {batch} (median of {rounds} rounds; target <= 1.5x)"),
+            format!("{:.2}x (rounds {:.2}..{:.2})", c.batched_ratio.0, c.batched_ratio.1, c.batched_ratio.2),
         ));
         if let Some((r, lo, hi)) = c.other {
             rows.push((
@@ -367,7 +406,29 @@ fn main() {
         }
     });
     let per_sec = n as f64 / started.elapsed().as_secs_f64();
-    rows.push(("events/s through one transform plugin, one core (full path)".into(), format!("{per_sec:.0}")));
+    rows.push((
+        "events/s through one transform plugin, one core (full path, one event at a time)".into(),
+        format!("{per_sec:.0}"),
+    ));
+    // A burst: the fan-out takes up to MAX_BATCH queued events at once.
+    let started = Instant::now();
+    rt.block_on(async {
+        let burst = wagate::plugins::MAX_BATCH as u64;
+        for first in (0..n).step_by(burst as usize) {
+            let events: Vec<Event> = (first..first + burst).map(event).collect();
+            let out = plugins.transform_many(&events).await;
+            assert!(out.iter().all(|t| t.deliveries.len() == 1));
+            black_box(out);
+        }
+    });
+    let burst_per_sec = n as f64 / started.elapsed().as_secs_f64();
+    rows.push((
+        format!(
+            "events/s through one transform plugin, one core (full path, bursts of {} queued events)",
+            wagate::plugins::MAX_BATCH
+        ),
+        format!("{burst_per_sec:.0} ({:.2}x one at a time)", burst_per_sec / per_sec),
+    ));
 
     // ---- loading: compile (cold cache) vs precompiled artifact ----
     let cached_ms = rt.block_on(async {
