@@ -476,12 +476,7 @@ impl Plugins {
     async fn transform_batch(&self, b: &Binding, batch: &[wit::Event]) -> Option<Vec<Vec<Delivery>>> {
         let check = |r| match r {
             Response::Emits(e) if batch.len() == 1 => Ok(vec![output::emits(&b.tenant, e)?]),
-            Response::EmitBatches(lists) if lists.len() == batch.len() => {
-                lists.into_iter().map(|e| output::emits(&b.tenant, e)).collect()
-            }
-            Response::EmitBatches(lists) => {
-                Err(Fault::BadOutput(format!("{} emit lists for {} events", lists.len(), batch.len())))
-            }
+            Response::EmitBatches(lists) => output::emit_lists(&b.tenant, lists, batch.len()),
             _ => Err(Fault::BadOutput("unexpected answer".into())),
         };
         let req = match batch {

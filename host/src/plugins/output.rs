@@ -100,6 +100,14 @@ pub fn emits(tenant: &str, emits: Vec<wit::Emit>) -> Result<Vec<Delivery>, Fault
     emits.into_iter().map(|e| delivery(tenant, e, false)).collect()
 }
 
+/// A `transform-batch` answer: exactly one valid list of emits per event sent.
+pub fn emit_lists(tenant: &str, lists: Vec<Vec<wit::Emit>>, events: usize) -> Result<Vec<Vec<Delivery>>, Fault> {
+    if lists.len() != events {
+        return Err(bad(format!("{} emit lists for {events} events", lists.len())));
+    }
+    lists.into_iter().map(|list| emits(tenant, list)).collect()
+}
+
 pub fn actions(tenant: &str, actions: Vec<wit::Action>, has_caller: bool) -> Result<Vec<HostAction>, Fault> {
     if actions.len() > MAX_ITEMS {
         return Err(bad(format!("more than {MAX_ITEMS} actions")));
@@ -161,6 +169,12 @@ mod tests {
         assert!(emits("a", vec![emit("x", "{}", wit::Target::Caller)]).is_err(), "transforms have no caller");
         assert!(emits("a", (0..65).map(|_| emit("x", "1", wit::Target::Tenant)).collect()).is_err());
         assert!(actions("a", vec![wit::Action::Join("r".into())], false).is_err());
+        let two = || vec![vec![emit("x", "1", wit::Target::Tenant)], vec![]];
+        assert_eq!(emit_lists("a", two(), 2).unwrap().iter().map(Vec::len).collect::<Vec<_>>(), [1, 0]);
+        let short = emit_lists("a", two(), 3).unwrap_err();
+        assert_eq!(short, Fault::BadOutput("2 emit lists for 3 events".into()));
+        let one_bad = vec![vec![], vec![emit("x", "{}", wit::Target::Room("t/b".into()))]];
+        assert!(emit_lists("a", one_bad, 2).is_err(), "one bad list fails the batch");
         let ok = actions("a", vec![wit::Action::Join("r".into())], true).unwrap();
         assert_eq!(ok, vec![HostAction::Join("t/a/r/r".into())]);
     }
