@@ -85,7 +85,7 @@ pub fn transform<P: Plugin>(p: Option<&mut P>, event: wit::Event) -> Vec<wit::Em
 /// the host saves a call per event when events queue up.
 pub fn transform_batch<P: Plugin>(p: Option<&mut P>, events: Vec<wit::Event>) -> Vec<Vec<wit::Emit>> {
     let p = p.unwrap_or_else(|| not_initialised());
-    events.into_iter().map(|e| p.transform(&event_in(e)).into_iter().map(emit_out).collect()).collect()
+    events.into_iter().map(|e| transform(Some(&mut *p), e)).collect()
 }
 
 pub fn on_event<P: Plugin>(p: Option<&mut P>, event: wit::Event) -> Vec<wit::Action> {

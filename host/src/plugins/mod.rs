@@ -373,7 +373,6 @@ impl Plugins {
         b: &Binding,
         hook: Hook,
         req: Request<'_>,
-        events: usize,
         check: impl FnOnce(Response) -> Result<T, Fault>,
     ) -> Option<T> {
         let (loaded, metrics) = self.inner.registry.serving(&b.plugin)?;
@@ -407,7 +406,7 @@ impl Plugins {
             *warm = None;
         }
         drop(warm);
-        metrics.record(hook, started.elapsed(), events, result.is_err());
+        metrics.record(hook, started.elapsed(), req.events(), result.is_err());
         let mut breaker = b.breaker.lock().expect("breaker lock");
         match result {
             Ok(v) => {
@@ -483,7 +482,7 @@ impl Plugins {
             [one] => Request::Transform(one),
             many => Request::TransformBatch(many),
         };
-        self.invoke(b, Hook::Transform, req, batch.len(), check).await
+        self.invoke(b, Hook::Transform, req, check).await
     }
 
     /// The tenant's bots on a canonical event.
@@ -499,7 +498,7 @@ impl Plugins {
                 Response::Actions(a) => output::actions(&b.tenant, a, false),
                 _ => Err(Fault::BadOutput("unexpected answer".into())),
             };
-            out.extend(self.invoke(&b, Hook::Bot, Request::OnEvent(&event), 1, check).await.unwrap_or_default());
+            out.extend(self.invoke(&b, Hook::Bot, Request::OnEvent(&event), check).await.unwrap_or_default());
         }
         out
     }
@@ -520,7 +519,7 @@ impl Plugins {
                 _ => Err(Fault::BadOutput("unexpected answer".into())),
             };
             let req = Request::ClientEvent { caller: &who, event: &event };
-            out.extend(self.invoke(&b, Hook::ClientEvents, req, 1, check).await.unwrap_or_default());
+            out.extend(self.invoke(&b, Hook::ClientEvents, req, check).await.unwrap_or_default());
         }
         Some(out)
     }
@@ -551,7 +550,7 @@ impl Plugins {
                 _ => Err(Fault::BadOutput("unexpected answer".into())),
             };
             let req = Request::MapAuth { claims: &claims, identity: &current };
-            match self.invoke(&b, Hook::Auth, req, 1, check).await {
+            match self.invoke(&b, Hook::Auth, req, check).await {
                 Some(Ok((i, attributes))) => {
                     identity.user = i.user;
                     identity.roles = i.roles;

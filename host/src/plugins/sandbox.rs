@@ -183,10 +183,10 @@ pub enum Response {
 }
 
 impl Request<'_> {
-    /// How many events the call handles; recycling counts events, not calls.
-    fn events(&self) -> u64 {
+    /// How many events the call handles: recycling and metrics count events, not calls.
+    pub fn events(&self) -> usize {
         match self {
-            Request::TransformBatch(events) => events.len() as u64,
+            Request::TransformBatch(events) => events.len(),
             _ => 1,
         }
     }
@@ -205,7 +205,7 @@ impl Instance {
     /// Runs one export with a fresh deadline. After a fault the instance must be dropped: a
     /// trap leaves it unusable.
     pub async fn call(&mut self, req: &Request<'_>) -> Result<Response, Fault> {
-        self.calls += req.events();
+        self.calls += req.events() as u64;
         self.store.set_epoch_deadline(self.sandbox.call_ticks);
         let hooks = self.bindings.wagate_plugin_hooks();
         let store = &mut self.store;
