@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tower::Layer;
 
 use crate::api::{self, AppState};
-use crate::auth::{AdminKey, TenantDirectory, hash_key, new_admin_key};
+use crate::auth::{AdminKey, Revocations, TenantDirectory, hash_key, new_admin_key};
 use crate::config::Config;
 use crate::connector::Connector;
 use crate::connector::sim::{SimConnector, SimWorld};
@@ -25,7 +25,9 @@ use crate::store::{Store, StoreError, settings};
 
 #[derive(Debug, Error)]
 pub enum StartError {
-    #[error("cannot create data directory {0}: {1}")]
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot create or secure data directory {0}: {1}")]
     DataDir(std::path::PathBuf, std::io::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -68,8 +70,11 @@ async fn admin_key(config: &Config, store: &Store) -> Result<(AdminKey, Option<S
 
 impl Gateway {
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        if config.database_url.is_none() {
-            std::fs::create_dir_all(&config.data_dir).map_err(|e| StartError::DataDir(config.data_dir.clone(), e))?;
+        config.check().map_err(|e| StartError::Config(e.to_string()))?;
+        let repaired =
+            crate::data_dir::secure(&config.data_dir).map_err(|e| StartError::DataDir(config.data_dir.clone(), e))?;
+        for path in &repaired.paths {
+            tracing::warn!(path = %path.display(), "data directory entry was readable by other users; made private");
         }
         let store = Store::open(&config.database_url()).await?;
         let (admin_key, new_admin_key) = admin_key(&config, &store).await?;
@@ -79,7 +84,10 @@ impl Gateway {
         let journal = Journal::new(bus.clone());
         let sim = SimWorld::new(config.sim.clone());
         let mut connectors: HashMap<String, Arc<dyn Connector>> = HashMap::new();
-        connectors.insert("sim".into(), Arc::new(SimConnector::new(sim.clone(), config.sessions.clone())));
+        if config.sim.enabled {
+            tracing::warn!("the simulator is enabled: any tenant credential can fake a phone (sim.enabled)");
+            connectors.insert("sim".into(), Arc::new(SimConnector::new(sim.clone(), config.sessions.clone())));
+        }
         #[cfg(feature = "whatsapp")]
         connectors.insert(
             "whatsapp".into(),
@@ -88,7 +96,14 @@ impl Gateway {
                 Duration::from_millis(config.sessions.connect_timeout_ms),
             )),
         );
-        let sessions = Sessions::new(store.clone(), journal.clone(), connectors, config.sessions.clone());
+        let default_connector = config.default_connector();
+        if !connectors.contains_key(&default_connector) {
+            return Err(StartError::Config(format!(
+                "default connector '{default_connector}' is not available in this build or configuration"
+            )));
+        }
+        let sessions =
+            Sessions::new(store.clone(), journal.clone(), connectors, default_connector, config.sessions.clone());
         let plugins = Plugins::start(
             config.plugins.clone(),
             config.plugins.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("plugin-cache")),
@@ -112,10 +127,14 @@ impl Gateway {
             plugins: plugins.clone(),
             leeway_secs: config.auth.leeway_secs,
             token_cookie: config.auth.token_cookie.clone(),
+            cookie_origins: realtime::handshake::CookieOrigins::from_cors(&config.cors_origins),
             dev_no_auth_tenant: config.auth.dev_no_auth_tenant.clone(),
         };
-        let (sio_layer, io) = realtime::build(rt, config.max_body_bytes as u64);
+        let rt_for_guard = rt.clone();
+        let (sio_layer, io) = realtime::build(rt, config.max_body_bytes);
+        let revocations = Revocations::default();
         let tasks = vec![
+            realtime::spawn_guard(io.clone(), rt_for_guard, &revocations),
             realtime::spawn_fanout(io.clone(), plugins.clone(), &bus),
             realtime::spawn_bots(io.clone(), plugins.clone(), sessions.clone(), &bus),
             spawn_stats_publisher(
@@ -126,7 +145,8 @@ impl Gateway {
         ];
 
         let config = Arc::new(config);
-        let state = AppState { config: config.clone(), store, directory, sessions, sim, admin_key, plugins };
+        let state =
+            AppState { config: config.clone(), store, directory, sessions, sim, admin_key, plugins, revocations };
         // One Socket.IO service in front of the whole router: `Router::layer` would build a
         // separate engine (session table) per route, and polling requests would get lost.
         let with_sio = Router::new().fallback_service(sio_layer.layer(api::router(state.clone())));

@@ -37,8 +37,12 @@ pub struct Config {
     /// Allowed browser origins for REST and Socket.IO; `*` allows any.
     #[serde(deserialize_with = "comma_list")]
     pub cors_origins: Vec<String>,
-    /// Largest accepted request body in bytes.
+    /// Largest accepted request body in bytes; also the largest Socket.IO message on every
+    /// transport.
     pub max_body_bytes: usize,
+    /// Connector of a new session whose request names none: `sim` when the simulator is
+    /// enabled, else `whatsapp`, unless set here.
+    pub default_connector: Option<String>,
     pub auth: AuthConfig,
     pub sessions: SessionTimings,
     pub sim: SimConfig,
@@ -94,6 +98,9 @@ pub struct SessionTimings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimConfig {
+    /// The simulator (connector `sim` and the phone-side `/api/v1/sim/...` routes). Off
+    /// unless switched on: with it, any tenant credential can forge inbound messages.
+    pub enabled: bool,
     /// Time from "linked device opens a connection" to CONNECTED.
     pub connect_delay_ms: u64,
     /// Send -> SENT (server ack).
@@ -153,6 +160,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             cors_origins: vec!["*".into()],
             max_body_bytes: 256 * 1024,
+            default_connector: None,
             auth: AuthConfig::default(),
             sessions: SessionTimings::default(),
             sim: SimConfig::default(),
@@ -195,6 +203,7 @@ impl Default for SessionTimings {
 impl Default for SimConfig {
     fn default() -> Self {
         Self {
+            enabled: false,
             connect_delay_ms: 300,
             sent_delay_ms: 300,
             delivered_delay_ms: 1_000,
@@ -248,6 +257,7 @@ const ENV_KEYS: &[&str] = &[
     "log_format",
     "cors_origins",
     "max_body_bytes",
+    "default_connector",
     "auth",
     "sessions",
     "sim",
@@ -277,7 +287,24 @@ impl Config {
         Ok(config)
     }
 
-    fn check(&self) -> Result<(), ConfigError> {
+    /// Refuses settings the gateway cannot run safely with; `Gateway::build` calls it too.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if let Some(key) = &self.admin_key {
+            check_admin_key(key)?;
+        }
+        if self.auth.max_token_ttl_secs == 0 || self.auth.max_token_ttl_secs > MAX_TOKEN_TTL_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "auth.max_token_ttl_secs must be between 1 and {MAX_TOKEN_TTL_SECS} (ten years)"
+            )));
+        }
+        if !(1..=self.auth.max_token_ttl_secs).contains(&self.auth.default_token_ttl_secs) {
+            return Err(ConfigError::Invalid(
+                "auth.default_token_ttl_secs must be between 1 and auth.max_token_ttl_secs".into(),
+            ));
+        }
+        if self.default_connector.as_deref() == Some("sim") && !self.sim.enabled {
+            return Err(ConfigError::Invalid("default_connector 'sim' needs sim.enabled = true".into()));
+        }
         let t = &self.sessions;
         if t.max_qr_codes == 0 {
             return Err(ConfigError::Invalid("sessions.max_qr_codes must be at least 1".into()));
@@ -297,9 +324,40 @@ impl Config {
         Ok(())
     }
 
+    /// The connector a session gets when its request names none.
+    pub fn default_connector(&self) -> String {
+        match &self.default_connector {
+            Some(c) => c.clone(),
+            None if self.sim.enabled => "sim".into(),
+            None => "whatsapp".into(),
+        }
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("wagate.db").display()))
     }
+}
+
+/// Longest lifetime a minted token may be given.
+const MAX_TOKEN_TTL_SECS: u64 = 10 * 365 * 24 * 3600;
+
+/// Shortest admin key accepted, and how many distinct characters it must use: a key that
+/// short or that repetitive ("aaaa...", "12341234...") is guessable.
+pub const MIN_ADMIN_KEY_CHARS: usize = 32;
+const MIN_ADMIN_KEY_DISTINCT: usize = 10;
+
+fn check_admin_key(key: &str) -> Result<(), ConfigError> {
+    let distinct: std::collections::HashSet<char> = key.chars().collect();
+    if key.chars().count() < MIN_ADMIN_KEY_CHARS
+        || distinct.len() < MIN_ADMIN_KEY_DISTINCT
+        || key.chars().any(char::is_whitespace)
+    {
+        return Err(ConfigError::Invalid(format!(
+            "admin_key must be at least {MIN_ADMIN_KEY_CHARS} random characters without spaces \
+             (at least {MIN_ADMIN_KEY_DISTINCT} different ones); leave it unset to have one generated"
+        )));
+    }
+    Ok(())
 }
 
 impl SessionTimings {
@@ -364,7 +422,31 @@ mod tests {
             assert!(Config::load(Some(Path::new("bad.toml")), &Overrides::default()).is_err());
             jail.create_file("pg.toml", "database_url = \"postgres://x\"\n")?;
             assert!(Config::load(Some(Path::new("pg.toml")), &Overrides::default()).is_err());
+            jail.create_file("sim.toml", "default_connector = \"sim\"\n")?;
+            assert!(Config::load(Some(Path::new("sim.toml")), &Overrides::default()).is_err());
+            jail.create_file("ttl.toml", "[auth]\nmax_token_ttl_secs = 18446744073709551615\n")?;
+            assert!(Config::load(Some(Path::new("ttl.toml")), &Overrides::default()).is_err());
             Ok(())
         });
+    }
+
+    #[test]
+    fn weak_admin_keys_are_refused() {
+        for weak in ["x", "short-key", &"a".repeat(64), &"1234".repeat(10), "wga_ with spaces in it, still thirty-two+"] {
+            let c = Config { admin_key: Some(weak.to_owned()), ..Config::default() };
+            assert!(c.check().is_err(), "{weak:?} was accepted");
+        }
+        let strong = Config { admin_key: Some(crate::auth::new_admin_key()), ..Config::default() };
+        assert!(strong.check().is_ok());
+    }
+
+    #[test]
+    fn the_simulator_is_off_unless_switched_on() {
+        let c = Config::default();
+        assert!(!c.sim.enabled);
+        assert_eq!(c.default_connector(), "whatsapp");
+        let mut c = Config::default();
+        c.sim.enabled = true;
+        assert_eq!(c.default_connector(), "sim");
     }
 }

@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod connector;
+pub mod data_dir;
 pub mod events;
 pub mod model;
 pub mod plugins;

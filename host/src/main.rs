@@ -170,6 +170,8 @@ fn new_plugin(name: &str, dir: &std::path::Path, sdk: Option<PathBuf>) -> Result
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Everything the gateway writes (database, device credentials, caches) is its user's alone.
+    wagate::data_dir::restrict_umask();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,

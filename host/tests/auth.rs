@@ -77,8 +77,8 @@ async fn tokens_signed_by_the_tenants_backend_and_every_refusal() {
             hs(&t.jwt_secret, json!({ "sub": "u1", "tenant": "acme", "exp": now() + 600, "nbf": now() + 300 })),
             "token_not_yet_valid",
         ),
-        (hs(&other.jwt_secret, json!({ "sub": "u1", "tenant": "acme", "exp": now() + 60 })), "bad_signature"),
-        (hs(&t.jwt_secret, json!({ "sub": "u1", "tenant": "ghost", "exp": now() + 60 })), "unknown_tenant"),
+        (hs(&other.jwt_secret, json!({ "sub": "u1", "tenant": "acme", "exp": now() + 60 })), "invalid_token"),
+        (hs(&t.jwt_secret, json!({ "sub": "u1", "tenant": "ghost", "exp": now() + 60 })), "invalid_token"),
         (hs(&t.jwt_secret, json!({ "sub": "u1", "exp": now() + 60 })), "no_tenant_claim"),
         (hs(&t.jwt_secret, json!({ "sub": "u1", "tenant": "acme" })), "malformed_token"),
         ("a.b.c".to_owned(), "malformed_token"),
@@ -97,10 +97,54 @@ async fn tokens_signed_by_the_tenants_backend_and_every_refusal() {
         )
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    assert_eq!(b["error"]["code"], "algorithm_not_allowed");
+    assert_eq!(b["error"]["code"], "invalid_token");
     let (s, b) = gw.call(Method::GET, "/api/v1/sessions", None, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(b["error"]["code"], "missing_token");
+
+    // A `crit` header names extensions this verifier cannot honour: refused, even when the
+    // signature is good.
+    let mut header = Header::new(Algorithm::HS256);
+    header.crit = Some(vec!["exp".into()]);
+    let claims = json!({ "sub": "u1", "tenant": "acme", "exp": now() + 60 });
+    let crit = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(t.jwt_secret.as_bytes())).unwrap();
+    let (s, b) = gw.get("/api/v1/sessions", &crit).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(b["error"]["code"], "malformed_token");
+    assert!(b["error"]["message"].as_str().unwrap().contains("crit"), "{b}");
+}
+
+#[tokio::test]
+async fn secret_dependent_refusals_read_the_same() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    let keyed = gw.tenant("keyed").await;
+    let patch = json!({ "jwt": { "publicKeyPem": include_str!("fixtures/rsa_public.pem") } });
+    assert_eq!(gw.call(Method::PATCH, "/api/v1/tenants/keyed", Some(ADMIN), Some(patch)).await.0, StatusCode::OK);
+    let rsa = EncodingKey::from_rsa_pem(include_bytes!("fixtures/rsa_private.pem")).unwrap();
+    let claims = |tenant: &str| json!({ "sub": "u", "tenant": tenant, "exp": now() + 60 });
+    // Existing tenant + wrong secret, missing tenant, a tenant with and one without a public
+    // key: an outsider cannot tell any of them apart.
+    let probes = [
+        hs("guess", claims("acme")),
+        hs("guess", claims("ghost")),
+        hs(&keyed.jwt_secret, claims(&t.id)),
+        sign(Algorithm::RS256, &rsa, claims("acme")),
+        sign(Algorithm::ES256, &EncodingKey::from_ec_pem(include_bytes!("fixtures/ec_private.pem")).unwrap(), claims("keyed")),
+        sign(Algorithm::RS256, &EncodingKey::from_rsa_pem(include_bytes!("fixtures/rsa_private.pem")).unwrap(), claims("ghost")),
+    ];
+    let answers: Vec<(StatusCode, Value)> = {
+        let mut v = Vec::new();
+        for p in &probes {
+            v.push(gw.get("/api/v1/sessions", p).await);
+        }
+        v
+    };
+    for (s, b) in &answers {
+        assert_eq!(*s, StatusCode::UNAUTHORIZED);
+        assert_eq!(b, &answers[0].1, "every probe gets the same body");
+    }
+    assert_eq!(answers[0].1["error"]["code"], "invalid_token");
 }
 
 #[tokio::test]
@@ -124,6 +168,14 @@ async fn public_key_tokens_with_issuer_audience_and_custom_tenant_claim() {
     wrong_aud["aud"] = json!("someone-else");
     let (_, b) = gw.get("/api/v1/sessions", &sign(Algorithm::RS256, &rsa, wrong_aud)).await;
     assert_eq!(b["error"]["code"], "wrong_audience");
+    // A configured issuer and audience are required: a token that leaves them out is refused.
+    for (claim, code) in [("iss", "wrong_issuer"), ("aud", "wrong_audience")] {
+        let mut without = good.clone();
+        without.as_object_mut().unwrap().remove(claim);
+        let (s, b) = gw.get("/api/v1/sessions", &sign(Algorithm::RS256, &rsa, without)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{claim}: {b}");
+        assert_eq!(b["error"]["code"], code, "{claim}: {b}");
+    }
     // The default claim name no longer identifies this tenant; the error names the one that does.
     let mut old_claim = good.clone();
     old_claim.as_object_mut().unwrap().remove("subscriptionId");
@@ -146,7 +198,7 @@ async fn public_key_tokens_with_issuer_audience_and_custom_tenant_claim() {
     assert_eq!(gw.get("/api/v1/sessions", &sign(Algorithm::ES256, &ec, good.clone())).await.0, StatusCode::OK);
     // ...and now RS256 is the wrong family.
     let (_, b) = gw.get("/api/v1/sessions", &sign(Algorithm::RS256, &rsa, good)).await;
-    assert_eq!(b["error"]["code"], "algorithm_not_allowed");
+    assert_eq!(b["error"]["code"], "invalid_token");
 }
 
 #[tokio::test]
@@ -161,7 +213,10 @@ async fn no_rest_call_crosses_tenants() {
     let chat_id = chats[0]["id"].as_str().unwrap().to_owned();
 
     let token_b = hs(&b.jwt_secret, json!({ "sub": "mallory", "tenant": "b", "exp": now() + 60 }));
-    for cred in [&b.api_key, &token_b] {
+    for (cred, admin) in [(&b.api_key, true), (&token_b, false)] {
+        // An administering route refuses a user token before it looks at the session (403);
+        // everything else answers as for a missing session (404). Neither tells about `a`.
+        let refused = if admin { StatusCode::NOT_FOUND } else { StatusCode::FORBIDDEN };
         for path in [
             "/api/v1/sessions/wa".to_owned(),
             "/api/v1/sessions/wa/qr".to_owned(),
@@ -172,8 +227,9 @@ async fn no_rest_call_crosses_tenants() {
             let (s, body) = gw.get(&path, cred).await;
             assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {body}");
         }
+        let (s, resp) = gw.post("/api/v1/sessions/wa/messages", cred, json!({ "to": "+15551112222", "text": "x" })).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{resp}");
         for (path, body) in [
-            ("/api/v1/sessions/wa/messages", json!({ "to": "+15551112222", "text": "x" })),
             ("/api/v1/sessions/wa/disconnect", json!({})),
             ("/api/v1/sessions/wa/logout", json!({})),
             ("/api/v1/sessions/wa/connect", json!({})),
@@ -181,12 +237,12 @@ async fn no_rest_call_crosses_tenants() {
             ("/api/v1/sim/sessions/wa/drop", json!({})),
         ] {
             let (s, resp) = gw.post(path, cred, body).await;
-            assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {resp}");
+            assert_eq!(s, refused, "{path}: {resp}");
         }
         let (s, _) = gw.post(&format!("/api/v1/sessions/wa/chats/{chat_id}/read"), cred, json!({})).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
         let (s, _) = gw.call(Method::DELETE, "/api/v1/sessions/wa", Some(cred), None).await;
-        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(s, refused);
     }
     // Tenant a's session is untouched.
     let s = gw.status_of(&a, "wa").await;

@@ -179,7 +179,7 @@ async fn outbound_message_goes_through_every_status() {
         statuses.push(p["status"].as_str().unwrap().to_owned());
     }
     assert_eq!(statuses, vec!["SENT", "DELIVERED", "READ"]);
-    assert_eq!(&seen_names[..2], &["message.sent", "chat.updated"]);
+    assert_eq!(&seen_names[..2], &["message.sent", "chat.updated"], "{seen_names:?}");
 
     let (_, stored) = gw.get(&format!("/api/v1/sessions/s1/messages/{id}"), &t.api_key).await;
     assert_eq!(stored["status"], "READ");

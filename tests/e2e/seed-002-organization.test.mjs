@@ -1,15 +1,18 @@
 // Seed 002 (AuZap): its client options and useWhatsAppEvents hook, unchanged, with
 // dialect-organization bound ({}). The client passes no token itself; as in a browser, its
-// session cookie travels with the handshake.
+// session cookie travels with the handshake, and with it the page's Origin, which the operator
+// lists in cors_origins (a cookie token from any other page is refused: security tests).
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Gateway, ISO, TRANSPORTS, assertTypes, bindPlugin, during, shippedPlugins, sleep } from "./lib/gateway.mjs";
 
 const ORG = "0d7c6a9e-1f7b-4d3c-9c1e-5a2b3c4d5e6f";
+// Where the AuZap frontend is served (Vite's dev server).
+const APP_ORIGIN = "http://localhost:5173";
 
 let gw, acme, other;
 before(async () => {
-  gw = await Gateway.start({ WAGATE_PLUGINS__DIR: shippedPlugins() });
+  gw = await Gateway.start({ WAGATE_PLUGINS__DIR: shippedPlugins(), WAGATE_CORS_ORIGINS: APP_ORIGIN });
   acme = await gw.tenant("acme");
   other = await gw.tenant("other");
   await bindPlugin(gw, acme, "dialect-organization", {});
@@ -25,7 +28,7 @@ async function auzapSocket(transports, tenant = acme, org = ORG) {
     reconnectionDelay: 1000,
     reconnectionDelayMax: 5000,
     reconnectionAttempts: 5,
-    extraHeaders: { cookie: `theme=dark; token=${token}` },
+    extraHeaders: { cookie: `theme=dark; token=${token}`, origin: APP_ORIGIN },
   });
 }
 

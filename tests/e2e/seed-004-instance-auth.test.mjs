@@ -51,7 +51,7 @@ for (const transports of TRANSPORTS) {
 
     test("authentication failures reach the client as connect_error messages", async () => {
       const cases = [
-        [{ auth: { token: await signHS256("not-the-tenant-secret", { sub: "x", tenant: "acme", exp: now() + 60 }) } }, "bad signature"],
+        [{ auth: { token: await signHS256("not-the-tenant-secret", { sub: "x", tenant: "acme", exp: now() + 60 }) } }, "invalid token"],
         [{ auth: { token: "not-a-jwt" } }, /^malformed token/],
         [{ auth: { token: await signHS256(acme.jwtSecret, { sub: "x", tenant: "acme", exp: now() - 120 }) } }, "token expired"],
         [{}, "missing token"],

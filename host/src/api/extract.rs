@@ -3,10 +3,13 @@
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 
-use super::error::ApiError;
+use axum::http::StatusCode;
+
+use super::error::{ApiError, ApiResult};
 use super::state::AppState;
-use crate::auth::{AuthError, hash_key};
-use crate::model::SessionKey;
+use crate::auth::{ADMIN_ROLE, AuthError, Identity, SessionAccess, hash_key};
+use crate::model::{Session, SessionKey};
+use crate::sessions::SessionError;
 use crate::store::tenants;
 
 #[derive(FromRequest)]
@@ -52,13 +55,16 @@ impl FromRequestParts<AppState> for Admin {
 }
 
 /// How a tenant caller proved itself.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Via {
+    /// The tenant API key: the tenant's administrator.
     ApiKey,
-    Jwt { user: Option<String> },
+    /// A user token, verified and then shaped by the tenant's auth plugins.
+    Jwt(Identity),
 }
 
-/// A caller acting for one tenant, by API key or by a user JWT of that tenant.
+/// A caller acting for one tenant, by API key or by a user JWT of that tenant. What it may do
+/// is asked of it (`require_admin`, `use_session`), never read off `via` by a handler.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub tenant: String,
@@ -66,11 +72,64 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn session(&self, id: &str) -> SessionKey {
-        SessionKey::new(&self.tenant, id)
+    pub fn is_admin(&self) -> bool {
+        match &self.via {
+            Via::ApiKey => true,
+            Via::Jwt(identity) => identity.is_admin(),
+        }
+    }
+
+    /// Administration (sessions' lifecycle, plugin bindings, tenant settings, the simulator)
+    /// needs the API key or a user token with the `admin` role.
+    pub fn require_admin(&self) -> ApiResult<()> {
+        if self.is_admin() {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("needs the tenant API key or a user token with the role '{ADMIN_ROLE}'"),
+        ))
+    }
+
+    /// Only the API key itself (minting tokens, rotating credentials).
+    pub fn require_api_key(&self, what: &str) -> ApiResult<()> {
+        match self.via {
+            Via::ApiKey => Ok(()),
+            Via::Jwt(_) => {
+                Err(ApiError::new(StatusCode::FORBIDDEN, "api_key_required", format!("only the tenant API key may {what}")))
+            }
+        }
+    }
+
+    /// Whether the caller may read and send from `session` (the tenant's `sessionAccess`).
+    pub fn may_use(&self, st: &AppState, session: &Session) -> bool {
+        match &self.via {
+            Via::ApiKey => true,
+            Via::Jwt(identity) => {
+                let access = st.directory.session_access(&self.tenant).unwrap_or(SessionAccess::Listed);
+                identity.may_use(access, session)
+            }
+        }
+    }
+
+    /// One of the tenant's sessions that the caller may use. A session it may not use looks
+    /// exactly like a missing one, as another tenant's does.
+    pub async fn use_session(&self, st: &AppState, id: &str) -> ApiResult<Session> {
+        let session = st.sessions.get(&SessionKey::new(&self.tenant, id)).await?;
+        if self.may_use(st, &session) { Ok(session) } else { Err(SessionError::NotFound.into()) }
+    }
+
+    /// The key of a session the caller administers (checked before anything is looked up).
+    pub fn administered_session(&self, id: &str) -> ApiResult<SessionKey> {
+        self.require_admin()?;
+        Ok(SessionKey::new(&self.tenant, id))
     }
 }
 
+/// The identity pipeline every tenant request goes through, as every socket handshake does:
+/// the credential is verified, then a user token's identity passes the tenant's auth plugins
+/// (a refusal answers 401 with the plugin's message); permissions are asked of the result.
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -79,7 +138,8 @@ impl FromRequestParts<AppState> for Caller {
         // A JWT has three dot-separated parts; API keys have none.
         if token.matches('.').count() == 2 {
             let identity = state.directory.verify(token, state.config.auth.leeway_secs)?;
-            return Ok(Caller { tenant: identity.tenant, via: Via::Jwt { user: identity.user } });
+            let identity = state.plugins.map_auth(identity).await.map_err(AuthError::Refused)?;
+            return Ok(Caller { tenant: identity.tenant.clone(), via: Via::Jwt(identity) });
         }
         let tenant = tenants::find_by_api_key_hash(state.store.pool(), &hash_key(token))
             .await?

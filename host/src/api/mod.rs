@@ -8,6 +8,7 @@ mod plugins;
 mod sessions;
 mod sim;
 mod state;
+mod tenant;
 mod tenants;
 mod tokens;
 
@@ -28,10 +29,13 @@ use utoipa_scalar::{Scalar, Servable};
 #[openapi(
     info(title = "wagate", description = "WhatsApp gateway: tenants, sessions, messages, chats. \
         Operator routes take the admin key, tenant routes the tenant API key or a user JWT of the tenant, \
-        both as `Authorization: Bearer ...`. Errors are `{\"error\":{\"code\",\"message\"}}`."),
+        both as `Authorization: Bearer ...`. The API key is the tenant's administrator; a user JWT administers \
+        nothing unless its identity has the role `admin`, and uses the sessions the tenant's `sessionAccess` \
+        gives it (docs/auth.md). Errors are `{\"error\":{\"code\",\"message\"}}`."),
     modifiers(&Security),
     tags(
         (name = "tenants", description = "Operator: tenants and their token settings"),
+        (name = "tenant", description = "Tenant administrator: the tenant's own settings"),
         (name = "auth", description = "Tenant: user tokens"),
         (name = "sessions", description = "Tenant: WhatsApp numbers and their login"),
         (name = "messages", description = "Tenant: sending and looking up messages"),
@@ -56,24 +60,27 @@ impl Modify for Security {
     }
 }
 
-fn documented_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// Every route; the simulator's only where `sim.enabled` is on (elsewhere they answer 404, as
+/// any route that does not exist).
+fn documented_routes(with_sim: bool) -> OpenApiRouter<AppState> {
+    let routes = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::routes())
         .merge(tenants::routes())
+        .merge(tenant::routes())
         .merge(tokens::routes())
         .merge(sessions::routes())
-        .merge(sim::routes())
-        .merge(plugins::routes())
+        .merge(plugins::routes());
+    if with_sim { routes.merge(sim::routes()) } else { routes }
 }
 
-/// The OpenAPI document of the REST API (what `/openapi.json` serves).
+/// The OpenAPI document of the REST API (what `/openapi.json` serves), simulator included.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented_routes().into_openapi()
+    documented_routes(true).into_openapi()
 }
 
 /// The REST routes, `/openapi.json` and `/docs`.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = documented_routes().split_for_parts();
+    let (api, openapi) = documented_routes(state.config.sim.enabled).split_for_parts();
     let spec = openapi.clone();
     api.with_state(state)
         .route("/openapi.json", axum::routing::get(move || async move { Json(spec) }))

@@ -77,8 +77,9 @@ async fn reload_plugin(
 
 #[utoipa::path(get, path = "/api/v1/tenant/plugins", tag = "plugins", security(("tenant" = [])),
     responses((status = 200, body = Vec<BindingView>), (status = 401, body = ErrorBody)))]
-async fn list_bindings(caller: Caller, State(st): State<AppState>) -> Json<Vec<BindingView>> {
-    Json(st.plugins.tenant_bindings(&caller.tenant))
+async fn list_bindings(caller: Caller, State(st): State<AppState>) -> ApiResult<Json<Vec<BindingView>>> {
+    caller.require_admin()?;
+    Ok(Json(st.plugins.tenant_bindings(&caller.tenant)))
 }
 
 /// Binds a plugin for the calling tenant (or changes the binding). The config is checked by
@@ -92,6 +93,7 @@ async fn put_binding(
     ApiPath(name): ApiPath<String>,
     ApiJson(req): ApiJson<BindRequest>,
 ) -> ApiResult<Json<BindingView>> {
+    caller.require_admin()?;
     Ok(Json(st.plugins.bind(&caller.tenant, &name, req).await?))
 }
 
@@ -103,6 +105,7 @@ async fn delete_binding(
     State(st): State<AppState>,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
+    caller.require_admin()?;
     st.plugins.unbind(&caller.tenant, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::state::AppState;
+use crate::auth::{Revocation, SessionAccess};
 use crate::connector::LoginMethod;
 use crate::model::{Chat, Message, Session, TenantStats};
 use crate::sessions::{LiveQr, NewSession};
@@ -103,6 +104,7 @@ async fn create_session(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<CreateSession>,
 ) -> ApiResult<(StatusCode, Json<Session>)> {
+    caller.require_admin()?;
     let new = NewSession { id: req.id, name: req.name, owner: req.owner, connector: req.connector };
     Ok((StatusCode::CREATED, Json(st.sessions.create(&caller.tenant, new).await?)))
 }
@@ -110,7 +112,8 @@ async fn create_session(
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", security(("tenant" = [])),
     responses((status = 200, body = Vec<Session>), (status = 401, body = ErrorBody)))]
 async fn list_sessions(caller: Caller, State(st): State<AppState>) -> ApiResult<Json<Vec<Session>>> {
-    Ok(Json(st.sessions.list(&caller.tenant).await?))
+    let all = st.sessions.list(&caller.tenant).await?;
+    Ok(Json(all.into_iter().filter(|s| caller.may_use(&st, s)).collect()))
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions", security(("tenant" = [])),
@@ -121,7 +124,7 @@ async fn get_session(
     State(st): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Session>> {
-    Ok(Json(st.sessions.get(&caller.session(&id)).await?))
+    Ok(Json(caller.use_session(&st, &id).await?))
 }
 
 /// Logs the device out and deletes the session with its chats and messages.
@@ -133,7 +136,9 @@ async fn delete_session(
     State(st): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    st.sessions.delete(&caller.session(&id)).await?;
+    let key = caller.administered_session(&id)?;
+    st.sessions.delete(&key).await?;
+    st.revocations.announce(Revocation::SessionDeleted(key));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -147,6 +152,7 @@ async fn connect(
     ApiPath(id): ApiPath<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<Session>)> {
+    let key = caller.administered_session(&id)?;
     // The body is optional: a bare POST means "log in by QR".
     let req: ConnectRequest = super::optional_json(&body)?;
     let method = match req.method {
@@ -157,7 +163,7 @@ async fn connect(
                 .ok_or_else(|| ApiError::unprocessable("phone_number_required", "method 'code' needs phoneNumber"))?,
         },
     };
-    Ok((StatusCode::ACCEPTED, Json(st.sessions.connect(&caller.session(&id), method).await?)))
+    Ok((StatusCode::ACCEPTED, Json(st.sessions.connect(&key, method).await?)))
 }
 
 /// Closes the connection; the device stays linked, so a later connect needs no QR.
@@ -169,7 +175,7 @@ async fn disconnect(
     State(st): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Session>> {
-    Ok(Json(st.sessions.disconnect(&caller.session(&id)).await?))
+    Ok(Json(st.sessions.disconnect(&caller.administered_session(&id)?).await?))
 }
 
 /// Unlinks the device and forgets its credentials.
@@ -177,7 +183,7 @@ async fn disconnect(
     params(("id" = String, Path)),
     responses((status = 200, body = Session), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn logout(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Session>> {
-    Ok(Json(st.sessions.logout(&caller.session(&id)).await?))
+    Ok(Json(st.sessions.logout(&caller.administered_session(&id)?).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/qr", tag = "sessions", security(("tenant" = [])),
@@ -188,9 +194,8 @@ async fn current_qr(
     State(st): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<LiveQr>> {
-    let key = caller.session(&id);
-    let session = st.sessions.get(&key).await?;
-    st.sessions.current_qr(&key).map(Json).ok_or_else(|| {
+    let session = caller.use_session(&st, &id).await?;
+    st.sessions.current_qr(&session.key()).map(Json).ok_or_else(|| {
         ApiError::not_found("no_qr", format!("no QR code is live for this session (status {})", session.status))
     })
 }
@@ -204,7 +209,8 @@ async fn send_message(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<SendText>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
-    let message = st.sessions.send_text(&caller.session(&id), &req.to, &req.text).await?;
+    let session = caller.use_session(&st, &id).await?;
+    let message = st.sessions.send_text(&session.key(), &req.to, &req.text).await?;
     Ok((StatusCode::ACCEPTED, Json(message)))
 }
 
@@ -216,8 +222,7 @@ async fn get_message(
     State(st): State<AppState>,
     ApiPath((id, message_id)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Message>> {
-    let key = caller.session(&id);
-    st.sessions.get(&key).await?;
+    let key = caller.use_session(&st, &id).await?.key();
     messages::get(st.store.pool(), &key, &message_id)
         .await?
         .map(Json)
@@ -235,8 +240,7 @@ async fn list_chats(
     ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<Json<Vec<Chat>>> {
     let (limit, offset) = page.bounds()?;
-    let key = caller.session(&id);
-    st.sessions.get(&key).await?;
+    let key = caller.use_session(&st, &id).await?.key();
     Ok(Json(chats::list(st.store.pool(), &key, limit, offset).await?))
 }
 
@@ -248,8 +252,7 @@ async fn get_chat(
     State(st): State<AppState>,
     ApiPath((id, chat_id)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Chat>> {
-    let key = caller.session(&id);
-    st.sessions.get(&key).await?;
+    let key = caller.use_session(&st, &id).await?.key();
     chats::get(st.store.pool(), &key, &chat_id)
         .await?
         .map(Json)
@@ -267,8 +270,7 @@ async fn list_chat_messages(
     ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<Json<Vec<Message>>> {
     let (limit, offset) = page.bounds()?;
-    let key = caller.session(&id);
-    st.sessions.get(&key).await?;
+    let key = caller.use_session(&st, &id).await?.key();
     if chats::get(st.store.pool(), &key, &chat_id).await?.is_none() {
         return Err(ApiError::not_found("chat_not_found", format!("chat '{chat_id}' not found")));
     }
@@ -283,12 +285,17 @@ async fn mark_chat_read(
     State(st): State<AppState>,
     ApiPath((id, chat_id)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Chat>> {
-    Ok(Json(st.sessions.mark_read(&caller.session(&id), &chat_id).await?))
+    let key = caller.use_session(&st, &id).await?.key();
+    Ok(Json(st.sessions.mark_read(&key, &chat_id).await?))
 }
 
 /// The counters `tenant.stats` pushes.
 #[utoipa::path(get, path = "/api/v1/stats", tag = "sessions", security(("tenant" = [])),
     responses((status = 200, body = TenantStats), (status = 401, body = ErrorBody)))]
 async fn tenant_stats(caller: Caller, State(st): State<AppState>) -> ApiResult<Json<TenantStats>> {
+    // Counters span every session: users who see only some of them do not get them.
+    if st.directory.session_access(&caller.tenant) != Some(SessionAccess::All) {
+        caller.require_admin()?;
+    }
     Ok(Json(tenants::stats(st.store.pool(), &caller.tenant).await?))
 }

@@ -25,9 +25,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(invalid_numbers))
 }
 
-/// Resolves a session of the caller and checks it runs on the simulator.
+/// Resolves a session the caller administers and checks it runs on the simulator: playing
+/// the phone is the tenant administrator's, never a user's.
 async fn sim_session(st: &AppState, caller: &Caller, id: &str) -> ApiResult<SessionKey> {
-    let key = caller.session(id);
+    let key = caller.administered_session(id)?;
     let session = st.sessions.get(&key).await?;
     if session.connector != "sim" {
         return Err(ApiError::conflict(

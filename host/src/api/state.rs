@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use crate::auth::{AdminKey, TenantDirectory};
+use crate::auth::{AdminKey, Revocations, TenantDirectory};
 use crate::config::Config;
 use crate::connector::sim::SimWorld;
 use crate::plugins::Plugins;
@@ -17,4 +17,6 @@ pub struct AppState {
     pub sim: SimWorld,
     pub admin_key: AdminKey,
     pub plugins: Plugins,
+    /// Where a route that ends a right announces it, for the sockets that hold it.
+    pub revocations: Revocations,
 }

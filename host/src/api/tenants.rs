@@ -12,16 +12,15 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{Admin, ApiJson, ApiPath};
 use super::state::AppState;
-use crate::auth::{hash_key, new_api_key, new_jwt_secret};
+use crate::auth::{Revocation, SessionAccess, hash_key, new_api_key, new_jwt_secret};
 use crate::model::{Tenant, TenantJwt, new_id, validate_id};
 use crate::store::tenants::{self, NewTenant, TenantPatch};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_tenant, list_tenants)).routes(routes!(
-        get_tenant,
-        update_tenant,
-        delete_tenant
-    ))
+    OpenApiRouter::new()
+        .routes(routes!(create_tenant, list_tenants))
+        .routes(routes!(get_tenant, update_tenant, delete_tenant))
+        .routes(routes!(rotate_tenant))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -51,6 +50,8 @@ pub struct CreatedTenant {
 pub struct UpdateTenant {
     name: Option<String>,
     jwt: Option<JwtPatch>,
+    /// Which sessions user tokens without the `admin` role may use (docs/auth.md).
+    session_access: Option<SessionAccess>,
 }
 
 /// Fields set to `null` are cleared; absent fields are kept.
@@ -127,7 +128,7 @@ async fn list_tenants(_: Admin, State(st): State<AppState>) -> ApiResult<Json<Ve
     Ok(Json(tenants::list(st.store.pool()).await?))
 }
 
-async fn find(st: &AppState, id: &str) -> ApiResult<Tenant> {
+pub(super) async fn find(st: &AppState, id: &str) -> ApiResult<Tenant> {
     tenants::get(st.store.pool(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("tenant_not_found", format!("tenant '{id}' not found")))
@@ -169,11 +170,19 @@ async fn update_tenant(
         patch.jwt_audience = jwt.audience;
         patch.tenant_claim = jwt.tenant_claim;
     }
+    patch.session_access = req.session_access;
+    Ok(Json(save(&st, &id, patch).await?))
+}
+
+/// Writes a tenant's change and makes every node of the gateway act on it: the directory
+/// (token checks, session access) is reloaded and sockets lose what they may no longer use.
+pub(super) async fn save(st: &AppState, id: &str, patch: TenantPatch) -> ApiResult<Tenant> {
     let mut w = st.store.begin_write().await?;
-    tenants::update(&mut w, &id, patch).await?;
+    tenants::update(&mut w, id, patch).await?;
     w.commit().await?;
     st.directory.reload(st.store.pool()).await?;
-    Ok(Json(find(&st, &id).await?))
+    st.revocations.announce(Revocation::TenantChanged { tenant: id.to_owned(), recheck_at: None });
+    find(st, id).await
 }
 
 #[utoipa::path(delete, path = "/api/v1/tenants/{id}", tag = "tenants", security(("admin" = [])),
@@ -190,5 +199,74 @@ async fn delete_tenant(_: Admin, State(st): State<AppState>, ApiPath(id): ApiPat
     w.commit().await?;
     st.plugins.forget_tenant(&id);
     st.directory.reload(st.store.pool()).await?;
+    st.revocations.announce(Revocation::TenantDeleted(id));
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Longest grace period a rotation may give the old credentials.
+const MAX_GRACE_SECS: u64 = 7 * 24 * 3600;
+
+/// What to rotate; at least one of the two.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rotate {
+    #[serde(default)]
+    api_key: bool,
+    #[serde(default)]
+    jwt_secret: bool,
+    /// How long the old credentials keep verifying beside the new ones, 0 to 604800.
+    #[serde(default)]
+    grace_seconds: u64,
+}
+
+/// The new credentials, shown only here.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rotated {
+    api_key: Option<String>,
+    jwt_secret: Option<String>,
+    /// Until when the replaced credentials still verify.
+    #[serde(serialize_with = "crate::model::time::millis")]
+    previous_valid_until: DateTime<Utc>,
+}
+
+pub(super) async fn rotate_credentials(st: &AppState, id: &str, req: Rotate) -> ApiResult<Rotated> {
+    if !req.api_key && !req.jwt_secret {
+        return Err(ApiError::unprocessable("nothing_to_rotate", "set apiKey and/or jwtSecret to true"));
+    }
+    if req.grace_seconds > MAX_GRACE_SECS {
+        return Err(ApiError::unprocessable(
+            "invalid_grace",
+            format!("graceSeconds must be between 0 and {MAX_GRACE_SECS}"),
+        ));
+    }
+    let api_key = req.api_key.then(new_api_key);
+    let jwt_secret = req.jwt_secret.then(new_jwt_secret);
+    let grace_until = Utc::now() + chrono::Duration::seconds(req.grace_seconds as i64);
+    let api_key_hash = api_key.as_deref().map(hash_key);
+    let mut w = st.store.begin_write().await?;
+    let rotation =
+        tenants::Rotation { api_key_hash: api_key_hash.as_deref(), jwt_secret: jwt_secret.as_deref(), grace_until };
+    tenants::rotate(&mut w, id, rotation).await.map_err(|e| match e {
+        crate::store::StoreError::NotFound(_) => ApiError::not_found("tenant_not_found", format!("tenant '{id}' not found")),
+        other => other.into(),
+    })?;
+    w.commit().await?;
+    st.directory.reload(st.store.pool()).await?;
+    let recheck_at = (req.jwt_secret && req.grace_seconds > 0).then_some(grace_until);
+    st.revocations.announce(Revocation::TenantChanged { tenant: id.to_owned(), recheck_at });
+    Ok(Rotated { api_key, jwt_secret, previous_valid_until: grace_until })
+}
+
+/// Operator: replaces a tenant's API key and/or JWT secret (say, when the tenant lost its key).
+#[utoipa::path(post, path = "/api/v1/tenants/{id}/rotate", tag = "tenants", security(("admin" = [])),
+    params(("id" = String, Path)), request_body = Rotate,
+    responses((status = 200, body = Rotated), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn rotate_tenant(
+    _: Admin,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<Rotate>,
+) -> ApiResult<Json<Rotated>> {
+    Ok(Json(rotate_credentials(&st, &id, req).await?))
 }

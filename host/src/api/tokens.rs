@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{ApiJson, Caller, Via};
+use super::extract::{ApiJson, Caller};
 use super::state::AppState;
 use crate::auth::{MintRequest, RESERVED_CLAIMS};
 
@@ -45,13 +45,7 @@ async fn create_token(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<CreateToken>,
 ) -> ApiResult<Json<Token>> {
-    if caller.via != Via::ApiKey {
-        return Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "api_key_required",
-            "only the tenant API key may mint tokens",
-        ));
-    }
+    caller.require_api_key("mint tokens")?;
     if req.sub.trim().is_empty() || req.sub.len() > 256 {
         return Err(ApiError::unprocessable("invalid_sub", "sub must be 1 to 256 characters"));
     }

@@ -2,21 +2,42 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{AlgorithmFamily, DecodingKey, EncodingKey};
 use sqlx::SqlitePool;
 
-use super::AuthError;
+use super::{AuthError, SessionAccess};
 use crate::store::StoreResult;
 use crate::store::tenants::{self, TenantAuthRecord};
 
+/// Names the key a token was verified with (a digest of it, never the key), so that a socket
+/// can be told apart by the key that admitted it when that key is rotated away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyId(String);
+
+impl KeyId {
+    fn of(material: &str) -> Self {
+        KeyId(super::hash_key(material)[..16].to_owned())
+    }
+}
+
+/// A verification key and the id of what it was made from.
+pub(super) struct Verifier {
+    pub key: DecodingKey,
+    pub id: KeyId,
+}
+
 /// Verification material of one tenant, parsed once.
 pub(super) struct TenantKeys {
-    pub hs_decode: DecodingKey,
+    pub hs: Verifier,
     pub hs_encode: EncodingKey,
-    pub public: Option<(AlgorithmFamily, DecodingKey)>,
+    /// The secret the current one replaced, accepted until the instant beside it.
+    pub hs_previous: Option<(Verifier, DateTime<Utc>)>,
+    pub public: Option<(AlgorithmFamily, Verifier)>,
     pub issuer: Option<String>,
     pub audience: Option<String>,
     pub tenant_claim: String,
+    pub session_access: SessionAccess,
 }
 
 #[derive(Default)]
@@ -31,6 +52,20 @@ pub(super) struct Snapshot {
 #[derive(Clone, Default)]
 pub struct TenantDirectory {
     pub(super) snapshot: Arc<ArcSwap<Snapshot>>,
+}
+
+impl TenantKeys {
+    /// The previous secret, while its grace period lasts.
+    pub fn previous_secret(&self) -> Option<&Verifier> {
+        self.hs_previous.as_ref().filter(|(_, until)| *until > Utc::now()).map(|(v, _)| v)
+    }
+
+    /// Whether a token verified with `id` would still be accepted now.
+    fn accepts(&self, id: &KeyId) -> bool {
+        self.hs.id == *id
+            || self.previous_secret().is_some_and(|v| v.id == *id)
+            || self.public.as_ref().is_some_and(|(_, v)| v.id == *id)
+    }
 }
 
 /// Parses a PEM public key as RSA first, then EC.
@@ -67,8 +102,19 @@ impl TenantDirectory {
         Ok(())
     }
 
+    /// Whether an identity admitted by key `id` of `tenant` would still be admitted: false once
+    /// the tenant is gone or that key was rotated away (grace period over) or replaced.
+    pub fn still_accepts(&self, tenant: &str, id: &KeyId) -> bool {
+        self.get(tenant).is_some_and(|k| k.accepts(id))
+    }
+
     pub fn contains(&self, tenant: &str) -> bool {
         self.snapshot.load().tenants.contains_key(tenant)
+    }
+
+    /// The tenant's session access setting; `None` for an unknown (or just deleted) tenant.
+    pub fn session_access(&self, tenant: &str) -> Option<SessionAccess> {
+        self.get(tenant).map(|k| k.session_access)
     }
 
     pub(super) fn get(&self, tenant: &str) -> Option<Arc<TenantKeys>> {
@@ -78,19 +124,26 @@ impl TenantDirectory {
 
 fn keys_of(r: TenantAuthRecord) -> TenantKeys {
     let public = r.jwt_public_key.as_deref().and_then(|pem| match parse_public_key(pem) {
-        Ok(k) => Some(k),
+        Ok((family, key)) => Some((family, Verifier { key, id: KeyId::of(pem) })),
         Err(e) => {
             // The API refuses bad keys, so this only happens to hand-edited databases.
             tracing::warn!(tenant = %r.id, error = %e, "ignoring unusable stored public key");
             None
         }
     });
+    let secret = |s: &str| Verifier { key: DecodingKey::from_secret(s.as_bytes()), id: KeyId::of(s) };
+    let hs_previous = match (&r.previous_jwt_secret, r.previous_jwt_secret_until) {
+        (Some(old), Some(until)) => Some((secret(old), until)),
+        _ => None,
+    };
     TenantKeys {
-        hs_decode: DecodingKey::from_secret(r.jwt_secret.as_bytes()),
+        hs: secret(&r.jwt_secret),
         hs_encode: EncodingKey::from_secret(r.jwt_secret.as_bytes()),
+        hs_previous,
         public,
         issuer: r.jwt_issuer,
         audience: r.jwt_audience,
         tenant_claim: r.tenant_claim,
+        session_access: SessionAccess::from_stored(&r.session_access),
     }
 }

@@ -3,9 +3,13 @@
 mod directory;
 mod jwt;
 mod keys;
+mod permissions;
+mod revocations;
 
-pub use directory::{TenantDirectory, parse_public_key};
+pub use directory::{KeyId, TenantDirectory, parse_public_key};
+pub use revocations::{Revocation, Revocations};
 pub use jwt::{Identity, MintRequest, Minted, RESERVED_CLAIMS};
+pub use permissions::{ADMIN_ROLE, SESSIONS_ATTRIBUTE, SessionAccess};
 pub use keys::{AdminKey, hash_key, new_admin_key, new_api_key, new_jwt_secret};
 
 use thiserror::Error;
@@ -22,14 +26,14 @@ pub enum AuthError {
     Expired,
     #[error("token not valid yet (nbf)")]
     NotYetValid,
-    #[error("bad signature")]
-    BadSignature,
+    /// Every failure that depends on a tenant's secret or key (unknown tenant, signature,
+    /// algorithm without a key): one answer, so an outsider learns nothing from it.
+    #[error("invalid token")]
+    Invalid,
     #[error("wrong issuer")]
     WrongIssuer,
     #[error("wrong audience")]
     WrongAudience,
-    #[error("algorithm {0} is not accepted for this tenant")]
-    AlgorithmNotAllowed(String),
     #[error("token names no tenant (claim '{0}')")]
     NoTenantClaim(String),
     #[error("unknown tenant")]
@@ -40,6 +44,9 @@ pub enum AuthError {
     InvalidAdminKey,
     #[error("invalid public key: {0}")]
     InvalidPublicKey(String),
+    /// A token from a cookie, sent by a page that is not trusted with it.
+    #[error("{0}")]
+    CookieOrigin(String),
     /// An auth-mapping plugin refused the socket; the text is the plugin's.
     #[error("{0}")]
     Refused(String),
@@ -52,16 +59,32 @@ impl AuthError {
             AuthError::Malformed(_) => "malformed_token",
             AuthError::Expired => "token_expired",
             AuthError::NotYetValid => "token_not_yet_valid",
-            AuthError::BadSignature => "bad_signature",
+            AuthError::Invalid => "invalid_token",
             AuthError::WrongIssuer => "wrong_issuer",
             AuthError::WrongAudience => "wrong_audience",
-            AuthError::AlgorithmNotAllowed(_) => "algorithm_not_allowed",
             AuthError::NoTenantClaim(_) => "no_tenant_claim",
             AuthError::UnknownTenant => "unknown_tenant",
             AuthError::InvalidApiKey => "invalid_api_key",
             AuthError::InvalidAdminKey => "invalid_admin_key",
             AuthError::InvalidPublicKey(_) => "invalid_public_key",
+            AuthError::CookieOrigin(_) => "cookie_origin_refused",
             AuthError::Refused(_) => "refused",
+        }
+    }
+
+    /// The one answer to a secret-dependent failure; the real cause goes to the debug log,
+    /// where the operator (not the caller) can read it.
+    pub(crate) fn uniform_failure(tenant: &str, cause: &str) -> Self {
+        tracing::debug!(%tenant, cause, "token refused");
+        AuthError::Invalid
+    }
+
+    /// `UnknownTenant` becomes the uniform answer; "no tenant claim at all" stays as it is
+    /// (it says nothing about which tenants exist).
+    pub(crate) fn uniform(self) -> Self {
+        match self {
+            AuthError::UnknownTenant => Self::uniform_failure("?", "unknown tenant"),
+            other => other,
         }
     }
 }

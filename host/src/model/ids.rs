@@ -12,10 +12,14 @@ pub enum IdError {
     TooLong,
     #[error("id may only contain letters, digits, '-', '_' and '.'")]
     BadCharacter,
+    #[error("id must not start with '.'")]
+    LeadingDot,
 }
 
 /// Client-chosen ids (tenants, sessions) share one alphabet. It excludes '/' so the host can
-/// build room names like `t/<tenant>/s/<session>` that no id can forge.
+/// build room names like `t/<tenant>/s/<session>` that no id can forge. An id never starts
+/// with '.', so none is `.`, `..` or a hidden name where ids become paths (plugin folders,
+/// device stores).
 pub fn validate_id(id: &str) -> Result<(), IdError> {
     if id.is_empty() {
         return Err(IdError::Empty);
@@ -25,6 +29,9 @@ pub fn validate_id(id: &str) -> Result<(), IdError> {
     }
     if !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
         return Err(IdError::BadCharacter);
+    }
+    if id.starts_with('.') {
+        return Err(IdError::LeadingDot);
     }
     Ok(())
 }
@@ -70,5 +77,8 @@ mod tests {
         assert_eq!(validate_id("a/b"), Err(IdError::BadCharacter));
         assert_eq!(validate_id("a b"), Err(IdError::BadCharacter));
         assert_eq!(validate_id(&"x".repeat(129)), Err(IdError::TooLong));
+        for dots in [".", "..", "...", ".hidden"] {
+            assert_eq!(validate_id(dots), Err(IdError::LeadingDot));
+        }
     }
 }

@@ -21,6 +21,8 @@ pub struct Tenant {
     pub id: String,
     pub name: String,
     pub jwt: TenantJwt,
+    /// Which sessions user tokens without the `admin` role may use (docs/auth.md).
+    pub session_access: crate::auth::SessionAccess,
     #[serde(serialize_with = "time::millis")]
     pub created_at: DateTime<Utc>,
 }

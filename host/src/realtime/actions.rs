@@ -4,6 +4,10 @@ use serde_json::json;
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
 
+use std::sync::Arc;
+
+use crate::auth::{Identity, SessionAccess};
+use crate::model::SessionKey;
 use crate::plugins::{Delivery, HostAction, Target};
 use crate::sessions::Sessions;
 
@@ -22,8 +26,38 @@ pub async fn deliver(io: &SocketIo, caller: Option<&SocketRef>, d: Delivery) {
     }
 }
 
-pub async fn execute(io: &SocketIo, sessions: &Sessions, caller: Option<&SocketRef>, actions: Vec<HostAction>) {
+/// The socket whose event a plugin is handling, with the tenant's session access setting:
+/// what the plugin does for it from a session, the socket's user must be allowed to do.
+pub struct Caller<'a> {
+    pub socket: &'a SocketRef,
+    pub access: SessionAccess,
+}
+
+impl Caller<'_> {
+    async fn may_use(&self, sessions: &Sessions, key: &SessionKey) -> bool {
+        let Some(identity) = self.socket.extensions.get::<Arc<Identity>>() else { return false };
+        match sessions.get(key).await {
+            Ok(session) => identity.may_use(self.access, &session),
+            Err(_) => true, // the session layer answers "not found" itself
+        }
+    }
+}
+
+pub async fn execute(io: &SocketIo, sessions: &Sessions, caller: Option<Caller<'_>>, actions: Vec<HostAction>) {
+    let socket = caller.as_ref().map(|c| c.socket);
     for action in actions {
+        let session = match &action {
+            HostAction::SendText { session, .. } | HostAction::MarkRead { session, .. } => Some(session),
+            _ => None,
+        };
+        if let (Some(c), Some(key)) = (&caller, session)
+            && !c.may_use(sessions, key).await
+        {
+            let message = format!("session '{}' not found", key.session);
+            let _ = c.socket.emit("error", &json!({ "code": "session_not_found", "message": message }));
+            continue;
+        }
+        let caller = socket;
         match action {
             HostAction::Deliver(d) => deliver(io, caller, d).await,
             HostAction::Join(room) => {

@@ -8,7 +8,7 @@ use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
 use tokio::sync::mpsc;
 
 use super::{Realtime, rooms};
-use crate::auth::Identity;
+use crate::auth::{Identity, SessionAccess};
 use crate::model::{SessionKey, validate_id};
 use crate::sessions::SessionError;
 
@@ -32,6 +32,9 @@ pub(super) fn register(s: &SocketRef, io: SocketIo, rt: Realtime, identity: Arc<
     s.on_fallback(to_plugins);
     s.on_disconnect(|s: SocketRef| {
         s.extensions.remove::<PluginQueue>();
+        if let Some(timer) = s.extensions.get::<super::guard::ExpiryTimer>() {
+            timer.cancel();
+        }
         std::future::ready(())
     });
     tokio::spawn(plugin_worker(s.clone(), io, rt, identity, rx));
@@ -61,7 +64,11 @@ async fn plugin_worker(
 ) {
     while let Some((name, payload)) = rx.recv().await {
         match rt.plugins.client_event(&identity, &name, &payload).await {
-            Some(todo) => super::actions::execute(&io, &rt.sessions, Some(&s), todo).await,
+            Some(todo) => {
+                let access = rt.directory.session_access(&identity.tenant).unwrap_or(SessionAccess::Listed);
+                let caller = super::actions::Caller { socket: &s, access };
+                super::actions::execute(&io, &rt.sessions, Some(caller), todo).await
+            }
             None if name == "$connect" => {}
             None => {
                 let _ = s.emit(
@@ -97,13 +104,15 @@ async fn subscribe(s: SocketRef, TryData(data): TryData<Value>, ack: AckSender, 
         return reply_error(&s, ack, "session.subscribe", "invalid_session_id", e.to_string());
     }
     let key = SessionKey::new(&identity.tenant, &id);
+    let access = rt.directory.session_access(&identity.tenant).unwrap_or(SessionAccess::Listed);
     match rt.sessions.get(&key).await {
-        Ok(_) => {
+        // A session the user may not use looks like a missing one.
+        Ok(session) if identity.may_use(access, &session) => {
             s.join(rooms::session(&key));
             let _ = ack.send(&json!({ "ok": true, "sessionId": id }));
         }
         // Unknown and foreign sessions look the same: a tenant learns nothing of another.
-        Err(SessionError::NotFound) => {
+        Ok(_) | Err(SessionError::NotFound) => {
             reply_error(&s, ack, "session.subscribe", "session_not_found", format!("session '{id}' not found"))
         }
         Err(e) => reply_error(&s, ack, "session.subscribe", "internal", e.to_string()),

@@ -4,15 +4,17 @@
 mod actions;
 mod client_events;
 mod fanout;
-mod handshake;
+mod guard;
+pub mod handshake;
 pub mod rooms;
 
 pub use fanout::{spawn_bots, spawn_fanout};
+pub use guard::spawn_guard;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use socketioxide::SocketIo;
+use socketioxide::{ParserConfig, SocketIo};
 use socketioxide::extract::{SocketRef, State};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
@@ -29,13 +31,21 @@ pub struct Realtime {
     pub plugins: Plugins,
     pub leeway_secs: u64,
     pub token_cookie: String,
+    pub cookie_origins: handshake::CookieOrigins,
     pub dev_no_auth_tenant: Option<String>,
 }
 
-pub fn build(rt: Realtime, max_payload: u64) -> (SocketIoLayer, SocketIo) {
+/// `max_payload` bounds what one client may make the server hold before anything is checked,
+/// on every transport: a long-polling body, a WebSocket message and each of its frames, and
+/// the binary attachments of one packet. A WebSocket message beyond it closes the transport.
+pub fn build(rt: Realtime, max_payload: usize) -> (SocketIoLayer, SocketIo) {
+    let parser = ParserConfig::common().max_incoming_binary_buf_size(max_payload);
     let (layer, io) = SocketIo::builder()
         .req_path("/socket.io")
-        .max_payload(max_payload)
+        .max_payload(max_payload as u64)
+        .ws_max_message_size(max_payload)
+        .ws_max_frame_size(max_payload)
+        .with_parser(parser)
         .ack_timeout(Duration::from_secs(5))
         .with_state(rt)
         .build_layer();
@@ -55,6 +65,7 @@ fn on_connect(s: SocketRef, io: SocketIo, State(rt): State<Realtime>) -> std::fu
     for room in &identity.rooms {
         s.join(rooms::plugin(&identity.tenant, room));
     }
+    guard::expire_with_token(&s, &identity);
     tracing::debug!(tenant = %identity.tenant, user = ?identity.user, sid = %s.id, "socket connected");
     // Client-event plugins get `$connect` first (seed 001 greets with `connected`).
     client_events::register(&s, io, rt, identity);

@@ -96,6 +96,8 @@ struct Inner {
     store: Store,
     journal: Journal,
     connectors: HashMap<String, Arc<dyn Connector>>,
+    /// Used when a create request names no connector.
+    default_connector: String,
     timings: SessionTimings,
     actors: Mutex<HashMap<SessionKey, ActorHandle>>,
 }
@@ -110,9 +112,11 @@ impl Sessions {
         store: Store,
         journal: Journal,
         connectors: HashMap<String, Arc<dyn Connector>>,
+        default_connector: String,
         timings: SessionTimings,
     ) -> Self {
-        Self { inner: Arc::new(Inner { store, journal, connectors, timings, actors: Mutex::new(HashMap::new()) }) }
+        let actors = Mutex::new(HashMap::new());
+        Self { inner: Arc::new(Inner { store, journal, connectors, default_connector, timings, actors }) }
     }
 
     fn store(&self) -> &Store {
@@ -135,7 +139,7 @@ impl Sessions {
             }
             None => new_id(),
         };
-        let connector = req.connector.unwrap_or_else(|| "sim".into());
+        let connector = req.connector.unwrap_or_else(|| self.inner.default_connector.clone());
         if !self.inner.connectors.contains_key(&connector) {
             let mut names: Vec<_> = self.inner.connectors.keys().cloned().collect();
             names.sort();

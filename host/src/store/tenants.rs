@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 
 use super::{StoreError, StoreResult, WriteTx};
+use crate::auth::SessionAccess;
 use crate::model::{Tenant, TenantJwt, TenantStats};
 
 pub struct NewTenant<'a> {
@@ -20,6 +21,9 @@ pub struct TenantAuthRecord {
     pub jwt_issuer: Option<String>,
     pub jwt_audience: Option<String>,
     pub tenant_claim: String,
+    pub session_access: String,
+    pub previous_jwt_secret: Option<String>,
+    pub previous_jwt_secret_until: Option<DateTime<Utc>>,
 }
 
 /// A partial update: `None` leaves a field alone, `Some(None)` clears it.
@@ -30,6 +34,7 @@ pub struct TenantPatch {
     pub jwt_issuer: Option<Option<String>>,
     pub jwt_audience: Option<Option<String>>,
     pub tenant_claim: Option<String>,
+    pub session_access: Option<SessionAccess>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -40,6 +45,7 @@ struct TenantRow {
     jwt_issuer: Option<String>,
     jwt_audience: Option<String>,
     tenant_claim: String,
+    session_access: String,
     created_at: DateTime<Utc>,
 }
 
@@ -54,12 +60,15 @@ impl From<TenantRow> for Tenant {
                 audience: r.jwt_audience,
                 tenant_claim: r.tenant_claim,
             },
+            session_access: SessionAccess::from_stored(&r.session_access),
             created_at: r.created_at,
         }
     }
 }
 
-const COLUMNS: &str = "id, name, jwt_public_key, jwt_issuer, jwt_audience, tenant_claim, created_at";
+const COLUMNS: &str = "id, name, jwt_public_key, jwt_issuer, jwt_audience, tenant_claim, session_access, created_at";
+const AUTH_COLUMNS: &str = "id, jwt_secret, jwt_public_key, jwt_issuer, jwt_audience, tenant_claim, session_access, \
+    previous_jwt_secret, previous_jwt_secret_until";
 
 pub async fn insert(w: &mut WriteTx, t: NewTenant<'_>) -> StoreResult<Tenant> {
     let now = Utc::now();
@@ -81,6 +90,7 @@ pub async fn insert(w: &mut WriteTx, t: NewTenant<'_>) -> StoreResult<Tenant> {
         id: t.id.to_owned(),
         name: t.name.to_owned(),
         jwt: TenantJwt { tenant_claim: "tenant".into(), ..Default::default() },
+        session_access: SessionAccess::default(),
         created_at: now,
     })
 }
@@ -105,7 +115,8 @@ pub async fn update(w: &mut WriteTx, id: &str, p: TenantPatch) -> StoreResult<()
             jwt_public_key = CASE WHEN ? THEN ? ELSE jwt_public_key END,
             jwt_issuer = CASE WHEN ? THEN ? ELSE jwt_issuer END,
             jwt_audience = CASE WHEN ? THEN ? ELSE jwt_audience END,
-            tenant_claim = COALESCE(?, tenant_claim)
+            tenant_claim = COALESCE(?, tenant_claim),
+            session_access = COALESCE(?, session_access)
          WHERE id = ?",
     )
     .bind(p.name)
@@ -116,6 +127,7 @@ pub async fn update(w: &mut WriteTx, id: &str, p: TenantPatch) -> StoreResult<()
     .bind(p.jwt_audience.is_some())
     .bind(p.jwt_audience.flatten())
     .bind(p.tenant_claim)
+    .bind(p.session_access.map(SessionAccess::as_str))
     .bind(id)
     .execute(w.conn())
     .await?;
@@ -130,23 +142,60 @@ pub async fn delete(w: &mut WriteTx, id: &str) -> StoreResult<bool> {
     Ok(done.rows_affected() > 0)
 }
 
+/// The tenant whose API key hashes to `hash`: its current key, or the one it replaced while
+/// that one's grace period lasts.
 pub async fn find_by_api_key_hash(pool: &SqlitePool, hash: &str) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT id FROM tenants WHERE api_key_hash = ?").bind(hash).fetch_optional(pool).await?)
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM tenants WHERE api_key_hash = ?
+         UNION SELECT id FROM tenants WHERE previous_api_key_hash = ? AND previous_api_key_until > ?
+         LIMIT 1",
+    )
+    .bind(hash)
+    .bind(hash)
+    .bind(Utc::now())
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// New credentials of a tenant; the ones they replace keep working until `grace_until`
+/// (now: not at all).
+pub struct Rotation<'a> {
+    pub api_key_hash: Option<&'a str>,
+    pub jwt_secret: Option<&'a str>,
+    pub grace_until: DateTime<Utc>,
+}
+
+pub async fn rotate(w: &mut WriteTx, id: &str, r: Rotation<'_>) -> StoreResult<()> {
+    let done = sqlx::query(
+        "UPDATE tenants SET
+            previous_api_key_hash = CASE WHEN ?1 IS NULL THEN previous_api_key_hash ELSE api_key_hash END,
+            previous_api_key_until = CASE WHEN ?1 IS NULL THEN previous_api_key_until ELSE ?3 END,
+            api_key_hash = COALESCE(?1, api_key_hash),
+            previous_jwt_secret = CASE WHEN ?2 IS NULL THEN previous_jwt_secret ELSE jwt_secret END,
+            previous_jwt_secret_until = CASE WHEN ?2 IS NULL THEN previous_jwt_secret_until ELSE ?3 END,
+            jwt_secret = COALESCE(?2, jwt_secret)
+         WHERE id = ?4",
+    )
+    .bind(r.api_key_hash)
+    .bind(r.jwt_secret)
+    .bind(r.grace_until)
+    .bind(id)
+    .execute(w.conn())
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("tenant '{id}'")));
+    }
+    Ok(())
 }
 
 pub async fn auth_records(pool: &SqlitePool) -> StoreResult<Vec<TenantAuthRecord>> {
-    Ok(sqlx::query_as("SELECT id, jwt_secret, jwt_public_key, jwt_issuer, jwt_audience, tenant_claim FROM tenants")
-        .fetch_all(pool)
-        .await?)
+    let sql = format!("SELECT {AUTH_COLUMNS} FROM tenants");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?)
 }
 
 pub async fn auth_record(pool: &SqlitePool, id: &str) -> StoreResult<Option<TenantAuthRecord>> {
-    Ok(sqlx::query_as(
-        "SELECT id, jwt_secret, jwt_public_key, jwt_issuer, jwt_audience, tenant_claim FROM tenants WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?)
+    let sql = format!("SELECT {AUTH_COLUMNS} FROM tenants WHERE id = ?");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?)
 }
 
 pub async fn stats(pool: &SqlitePool, tenant: &str) -> StoreResult<TenantStats> {

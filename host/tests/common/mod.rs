@@ -15,7 +15,7 @@ use wagate::app::Gateway;
 use wagate::config::Config;
 use wagate::events::Event;
 
-pub const ADMIN: &str = "test-admin-key";
+pub const ADMIN: &str = "wga_test-admin-key-0123456789-abcdefghij";
 
 pub fn fast_config(dir: &std::path::Path) -> Config {
     let mut c = Config {
@@ -35,6 +35,7 @@ pub fn fast_config(dir: &std::path::Path) -> Config {
     s.stable_after_ms = 10_000;
     s.resume_stagger_ms = 10;
     let sim = &mut c.sim;
+    sim.enabled = true;
     sim.connect_delay_ms = 20;
     sim.sent_delay_ms = 20;
     sim.delivered_delay_ms = 20;

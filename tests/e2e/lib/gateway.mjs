@@ -6,9 +6,10 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { io } from "socket.io-client";
 
-export const ADMIN = "e2e-admin-key";
+export const ADMIN = "wga_e2e-admin-key-0123456789-abcdefghij";
 
 const FAST = {
+  WAGATE_SIM__ENABLED: "true",
   WAGATE_SESSIONS__QR_FIRST_TTL_MS: "600",
   WAGATE_SESSIONS__QR_NEXT_TTL_MS: "250",
   WAGATE_SESSIONS__MAX_QR_CODES: "3",
