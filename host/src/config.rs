@@ -432,7 +432,8 @@ mod tests {
 
     #[test]
     fn weak_admin_keys_are_refused() {
-        for weak in ["x", "short-key", &"a".repeat(64), &"1234".repeat(10), "wga_ with spaces in it, still thirty-two+"] {
+        for weak in ["x", "short-key", &"a".repeat(64), &"1234".repeat(10), "wga_ with spaces in it, still thirty-two+"]
+        {
             let c = Config { admin_key: Some(weak.to_owned()), ..Config::default() };
             assert!(c.check().is_err(), "{weak:?} was accepted");
         }

@@ -71,7 +71,8 @@ mod tests {
         std::fs::write(dir.join("wagate.db"), b"x").unwrap();
         std::fs::write(dir.join("whatsapp/s.db"), b"x").unwrap();
         std::fs::write(dir.join("private"), b"x").unwrap();
-        for (p, m) in [("", 0o755), ("whatsapp", 0o775), ("wagate.db", 0o644), ("whatsapp/s.db", 0o664), ("private", 0o600)]
+        for (p, m) in
+            [("", 0o755), ("whatsapp", 0o775), ("wagate.db", 0o644), ("whatsapp/s.db", 0o664), ("private", 0o600)]
         {
             std::fs::set_permissions(dir.join(p), std::fs::Permissions::from_mode(m)).unwrap();
         }

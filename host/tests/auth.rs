@@ -130,8 +130,16 @@ async fn secret_dependent_refusals_read_the_same() {
         hs("guess", claims("ghost")),
         hs(&keyed.jwt_secret, claims(&t.id)),
         sign(Algorithm::RS256, &rsa, claims("acme")),
-        sign(Algorithm::ES256, &EncodingKey::from_ec_pem(include_bytes!("fixtures/ec_private.pem")).unwrap(), claims("keyed")),
-        sign(Algorithm::RS256, &EncodingKey::from_rsa_pem(include_bytes!("fixtures/rsa_private.pem")).unwrap(), claims("ghost")),
+        sign(
+            Algorithm::ES256,
+            &EncodingKey::from_ec_pem(include_bytes!("fixtures/ec_private.pem")).unwrap(),
+            claims("keyed"),
+        ),
+        sign(
+            Algorithm::RS256,
+            &EncodingKey::from_rsa_pem(include_bytes!("fixtures/rsa_private.pem")).unwrap(),
+            claims("ghost"),
+        ),
     ];
     let answers: Vec<(StatusCode, Value)> = {
         let mut v = Vec::new();
@@ -227,7 +235,8 @@ async fn no_rest_call_crosses_tenants() {
             let (s, body) = gw.get(&path, cred).await;
             assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {body}");
         }
-        let (s, resp) = gw.post("/api/v1/sessions/wa/messages", cred, json!({ "to": "+15551112222", "text": "x" })).await;
+        let (s, resp) =
+            gw.post("/api/v1/sessions/wa/messages", cred, json!({ "to": "+15551112222", "text": "x" })).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{resp}");
         for (path, body) in [
             ("/api/v1/sessions/wa/disconnect", json!({})),

@@ -91,8 +91,7 @@ async fn fixture() -> Fixture {
     let acme = gw.tenant("acme").await;
     let other = gw.tenant("other").await;
     gw.connected_session(&acme, "s1", "+15550000001").await;
-    gw.post("/api/v1/sim/sessions/s1/inbound", &acme.api_key, json!({ "from": "+15559990000", "text": "hello" }))
-        .await;
+    gw.post("/api/v1/sim/sessions/s1/inbound", &acme.api_key, json!({ "from": "+15559990000", "text": "hello" })).await;
     let (_, sent) =
         gw.post("/api/v1/sessions/s1/messages", &acme.api_key, json!({ "to": "+15559990000", "text": "hi" })).await;
     let message = sent["id"].as_str().unwrap().to_owned();
@@ -258,14 +257,8 @@ async fn an_auth_plugin_refusal_holds_on_rest_too() {
     install_plugin(&dir.path().join("plugins"), "relay", "relay", |t| t);
     let gw = TestGateway::start_in(dir, |_| {}).await;
     let t = gw.tenant("acme").await;
-    let (s, b) = gw
-        .call(
-            Method::PUT,
-            "/api/v1/tenant/plugins/relay",
-            Some(&t.api_key),
-            Some(json!({ "config": {} })),
-        )
-        .await;
+    let (s, b) =
+        gw.call(Method::PUT, "/api/v1/tenant/plugins/relay", Some(&t.api_key), Some(json!({ "config": {} }))).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let token = |claims: Value| {
         let gw = &gw;

@@ -128,6 +128,16 @@ async fn malformed_requests_get_json_errors() {
     let (s, b) = gw.send(raw(r#"{"id": ["x"]}"#, Some("application/json"))).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(b["error"]["code"], "invalid_body");
+    // A session's name and owner are bounded, and printable.
+    for body in [json!({ "name": "n".repeat(201) }), json!({ "owner": "o".repeat(257) }), json!({ "owner": "a\u{0}b" })]
+    {
+        let (s, b) = gw.post("/api/v1/sessions", &t.api_key, body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["error"]["code"], "invalid_input");
+    }
+    let (s, _) =
+        gw.post("/api/v1/sessions", &t.api_key, json!({ "name": "n".repeat(200), "owner": "o".repeat(256) })).await;
+    assert_eq!(s, StatusCode::CREATED);
     let (s, b) = gw.send(raw(r#"{"bogus": 1}"#, Some("application/json"))).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "unknown fields are refused: {b}");
     let (s, b) = gw.send(raw("{}", None)).await;

@@ -96,9 +96,11 @@ impl Caller {
     pub fn require_api_key(&self, what: &str) -> ApiResult<()> {
         match self.via {
             Via::ApiKey => Ok(()),
-            Via::Jwt(_) => {
-                Err(ApiError::new(StatusCode::FORBIDDEN, "api_key_required", format!("only the tenant API key may {what}")))
-            }
+            Via::Jwt(_) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "api_key_required",
+                format!("only the tenant API key may {what}"),
+            )),
         }
     }
 

@@ -248,7 +248,9 @@ pub(super) async fn rotate_credentials(st: &AppState, id: &str, req: Rotate) -> 
     let rotation =
         tenants::Rotation { api_key_hash: api_key_hash.as_deref(), jwt_secret: jwt_secret.as_deref(), grace_until };
     tenants::rotate(&mut w, id, rotation).await.map_err(|e| match e {
-        crate::store::StoreError::NotFound(_) => ApiError::not_found("tenant_not_found", format!("tenant '{id}' not found")),
+        crate::store::StoreError::NotFound(_) => {
+            ApiError::not_found("tenant_not_found", format!("tenant '{id}' not found"))
+        }
         other => other.into(),
     })?;
     w.commit().await?;

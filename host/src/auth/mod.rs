@@ -7,10 +7,10 @@ mod permissions;
 mod revocations;
 
 pub use directory::{KeyId, TenantDirectory, parse_public_key};
-pub use revocations::{Revocation, Revocations};
 pub use jwt::{Identity, MintRequest, Minted, RESERVED_CLAIMS};
-pub use permissions::{ADMIN_ROLE, SESSIONS_ATTRIBUTE, SessionAccess};
 pub use keys::{AdminKey, hash_key, new_admin_key, new_api_key, new_jwt_secret};
+pub use permissions::{ADMIN_ROLE, SESSIONS_ATTRIBUTE, SessionAccess};
+pub use revocations::{Revocation, Revocations};
 
 use thiserror::Error;
 

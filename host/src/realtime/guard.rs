@@ -90,11 +90,8 @@ fn unsubscribe(s: &SocketRef, key: &SessionKey, reason: &str) {
 }
 
 async fn recheck_all(io: &SocketIo, rt: &Realtime) {
-    let mut tenants: Vec<String> = io
-        .sockets()
-        .iter()
-        .filter_map(|s| s.extensions.get::<Arc<Identity>>().map(|i| i.tenant.clone()))
-        .collect();
+    let mut tenants: Vec<String> =
+        io.sockets().iter().filter_map(|s| s.extensions.get::<Arc<Identity>>().map(|i| i.tenant.clone())).collect();
     tenants.sort();
     tenants.dedup();
     for t in tenants {
@@ -115,7 +112,11 @@ async fn recheck(io: &SocketIo, rt: &Realtime, tenant: &str) {
         if let Some(key) = &identity.admitted_by
             && !rt.directory.still_accepts(tenant, key)
         {
-            refuse(s, "credentials_rotated", "the key this connection was admitted with was rotated; reconnect with a new token");
+            refuse(
+                s,
+                "credentials_rotated",
+                "the key this connection was admitted with was rotated; reconnect with a new token",
+            );
             continue;
         }
         if access == SessionAccess::All || identity.is_admin() {

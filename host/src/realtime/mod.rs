@@ -14,10 +14,10 @@ pub use guard::spawn_guard;
 use std::sync::Arc;
 use std::time::Duration;
 
-use socketioxide::{ParserConfig, SocketIo};
 use socketioxide::extract::{SocketRef, State};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
+use socketioxide::{ParserConfig, SocketIo};
 
 use crate::auth::{Identity, TenantDirectory};
 use crate::plugins::Plugins;

@@ -28,6 +28,10 @@ use crate::model::{
 };
 use crate::store::{Store, StoreError, chats, messages, sessions as stored};
 
+/// A session's display name, and its owner (a user id, as long as a token's `sub` may be).
+const MAX_NAME_CHARS: usize = 200;
+const MAX_OWNER_CHARS: usize = 256;
+
 /// WhatsApp's own limit on a text message.
 pub const MAX_TEXT_CHARS: usize = 65_536;
 
@@ -139,6 +143,11 @@ impl Sessions {
             }
             None => new_id(),
         };
+        for (field, value, max) in [("name", &req.name, MAX_NAME_CHARS), ("owner", &req.owner, MAX_OWNER_CHARS)] {
+            if value.as_ref().is_some_and(|v| v.chars().count() > max || v.chars().any(char::is_control)) {
+                return Err(SessionError::InvalidInput(format!("{field} must be at most {max} printable characters")));
+            }
+        }
         let connector = req.connector.unwrap_or_else(|| self.inner.default_connector.clone());
         if !self.inner.connectors.contains_key(&connector) {
             let mut names: Vec<_> = self.inner.connectors.keys().cloned().collect();
