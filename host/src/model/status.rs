@@ -36,7 +36,7 @@ macro_rules! wire_enum {
 }
 
 wire_enum!(
-    /// Life of a WhatsApp session (DESIGN.md).
+    /// Life of a WhatsApp session (docs/ARCHITECTURE.md, docs/events.md).
     SessionStatus, "SCREAMING_SNAKE_CASE" {
         Init = "INIT",
         QrRequired = "QR_REQUIRED",

@@ -65,7 +65,7 @@ impl Sandbox {
     pub fn new(cfg: &PluginsConfig) -> wasmtime::Result<Self> {
         let memory_bytes = (cfg.memory_mib * 1024 * 1024) as usize;
         let mut pool = PoolingAllocationConfig::default();
-        // A Rust component is 3 core instances, 1 memory and 2 tables (TOOLCHAIN.md).
+        // A Rust component is 3 core instances, 1 memory and 2 tables.
         pool.total_component_instances(cfg.max_instances)
             .total_core_instances(cfg.max_instances * 4)
             .total_memories(cfg.max_instances * 2)

@@ -29,12 +29,12 @@ fn refuse(s: SocketRef, code: &str, message: &str) {
 pub(super) fn expire_with_token(s: &SocketRef, identity: &Identity) {
     let Some(expires_at) = identity.expires_at else { return };
     let sid = s.id;
-    let io = s.clone();
+    let socket = s.clone();
     let wait = (expires_at - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO);
     let timer = tokio::spawn(async move {
         tokio::time::sleep(wait).await;
         tracing::debug!(%sid, "token expired; disconnecting");
-        refuse(io, "token_expired", "token expired");
+        refuse(socket, "token_expired", "token expired");
     });
     s.extensions.insert(ExpiryTimer(timer.abort_handle()));
 }
