@@ -302,6 +302,9 @@ fn main() {
             plugin: "relay".into(),
             capabilities: [wagate::plugins::Capability::Log].into_iter().collect(),
             db: db.clone(),
+            directory: Default::default(),
+            rates: Default::default(),
+            dropping_logs: Default::default(),
         })
     };
     let config = r#"{"label":"bench"}"#;
@@ -381,7 +384,7 @@ fn main() {
         ..PluginsConfig::default()
     };
     let (plugins, cold_ms) = rt.block_on(async {
-        let p = Plugins::start(pcfg.clone(), cache.clone(), db.clone()).await.unwrap();
+        let p = Plugins::start(pcfg.clone(), cache.clone(), db.clone(), Default::default(), Default::default()).await.unwrap();
         let ms = p.info("relay").unwrap().load_ms.unwrap();
         (p, ms)
     });
@@ -432,7 +435,7 @@ fn main() {
 
     // ---- loading: compile (cold cache) vs precompiled artifact ----
     let cached_ms = rt.block_on(async {
-        let p = Plugins::start(pcfg.clone(), cache.clone(), db.clone()).await.unwrap();
+        let p = Plugins::start(pcfg.clone(), cache.clone(), db.clone(), Default::default(), Default::default()).await.unwrap();
         let info = p.info("relay").unwrap();
         assert_eq!(info.from_cache, Some(true));
         info.load_ms.unwrap()
@@ -445,7 +448,7 @@ fn main() {
     let mut times = Vec::new();
     rt.block_on(async {
         let watched = PluginsConfig { watch: true, debounce_ms: debounce, ..pcfg.clone() };
-        let p = Plugins::start(watched, cache.clone(), db.clone()).await.unwrap();
+        let p = Plugins::start(watched, cache.clone(), db.clone(), Default::default(), Default::default()).await.unwrap();
         let _watch = p.watch(Duration::from_millis(debounce)).unwrap();
         for i in 1..=10 {
             let version = format!("2.0.{i}");

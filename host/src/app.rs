@@ -19,6 +19,7 @@ use crate::connector::Connector;
 use crate::connector::sim::{SimConnector, SimWorld};
 use crate::events::{EventBus, Journal, spawn_stats_publisher};
 use crate::plugins::{Plugins, Watcher};
+use crate::quotas::{Connections, Rates};
 use crate::realtime::{self, Realtime};
 use crate::sessions::{SessionError, Sessions};
 use crate::store::{Store, StoreError, settings};
@@ -40,6 +41,19 @@ pub enum StartError {
 }
 
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Rate state of keys that went quiet is dropped this often, so it cannot pile up.
+const RATE_PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+fn spawn_rate_pruning(rates: Rates) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RATE_PRUNE_EVERY);
+        loop {
+            tick.tick().await;
+            rates.forget_idle();
+        }
+    })
+}
 
 pub struct Gateway {
     pub state: AppState,
@@ -78,7 +92,8 @@ impl Gateway {
         }
         let store = Store::open(&config.database_url()).await?;
         let (admin_key, new_admin_key) = admin_key(&config, &store).await?;
-        let directory = TenantDirectory::load(store.pool()).await?;
+        let directory = TenantDirectory::load(store.pool(), config.quotas).await?;
+        let rates = Rates::default();
 
         let bus = EventBus::default();
         let journal = Journal::new(bus.clone());
@@ -108,6 +123,8 @@ impl Gateway {
             config.plugins.clone(),
             config.plugins.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("plugin-cache")),
             store.clone(),
+            directory.clone(),
+            rates.clone(),
         )
         .await
         .map_err(StartError::Plugins)?;
@@ -128,6 +145,8 @@ impl Gateway {
             leeway_secs: config.auth.leeway_secs,
             token_cookie: config.auth.token_cookie.clone(),
             cookie_origins: realtime::handshake::CookieOrigins::from_cors(&config.cors_origins),
+            connections: Connections::default(),
+            rates: rates.clone(),
             dev_no_auth_tenant: config.auth.dev_no_auth_tenant.clone(),
         };
         let rt_for_guard = rt.clone();
@@ -137,6 +156,7 @@ impl Gateway {
             realtime::spawn_guard(io.clone(), rt_for_guard, &revocations),
             realtime::spawn_fanout(io.clone(), plugins.clone(), &bus),
             realtime::spawn_bots(io.clone(), plugins.clone(), sessions.clone(), &bus),
+            spawn_rate_pruning(rates.clone()),
             spawn_stats_publisher(
                 store.clone(),
                 journal.clone(),
@@ -146,7 +166,7 @@ impl Gateway {
 
         let config = Arc::new(config);
         let state =
-            AppState { config: config.clone(), store, directory, sessions, sim, admin_key, plugins, revocations };
+            AppState { config: config.clone(), store, directory, sessions, sim, admin_key, plugins, revocations, rates };
         // One Socket.IO service in front of the whole router: `Router::layer` would build a
         // separate engine (session table) per route, and polling requests would get lost.
         let with_sio = Router::new().fallback_service(sio_layer.layer(api::router(state.clone())));

@@ -48,6 +48,8 @@ pub struct Config {
     pub sim: SimConfig,
     pub events: EventsConfig,
     pub plugins: PluginsConfig,
+    /// Default limits of every tenant; the operator overrides them per tenant.
+    pub quotas: crate::quotas::Limits,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -166,6 +168,7 @@ impl Default for Config {
             sim: SimConfig::default(),
             events: EventsConfig::default(),
             plugins: PluginsConfig::default(),
+            quotas: crate::quotas::Limits::default(),
         }
     }
 }
@@ -263,6 +266,7 @@ const ENV_KEYS: &[&str] = &[
     "sim",
     "events",
     "plugins",
+    "quotas",
 ];
 
 impl Config {
@@ -292,6 +296,7 @@ impl Config {
         if let Some(key) = &self.admin_key {
             check_admin_key(key)?;
         }
+        self.quotas.check().map_err(ConfigError::Invalid)?;
         if self.auth.max_token_ttl_secs == 0 || self.auth.max_token_ttl_secs > MAX_TOKEN_TTL_SECS {
             return Err(ConfigError::Invalid(format!(
                 "auth.max_token_ttl_secs must be between 1 and {MAX_TOKEN_TTL_SECS} (ten years)"

@@ -13,6 +13,7 @@ pub mod data_dir;
 pub mod events;
 pub mod model;
 pub mod plugins;
+pub mod quotas;
 pub mod realtime;
 pub mod scaffold;
 pub mod sessions;

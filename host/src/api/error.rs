@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthError;
 use crate::connector::sim::SimError;
 use crate::plugins::PluginError;
+use crate::quotas::QuotaExceeded;
 use crate::sessions::SessionError;
 use crate::store::StoreError;
 
@@ -20,6 +21,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: Cow<'static, str>,
     pub message: String,
+    /// Seconds until a rate-limited request may succeed (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 /// Error body of every failed request.
@@ -38,7 +41,7 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self { status, code: code.into(), message: message.into() }
+        Self { status, code: code.into(), message: message.into(), retry_after: None }
     }
 
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
@@ -62,7 +65,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { error: ErrorDetail { code: self.code.into_owned(), message: self.message } };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -76,8 +83,20 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A count over its limit is forbidden; a rate over its limit is "too many requests" with
+/// the time to wait.
+impl From<QuotaExceeded> for ApiError {
+    fn from(e: QuotaExceeded) -> Self {
+        let status = if e.retry_after.is_some() { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::FORBIDDEN };
+        ApiError { retry_after: e.retry_after_secs(), ..ApiError::new(status, "quota_exceeded", e.to_string()) }
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
+        if let AuthError::Quota(q) = e {
+            return q.into();
+        }
         let status = match e {
             AuthError::InvalidPublicKey(_) => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::UNAUTHORIZED,
@@ -100,6 +119,7 @@ impl From<SessionError> for ApiError {
             SessionError::Jid(_) => ApiError::unprocessable("invalid_recipient", message),
             SessionError::Store(inner) => ApiError::from(inner),
             SessionError::Gone => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "session_unavailable", message),
+            SessionError::Quota(q) => ApiError::from(q),
         }
     }
 }

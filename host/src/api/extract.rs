@@ -138,14 +138,23 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
         // A JWT has three dot-separated parts; API keys have none.
-        if token.matches('.').count() == 2 {
+        let caller = if token.matches('.').count() == 2 {
             let identity = state.directory.verify(token, state.config.auth.leeway_secs)?;
             let identity = state.plugins.map_auth(identity).await.map_err(AuthError::Refused)?;
-            return Ok(Caller { tenant: identity.tenant.clone(), via: Via::Jwt(identity) });
-        }
-        let tenant = tenants::find_by_api_key_hash(state.store.pool(), &hash_key(token))
-            .await?
-            .ok_or(AuthError::InvalidApiKey)?;
-        Ok(Caller { tenant, via: Via::ApiKey })
+            Caller { tenant: identity.tenant.clone(), via: Via::Jwt(identity) }
+        } else {
+            let tenant = tenants::find_by_api_key_hash(state.store.pool(), &hash_key(token))
+                .await?
+                .ok_or(AuthError::InvalidApiKey)?;
+            Caller { tenant, via: Via::ApiKey }
+        };
+        // Counted per credential after it proved itself: nobody can spend another's budget.
+        let key = match &caller.via {
+            Via::ApiKey => format!("rest/{}/key", caller.tenant),
+            Via::Jwt(identity) => format!("rest/{}/user/{}", caller.tenant, identity.user.as_deref().unwrap_or("")),
+        };
+        let per_minute = state.directory.limits(&caller.tenant).requests_per_minute;
+        state.rates.check("REST requests per minute", &key, per_minute)?;
+        Ok(caller)
     }
 }

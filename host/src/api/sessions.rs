@@ -105,7 +105,8 @@ async fn create_session(
     ApiJson(req): ApiJson<CreateSession>,
 ) -> ApiResult<(StatusCode, Json<Session>)> {
     caller.require_admin()?;
-    let new = NewSession { id: req.id, name: req.name, owner: req.owner, connector: req.connector };
+    let max_sessions = st.directory.limits(&caller.tenant).max_sessions;
+    let new = NewSession { id: req.id, name: req.name, owner: req.owner, connector: req.connector, max_sessions };
     Ok((StatusCode::CREATED, Json(st.sessions.create(&caller.tenant, new).await?)))
 }
 

@@ -4,6 +4,7 @@ use crate::auth::{AdminKey, Revocations, TenantDirectory};
 use crate::config::Config;
 use crate::connector::sim::SimWorld;
 use crate::plugins::Plugins;
+use crate::quotas::Rates;
 use crate::sessions::Sessions;
 use crate::store::Store;
 
@@ -19,4 +20,6 @@ pub struct AppState {
     pub plugins: Plugins,
     /// Where a route that ends a right announces it, for the sockets that hold it.
     pub revocations: Revocations,
+    /// Request rates per credential (and the other rates of the gateway).
+    pub rates: Rates,
 }

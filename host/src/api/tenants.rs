@@ -14,6 +14,7 @@ use super::extract::{Admin, ApiJson, ApiPath};
 use super::state::AppState;
 use crate::auth::{Revocation, SessionAccess, hash_key, new_api_key, new_jwt_secret};
 use crate::model::{Tenant, TenantJwt, new_id, validate_id};
+use crate::quotas::LimitOverrides;
 use crate::store::tenants::{self, NewTenant, TenantPatch};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -52,6 +53,8 @@ pub struct UpdateTenant {
     jwt: Option<JwtPatch>,
     /// Which sessions user tokens without the `admin` role may use (docs/auth.md).
     session_access: Option<SessionAccess>,
+    /// Replaces the tenant's quota overrides (`{}` = the configured defaults throughout).
+    quotas: Option<LimitOverrides>,
 }
 
 /// Fields set to `null` are cleared; absent fields are kept.
@@ -171,6 +174,10 @@ async fn update_tenant(
         patch.tenant_claim = jwt.tenant_claim;
     }
     patch.session_access = req.session_access;
+    if let Some(q) = &req.quotas {
+        st.config.quotas.with(q).check().map_err(|e| ApiError::unprocessable("invalid_quotas", e))?;
+    }
+    patch.quotas = req.quotas;
     Ok(Json(save(&st, &id, patch).await?))
 }
 

@@ -7,6 +7,7 @@ use jsonwebtoken::{AlgorithmFamily, DecodingKey, EncodingKey};
 use sqlx::SqlitePool;
 
 use super::{AuthError, SessionAccess};
+use crate::quotas::Limits;
 use crate::store::StoreResult;
 use crate::store::tenants::{self, TenantAuthRecord};
 
@@ -38,6 +39,8 @@ pub(super) struct TenantKeys {
     pub audience: Option<String>,
     pub tenant_claim: String,
     pub session_access: SessionAccess,
+    /// The configured defaults with the tenant's overrides applied.
+    pub limits: Limits,
 }
 
 #[derive(Default)]
@@ -52,6 +55,8 @@ pub(super) struct Snapshot {
 #[derive(Clone, Default)]
 pub struct TenantDirectory {
     pub(super) snapshot: Arc<ArcSwap<Snapshot>>,
+    /// Quotas of every tenant before its overrides.
+    defaults: Limits,
 }
 
 impl TenantKeys {
@@ -79,8 +84,8 @@ pub fn parse_public_key(pem: &str) -> Result<(AlgorithmFamily, DecodingKey), Aut
 }
 
 impl TenantDirectory {
-    pub async fn load(pool: &SqlitePool) -> StoreResult<Self> {
-        let dir = Self::default();
+    pub async fn load(pool: &SqlitePool, defaults: Limits) -> StoreResult<Self> {
+        let dir = Self { defaults, ..Self::default() };
         dir.reload(pool).await?;
         Ok(dir)
     }
@@ -93,7 +98,7 @@ impl TenantDirectory {
             if !snap.claim_names.contains(&r.tenant_claim) {
                 snap.claim_names.push(r.tenant_claim.clone());
             }
-            snap.tenants.insert(r.id.clone(), Arc::new(keys_of(r)));
+            snap.tenants.insert(r.id.clone(), Arc::new(keys_of(r, &self.defaults)));
         }
         if snap.claim_names.is_empty() {
             snap.claim_names.push("tenant".into());
@@ -117,12 +122,17 @@ impl TenantDirectory {
         self.get(tenant).map(|k| k.session_access)
     }
 
+    /// The tenant's quotas (the defaults for a tenant the directory does not know).
+    pub fn limits(&self, tenant: &str) -> Limits {
+        self.get(tenant).map(|k| k.limits).unwrap_or(self.defaults)
+    }
+
     pub(super) fn get(&self, tenant: &str) -> Option<Arc<TenantKeys>> {
         self.snapshot.load().tenants.get(tenant).cloned()
     }
 }
 
-fn keys_of(r: TenantAuthRecord) -> TenantKeys {
+fn keys_of(r: TenantAuthRecord, defaults: &Limits) -> TenantKeys {
     let public = r.jwt_public_key.as_deref().and_then(|pem| match parse_public_key(pem) {
         Ok((family, key)) => Some((family, Verifier { key, id: KeyId::of(pem) })),
         Err(e) => {
@@ -145,5 +155,6 @@ fn keys_of(r: TenantAuthRecord) -> TenantKeys {
         audience: r.jwt_audience,
         tenant_claim: r.tenant_claim,
         session_access: SessionAccess::from_stored(&r.session_access),
+        limits: defaults.with(&tenants::overrides_of(r.quotas.as_deref())),
     }
 }

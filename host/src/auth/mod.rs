@@ -47,6 +47,9 @@ pub enum AuthError {
     /// A token from a cookie, sent by a page that is not trusted with it.
     #[error("{0}")]
     CookieOrigin(String),
+    /// The tenant or user has as many sockets as its quota allows.
+    #[error(transparent)]
+    Quota(#[from] crate::quotas::QuotaExceeded),
     /// An auth-mapping plugin refused the socket; the text is the plugin's.
     #[error("{0}")]
     Refused(String),
@@ -68,6 +71,7 @@ impl AuthError {
             AuthError::InvalidAdminKey => "invalid_admin_key",
             AuthError::InvalidPublicKey(_) => "invalid_public_key",
             AuthError::CookieOrigin(_) => "cookie_origin_refused",
+            AuthError::Quota(_) => "quota_exceeded",
             AuthError::Refused(_) => "refused",
         }
     }

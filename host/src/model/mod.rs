@@ -23,6 +23,8 @@ pub struct Tenant {
     pub jwt: TenantJwt,
     /// Which sessions user tokens without the `admin` role may use (docs/auth.md).
     pub session_access: crate::auth::SessionAccess,
+    /// The operator's overrides of the configured quotas; absent limits are the defaults.
+    pub quotas: crate::quotas::LimitOverrides,
     #[serde(serialize_with = "time::millis")]
     pub created_at: DateTime<Utc>,
 }

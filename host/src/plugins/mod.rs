@@ -35,9 +35,10 @@ use utoipa::ToSchema;
 use self::bindings::{Binding, Warm, merged_config};
 use self::registry::{Loaded, Registry};
 use self::sandbox::{CallContext, Fault, Request, Response, Sandbox, wit};
-use crate::auth::Identity;
+use crate::auth::{Identity, TenantDirectory};
 use crate::config::PluginsConfig;
 use crate::events::Event;
+use crate::quotas::Rates;
 use crate::store::{self as db, StoreError, plugins as stored};
 
 #[derive(Debug, Error)]
@@ -126,6 +127,9 @@ struct Inner {
     cfg: PluginsConfig,
     bindings: RwLock<HashMap<String, Vec<Arc<Binding>>>>,
     reload_lock: tokio::sync::Mutex<()>,
+    /// Where a plugin's kv and log quotas come from (the tenant's limits, the log rate).
+    directory: TenantDirectory,
+    rates: Rates,
 }
 
 #[derive(Clone)]
@@ -135,7 +139,13 @@ pub struct Plugins {
 
 impl Plugins {
     /// Prepares the runtime, loads the stored bindings and every plugin folder.
-    pub async fn start(cfg: PluginsConfig, cache_dir: PathBuf, db: db::Store) -> Result<Self, String> {
+    pub async fn start(
+        cfg: PluginsConfig,
+        cache_dir: PathBuf,
+        db: db::Store,
+        directory: TenantDirectory,
+        rates: Rates,
+    ) -> Result<Self, String> {
         std::fs::create_dir_all(&cfg.dir)
             .map_err(|e| format!("cannot create plugins dir {}: {e}", cfg.dir.display()))?;
         let sandbox = Sandbox::new(&cfg).map_err(|e| format!("plugin runtime: {e:#}"))?;
@@ -153,6 +163,8 @@ impl Plugins {
                 cfg,
                 bindings: RwLock::new(by_tenant),
                 reload_lock: Default::default(),
+                directory,
+                rates,
             }),
         };
         for name in plugins.inner.registry.folders() {
@@ -239,6 +251,9 @@ impl Plugins {
             plugin: loaded.manifest.name.clone(),
             capabilities: loaded.manifest.capabilities.clone(),
             db: self.inner.db.clone(),
+            directory: self.inner.directory.clone(),
+            rates: self.inner.rates.clone(),
+            dropping_logs: Default::default(),
         })
     }
 

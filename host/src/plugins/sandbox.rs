@@ -233,6 +233,11 @@ pub struct CallContext {
     pub plugin: String,
     pub capabilities: BTreeSet<Capability>,
     pub db: db::Store,
+    /// The tenant's quotas (kv bytes, log lines), read at each use so overrides apply at once.
+    pub directory: crate::auth::TenantDirectory,
+    pub rates: crate::quotas::Rates,
+    /// Set while log lines are being dropped over the quota, so that is said once.
+    pub dropping_logs: std::sync::atomic::AtomicBool,
 }
 
 pub struct State {
@@ -276,8 +281,17 @@ impl self::wagate::plugin::host::Host for State {
     async fn log(&mut self, level: self::wagate::plugin::host::Level, message: String) -> wasmtime::Result<()> {
         use self::wagate::plugin::host::Level;
         self.require(Capability::Log)?;
-        let message: String = message.chars().take(4096).collect();
         let (tenant, plugin) = (&self.ctx.tenant, &self.ctx.plugin);
+        let per_minute = self.ctx.directory.limits(tenant).plugin_log_lines_per_minute;
+        let over = self.ctx.rates.check("plugin log lines per minute", &format!("log/{tenant}/{plugin}"), per_minute);
+        let was_dropping = self.ctx.dropping_logs.swap(over.is_err(), std::sync::atomic::Ordering::Relaxed);
+        if let Err(q) = over {
+            if !was_dropping {
+                tracing::warn!(%tenant, %plugin, "{q}: dropping its log lines until the rate allows again");
+            }
+            return Ok(());
+        }
+        let message: String = message.chars().take(4096).collect();
         match level {
             Level::Trace => tracing::trace!(%tenant, %plugin, "{message}"),
             Level::Debug => tracing::debug!(%tenant, %plugin, "{message}"),
@@ -311,13 +325,20 @@ impl self::wagate::plugin::host::Host for State {
             return Ok(Err(format!("values are at most {MAX_KV_VALUE} bytes")));
         }
         let c = &self.ctx;
+        let max_bytes = c.directory.limits(&c.tenant).plugin_kv_bytes;
         let result = async {
-            if stored::kv_get(c.db.pool(), &c.tenant, &c.plugin, &key).await?.is_none()
-                && stored::kv_count(c.db.pool(), &c.tenant, &c.plugin).await? >= MAX_KV_KEYS
-            {
+            // Checked inside the write that would exceed it: concurrent sets cannot overshoot.
+            let mut w = c.db.begin_write().await?;
+            let (keys, bytes) = stored::kv_usage_besides(&mut w, &c.tenant, &c.plugin, &key).await?;
+            if keys >= MAX_KV_KEYS {
                 return Ok(Err(format!("at most {MAX_KV_KEYS} keys per plugin and tenant")));
             }
-            let mut w = c.db.begin_write().await?;
+            let after = bytes.saturating_add((key.len() + value.len()) as u64);
+            if after > max_bytes {
+                return Ok(Err(format!(
+                    "quota exceeded: plugin kv bytes (limit {max_bytes}); this value would make it {after}"
+                )));
+            }
             stored::kv_set(&mut w, &c.tenant, &c.plugin, &key, &value).await?;
             w.commit().await?;
             Ok::<_, db::StoreError>(Ok(()))

@@ -12,6 +12,7 @@ pub struct Connections {
 }
 
 /// A place taken by one socket; given back when dropped.
+#[derive(Debug)]
 pub struct Slot {
     counts: Arc<Mutex<HashMap<String, u32>>>,
     keys: Vec<String>,

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use super::{Realtime, rooms};
 use crate::auth::{Identity, SessionAccess};
 use crate::model::{SessionKey, validate_id};
+use crate::quotas::QuotaExceeded;
 use crate::sessions::SessionError;
 
 /// Events of one socket waiting for its plugins; beyond this the client is told to slow down.
@@ -32,6 +33,7 @@ pub(super) fn register(s: &SocketRef, io: SocketIo, rt: Realtime, identity: Arc<
     s.on_fallback(to_plugins);
     s.on_disconnect(|s: SocketRef| {
         s.extensions.remove::<PluginQueue>();
+        s.extensions.remove::<super::handshake::HeldSlot>();
         if let Some(timer) = s.extensions.get::<super::guard::ExpiryTimer>() {
             timer.cancel();
         }
@@ -103,12 +105,25 @@ async fn subscribe(s: SocketRef, TryData(data): TryData<Value>, ack: AckSender, 
     if let Err(e) = validate_id(&id) {
         return reply_error(&s, ack, "session.subscribe", "invalid_session_id", e.to_string());
     }
+    let limits = rt.directory.limits(&identity.tenant);
+    let rate = rt.rates.check("session.subscribe per minute", &format!("sub/{}", s.id), limits.subscribes_per_minute);
+    if let Err(q) = rate {
+        let message = format!("{q}; retry in {} s", q.retry_after_secs().unwrap_or(1));
+        return reply_error(&s, ack, "session.subscribe", "quota_exceeded", message);
+    }
     let key = SessionKey::new(&identity.tenant, &id);
     let access = rt.directory.session_access(&identity.tenant).unwrap_or(SessionAccess::Listed);
     match rt.sessions.get(&key).await {
         // A session the user may not use looks like a missing one.
         Ok(session) if identity.may_use(access, &session) => {
-            s.join(rooms::session(&key));
+            let room = rooms::session(&key);
+            let subscribed = s.rooms().iter().filter(|r| rooms::parse_session(r).is_some()).count();
+            let max = limits.max_subscriptions_per_socket as usize;
+            if subscribed >= max && !s.rooms().iter().any(|r| *r == room) {
+                let message = QuotaExceeded::count("subscriptions per socket", max as u64).to_string();
+                return reply_error(&s, ack, "session.subscribe", "quota_exceeded", message);
+            }
+            s.join(room);
             let _ = ack.send(&json!({ "ok": true, "sessionId": id }));
         }
         // Unknown and foreign sessions look the same: a tenant learns nothing of another.

@@ -6,6 +6,7 @@ use socketioxide::extract::{SocketRef, State, TryData};
 
 use super::Realtime;
 use crate::auth::{AuthError, Identity};
+use crate::quotas::Slot;
 
 /// Connect middleware: a failure here reaches the client as `connect_error` with the error's
 /// text as `err.message`.
@@ -30,9 +31,16 @@ pub(super) async fn authenticate(
         },
     };
     let identity = rt.plugins.map_auth(identity).await.map_err(AuthError::Refused)?;
+    let limits = rt.directory.limits(&identity.tenant);
+    let slot = rt.connections.reserve(&identity.tenant, identity.user.as_deref(), &limits)?;
+    s.extensions.insert(HeldSlot(Arc::new(slot)));
     s.extensions.insert(Arc::new(identity));
     Ok(())
 }
+
+/// The socket's place in its tenant's and user's socket count, given back on disconnect.
+#[derive(Clone)]
+pub(super) struct HeldSlot(#[allow(dead_code)] Arc<Slot>);
 
 fn strip_bearer(v: &str) -> &str {
     let v = v.trim();

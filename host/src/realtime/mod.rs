@@ -21,6 +21,7 @@ use socketioxide::{ParserConfig, SocketIo};
 
 use crate::auth::{Identity, TenantDirectory};
 use crate::plugins::Plugins;
+use crate::quotas::{Connections, Rates};
 use crate::sessions::Sessions;
 
 /// What socket handlers need; cheap to clone.
@@ -32,6 +33,9 @@ pub struct Realtime {
     pub leeway_secs: u64,
     pub token_cookie: String,
     pub cookie_origins: handshake::CookieOrigins,
+    /// Sockets connected per tenant and user, against their quotas.
+    pub connections: Connections,
+    pub rates: Rates,
     pub dev_no_auth_tenant: Option<String>,
 }
 

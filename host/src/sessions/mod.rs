@@ -26,6 +26,7 @@ use crate::model::{
     Chat, Direction, IdError, Jid, JidError, Message, MessageStatus, MessageType, Session, SessionKey, SessionStatus,
     new_id, validate_id,
 };
+use crate::quotas::QuotaExceeded;
 use crate::store::{Store, StoreError, chats, messages, sessions as stored};
 
 /// A session's display name, and its owner (a user id, as long as a token's `sub` may be).
@@ -57,6 +58,8 @@ pub enum SessionError {
     Store(StoreError),
     #[error("the session stopped while handling the request")]
     Gone,
+    #[error(transparent)]
+    Quota(#[from] QuotaExceeded),
 }
 
 impl From<StoreError> for SessionError {
@@ -88,6 +91,8 @@ pub struct NewSession {
     pub name: Option<String>,
     pub owner: Option<String>,
     pub connector: Option<String>,
+    /// How many sessions the tenant may have (its quota).
+    pub max_sessions: u32,
 }
 
 #[derive(Clone)]
@@ -172,6 +177,10 @@ impl Sessions {
             updated_at: now,
         };
         let mut w = self.store().begin_write().await?;
+        // Counted inside the write: two creates at once cannot both take the last place.
+        if stored::count(&mut w, tenant).await? >= i64::from(req.max_sessions) {
+            return Err(SessionError::Quota(QuotaExceeded::count("sessions per tenant", req.max_sessions)));
+        }
         stored::insert(&mut w, &session).await?;
         let body = EventBody::SessionStatus {
             status: SessionStatus::Init,

@@ -72,12 +72,19 @@ pub async fn kv_get(pool: &SqlitePool, tenant: &str, plugin: &str, key: &str) ->
         .await?)
 }
 
-pub async fn kv_count(pool: &SqlitePool, tenant: &str, plugin: &str) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM plugin_kv WHERE tenant_id = ? AND plugin = ?")
-        .bind(tenant)
-        .bind(plugin)
-        .fetch_one(pool)
-        .await?)
+/// Keys and bytes (keys plus values) a plugin keeps for a tenant, leaving out `key` (the one
+/// about to be written), read inside the write that checks a limit on them.
+pub async fn kv_usage_besides(w: &mut WriteTx, tenant: &str, plugin: &str, key: &str) -> StoreResult<(i64, u64)> {
+    let (keys, bytes): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(CAST(value AS BLOB))), 0)
+         FROM plugin_kv WHERE tenant_id = ? AND plugin = ? AND key != ?",
+    )
+    .bind(tenant)
+    .bind(plugin)
+    .bind(key)
+    .fetch_one(w.conn())
+    .await?;
+    Ok((keys, bytes.max(0) as u64))
 }
 
 pub async fn kv_set(w: &mut WriteTx, tenant: &str, plugin: &str, key: &str, value: &str) -> StoreResult<()> {

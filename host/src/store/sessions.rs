@@ -72,6 +72,11 @@ pub async fn insert(w: &mut WriteTx, s: &Session) -> StoreResult<()> {
     Ok(())
 }
 
+/// Sessions of a tenant, read inside a write so a limit checked on it holds.
+pub async fn count(w: &mut WriteTx, tenant: &str) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE tenant_id = ?").bind(tenant).fetch_one(w.conn()).await?)
+}
+
 pub async fn get(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Option<Session>> {
     let sql = format!("{SELECT} WHERE tenant_id = ? AND id = ?");
     let row: Option<SessionRow> =

@@ -4,6 +4,7 @@ use sqlx::SqlitePool;
 use super::{StoreError, StoreResult, WriteTx};
 use crate::auth::SessionAccess;
 use crate::model::{Tenant, TenantJwt, TenantStats};
+use crate::quotas::LimitOverrides;
 
 pub struct NewTenant<'a> {
     pub id: &'a str,
@@ -24,6 +25,7 @@ pub struct TenantAuthRecord {
     pub session_access: String,
     pub previous_jwt_secret: Option<String>,
     pub previous_jwt_secret_until: Option<DateTime<Utc>>,
+    pub quotas: Option<String>,
 }
 
 /// A partial update: `None` leaves a field alone, `Some(None)` clears it.
@@ -35,6 +37,8 @@ pub struct TenantPatch {
     pub jwt_audience: Option<Option<String>>,
     pub tenant_claim: Option<String>,
     pub session_access: Option<SessionAccess>,
+    /// Replaces the tenant's quota overrides as a whole.
+    pub quotas: Option<LimitOverrides>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -46,6 +50,7 @@ struct TenantRow {
     jwt_audience: Option<String>,
     tenant_claim: String,
     session_access: String,
+    quotas: Option<String>,
     created_at: DateTime<Utc>,
 }
 
@@ -61,14 +66,21 @@ impl From<TenantRow> for Tenant {
                 tenant_claim: r.tenant_claim,
             },
             session_access: SessionAccess::from_stored(&r.session_access),
+            quotas: overrides_of(r.quotas.as_deref()),
             created_at: r.created_at,
         }
     }
 }
 
-const COLUMNS: &str = "id, name, jwt_public_key, jwt_issuer, jwt_audience, tenant_claim, session_access, created_at";
+const COLUMNS: &str =
+    "id, name, jwt_public_key, jwt_issuer, jwt_audience, tenant_claim, session_access, quotas, created_at";
 const AUTH_COLUMNS: &str = "id, jwt_secret, jwt_public_key, jwt_issuer, jwt_audience, tenant_claim, session_access, \
-    previous_jwt_secret, previous_jwt_secret_until";
+    previous_jwt_secret, previous_jwt_secret_until, quotas";
+
+/// Stored overrides; a row the gateway did not write (hand-edited) reads as none.
+pub fn overrides_of(stored: Option<&str>) -> LimitOverrides {
+    stored.and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default()
+}
 
 pub async fn insert(w: &mut WriteTx, t: NewTenant<'_>) -> StoreResult<Tenant> {
     let now = Utc::now();
@@ -91,6 +103,7 @@ pub async fn insert(w: &mut WriteTx, t: NewTenant<'_>) -> StoreResult<Tenant> {
         name: t.name.to_owned(),
         jwt: TenantJwt { tenant_claim: "tenant".into(), ..Default::default() },
         session_access: SessionAccess::default(),
+        quotas: LimitOverrides::default(),
         created_at: now,
     })
 }
@@ -116,7 +129,8 @@ pub async fn update(w: &mut WriteTx, id: &str, p: TenantPatch) -> StoreResult<()
             jwt_issuer = CASE WHEN ? THEN ? ELSE jwt_issuer END,
             jwt_audience = CASE WHEN ? THEN ? ELSE jwt_audience END,
             tenant_claim = COALESCE(?, tenant_claim),
-            session_access = COALESCE(?, session_access)
+            session_access = COALESCE(?, session_access),
+            quotas = CASE WHEN ? THEN ? ELSE quotas END
          WHERE id = ?",
     )
     .bind(p.name)
@@ -128,6 +142,8 @@ pub async fn update(w: &mut WriteTx, id: &str, p: TenantPatch) -> StoreResult<()
     .bind(p.jwt_audience.flatten())
     .bind(p.tenant_claim)
     .bind(p.session_access.map(SessionAccess::as_str))
+    .bind(p.quotas.is_some())
+    .bind(p.quotas.map(|q| serde_json::to_string(&q).expect("overrides serialise")))
     .bind(id)
     .execute(w.conn())
     .await?;
