@@ -292,6 +292,68 @@ describe("hole 6: secrets readable by every local user", () => {
   });
 });
 
+describe("hole 7: quotas", () => {
+  let gw, acme;
+  before(async () => {
+    gw = await Gateway.start();
+    acme = await gw.tenant("acme");
+    const r = await gw.api("PATCH", "/api/v1/tenants/acme", ADMIN, {
+      quotas: { maxSocketsPerUser: 2, maxSubscriptionsPerSocket: 2, subscribesPerMinute: 4, maxSessions: 3 },
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    for (const id of ["a", "b", "c"]) await gw.api("POST", "/api/v1/sessions", acme.apiKey, { id });
+  });
+  after(() => gw.close());
+
+  for (const transports of TRANSPORTS) {
+    const t = transports[0];
+    test(`over ${t}: sockets per user, then the place is given back on disconnect`, async () => {
+      const token = await gw.token(acme, `many-${t}`);
+      const first = await gw.connect({ transports, auth: { token } });
+      await gw.connect({ transports, auth: { token } });
+      const err = await gw.connect({ transports, auth: { token } }).then(() => null, (e) => e);
+      assert.equal(err.message, "quota exceeded: sockets per user (limit 2)");
+      // Another user of the tenant is not affected.
+      await gw.connect({ transports, auth: { token: await gw.token(acme, `other-${t}`) } });
+      first.disconnect();
+      await sleep(100);
+      const again = await gw.connect({ transports, auth: { token } });
+      assert.ok(again.connected);
+    });
+
+    test(`over ${t}: subscriptions per socket and the subscribe rate`, async () => {
+      const socket = await gw.connect({ transports, auth: { token: await gw.token(acme, `sub-${t}`) } });
+      assert.equal((await emitWithAck(socket, "session.subscribe", "a")).ok, true);
+      assert.equal((await emitWithAck(socket, "session.subscribe", "b")).ok, true);
+      const third = await emitWithAck(socket, "session.subscribe", "c");
+      assert.equal(third.error.code, "quota_exceeded");
+      assert.equal(third.error.message, "quota exceeded: subscriptions per socket (limit 2)");
+      // Re-subscribing to a session it has is no new subscription; the rate still counts it.
+      assert.equal((await emitWithAck(socket, "session.subscribe", "a")).ok, true);
+      const fast = await emitWithAck(socket, "session.subscribe", "a");
+      assert.equal(fast.error.code, "quota_exceeded");
+      assert.match(fast.error.message, /session.subscribe per minute \(limit 4\); retry in \d+ s/);
+      const error = await socket.log.waitFor("error", (e) => e.code === "quota_exceeded");
+      assert.equal(error.event, "session.subscribe");
+    });
+  }
+
+  test("sessions per tenant and REST rate over HTTP, with Retry-After", async () => {
+    const r = await gw.api("POST", "/api/v1/sessions", acme.apiKey, { id: "d" });
+    assert.equal(r.status, 403);
+    assert.equal(r.body.error.code, "quota_exceeded");
+    const other = await gw.tenant("other");
+    await gw.api("PATCH", "/api/v1/tenants/other", ADMIN, { quotas: { requestsPerMinute: 2 } });
+    await gw.api("GET", "/api/v1/sessions", other.apiKey);
+    await gw.api("GET", "/api/v1/sessions", other.apiKey);
+    const res = await fetch(gw.url + "/api/v1/sessions", { headers: { authorization: `Bearer ${other.apiKey}` } });
+    assert.equal(res.status, 429);
+    assert.ok(Number(res.headers.get("retry-after")) >= 1);
+    assert.equal((await res.json()).error.code, "quota_exceeded");
+    assert.equal((await gw.api("GET", "/api/v1/sessions", acme.apiKey)).status, 200, "acme has its own budget");
+  });
+});
+
 describe("hole 8: the simulator is off unless switched on", () => {
   test("sim routes 404 and connector 'sim' refused; sessions default to whatsapp", async () => {
     const gw = await Gateway.start({ WAGATE_SIM__ENABLED: "false" });

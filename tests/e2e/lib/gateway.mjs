@@ -23,6 +23,8 @@ const FAST = {
   WAGATE_SIM__DELIVERED_DELAY_MS: "30",
   WAGATE_SIM__READ_DELAY_MS: "30",
   WAGATE_EVENTS__STATS_INTERVAL_MS: "100",
+  // The helpers poll REST every 10 ms; the security suite sets small quotas where it tests them.
+  WAGATE_QUOTAS__REQUESTS_PER_MINUTE: "60000",
 };
 
 function binary() {
