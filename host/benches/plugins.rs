@@ -293,7 +293,7 @@ fn main() {
     let sandbox = Sandbox::new(&cfg).unwrap();
     let wasm = std::fs::read(relay_dir.join("relay.wasm")).unwrap();
     let component = Component::new(&sandbox.engine, &wasm).unwrap();
-    let pre = sandbox.prepare(&component).unwrap();
+    let pre = sandbox.prepare(&component, &Default::default()).unwrap();
     let db =
         rt.block_on(wagate::store::Store::open(&format!("sqlite://{}", tmp.path().join("b.db").display()))).unwrap();
     let ctx = || {
@@ -313,7 +313,7 @@ fn main() {
     // (an SDK or build-flag change, A/B on a noisy machine).
     let mut other = std::env::var_os("BENCH_COMPARE_WASM").map(|path| {
         let component = Component::new(&sandbox.engine, std::fs::read(path).unwrap()).unwrap();
-        let pre = sandbox.prepare(&component).unwrap();
+        let pre = sandbox.prepare(&component, &Default::default()).unwrap();
         rt.block_on(sandbox.instantiate(&pre, ctx(), config)).unwrap().unwrap()
     });
     let mut native = relay::Relay::init(json!({ "label": "bench" })).unwrap();

@@ -481,3 +481,63 @@ async fn hot_reload_under_load_delivers_every_event_exactly_once() {
     assert!(labels.len() >= 5, "events were served by several versions: {labels:?}");
     assert_eq!(info().await["version"], "1.0.20");
 }
+
+/// A guest blocked inside a WASI call runs no wasm code, so epochs cannot stop it: the host's
+/// own deadline does, and the tenant's other work and other tenants go on.
+#[tokio::test]
+async fn a_plugin_blocked_in_wasi_is_stopped_by_the_host_deadline() {
+    let gw = start_with_plugins(&[("sleeper", "sleeper"), ("relay", "relay")], |_| {}).await;
+    let slow = gw.tenant("slow").await;
+    let calm = gw.tenant("calm").await;
+    let (s, b) = bind(&gw, &slow.api_key, "sleeper", json!({ "config": { "sleepMs": 5000 } })).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(bind(&gw, &calm.api_key, "relay", json!({ "config": {} })).await.0, StatusCode::OK);
+    let plugins = &gw.gateway.state.plugins;
+
+    let started = Instant::now();
+    let out = plugins.transform(&status_event("slow", "s1", 1)).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(500), "a 5 s sleep held the call {took:?} (deadline 50 ms)");
+    assert!(out.canonical && out.deliveries.is_empty(), "onError passthrough");
+    let (_, views) = gw.get("/api/v1/tenant/plugins", &slow.api_key).await;
+    assert!(views[0]["breaker"]["lastFault"].as_str().unwrap().contains("deadline exceeded"), "{views}");
+
+    let started = Instant::now();
+    let caller = Identity::new("slow".into(), Some("u1".into()), json!({}));
+    let _ = plugins.client_event(&caller, "anything", &json!(null)).await;
+    assert!(started.elapsed() < Duration::from_millis(500), "client events too: {:?}", started.elapsed());
+    let started = Instant::now();
+    assert!(plugins.bots(&status_event("slow", "s1", 2)).await.is_empty());
+    assert!(started.elapsed() < Duration::from_millis(500), "bots too");
+
+    // The instance that was abandoned mid-call is replaced: a calm config works at once.
+    let (s, _) = bind(&gw, &slow.api_key, "sleeper", json!({ "config": { "sleepMs": 0 } })).await;
+    assert_eq!(s, StatusCode::OK);
+    let out = plugins.transform(&status_event("slow", "s1", 3)).await;
+    assert_eq!(out.deliveries.len(), 1);
+    assert_eq!(out.deliveries[0].event, "sleeper:session.status");
+    assert_eq!(plugins.transform(&status_event("calm", "s1", 1)).await.deliveries.len(), 1);
+}
+
+/// `wasi:clocks` is linked only for plugins that ask for `clock`: one that imports it without
+/// the capability is refused at load, with the reason.
+#[tokio::test]
+async fn wasi_clocks_are_linked_only_with_the_clock_capability() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let plugins_dir = dir.path().join("plugins");
+    install_plugin(&plugins_dir, "sleeper", "sleeper", |m| m.replace(r#"capabilities = ["clock"]"#, "capabilities = []"));
+    let gw = TestGateway::start_in(dir, |_| {}).await;
+    match gw.gateway.state.plugins.reload("sleeper").await {
+        wagate::plugins::ReloadOutcome::Refused(reason) => {
+            assert!(reason.contains("wasi:clocks"), "{reason}");
+            assert!(reason.contains("'clock' capability"), "{reason}");
+        }
+        other => panic!("loaded without the clock capability: {other:?}"),
+    }
+    let (_, info) = gw.get("/api/v1/plugins/sleeper", ADMIN).await;
+    assert!(info["version"].is_null(), "nothing serves: {info}");
+    assert!(info["lastError"].as_str().unwrap().contains("'clock' capability"), "{info}");
+    // With the capability it loads.
+    install_plugin(&plugins_dir, "sleeper", "sleeper", |m| m);
+    assert!(matches!(gw.gateway.state.plugins.reload("sleeper").await, wagate::plugins::ReloadOutcome::Loaded { .. }));
+}

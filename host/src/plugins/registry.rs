@@ -95,7 +95,10 @@ impl Registry {
             .map_err(|e| format!("cannot read {}: {e}", manifest.component_path.display()))?;
         let sha256 = hex::encode(Sha256::digest(&wasm));
         let (component, from_cache) = self.compile(&wasm, &sha256)?;
-        let pre = self.sandbox.prepare(&component).map_err(|e| format!("component does not fit wagate:plugin: {e}"))?;
+        let pre = self
+            .sandbox
+            .prepare(&component, &manifest.capabilities)
+            .map_err(|e| format!("component does not fit wagate:plugin: {e}"))?;
         Ok(Candidate {
             loaded: Loaded {
                 id: self.next_id.fetch_add(1, Ordering::Relaxed),

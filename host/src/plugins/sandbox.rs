@@ -55,7 +55,12 @@ pub enum Fault {
 #[derive(Clone)]
 pub struct Sandbox {
     pub engine: Engine,
+    /// What every plugin is linked with: the host imports and the WASI a Rust guest needs to
+    /// start (`wasi:io`, `wasi:cli` with nothing behind stdin and the environment, `wasi:random`).
     linker: Arc<Linker<State>>,
+    /// The same plus `wasi:clocks`, for plugins granted `clock`. Without clocks a guest can
+    /// neither read the time nor wait on a timer: there is no pollable that blocks.
+    linker_with_clocks: Arc<Linker<State>>,
     call_ticks: u64,
     timeout_ms: u64,
     memory_bytes: usize,
@@ -84,17 +89,47 @@ impl Sandbox {
         let engine = Engine::new(&config)?;
         spawn_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        link_wasi_without_clocks(&mut linker)?;
         Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        let mut linker_with_clocks = linker.clone();
+        {
+            use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+            use wasmtime_wasi::p2::bindings::clocks;
+            clocks::wall_clock::add_to_linker::<State, WasiClocks>(&mut linker_with_clocks, <State as WasiClocksView>::clocks)?;
+            clocks::monotonic_clock::add_to_linker::<State, WasiClocks>(&mut linker_with_clocks, <State as WasiClocksView>::clocks)?;
+        }
         let call_ticks = cfg.call_timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1);
-        Ok(Self { engine, linker: Arc::new(linker), call_ticks, timeout_ms: cfg.call_timeout_ms, memory_bytes })
+        Ok(Self {
+            engine,
+            linker: Arc::new(linker),
+            linker_with_clocks: Arc::new(linker_with_clocks),
+            call_ticks,
+            timeout_ms: cfg.call_timeout_ms,
+            memory_bytes,
+        })
     }
 
-    /// Type-checks a component against the `plugin` world: every import resolvable, the
-    /// `hooks` export present with the right signatures.
-    pub fn prepare(&self, component: &Component) -> Result<PluginPre<State>, String> {
-        let pre = self.linker.instantiate_pre(component).map_err(|e| format!("{e:#}"))?;
+    /// Type-checks a component against the `plugin` world with the WASI its capabilities
+    /// grant: every import resolvable, the `hooks` export present with the right signatures.
+    pub fn prepare(&self, component: &Component, capabilities: &BTreeSet<Capability>) -> Result<PluginPre<State>, String> {
+        let with_clocks = capabilities.contains(&Capability::Clock);
+        let linker = if with_clocks { &self.linker_with_clocks } else { &self.linker };
+        let pre = linker.instantiate_pre(component).map_err(|e| {
+            let text = format!("{e:#}");
+            if !with_clocks && text.contains("wasi:clocks") {
+                format!("{text} (wasi:clocks is linked only for plugins with the 'clock' capability)")
+            } else {
+                text
+            }
+        })?;
         PluginPre::new(pre).map_err(|e| format!("{e:#}"))
+    }
+
+    /// Longest a call may take by the host's own clock. Epochs stop wasm code at the call
+    /// deadline, but not a guest waiting inside a host import (a WASI sleep, a slow query):
+    /// this stops those, a tick later.
+    fn host_deadline(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms) + EPOCH_TICK
     }
 
     /// A fresh instance of `pre` for one tenant binding, initialised with `config`.
@@ -146,6 +181,38 @@ impl Sandbox {
             Fault::Trap(text)
         }
     }
+}
+
+/// WASI p2 as `wasmtime_wasi::p2::add_to_linker_async` links it, less clocks, filesystem and
+/// sockets: plugins get no file, socket or clock (`clock` adds clocks, see `Sandbox::new`).
+fn link_wasi_without_clocks(l: &mut Linker<State>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::p2::bindings::{cli, random};
+    use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<State, HasIo>(l, |t| t.ctx().table)?;
+    wasmtime_wasi_io::bindings::wasi::io::poll::add_to_linker::<State, HasIo>(l, |t| t.ctx().table)?;
+    wasmtime_wasi_io::bindings::wasi::io::streams::add_to_linker::<State, HasIo>(l, |t| t.ctx().table)?;
+    random::random::add_to_linker::<State, WasiRandom>(l, <State as WasiRandomView>::random)?;
+    random::insecure::add_to_linker::<State, WasiRandom>(l, <State as WasiRandomView>::random)?;
+    random::insecure_seed::add_to_linker::<State, WasiRandom>(l, <State as WasiRandomView>::random)?;
+    cli::exit::add_to_linker::<State, WasiCli>(l, <State as WasiCliView>::cli)?;
+    cli::environment::add_to_linker::<State, WasiCli>(l, <State as WasiCliView>::cli)?;
+    cli::stdin::add_to_linker::<State, WasiCli>(l, <State as WasiCliView>::cli)?;
+    cli::stdout::add_to_linker::<State, WasiCli>(l, <State as WasiCliView>::cli)?;
+    cli::stderr::add_to_linker::<State, WasiCli>(l, <State as WasiCliView>::cli)?;
+    cli::terminal_input::add_to_linker::<State, WasiCli>(l, <State as WasiCliView>::cli)?;
+    cli::terminal_output::add_to_linker::<State, WasiCli>(l, <State as WasiCliView>::cli)?;
+    cli::terminal_stdin::add_to_linker::<State, WasiCli>(l, <State as WasiCliView>::cli)?;
+    cli::terminal_stdout::add_to_linker::<State, WasiCli>(l, <State as WasiCliView>::cli)?;
+    cli::terminal_stderr::add_to_linker::<State, WasiCli>(l, <State as WasiCliView>::cli)?;
+    Ok(())
+}
+
+/// `wasi:io` resources live in the store's resource table.
+struct HasIo;
+
+impl wasmtime::component::HasData for HasIo {
+    type Data<'a> = &'a mut ResourceTable;
 }
 
 fn spawn_epoch_ticker(engine: &Engine) {
@@ -209,7 +276,7 @@ impl Instance {
         self.store.set_epoch_deadline(self.sandbox.call_ticks);
         let hooks = self.bindings.wagate_plugin_hooks();
         let store = &mut self.store;
-        let result = match req {
+        let call = async move { match req {
             Request::Init(config) => hooks.call_init(store, &config.to_string()).await.map(Response::Init),
             Request::MapAuth { claims, identity } => {
                 hooks.call_map_auth(store, &claims.to_string(), identity).await.map(Response::Identity)
@@ -222,8 +289,13 @@ impl Instance {
                 hooks.call_transform_batch(store, events).await.map(Response::EmitBatches)
             }
             Request::OnEvent(event) => hooks.call_on_event(store, event).await.map(Response::Actions),
-        };
-        result.map_err(|e| self.sandbox.classify(e))
+        } };
+        // Dropping the call future abandons the guest mid-call; the caller drops the instance
+        // after any fault, as after a trap.
+        match tokio::time::timeout(self.sandbox.host_deadline(), call).await {
+            Ok(result) => result.map_err(|e| self.sandbox.classify(e)),
+            Err(_) => Err(Fault::Deadline(self.sandbox.timeout_ms)),
+        }
     }
 }
 
