@@ -154,8 +154,8 @@ impl Gateway {
         let revocations = Revocations::default();
         let tasks = vec![
             realtime::spawn_guard(io.clone(), rt_for_guard, &revocations),
-            realtime::spawn_fanout(io.clone(), plugins.clone(), &bus),
-            realtime::spawn_bots(io.clone(), plugins.clone(), sessions.clone(), &bus),
+            realtime::spawn_fanout(io.clone(), plugins.clone(), &bus, config.events.lane_depth),
+            realtime::spawn_bots(io.clone(), plugins.clone(), sessions.clone(), &bus, config.events.lane_depth),
             spawn_rate_pruning(rates.clone()),
             spawn_stats_publisher(
                 store.clone(),

@@ -149,6 +149,9 @@ pub struct PluginsConfig {
 pub struct EventsConfig {
     /// `tenant.stats` is coalesced: at most one per tenant per interval.
     pub stats_interval_ms: u64,
+    /// Events of one tenant waiting for live delivery (and, separately, for its bots); beyond
+    /// it the newest are not delivered live and sockets get `delivery.gap`.
+    pub lane_depth: usize,
 }
 
 impl Default for Config {
@@ -236,7 +239,7 @@ impl Default for PluginsConfig {
 
 impl Default for EventsConfig {
     fn default() -> Self {
-        Self { stats_interval_ms: 1_000 }
+        Self { stats_interval_ms: 1_000, lane_depth: 1_024 }
     }
 }
 
@@ -297,6 +300,9 @@ impl Config {
             check_admin_key(key)?;
         }
         self.quotas.check().map_err(ConfigError::Invalid)?;
+        if self.events.lane_depth == 0 {
+            return Err(ConfigError::Invalid("events.lane_depth must be at least 1".into()));
+        }
         if self.auth.max_token_ttl_secs == 0 || self.auth.max_token_ttl_secs > MAX_TOKEN_TTL_SECS {
             return Err(ConfigError::Invalid(format!(
                 "auth.max_token_ttl_secs must be between 1 and {MAX_TOKEN_TTL_SECS} (ten years)"

@@ -1,5 +1,9 @@
+use std::sync::Arc;
+
+use serde_json::json;
 use socketioxide::SocketIo;
 
+use super::lanes::{self, Gap, LaneWork};
 use super::{actions, rooms};
 use crate::events::{Event, EventBus};
 use crate::model::SessionKey;
@@ -18,39 +22,75 @@ fn canonical_rooms(ev: &Event) -> Vec<String> {
     targets
 }
 
-/// Delivers every committed event to sockets, in commit order: through the tenant's
+/// Delivers a tenant's committed events to its sockets, in commit order: through the tenant's
 /// transform plugins when it has any, in the canonical dialect otherwise. Whatever has queued
 /// up meanwhile is taken at once, so a tenant's burst shares plugin calls.
-pub fn spawn_fanout(io: SocketIo, plugins: Plugins, bus: &EventBus) -> tokio::task::JoinHandle<()> {
-    let mut events = bus.subscribe();
-    tokio::spawn(async move {
-        let mut queued = Vec::with_capacity(MAX_BATCH);
-        while events.recv_many(&mut queued, MAX_BATCH).await > 0 {
-            let transformed = plugins.transform_many(&queued).await;
-            for (ev, out) in queued.drain(..).zip(transformed) {
-                if out.canonical
-                    && let Err(e) = io.to(canonical_rooms(&ev)).emit(ev.name(), &ev.payload()).await
-                {
-                    tracing::warn!(event = ev.name(), error = %e, "socket.io emit failed");
-                }
-                for d in out.deliveries {
-                    actions::deliver(&io, None, d).await;
-                }
-            }
-        }
-    })
+#[derive(Clone)]
+struct Fanout {
+    io: SocketIo,
+    plugins: Plugins,
 }
 
-/// Runs the tenants' bots on every committed event and carries out their actions. Its own
-/// task, so a slow bot never delays what sockets receive.
-pub fn spawn_bots(io: SocketIo, plugins: Plugins, sessions: Sessions, bus: &EventBus) -> tokio::task::JoinHandle<()> {
-    let mut events = bus.subscribe();
-    tokio::spawn(async move {
-        while let Some(ev) = events.recv().await {
-            let todo = plugins.bots(&ev).await;
-            if !todo.is_empty() {
-                actions::execute(&io, &sessions, None, todo).await;
+impl LaneWork for Fanout {
+    async fn deliver(&self, events: Vec<Arc<Event>>) {
+        let transformed = self.plugins.transform_many(&events).await;
+        for (ev, out) in events.into_iter().zip(transformed) {
+            if out.canonical
+                && let Err(e) = self.io.to(canonical_rooms(&ev)).emit(ev.name(), &ev.payload()).await
+            {
+                tracing::warn!(event = ev.name(), error = %e, "socket.io emit failed");
+            }
+            for d in out.deliveries {
+                actions::deliver(&self.io, None, d).await;
             }
         }
-    })
+    }
+
+    /// Every socket of the tenant learns which `seq`s it missed, to read them over REST.
+    async fn gap(&self, tenant: &str, gap: Gap) {
+        let notice = json!({ "tenantId": tenant, "fromSeq": gap.from_seq, "toSeq": gap.to_seq, "count": gap.count });
+        if let Err(e) = self.io.to(rooms::tenant(tenant)).emit("delivery.gap", &notice).await {
+            tracing::warn!(error = %e, "socket.io emit failed");
+        }
+    }
+}
+
+/// Each tenant's events go through a lane of its own (`lanes.rs`): a tenant whose plugins are
+/// slow delays no other tenant.
+pub fn spawn_fanout(io: SocketIo, plugins: Plugins, bus: &EventBus, lane_depth: usize) -> tokio::task::JoinHandle<()> {
+    lanes::spawn_lanes(bus.subscribe(), lane_depth, MAX_BATCH, Fanout { io, plugins })
+}
+
+/// Runs the tenants' bots on every committed event and carries out their actions, in lanes of
+/// their own, so a slow bot never delays what sockets receive nor another tenant's bots.
+#[derive(Clone)]
+struct Bots {
+    io: SocketIo,
+    plugins: Plugins,
+    sessions: Sessions,
+}
+
+impl LaneWork for Bots {
+    async fn deliver(&self, events: Vec<Arc<Event>>) {
+        for ev in events {
+            let todo = self.plugins.bots(&ev).await;
+            if !todo.is_empty() {
+                actions::execute(&self.io, &self.sessions, None, todo).await;
+            }
+        }
+    }
+
+    async fn gap(&self, tenant: &str, gap: Gap) {
+        tracing::warn!(%tenant, from_seq = gap.from_seq, to_seq = gap.to_seq, "bots did not see {} events", gap.count);
+    }
+}
+
+pub fn spawn_bots(
+    io: SocketIo,
+    plugins: Plugins,
+    sessions: Sessions,
+    bus: &EventBus,
+    lane_depth: usize,
+) -> tokio::task::JoinHandle<()> {
+    lanes::spawn_lanes(bus.subscribe(), lane_depth, MAX_BATCH, Bots { io, plugins, sessions })
 }

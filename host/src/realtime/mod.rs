@@ -5,6 +5,7 @@ mod actions;
 mod client_events;
 mod fanout;
 mod guard;
+mod lanes;
 pub mod handshake;
 pub mod rooms;
 
