@@ -9,7 +9,17 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { ADMIN, Gateway, TRANSPORTS, emitWithAck, now, signHS256, sleep } from "./lib/gateway.mjs";
+import {
+  ADMIN,
+  Gateway,
+  TRANSPORTS,
+  bindPlugin,
+  emitWithAck,
+  now,
+  shippedPlugins,
+  signHS256,
+  sleep,
+} from "./lib/gateway.mjs";
 
 const MiB = 1024 * 1024;
 
@@ -129,6 +139,38 @@ describe("hole 2: a user token is not the tenant's administrator", () => {
       await sleep(200);
       assert.ok(!bob.log.names().includes("message.received"), JSON.stringify(bob.log.names()));
       await gw.api("PATCH", "/api/v1/tenant", acme.apiKey, { sessionAccess: "all" });
+    });
+  }
+});
+
+describe("hole 2: a dialect plugin joins a socket only to sessions its user may use", () => {
+  let gw, acme;
+  before(async () => {
+    gw = await Gateway.start({ WAGATE_PLUGINS__DIR: shippedPlugins() });
+    acme = await gw.tenant("acme");
+    await bindPlugin(gw, acme, "dialect-instance", {});
+    await gw.api("POST", "/api/v1/sessions", acme.apiKey, { id: "anas", owner: "ana" });
+    await gw.api("POST", "/api/v1/sessions", acme.apiKey, { id: "bobs", owner: "bob" });
+    await gw.api("PATCH", "/api/v1/tenant", acme.apiKey, { sessionAccess: "owned" });
+  });
+  after(() => gw.close());
+
+  for (const transports of TRANSPORTS) {
+    test(`over ${transports[0]}: subscribe:instance to another user's session is refused, to one's own accepted`, async () => {
+      const ana = await gw.connect({ transports, auth: { token: await gw.token(acme, "ana") } });
+      ana.emit("subscribe:instance", "bobs");
+      const refused = await ana.log.waitFor("instance:error", (e) => e.instanceId === "bobs");
+      assert.equal(refused.code, "INSTANCE_NOT_FOUND");
+      ana.emit("subscribe:instance", "anas");
+      await sleep(150);
+      await gw.api("POST", "/api/v1/sessions/bobs/connect", acme.apiKey, {});
+      await gw.api("POST", "/api/v1/sessions/anas/connect", acme.apiKey, {});
+      await ana.log.waitFor("instance:qr:generated", (e) => e.instanceId === "anas");
+      await sleep(200);
+      const leaked = ana.log.filter((e) => e.payload?.instanceId === "bobs" && e.name !== "instance:error");
+      assert.deepEqual(leaked, [], "nothing of bob's session reached ana");
+      await gw.api("POST", "/api/v1/sessions/bobs/disconnect", acme.apiKey);
+      await gw.api("POST", "/api/v1/sessions/anas/disconnect", acme.apiKey);
     });
   }
 });

@@ -34,7 +34,7 @@ use utoipa::ToSchema;
 
 use self::bindings::{Binding, Warm, merged_config};
 use self::registry::{Loaded, Registry};
-use self::sandbox::{CallContext, Fault, Request, Response, Sandbox, wit};
+use self::sandbox::{CallContext, CallerScope, Fault, Request, Response, Sandbox, wit};
 use crate::auth::{Identity, TenantDirectory};
 use crate::config::PluginsConfig;
 use crate::events::Event;
@@ -527,13 +527,15 @@ impl Plugins {
         }
         let who = wit_identity(caller);
         let event = wit::ClientEvent { name: name.to_owned(), payload: payload.to_string() };
+        let access = self.inner.directory.session_access(&caller.tenant).unwrap_or(crate::auth::SessionAccess::Listed);
+        let scope = Arc::new(CallerScope { identity: caller.clone(), access });
         let mut out = Vec::new();
         for b in bindings {
             let check = |r| match r {
                 Response::Actions(a) => output::actions(&b.tenant, a, true),
                 _ => Err(Fault::BadOutput("unexpected answer".into())),
             };
-            let req = Request::ClientEvent { caller: &who, event: &event };
+            let req = Request::ClientEvent { caller: &who, event: &event, scope: &scope };
             out.extend(self.invoke(&b, Hook::ClientEvents, req, check).await.unwrap_or_default());
         }
         Some(out)

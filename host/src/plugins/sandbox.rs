@@ -150,7 +150,7 @@ impl Sandbox {
         // No filesystem, network, environment or inherited stdio: the default context grants nothing.
         let mut wasi = WasiCtxBuilder::new();
         wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
-        let state = State { wasi: wasi.build(), table: ResourceTable::new(), limits, ctx };
+        let state = State { scope: None, wasi: wasi.build(), table: ResourceTable::new(), limits, ctx };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
@@ -233,7 +233,8 @@ fn spawn_epoch_ticker(engine: &Engine) {
 pub enum Request<'r> {
     Init(&'r str),
     MapAuth { claims: &'r str, identity: &'r wit::Identity },
-    ClientEvent { caller: &'r wit::Identity, event: &'r wit::ClientEvent },
+    /// `scope`: the socket's rights, which the session reads of this call answer within.
+    ClientEvent { caller: &'r wit::Identity, event: &'r wit::ClientEvent, scope: &'r Arc<CallerScope> },
     Transform(&'r wit::Event),
     /// Events of one tenant in commit order; one call, one deadline.
     TransformBatch(&'r [wit::Event]),
@@ -281,7 +282,8 @@ impl Instance {
             Request::MapAuth { claims, identity } => {
                 hooks.call_map_auth(store, &claims.to_string(), identity).await.map(Response::Identity)
             }
-            Request::ClientEvent { caller, event } => {
+            Request::ClientEvent { caller, event, scope } => {
+                store.data_mut().scope = Some((*scope).clone());
                 hooks.call_on_client_event(store, caller, event).await.map(Response::Actions)
             }
             Request::Transform(event) => hooks.call_transform(store, event).await.map(Response::Emits),
@@ -292,10 +294,12 @@ impl Instance {
         } };
         // Dropping the call future abandons the guest mid-call; the caller drops the instance
         // after any fault, as after a trap.
-        match tokio::time::timeout(self.sandbox.host_deadline(), call).await {
+        let outcome = match tokio::time::timeout(self.sandbox.host_deadline(), call).await {
             Ok(result) => result.map_err(|e| self.sandbox.classify(e)),
             Err(_) => Err(Fault::Deadline(self.sandbox.timeout_ms)),
-        }
+        };
+        self.store.data_mut().scope = None;
+        outcome
     }
 }
 
@@ -312,7 +316,18 @@ pub struct CallContext {
     pub dropping_logs: std::sync::atomic::AtomicBool,
 }
 
+/// The socket a client-event call is made for. While the call runs, `sessions`, `chats`,
+/// `chat` and `history` answer only for sessions that socket's user may use (the tenant's
+/// `sessionAccess`), so what a plugin decides from them (which room a socket joins, which
+/// history it gets) stays within the user's rights.
+pub struct CallerScope {
+    pub identity: crate::auth::Identity,
+    pub access: crate::auth::SessionAccess,
+}
+
 pub struct State {
+    /// Set for the length of a client-event call.
+    scope: Option<Arc<CallerScope>>,
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
@@ -340,6 +355,18 @@ impl std::error::Error for Denied {}
 impl State {
     fn require(&self, cap: Capability) -> wasmtime::Result<()> {
         if self.ctx.capabilities.contains(&cap) { Ok(()) } else { Err(wasmtime::Error::new(Denied(cap))) }
+    }
+
+    /// Whether this call may read `session`: always, unless it is made for a socket whose
+    /// user may not use it. An unusable session reads as a missing one. (Owned parts only:
+    /// the future must not borrow the store's state across the query.)
+    fn may_read(&self, session: &str) -> impl std::future::Future<Output = bool> + Send + 'static {
+        let (scope, ctx) = (self.scope.clone(), self.ctx.clone());
+        let key = SessionKey::new(&ctx.tenant, session);
+        async move {
+            let Some(scope) = scope else { return true };
+            matches!(sessions::get(ctx.db.pool(), &key).await, Ok(Some(s)) if scope.identity.may_use(scope.access, &s))
+        }
     }
 }
 
@@ -434,11 +461,18 @@ impl self::wagate::plugin::host::Host for State {
 
     async fn sessions(&mut self) -> wasmtime::Result<Result<String, String>> {
         self.require(Capability::SessionsRead)?;
-        Ok(json_or_err(sessions::list(self.ctx.db.pool(), &self.ctx.tenant).await))
+        let mut list = sessions::list(self.ctx.db.pool(), &self.ctx.tenant).await;
+        if let (Ok(list), Some(scope)) = (&mut list, &self.scope) {
+            list.retain(|s| scope.identity.may_use(scope.access, s));
+        }
+        Ok(json_or_err(list))
     }
 
     async fn chats(&mut self, session: String, limit: u32, offset: u32) -> wasmtime::Result<Result<String, String>> {
         self.require(Capability::ChatsRead)?;
+        if !self.may_read(&session).await {
+            return Ok(Ok("[]".into()));
+        }
         let key = SessionKey::new(&self.ctx.tenant, &session);
         let limit = i64::from(limit.min(500));
         Ok(json_or_err(chats::list(self.ctx.db.pool(), &key, limit, i64::from(offset)).await))
@@ -448,6 +482,7 @@ impl self::wagate::plugin::host::Host for State {
         self.require(Capability::ChatsRead)?;
         Ok(match chats::find(self.ctx.db.pool(), &self.ctx.tenant, &chat).await {
             Ok(None) => Ok(None),
+            Ok(Some(found)) if !self.may_read(&found.session_id).await => Ok(None),
             Ok(Some(found)) => json_or_err(Ok(found)).map(Some),
             Err(e) => Err(e.to_string()),
         })
@@ -461,6 +496,9 @@ impl self::wagate::plugin::host::Host for State {
         offset: u32,
     ) -> wasmtime::Result<Result<String, String>> {
         self.require(Capability::ChatsRead)?;
+        if !self.may_read(&session).await {
+            return Ok(Ok("[]".into()));
+        }
         let key = SessionKey::new(&self.ctx.tenant, &session);
         let limit = i64::from(limit.min(500));
         Ok(json_or_err(messages::list_for_chat(self.ctx.db.pool(), &key, &chat, limit, i64::from(offset)).await))
