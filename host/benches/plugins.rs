@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::json;
 use wagate::config::PluginsConfig;
-use wagate::events::{Event, EventBody};
+use wagate::events::{self, Event, EventBody};
 use wagate::model::{Chat, Direction, Message, MessageStatus, MessageType, SessionStatus};
 use wagate::plugins::Plugins;
 use wagate::plugins::sandbox::{CallContext, Instance, Request, Response, Sandbox, wit};
@@ -78,13 +78,13 @@ fn event(seq: u64) -> Event {
         session_id: Some("sales".into()),
         seq,
         timestamp: Utc::now(),
-        body: EventBody::SessionStatus {
+        body: EventBody::SessionStatus(events::SessionStatusChanged {
             status: SessionStatus::Connected,
             previous_status: Some(SessionStatus::Pairing),
             reason: None,
             phone: Some("+6281234567890".into()),
             display_name: Some("John Doe".into()),
-        },
+        }),
     }
 }
 
@@ -131,7 +131,7 @@ fn message_event(seq: u64) -> Event {
         session_id: Some("sales".into()),
         seq,
         timestamp: now,
-        body: EventBody::MessageReceived { message, chat },
+        body: EventBody::MessageReceived(events::MessageEvent { message, chat }),
     }
 }
 
@@ -141,7 +141,7 @@ fn wit_event(ev: &Event) -> wit::Event {
         tenant: ev.tenant_id.clone(),
         session: ev.session_id.clone(),
         seq: ev.seq,
-        payload: ev.payload().to_string(),
+        payload: serde_json::to_string(ev).unwrap(),
     }
 }
 
@@ -181,13 +181,13 @@ fn compare(
     let inputs = vec![input.clone(); batch];
     let mut native_once = || {
         // The same steps as the SDK's glue in the guest: JSON text in, JSON text out.
-        let e = wagate_plugin_sdk::Event {
-            name: input.name.clone(),
-            tenant: input.tenant.clone(),
-            session: input.session.clone(),
-            seq: input.seq,
-            payload: serde_json::from_str(black_box(&input.payload)).unwrap(),
-        };
+        let e = wagate_plugin_sdk::decode_event(
+            input.name.clone(),
+            input.tenant.clone(),
+            input.session.clone(),
+            input.seq,
+            black_box(&input.payload),
+        );
         for emit in native.transform(&e) {
             black_box(serde_json::to_string(&emit.payload).unwrap());
         }
@@ -316,7 +316,7 @@ fn main() {
         let pre = sandbox.prepare(&component, &Default::default()).unwrap();
         rt.block_on(sandbox.instantiate(&pre, ctx(), config)).unwrap().unwrap()
     });
-    let mut native = relay::Relay::init(json!({ "label": "bench" })).unwrap();
+    let mut native = relay::Relay::init(wagate_plugin_sdk::config::decode(json!({ "label": "bench" })).unwrap()).unwrap();
     let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(21);
     let batch = std::env::var("BENCH_BATCH").ok().and_then(|n| n.parse().ok()).unwrap_or(16);
 

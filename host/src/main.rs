@@ -35,6 +35,8 @@ enum Command {
     Token(TokenArgs),
     /// Print the OpenAPI document of the REST API (the one served at /openapi.json).
     Openapi,
+    /// Print the JSON Schema of every canonical event payload (docs/events.schema.json).
+    EventsSchema,
     /// Plugin authoring.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -179,6 +181,11 @@ async fn main() -> ExitCode {
         Command::Plugin(PluginCommand::New { name, dir, sdk }) => new_plugin(&name, &dir, sdk),
         Command::Openapi => {
             wagate::api::openapi().to_pretty_json().map(|json| println!("{json}")).map_err(|e| e.to_string())
+        }
+        Command::EventsSchema => {
+            serde_json::to_string_pretty(&wagate_model::schema::events_json_schema())
+                .map(|json| println!("{json}"))
+                .map_err(|e| e.to_string())
         }
     };
     match result {

@@ -35,6 +35,14 @@ lto = true
 codegen-units = 1
 "#;
 
+/// The crate `plugin new` writes (`host/templates/plugin/`), with `{{name}}`, `{{Type}}`,
+/// `{{sdk}}`, `{{wit}}` and `{{profile}}` filled in.
+const TEMPLATE: &[(&str, &str)] = &[
+    ("Cargo.toml", include_str!("../templates/plugin/Cargo.toml")),
+    ("plugin.toml", include_str!("../templates/plugin/plugin.toml")),
+    ("src/lib.rs", include_str!("../templates/plugin/src/lib.rs")),
+];
+
 /// Whether a crate made in `parent` would be a member of an enclosing cargo workspace.
 fn in_workspace(parent: &Path) -> bool {
     let parent = parent.canonicalize().unwrap_or_else(|_| parent.to_path_buf());
@@ -60,89 +68,15 @@ pub fn new_plugin(parent: &Path, name: &str, sdk: &Path) -> Result<PathBuf, Stri
     // profiles and warns; a standalone crate needs its own to get whole-program optimisation.
     let standalone = !in_workspace(parent);
     let profile = if standalone { STANDALONE_PROFILE } else { "" };
-    let mut files = vec![
-        (
-            "Cargo.toml",
-            format!(
-                r#"[package]
-name = "{name}"
-version = "0.1.0"
-edition = "2024"
-publish = false
-
-[lib]
-# cdylib: the wasm component; rlib: native unit tests with plugin-sdk's harness.
-crate-type = ["cdylib", "rlib"]
-
-[dependencies]
-wagate-plugin-sdk = {{ path = "{sdk}" }}
-{profile}"#
-            ),
-        ),
-        (
-            "plugin.toml",
-            format!(
-                r#"name = "{name}"
-version = "0.1.0"
-wit = "{WIT_VERSION}"
-description = "Renames every canonical event to <prefix>:<event> for the tenant's sockets."
-hooks = ["transform"]
-capabilities = ["log"]
-
-[config]
-prefix = "{name}"
-"#
-            ),
-        ),
-        (
-            "src/lib.rs",
-            format!(
-                r#"//! {name}: a wagate plugin. See docs/plugins.md in the wagate repository.
-
-use wagate_plugin_sdk::{{Emit, Event, Plugin, Value, host}};
-
-pub struct {ty} {{
-    prefix: String,
-}}
-
-impl Plugin for {ty} {{
-    fn init(config: Value) -> Result<Self, String> {{
-        let prefix = config["prefix"].as_str().ok_or("config.prefix must be a string")?;
-        host::info(&format!("{name} ready with prefix {{prefix}}"));
-        Ok(Self {{ prefix: prefix.to_owned() }})
-    }}
-
-    fn transform(&mut self, event: &Event) -> Vec<Emit> {{
-        vec![Emit::to_tenant(format!("{{}}:{{}}", self.prefix, event.name), event.payload.clone())]
-    }}
-}}
-
-wagate_plugin_sdk::export_plugin!({ty});
-
-#[cfg(test)]
-mod tests {{
-    use super::*;
-    use wagate_plugin_sdk::json;
-    use wagate_plugin_sdk::testing::{{Harness, event}};
-
-    #[test]
-    fn renames_events() {{
-        let mut h = Harness::<{ty}>::new(json!({{ "prefix": "demo" }})).unwrap();
-        let out = h.transform(&event("session.status", json!({{ "sessionId": "s1", "status": "CONNECTED" }})));
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].event, "demo:session.status");
-        assert_eq!(out[0].payload["status"], "CONNECTED");
-    }}
-
-    #[test]
-    fn refuses_a_config_without_prefix() {{
-        assert!(Harness::<{ty}>::new(json!({{}})).is_err());
-    }}
-}}
-"#
-            ),
-        ),
-    ];
+    let fill = |template: &str| {
+        template
+            .replace("{{name}}", name)
+            .replace("{{Type}}", &ty)
+            .replace("{{sdk}}", &sdk)
+            .replace("{{wit}}", WIT_VERSION)
+            .replace("{{profile}}", profile)
+    };
+    let mut files: Vec<(&str, String)> = TEMPLATE.iter().map(|(file, text)| (*file, fill(text))).collect();
     if standalone {
         files.push((".cargo/config.toml", WASM_RUSTFLAGS.to_owned()));
     }
@@ -176,6 +110,19 @@ mod tests {
         let member = super::new_plugin(&workspace.path().join("plugins"), "member", &sdk).unwrap();
         assert!(!std::fs::read_to_string(member.join("Cargo.toml")).unwrap().contains("[profile"));
         assert!(!member.join(".cargo").exists());
+    }
+
+    #[test]
+    fn every_placeholder_is_filled() {
+        let dir = tempfile::tempdir().unwrap();
+        let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk");
+        let made = super::new_plugin(dir.path(), "my-bot", &sdk).unwrap();
+        for file in ["Cargo.toml", "plugin.toml", "src/lib.rs"] {
+            let text = std::fs::read_to_string(made.join(file)).unwrap();
+            assert!(!text.contains("{{"), "{file} keeps a placeholder:\n{text}");
+        }
+        let lib = std::fs::read_to_string(made.join("src/lib.rs")).unwrap();
+        assert!(lib.contains("impl Plugin for MyBot"));
     }
 
     #[test]

@@ -259,3 +259,28 @@ async fn no_rest_call_crosses_tenants() {
     let (_, chats) = gw.get("/api/v1/sessions/wa/chats", &a.api_key).await;
     assert_eq!(chats[0]["unreadCount"], 1);
 }
+
+#[tokio::test]
+async fn a_rotated_api_key_keeps_working_for_its_grace_period_only() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    let (s, b) = gw.post("/api/v1/tenant/rotate", &t.api_key, json!({ "apiKey": true, "graceSeconds": 60 })).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let new_key = b["apiKey"].as_str().unwrap().to_owned();
+    assert!(b["jwtSecret"].is_null());
+    assert_eq!(gw.get("/api/v1/sessions", &t.api_key).await.0, StatusCode::OK, "old key within its grace");
+    assert_eq!(gw.get("/api/v1/sessions", &new_key).await.0, StatusCode::OK);
+    // Rotating again without grace retires the previous key (the one from before) at once,
+    // and the key being replaced now gets no grace either.
+    let (_, b) = gw.post("/api/v1/tenant/rotate", &new_key, json!({ "apiKey": true })).await;
+    let newest = b["apiKey"].as_str().unwrap().to_owned();
+    assert_eq!(gw.get("/api/v1/sessions", &t.api_key).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(gw.get("/api/v1/sessions", &new_key).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(gw.get("/api/v1/sessions", &newest).await.0, StatusCode::OK);
+    // Bad requests change nothing.
+    let (s, b) = gw.post("/api/v1/tenant/rotate", &newest, json!({})).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("nothing_to_rotate")));
+    let (s, _) = gw.post("/api/v1/tenant/rotate", &newest, json!({ "apiKey": true, "graceSeconds": 999999999 })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(gw.get("/api/v1/sessions", &newest).await.0, StatusCode::OK);
+}

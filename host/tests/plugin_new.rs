@@ -60,7 +60,7 @@ async fn a_new_plugin_tests_builds_and_runs() {
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(b["error"]["message"], "config.prefix must be a string");
+    assert_eq!(b["error"]["message"], "invalid config at 'prefix': invalid type: integer `5`, expected a string");
     let (s, b) = gw.call(Method::PUT, "/api/v1/tenant/plugins/greeter-bot", Some(&t.api_key), Some(json!({}))).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let mut events = gw.events();

@@ -12,7 +12,7 @@ use chrono::Utc;
 use common::{ADMIN, TestGateway, install_plugin};
 use serde_json::{Value, json};
 use wagate::auth::Identity;
-use wagate::events::{Event, EventBody};
+use wagate::events::{self, Event, EventBody};
 use wagate::model::SessionStatus;
 use wagate::plugins::{HostAction, Target};
 
@@ -22,13 +22,13 @@ fn status_event(tenant: &str, session: &str, seq: u64) -> Event {
         session_id: Some(session.into()),
         seq,
         timestamp: Utc::now(),
-        body: EventBody::SessionStatus {
+        body: EventBody::SessionStatus(events::SessionStatusChanged {
             status: SessionStatus::Connected,
             previous_status: Some(SessionStatus::Pairing),
             reason: None,
             phone: Some("+15550001".into()),
             display_name: None,
-        },
+        }),
     }
 }
 
@@ -50,7 +50,30 @@ async fn bind(gw: &TestGateway, key: &str, plugin: &str, body: Value) -> (Status
 
 #[tokio::test]
 async fn every_hook_runs_in_a_real_component() {
+    every_hook_of_the_relay("relay", "1.0.0").await;
+}
+
+/// The relay as it was built against WIT 0.3.0 (a committed component, see its README): it
+/// loads and answers every hook exactly as the relay built from today's sources does.
+#[tokio::test]
+async fn a_component_built_against_wit_0_3_answers_every_hook() {
+    every_hook_of_the_relay("relay-wit-0.3", "0.3.0-fixture").await;
+}
+
+/// A config that does not decode into the plugin's config type is refused by plugin-sdk,
+/// naming the field and what was expected, before the plugin's init runs; nothing is bound.
+#[tokio::test]
+async fn a_bad_config_is_refused_at_bind_with_the_field_path() {
     let gw = start_with_plugins(&[("relay", "relay")], |_| {}).await;
+    let acme = gw.tenant("acme").await;
+    let (s, b) = bind(&gw, &acme.api_key, "relay", json!({ "config": { "label": 7 } })).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("config_refused")));
+    assert_eq!(b["error"]["message"], "invalid config at 'label': invalid type: integer `7`, expected a string");
+    assert_eq!(gw.get("/api/v1/tenant/plugins", &acme.api_key).await.1, json!([]));
+}
+
+async fn every_hook_of_the_relay(src: &str, version: &str) {
+    let gw = start_with_plugins(&[(src, "relay")], |_| {}).await;
     let acme = gw.tenant("acme").await;
     let other = gw.tenant("other").await;
 
@@ -59,7 +82,7 @@ async fn every_hook_runs_in_a_real_component() {
     let relay = &list[0];
     assert_eq!(relay["name"], "relay");
     assert_eq!(relay["status"], "loaded");
-    assert_eq!(relay["version"], "1.0.0");
+    assert_eq!(relay["version"], version);
     assert_eq!(relay["hooks"], json!(["auth", "client-events", "transform", "bot"]));
     assert!(relay["capabilities"].as_array().unwrap().contains(&json!("kv")));
     assert!(relay["loadMs"].as_f64().unwrap() > 0.0);
@@ -77,7 +100,7 @@ async fn every_hook_runs_in_a_real_component() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     let (s, b) = bind(&gw, &acme.api_key, "relay", json!({ "config": { "label": "mine" }, "priority": 5 })).await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!(b["version"], "1.0.0");
+    assert_eq!(b["version"], version);
     assert_eq!(b["onError"], "passthrough");
     assert_eq!(b["breaker"]["state"], "closed");
     let (_, views) = gw.get("/api/v1/tenant/plugins", &acme.api_key).await;
@@ -199,7 +222,7 @@ fn wagate_event_message(tenant: &str, session: &str, text: &str) -> Event {
         session_id: Some(session.into()),
         seq: 1,
         timestamp: Utc::now(),
-        body: EventBody::MessageReceived { message, chat },
+        body: EventBody::MessageReceived(events::MessageEvent { message, chat }),
     }
 }
 

@@ -172,7 +172,7 @@ async fn outbound_message_goes_through_every_status() {
     let mut seen_names = Vec::new();
     while statuses.last().map(String::as_str) != Some("READ") {
         let batch = until(&mut ev, "message.status").await;
-        seen_names.extend(names(&batch));
+        seen_names.extend(names(&batch).into_iter().map(str::to_owned));
         let p = batch.last().unwrap().payload();
         assert_eq!(p["messageId"], id.as_str());
         assert_eq!(p["chatId"], chat_id.as_str());

@@ -16,8 +16,7 @@ fn parse(json: &str) -> Value {
 }
 
 pub fn init<P: Plugin>(config: &str) -> Result<P, String> {
-    let config = serde_json::from_str(config).map_err(|e| format!("config is not JSON: {e}"))?;
-    P::init(config)
+    P::init(crate::config::decode_text(config)?)
 }
 
 fn not_initialised() -> ! {
@@ -38,7 +37,7 @@ fn identity_out(i: Identity) -> wit::Identity {
 }
 
 fn event_in(e: wit::Event) -> Event {
-    Event { payload: parse(&e.payload), name: e.name, tenant: e.tenant, session: e.session, seq: e.seq }
+    crate::decode_event(e.name, e.tenant, e.session, e.seq, &e.payload)
 }
 
 fn emit_out(e: Emit) -> wit::Emit {

@@ -1,7 +1,7 @@
 //! What the gateway offers a plugin. In a component these call the host (each needs its
 //! capability in plugin.toml); in native tests they use [`crate::testing::FakeHost`].
 
-use serde_json::Value;
+use wagate_model::{Chat, Message, Session};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -79,32 +79,24 @@ mod imp {
         })
     }
     pub fn sessions() -> Result<String, String> {
-        with_host(|h| Ok(h.sessions.to_string()))
+        with_host(|h| Ok(text(&h.sessions)))
     }
     pub fn chats(session: &str, limit: u32, offset: u32) -> Result<String, String> {
-        with_host(|h| Ok(page(h.chats.get(session), limit, offset)))
+        with_host(|h| Ok(text(&page(h.chats.get(session), limit, offset))))
     }
     pub fn chat(id: &str) -> Result<Option<String>, String> {
-        with_host(|h| {
-            let found = h.chats.iter().find_map(|(session, list)| {
-                let chat = list.as_array()?.iter().find(|c| c["id"] == id)?;
-                let mut chat = chat.clone();
-                chat["sessionId"] = session.as_str().into();
-                Some(chat.to_string())
-            });
-            Ok(found)
-        })
+        with_host(|h| Ok(h.chats.values().flatten().find(|c| c.id == id).map(text)))
     }
     pub fn history(_session: &str, chat: &str, limit: u32, offset: u32) -> Result<String, String> {
-        with_host(|h| Ok(page(h.history.get(chat), limit, offset)))
+        with_host(|h| Ok(text(&page(h.history.get(chat), limit, offset))))
     }
 
-    fn page(list: Option<&serde_json::Value>, limit: u32, offset: u32) -> String {
-        let items: Vec<_> = list
-            .and_then(|v| v.as_array())
-            .map(|a| a.iter().skip(offset as usize).take(limit as usize).cloned().collect())
-            .unwrap_or_default();
-        serde_json::Value::Array(items).to_string()
+    fn text<T: serde::Serialize + ?Sized>(value: &T) -> String {
+        serde_json::to_string(value).expect("model types serialise")
+    }
+
+    fn page<T: Clone>(list: Option<&Vec<T>>, limit: u32, offset: u32) -> Vec<T> {
+        list.map(|l| l.iter().skip(offset as usize).take(limit as usize).cloned().collect()).unwrap_or_default()
     }
 }
 
@@ -127,22 +119,45 @@ pub fn kv_delete(key: &str) {
     imp::kv_delete(key)
 }
 
-fn json(r: Result<String, String>) -> Result<Value, String> {
-    r.and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
+/// Why a read of the host failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HostError {
+    /// The host could not answer (its store is unavailable, the capability is missing, ...).
+    Unavailable(String),
+    /// The answer does not have the model's shape: the gateway speaks a model this SDK does
+    /// not (rebuild the plugin against the gateway's SDK).
+    Contract(String),
 }
 
-/// The tenant's sessions, as `GET /api/v1/sessions` returns them.
-pub fn sessions() -> Result<Value, String> {
-    json(imp::sessions())
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostError::Unavailable(why) => write!(f, "host unavailable: {why}"),
+            HostError::Contract(why) => write!(f, "host answer does not match the model: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for HostError {}
+
+fn typed<T: serde::de::DeserializeOwned>(r: Result<String, String>) -> Result<T, HostError> {
+    let text = r.map_err(HostError::Unavailable)?;
+    serde_json::from_str(&text).map_err(|e| HostError::Contract(e.to_string()))
+}
+
+/// The tenant's sessions (those the calling socket's user may use, during a client event).
+pub fn sessions() -> Result<Vec<Session>, HostError> {
+    typed(imp::sessions())
 }
 /// Chats of a session, most recent first.
-pub fn chats(session: &str, limit: u32, offset: u32) -> Result<Value, String> {
-    json(imp::chats(session, limit, offset))
+pub fn chats(session: &str, limit: u32, offset: u32) -> Result<Vec<Chat>, HostError> {
+    typed(imp::chats(session, limit, offset))
 }
-/// One chat of the tenant by id (with its `sessionId`); `None` when no session has it.
-pub fn chat(id: &str) -> Result<Option<Value>, String> {
-    match imp::chat(id)? {
-        Some(text) => json(Ok(text)).map(Some),
+/// One chat of the tenant by id (its `session_id` says whose); `None` when no session has it.
+pub fn chat(id: &str) -> Result<Option<Chat>, HostError> {
+    match imp::chat(id).map_err(HostError::Unavailable)? {
+        Some(text) => typed(Ok(text)).map(Some),
         None => Ok(None),
     }
 }
@@ -157,6 +172,6 @@ pub fn iso8601(ms: u64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 /// Messages of a chat, newest first.
-pub fn history(session: &str, chat: &str, limit: u32, offset: u32) -> Result<Value, String> {
-    json(imp::history(session, chat, limit, offset))
+pub fn history(session: &str, chat: &str, limit: u32, offset: u32) -> Result<Vec<Message>, HostError> {
+    typed(imp::history(session, chat, limit, offset))
 }

@@ -4,18 +4,32 @@
 //! [`export_plugin!`], list the hooks you implemented in `plugin.toml`, and test the logic
 //! natively with [`testing::Harness`]. Build with
 //! `cargo build --release --target wasm32-wasip2`. See docs/plugins.md.
+//!
+//! Events arrive typed: match on [`EventBody`] (`EventBody::SessionQr(qr)` gives a
+//! [`model::events::SessionQr`]); a kind this SDK does not know arrives as
+//! [`EventBody::Other`] with its name and payload, so a gateway that adds event kinds never
+//! breaks a plugin. The host's reads ([`host::sessions`], [`host::chats`], ...) return the
+//! same model types the REST API serves.
 
 #[doc(hidden)]
 pub mod __private;
 pub mod alloc;
 pub mod claims;
+pub mod config;
 pub mod host;
 pub mod ids;
 pub mod testing;
 mod types;
 
+pub use chrono;
 pub use serde_json::{self, Value, json};
-pub use types::{Action, ClientEvent, Emit, Event, Identity, Target};
+pub use types::{Action, ClientEvent, Emit, Identity, Target, decode_event};
+/// The canonical model (`wagate-model`): records, statuses, events.
+pub use wagate_model as model;
+pub use wagate_model::events::{EventBody, UnknownEvent};
+pub use wagate_model::{
+    Chat, Direction, DisconnectReason, Event, Message, MessageStatus, MessageType, Session, SessionStatus, TenantStats,
+};
 
 /// The WIT bindings (`wit/plugin.wit`), for plugins that need the raw interface.
 pub mod bindings {
@@ -31,9 +45,15 @@ pub mod bindings {
 /// A plugin. `init` builds it from the tenant binding's config; the host calls only the
 /// hooks plugin.toml lists, so the defaults below are never reached for those.
 pub trait Plugin: Sized + 'static {
-    /// The binding's config (plugin.toml defaults merged with the tenant's). An `Err` refuses
-    /// the binding and its text is shown to the tenant.
-    fn init(config: Value) -> Result<Self, String>;
+    /// The binding's config: plugin.toml's `[config]` with the tenant's merged over it, decoded
+    /// by the SDK before `init`. A config that does not decode refuses the binding with the
+    /// path of the field and what was expected (`invalid config at 'qrFormat': unknown variant
+    /// ...`). `serde_json::Value` takes any JSON object.
+    type Config: serde::de::DeserializeOwned;
+
+    /// Builds the plugin for one tenant binding. An `Err` refuses the binding and its text is
+    /// shown to the tenant.
+    fn init(config: Self::Config) -> Result<Self, String>;
 
     /// Hook `auth`: shape the identity of a socket from its verified claims.
     fn map_auth(&mut self, _claims: &Value, identity: Identity) -> Result<Identity, String> {

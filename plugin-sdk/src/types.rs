@@ -1,5 +1,20 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use wagate_model::Event;
+use wagate_model::events::{EventBody, UnknownEvent};
+
+/// An event as the host hands it over: name, envelope, canonical payload text. A payload
+/// that does not have its kind's shape (a gateway whose model changed a field this SDK relies
+/// on) arrives as [`EventBody::Other`], like a kind this SDK never knew.
+pub fn decode_event(name: String, tenant: String, session: Option<String>, seq: u64, payload: &str) -> Event {
+    Event::parse(&name, payload).unwrap_or_else(|_| Event {
+        timestamp: Default::default(),
+        body: EventBody::Other(UnknownEvent { payload: serde_json::from_str(payload).unwrap_or(Value::Null), name }),
+        tenant_id: tenant,
+        session_id: session,
+        seq,
+    })
+}
 
 /// Who a socket is. `tenant` is fixed by the host; `rooms` are joined at connect;
 /// `attributes` are what auth plugins recorded from the claims, handed back with every
@@ -17,28 +32,6 @@ impl Identity {
     /// A string attribute.
     pub fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes.get(name).and_then(Value::as_str)
-    }
-}
-
-/// A canonical event (docs/events.md) with its payload parsed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    pub name: String,
-    pub tenant: String,
-    pub session: Option<String>,
-    pub seq: u64,
-    pub payload: Value,
-}
-
-impl Event {
-    /// A payload field, `Value::Null` when absent.
-    pub fn get(&self, field: &str) -> &Value {
-        self.payload.get(field).unwrap_or(&Value::Null)
-    }
-
-    /// A string payload field.
-    pub fn str(&self, field: &str) -> Option<&str> {
-        self.payload.get(field).and_then(Value::as_str)
     }
 }
 

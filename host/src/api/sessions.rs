@@ -13,7 +13,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::state::AppState;
 use crate::auth::{Revocation, SessionAccess};
 use crate::connector::LoginMethod;
-use crate::model::{Chat, Message, Session, TenantStats};
+use crate::model::{Chat, Keyed, Message, Session, TenantStats};
 use crate::sessions::{LiveQr, NewSession};
 use crate::store::{chats, messages, tenants};
 

@@ -13,7 +13,7 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{Admin, ApiJson, ApiPath};
 use super::state::AppState;
 use crate::auth::{Revocation, SessionAccess, hash_key, new_api_key, new_jwt_secret};
-use crate::model::{Tenant, TenantJwt, new_id, validate_id};
+use crate::model::{Keyed, Tenant, TenantJwt, new_id, validate_id};
 use crate::quotas::LimitOverrides;
 use crate::store::tenants::{self, NewTenant, TenantPatch};
 

@@ -17,7 +17,7 @@ pub fn spawn_stats_publisher(store: Store, journal: Journal, interval: Duration)
         loop {
             tokio::select! {
                 ev = events.recv() => match ev {
-                    Some(ev) if !matches!(ev.body, EventBody::TenantStats { .. }) => { dirty.insert(ev.tenant_id.clone()); }
+                    Some(ev) if !matches!(ev.body, EventBody::TenantStats(_)) => { dirty.insert(ev.tenant_id.clone()); }
                     Some(_) => {}
                     None => return,
                 },
@@ -44,7 +44,7 @@ async fn publish(
         return Ok(());
     }
     let w = store.begin_write().await?;
-    match journal.commit(w, vec![EventDraft::tenant(tenant, EventBody::TenantStats { stats: stats.clone() })]).await {
+    match journal.commit(w, vec![EventDraft::tenant(tenant, EventBody::TenantStats(super::TenantStatsUpdated { stats: stats.clone() }))]).await {
         Ok(_) => {
             last.insert(tenant.to_owned(), stats);
             Ok(())

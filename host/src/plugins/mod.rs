@@ -589,7 +589,7 @@ fn wit_event(ev: &Event) -> wit::Event {
         tenant: ev.tenant_id.clone(),
         session: ev.session_id.clone(),
         seq: ev.seq,
-        payload: ev.payload().to_string(),
+        payload: serde_json::to_string(ev).expect("an event serialises"),
     }
 }
 

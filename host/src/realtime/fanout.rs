@@ -36,7 +36,7 @@ impl LaneWork for Fanout {
         let transformed = self.plugins.transform_many(&events).await;
         for (ev, out) in events.into_iter().zip(transformed) {
             if out.canonical
-                && let Err(e) = self.io.to(canonical_rooms(&ev)).emit(ev.name(), &ev.payload()).await
+                && let Err(e) = self.io.to(canonical_rooms(&ev)).emit(ev.name(), &*ev).await
             {
                 tracing::warn!(event = ev.name(), error = %e, "socket.io emit failed");
             }

@@ -150,7 +150,7 @@ mod tests {
             session_id: None,
             seq,
             timestamp: chrono::Utc::now(),
-            body: EventBody::TenantStats { stats: TenantStats::default() },
+            body: EventBody::TenantStats(crate::events::TenantStatsUpdated { stats: TenantStats::default() }),
         })
     }
 

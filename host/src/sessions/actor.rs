@@ -15,8 +15,8 @@ use crate::connector::{
     Connection, Connector, ConnectorError, ConnectorEvent, DropKind, InboundMessage, LoginMethod, OpenRequest,
     ReceiptKind, Unread,
 };
-use crate::events::{EventBody, EventDraft, Journal};
-use crate::model::{
+use crate::events::{self, EventBody, EventDraft, Journal};
+use crate::model::{Keyed, 
     Direction, DisconnectReason, Jid, Message, MessageStatus, Session, SessionKey, SessionStatus, new_id,
 };
 use crate::store::{Store, StoreError, StoreResult, chats, messages, sessions as stored};
@@ -230,11 +230,11 @@ impl Actor {
         if !was_active && !self.session.status.is_active() {
             return Ok(());
         }
-        let body = EventBody::SessionDisconnected {
+        let body = EventBody::SessionDisconnected(events::SessionDisconnected {
             reason: DisconnectReason::Manual,
             message: Some("disconnected on request".into()),
             will_reconnect: false,
-        };
+        });
         self.set_state(SessionStatus::Disconnected, Some(DisconnectReason::Manual), Creds::Keep, vec![body]).await
     }
 
@@ -247,11 +247,11 @@ impl Actor {
         self.reconnect_at = None;
         self.session.phone = None;
         self.session.display_name = None;
-        let body = EventBody::SessionDisconnected {
+        let body = EventBody::SessionDisconnected(events::SessionDisconnected {
             reason: DisconnectReason::LoggedOut,
             message: Some("logged out on request".into()),
             will_reconnect: false,
-        };
+        });
         self.set_state(SessionStatus::Disconnected, Some(DisconnectReason::LoggedOut), Creds::Clear, vec![body]).await
     }
 
@@ -277,11 +277,11 @@ impl Actor {
         let relogin = method.is_some() && credentials.is_none();
         if credentials.is_none() && !relogin {
             // A reconnect without credentials: the device was unlinked meanwhile.
-            let body = EventBody::SessionDisconnected {
+            let body = EventBody::SessionDisconnected(events::SessionDisconnected {
                 reason: DisconnectReason::LoggedOut,
                 message: Some("the device is no longer linked; connect again to log in".into()),
                 will_reconnect: false,
-            };
+            });
             return self
                 .set_state(SessionStatus::Disconnected, Some(DisconnectReason::LoggedOut), Creds::Keep, vec![body])
                 .await;
@@ -330,11 +330,11 @@ impl Actor {
             ConnectorEvent::Qr { code, ttl } => self.qr_code(code, ttl).await,
             ConnectorEvent::PairingCode { code, ttl } => {
                 let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
-                let body = EventBody::SessionPairingCode {
+                let body = EventBody::SessionPairingCode(events::SessionPairingCode {
                     code,
                     phone_number: self.pairing_phone.clone().unwrap_or_default(),
                     expires_at,
-                };
+                });
                 self.set_state(SessionStatus::Pairing, None, Creds::Keep, vec![body]).await
             }
             ConnectorEvent::LoginTimedOut => self.login_timed_out().await,
@@ -354,7 +354,7 @@ impl Actor {
                 self.session.last_error = None;
                 self.connected_since = Some(Instant::now());
                 let body =
-                    EventBody::SessionConnected { phone: Some(phone), display_name: self.session.display_name.clone() };
+                    EventBody::SessionConnected(events::SessionConnected { phone: Some(phone), display_name: self.session.display_name.clone() });
                 self.set_state(SessionStatus::Connected, None, Creds::Keep, vec![body]).await?;
                 self.flush_outbox().await
             }
@@ -364,11 +364,11 @@ impl Actor {
                 self.clear_qr();
                 self.connected_since = None;
                 self.session.last_error = Some(why.clone());
-                let body = EventBody::SessionDisconnected {
+                let body = EventBody::SessionDisconnected(events::SessionDisconnected {
                     reason: DisconnectReason::ConnectionLost,
                     message: Some(why),
                     will_reconnect: true,
-                };
+                });
                 let reason = Some(DisconnectReason::ConnectionLost);
                 self.set_state(SessionStatus::Reconnecting, reason, Creds::Keep, vec![body]).await
             }
@@ -399,23 +399,23 @@ impl Actor {
             attempt: self.qr_count,
         };
         *self.qr.lock().expect("qr lock") = Some(live.clone());
-        let body = EventBody::SessionQr {
+        let body = EventBody::SessionQr(events::SessionQr {
             qr: live.qr,
             data_url: live.data_url,
             expires_at: live.expires_at,
             attempt: live.attempt,
             max_attempts: self.timings.max_qr_codes,
-        };
+        });
         self.set_state(SessionStatus::QrRequired, None, Creds::Keep, vec![body]).await
     }
 
     async fn login_timed_out(&mut self) -> StoreResult<()> {
         self.close_connection().await;
-        let body = EventBody::SessionDisconnected {
+        let body = EventBody::SessionDisconnected(events::SessionDisconnected {
             reason: DisconnectReason::QrTimeout,
             message: Some("the login was not completed in time".into()),
             will_reconnect: false,
-        };
+        });
         self.set_state(SessionStatus::Disconnected, Some(DisconnectReason::QrTimeout), Creds::Keep, vec![body]).await
     }
 
@@ -435,29 +435,29 @@ impl Actor {
             DropKind::LoggedOut => {
                 self.session.phone = None;
                 self.session.display_name = None;
-                let body = EventBody::SessionDisconnected {
+                let body = EventBody::SessionDisconnected(events::SessionDisconnected {
                     reason: DisconnectReason::LoggedOut,
                     message: Some("the device was logged out from the phone".into()),
                     will_reconnect: false,
-                };
+                });
                 (SessionStatus::Disconnected, DisconnectReason::LoggedOut, Creds::Clear, body)
             }
             DropKind::Replaced => {
-                let body = EventBody::SessionDisconnected {
+                let body = EventBody::SessionDisconnected(events::SessionDisconnected {
                     reason: DisconnectReason::ConnectionLost,
                     message: Some("another client took this session over".into()),
                     will_reconnect: false,
-                };
+                });
                 (SessionStatus::Disconnected, DisconnectReason::ConnectionLost, Creds::Keep, body)
             }
             DropKind::Banned(msg) => {
                 self.session.last_error = Some(msg.clone());
-                let body = EventBody::SessionError { code: "temporary_ban".into(), message: msg };
+                let body = EventBody::SessionError(events::SessionError { code: "temporary_ban".into(), message: msg });
                 (SessionStatus::Error, DisconnectReason::Error, Creds::Keep, body)
             }
             DropKind::Failed(msg) => {
                 self.session.last_error = Some(msg.clone());
-                let body = EventBody::SessionError { code: "connect_failed".into(), message: msg };
+                let body = EventBody::SessionError(events::SessionError { code: "connect_failed".into(), message: msg });
                 (SessionStatus::Error, DisconnectReason::Error, Creds::Keep, body)
             }
         };
@@ -468,7 +468,7 @@ impl Actor {
         if self.attempts >= self.timings.max_reconnect_attempts {
             let message = format!("gave up after {} reconnect attempts: {why}", self.attempts);
             self.session.last_error = Some(message.clone());
-            let body = EventBody::SessionError { code: "reconnect_failed".into(), message };
+            let body = EventBody::SessionError(events::SessionError { code: "reconnect_failed".into(), message });
             return self.set_state(SessionStatus::Error, Some(DisconnectReason::Error), Creds::Keep, vec![body]).await;
         }
         let delay = backoff::delay(self.attempts, self.timings.backoff_initial_ms, self.timings.backoff_max_ms);
@@ -476,11 +476,11 @@ impl Actor {
         self.reconnect_at = Some(Instant::now() + delay);
         let mut events = Vec::new();
         if self.session.status != SessionStatus::Reconnecting {
-            events.push(EventBody::SessionDisconnected {
+            events.push(EventBody::SessionDisconnected(events::SessionDisconnected {
                 reason: DisconnectReason::ConnectionLost,
                 message: Some(why),
                 will_reconnect: true,
-            });
+            }));
         }
         self.set_state(SessionStatus::Reconnecting, Some(DisconnectReason::ConnectionLost), Creds::Keep, events).await
     }
@@ -529,12 +529,12 @@ impl Actor {
         };
         messages::insert(&mut w, &self.key.tenant, &message).await?;
         let body = if m.from_me {
-            EventBody::MessageSent { message, chat: chat.clone() }
+            EventBody::MessageSent(events::MessageEvent { message, chat: chat.clone() })
         } else {
-            EventBody::MessageReceived { message, chat: chat.clone() }
+            EventBody::MessageReceived(events::MessageEvent { message, chat: chat.clone() })
         };
         let drafts =
-            vec![EventDraft::session(&self.key, body), EventDraft::session(&self.key, EventBody::ChatUpdated { chat })];
+            vec![EventDraft::session(&self.key, body), EventDraft::session(&self.key, EventBody::ChatUpdated(events::ChatUpdated { chat }))];
         self.journal.commit(w, drafts).await?;
         Ok(())
     }
@@ -557,14 +557,14 @@ impl Actor {
             messages::set_status(&mut w, &self.key, &m.id, status, error.as_deref(), now).await?;
             drafts.push(EventDraft::session(
                 &self.key,
-                EventBody::MessageStatus {
+                EventBody::MessageStatus(events::MessageStatusChanged {
                     message_id: m.id,
                     wa_message_id: m.wa_message_id,
                     chat_id: m.chat_id,
                     status,
                     previous_status: m.status,
                     error: error.clone(),
-                },
+                }),
             ));
         }
         self.journal.commit(w, drafts).await?;
@@ -591,14 +591,14 @@ impl Actor {
                     let mut w = self.store.begin_write().await?;
                     messages::set_status(&mut w, &self.key, &m.id, MessageStatus::Failed, Some(&reason), Utc::now())
                         .await?;
-                    let body = EventBody::MessageStatus {
+                    let body = EventBody::MessageStatus(events::MessageStatusChanged {
                         message_id: m.id.clone(),
                         wa_message_id: None,
                         chat_id: m.chat_id.clone(),
                         status: MessageStatus::Failed,
                         previous_status: m.status,
                         error: Some(reason),
-                    };
+                    });
                     self.journal.commit(w, vec![EventDraft::session(&self.key, body)]).await?;
                 }
             }
@@ -639,13 +639,13 @@ impl Actor {
         if previous != status {
             drafts.push(EventDraft::session(
                 &self.key,
-                EventBody::SessionStatus {
+                EventBody::SessionStatus(events::SessionStatusChanged {
                     status,
                     previous_status: Some(previous),
                     reason,
                     phone: self.session.phone.clone(),
                     display_name: self.session.display_name.clone(),
-                },
+                }),
             ));
         }
         drafts.extend(extra.into_iter().map(|b| EventDraft::session(&self.key, b)));

@@ -21,8 +21,8 @@ use utoipa::ToSchema;
 use self::actor::{Actor, Command};
 use crate::config::SessionTimings;
 use crate::connector::{Connector, LoginMethod, Unread};
-use crate::events::{EventBody, EventDraft, Journal};
-use crate::model::{
+use crate::events::{self, EventBody, EventDraft, Journal};
+use crate::model::{Keyed, 
     Chat, Direction, IdError, Jid, JidError, Message, MessageStatus, MessageType, Session, SessionKey, SessionStatus,
     new_id, validate_id,
 };
@@ -182,13 +182,13 @@ impl Sessions {
             return Err(SessionError::Quota(QuotaExceeded::count("sessions per tenant", req.max_sessions)));
         }
         stored::insert(&mut w, &session).await?;
-        let body = EventBody::SessionStatus {
+        let body = EventBody::SessionStatus(events::SessionStatusChanged {
             status: SessionStatus::Init,
             previous_status: None,
             reason: None,
             phone: None,
             display_name: None,
-        };
+        });
         self.inner.journal.commit(w, vec![EventDraft::session(&session.key(), body)]).await?;
         Ok(session)
     }
@@ -322,8 +322,8 @@ impl Sessions {
         };
         messages::insert(&mut w, &key.tenant, &message).await?;
         let drafts = vec![
-            EventDraft::session(key, EventBody::MessageSent { message: message.clone(), chat: chat.clone() }),
-            EventDraft::session(key, EventBody::ChatUpdated { chat }),
+            EventDraft::session(key, EventBody::MessageSent(events::MessageEvent { message: message.clone(), chat: chat.clone() })),
+            EventDraft::session(key, EventBody::ChatUpdated(events::ChatUpdated { chat })),
         ];
         self.inner.journal.commit(w, drafts).await?;
         if let Ok(actor) = self.actor(key).await {
@@ -340,8 +340,8 @@ impl Sessions {
         let chat = chats::mark_read(&mut w, key, chat_id).await?.ok_or(SessionError::ChatNotFound)?;
         messages::mark_inbound_read(&mut w, key, chat_id, Utc::now()).await?;
         let drafts = vec![
-            EventDraft::session(key, EventBody::ChatRead { chat_id: chat.id.clone(), chat: chat.clone() }),
-            EventDraft::session(key, EventBody::ChatUpdated { chat: chat.clone() }),
+            EventDraft::session(key, EventBody::ChatRead(events::ChatRead { chat_id: chat.id.clone(), chat: chat.clone() })),
+            EventDraft::session(key, EventBody::ChatUpdated(events::ChatUpdated { chat: chat.clone() })),
         ];
         self.inner.journal.commit(w, drafts).await?;
         let unread: Vec<Unread> = unread

@@ -57,7 +57,13 @@ pub fn target_dir() -> std::path::PathBuf {
 }
 
 /// A test plugin folder built by `scripts/build-plugins.sh --tests`.
+/// A test plugin's folder: a committed fixture (`host/tests/fixtures/plugins/<name>`, built
+/// once and kept as it is) or one `scripts/build-plugins.sh --tests` built.
 pub fn test_plugin(name: &str) -> std::path::PathBuf {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins").join(name);
+    if fixture.join("plugin.toml").exists() {
+        return fixture;
+    }
     let dir = target_dir().join("test-plugins").join(name);
     assert!(dir.join("plugin.toml").exists(), "{} is missing: run scripts/build-plugins.sh --tests", dir.display());
     dir
@@ -238,6 +244,6 @@ pub async fn until(rx: &mut UnboundedReceiver<Arc<Event>>, name: &str) -> Vec<Ar
     }
 }
 
-pub fn names(events: &[Arc<Event>]) -> Vec<&'static str> {
+pub fn names(events: &[Arc<Event>]) -> Vec<&str> {
     events.iter().map(|e| e.name()).filter(|n| *n != "tenant.stats").collect()
 }

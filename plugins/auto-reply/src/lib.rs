@@ -1,7 +1,7 @@
 //! Keyword auto-reply bot. See README.md.
 
 use serde::Deserialize;
-use wagate_plugin_sdk::{Action, Event, Plugin, Value, host};
+use wagate_plugin_sdk::{Action, Event, EventBody, Plugin, host};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -13,7 +13,7 @@ struct Rule {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Config {
+pub struct Config {
     #[serde(default)]
     rules: Vec<Rule>,
     fallback: Option<String>,
@@ -56,41 +56,33 @@ impl AutoReply {
 }
 
 impl Plugin for AutoReply {
-    fn init(config: Value) -> Result<Self, String> {
-        let config: Config =
-            wagate_plugin_sdk::serde_json::from_value(config).map_err(|e| format!("invalid auto-reply config: {e}"))?;
+    type Config = Config;
+
+    fn init(config: Config) -> Result<Self, String> {
         if config.rules.is_empty() && config.fallback.is_none() {
             return Err("auto-reply needs at least one rule or a fallback".into());
         }
         if let Some(bad) = config.rules.iter().position(|r| r.contains.is_none() == r.equals.is_none()) {
-            return Err(format!("rule {bad} needs exactly one of 'contains' or 'equals'"));
+            return Err(format!("invalid config at 'rules[{bad}]': needs exactly one of 'contains' or 'equals'"));
         }
         Ok(Self { config })
     }
 
     fn on_event(&mut self, event: &Event) -> Vec<Action> {
-        if event.name != "message.received" {
-            return Vec::new();
-        }
-        let Some(session) = event.session.as_deref() else { return Vec::new() };
+        let EventBody::MessageReceived(received) = &event.body else { return Vec::new() };
+        let Some(session) = event.session_id.as_deref() else { return Vec::new() };
         if self.config.sessions.as_ref().is_some_and(|s| !s.iter().any(|x| x == session)) {
             return Vec::new();
         }
-        let message = event.get("message");
-        let chat = event.get("chat");
-        if message["fromMe"].as_bool() == Some(true) || chat["isGroup"].as_bool() == Some(true) {
+        let (message, chat) = (&received.message, &received.chat);
+        if message.from_me || chat.is_group {
             return Vec::new();
         }
-        let (Some(text), Some(to), Some(chat_id)) =
-            (message["content"].as_str(), message["fromJid"].as_str(), chat["id"].as_str())
-        else {
-            return Vec::new();
-        };
-        let Some(reply) = self.answer(text) else { return Vec::new() };
-        if !self.cooled_down(session, chat_id) {
+        let Some(reply) = self.answer(&message.content) else { return Vec::new() };
+        if !self.cooled_down(session, &chat.id) {
             return Vec::new();
         }
-        vec![Action::SendText { session: session.to_owned(), to: to.to_owned(), text: reply.to_owned() }]
+        vec![Action::SendText { session: session.to_owned(), to: message.from_jid.clone(), text: reply.to_owned() }]
     }
 }
 
@@ -99,16 +91,20 @@ wagate_plugin_sdk::export_plugin!(AutoReply);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wagate_plugin_sdk::json;
-    use wagate_plugin_sdk::testing::{FakeHost, Harness, event};
+    use wagate_plugin_sdk::model::events::MessageEvent;
+    use wagate_plugin_sdk::testing::{FakeHost, Harness, chat, event, message, qr};
+    use wagate_plugin_sdk::{Chat, Message, json};
+
+    fn received(message: Message, chat: Chat) -> Event {
+        event("sales", EventBody::MessageReceived(MessageEvent { message, chat }))
+    }
+
+    fn from_contact(text: &str) -> Message {
+        Message { from_jid: "628123@s.whatsapp.net".into(), ..message("sales", "c1", text) }
+    }
 
     fn inbound(text: &str) -> Event {
-        event(
-            "message.received",
-            json!({ "sessionId": "sales",
-                "message": { "content": text, "fromJid": "628123@s.whatsapp.net", "fromMe": false },
-                "chat": { "id": "c1", "isGroup": false } }),
-        )
+        received(from_contact(text), chat("sales", "c1"))
     }
 
     fn reply_of(actions: &[Action]) -> Option<&str> {
@@ -139,13 +135,11 @@ mod tests {
         let mut h = Harness::<AutoReply>::new(json!({ "fallback": "F", "sessions": ["support"] })).unwrap();
         assert!(h.on_event(&inbound("x")).is_empty(), "not a listed session");
         let mut h = Harness::<AutoReply>::new(json!({ "fallback": "F" })).unwrap();
-        assert!(h.on_event(&event("session.qr", json!({ "sessionId": "sales" }))).is_empty());
-        let mut group = inbound("x");
-        group.payload["chat"]["isGroup"] = json!(true);
-        assert!(h.on_event(&group).is_empty());
-        let mut mine = inbound("x");
-        mine.payload["message"]["fromMe"] = json!(true);
-        assert!(h.on_event(&mine).is_empty());
+        assert!(h.on_event(&event("sales", EventBody::SessionQr(qr()))).is_empty());
+        let group = Chat { is_group: true, ..chat("sales", "c1") };
+        assert!(h.on_event(&received(from_contact("x"), group)).is_empty());
+        let mine = Message { from_me: true, ..from_contact("x") };
+        assert!(h.on_event(&received(mine, chat("sales", "c1"))).is_empty());
     }
 
     #[test]
@@ -163,8 +157,9 @@ mod tests {
     fn bad_configs_are_refused_with_a_reason() {
         for (config, needle) in [
             (json!({}), "at least one rule"),
-            (json!({ "rules": [{ "reply": "x" }] }), "exactly one of"),
-            (json!({ "rules": "nope" }), "invalid auto-reply config"),
+            (json!({ "rules": [{ "reply": "x" }] }), "invalid config at 'rules[0]': needs exactly one of"),
+            (json!({ "rules": "nope" }), "invalid config at 'rules': invalid type: string \"nope\", expected a sequence"),
+            (json!({ "rules": [{ "equals": "a", "reply": 1 }] }), "invalid config at 'rules[0].reply'"),
             (json!({ "fallback": "x", "bogus": 1 }), "unknown field"),
         ] {
             let err = Harness::<AutoReply>::new(config).err().expect("refused");

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use wagate_plugin_sdk::{Identity, Plugin, Value, claims, export_plugin, serde_json};
+use wagate_plugin_sdk::{Identity, Plugin, Value, claims, export_plugin};
 
 /// Claims tried for the user when `userClaim` is not set, in order.
 const USER_CLAIMS: &[&str] = &["userId", "user_id", "sub", "id", "uid"];
@@ -15,7 +15,7 @@ const DEFAULT_ATTRIBUTES: &[(&str, &[&str])] = &[
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Config {
+pub struct Config {
     /// Claim (dotted path) naming the user; the built-in list when absent.
     user_claim: Option<String>,
     /// Claims (dotted paths) whose strings become roles.
@@ -41,11 +41,12 @@ pub struct ClaimsMapper {
 }
 
 impl Plugin for ClaimsMapper {
-    fn init(config: Value) -> Result<Self, String> {
-        let config: Config = serde_json::from_value(config).map_err(|e| format!("invalid config: {e}"))?;
-        for room in &config.rooms {
+    type Config = Config;
+
+    fn init(config: Config) -> Result<Self, String> {
+        for (i, room) in config.rooms.iter().enumerate() {
             if room.is_empty() || room.matches('{').count() != room.matches('}').count() {
-                return Err(format!("invalid config: room template '{room}' has unbalanced braces"));
+                return Err(format!("invalid config at 'rooms[{i}]': room template '{room}' has unbalanced braces"));
             }
         }
         Ok(Self { config })

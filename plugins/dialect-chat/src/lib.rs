@@ -1,7 +1,12 @@
 //! The chat protocol of seed 003 (see README.md): a WhatsApp number is a session, its
 //! `whatsappNumberId` the session id (a JSON number when the id is numeric).
 
-use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, Identity, Plugin, Value, export_plugin, host, ids, json};
+use wagate_plugin_sdk::config::NoConfig;
+use wagate_plugin_sdk::model::time::iso;
+use wagate_plugin_sdk::{
+    Action, Chat, ClientEvent, Emit, Event, EventBody, Identity, Message, Plugin, Session, SessionStatus, Value,
+    export_plugin, host, ids, json,
+};
 
 const MAX_PAGE: u32 = 500;
 const DEFAULT_PAGE: u32 = 50;
@@ -13,56 +18,57 @@ fn room(session: &str) -> String {
     format!("whatsapp:{session}")
 }
 
-fn error(message: impl Into<String>) -> Vec<Action> {
-    vec![Emit::to_caller("error", json!({ "message": message.into() })).into()]
+fn error(message: impl ToString) -> Vec<Action> {
+    vec![Emit::to_caller("error", json!({ "message": message.to_string() })).into()]
 }
 
 /// Seed 003's statuses: PENDING, PAIRING, CONNECTED, DISCONNECTED, RECONNECTING.
-fn status(canonical: Option<&str>) -> &'static str {
+fn status(canonical: SessionStatus) -> &'static str {
     match canonical {
-        Some("INIT") => "PENDING",
-        Some("QR_REQUIRED" | "PAIRING") => "PAIRING",
-        Some("CONNECTED") => "CONNECTED",
-        Some("RECONNECTING") => "RECONNECTING",
-        _ => "DISCONNECTED",
+        SessionStatus::Init => "PENDING",
+        SessionStatus::QrRequired | SessionStatus::Pairing => "PAIRING",
+        SessionStatus::Connected => "CONNECTED",
+        SessionStatus::Reconnecting => "RECONNECTING",
+        SessionStatus::Disconnected | SessionStatus::Error => "DISCONNECTED",
     }
 }
 
-fn chat_out(c: &Value) -> Value {
+fn contact_name(c: &Chat) -> &str {
+    c.name.as_deref().or(c.number.as_deref()).unwrap_or(&c.jid)
+}
+
+fn chat_out(c: &Chat) -> Value {
     json!({
-        "id": c["id"],
-        "contactName": c["name"].as_str().or(c["number"].as_str()).or(c["jid"].as_str()),
-        "contactNumber": c["number"],
-        "contactJid": c["jid"],
-        "lastMessage": c["lastMessage"],
-        "lastMessageTime": c["lastMessageAt"],
-        "unreadCount": c["unreadCount"],
-        "isGroup": c["isGroup"],
-        "isPinned": c["pinned"],
-        "isArchived": c["archived"],
+        "id": c.id,
+        "contactName": contact_name(c),
+        "contactNumber": c.number,
+        "contactJid": c.jid,
+        "lastMessage": c.last_message,
+        "lastMessageTime": c.last_message_at.map(iso),
+        "unreadCount": c.unread_count,
+        "isGroup": c.is_group,
+        "isPinned": c.pinned,
+        "isArchived": c.archived,
     })
 }
 
-fn message_out(m: &Value) -> Value {
+fn message_out(m: &Message) -> Value {
     json!({
-        "id": m["id"],
-        "messageId": m["waMessageId"].as_str().or(m["id"].as_str()),
-        "fromJid": m["fromJid"],
-        "fromNumber": m["fromNumber"],
-        "fromName": m["fromName"],
-        "content": m["content"],
-        "type": m["type"].as_str().unwrap_or("other").to_ascii_uppercase(),
-        "isFromMe": m["fromMe"],
-        "status": m["status"],
-        "timestamp": m["timestamp"],
+        "id": m.id,
+        "messageId": m.wa_message_id.as_deref().unwrap_or(&m.id),
+        "fromJid": m.from_jid,
+        "fromNumber": m.from_number,
+        "fromName": m.from_name,
+        "content": m.content,
+        "type": m.kind.as_str().to_ascii_uppercase(),
+        "isFromMe": m.from_me,
+        "status": m.status,
+        "timestamp": iso(m.timestamp),
     })
 }
 
-fn session_of(id: &str) -> Result<Option<Value>, String> {
-    Ok(match host::sessions()? {
-        Value::Array(list) => list.into_iter().find(|s| s["id"] == id),
-        _ => None,
-    })
+fn session_of(id: &str) -> Result<Option<Session>, host::HostError> {
+    Ok(host::sessions()?.into_iter().find(|s| s.id == id))
 }
 
 /// `payload` must be an object; its number id, or the refusal to send.
@@ -73,13 +79,13 @@ fn number_in(event: &ClientEvent) -> Result<String, Vec<Action>> {
     ids::id_in(&event.payload, "whatsappNumberId").ok_or_else(|| error("whatsappNumberId must be a number or a string"))
 }
 
-fn chat_in(event: &ClientEvent) -> Result<(String, Value), Vec<Action>> {
+fn chat_in(event: &ClientEvent) -> Result<Chat, Vec<Action>> {
     if !event.payload.is_object() {
         return Err(error(format!("{} expects an object payload", event.name)));
     }
     let id = ids::id_in(&event.payload, "chatId").ok_or_else(|| error("chatId must be a string"))?;
     match host::chat(&id) {
-        Ok(Some(chat)) => Ok((id, chat)),
+        Ok(Some(chat)) => Ok(chat),
         Ok(None) => Err(error("Chat not found or unauthorized")),
         Err(e) => Err(error(e)),
     }
@@ -91,13 +97,12 @@ fn page(event: &ClientEvent) -> Result<(u32, u32), Vec<Action>> {
     Ok((limit, offset))
 }
 
-fn status_payload(session: &Value) -> Value {
-    let id = session["id"].as_str().unwrap_or_default();
+fn status_payload(session: &Session) -> Value {
     json!({
-        "whatsappNumberId": ids::id_value(id),
-        "status": status(session["status"].as_str()),
-        "lastConnected": session["lastConnectedAt"],
-        "phoneNumber": session["phone"],
+        "whatsappNumberId": ids::id_value(&session.id),
+        "status": status(session.status),
+        "lastConnected": session.last_connected_at.map(iso),
+        "phoneNumber": session.phone,
     })
 }
 
@@ -111,25 +116,22 @@ impl DialectChat {
                     return Err(error("WhatsApp number not found or unauthorized"));
                 }
                 let chats = host::chats(&number, limit, offset).map_err(error)?;
-                let chats: Vec<Value> = chats.as_array().map(|a| a.iter().map(chat_out).collect()).unwrap_or_default();
+                let chats: Vec<Value> = chats.iter().map(chat_out).collect();
                 let payload = json!({ "whatsappNumberId": ids::id_value(&number), "chats": chats });
                 vec![Action::Join(room(&number)), Emit::to_caller("chat:list", payload).into()]
             }
             "chat:get-history" => {
-                let (id, chat) = chat_in(event)?;
+                let chat = chat_in(event)?;
                 let (limit, offset) = page(event)?;
-                let session = chat["sessionId"].as_str().unwrap_or_default().to_owned();
-                let messages = host::history(&session, &id, limit, offset).map_err(error)?;
-                let messages: Vec<Value> =
-                    messages.as_array().map(|a| a.iter().map(message_out).collect()).unwrap_or_default();
-                let payload = json!({ "chatId": id, "messages": messages });
-                vec![Action::Join(room(&session)), Emit::to_caller("chat:history", payload).into()]
+                let messages = host::history(&chat.session_id, &chat.id, limit, offset).map_err(error)?;
+                let messages: Vec<Value> = messages.iter().map(message_out).collect();
+                let payload = json!({ "chatId": chat.id, "messages": messages });
+                vec![Action::Join(room(&chat.session_id)), Emit::to_caller("chat:history", payload).into()]
             }
             "chat:mark-read" => {
-                let (id, chat) = chat_in(event)?;
-                let session = chat["sessionId"].as_str().unwrap_or_default().to_owned();
+                let chat = chat_in(event)?;
                 // Joined first, so this socket hears the `chat:read` the host answers with.
-                vec![Action::Join(room(&session)), Action::MarkRead { session, chat: id }]
+                vec![Action::Join(room(&chat.session_id)), Action::MarkRead { session: chat.session_id, chat: chat.id }]
             }
             "whatsapp:get-status" => {
                 let number = number_in(event)?;
@@ -143,26 +145,22 @@ impl DialectChat {
     }
 
     /// `lastConnected` of a number: the last CONNECTED seen, remembered across events.
-    fn last_connected(&self, session: &str, event: &Event) -> Value {
+    fn last_connected(&self, session: &str, now: SessionStatus, event: &Event) -> Option<String> {
         let key = format!("lastConnected:{session}");
-        if event.str("status") == Some("CONNECTED") {
-            let ts = event.get("timestamp").clone();
-            if let Some(t) = ts.as_str() {
-                let _ = host::kv_set(&key, t);
-            }
-            return ts;
+        if now == SessionStatus::Connected {
+            let ts = iso(event.timestamp);
+            let _ = host::kv_set(&key, &ts);
+            return Some(ts);
         }
-        host::kv_get(&key).map(Value::from).unwrap_or(Value::Null)
+        host::kv_get(&key)
     }
 }
 
 impl Plugin for DialectChat {
-    fn init(config: Value) -> Result<Self, String> {
-        match config {
-            Value::Object(map) if map.is_empty() => Ok(DialectChat),
-            Value::Null => Ok(DialectChat),
-            _ => Err("dialect-chat takes no config: bind it with {}".into()),
-        }
+    type Config = NoConfig;
+
+    fn init(_: NoConfig) -> Result<Self, String> {
+        Ok(DialectChat)
     }
 
     fn on_client_event(&mut self, _caller: &Identity, event: ClientEvent) -> Vec<Action> {
@@ -170,43 +168,43 @@ impl Plugin for DialectChat {
     }
 
     fn transform(&mut self, event: &Event) -> Vec<Emit> {
-        let Some(session) = event.session.as_deref() else {
+        let Some(session) = event.session_id.as_deref() else {
             return Vec::new();
         };
         let number = ids::id_value(session);
-        let (name, payload) = match event.name.as_str() {
-            "message.received" | "message.sent" => {
-                let m = event.get("message");
-                ("message:new", json!({ "whatsappNumberId": number, "chatId": m["chatId"], "message": message_out(m) }))
+        let (name, payload) = match &event.body {
+            EventBody::MessageReceived(e) | EventBody::MessageSent(e) => {
+                let m = &e.message;
+                ("message:new", json!({ "whatsappNumberId": number, "chatId": m.chat_id, "message": message_out(m) }))
             }
-            "chat.updated" => {
-                let c = event.get("chat");
+            EventBody::ChatUpdated(u) => {
+                let c = &u.chat;
                 // Seed 003 lists these five; the chat list carries the rest.
                 let chat = json!({
-                    "id": c["id"],
-                    "contactName": chat_out(c)["contactName"],
-                    "lastMessage": c["lastMessage"],
-                    "lastMessageTime": c["lastMessageAt"],
-                    "unreadCount": c["unreadCount"],
+                    "id": c.id,
+                    "contactName": contact_name(c),
+                    "lastMessage": c.last_message,
+                    "lastMessageTime": c.last_message_at.map(iso),
+                    "unreadCount": c.unread_count,
                 });
                 ("chat:updated", json!({ "whatsappNumberId": number, "chat": chat }))
             }
-            "chat.read" => ("chat:read", json!({ "chatId": event.get("chatId"), "whatsappNumberId": number })),
-            "message.status" => {
-                let id = event.str("waMessageId").or(event.str("messageId"));
-                let payload = json!({ "whatsappNumberId": number, "chatId": event.get("chatId"), "messageId": id, "status": event.get("status") });
+            EventBody::ChatRead(r) => ("chat:read", json!({ "chatId": r.chat_id, "whatsappNumberId": number })),
+            EventBody::MessageStatus(m) => {
+                let id = m.wa_message_id.as_deref().unwrap_or(&m.message_id);
+                let payload = json!({ "whatsappNumberId": number, "chatId": m.chat_id, "messageId": id, "status": m.status });
                 ("message:status", payload)
             }
-            "session.status" => {
+            EventBody::SessionStatus(s) => {
                 let payload = json!({
                     "whatsappNumberId": number,
-                    "status": status(event.str("status")),
-                    "lastConnected": self.last_connected(session, event),
-                    "phoneNumber": event.get("phone"),
+                    "status": status(s.status),
+                    "lastConnected": self.last_connected(session, s.status, event),
+                    "phoneNumber": s.phone,
                 });
                 ("whatsapp:status", payload)
             }
-            "session.qr" => ("whatsapp:qr", json!({ "whatsappNumberId": number, "qrCode": event.get("dataUrl") })),
+            EventBody::SessionQr(q) => ("whatsapp:qr", json!({ "whatsappNumberId": number, "qrCode": q.data_url })),
             _ => return Vec::new(),
         };
         vec![Emit::to_room(room(session), name, payload)]
@@ -219,18 +217,17 @@ export_plugin!(DialectChat);
 mod tests {
     use super::*;
     use std::collections::HashMap;
-    use wagate_plugin_sdk::testing::{FakeHost, Harness, event, identity};
+    use wagate_plugin_sdk::model::events::{ChatRead, SessionQr, SessionStatusChanged};
+    use wagate_plugin_sdk::testing::{FakeHost, Harness, at, chat, event, identity, message, qr, session};
     use wagate_plugin_sdk::{Target, json};
 
     fn harness() -> Harness<DialectChat> {
-        let chat = json!({"id": "c1", "jid": "628@s.whatsapp.net", "number": "+628", "name": null, "lastMessage": "hi",
-            "lastMessageAt": "t", "unreadCount": 2, "isGroup": false, "pinned": false, "archived": false});
-        let msg = json!({"id": "m1", "waMessageId": "W1", "fromJid": "628@s.whatsapp.net", "fromNumber": "+628", "fromName": "J",
-            "content": "hi", "type": "text", "fromMe": false, "status": "DELIVERED", "timestamp": "t"});
+        let c = Chat { id: "c1".into(), name: None, number: Some("+628".into()), ..chat("1", "c1") };
+        let m = Message { id: "m1".into(), wa_message_id: Some("W1".into()), ..message("1", "c1", "hi") };
         let host = FakeHost {
-            sessions: json!([{"id": "1", "status": "CONNECTED", "lastConnectedAt": "t0", "phone": "+1"}]),
-            chats: HashMap::from([("1".to_owned(), json!([chat]))]),
-            history: HashMap::from([("c1".to_owned(), json!([msg]))]),
+            sessions: vec![Session { phone: Some("+1".into()), ..session("1") }],
+            chats: HashMap::from([("1".to_owned(), vec![c])]),
+            history: HashMap::from([("c1".to_owned(), vec![m])]),
             ..Default::default()
         };
         Harness::with_host(host, json!({})).unwrap()
@@ -238,6 +235,22 @@ mod tests {
 
     fn emitted(actions: &[Action]) -> &Emit {
         actions.iter().find_map(|a| if let Action::Emit(e) = a { Some(e) } else { None }).unwrap()
+    }
+
+    fn status_change(status: SessionStatus) -> EventBody {
+        EventBody::SessionStatus(SessionStatusChanged {
+            status,
+            previous_status: None,
+            reason: None,
+            phone: Some("+1".into()),
+            display_name: None,
+        })
+    }
+
+    #[test]
+    fn takes_no_config() {
+        let err = Harness::<DialectChat>::new(json!({"x": 1})).err().unwrap();
+        assert!(err.starts_with("invalid config at 'x': unknown field `x`"), "{err}");
     }
 
     #[test]
@@ -251,15 +264,17 @@ mod tests {
         assert_eq!(e.payload["whatsappNumberId"], json!(1));
         assert_eq!(e.payload["chats"][0]["contactName"], "+628");
         assert_eq!(e.payload["chats"][0]["isPinned"], false);
+        assert_eq!(e.payload["chats"][0]["lastMessageTime"], iso(at()));
         let out = h.client_event(&me, "chat:get-history", json!({"chatId": "c1"}));
         assert_eq!(emitted(&out).payload["messages"][0]["type"], "TEXT");
         assert_eq!(emitted(&out).payload["messages"][0]["messageId"], "W1");
+        assert_eq!(emitted(&out).payload["messages"][0]["status"], "DELIVERED");
         let out = h.client_event(&me, "chat:mark-read", json!({"chatId": "c1"}));
         assert_eq!(out[1], Action::MarkRead { session: "1".into(), chat: "c1".into() });
         let out = h.client_event(&me, "whatsapp:get-status", json!({"whatsappNumberId": 1}));
         assert_eq!(
             emitted(&out).payload,
-            json!({"whatsappNumberId": 1, "status": "CONNECTED", "lastConnected": "t0", "phoneNumber": "+1"})
+            json!({"whatsappNumberId": 1, "status": "CONNECTED", "lastConnected": iso(at()), "phoneNumber": "+1"})
         );
     }
 
@@ -284,16 +299,19 @@ mod tests {
     #[test]
     fn pushes_go_to_the_number_room() {
         let mut h = harness();
-        let out =
-            h.transform(&event("session.status", json!({"sessionId": "1", "status": "CONNECTED", "phone": "+1"})));
+        let out = h.transform(&event("1", status_change(SessionStatus::Connected)));
         assert_eq!(out[0].target, Target::Room("whatsapp:1".into()));
         assert_eq!(out[0].payload["lastConnected"], "2026-01-15T10:30:00.000Z");
-        let out = h.transform(&event("session.status", json!({"sessionId": "1", "status": "RECONNECTING"})));
+        let five_minutes = wagate_plugin_sdk::chrono::Duration::minutes(5);
+        let later = Event { timestamp: at() + five_minutes, ..event("1", status_change(SessionStatus::Reconnecting)) };
+        let out = h.transform(&later);
         assert_eq!(out[0].payload["lastConnected"], "2026-01-15T10:30:00.000Z", "remembered");
-        let out = h.transform(&event("chat.read", json!({"sessionId": "1", "chatId": "c1"})));
+        assert_eq!(out[0].payload["status"], "RECONNECTING");
+        let read = EventBody::ChatRead(ChatRead { chat_id: "c1".into(), chat: chat("1", "c1") });
+        let out = h.transform(&event("1", read));
         assert_eq!(out[0].payload, json!({"chatId": "c1", "whatsappNumberId": 1}));
-        let out =
-            h.transform(&event("session.qr", json!({"sessionId": "sales", "dataUrl": "data:image/png;base64,AA"})));
+        let q = SessionQr { data_url: "data:image/png;base64,AA".into(), ..qr() };
+        let out = h.transform(&event("sales", EventBody::SessionQr(q)));
         assert_eq!(out[0].payload, json!({"whatsappNumberId": "sales", "qrCode": "data:image/png;base64,AA"}));
     }
 }

@@ -1,8 +1,10 @@
 //! The instance protocol of seeds 000 and 004 (see README.md): an instance is a session.
 
 use serde::Deserialize;
+use wagate_plugin_sdk::claims::TenantAttribute;
 use wagate_plugin_sdk::{
-    Action, ClientEvent, Emit, Event, Identity, Plugin, Value, claims, export_plugin, host, ids, json, serde_json,
+    Action, ClientEvent, Emit, Event, EventBody, Identity, Plugin, SessionStatus, Value, export_plugin, host, ids,
+    json, model::time::iso,
 };
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -16,7 +18,7 @@ enum QrFormat {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Config {
+pub struct Config {
     #[serde(default = "raw")]
     qr_format: QrFormat,
     /// Claim (dotted path) naming the socket's subscription.
@@ -34,26 +36,27 @@ fn subscription_claim() -> String {
     "subscriptionId".into()
 }
 
-/// The subscription id the tenant's tokens carry, remembered at the handshake: the stats are
-/// pushed with the id the frontend knows even when the config names none.
-const SUBSCRIPTION_KEY: &str = "subscriptionId";
-
-/// Stores `value` under `key` unless it is already there (a handshake costs a write only once).
-fn remember(key: &str, value: &str) {
-    if host::kv_get(key).as_deref() != Some(value) {
-        let _ = host::kv_set(key, value);
-    }
-}
-
 pub struct DialectInstance {
     config: Config,
 }
 
+impl DialectInstance {
+    /// The subscription a socket belongs to, remembered from the tenant's tokens so the stats
+    /// are pushed with the id the frontend knows even when the config names none.
+    fn subscription(&self) -> TenantAttribute<'_> {
+        TenantAttribute {
+            name: "subscriptionId",
+            claim: &self.config.subscription_claim,
+            configured: self.config.subscription_id.as_deref(),
+        }
+    }
+}
+
 /// Seed 000's statuses. PAIRING (the scan was accepted, or a pairing code is shown) is still
 /// "the user has to link the device" there, so it reads QR_REQUIRED.
-fn status(canonical: &Value) -> Value {
-    match canonical.as_str() {
-        Some("PAIRING") => json!("QR_REQUIRED"),
+fn status(canonical: Option<SessionStatus>) -> Value {
+    match canonical {
+        Some(SessionStatus::Pairing) => json!("QR_REQUIRED"),
         Some(s) => json!(s),
         None => Value::Null,
     }
@@ -68,21 +71,15 @@ fn refuse(instance: Option<&str>, code: &str, error: &str) -> Vec<Action> {
 }
 
 impl Plugin for DialectInstance {
-    fn init(config: Value) -> Result<Self, String> {
-        let config = serde_json::from_value(config).map_err(|e| format!("invalid config: {e}"))?;
+    type Config = Config;
+
+    fn init(config: Config) -> Result<Self, String> {
         Ok(Self { config })
     }
 
     fn map_auth(&mut self, token: &Value, mut identity: Identity) -> Result<Identity, String> {
-        let subscription = identity
-            .attribute("subscriptionId")
-            .map(str::to_owned)
-            .or_else(|| claims::text(token, &self.config.subscription_claim))
-            .or_else(|| self.config.subscription_id.clone())
-            .unwrap_or_else(|| identity.tenant.clone());
-        remember(SUBSCRIPTION_KEY, &subscription);
+        let subscription = self.subscription().adopt(token, &mut identity);
         identity.rooms.push(format!("subscription:{subscription}"));
-        identity.attributes.insert("subscriptionId".into(), subscription.into());
         Ok(identity)
     }
 
@@ -99,68 +96,57 @@ impl Plugin for DialectInstance {
             return vec![Action::Leave(room(&instance))];
         }
         match host::sessions() {
-            Ok(Value::Array(list)) if list.iter().any(|s| s["id"] == instance.as_str()) => {
-                vec![Action::Join(room(&instance))]
-            }
+            Ok(list) if list.iter().any(|s| s.id == instance) => vec![Action::Join(room(&instance))],
             Ok(_) => refuse(Some(&instance), "INSTANCE_NOT_FOUND", "instance not found"),
-            Err(e) => refuse(Some(&instance), "INTERNAL", &e),
+            Err(e) => refuse(Some(&instance), "INTERNAL", &e.to_string()),
         }
     }
 
     fn transform(&mut self, event: &Event) -> Vec<Emit> {
-        let Some(instance) = event.session.as_deref() else {
-            return match event.name.as_str() {
-                "tenant.stats" => {
-                    let id = self
-                        .config
-                        .subscription_id
-                        .clone()
-                        .or_else(|| host::kv_get(SUBSCRIPTION_KEY))
-                        .unwrap_or_else(|| event.tenant.clone());
-                    vec![Emit::to_tenant(
-                        "subscription:stats:updated",
-                        json!({ "subscriptionId": id, "stats": event.get("stats") }),
-                    )]
+        let Some(instance) = event.session_id.as_deref() else {
+            return match &event.body {
+                EventBody::TenantStats(t) => {
+                    let id = self.subscription().for_tenant(&event.tenant_id);
+                    vec![Emit::to_tenant("subscription:stats:updated", json!({ "subscriptionId": id, "stats": t.stats }))]
                 }
                 _ => Vec::new(),
             };
         };
-        let (name, payload) = match event.name.as_str() {
-            "session.status" => {
-                let (old, new) = (status(event.get("previousStatus")), status(event.get("status")));
+        let (name, payload) = match &event.body {
+            EventBody::SessionStatus(s) => {
+                let (old, new) = (status(s.previous_status), status(Some(s.status)));
                 if old == new {
                     return Vec::new();
                 }
                 let metadata = json!({
-                    "reason": event.get("reason"),
-                    "phone": event.get("phone"),
-                    "displayName": event.get("displayName"),
-                    "timestamp": event.get("timestamp"),
+                    "reason": s.reason,
+                    "phone": s.phone,
+                    "displayName": s.display_name,
+                    "timestamp": iso(event.timestamp),
                 });
                 (
                     "instance:status:changed",
                     json!({ "instanceId": instance, "oldStatus": old, "newStatus": new, "metadata": metadata }),
                 )
             }
-            "session.qr" => {
+            EventBody::SessionQr(q) => {
                 let qr = match self.config.qr_format {
-                    QrFormat::Raw => event.get("qr"),
-                    QrFormat::DataUrl => event.get("dataUrl"),
+                    QrFormat::Raw => &q.qr,
+                    QrFormat::DataUrl => &q.data_url,
                 };
-                let payload = json!({ "instanceId": instance, "qrCode": qr, "expiry": event.get("expiresAt"), "attempt": event.get("attempt") });
+                let payload = json!({ "instanceId": instance, "qrCode": qr, "expiry": iso(q.expires_at), "attempt": q.attempt });
                 ("instance:qr:generated", payload)
             }
-            "session.connected" => (
+            EventBody::SessionConnected(c) => (
                 "instance:connected",
-                json!({ "instanceId": instance, "phone": event.get("phone"), "displayName": event.get("displayName") }),
+                json!({ "instanceId": instance, "phone": c.phone, "displayName": c.display_name }),
             ),
-            "session.disconnected" => {
-                ("instance:disconnected", json!({ "instanceId": instance, "reason": event.get("reason") }))
+            EventBody::SessionDisconnected(d) => {
+                ("instance:disconnected", json!({ "instanceId": instance, "reason": d.reason }))
             }
-            "session.error" => (
-                "instance:error",
-                json!({ "instanceId": instance, "error": event.get("message"), "code": event.get("code") }),
-            ),
+            EventBody::SessionError(e) => {
+                ("instance:error", json!({ "instanceId": instance, "error": e.message, "code": e.code }))
+            }
             _ => return Vec::new(),
         };
         vec![Emit::to_room(room(instance), name, payload)]
@@ -172,12 +158,23 @@ export_plugin!(DialectInstance);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wagate_plugin_sdk::testing::{FakeHost, Harness, event, identity};
-    use wagate_plugin_sdk::{Target, json};
+    use wagate_plugin_sdk::model::events::{SessionStatusChanged, TenantStatsUpdated};
+    use wagate_plugin_sdk::testing::{FakeHost, Harness, at, event, identity, qr, session, tenant_event};
+    use wagate_plugin_sdk::{Target, TenantStats};
 
     fn harness(config: Value) -> Harness<DialectInstance> {
-        let host = FakeHost { sessions: json!([{"id": "inst-1"}]), ..Default::default() };
+        let host = FakeHost { sessions: vec![session("inst-1")], ..Default::default() };
         Harness::with_host(host, config).unwrap()
+    }
+
+    fn status_change(previous: SessionStatus, status: SessionStatus) -> EventBody {
+        EventBody::SessionStatus(SessionStatusChanged {
+            status,
+            previous_status: Some(previous),
+            reason: None,
+            phone: Some("+1".into()),
+            display_name: Some("D".into()),
+        })
     }
 
     #[test]
@@ -185,8 +182,15 @@ mod tests {
         let mut h = harness(json!({}));
         let id = h.map_auth(json!({"subscriptionId": 42}), identity("u")).unwrap();
         assert_eq!(id.rooms, vec!["subscription:42"]);
-        let id = h.map_auth(json!({}), identity("u")).unwrap();
+        let h2 = &mut harness(json!({}));
+        let id = h2.map_auth(json!({}), identity("u")).unwrap();
         assert_eq!(id.rooms, vec!["subscription:t1"], "no claim: the tenant is the subscription");
+    }
+
+    #[test]
+    fn refuses_a_bad_config_naming_the_field() {
+        let err = Harness::<DialectInstance>::new(json!({"qrFormat": "png"})).err().unwrap();
+        assert!(err.starts_with("invalid config at 'qrFormat': unknown variant `png`"), "{err}");
     }
 
     #[test]
@@ -212,27 +216,28 @@ mod tests {
     #[test]
     fn maps_lifecycle_events() {
         let mut h = harness(json!({"qrFormat": "dataUrl"}));
-        let qr = h.transform(&event("session.qr", json!({"sessionId": "inst-1", "qr": "2@x", "dataUrl": "data:image/png;base64,AA", "expiresAt": "t", "attempt": 2})));
-        assert_eq!(qr[0].event, "instance:qr:generated");
-        assert_eq!(qr[0].target, Target::Room("instance:inst-1".into()));
+        let q = wagate_plugin_sdk::model::events::SessionQr { attempt: 2, ..qr() };
+        let out = h.transform(&event("inst-1", EventBody::SessionQr(q.clone())));
+        assert_eq!(out[0].event, "instance:qr:generated");
+        assert_eq!(out[0].target, Target::Room("instance:inst-1".into()));
         assert_eq!(
-            qr[0].payload,
-            json!({"instanceId": "inst-1", "qrCode": "data:image/png;base64,AA", "expiry": "t", "attempt": 2})
+            out[0].payload,
+            json!({"instanceId": "inst-1", "qrCode": q.data_url, "expiry": "2026-01-15T10:31:00.000Z", "attempt": 2})
         );
-        let st = h.transform(&event("session.status", json!({"sessionId": "inst-1", "status": "CONNECTED", "previousStatus": "PAIRING", "reason": null, "phone": "+1", "displayName": "D"})));
+        let st = h.transform(&event("inst-1", status_change(SessionStatus::Pairing, SessionStatus::Connected)));
         assert_eq!(st[0].payload["oldStatus"], "QR_REQUIRED");
         assert_eq!(st[0].payload["newStatus"], "CONNECTED");
         assert_eq!(st[0].payload["metadata"]["phone"], "+1");
-        let same = h.transform(&event(
-            "session.status",
-            json!({"sessionId": "inst-1", "status": "PAIRING", "previousStatus": "QR_REQUIRED"}),
-        ));
+        assert_eq!(st[0].payload["metadata"]["timestamp"], iso(at()));
+        let same = h.transform(&event("inst-1", status_change(SessionStatus::QrRequired, SessionStatus::Pairing)));
         assert!(same.is_empty());
-        let stats = h.transform(&event("tenant.stats", json!({"stats": {"sessions": 1}})));
-        assert_eq!(stats[0].payload, json!({"subscriptionId": "t1", "stats": {"sessions": 1}}));
+        let stats = |sessions| EventBody::TenantStats(TenantStatsUpdated { stats: TenantStats { sessions, ..Default::default() } });
+        let out = h.transform(&tenant_event(stats(1)));
+        assert_eq!(out[0].payload["subscriptionId"], "t1");
+        assert_eq!(out[0].payload["stats"]["sessions"], 1);
         h.map_auth(json!({"subscriptionId": "S-9"}), identity("u")).unwrap();
-        let stats = h.transform(&event("tenant.stats", json!({"stats": {}})));
-        assert_eq!(stats[0].payload["subscriptionId"], "S-9", "the id the tokens carry");
-        assert_eq!(stats[0].target, Target::Tenant);
+        let out = h.transform(&tenant_event(stats(0)));
+        assert_eq!(out[0].payload["subscriptionId"], "S-9", "the id the tokens carry");
+        assert_eq!(out[0].target, Target::Tenant);
     }
 }

@@ -1,17 +1,18 @@
 //! The organization protocol of seed 002 (see README.md). A tenant is one organization.
 
 use serde::Deserialize;
+use wagate_plugin_sdk::claims::TenantAttribute;
 use wagate_plugin_sdk::{
-    Action, ClientEvent, Emit, Event, Identity, Plugin, Value, claims, export_plugin, host, ids, json, serde_json,
+    Action, ClientEvent, DisconnectReason, Emit, Event, EventBody, Identity, MessageType, Plugin, Value, export_plugin,
+    ids, json, model::time::iso,
 };
 
 /// The one room of the organization's sockets (rooms are per tenant already).
 const ROOM: &str = "organization";
-const ORGANIZATION_KEY: &str = "organizationId";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Config {
+pub struct Config {
     /// Claim (dotted path) naming the caller's organization.
     #[serde(default = "organization_claim")]
     organization_claim: String,
@@ -28,14 +29,14 @@ pub struct DialectOrganization {
 }
 
 impl DialectOrganization {
-    /// The organization id the frontend knows: the config's, else the one the tenant's tokens
-    /// carry (remembered at the handshake), else the tenant id.
-    fn organization(&self, tenant: &str) -> String {
-        self.config
-            .organization_id
-            .clone()
-            .or_else(|| host::kv_get(ORGANIZATION_KEY))
-            .unwrap_or_else(|| tenant.to_owned())
+    /// The organization id the frontend knows: the caller's claim, else the config's, else
+    /// the one the tenant's tokens carry (remembered at the handshake), else the tenant id.
+    fn organization(&self) -> TenantAttribute<'_> {
+        TenantAttribute {
+            name: "organizationId",
+            claim: &self.config.organization_claim,
+            configured: self.config.organization_id.as_deref(),
+        }
     }
 }
 
@@ -45,48 +46,36 @@ fn error(message: &str, code: &str) -> Vec<Action> {
 
 /// Seed 002's reasons: logged_out, connection_lost, session_expired, manual, error. An
 /// unscanned QR is the login expiring.
-fn reason(canonical: Option<&str>) -> &'static str {
+fn reason(canonical: DisconnectReason) -> &'static str {
     match canonical {
-        Some("logged_out") => "logged_out",
-        Some("connection_lost") => "connection_lost",
-        Some("session_expired" | "qr_timeout") => "session_expired",
-        Some("manual") => "manual",
-        _ => "error",
+        DisconnectReason::LoggedOut => "logged_out",
+        DisconnectReason::ConnectionLost => "connection_lost",
+        DisconnectReason::SessionExpired | DisconnectReason::QrTimeout => "session_expired",
+        DisconnectReason::Manual => "manual",
+        DisconnectReason::Error => "error",
     }
 }
 
 /// Seed 002's content types: text, image, audio, video, document.
-fn content_type(kind: Option<&str>) -> &'static str {
+fn content_type(kind: MessageType) -> &'static str {
     match kind {
-        Some("image" | "sticker") => "image",
-        Some("audio") => "audio",
-        Some("video") => "video",
-        Some("document") => "document",
+        MessageType::Image | MessageType::Sticker => "image",
+        MessageType::Audio => "audio",
+        MessageType::Video => "video",
+        MessageType::Document => "document",
         _ => "text",
     }
 }
 
 impl Plugin for DialectOrganization {
-    fn init(config: Value) -> Result<Self, String> {
-        let config = serde_json::from_value(config).map_err(|e| format!("invalid config: {e}"))?;
+    type Config = Config;
+
+    fn init(config: Config) -> Result<Self, String> {
         Ok(Self { config })
     }
 
     fn map_auth(&mut self, token: &Value, mut identity: Identity) -> Result<Identity, String> {
-        let claimed = identity
-            .attribute("organizationId")
-            .map(str::to_owned)
-            .or_else(|| claims::text(token, &self.config.organization_claim));
-        let org = match claimed {
-            Some(org) => {
-                if self.config.organization_id.is_none() && host::kv_get(ORGANIZATION_KEY).as_deref() != Some(&org) {
-                    let _ = host::kv_set(ORGANIZATION_KEY, &org);
-                }
-                org
-            }
-            None => self.organization(&identity.tenant),
-        };
-        identity.attributes.insert("organizationId".into(), org.into());
+        self.organization().adopt(token, &mut identity);
         Ok(identity)
     }
 
@@ -99,7 +88,7 @@ impl Plugin for DialectOrganization {
                 let own = caller
                     .attribute("organizationId")
                     .map(str::to_owned)
-                    .unwrap_or_else(|| self.organization(&caller.tenant));
+                    .unwrap_or_else(|| self.organization().for_tenant(&caller.tenant));
                 if org != own {
                     return error("Organization not found or access denied", "FORBIDDEN");
                 }
@@ -111,39 +100,39 @@ impl Plugin for DialectOrganization {
     }
 
     fn transform(&mut self, event: &Event) -> Vec<Emit> {
-        let Some(instance) = event.session.as_deref() else {
+        let Some(instance) = event.session_id.as_deref() else {
             return Vec::new();
         };
-        let ts = event.get("timestamp");
-        let (name, payload) = match event.name.as_str() {
-            "session.qr" => ("whatsapp:qr", json!({ "instanceId": instance, "qr": event.get("qr"), "timestamp": ts })),
-            "session.pairing_code" => (
+        let ts = iso(event.timestamp);
+        let (name, payload) = match &event.body {
+            EventBody::SessionQr(q) => ("whatsapp:qr", json!({ "instanceId": instance, "qr": q.qr, "timestamp": ts })),
+            EventBody::SessionPairingCode(p) => (
                 "whatsapp:pairing-code",
-                json!({ "instanceId": instance, "pairingCode": event.get("code"), "expiresAt": event.get("expiresAt"), "timestamp": ts }),
+                json!({ "instanceId": instance, "pairingCode": p.code, "expiresAt": iso(p.expires_at), "timestamp": ts }),
             ),
-            "session.connected" => (
+            EventBody::SessionConnected(c) => (
                 "whatsapp:connected",
-                json!({ "instanceId": instance, "organizationId": self.organization(&event.tenant), "phoneNumber": event.get("phone"), "timestamp": ts }),
+                json!({ "instanceId": instance, "organizationId": self.organization().for_tenant(&event.tenant_id), "phoneNumber": c.phone, "timestamp": ts }),
             ),
-            "session.disconnected" => (
+            EventBody::SessionDisconnected(d) => (
                 "whatsapp:disconnected",
-                json!({ "instanceId": instance, "reason": reason(event.str("reason")), "timestamp": ts }),
+                json!({ "instanceId": instance, "reason": reason(d.reason), "timestamp": ts }),
             ),
-            "message.received" => {
-                let (m, chat) = (event.get("message"), event.get("chat"));
+            EventBody::MessageReceived(r) => {
+                let m = &r.message;
                 let mut message = json!({
-                    "id": m["waMessageId"].as_str().or(m["id"].as_str()),
-                    "content": m["content"],
-                    "contentType": content_type(m["type"].as_str()),
+                    "id": m.wa_message_id.as_deref().unwrap_or(&m.id),
+                    "content": m.content,
+                    "contentType": content_type(m.kind),
                     "direction": "incoming",
-                    "timestamp": m["timestamp"],
+                    "timestamp": iso(m.timestamp),
                 });
-                if let Some(url) = m["mediaUrl"].as_str() {
-                    message["mediaUrl"] = url.into();
+                if let Some(url) = &m.media_url {
+                    message["mediaUrl"] = url.as_str().into();
                 }
                 (
                     "whatsapp:message",
-                    json!({ "conversationId": chat["id"], "contactId": chat["jid"], "message": message }),
+                    json!({ "conversationId": r.chat.id, "contactId": r.chat.jid, "message": message }),
                 )
             }
             _ => return Vec::new(),
@@ -157,8 +146,13 @@ export_plugin!(DialectOrganization);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wagate_plugin_sdk::testing::{Harness, event, identity};
-    use wagate_plugin_sdk::{Target, json};
+    use wagate_plugin_sdk::model::events::{MessageEvent, SessionConnected, SessionDisconnected};
+    use wagate_plugin_sdk::testing::{Harness, at, chat, event, identity, message};
+    use wagate_plugin_sdk::{Message, Target, json};
+
+    fn connected() -> EventBody {
+        EventBody::SessionConnected(SessionConnected { phone: Some("+1".into()), display_name: None })
+    }
 
     #[test]
     fn joins_only_its_own_organization() {
@@ -172,7 +166,7 @@ mod tests {
         let Action::Emit(e) = &out[0] else { panic!() };
         assert_eq!(e.payload["code"], "INVALID_PAYLOAD");
         let anonymous = h.map_auth(json!({}), identity("u")).unwrap();
-        let out = h.transform(&event("session.connected", json!({"sessionId": "i1", "phone": "+1"})));
+        let out = h.transform(&event("i1", connected()));
         assert_eq!(out[0].payload["organizationId"], "org-1", "the organization the tenant's tokens name");
         assert_eq!(
             h.client_event(&anonymous, "join-organization", json!("org-1")),
@@ -183,16 +177,18 @@ mod tests {
     #[test]
     fn maps_events() {
         let mut h = Harness::<DialectOrganization>::new(json!({"organizationId": "org-1"})).unwrap();
-        let out = h.transform(&event("session.connected", json!({"sessionId": "i1", "phone": "+1"})));
+        let out = h.transform(&event("i1", connected()));
         assert_eq!(out[0].target, Target::Room("organization".into()));
         assert_eq!(out[0].payload["organizationId"], "org-1");
-        let out = h.transform(&event("session.disconnected", json!({"sessionId": "i1", "reason": "qr_timeout"})));
+        let gone = SessionDisconnected { reason: DisconnectReason::QrTimeout, message: None, will_reconnect: false };
+        let out = h.transform(&event("i1", EventBody::SessionDisconnected(gone)));
         assert_eq!(out[0].payload["reason"], "session_expired");
-        let m = json!({"sessionId": "i1", "message": {"id": "m", "waMessageId": "W", "content": "hi", "type": "sticker", "timestamp": "t", "mediaUrl": null}, "chat": {"id": "c", "jid": "1@s.whatsapp.net"}});
-        let out = h.transform(&event("message.received", m));
+        let m = Message { wa_message_id: Some("W".into()), kind: MessageType::Sticker, ..message("i1", "c", "hi") };
+        let received = EventBody::MessageReceived(MessageEvent { message: m, chat: chat("i1", "c") });
+        let out = h.transform(&event("i1", received));
         assert_eq!(
             out[0].payload,
-            json!({"conversationId": "c", "contactId": "1@s.whatsapp.net", "message": {"id": "W", "content": "hi", "contentType": "image", "direction": "incoming", "timestamp": "t"}})
+            json!({"conversationId": "c", "contactId": "15551234567@s.whatsapp.net", "message": {"id": "W", "content": "hi", "contentType": "image", "direction": "incoming", "timestamp": iso(at())}})
         );
     }
 }

@@ -2,12 +2,13 @@
 
 use serde::Deserialize;
 use wagate_plugin_sdk::{
-    Action, ClientEvent, Emit, Event, Identity, Plugin, Value, claims, export_plugin, host, ids, json, serde_json,
+    Action, ClientEvent, Emit, Event, EventBody, Identity, MessageStatus, Plugin, Session, SessionStatus, Value, claims,
+    export_plugin, host, ids, json, model::time::iso,
 };
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Config {
+pub struct Config {
     #[serde(default = "connected_message")]
     connected_message: String,
     /// Claim (dotted path) naming the user; `userId`, then `sub` when absent.
@@ -33,15 +34,15 @@ fn invalid_session() -> Vec<Action> {
 
 /// Seed 001: a user sees the sessions whose id starts with their user id (`<userId>-...`)
 /// and the sessions they own.
-fn may_see(user: &str, session: &Value) -> bool {
-    let id = session["id"].as_str().unwrap_or_default();
-    let prefixed = id.strip_prefix(user).is_some_and(|rest| rest.is_empty() || rest.starts_with('-'));
-    prefixed || session["owner"].as_str() == Some(user)
+fn may_see(user: &str, session: &Session) -> bool {
+    let prefixed = session.id.strip_prefix(user).is_some_and(|rest| rest.is_empty() || rest.starts_with('-'));
+    prefixed || session.owner.as_deref() == Some(user)
 }
 
 impl Plugin for DialectSession {
-    fn init(config: Value) -> Result<Self, String> {
-        let config = serde_json::from_value(config).map_err(|e| format!("invalid config: {e}"))?;
+    type Config = Config;
+
+    fn init(config: Config) -> Result<Self, String> {
         Ok(Self { config })
     }
 
@@ -70,8 +71,8 @@ impl Plugin for DialectSession {
                     return invalid_session();
                 };
                 let visible = match host::sessions() {
-                    Ok(Value::Array(list)) => list.iter().any(|s| s["id"] == session.as_str() && may_see(user, s)),
-                    _ => false,
+                    Ok(list) => list.iter().any(|s| s.id == session && may_see(user, s)),
+                    Err(_) => false,
                 };
                 if !visible {
                     return invalid_session();
@@ -88,27 +89,27 @@ impl Plugin for DialectSession {
     }
 
     fn transform(&mut self, event: &Event) -> Vec<Emit> {
-        let Some(session) = event.session.as_deref() else {
+        let Some(session) = event.session_id.as_deref() else {
             return Vec::new();
         };
-        let ts = event.get("timestamp");
-        let (name, payload) = match event.name.as_str() {
-            "session.qr" => (
+        let ts = iso(event.timestamp);
+        let (name, payload) = match &event.body {
+            EventBody::SessionQr(q) => (
                 "qr_code_updated",
-                json!({ "sessionId": session, "qrCode": event.get("qr"), "status": "QR_REQUIRED", "timestamp": ts }),
+                json!({ "sessionId": session, "qrCode": q.qr, "status": "QR_REQUIRED", "timestamp": ts }),
             ),
-            "session.status" => {
-                let mut p = json!({ "sessionId": session, "status": event.get("status"), "timestamp": ts });
-                if event.str("status") == Some("CONNECTED") {
-                    p["phoneNumber"] = event.get("phone").clone();
-                    p["displayName"] = event.get("displayName").clone();
+            EventBody::SessionStatus(s) => {
+                let mut p = json!({ "sessionId": session, "status": s.status, "timestamp": ts });
+                if s.status == SessionStatus::Connected {
+                    p["phoneNumber"] = json!(s.phone);
+                    p["displayName"] = json!(s.display_name);
                 }
                 ("session_status_changed", p)
             }
-            "message.status" => {
-                let mut p = json!({ "sessionId": session, "messageId": event.get("messageId"), "status": event.get("status"), "timestamp": ts });
-                if event.str("status") == Some("DELIVERED") {
-                    p["deliveredAt"] = ts.clone();
+            EventBody::MessageStatus(m) => {
+                let mut p = json!({ "sessionId": session, "messageId": m.message_id, "status": m.status, "timestamp": ts });
+                if m.status == MessageStatus::Delivered {
+                    p["deliveredAt"] = json!(ts);
                 }
                 ("message_status_updated", p)
             }
@@ -123,13 +124,28 @@ export_plugin!(DialectSession);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wagate_plugin_sdk::testing::{FakeHost, Harness, event, identity};
+    use wagate_plugin_sdk::model::events::{MessageStatusChanged, SessionStatusChanged};
+    use wagate_plugin_sdk::testing::{FakeHost, Harness, chat, event, identity, session};
     use wagate_plugin_sdk::{Target, json};
 
     fn harness() -> Harness<DialectSession> {
-        let sessions = json!([{"id": "u1-shop", "owner": null}, {"id": "shared", "owner": "u1"}, {"id": "u10-x"}]);
+        let sessions = vec![
+            session("u1-shop"),
+            Session { owner: Some("u1".into()), ..session("shared") },
+            session("u10-x"),
+        ];
         let host = FakeHost { sessions, now_ms: 1_768_473_000_000, ..Default::default() };
         Harness::with_host(host, json!({})).unwrap()
+    }
+
+    fn status(status: SessionStatus) -> EventBody {
+        EventBody::SessionStatus(SessionStatusChanged {
+            status,
+            previous_status: None,
+            reason: None,
+            phone: Some("+62".into()),
+            display_name: Some("J".into()),
+        })
     }
 
     #[test]
@@ -163,22 +179,24 @@ mod tests {
     #[test]
     fn maps_events_to_the_session_room() {
         let mut h = harness();
-        let out = h.transform(&event(
-            "session.status",
-            json!({"sessionId": "u1-shop", "status": "CONNECTED", "phone": "+62", "displayName": "J"}),
-        ));
+        let out = h.transform(&event("u1-shop", status(SessionStatus::Connected)));
         assert_eq!(out[0].target, Target::Room("session:u1-shop".into()));
         assert_eq!(out[0].payload["phoneNumber"], "+62");
-        let out = h.transform(&event(
-            "session.status",
-            json!({"sessionId": "u1-shop", "status": "DISCONNECTED", "phone": "+62"}),
-        ));
+        assert_eq!(out[0].payload["status"], "CONNECTED");
+        let out = h.transform(&event("u1-shop", status(SessionStatus::Disconnected)));
         assert!(out[0].payload.get("phoneNumber").is_none());
-        let out = h.transform(&event(
-            "message.status",
-            json!({"sessionId": "u1-shop", "messageId": "m1", "status": "DELIVERED"}),
-        ));
+        let delivered = EventBody::MessageStatus(MessageStatusChanged {
+            message_id: "m1".into(),
+            wa_message_id: None,
+            chat_id: "c1".into(),
+            status: MessageStatus::Delivered,
+            previous_status: MessageStatus::Sent,
+            error: None,
+        });
+        let out = h.transform(&event("u1-shop", delivered));
+        assert_eq!(out[0].payload["messageId"], "m1");
         assert_eq!(out[0].payload["deliveredAt"], "2026-01-15T10:30:00.000Z");
-        assert!(h.transform(&event("chat.updated", json!({"sessionId": "u1-shop"}))).is_empty());
+        let updated = EventBody::ChatUpdated(wagate_plugin_sdk::model::events::ChatUpdated { chat: chat("u1-shop", "c1") });
+        assert!(h.transform(&event("u1-shop", updated)).is_empty());
     }
 }

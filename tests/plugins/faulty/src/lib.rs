@@ -1,6 +1,19 @@
 //! Test plugin: one misbehaviour per mode, on every transform and client event.
 
-use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, Identity, Plugin, Target, Value, host, json};
+use serde::Deserialize;
+use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, Identity, Plugin, Target, host, json};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Config {
+    #[serde(default = "ok")]
+    mode: String,
+    panic_at_seq: Option<u64>,
+}
+
+fn ok() -> String {
+    "ok".into()
+}
 
 pub struct Faulty {
     mode: String,
@@ -41,11 +54,10 @@ impl Faulty {
 }
 
 impl Plugin for Faulty {
-    fn init(config: Value) -> Result<Self, String> {
-        Ok(Self {
-            mode: config.get("mode").and_then(Value::as_str).unwrap_or("ok").to_owned(),
-            panic_at_seq: config.get("panicAtSeq").and_then(Value::as_u64),
-        })
+    type Config = Config;
+
+    fn init(config: Config) -> Result<Self, String> {
+        Ok(Self { mode: config.mode, panic_at_seq: config.panic_at_seq })
     }
 
     fn on_client_event(&mut self, _caller: &Identity, _event: ClientEvent) -> Vec<Action> {

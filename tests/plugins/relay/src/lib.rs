@@ -1,20 +1,31 @@
 //! Test plugin exercising every hook and host import.
 
-use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, Identity, Plugin, Target, Value, host, json};
+use serde::Deserialize;
+use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, EventBody, Identity, Plugin, Target, Value, host, json};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Config {
+    label: Option<String>,
+    refuse: Option<Value>,
+    allow_strict: Option<bool>,
+}
 
 pub struct Relay {
     label: String,
 }
 
 impl Plugin for Relay {
-    fn init(config: Value) -> Result<Self, String> {
-        if cfg!(feature = "strict") && config.get("allowStrict") != Some(&json!(true)) {
+    type Config = Config;
+
+    fn init(config: Config) -> Result<Self, String> {
+        if cfg!(feature = "strict") && config.allow_strict != Some(true) {
             return Err("strict relay refuses this config".into());
         }
-        if config.get("refuse").is_some() {
-            return Err(format!("refused: {}", config["refuse"]));
+        if let Some(refuse) = config.refuse {
+            return Err(format!("refused: {refuse}"));
         }
-        let label = config.get("label").and_then(Value::as_str).unwrap_or("none").to_owned();
+        let label = config.label.unwrap_or_else(|| "none".into());
         host::info(&format!("relay {label} ready"));
         Ok(Self { label })
     }
@@ -57,8 +68,8 @@ impl Plugin for Relay {
                 vec![Emit::to_caller("relay:counted", json!({ "count": n })).into()]
             }
             "relay:sessions" => {
-                let sessions = host::sessions().unwrap_or(Value::Null);
-                let chats = p.as_str().map(|s| host::chats(s, 10, 0).unwrap_or(Value::Null));
+                let sessions = host::sessions().ok();
+                let chats = p.as_str().map(|s| host::chats(s, 10, 0).ok());
                 vec![
                     Emit::to_caller(
                         "relay:data",
@@ -77,24 +88,23 @@ impl Plugin for Relay {
     }
 
     fn transform(&mut self, event: &Event) -> Vec<Emit> {
-        let payload = json!({ "seq": event.seq, "label": self.label, "original": event.payload });
-        let target = match &event.session {
+        let payload = json!({ "seq": event.seq, "label": self.label, "original": event });
+        let target = match &event.session_id {
             Some(s) => Target::Session(s.clone()),
             None => Target::Tenant,
         };
-        vec![Emit::new(format!("relay:{}", event.name), payload, target)]
+        vec![Emit::new(format!("relay:{}", event.name()), payload, target)]
     }
 
     fn on_event(&mut self, event: &Event) -> Vec<Action> {
-        let message = event.get("message");
-        if event.name == "message.received" && message["content"] == "ping" {
-            return vec![Action::SendText {
-                session: event.session.clone().unwrap_or_default(),
-                to: message["fromJid"].as_str().unwrap_or_default().to_owned(),
+        match &event.body {
+            EventBody::MessageReceived(r) if r.message.content == "ping" => vec![Action::SendText {
+                session: event.session_id.clone().unwrap_or_default(),
+                to: r.message.from_jid.clone(),
                 text: format!("pong from {}", self.label),
-            }];
+            }],
+            _ => Vec::new(),
         }
-        Vec::new()
     }
 }
 

@@ -4,7 +4,15 @@
 
 use std::time::Duration;
 
-use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, Identity, Plugin, Value, json};
+use serde::Deserialize;
+use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, Identity, Plugin, json};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Config {
+    #[serde(default)]
+    sleep_ms: u64,
+}
 
 pub struct Sleeper {
     sleep: Duration,
@@ -19,9 +27,10 @@ impl Sleeper {
 }
 
 impl Plugin for Sleeper {
-    fn init(config: Value) -> Result<Self, String> {
-        let ms = config.get("sleepMs").and_then(Value::as_u64).unwrap_or(0);
-        Ok(Self { sleep: Duration::from_millis(ms) })
+    type Config = Config;
+
+    fn init(config: Config) -> Result<Self, String> {
+        Ok(Self { sleep: Duration::from_millis(config.sleep_ms) })
     }
 
     fn on_client_event(&mut self, _caller: &Identity, event: ClientEvent) -> Vec<Action> {
@@ -31,7 +40,7 @@ impl Plugin for Sleeper {
 
     fn transform(&mut self, event: &Event) -> Vec<Emit> {
         self.nap();
-        vec![Emit::to_tenant(format!("sleeper:{}", event.name), event.payload.clone())]
+        vec![Emit::to_tenant(format!("sleeper:{}", event.name()), event.payload())]
     }
 
     fn on_event(&mut self, _event: &Event) -> Vec<Action> {
@@ -45,14 +54,17 @@ wagate_plugin_sdk::export_plugin!(Sleeper);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wagate_plugin_sdk::EventBody;
+    use wagate_plugin_sdk::testing::{Harness, event, qr};
 
     #[test]
     fn zero_means_no_sleep_and_events_pass_through() {
-        let mut s = Sleeper::init(json!({})).unwrap();
+        let mut h = Harness::<Sleeper>::new(json!({})).unwrap();
         let started = std::time::Instant::now();
-        let ev = Event { name: "session.status".into(), tenant: "t".into(), session: None, seq: 1, payload: json!({"a":1}) };
-        let out = s.transform(&ev);
+        let ev = event("s1", EventBody::SessionQr(qr()));
+        let out = h.transform(&ev);
         assert!(started.elapsed() < Duration::from_millis(50));
-        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].event, "sleeper:session.qr");
+        assert_eq!(out[0].payload, ev.payload());
     }
 }

@@ -1,15 +1,15 @@
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// Declares a wire enum once: its serde names, its database text and parsing back.
 macro_rules! wire_enum {
-    ($(#[$m:meta])* $name:ident, $case:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$m:meta])* $name:ident, $case:literal { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = $case)]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vm])* $variant),+ }
 
         impl $name {
             pub fn as_str(self) -> &'static str {
@@ -36,7 +36,7 @@ macro_rules! wire_enum {
 }
 
 wire_enum!(
-    /// Life of a WhatsApp session (docs/ARCHITECTURE.md, docs/events.md).
+    /// Life of a WhatsApp session (docs/events.md).
     SessionStatus, "SCREAMING_SNAKE_CASE" {
         Init = "INIT",
         QrRequired = "QR_REQUIRED",
@@ -77,6 +77,8 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// What a message holds. Kinds are added in minor versions: a kind this build does not
+    /// know reads as `Other`, so a plugin built before it still gets the message.
     MessageType, "snake_case" {
         Text = "text",
         Image = "image",
@@ -87,6 +89,7 @@ wire_enum!(
         Location = "location",
         Contact = "contact",
         Reaction = "reaction",
+        #[serde(other)]
         Other = "other",
     }
 );
@@ -132,6 +135,14 @@ mod tests {
             assert_eq!(serde_json::to_value(parsed).unwrap(), serde_json::json!(s));
         }
         assert_eq!(serde_json::to_value(DisconnectReason::QrTimeout).unwrap(), "qr_timeout");
+    }
+
+    #[test]
+    fn message_kinds_this_build_does_not_know_read_as_other() {
+        let kind: MessageType = serde_json::from_value(serde_json::json!("poll")).unwrap();
+        assert_eq!(kind, MessageType::Other);
+        let kind: MessageType = serde_json::from_value(serde_json::json!("image")).unwrap();
+        assert_eq!(kind, MessageType::Image);
     }
 
     #[test]

@@ -1,0 +1,19 @@
+//! The canonical model of wagate, in one place: the records the gateway stores and serves
+//! (sessions, chats, messages), their states, and the events about them. The gateway builds
+//! every REST body, event and plugin payload from these types, and plugins read them back
+//! through `wagate-plugin-sdk`, which re-exports this crate. Wire names (camelCase fields,
+//! SCREAMING_SNAKE statuses, ISO 8601 timestamps with milliseconds) are fixed here once.
+
+pub mod events;
+mod records;
+#[cfg(feature = "openapi")]
+pub mod schema;
+mod status;
+pub mod time;
+
+pub use events::{Event, EventBody};
+pub use records::{Chat, Message, Session, TenantStats};
+pub use status::{Direction, DisconnectReason, MessageStatus, MessageType, SessionStatus};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,183 @@
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::json;
+
+use crate::events::*;
+use crate::*;
+
+fn at(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(1_768_473_000_000 + secs * 1000 + 123).unwrap()
+}
+
+fn chat() -> Chat {
+    Chat {
+        id: "c1".into(),
+        session_id: "s1".into(),
+        jid: "4915112345678@s.whatsapp.net".into(),
+        number: Some("+4915112345678".into()),
+        name: None,
+        last_message: Some("hi".into()),
+        last_message_at: Some(at(1)),
+        unread_count: 2,
+        is_group: false,
+        pinned: false,
+        archived: true,
+    }
+}
+
+fn message() -> Message {
+    Message {
+        id: "m1".into(),
+        wa_message_id: Some("3EB0".into()),
+        session_id: "s1".into(),
+        chat_id: "c1".into(),
+        direction: Direction::Inbound,
+        from_me: false,
+        from_jid: "4915112345678@s.whatsapp.net".into(),
+        from_number: Some("+4915112345678".into()),
+        from_lid: None,
+        from_name: Some("Ana".into()),
+        kind: MessageType::Image,
+        content: "caption".into(),
+        media_url: None,
+        media: Some(json!({ "mimeType": "image/jpeg", "size": 1234 })),
+        status: MessageStatus::Delivered,
+        error: None,
+        timestamp: at(0),
+        sent_at: Some(at(1)),
+        delivered_at: Some(at(2)),
+        read_at: None,
+    }
+}
+
+/// One body of every kind the model knows.
+fn every_body() -> Vec<EventBody> {
+    vec![
+        EventBody::SessionStatus(SessionStatusChanged {
+            status: SessionStatus::Connected,
+            previous_status: Some(SessionStatus::Pairing),
+            reason: None,
+            phone: Some("+4915112345678".into()),
+            display_name: Some("Shop".into()),
+        }),
+        EventBody::SessionQr(SessionQr {
+            qr: "2@abc".into(),
+            data_url: "data:image/png;base64,AAAA".into(),
+            expires_at: at(60),
+            attempt: 1,
+            max_attempts: 5,
+        }),
+        EventBody::SessionPairingCode(SessionPairingCode {
+            code: "ABCD1234".into(),
+            phone_number: "+4915112345678".into(),
+            expires_at: at(180),
+        }),
+        EventBody::SessionConnected(SessionConnected { phone: Some("+1".into()), display_name: None }),
+        EventBody::SessionDisconnected(SessionDisconnected {
+            reason: DisconnectReason::ConnectionLost,
+            message: Some("socket closed".into()),
+            will_reconnect: true,
+        }),
+        EventBody::SessionError(SessionError { code: "reconnect_failed".into(), message: "gave up".into() }),
+        EventBody::MessageReceived(MessageEvent { message: message(), chat: chat() }),
+        EventBody::MessageSent(MessageEvent { message: message(), chat: chat() }),
+        EventBody::MessageStatus(MessageStatusChanged {
+            message_id: "m1".into(),
+            wa_message_id: None,
+            chat_id: "c1".into(),
+            status: MessageStatus::Read,
+            previous_status: MessageStatus::Delivered,
+            error: None,
+        }),
+        EventBody::ChatUpdated(ChatUpdated { chat: chat() }),
+        EventBody::ChatRead(ChatRead { chat_id: "c1".into(), chat: chat() }),
+        EventBody::TenantStats(TenantStatsUpdated { stats: TenantStats { sessions: 3, unread: 7, ..Default::default() } }),
+    ]
+}
+
+#[test]
+fn every_event_kind_round_trips_through_its_payload() {
+    let bodies = every_body();
+    let names: Vec<&str> = bodies.iter().map(EventBody::name).collect();
+    assert_eq!(names, EVENT_NAMES, "every_body() covers every kind, in order");
+    for (i, body) in bodies.into_iter().enumerate() {
+        let session_id = (body.name() != "tenant.stats").then(|| "s1".to_owned());
+        let event = Event { tenant_id: "t1".into(), session_id, seq: i as u64 + 1, timestamp: at(5), body };
+        let text = event.payload().to_string();
+        let back = Event::parse(event.name(), &text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(back, event, "{text}");
+        assert_eq!(EventBody::decode(event.name(), &text).unwrap(), event.body);
+    }
+}
+
+#[test]
+fn the_payload_is_the_envelope_then_the_body_in_wire_names() {
+    let event = Event {
+        tenant_id: "t1".into(),
+        session_id: Some("s1".into()),
+        seq: 9,
+        timestamp: at(0),
+        body: EventBody::ChatRead(ChatRead { chat_id: "c1".into(), chat: chat() }),
+    };
+    let text = serde_json::to_string(&event).unwrap();
+    let order: Vec<usize> = ["\"tenantId\"", "\"sessionId\"", "\"timestamp\"", "\"seq\"", "\"chatId\"", "\"chat\""]
+        .iter()
+        .map(|key| text.find(key).unwrap_or_else(|| panic!("{key} missing: {text}")))
+        .collect();
+    assert!(order.is_sorted(), "envelope first, then the body: {text}");
+    let payload = event.payload();
+    assert_eq!(payload.as_object().unwrap().len(), 6);
+    assert_eq!(payload["timestamp"], "2026-01-15T10:30:00.123Z");
+    assert_eq!(payload["chat"]["lastMessageAt"], "2026-01-15T10:30:01.123Z");
+    assert_eq!(payload["chat"]["unreadCount"], 2);
+    let stats = Event { session_id: None, body: every_body().pop().unwrap(), ..event };
+    assert!(stats.payload().get("sessionId").is_none());
+}
+
+#[test]
+fn unknown_kinds_become_other_with_their_payload() {
+    let text = r#"{"tenantId":"t1","timestamp":"2026-01-15T10:30:00.000Z","seq":3,"presence":"composing"}"#;
+    let event = Event::parse("presence.updated", text).unwrap();
+    let EventBody::Other(other) = &event.body else { panic!("{:?}", event.body) };
+    assert_eq!(other.name, "presence.updated");
+    assert_eq!(other.payload["presence"], "composing");
+    assert_eq!(event.name(), "presence.updated");
+    assert!(!event.body.goes_to_tenant_room());
+    // Serialised again, an unknown event is its payload as it came.
+    assert_eq!(serde_json::to_value(&event.body).unwrap(), serde_json::from_str::<serde_json::Value>(text).unwrap());
+}
+
+#[test]
+fn a_known_kind_with_a_wrong_payload_is_an_error_that_names_it() {
+    let err = EventBody::decode("session.qr", r#"{"qr": 7}"#).unwrap_err();
+    assert!(err.to_string().contains("session.qr"), "{err}");
+    assert!(EventBody::decode("session.qr", "not json").is_err());
+    // Fields a newer gateway adds are ignored, so old plugins keep reading new payloads.
+    let newer = r#"{"code":"x","message":"y","hint":"added later"}"#;
+    assert!(matches!(EventBody::decode("session.error", newer), Ok(EventBody::SessionError(_))));
+}
+
+#[test]
+fn lifecycle_kinds_go_to_the_whole_tenant() {
+    let bodies = every_body();
+    let wide: Vec<&str> = bodies.iter().filter(|b| b.goes_to_tenant_room()).map(EventBody::name).collect();
+    assert_eq!(wide, ["session.status", "session.connected", "session.disconnected", "session.error", "tenant.stats"]);
+}
+
+#[cfg(feature = "openapi")]
+#[test]
+fn the_json_schema_defines_every_event_and_resolves_every_reference() {
+    let doc = crate::schema::events_json_schema();
+    let defs = doc["$defs"].as_object().unwrap();
+    for name in EVENT_NAMES {
+        assert!(defs.contains_key(*name), "{name}");
+    }
+    for ty in ["Envelope", "Message", "Chat", "SessionStatus", "TenantStats"] {
+        assert!(defs.contains_key(ty), "{ty}");
+    }
+    let text = doc.to_string();
+    for reference in text.split("\"$ref\":\"#/$defs/").skip(1) {
+        let target = &reference[..reference.find('"').unwrap()];
+        assert!(defs.contains_key(target), "dangling reference {target}");
+    }
+    assert!(!text.contains("#/components/"));
+}
