@@ -293,7 +293,8 @@ fn main() {
     let sandbox = Sandbox::new(&cfg).unwrap();
     let wasm = std::fs::read(relay_dir.join("relay.wasm")).unwrap();
     let component = Component::new(&sandbox.engine, &wasm).unwrap();
-    let pre = sandbox.prepare(&component, &Default::default()).unwrap();
+    let manifest = wagate::plugins::manifest::read(&relay_dir).unwrap();
+    let pre = sandbox.prepare(&component, &manifest).unwrap();
     let db =
         rt.block_on(wagate::store::Store::open(&format!("sqlite://{}", tmp.path().join("b.db").display()))).unwrap();
     let ctx = || {
@@ -313,7 +314,7 @@ fn main() {
     // (an SDK or build-flag change, A/B on a noisy machine).
     let mut other = std::env::var_os("BENCH_COMPARE_WASM").map(|path| {
         let component = Component::new(&sandbox.engine, std::fs::read(path).unwrap()).unwrap();
-        let pre = sandbox.prepare(&component, &Default::default()).unwrap();
+        let pre = sandbox.prepare(&component, &manifest).unwrap();
         rt.block_on(sandbox.instantiate(&pre, ctx(), config)).unwrap().unwrap()
     });
     let mut native = relay::Relay::init(wagate_plugin_sdk::config::decode(json!({ "label": "bench" })).unwrap()).unwrap();

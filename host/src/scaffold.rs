@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::plugins::manifest::WIT_VERSION;
 
 /// Where this build's plugin-sdk sources are, when they are still on disk.
 pub fn default_sdk_path() -> Option<PathBuf> {
@@ -36,7 +35,8 @@ codegen-units = 1
 "#;
 
 /// The crate `plugin new` writes (`host/templates/plugin/`), with `{{name}}`, `{{Type}}`,
-/// `{{sdk}}`, `{{wit}}` and `{{profile}}` filled in.
+/// `{{sdk}}` and `{{profile}}` filled in. (The contract version is the SDK's, recorded in the
+/// component it builds: plugin.toml does not repeat it.)
 const TEMPLATE: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("../templates/plugin/Cargo.toml")),
     ("plugin.toml", include_str!("../templates/plugin/plugin.toml")),
@@ -73,7 +73,6 @@ pub fn new_plugin(parent: &Path, name: &str, sdk: &Path) -> Result<PathBuf, Stri
             .replace("{{name}}", name)
             .replace("{{Type}}", &ty)
             .replace("{{sdk}}", &sdk)
-            .replace("{{wit}}", WIT_VERSION)
             .replace("{{profile}}", profile)
     };
     let mut files: Vec<(&str, String)> = TEMPLATE.iter().map(|(file, text)| (*file, fill(text))).collect();

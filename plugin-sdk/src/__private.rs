@@ -19,6 +19,10 @@ pub fn init<P: Plugin>(config: &str) -> Result<P, String> {
     P::init(crate::config::decode_text(config)?)
 }
 
+pub fn config_schema<P: Plugin>() -> Option<String> {
+    Some(crate::config::schema::<P::Config>())
+}
+
 fn not_initialised() -> ! {
     panic!("wagate plugin hook called before init")
 }

@@ -4,9 +4,14 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 /// The config of a plugin that takes none: only `{}` is accepted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoConfig {}
+
+/// The JSON Schema of config type `C`, as text.
+pub fn schema<C: schemars::JsonSchema>() -> String {
+    serde_json::to_string(&schemars::schema_for!(C)).expect("a schema serialises")
+}
 
 /// Decodes a config given as JSON text (what the host hands `init`). Read as a value
 /// first, so the message names the field rather than a column of the host's text.
@@ -67,6 +72,8 @@ mod tests {
         assert_eq!(err, "invalid config: missing field `rules`");
         assert!(super::decode_text::<Config>(r#"{"rules": [], "qrFormat": "dataUrl"}"#).is_ok());
         assert!(super::decode_text::<super::NoConfig>("{}").is_ok());
+        let schema: serde_json::Value = serde_json::from_str(&super::schema::<super::NoConfig>()).unwrap();
+        assert_eq!(schema["additionalProperties"], false, "{schema}");
         let err = super::decode_text::<super::NoConfig>(r#"{"x": 1}"#).unwrap_err();
         assert!(err.starts_with("invalid config at 'x': unknown field `x`"), "{err}");
     }

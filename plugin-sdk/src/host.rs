@@ -14,48 +14,56 @@ pub enum Level {
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
-    use super::Level;
-    use crate::bindings::wagate::plugin::host as h;
+    use super::{HostError, Level};
+    use crate::bindings::wagate::plugin::{chats, clock, kv, log, sessions, types};
+
+    fn error(e: types::Error) -> HostError {
+        match e {
+            types::Error::Invalid(m) => HostError::Invalid(m),
+            types::Error::QuotaExceeded(m) => HostError::QuotaExceeded(m),
+            types::Error::Unavailable(m) => HostError::Unavailable(m),
+        }
+    }
 
     pub fn log(level: Level, message: &str) {
         let level = match level {
-            Level::Trace => h::Level::Trace,
-            Level::Debug => h::Level::Debug,
-            Level::Info => h::Level::Info,
-            Level::Warn => h::Level::Warn,
-            Level::Error => h::Level::Error,
+            Level::Trace => log::Level::Trace,
+            Level::Debug => log::Level::Debug,
+            Level::Info => log::Level::Info,
+            Level::Warn => log::Level::Warn,
+            Level::Error => log::Level::Error,
         };
-        h::log(level, message)
+        log::log(level, message)
     }
     pub fn now_ms() -> u64 {
-        h::now_ms()
+        clock::now_ms()
     }
     pub fn kv_get(key: &str) -> Option<String> {
-        h::kv_get(key)
+        kv::get(key)
     }
-    pub fn kv_set(key: &str, value: &str) -> Result<(), String> {
-        h::kv_set(key, value)
+    pub fn kv_set(key: &str, value: &str) -> Result<(), HostError> {
+        kv::set(key, value).map_err(error)
     }
     pub fn kv_delete(key: &str) {
-        h::kv_delete(key)
+        kv::delete(key)
     }
-    pub fn sessions() -> Result<String, String> {
-        h::sessions()
+    pub fn sessions() -> Result<String, HostError> {
+        sessions::all().map_err(error)
     }
-    pub fn chats(session: &str, limit: u32, offset: u32) -> Result<String, String> {
-        h::chats(session, limit, offset)
+    pub fn chats(session: &str, limit: u32, offset: u32) -> Result<String, HostError> {
+        chats::recent(session, limit, offset).map_err(error)
     }
-    pub fn chat(id: &str) -> Result<Option<String>, String> {
-        h::chat(id)
+    pub fn chat(id: &str) -> Result<Option<String>, HostError> {
+        chats::get(id).map_err(error)
     }
-    pub fn history(session: &str, chat: &str, limit: u32, offset: u32) -> Result<String, String> {
-        h::history(session, chat, limit, offset)
+    pub fn history(session: &str, chat: &str, limit: u32, offset: u32) -> Result<String, HostError> {
+        chats::history(session, chat, limit, offset).map_err(error)
     }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
-    use super::Level;
+    use super::{HostError, Level};
     use crate::testing::with_host;
 
     pub fn log(level: Level, message: &str) {
@@ -67,7 +75,7 @@ mod imp {
     pub fn kv_get(key: &str) -> Option<String> {
         with_host(|h| h.kv.get(key).cloned())
     }
-    pub fn kv_set(key: &str, value: &str) -> Result<(), String> {
+    pub fn kv_set(key: &str, value: &str) -> Result<(), HostError> {
         with_host(|h| {
             h.kv.insert(key.to_owned(), value.to_owned());
         });
@@ -78,16 +86,16 @@ mod imp {
             h.kv.remove(key);
         })
     }
-    pub fn sessions() -> Result<String, String> {
+    pub fn sessions() -> Result<String, HostError> {
         with_host(|h| Ok(text(&h.sessions)))
     }
-    pub fn chats(session: &str, limit: u32, offset: u32) -> Result<String, String> {
+    pub fn chats(session: &str, limit: u32, offset: u32) -> Result<String, HostError> {
         with_host(|h| Ok(text(&page(h.chats.get(session), limit, offset))))
     }
-    pub fn chat(id: &str) -> Result<Option<String>, String> {
+    pub fn chat(id: &str) -> Result<Option<String>, HostError> {
         with_host(|h| Ok(h.chats.values().flatten().find(|c| c.id == id).map(text)))
     }
-    pub fn history(_session: &str, chat: &str, limit: u32, offset: u32) -> Result<String, String> {
+    pub fn history(_session: &str, chat: &str, limit: u32, offset: u32) -> Result<String, HostError> {
         with_host(|h| Ok(text(&page(h.history.get(chat), limit, offset))))
     }
 
@@ -112,7 +120,7 @@ pub fn now_ms() -> u64 {
 pub fn kv_get(key: &str) -> Option<String> {
     imp::kv_get(key)
 }
-pub fn kv_set(key: &str, value: &str) -> Result<(), String> {
+pub fn kv_set(key: &str, value: &str) -> Result<(), HostError> {
     imp::kv_set(key, value)
 }
 pub fn kv_delete(key: &str) {
@@ -123,7 +131,11 @@ pub fn kv_delete(key: &str) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HostError {
-    /// The host could not answer (its store is unavailable, the capability is missing, ...).
+    /// A value the host does not accept (a key too long, ...).
+    Invalid(String),
+    /// A limit of the tenant was reached (kv bytes, keys).
+    QuotaExceeded(String),
+    /// The host cannot answer now (its store is unavailable); a later call may succeed.
     Unavailable(String),
     /// The answer does not have the model's shape: the gateway speaks a model this SDK does
     /// not (rebuild the plugin against the gateway's SDK).
@@ -133,6 +145,8 @@ pub enum HostError {
 impl std::fmt::Display for HostError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            HostError::Invalid(why) => write!(f, "invalid: {why}"),
+            HostError::QuotaExceeded(why) => write!(f, "{why}"),
             HostError::Unavailable(why) => write!(f, "host unavailable: {why}"),
             HostError::Contract(why) => write!(f, "host answer does not match the model: {why}"),
         }
@@ -141,8 +155,8 @@ impl std::fmt::Display for HostError {
 
 impl std::error::Error for HostError {}
 
-fn typed<T: serde::de::DeserializeOwned>(r: Result<String, String>) -> Result<T, HostError> {
-    let text = r.map_err(HostError::Unavailable)?;
+fn typed<T: serde::de::DeserializeOwned>(r: Result<String, HostError>) -> Result<T, HostError> {
+    let text = r?;
     serde_json::from_str(&text).map_err(|e| HostError::Contract(e.to_string()))
 }
 
@@ -156,7 +170,7 @@ pub fn chats(session: &str, limit: u32, offset: u32) -> Result<Vec<Chat>, HostEr
 }
 /// One chat of the tenant by id (its `session_id` says whose); `None` when no session has it.
 pub fn chat(id: &str) -> Result<Option<Chat>, HostError> {
-    match imp::chat(id).map_err(HostError::Unavailable)? {
+    match imp::chat(id)? {
         Some(text) => typed(Ok(text)).map(Some),
         None => Ok(None),
     }

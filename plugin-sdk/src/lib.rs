@@ -22,6 +22,7 @@ pub mod testing;
 mod types;
 
 pub use chrono;
+pub use schemars;
 pub use serde_json::{self, Value, json};
 pub use types::{Action, ClientEvent, Emit, Identity, Target, decode_event};
 /// The canonical model (`wagate-model`): records, statuses, events.
@@ -31,7 +32,9 @@ pub use wagate_model::{
     Chat, Direction, DisconnectReason, Event, Message, MessageStatus, MessageType, Session, SessionStatus, TenantStats,
 };
 
-/// The WIT bindings (`wit/plugin.wit`), for plugins that need the raw interface.
+/// The WIT bindings (`wit/plugin.wit`, `wagate:plugin@1.0.0`), for plugins that need the raw
+/// interface. A component imports only the interfaces it calls: a plugin that never calls
+/// `host::kv_get` does not import `wagate:plugin/kv`, and needs no `kv` capability.
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
@@ -49,7 +52,10 @@ pub trait Plugin: Sized + 'static {
     /// by the SDK before `init`. A config that does not decode refuses the binding with the
     /// path of the field and what was expected (`invalid config at 'qrFormat': unknown variant
     /// ...`). `serde_json::Value` takes any JSON object.
-    type Config: serde::de::DeserializeOwned;
+    /// Its JSON Schema (`#[derive(schemars::JsonSchema)]`, re-exported as
+    /// `wagate_plugin_sdk::schemars`) is what the gateway shows for the plugin
+    /// (`configSchema`), so a UI can render a form for it.
+    type Config: serde::de::DeserializeOwned + schemars::JsonSchema;
 
     /// Builds the plugin for one tenant binding. An `Err` refuses the binding and its text is
     /// shown to the tenant.
@@ -76,11 +82,15 @@ pub trait Plugin: Sized + 'static {
     }
 }
 
-/// Exports a [`Plugin`] implementation as the component's `hooks`.
+/// Exports a [`Plugin`] implementation: `wagate:plugin/config` and every hook interface
+/// (the host calls only the hooks `plugin.toml` lists; the rest answer with the defaults).
 ///
 /// ```ignore
 /// struct Echo;
-/// impl wagate_plugin_sdk::Plugin for Echo { fn init(_: Value) -> Result<Self, String> { Ok(Echo) } }
+/// impl wagate_plugin_sdk::Plugin for Echo {
+///     type Config = wagate_plugin_sdk::config::NoConfig;
+///     fn init(_: Self::Config) -> Result<Self, String> { Ok(Echo) }
+/// }
 /// wagate_plugin_sdk::export_plugin!(Echo);
 /// ```
 #[macro_export]
@@ -88,7 +98,7 @@ macro_rules! export_plugin {
     ($plugin:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            use $crate::bindings::exports::wagate::plugin::hooks as __hooks;
+            use $crate::bindings::exports::wagate::plugin as __hooks;
             use $crate::bindings::wagate::plugin::types as __types;
 
             struct __WagateExport;
@@ -97,30 +107,41 @@ macro_rules! export_plugin {
                 static __STATE: ::std::cell::RefCell<Option<$plugin>> = const { ::std::cell::RefCell::new(None) };
             }
 
-            impl __hooks::Guest for __WagateExport {
+            impl __hooks::config::Guest for __WagateExport {
                 fn init(config: String) -> Result<(), String> {
                     let plugin = $crate::__private::init::<$plugin>(&config)?;
                     __STATE.with(|s| *s.borrow_mut() = Some(plugin));
                     Ok(())
                 }
+                fn schema() -> Option<String> {
+                    $crate::__private::config_schema::<$plugin>()
+                }
+            }
+            impl __hooks::auth::Guest for __WagateExport {
                 fn map_auth(claims: String, identity: __types::Identity) -> Result<__types::Identity, String> {
                     __STATE.with(|s| $crate::__private::map_auth(s.borrow_mut().as_mut(), &claims, identity))
                 }
+            }
+            impl __hooks::client_events::Guest for __WagateExport {
                 fn on_client_event(caller: __types::Identity, event: __types::ClientEvent) -> Vec<__types::Action> {
                     __STATE.with(|s| $crate::__private::on_client_event(s.borrow_mut().as_mut(), caller, event))
                 }
+            }
+            impl __hooks::transform::Guest for __WagateExport {
                 fn transform(event: __types::Event) -> Vec<__types::Emit> {
                     __STATE.with(|s| $crate::__private::transform(s.borrow_mut().as_mut(), event))
                 }
                 fn transform_batch(events: Vec<__types::Event>) -> Vec<Vec<__types::Emit>> {
                     __STATE.with(|s| $crate::__private::transform_batch(s.borrow_mut().as_mut(), events))
                 }
+            }
+            impl __hooks::bot::Guest for __WagateExport {
                 fn on_event(event: __types::Event) -> Vec<__types::Action> {
                     __STATE.with(|s| $crate::__private::on_event(s.borrow_mut().as_mut(), event))
                 }
             }
 
-    $crate::bindings::__export_plugin_world!(__WagateExport with_types_in $crate::bindings);
+            $crate::bindings::__export_plugin_world!(__WagateExport with_types_in $crate::bindings);
         };
     };
 }

@@ -111,8 +111,15 @@ pub struct Inbound {
     lid: Option<String>,
     text: String,
     /// `text` (default), `image`, `audio`, `video`, `document`, ...
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default, deserialize_with = "known_kind")]
     kind: Option<MessageType>,
+}
+
+/// Readers of the model take kinds they do not know as `other`; a request names a kind this
+/// gateway knows, or is refused.
+fn known_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<MessageType>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(d)? else { return Ok(None) };
+    text.parse().map(Some).map_err(serde::de::Error::custom)
 }
 
 #[derive(Serialize, ToSchema)]

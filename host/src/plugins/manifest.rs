@@ -6,9 +6,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "0.3.0";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Hook {
@@ -16,6 +13,17 @@ pub enum Hook {
     ClientEvents,
     Transform,
     Bot,
+}
+
+impl Hook {
+    pub fn name(self) -> &'static str {
+        match self {
+            Hook::Auth => "auth",
+            Hook::ClientEvents => "client-events",
+            Hook::Transform => "transform",
+            Hook::Bot => "bot",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
@@ -49,7 +57,8 @@ impl Capability {
 struct RawManifest {
     name: String,
     version: String,
-    wit: String,
+    /// Optional: the component records the contract it was built against.
+    wit: Option<String>,
     #[serde(default)]
     description: String,
     hooks: BTreeSet<Hook>,
@@ -66,7 +75,8 @@ struct RawManifest {
 pub struct Manifest {
     pub name: String,
     pub version: String,
-    pub wit: String,
+    /// The contract version plugin.toml declares, if it does; checked against the component's.
+    pub wit: Option<String>,
     pub description: String,
     pub hooks: BTreeSet<Hook>,
     pub capabilities: BTreeSet<Capability>,
@@ -87,11 +97,8 @@ pub fn read(dir: &Path) -> Result<Manifest, String> {
 pub fn parse(dir: &Path, text: &str) -> Result<Manifest, String> {
     let raw: RawManifest = toml::from_str(text).map_err(|e| format!("plugin.toml is invalid: {}", e.message()))?;
     crate::model::validate_id(&raw.name).map_err(|e| format!("plugin name '{}': {e}", raw.name))?;
-    if !wit_compatible(&raw.wit) {
-        return Err(format!(
-            "plugin is built for WIT wagate:plugin@{}; this gateway implements @{WIT_VERSION}",
-            raw.wit
-        ));
+    if let Some(wit) = raw.wit.as_deref().filter(|w| !wit_compatible(w)) {
+        return Err(format!("plugin is built for WIT wagate:plugin@{wit}; this gateway links @1.x and @0.3.x"));
     }
     if raw.hooks.is_empty() {
         return Err("plugin.toml lists no hooks".into());
@@ -116,11 +123,10 @@ pub fn parse(dir: &Path, text: &str) -> Result<Manifest, String> {
     })
 }
 
-/// 0.x versions are compatible within the same minor version (semver for 0.x).
+/// The contracts this host links: 1.x (minors only add) and 0.3.x (semver for 0.x).
 fn wit_compatible(v: &str) -> bool {
-    let ours: Vec<&str> = WIT_VERSION.split('.').collect();
-    let theirs: Vec<&str> = v.split('.').collect();
-    theirs.len() == 3 && theirs[..2] == ours[..2] && theirs[2].parse::<u32>().is_ok()
+    let parts: Vec<&str> = v.split('.').collect();
+    parts.len() == 3 && parts.iter().all(|p| p.parse::<u32>().is_ok()) && (parts[0] == "1" || parts[..2] == ["0", "3"])
 }
 
 fn only_wasm(dir: &Path) -> Result<PathBuf, String> {
@@ -164,7 +170,8 @@ greeting = "hi"
     #[test]
     fn refuses_with_reasons() {
         let cases = [
-            (GOOD.replace("0.3.0", "0.2.0"), "implements @0.3.0"),
+            (GOOD.replace("0.3.0", "0.2.0"), "links @1.x and @0.3.x"),
+            (GOOD.replace("0.3.0", "2.0.0"), "links @1.x and @0.3.x"),
             (GOOD.replace("\"bot\"", "\"teleport\""), "plugin.toml is invalid"),
             (GOOD.replace("\"kv\"", "\"net\""), "plugin.toml is invalid"),
             (GOOD.replace("name = \"x\"", "name = \"a/b\""), "plugin name"),
@@ -177,7 +184,10 @@ greeting = "hi"
             assert!(err.contains(needle), "{err}");
         }
         assert!(wit_compatible("0.3.7"));
+        assert!(wit_compatible("1.0.0") && wit_compatible("1.4.2"));
         assert!(!wit_compatible("0.2.0"));
-        assert!(!wit_compatible("1.1.0"));
+        assert!(!wit_compatible("2.0.0"));
+        let without = parse(Path::new("/p/x"), &GOOD.replace("wit = \"0.3.0\"\n", "")).unwrap();
+        assert_eq!(without.wit, None);
     }
 }

@@ -83,6 +83,12 @@ pub struct PluginInfo {
     /// Time to read, compile or load from cache, and type-check the serving version.
     pub load_ms: Option<f64>,
     pub sha256: Option<String>,
+    /// The `wagate:plugin` contract the serving version is built against (`1.0.0`, or
+    /// `0.3.0` served through the adapter).
+    pub contract: Option<String>,
+    /// The JSON Schema of the plugin's config, when it declares one (a UI renders a form).
+    #[schema(value_type = Option<Object>)]
+    pub config_schema: Option<Value>,
     /// Per hook: calls, errors, p50/p99 call time over the recent calls.
     pub calls: BTreeMap<Hook, HookView>,
 }
@@ -201,7 +207,7 @@ impl Plugins {
         let built = tokio::task::spawn_blocking(move || inner.registry.build(&folder))
             .await
             .unwrap_or_else(|e| Err(format!("loader crashed: {e}")));
-        let candidate = match built {
+        let mut candidate = match built {
             Ok(c) => c,
             Err(reason) => return self.refuse(name, reason),
         };
@@ -228,6 +234,15 @@ impl Plugins {
                 Err(fault) => return self.refuse(name, format!("init failed for tenant '{}': {fault}", b.tenant)),
             }
         }
+        let probe = self.context("-", &candidate.loaded);
+        candidate.loaded.config_schema = match self.sandbox().config_schema(&candidate.loaded.pre, probe).await {
+            Ok(None) => None,
+            Ok(Some(text)) => match serde_json::from_str(&text) {
+                Ok(schema) => Some(schema),
+                Err(e) => return self.refuse(name, format!("the config schema it declares is not JSON: {e}")),
+            },
+            Err(fault) => return self.refuse(name, format!("asking for its config schema failed: {fault}")),
+        };
         let loaded = registry.install(candidate);
         tracing::info!(plugin = name, version = %loaded.manifest.version, from_cache = loaded.from_cache, load_ms = loaded.load_ms, "plugin loaded");
         ReloadOutcome::Loaded { version: loaded.manifest.version.clone() }
@@ -618,6 +633,8 @@ fn info_of(name: &str, e: &registry::Entry) -> PluginInfo {
         from_cache: current.map(|l| l.from_cache),
         load_ms: current.map(|l| l.load_ms),
         sha256: current.map(|l| l.sha256.clone()),
+        contract: current.map(|l| l.pre.contract().version().to_owned()),
+        config_schema: current.and_then(|l| l.config_schema.clone()),
         calls: e.metrics.view(),
     }
 }

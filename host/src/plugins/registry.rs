@@ -14,14 +14,17 @@ use wasmtime::component::Component;
 
 use super::manifest::{self, Manifest};
 use super::metrics::Metrics;
-use super::sandbox::{PluginPre, Sandbox, State};
+use super::sandbox::{Prepared, Sandbox};
 
 /// One loaded version of a plugin. In-flight calls keep theirs alive across a swap.
 pub struct Loaded {
     /// Unique per load, so instances of an older version are recognised and replaced.
     pub id: u64,
     pub manifest: Manifest,
-    pub pre: PluginPre<State>,
+    pub pre: Prepared,
+    /// The JSON Schema of the plugin's config, when it declares one (1.0 plugins built with
+    /// plugin-sdk do); asked of the component once, when the version is loaded.
+    pub config_schema: Option<serde_json::Value>,
     pub sha256: String,
     pub loaded_at: DateTime<Utc>,
     pub from_cache: bool,
@@ -97,13 +100,14 @@ impl Registry {
         let (component, from_cache) = self.compile(&wasm, &sha256)?;
         let pre = self
             .sandbox
-            .prepare(&component, &manifest.capabilities)
+            .prepare(&component, &manifest)
             .map_err(|e| format!("component does not fit wagate:plugin: {e}"))?;
         Ok(Candidate {
             loaded: Loaded {
                 id: self.next_id.fetch_add(1, Ordering::Relaxed),
                 manifest,
                 pre,
+                config_schema: None,
                 sha256,
                 loaded_at: Utc::now(),
                 from_cache,

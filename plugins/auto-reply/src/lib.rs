@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use wagate_plugin_sdk::{Action, Event, EventBody, Plugin, host};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Rule {
     contains: Option<String>,
@@ -11,7 +11,7 @@ struct Rule {
     reply: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]

@@ -13,7 +13,7 @@ const DEFAULT_ATTRIBUTES: &[(&str, &[&str])] = &[
     ("subscriptionId", &["subscriptionId", "subscription_id"]),
 ];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Config {
     /// Claim (dotted path) naming the user; the built-in list when absent.

@@ -7,7 +7,7 @@ use wagate_plugin_sdk::{
     json, model::time::iso,
 };
 
-#[derive(Debug, Deserialize, PartialEq)]
+#[derive(Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 enum QrFormat {
     /// The raw QR payload (seed 000's client renders it with `QRCode.toDataURL`).
@@ -16,7 +16,7 @@ enum QrFormat {
     DataUrl,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Config {
     #[serde(default = "raw")]

@@ -10,7 +10,7 @@ use wagate_plugin_sdk::{
 /// The one room of the organization's sockets (rooms are per tenant already).
 const ROOM: &str = "organization";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Config {
     /// Claim (dotted path) naming the caller's organization.

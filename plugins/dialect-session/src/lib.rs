@@ -6,7 +6,7 @@ use wagate_plugin_sdk::{
     export_plugin, host, ids, json, model::time::iso,
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Config {
     #[serde(default = "connected_message")]

@@ -5,7 +5,7 @@ use wagate_plugin_sdk::{Emit, Event, EventBody, Plugin, host};
 
 /// The binding's config: plugin.toml's `[config]` with the tenant's merged over it. A config
 /// that does not decode is refused at bind time with the field's path.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     prefix: String,

@@ -1,9 +1,9 @@
 //! Test plugin: one misbehaviour per mode, on every transform and client event.
 
 use serde::Deserialize;
-use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, Identity, Plugin, Target, host, json};
+use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, Identity, Plugin, Target, json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Config {
     #[serde(default = "ok")]
@@ -33,19 +33,15 @@ impl Faulty {
             "bomb" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
                 loop {
-                    // Zeroed 8 MiB chunks: fresh pages, so the cap is reached in a few grows.
-                    hoard.push(vec![0u8; 8 << 20]);
+                    // 16 MiB chunks: the cap (32 MiB by default) is passed on the second grow,
+                    // however busy the machine is, well inside the call deadline.
+                    hoard.push(vec![0u8; 16 << 20]);
                     std::hint::black_box(&hoard);
                 }
             }
             "panic" => panic!("faulty plugin panics on purpose"),
             "foreign-room" => {
                 vec![Emit::new("faulty:leak", json!({ "secret": true }), Target::Room("t/victim".into()))]
-            }
-            "kv" => {
-                // Not granted in plugin.toml.
-                let _ = host::kv_set("stolen", "1");
-                vec![]
             }
             "bad-action" => vec![Emit::new("", json!(null), Target::Tenant)],
             _ => vec![Emit::to_tenant("faulty:ok", json!({ "mode": self.mode }))],

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, EventBody, Identity, Plugin, Target, Value, host, json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Config {
     label: Option<String>,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, Identity, Plugin, json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Config {
     #[serde(default)]

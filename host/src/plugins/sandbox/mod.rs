@@ -1,30 +1,30 @@
-//! The wasmtime side: one engine per process, the store data a plugin instance runs with,
-//! the host imports (tenant-scoped, capability-checked), and calls with a deadline.
+//! The wasmtime side: one engine per process, the store data a plugin instance runs with, and
+//! calls with a deadline. The contracts a component can be built against (`v1`, and `v0_3`
+//! through an adapter) share the host imports (`imports`); `contract` reads which one a
+//! component speaks and checks it against its manifest at load.
+
+mod contract;
+mod imports;
+mod v0_3;
+mod v1;
+
+pub use contract::Contract;
+pub use v1::wit;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy, Store, StoreLimits,
     StoreLimitsBuilder, Trap,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::manifest::Capability;
+use super::manifest::{Capability, Manifest};
 use crate::config::PluginsConfig;
-use crate::model::SessionKey;
-use crate::store::{self as db, chats, messages, plugins as stored, sessions};
-
-wasmtime::component::bindgen!({
-    world: "plugin",
-    path: "../wit",
-    imports: { default: async | trappable },
-    exports: { default: async },
-});
-
-pub use self::wagate::plugin::types as wit;
+use crate::store as db;
 
 /// Epochs tick every 10 ms; a call's deadline is a number of ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -90,7 +90,8 @@ impl Sandbox {
         spawn_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         link_wasi_without_clocks(&mut linker)?;
-        Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        v1::add_to_linker(&mut linker)?;
+        v0_3::add_to_linker(&mut linker)?;
         let mut linker_with_clocks = linker.clone();
         {
             use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
@@ -109,20 +110,18 @@ impl Sandbox {
         })
     }
 
-    /// Type-checks a component against the `plugin` world with the WASI its capabilities
-    /// grant: every import resolvable, the `hooks` export present with the right signatures.
-    pub fn prepare(&self, component: &Component, capabilities: &BTreeSet<Capability>) -> Result<PluginPre<State>, String> {
-        let with_clocks = capabilities.contains(&Capability::Clock);
+    /// Checks a component against its manifest (`contract::check`: the contract it speaks,
+    /// every import granted, every listed hook exported) and type-checks it against that
+    /// contract with the WASI its capabilities grant.
+    pub fn prepare(&self, component: &Component, manifest: &Manifest) -> Result<Prepared, String> {
+        let contract = contract::check(&contract::Surface::of(&self.engine, component), manifest)?;
+        let with_clocks = manifest.capabilities.contains(&Capability::Clock);
         let linker = if with_clocks { &self.linker_with_clocks } else { &self.linker };
-        let pre = linker.instantiate_pre(component).map_err(|e| {
-            let text = format!("{e:#}");
-            if !with_clocks && text.contains("wasi:clocks") {
-                format!("{text} (wasi:clocks is linked only for plugins with the 'clock' capability)")
-            } else {
-                text
-            }
-        })?;
-        PluginPre::new(pre).map_err(|e| format!("{e:#}"))
+        let pre = linker.instantiate_pre(component).map_err(|e| format!("{e:#}"))?;
+        match contract {
+            Contract::V1 => v1::Pre::new(pre).map(Prepared::V1),
+            Contract::V0_3 => v0_3::Pre::new(pre).map(Prepared::V0_3).map_err(|e| format!("{e:#}")),
+        }
     }
 
     /// Longest a call may take by the host's own clock. Epochs stop wasm code at the call
@@ -136,10 +135,28 @@ impl Sandbox {
     /// `Ok(Err(msg))` is the plugin refusing the config.
     pub async fn instantiate(
         &self,
-        pre: &PluginPre<State>,
+        pre: &Prepared,
         ctx: Arc<CallContext>,
         config: &str,
     ) -> Result<Result<Instance, String>, Fault> {
+        let mut instance = self.fresh(pre, ctx).await?;
+        match instance.call(&Request::Init(config)).await? {
+            Response::Init(result) => Ok(result.map(|()| instance)),
+            _ => unreachable!("init answers with Response::Init"),
+        }
+    }
+
+    /// The JSON Schema the plugin declares for its config (1.0 plugins built with plugin-sdk
+    /// do), asked of an instance that is not initialised.
+    pub async fn config_schema(&self, pre: &Prepared, ctx: Arc<CallContext>) -> Result<Option<String>, Fault> {
+        let mut instance = self.fresh(pre, ctx).await?;
+        match instance.call(&Request::ConfigSchema).await? {
+            Response::ConfigSchema(schema) => Ok(schema),
+            _ => unreachable!("config-schema answers with Response::ConfigSchema"),
+        }
+    }
+
+    async fn fresh(&self, pre: &Prepared, ctx: Arc<CallContext>) -> Result<Instance, Fault> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.memory_bytes)
             .instances(16)
@@ -155,12 +172,12 @@ impl Sandbox {
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.call_ticks);
-        let bindings = pre.instantiate_async(&mut store).await.map_err(|e| self.classify(e))?;
-        let mut instance = Instance { store, bindings, calls: 0, sandbox: self.clone() };
-        match instance.call(&Request::Init(config)).await? {
-            Response::Init(result) => Ok(result.map(|()| instance)),
-            _ => unreachable!("init answers with Response::Init"),
-        }
+        let hooks = match pre {
+            Prepared::V1(pre) => pre.instantiate(&mut store).await.map(Hooks::V1),
+            Prepared::V0_3(pre) => pre.instantiate_async(&mut store).await.map(Hooks::V0_3),
+        };
+        let hooks = hooks.map_err(|e| self.classify(e))?;
+        Ok(Instance { store, hooks, calls: 0, sandbox: self.clone() })
     }
 
     fn classify(&self, err: wasmtime::Error) -> Fault {
@@ -239,6 +256,7 @@ pub enum Request<'r> {
     /// Events of one tenant in commit order; one call, one deadline.
     TransformBatch(&'r [wit::Event]),
     OnEvent(&'r wit::Event),
+    ConfigSchema,
 }
 
 pub enum Response {
@@ -248,6 +266,7 @@ pub enum Response {
     Emits(Vec<wit::Emit>),
     /// One list per event of a `TransformBatch`, unchecked: the count may be wrong.
     EmitBatches(Vec<Vec<wit::Emit>>),
+    ConfigSchema(Option<String>),
 }
 
 impl Request<'_> {
@@ -260,10 +279,30 @@ impl Request<'_> {
     }
 }
 
+/// A component checked and type-checked against the contract it speaks.
+pub enum Prepared {
+    V1(v1::Pre),
+    V0_3(v0_3::Pre),
+}
+
+impl Prepared {
+    pub fn contract(&self) -> Contract {
+        match self {
+            Prepared::V1(_) => Contract::V1,
+            Prepared::V0_3(_) => Contract::V0_3,
+        }
+    }
+}
+
+enum Hooks {
+    V1(v1::Hooks),
+    V0_3(v0_3::Hooks),
+}
+
 /// A live instance of one plugin version for one tenant binding.
 pub struct Instance {
     store: Store<State>,
-    bindings: Plugin,
+    hooks: Hooks,
     /// Events handled so far (a batch counts each of its events).
     pub calls: u64,
     sandbox: Sandbox,
@@ -275,23 +314,17 @@ impl Instance {
     pub async fn call(&mut self, req: &Request<'_>) -> Result<Response, Fault> {
         self.calls += req.events() as u64;
         self.store.set_epoch_deadline(self.sandbox.call_ticks);
-        let hooks = self.bindings.wagate_plugin_hooks();
+        if let Request::ClientEvent { scope, .. } = req {
+            self.store.data_mut().scope = Some((*scope).clone());
+        }
         let store = &mut self.store;
-        let call = async move { match req {
-            Request::Init(config) => hooks.call_init(store, &config.to_string()).await.map(Response::Init),
-            Request::MapAuth { claims, identity } => {
-                hooks.call_map_auth(store, &claims.to_string(), identity).await.map(Response::Identity)
+        let hooks = &self.hooks;
+        let call = async move {
+            match hooks {
+                Hooks::V1(h) => h.call(store, req).await,
+                Hooks::V0_3(h) => v0_3::call(h, store, req).await,
             }
-            Request::ClientEvent { caller, event, scope } => {
-                store.data_mut().scope = Some((*scope).clone());
-                hooks.call_on_client_event(store, caller, event).await.map(Response::Actions)
-            }
-            Request::Transform(event) => hooks.call_transform(store, event).await.map(Response::Emits),
-            Request::TransformBatch(events) => {
-                hooks.call_transform_batch(store, events).await.map(Response::EmitBatches)
-            }
-            Request::OnEvent(event) => hooks.call_on_event(store, event).await.map(Response::Actions),
-        } };
+        };
         // Dropping the call future abandons the guest mid-call; the caller drops the instance
         // after any fault, as after a trap.
         let outcome = match tokio::time::timeout(self.sandbox.host_deadline(), call).await {
@@ -352,155 +385,3 @@ impl std::fmt::Display for Denied {
 
 impl std::error::Error for Denied {}
 
-impl State {
-    fn require(&self, cap: Capability) -> wasmtime::Result<()> {
-        if self.ctx.capabilities.contains(&cap) { Ok(()) } else { Err(wasmtime::Error::new(Denied(cap))) }
-    }
-
-    /// Whether this call may read `session`: always, unless it is made for a socket whose
-    /// user may not use it. An unusable session reads as a missing one. (Owned parts only:
-    /// the future must not borrow the store's state across the query.)
-    fn may_read(&self, session: &str) -> impl std::future::Future<Output = bool> + Send + 'static {
-        let (scope, ctx) = (self.scope.clone(), self.ctx.clone());
-        let key = SessionKey::new(&ctx.tenant, session);
-        async move {
-            let Some(scope) = scope else { return true };
-            matches!(sessions::get(ctx.db.pool(), &key).await, Ok(Some(s)) if scope.identity.may_use(scope.access, &s))
-        }
-    }
-}
-
-fn json_or_err<T: serde::Serialize>(r: Result<T, db::StoreError>) -> Result<String, String> {
-    r.map_err(|e| e.to_string()).and_then(|v| serde_json::to_string(&v).map_err(|e| e.to_string()))
-}
-
-impl self::wagate::plugin::types::Host for State {}
-
-impl self::wagate::plugin::host::Host for State {
-    async fn log(&mut self, level: self::wagate::plugin::host::Level, message: String) -> wasmtime::Result<()> {
-        use self::wagate::plugin::host::Level;
-        self.require(Capability::Log)?;
-        let (tenant, plugin) = (&self.ctx.tenant, &self.ctx.plugin);
-        let per_minute = self.ctx.directory.limits(tenant).plugin_log_lines_per_minute;
-        let over = self.ctx.rates.check("plugin log lines per minute", &format!("log/{tenant}/{plugin}"), per_minute);
-        let was_dropping = self.ctx.dropping_logs.swap(over.is_err(), std::sync::atomic::Ordering::Relaxed);
-        if let Err(q) = over {
-            if !was_dropping {
-                tracing::warn!(%tenant, %plugin, "{q}: dropping its log lines until the rate allows again");
-            }
-            return Ok(());
-        }
-        let message: String = message.chars().take(4096).collect();
-        match level {
-            Level::Trace => tracing::trace!(%tenant, %plugin, "{message}"),
-            Level::Debug => tracing::debug!(%tenant, %plugin, "{message}"),
-            Level::Info => tracing::info!(%tenant, %plugin, "{message}"),
-            Level::Warn => tracing::warn!(%tenant, %plugin, "{message}"),
-            Level::Error => tracing::error!(%tenant, %plugin, "{message}"),
-        }
-        Ok(())
-    }
-
-    async fn now_ms(&mut self) -> wasmtime::Result<u64> {
-        self.require(Capability::Clock)?;
-        Ok(chrono::Utc::now().timestamp_millis() as u64)
-    }
-
-    async fn kv_get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        self.require(Capability::Kv)?;
-        let c = &self.ctx;
-        Ok(stored::kv_get(c.db.pool(), &c.tenant, &c.plugin, &key).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "plugin kv read failed");
-            None
-        }))
-    }
-
-    async fn kv_set(&mut self, key: String, value: String) -> wasmtime::Result<Result<(), String>> {
-        self.require(Capability::Kv)?;
-        if key.is_empty() || key.len() > MAX_KV_KEY {
-            return Ok(Err(format!("keys are 1 to {MAX_KV_KEY} bytes")));
-        }
-        if value.len() > MAX_KV_VALUE {
-            return Ok(Err(format!("values are at most {MAX_KV_VALUE} bytes")));
-        }
-        let c = &self.ctx;
-        let max_bytes = c.directory.limits(&c.tenant).plugin_kv_bytes;
-        let result = async {
-            // Checked inside the write that would exceed it: concurrent sets cannot overshoot.
-            let mut w = c.db.begin_write().await?;
-            let (keys, bytes) = stored::kv_usage_besides(&mut w, &c.tenant, &c.plugin, &key).await?;
-            if keys >= MAX_KV_KEYS {
-                return Ok(Err(format!("at most {MAX_KV_KEYS} keys per plugin and tenant")));
-            }
-            let after = bytes.saturating_add((key.len() + value.len()) as u64);
-            if after > max_bytes {
-                return Ok(Err(format!(
-                    "quota exceeded: plugin kv bytes (limit {max_bytes}); this value would make it {after}"
-                )));
-            }
-            stored::kv_set(&mut w, &c.tenant, &c.plugin, &key, &value).await?;
-            w.commit().await?;
-            Ok::<_, db::StoreError>(Ok(()))
-        };
-        Ok(result.await.unwrap_or_else(|e| Err(e.to_string())))
-    }
-
-    async fn kv_delete(&mut self, key: String) -> wasmtime::Result<()> {
-        self.require(Capability::Kv)?;
-        let c = &self.ctx;
-        let result = async {
-            let mut w = c.db.begin_write().await?;
-            stored::kv_delete(&mut w, &c.tenant, &c.plugin, &key).await?;
-            w.commit().await
-        };
-        if let Err(e) = result.await {
-            tracing::warn!(error = %e, "plugin kv delete failed");
-        }
-        Ok(())
-    }
-
-    async fn sessions(&mut self) -> wasmtime::Result<Result<String, String>> {
-        self.require(Capability::SessionsRead)?;
-        let mut list = sessions::list(self.ctx.db.pool(), &self.ctx.tenant).await;
-        if let (Ok(list), Some(scope)) = (&mut list, &self.scope) {
-            list.retain(|s| scope.identity.may_use(scope.access, s));
-        }
-        Ok(json_or_err(list))
-    }
-
-    async fn chats(&mut self, session: String, limit: u32, offset: u32) -> wasmtime::Result<Result<String, String>> {
-        self.require(Capability::ChatsRead)?;
-        if !self.may_read(&session).await {
-            return Ok(Ok("[]".into()));
-        }
-        let key = SessionKey::new(&self.ctx.tenant, &session);
-        let limit = i64::from(limit.min(500));
-        Ok(json_or_err(chats::list(self.ctx.db.pool(), &key, limit, i64::from(offset)).await))
-    }
-
-    async fn chat(&mut self, chat: String) -> wasmtime::Result<Result<Option<String>, String>> {
-        self.require(Capability::ChatsRead)?;
-        Ok(match chats::find(self.ctx.db.pool(), &self.ctx.tenant, &chat).await {
-            Ok(None) => Ok(None),
-            Ok(Some(found)) if !self.may_read(&found.session_id).await => Ok(None),
-            Ok(Some(found)) => json_or_err(Ok(found)).map(Some),
-            Err(e) => Err(e.to_string()),
-        })
-    }
-
-    async fn history(
-        &mut self,
-        session: String,
-        chat: String,
-        limit: u32,
-        offset: u32,
-    ) -> wasmtime::Result<Result<String, String>> {
-        self.require(Capability::ChatsRead)?;
-        if !self.may_read(&session).await {
-            return Ok(Ok("[]".into()));
-        }
-        let key = SessionKey::new(&self.ctx.tenant, &session);
-        let limit = i64::from(limit.min(500));
-        Ok(json_or_err(messages::list_for_chat(self.ctx.db.pool(), &key, &chat, limit, i64::from(offset)).await))
-    }
-}
