@@ -16,6 +16,7 @@ echo "== end-to-end tests (socket.io-client $(cd tests && node -p 'require("./pa
 (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 export WAGATE_BIN="$CARGO_TARGET_DIR/debug/wagate" WAGATE_TEST_PLUGINS="$CARGO_TARGET_DIR/test-plugins" \
   WAGATE_SHIPPED_PLUGINS="$CARGO_TARGET_DIR/shipped-plugins"
+(cd tests && node e2e/lib/warm-cache.mjs)
 # The security suite floods a gateway with hundreds of MiB on purpose; it runs after the
 # others, alone, so it cannot starve their timing-sensitive checks on a 2-core machine.
 (cd tests && node --test --test-concurrency=2 $(ls e2e/*.test.mjs | grep -v '/security\.test\.mjs$'))
