@@ -119,6 +119,14 @@ fn message_event(seq: u64) -> Event {
         content: chat.last_message.clone().unwrap(),
         media_url: None,
         media: None,
+        location: None,
+        contact: None,
+        poll: None,
+        quoted: None,
+        mentions: Vec::new(),
+        reactions: Vec::new(),
+        edited_at: None,
+        revoked_at: None,
         status: MessageStatus::Delivered,
         error: None,
         timestamp: now,
@@ -317,7 +325,8 @@ fn main() {
         let pre = sandbox.prepare(&component, &manifest).unwrap();
         rt.block_on(sandbox.instantiate(&pre, ctx(), config)).unwrap().unwrap()
     });
-    let mut native = relay::Relay::init(wagate_plugin_sdk::config::decode(json!({ "label": "bench" })).unwrap()).unwrap();
+    let mut native =
+        relay::Relay::init(wagate_plugin_sdk::config::decode(json!({ "label": "bench" })).unwrap()).unwrap();
     let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(21);
     let batch = std::env::var("BENCH_BATCH").ok().and_then(|n| n.parse().ok()).unwrap_or(16);
 
@@ -385,7 +394,9 @@ fn main() {
         ..PluginsConfig::default()
     };
     let (plugins, cold_ms) = rt.block_on(async {
-        let p = Plugins::start(pcfg.clone(), cache.clone(), db.clone(), Default::default(), Default::default()).await.unwrap();
+        let p = Plugins::start(pcfg.clone(), cache.clone(), db.clone(), Default::default(), Default::default())
+            .await
+            .unwrap();
         let ms = p.info("relay").unwrap().load_ms.unwrap();
         (p, ms)
     });
@@ -436,7 +447,9 @@ fn main() {
 
     // ---- loading: compile (cold cache) vs precompiled artifact ----
     let cached_ms = rt.block_on(async {
-        let p = Plugins::start(pcfg.clone(), cache.clone(), db.clone(), Default::default(), Default::default()).await.unwrap();
+        let p = Plugins::start(pcfg.clone(), cache.clone(), db.clone(), Default::default(), Default::default())
+            .await
+            .unwrap();
         let info = p.info("relay").unwrap();
         assert_eq!(info.from_cache, Some(true));
         info.load_ms.unwrap()
@@ -449,7 +462,8 @@ fn main() {
     let mut times = Vec::new();
     rt.block_on(async {
         let watched = PluginsConfig { watch: true, debounce_ms: debounce, ..pcfg.clone() };
-        let p = Plugins::start(watched, cache.clone(), db.clone(), Default::default(), Default::default()).await.unwrap();
+        let p =
+            Plugins::start(watched, cache.clone(), db.clone(), Default::default(), Default::default()).await.unwrap();
         let _watch = p.watch(Duration::from_millis(debounce)).unwrap();
         for i in 1..=10 {
             let version = format!("2.0.{i}");

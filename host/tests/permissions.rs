@@ -64,6 +64,20 @@ fn body(method: &Method, path: &str) -> Option<Value> {
         ("PATCH", "/api/v1/tenants/{tenant}") => json!({ "name": "Acme" }),
         ("POST", "/api/v1/tokens") => json!({ "sub": "someone" }),
         ("PATCH", "/api/v1/tenant") => json!({ "sessionAccess": "all" }),
+        ("PUT", "/api/v1/sessions/{session}/messages/{message}/reaction") => json!({ "emoji": "👍" }),
+        ("PATCH", "/api/v1/sessions/{session}/messages/{message}") => json!({ "text": "edited" }),
+        ("POST", "/api/v1/sessions/{session}/presence") => json!({ "presence": "available" }),
+        ("POST", "/api/v1/sessions/{session}/chats/{chat}/presence") => json!({ "state": "composing" }),
+        ("POST", "/api/v1/sim/sessions/{session}/reaction") => {
+            json!({ "from": "+15559990000", "waMessageId": "3EB0X", "emoji": "👍" })
+        }
+        ("POST", "/api/v1/sim/sessions/{session}/edit") => {
+            json!({ "from": "+15559990000", "waMessageId": "3EB0X", "text": "edited" })
+        }
+        ("POST", "/api/v1/sim/sessions/{session}/revoke") => json!({ "from": "+15559990000", "waMessageId": "3EB0X" }),
+        ("POST", "/api/v1/sim/sessions/{session}/vote") => {
+            json!({ "from": "+15559990000", "waMessageId": "3EB0X", "options": ["a"] })
+        }
         // Disabled: relay's auth hook would otherwise reshape the user tokens of later rows.
         ("PUT", _) => json!({ "config": {}, "enabled": false }),
         ("POST", "/api/v1/sessions/{session}/messages") => json!({ "to": "+15551112222", "text": "hi" }),

@@ -210,6 +210,14 @@ fn wagate_event_message(tenant: &str, session: &str, text: &str) -> Event {
         content: text.into(),
         media_url: None,
         media: None,
+        location: None,
+        contact: None,
+        poll: None,
+        quoted: None,
+        mentions: Vec::new(),
+        reactions: Vec::new(),
+        edited_at: None,
+        revoked_at: None,
         status: MessageStatus::Delivered,
         error: None,
         timestamp: Utc::now(),
@@ -308,9 +316,8 @@ async fn queued_events_share_calls_and_answer_as_one_by_one() {
 
     // Interleaved tenants, as the fan-out takes them off the bus: each answer is what the
     // event gets on its own, in the same order.
-    let events: Vec<Event> = (1..=30u64)
-        .map(|seq| status_event(["acme", "beta", "plain"][(seq % 3) as usize], "s1", seq))
-        .collect();
+    let events: Vec<Event> =
+        (1..=30u64).map(|seq| status_event(["acme", "beta", "plain"][(seq % 3) as usize], "s1", seq)).collect();
     let calls = || async { gw.get("/api/v1/plugins/relay", ADMIN).await.1["calls"]["transform"]["calls"].as_u64() };
     plugins.transform(&events[0]).await; // a first call measures the cost per event
     let before = calls().await.unwrap();
@@ -543,7 +550,9 @@ async fn a_plugin_blocked_in_wasi_is_stopped_by_the_host_deadline() {
 async fn wasi_clocks_are_linked_only_with_the_clock_capability() {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let plugins_dir = dir.path().join("plugins");
-    install_plugin(&plugins_dir, "sleeper", "sleeper", |m| m.replace(r#"capabilities = ["clock"]"#, "capabilities = []"));
+    install_plugin(&plugins_dir, "sleeper", "sleeper", |m| {
+        m.replace(r#"capabilities = ["clock"]"#, "capabilities = []")
+    });
     let gw = TestGateway::start_in(dir, |_| {}).await;
     match gw.gateway.state.plugins.reload("sleeper").await {
         wagate::plugins::ReloadOutcome::Refused(reason) => {
@@ -628,7 +637,9 @@ async fn a_0_3_plugin_is_hot_swapped_for_its_1_0_rebuild_without_losing_an_event
 async fn a_manifest_listing_a_hook_the_component_does_not_export_is_refused() {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let plugins_dir = dir.path().join("plugins");
-    install_plugin(&plugins_dir, "partial", "partial", |m| m.replace("hooks = [\"transform\"]", "hooks = [\"transform\", \"bot\"]"));
+    install_plugin(&plugins_dir, "partial", "partial", |m| {
+        m.replace("hooks = [\"transform\"]", "hooks = [\"transform\", \"bot\"]")
+    });
     let gw = TestGateway::start_in(dir.clone(), |_| {}).await;
     let (_, info) = gw.get("/api/v1/plugins/partial", ADMIN).await;
     assert!(info["version"].is_null(), "nothing serves: {info}");
@@ -643,7 +654,10 @@ async fn a_manifest_listing_a_hook_the_component_does_not_export_is_refused() {
     let acme = gw.tenant("acme").await;
     assert_eq!(bind(&gw, &acme.api_key, "partial", json!({})).await.0, StatusCode::OK);
     let out = plugins.transform(&status_event("acme", "s1", 4)).await;
-    assert_eq!((out.deliveries[0].event.as_str(), &out.deliveries[0].payload), ("partial:session.status", &json!({ "seq": 4 })));
+    assert_eq!(
+        (out.deliveries[0].event.as_str(), &out.deliveries[0].payload),
+        ("partial:session.status", &json!({ "seq": 4 }))
+    );
     assert!(plugins.bots(&status_event("acme", "s1", 5)).await.is_empty(), "no bot hook: nothing is called");
 }
 
@@ -659,7 +673,8 @@ async fn a_component_importing_an_ungranted_interface_is_refused_at_load() {
     assert!(info["version"].is_null(), "nothing serves: {info}");
     let reason = info["lastError"].as_str().unwrap();
     assert!(
-        reason.contains("imports 'wagate:plugin/kv@1.0.0'") && reason.contains("capability 'kv' that plugin.toml does not grant"),
+        reason.contains("imports 'wagate:plugin/kv@1.0.0'")
+            && reason.contains("capability 'kv' that plugin.toml does not grant"),
         "{reason}"
     );
     let acme = gw.tenant("acme").await;

@@ -229,7 +229,7 @@ async fn sends_to_invalid_numbers_fail() {
     let (s, b) =
         gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "+15551234567", "text": "  " })).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(b["error"]["code"], "invalid_input");
+    assert_eq!(b["error"]["code"], "invalid_text");
 }
 
 #[tokio::test]

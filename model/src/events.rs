@@ -196,6 +196,14 @@ event_kinds! {
     /// An outbound message was accepted (status `PENDING`) or sent from the phone.
     MessageSent(MessageEvent) = "message.sent", tenant_wide = false;
     MessageStatus(MessageStatusChanged) = "message.status", tenant_wide = false;
+    /// Someone reacted to a message, changed their reaction or took it back.
+    MessageReaction(MessageReaction) = "message.reaction", tenant_wide = false;
+    /// The sender edited a message's text.
+    MessageEdited(MessageEdited) = "message.edited", tenant_wide = false;
+    /// The sender deleted a message for everyone.
+    MessageRevoked(MessageRevoked) = "message.revoked", tenant_wide = false;
+    /// Someone voted on a poll (or changed their vote).
+    PollVote(PollVote) = "message.poll_vote", tenant_wide = false;
     ChatUpdated(ChatUpdated) = "chat.updated", tenant_wide = false;
     ChatRead(ChatRead) = "chat.read", tenant_wide = false;
     TenantStats(TenantStatsUpdated) = "tenant.stats", tenant_wide = true;
@@ -305,6 +313,49 @@ pub struct MessageStatusChanged {
     pub status: MessageStatus,
     pub previous_status: MessageStatus,
     pub error: Option<String>,
+}
+
+/// `message.reaction`: a reaction was set or removed; `message.reactions` is the message's
+/// reactions after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MessageReaction {
+    pub message: Message,
+    /// Who reacted.
+    pub from_jid: String,
+    /// The emoji; empty when the reaction was removed.
+    pub emoji: String,
+    pub removed: bool,
+}
+
+/// `message.edited`: `message.content` is the new text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MessageEdited {
+    pub message: Message,
+    pub previous_content: String,
+}
+
+/// `message.revoked`: the message as it is now (`revokedAt` set, `content` empty).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MessageRevoked {
+    pub message: Message,
+}
+
+/// `message.poll_vote`: `message.poll` carries every option's voters after this vote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PollVote {
+    pub message: Message,
+    /// Who voted.
+    pub voter_jid: String,
+    /// The option names of this vote; empty when the voter took their vote back.
+    pub selected: Vec<String>,
 }
 
 /// `chat.updated`: a chat's last message, unread count or flags changed.

@@ -12,8 +12,10 @@ mod status;
 pub mod time;
 
 pub use events::{Event, EventBody};
-pub use records::{Chat, Message, Session, TenantStats};
-pub use status::{Direction, DisconnectReason, MessageStatus, MessageType, SessionStatus};
+pub use records::{
+    Chat, ContactCard, Location, MediaInfo, Message, Poll, PollOption, Quoted, Reaction, Session, TenantStats,
+};
+pub use status::{ChatState, Direction, DisconnectReason, MessageStatus, MessageType, Presence, SessionStatus};
 
 #[cfg(test)]
 mod tests;

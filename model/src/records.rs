@@ -58,6 +58,10 @@ impl Chat {
     }
 }
 
+/// One message of a chat, of any kind. `content` is what a chat list shows: the text, a
+/// media caption, a poll's question, a location's name, a contact's name. The blocks that
+/// belong to one kind (`media`, `location`, `contact`, `poll`) are present only on messages of
+/// that kind; `quoted`, `mentions`, `reactions`, `editedAt` and `revokedAt` may be on any.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
@@ -79,10 +83,29 @@ pub struct Message {
     pub kind: MessageType,
     pub content: String,
     pub media_url: Option<String>,
-    /// Media messages: what the network told about the file (`mimeType`, `size`, `seconds`,
-    /// `fileName`, `width`, `height`, ...); the caption is `content`.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
-    pub media: Option<serde_json::Value>,
+    /// Media messages: what is known of the file; the caption is `content`.
+    pub media: Option<MediaInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ContactCard>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Poll>,
+    /// The message this one replies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted: Option<Quoted>,
+    /// Jids of the people the text mentions (`@<number>` in the text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    /// One per person who reacted, their latest emoji.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+    /// When the sender last edited the text (`content` is the edited text).
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "time::millis_opt")]
+    pub edited_at: Option<DateTime<Utc>>,
+    /// When the sender deleted it for everyone (`content` is then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "time::millis_opt")]
+    pub revoked_at: Option<DateTime<Utc>>,
     pub status: MessageStatus,
     pub error: Option<String>,
     #[serde(serialize_with = "time::millis")]
@@ -93,6 +116,109 @@ pub struct Message {
     pub delivered_at: Option<DateTime<Utc>>,
     #[serde(serialize_with = "time::millis_opt")]
     pub read_at: Option<DateTime<Utc>>,
+}
+
+/// What is known of a message's file. Every field is optional: the network does not always
+/// say everything, and a reader built before a field was added ignores it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MediaInfo {
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    /// Bytes.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// Hex SHA-256 of the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// Audio and video.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Audio recorded as a voice note (push-to-talk).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub voice_note: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Location {
+    /// Degrees, -90 to 90.
+    pub latitude: f64,
+    /// Degrees, -180 to 180.
+    pub longitude: f64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+}
+
+/// A contact card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ContactCard {
+    /// The name the chat shows.
+    pub name: String,
+    /// The card as vCard 3.0 text.
+    pub vcard: String,
+}
+
+/// A poll and its votes so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Poll {
+    pub question: String,
+    pub options: Vec<PollOption>,
+    /// How many options one voter may choose: 1 for a single choice, else up to all of them.
+    pub selectable_count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PollOption {
+    pub name: String,
+    /// Jids of the people whose latest vote includes this option.
+    #[serde(default)]
+    pub voters: Vec<String>,
+}
+
+/// The message a reply quotes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Quoted {
+    /// Our id of the quoted message, when the gateway has it.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    pub wa_message_id: String,
+    /// Who wrote the quoted message.
+    #[serde(default)]
+    pub from_jid: Option<String>,
+    /// The quoted message's `content` as the reply shows it.
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Reaction {
+    /// Who reacted (the session's own jid for our reactions).
+    pub from_jid: String,
+    pub emoji: String,
+    #[serde(serialize_with = "time::millis")]
+    pub at: DateTime<Utc>,
 }
 
 /// Per-tenant counters pushed as `tenant.stats` and served by the API.

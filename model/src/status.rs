@@ -89,8 +89,27 @@ wire_enum!(
         Location = "location",
         Contact = "contact",
         Reaction = "reaction",
+        Poll = "poll",
         #[serde(other)]
         Other = "other",
+    }
+);
+
+wire_enum!(
+    /// What the session's user is doing in a chat, as the contact's screen shows it.
+    ChatState, "snake_case" {
+        Composing = "composing",
+        /// Recording a voice note.
+        Recording = "recording",
+        Paused = "paused",
+    }
+);
+
+wire_enum!(
+    /// Whether the session shows as online to its contacts.
+    Presence, "snake_case" {
+        Available = "available",
+        Unavailable = "unavailable",
     }
 );
 
@@ -139,7 +158,7 @@ mod tests {
 
     #[test]
     fn message_kinds_this_build_does_not_know_read_as_other() {
-        let kind: MessageType = serde_json::from_value(serde_json::json!("poll")).unwrap();
+        let kind: MessageType = serde_json::from_value(serde_json::json!("interactive_carousel")).unwrap();
         assert_eq!(kind, MessageType::Other);
         let kind: MessageType = serde_json::from_value(serde_json::json!("image")).unwrap();
         assert_eq!(kind, MessageType::Image);

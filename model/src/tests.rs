@@ -39,13 +39,51 @@ fn message() -> Message {
         kind: MessageType::Image,
         content: "caption".into(),
         media_url: None,
-        media: Some(json!({ "mimeType": "image/jpeg", "size": 1234 })),
+        media: Some(MediaInfo { mime_type: Some("image/jpeg".into()), size: Some(1234), ..Default::default() }),
+        location: None,
+        contact: None,
+        poll: None,
+        quoted: None,
+        mentions: vec![],
+        reactions: vec![],
+        edited_at: None,
+        revoked_at: None,
         status: MessageStatus::Delivered,
         error: None,
         timestamp: at(0),
         sent_at: Some(at(1)),
         delivered_at: Some(at(2)),
         read_at: None,
+    }
+}
+
+/// A message carrying every optional block, to prove each round-trips.
+fn rich_message() -> Message {
+    Message {
+        kind: MessageType::Poll,
+        content: "Lunch?".into(),
+        media: None,
+        location: Some(Location { latitude: -6.2, longitude: 106.8, name: Some("Monas".into()), address: None }),
+        contact: Some(ContactCard { name: "Ana".into(), vcard: "BEGIN:VCARD\nEND:VCARD".into() }),
+        poll: Some(Poll {
+            question: "Lunch?".into(),
+            options: vec![
+                PollOption { name: "Rice".into(), voters: vec!["1@s.whatsapp.net".into()] },
+                PollOption { name: "Noodles".into(), voters: vec![] },
+            ],
+            selectable_count: 1,
+        }),
+        quoted: Some(Quoted {
+            message_id: Some("m0".into()),
+            wa_message_id: "3EA0".into(),
+            from_jid: None,
+            content: Some("hi".into()),
+        }),
+        mentions: vec!["4915112345678@s.whatsapp.net".into()],
+        reactions: vec![Reaction { from_jid: "1@s.whatsapp.net".into(), emoji: "👍".into(), at: at(3) }],
+        edited_at: Some(at(4)),
+        revoked_at: Some(at(5)),
+        ..message()
     }
 }
 
@@ -88,9 +126,24 @@ fn every_body() -> Vec<EventBody> {
             previous_status: MessageStatus::Delivered,
             error: None,
         }),
+        EventBody::MessageReaction(MessageReaction {
+            message: rich_message(),
+            from_jid: "1@s.whatsapp.net".into(),
+            emoji: "👍".into(),
+            removed: false,
+        }),
+        EventBody::MessageEdited(MessageEdited { message: rich_message(), previous_content: "Lunch".into() }),
+        EventBody::MessageRevoked(MessageRevoked { message: message() }),
+        EventBody::PollVote(PollVote {
+            message: rich_message(),
+            voter_jid: "1@s.whatsapp.net".into(),
+            selected: vec!["Rice".into()],
+        }),
         EventBody::ChatUpdated(ChatUpdated { chat: chat() }),
         EventBody::ChatRead(ChatRead { chat_id: "c1".into(), chat: chat() }),
-        EventBody::TenantStats(TenantStatsUpdated { stats: TenantStats { sessions: 3, unread: 7, ..Default::default() } }),
+        EventBody::TenantStats(TenantStatsUpdated {
+            stats: TenantStats { sessions: 3, unread: 7, ..Default::default() },
+        }),
     ]
 }
 
@@ -131,6 +184,19 @@ fn the_payload_is_the_envelope_then_the_body_in_wire_names() {
     assert_eq!(payload["chat"]["unreadCount"], 2);
     let stats = Event { session_id: None, body: every_body().pop().unwrap(), ..event };
     assert!(stats.payload().get("sessionId").is_none());
+}
+
+#[test]
+fn blocks_of_other_kinds_are_left_out_of_the_payload() {
+    let text = serde_json::to_string(&message()).unwrap();
+    for key in ["location", "contact", "poll", "quoted", "mentions", "reactions", "editedAt", "revokedAt"] {
+        assert!(!text.contains(&format!("\"{key}\"")), "{key} in {text}");
+    }
+    // A payload written before these blocks existed still reads.
+    let mut old: serde_json::Value = serde_json::from_str(&text).unwrap();
+    old["media"] = json!({ "mimeType": "image/png", "size": 9, "addedLater": true });
+    let back: Message = serde_json::from_value(old).unwrap();
+    assert_eq!(back.media.unwrap().mime_type.as_deref(), Some("image/png"));
 }
 
 #[test]

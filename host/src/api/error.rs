@@ -111,6 +111,11 @@ impl From<SessionError> for ApiError {
         match e {
             SessionError::NotFound => ApiError::not_found("session_not_found", message),
             SessionError::ChatNotFound => ApiError::not_found("chat_not_found", message),
+            SessionError::MessageNotFound => ApiError::not_found("message_not_found", message),
+            SessionError::Unprocessable { code, .. } => ApiError::unprocessable(code, message),
+            SessionError::NotOwnMessage(_) => ApiError::new(StatusCode::FORBIDDEN, "not_own_message", message),
+            SessionError::IdempotencyKeyReused => ApiError::unprocessable("idempotency_key_reused", message),
+            SessionError::Refused(_) => ApiError::new(StatusCode::BAD_GATEWAY, "whatsapp_refused", message),
             SessionError::AlreadyExists(_) => ApiError::conflict("session_exists", message),
             SessionError::InvalidId(_) => ApiError::unprocessable("invalid_id", message),
             SessionError::UnknownConnector(..) => ApiError::unprocessable("unknown_connector", message),

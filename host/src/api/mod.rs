@@ -4,7 +4,9 @@
 mod error;
 mod extract;
 mod health;
+mod messages;
 mod plugins;
+mod presence;
 mod sessions;
 mod sim;
 mod state;
@@ -69,6 +71,8 @@ fn documented_routes(with_sim: bool) -> OpenApiRouter<AppState> {
         .merge(tenant::routes())
         .merge(tokens::routes())
         .merge(sessions::routes())
+        .merge(messages::routes())
+        .merge(presence::routes())
         .merge(plugins::routes());
     if with_sim { routes.merge(sim::routes()) } else { routes }
 }
@@ -105,7 +109,12 @@ pub fn cors_layer(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static(messages::IDEMPOTENCY_KEY),
+        ])
+        .expose_headers([header::RETRY_AFTER, header::HeaderName::from_static("idempotent-replayed")])
 }
 
 /// A JSON body that may be absent altogether (empty means the type's default).

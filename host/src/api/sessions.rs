@@ -25,8 +25,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(disconnect))
         .routes(routes!(logout))
         .routes(routes!(current_qr))
-        .routes(routes!(send_message))
-        .routes(routes!(get_message))
         .routes(routes!(list_chats))
         .routes(routes!(get_chat))
         .routes(routes!(list_chat_messages))
@@ -63,14 +61,6 @@ pub struct ConnectRequest {
     method: Method,
     /// Required for `code`: the number whose phone will enter the pairing code.
     phone_number: Option<String>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SendText {
-    /// Phone number (`+62812...`) or jid (`62812...@s.whatsapp.net`, `...@g.us`).
-    to: String,
-    text: String,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -199,35 +189,6 @@ async fn current_qr(
     st.sessions.current_qr(&session.key()).map(Json).ok_or_else(|| {
         ApiError::not_found("no_qr", format!("no QR code is live for this session (status {})", session.status))
     })
-}
-
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/messages", tag = "messages", security(("tenant" = [])),
-    params(("id" = String, Path)), request_body = SendText,
-    responses((status = 202, body = Message), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn send_message(
-    caller: Caller,
-    State(st): State<AppState>,
-    ApiPath(id): ApiPath<String>,
-    ApiJson(req): ApiJson<SendText>,
-) -> ApiResult<(StatusCode, Json<Message>)> {
-    let session = caller.use_session(&st, &id).await?;
-    let message = st.sessions.send_text(&session.key(), &req.to, &req.text).await?;
-    Ok((StatusCode::ACCEPTED, Json(message)))
-}
-
-#[utoipa::path(get, path = "/api/v1/sessions/{id}/messages/{messageId}", tag = "messages", security(("tenant" = [])),
-    params(("id" = String, Path), ("messageId" = String, Path)),
-    responses((status = 200, body = Message), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_message(
-    caller: Caller,
-    State(st): State<AppState>,
-    ApiPath((id, message_id)): ApiPath<(String, String)>,
-) -> ApiResult<Json<Message>> {
-    let key = caller.use_session(&st, &id).await?.key();
-    messages::get(st.store.pool(), &key, &message_id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("message_not_found", format!("message '{message_id}' not found")))
 }
 
 /// Most recent first (pinned chats on top).

@@ -11,8 +11,11 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller};
 use super::state::AppState;
-use crate::connector::sim::{Device, Sender};
-use crate::model::{Jid, MessageType, SessionKey};
+use chrono::Utc;
+
+use crate::connector::sim::{Device, NetworkRecord, Sender};
+use crate::connector::{ConnectorEvent, Details, QuotedRef};
+use crate::model::{ContactCard, Jid, Location, MessageType, Poll, PollOption, SessionKey};
 use crate::store::sessions as stored;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -20,6 +23,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(scan))
         .routes(routes!(pair))
         .routes(routes!(inbound))
+        .routes(routes!(contact_reacts))
+        .routes(routes!(contact_edits))
+        .routes(routes!(contact_revokes))
+        .routes(routes!(contact_votes))
+        .routes(routes!(network))
         .routes(routes!(drop_network))
         .routes(routes!(phone_logout))
         .routes(routes!(invalid_numbers))
@@ -109,10 +117,31 @@ pub struct Inbound {
     name: Option<String>,
     /// The sender's LID (`<digits>@lid`), as the network reports it beside the number.
     lid: Option<String>,
+    /// The text, or a media caption; required for `text`.
+    #[serde(default)]
     text: String,
-    /// `text` (default), `image`, `audio`, `video`, `document`, ...
+    /// `text` (default), `image`, `audio`, `video`, `document`, `location`, `contact`, `poll`, ...
     #[serde(rename = "type", default, deserialize_with = "known_kind")]
     kind: Option<MessageType>,
+    /// For `location`.
+    location: Option<Location>,
+    /// For `contact`.
+    contact: Option<ContactCard>,
+    /// For `poll`: the question and its options.
+    poll: Option<SimPoll>,
+    /// WhatsApp id of a message of this chat the contact replies to.
+    reply_to: Option<String>,
+    /// Jids or numbers the text mentions.
+    #[serde(default)]
+    mentions: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SimPoll {
+    question: String,
+    options: Vec<String>,
+    selectable_count: Option<u32>,
 }
 
 /// Readers of the model take kinds they do not know as `other`; a request names a kind this
@@ -128,7 +157,45 @@ pub struct InboundAccepted {
     wa_message_id: String,
 }
 
-/// A contact sends the session a message.
+fn sender_jid(from: &str) -> ApiResult<Jid> {
+    Jid::parse(from).map_err(|e| ApiError::unprocessable("invalid_sender", e.to_string()))
+}
+
+/// What an inbound message of `kind` carries, from the request's blocks.
+fn inbound_details(req: &mut Inbound, kind: MessageType) -> ApiResult<Details> {
+    let missing = |field: &str| ApiError::unprocessable("missing_content", format!("type '{kind}' needs '{field}'"));
+    let mut details = Details::default();
+    match kind {
+        MessageType::Location => details.location = Some(req.location.take().ok_or_else(|| missing("location"))?),
+        MessageType::Contact => details.contact = Some(req.contact.take().ok_or_else(|| missing("contact"))?),
+        MessageType::Poll => {
+            let p = req.poll.take().ok_or_else(|| missing("poll"))?;
+            if p.options.len() < 2 {
+                return Err(ApiError::unprocessable("invalid_poll", "a poll has at least 2 options"));
+            }
+            details.poll = Some(Poll {
+                question: p.question,
+                options: p.options.into_iter().map(|name| PollOption { name, voters: vec![] }).collect(),
+                selectable_count: p.selectable_count.unwrap_or(1),
+            });
+        }
+        MessageType::Text if req.text.is_empty() => return Err(missing("text")),
+        _ => {}
+    }
+    if req.text.chars().count() > crate::sessions::MAX_TEXT_CHARS {
+        return Err(ApiError::unprocessable("invalid_text", "text must be at most 65536 characters"));
+    }
+    details.mentions = req
+        .mentions
+        .iter()
+        .map(|m| Jid::parse(m).map(|j| j.to_string()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| ApiError::unprocessable("invalid_mentions", e.to_string()))?;
+    details.quoted = req.reply_to.take().map(|wa_id| QuotedRef { wa_id, sender: None, from_me: false, text: None });
+    Ok(details)
+}
+
+/// A contact sends the session a message of any kind.
 #[utoipa::path(post, path = "/api/v1/sim/sessions/{id}/inbound", tag = "simulator", security(("tenant" = [])),
     params(("id" = String, Path)), request_body = Inbound,
     responses((status = 202, body = InboundAccepted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -136,21 +203,176 @@ async fn inbound(
     caller: Caller,
     State(st): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    ApiJson(req): ApiJson<Inbound>,
+    ApiJson(mut req): ApiJson<Inbound>,
 ) -> ApiResult<(StatusCode, Json<InboundAccepted>)> {
     let key = sim_session(&st, &caller, &id).await?;
-    let from = Jid::parse(&req.from).map_err(|e| ApiError::unprocessable("invalid_sender", e.to_string()))?;
-    if req.text.is_empty() || req.text.chars().count() > crate::sessions::MAX_TEXT_CHARS {
-        return Err(ApiError::unprocessable("invalid_text", "text must be 1 to 65536 characters"));
-    }
+    let from = sender_jid(&req.from)?;
+    let kind = req.kind.unwrap_or(MessageType::Text);
+    let details = inbound_details(&mut req, kind)?;
     let lid = match req.lid.as_deref().map(Jid::parse) {
         None => None,
         Some(Ok(lid)) if lid.is_lid() => Some(lid.to_string()),
         Some(_) => return Err(ApiError::unprocessable("invalid_lid", "lid must look like <digits>@lid")),
     };
+    let text = match kind {
+        MessageType::Location if req.text.is_empty() => {
+            details.location.as_ref().and_then(|l| l.name.clone()).unwrap_or_default()
+        }
+        MessageType::Contact if req.text.is_empty() => {
+            details.contact.as_ref().map(|c| c.name.clone()).unwrap_or_default()
+        }
+        MessageType::Poll if req.text.is_empty() => {
+            details.poll.as_ref().map(|p| p.question.clone()).unwrap_or_default()
+        }
+        _ => req.text.clone(),
+    };
     let sender = Sender { from: &from, lid, name: req.name.as_deref() };
-    let wa_id = st.sim.inbound(&key, sender, &req.text, req.kind.unwrap_or(MessageType::Text))?;
+    let wa_id = st.sim.inbound(&key, sender, kind, &text, details)?;
     Ok((StatusCode::ACCEPTED, Json(InboundAccepted { wa_message_id: wa_id })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContactReacts {
+    /// Who reacts (phone number or jid); the chat is theirs.
+    from: String,
+    /// WhatsApp id of the message reacted to.
+    wa_message_id: String,
+    /// The emoji; empty takes the reaction back.
+    emoji: String,
+}
+
+/// A contact reacts to a message of their chat.
+#[utoipa::path(post, path = "/api/v1/sim/sessions/{id}/reaction", tag = "simulator", security(("tenant" = [])),
+    params(("id" = String, Path)), request_body = ContactReacts,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn contact_reacts(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<ContactReacts>,
+) -> ApiResult<StatusCode> {
+    let key = sim_session(&st, &caller, &id).await?;
+    let from = sender_jid(&req.from)?;
+    if !req.emoji.is_empty() {
+        crate::sessions::outgoing::check_emoji(&req.emoji)?;
+    }
+    let ev = ConnectorEvent::Reaction {
+        chat: from.clone(),
+        target_wa_id: req.wa_message_id,
+        from,
+        emoji: req.emoji,
+        timestamp: Utc::now(),
+    };
+    st.sim.from_phone(&key, ev)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContactEdits {
+    from: String,
+    /// WhatsApp id of the contact's message.
+    wa_message_id: String,
+    text: String,
+}
+
+/// A contact edits a text they sent.
+#[utoipa::path(post, path = "/api/v1/sim/sessions/{id}/edit", tag = "simulator", security(("tenant" = [])),
+    params(("id" = String, Path)), request_body = ContactEdits,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn contact_edits(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<ContactEdits>,
+) -> ApiResult<StatusCode> {
+    let key = sim_session(&st, &caller, &id).await?;
+    let from = sender_jid(&req.from)?;
+    crate::sessions::outgoing::check_text(&req.text)?;
+    let ev = ConnectorEvent::Edited {
+        chat: from.clone(),
+        target_wa_id: req.wa_message_id,
+        from,
+        text: req.text,
+        timestamp: Utc::now(),
+    };
+    st.sim.from_phone(&key, ev)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContactRevokes {
+    from: String,
+    wa_message_id: String,
+}
+
+/// A contact deletes a message they sent for everyone.
+#[utoipa::path(post, path = "/api/v1/sim/sessions/{id}/revoke", tag = "simulator", security(("tenant" = [])),
+    params(("id" = String, Path)), request_body = ContactRevokes,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn contact_revokes(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<ContactRevokes>,
+) -> ApiResult<StatusCode> {
+    let key = sim_session(&st, &caller, &id).await?;
+    let from = sender_jid(&req.from)?;
+    let ev =
+        ConnectorEvent::Revoked { chat: from.clone(), target_wa_id: req.wa_message_id, from, timestamp: Utc::now() };
+    st.sim.from_phone(&key, ev)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContactVotes {
+    from: String,
+    /// WhatsApp id of the poll.
+    wa_message_id: String,
+    /// The option names chosen; empty takes the vote back.
+    options: Vec<String>,
+}
+
+/// A contact votes on a poll of their chat.
+#[utoipa::path(post, path = "/api/v1/sim/sessions/{id}/vote", tag = "simulator", security(("tenant" = [])),
+    params(("id" = String, Path)), request_body = ContactVotes,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn contact_votes(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<ContactVotes>,
+) -> ApiResult<StatusCode> {
+    let key = sim_session(&st, &caller, &id).await?;
+    let from = sender_jid(&req.from)?;
+    if req.options.len() > crate::sessions::outgoing::MAX_POLL_OPTIONS {
+        return Err(ApiError::unprocessable("invalid_poll", "a vote names at most 12 options"));
+    }
+    let ev = ConnectorEvent::PollVote {
+        chat: from.clone(),
+        poll_wa_id: req.wa_message_id,
+        voter: from,
+        selected: req.options,
+    };
+    st.sim.from_phone(&key, ev)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What the session sent over the simulated network (messages, reactions, edits, revokes,
+/// presence, typing), oldest first, the last 200.
+#[utoipa::path(get, path = "/api/v1/sim/sessions/{id}/network", tag = "simulator", security(("tenant" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Vec<NetworkRecord>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn network(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Vec<NetworkRecord>>> {
+    let key = sim_session(&st, &caller, &id).await?;
+    Ok(Json(st.sim.network(&key)))
 }
 
 #[derive(Deserialize, ToSchema, Default)]

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 use tokio::sync::mpsc;
 
-use crate::model::{Jid, MessageType, SessionKey};
+use crate::model::{ChatState, ContactCard, Jid, Location, MediaInfo, MessageType, Poll, Presence, SessionKey};
 
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ConnectorError {
@@ -71,11 +71,57 @@ pub struct InboundMessage {
     pub from_name: Option<String>,
     pub from_me: bool,
     pub kind: MessageType,
+    /// The text, or what stands for the message in a chat list (caption, question, name).
     pub text: String,
     pub media_url: Option<String>,
-    /// Media metadata (mime type, size, ...), JSON; the caption is `text`.
-    pub media: Option<serde_json::Value>,
+    pub details: Details,
     pub timestamp: DateTime<Utc>,
+}
+
+/// What a message carries beside its text, by kind; empty for a plain text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Details {
+    pub media: Option<MediaInfo>,
+    pub location: Option<Location>,
+    pub contact: Option<ContactCard>,
+    pub poll: Option<Poll>,
+    /// The message this one replies to, as WhatsApp names it.
+    pub quoted: Option<QuotedRef>,
+    /// Jids the text mentions.
+    pub mentions: Vec<String>,
+}
+
+/// A message on WhatsApp that another one refers to (a reply, a reaction, an edit, a revoke).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuotedRef {
+    pub wa_id: String,
+    /// Who wrote it; needed in groups.
+    pub sender: Option<Jid>,
+    pub from_me: bool,
+    /// Its text as the reply shows it.
+    pub text: Option<String>,
+}
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub body: OutgoingBody,
+    pub quoted: Option<QuotedRef>,
+    pub mentions: Vec<Jid>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutgoingBody {
+    Text(String),
+    Location(Location),
+    Contact(ContactCard),
+    Poll { question: String, options: Vec<String>, selectable_count: u32 },
+}
+
+impl Default for OutgoingBody {
+    fn default() -> Self {
+        OutgoingBody::Text(String::new())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +158,36 @@ pub enum ConnectorEvent {
         wa_ids: Vec<String>,
         kind: ReceiptKind,
     },
+    /// Someone reacted to a message of the chat; an empty emoji takes the reaction back.
+    Reaction {
+        chat: Jid,
+        target_wa_id: String,
+        from: Jid,
+        emoji: String,
+        timestamp: DateTime<Utc>,
+    },
+    /// The sender of a message changed its text.
+    Edited {
+        chat: Jid,
+        target_wa_id: String,
+        from: Jid,
+        text: String,
+        timestamp: DateTime<Utc>,
+    },
+    /// The sender deleted a message for everyone.
+    Revoked {
+        chat: Jid,
+        target_wa_id: String,
+        from: Jid,
+        timestamp: DateTime<Utc>,
+    },
+    /// A vote on a poll: the option names the voter chose now (empty: vote taken back).
+    PollVote {
+        chat: Jid,
+        poll_wa_id: String,
+        voter: Jid,
+        selected: Vec<String>,
+    },
 }
 
 /// An inbound message being marked read: WhatsApp's id for it and who sent it.
@@ -141,9 +217,19 @@ pub fn read_receipt_batches(chat: &Jid, unread: &[Unread]) -> Vec<(Option<Jid>, 
 /// A live (or connecting) session on the WhatsApp side.
 #[async_trait]
 pub trait Connection: Send + Sync {
-    /// Hands a text to WhatsApp; returns WhatsApp's message id. Our `message_id` lets a
+    /// Hands a message to WhatsApp; returns WhatsApp's message id. Our `message_id` lets a
     /// connector reuse the same WhatsApp id when a send is retried.
-    async fn send_text(&self, to: &Jid, text: &str, message_id: &str) -> Result<String, ConnectorError>;
+    async fn send(&self, to: &Jid, message: &Outgoing, message_id: &str) -> Result<String, ConnectorError>;
+    /// Sets (or, with an empty emoji, removes) our reaction to a message of `chat`.
+    async fn react(&self, chat: &Jid, target: &QuotedRef, emoji: &str) -> Result<(), ConnectorError>;
+    /// Replaces the text of a message we sent.
+    async fn edit(&self, chat: &Jid, target: &QuotedRef, text: &str) -> Result<(), ConnectorError>;
+    /// Deletes a message we sent for everyone.
+    async fn revoke(&self, chat: &Jid, target: &QuotedRef) -> Result<(), ConnectorError>;
+    /// Online or offline for the account's contacts.
+    async fn set_presence(&self, presence: Presence) -> Result<(), ConnectorError>;
+    /// Typing, recording or neither, in one chat.
+    async fn chat_state(&self, chat: &Jid, state: ChatState) -> Result<(), ConnectorError>;
     /// Read receipts for messages of `chat` that the user has now seen.
     async fn mark_read(&self, chat: &Jid, unread: &[Unread]) -> Result<(), ConnectorError>;
     /// Ends the connection, keeping the device linked.

@@ -10,9 +10,10 @@ pub use bus::EventBus;
 pub use journal::{EventDraft, Journal};
 pub use stats::spawn_stats_publisher;
 
+pub use wagate_model::Event;
 pub use wagate_model::events::{
-    ChatRead, ChatUpdated, EventBody, MessageEvent, MessageStatusChanged, SessionConnected, SessionDisconnected,
-    SessionError, SessionPairingCode, SessionQr, SessionStatusChanged, TenantStatsUpdated,
+    ChatRead, ChatUpdated, EventBody, MessageEdited, MessageEvent, MessageReaction, MessageRevoked,
+    MessageStatusChanged, PollVote, SessionConnected, SessionDisconnected, SessionError, SessionPairingCode, SessionQr,
+    SessionStatusChanged, TenantStatsUpdated,
 };
 pub use wagate_model::time::iso;
-pub use wagate_model::Event;

@@ -8,7 +8,10 @@ mod jid;
 pub use ids::{IdError, SessionKey, new_id, validate_id};
 pub use jid::{Jid, JidError};
 pub use wagate_model::time;
-pub use wagate_model::{Chat, Direction, DisconnectReason, Message, MessageStatus, MessageType, Session, SessionStatus, TenantStats};
+pub use wagate_model::{
+    Chat, ChatState, ContactCard, Direction, DisconnectReason, Location, MediaInfo, Message, MessageStatus,
+    MessageType, Poll, PollOption, Presence, Quoted, Reaction, Session, SessionStatus, TenantStats,
+};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

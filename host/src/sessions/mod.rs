@@ -4,6 +4,7 @@
 
 mod actor;
 mod backoff;
+pub mod outgoing;
 mod qr_image;
 
 pub use qr_image::png_data_url;
@@ -20,14 +21,19 @@ use utoipa::ToSchema;
 
 use self::actor::{Actor, Command};
 use crate::config::SessionTimings;
-use crate::connector::{Connector, LoginMethod, Unread};
+use crate::connector::{Connector, LoginMethod, OutgoingBody, Unread};
 use crate::events::{self, EventBody, EventDraft, Journal};
-use crate::model::{Keyed, 
-    Chat, Direction, IdError, Jid, JidError, Message, MessageStatus, MessageType, Session, SessionKey, SessionStatus,
-    new_id, validate_id,
+use crate::model::{
+    Chat, ChatState, Direction, IdError, Jid, JidError, Keyed, Message, MessageStatus, Presence, Quoted, Session,
+    SessionKey, SessionStatus, new_id, validate_id,
 };
 use crate::quotas::QuotaExceeded;
-use crate::store::{Store, StoreError, chats, messages, sessions as stored};
+use crate::store::{Store, StoreError, chats, idempotency, messages, sessions as stored};
+
+/// How long an `Idempotency-Key` answers with the message it made.
+const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
+/// WhatsApp lets the sender edit a text for this long.
+pub const EDIT_WINDOW_MINUTES: i64 = 15;
 
 /// A session's display name, and its owner (a user id, as long as a token's `sub` may be).
 const MAX_NAME_CHARS: usize = 200;
@@ -42,6 +48,16 @@ pub enum SessionError {
     NotFound,
     #[error("chat not found")]
     ChatNotFound,
+    #[error("message not found")]
+    MessageNotFound,
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    #[error("only messages this session sent can be {0}")]
+    NotOwnMessage(&'static str),
+    #[error("this Idempotency-Key was used for a different request; use a new key for a new message")]
+    IdempotencyKeyReused,
+    #[error("WhatsApp refused it: {0}")]
+    Refused(String),
     #[error("session '{0}' already exists")]
     AlreadyExists(String),
     #[error("invalid session id: {0}")]
@@ -84,6 +100,41 @@ pub struct LiveQr {
     pub expires_at: DateTime<Utc>,
     /// 1 for the first code of a login, counting up with each rotation.
     pub attempt: u32,
+}
+
+/// A send as the API or a plugin action asks for it.
+#[derive(Debug, Default)]
+pub struct SendRequest {
+    /// Phone number or jid.
+    pub to: String,
+    pub body: OutgoingBody,
+    /// Our id of a message of the same chat this one replies to.
+    pub reply_to: Option<String>,
+    /// Phone numbers or jids the text mentions.
+    pub mentions: Vec<String>,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// A client's `Idempotency-Key` and a digest of the request it came with.
+#[derive(Debug)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub request_sha256: String,
+}
+
+/// A send the gateway took: the message, and whether an earlier request already made it.
+pub struct Accepted {
+    pub message: Message,
+    pub replayed: bool,
+}
+
+/// Something done to WhatsApp on the session's live connection, then recorded.
+pub(crate) enum Operation {
+    React { message: Message, emoji: String },
+    Edit { message: Message, text: String },
+    Revoke { message: Message },
+    Presence(Presence),
+    ChatState { chat: Jid, state: ChatState },
 }
 
 pub struct NewSession {
@@ -272,16 +323,31 @@ impl Sessions {
         (qr.expires_at > Utc::now()).then_some(qr)
     }
 
-    /// Accepts an outbound text: stored PENDING at once, sent by the session's actor when the
-    /// session is (or is again) connected.
+    /// Accepts an outbound text (what plugin actions send).
     pub async fn send_text(&self, key: &SessionKey, to: &str, text: &str) -> SessionResult<Message> {
-        if text.trim().is_empty() {
-            return Err(SessionError::InvalidInput("text must not be empty".into()));
+        let req =
+            SendRequest { to: to.to_owned(), body: OutgoingBody::Text(text.to_owned()), ..SendRequest::default() };
+        Ok(self.send(key, req).await?.message)
+    }
+
+    /// Accepts an outbound message: stored PENDING at once, sent by the session's actor when
+    /// the session is (or is again) connected. With an idempotency key, a retry of the same
+    /// request answers with the message the first one made.
+    pub async fn send(&self, key: &SessionKey, req: SendRequest) -> SessionResult<Accepted> {
+        let (kind, content, blocks) = outgoing::check(&req.body)?;
+        let jid = Jid::parse(&req.to)?;
+        if req.mentions.len() > outgoing::MAX_MENTIONS {
+            return Err(SessionError::Unprocessable {
+                code: "invalid_mentions",
+                message: format!("at most {} mentions", outgoing::MAX_MENTIONS),
+            });
         }
-        if text.chars().count() > MAX_TEXT_CHARS {
-            return Err(SessionError::InvalidInput(format!("text is longer than {MAX_TEXT_CHARS} characters")));
-        }
-        let jid = Jid::parse(to)?;
+        let mentions = req
+            .mentions
+            .iter()
+            .map(|m| Jid::parse(m).map(|j| j.to_string()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| SessionError::Unprocessable { code: "invalid_mentions", message: e.to_string() })?;
         let session = self.get(key).await?;
         if !matches!(session.status, SessionStatus::Connected | SessionStatus::Reconnecting) {
             return Err(SessionError::InvalidState {
@@ -289,12 +355,28 @@ impl Sessions {
                 message: format!("session is {}; connect it before sending", session.status),
             });
         }
+        let quoted = match &req.reply_to {
+            Some(id) => Some(self.quotable(key, id, &jid).await?),
+            None => None,
+        };
         let now = Utc::now();
         let mut w = self.store().begin_write().await?;
+        if let Some(idem) = &req.idempotency {
+            if let Some(seen) = idempotency::find(&mut w, key, &idem.key).await? {
+                drop(w);
+                if seen.request_sha256 != idem.request_sha256 {
+                    return Err(SessionError::IdempotencyKeyReused);
+                }
+                let message = messages::get(self.store().pool(), key, &seen.message_id)
+                    .await?
+                    .ok_or(SessionError::MessageNotFound)?;
+                return Ok(Accepted { message, replayed: true });
+            }
+        }
         let chat = chats::touch(
             &mut w,
             key,
-            chats::ChatTouch { jid: &jid, name: None, preview: text, at: now, unread: false },
+            chats::ChatTouch { jid: &jid, name: None, preview: &content, at: now, unread: false },
         )
         .await?;
         let own_jid = session.phone.as_deref().and_then(|p| Jid::parse(p).ok());
@@ -309,10 +391,18 @@ impl Sessions {
             from_number: session.phone.clone(),
             from_lid: None,
             from_name: session.display_name.clone(),
-            kind: MessageType::Text,
-            content: text.to_owned(),
+            kind,
+            content,
             media_url: None,
             media: None,
+            location: blocks.location,
+            contact: blocks.contact,
+            poll: blocks.poll,
+            quoted,
+            mentions,
+            reactions: Vec::new(),
+            edited_at: None,
+            revoked_at: None,
             status: MessageStatus::Pending,
             error: None,
             timestamp: now,
@@ -321,15 +411,121 @@ impl Sessions {
             read_at: None,
         };
         messages::insert(&mut w, &key.tenant, &message).await?;
+        if let Some(idem) = &req.idempotency {
+            idempotency::remember(&mut w, key, &idem.key, &idem.request_sha256, &message.id, now).await?;
+            idempotency::forget_before(&mut w, now - chrono::Duration::hours(IDEMPOTENCY_WINDOW_HOURS)).await?;
+        }
         let drafts = vec![
-            EventDraft::session(key, EventBody::MessageSent(events::MessageEvent { message: message.clone(), chat: chat.clone() })),
+            EventDraft::session(
+                key,
+                EventBody::MessageSent(events::MessageEvent { message: message.clone(), chat: chat.clone() }),
+            ),
             EventDraft::session(key, EventBody::ChatUpdated(events::ChatUpdated { chat })),
         ];
         self.inner.journal.commit(w, drafts).await?;
         if let Ok(actor) = self.actor(key).await {
             let _ = actor.tx.send(Command::Flush);
         }
-        Ok(message)
+        Ok(Accepted { message, replayed: false })
+    }
+
+    /// The message a reply quotes: one of this chat's, already on WhatsApp, not deleted.
+    async fn quotable(&self, key: &SessionKey, message_id: &str, chat: &Jid) -> SessionResult<Quoted> {
+        let m =
+            messages::get(self.store().pool(), key, message_id).await?.ok_or_else(|| SessionError::Unprocessable {
+                code: "quoted_not_found",
+                message: format!("replyTo: message '{message_id}' not found in this session"),
+            })?;
+        let same_chat = chats::get(self.store().pool(), key, &m.chat_id).await?.is_some_and(|c| c.jid == chat.as_str());
+        if !same_chat {
+            return Err(SessionError::Unprocessable {
+                code: "quoted_other_chat",
+                message: "replyTo names a message of another chat".into(),
+            });
+        }
+        let wa_message_id = self.on_whatsapp(&m)?;
+        Ok(Quoted { message_id: Some(m.id), wa_message_id, from_jid: Some(m.from_jid), content: Some(m.content) })
+    }
+
+    /// WhatsApp's id of a message that reactions, edits, replies and revokes can name.
+    fn on_whatsapp(&self, m: &Message) -> SessionResult<String> {
+        if m.revoked_at.is_some() {
+            return Err(SessionError::InvalidState {
+                code: "message_revoked",
+                message: "the message was deleted".into(),
+            });
+        }
+        m.wa_message_id.clone().ok_or_else(|| SessionError::InvalidState {
+            code: "message_not_sent",
+            message: format!("the message is {} and not on WhatsApp yet", m.status),
+        })
+    }
+
+    async fn message(&self, key: &SessionKey, message_id: &str) -> SessionResult<Message> {
+        messages::get(self.store().pool(), key, message_id).await?.ok_or(SessionError::MessageNotFound)
+    }
+
+    /// Sets our reaction to a message (`None` removes it); answers with the message after.
+    pub async fn react(&self, key: &SessionKey, message_id: &str, emoji: Option<&str>) -> SessionResult<Message> {
+        if let Some(e) = emoji {
+            outgoing::check_emoji(e)?;
+        }
+        let message = self.message(key, message_id).await?;
+        self.on_whatsapp(&message)?;
+        let emoji = emoji.unwrap_or_default().to_owned();
+        self.operate(key, Operation::React { message, emoji }).await
+    }
+
+    /// Replaces the text of a text message this session sent, within WhatsApp's edit window.
+    pub async fn edit(&self, key: &SessionKey, message_id: &str, text: &str) -> SessionResult<Message> {
+        outgoing::check_text(text)?;
+        let message = self.message(key, message_id).await?;
+        if !message.from_me {
+            return Err(SessionError::NotOwnMessage("edited"));
+        }
+        if message.kind != crate::model::MessageType::Text {
+            return Err(SessionError::Unprocessable {
+                code: "not_editable",
+                message: format!("only text messages can be edited, this one is {}", message.kind),
+            });
+        }
+        self.on_whatsapp(&message)?;
+        if Utc::now() - message.timestamp > chrono::Duration::minutes(EDIT_WINDOW_MINUTES) {
+            return Err(SessionError::Unprocessable {
+                code: "edit_window_passed",
+                message: format!("WhatsApp allows edits for {EDIT_WINDOW_MINUTES} minutes after sending"),
+            });
+        }
+        let text = text.to_owned();
+        self.operate(key, Operation::Edit { message, text }).await
+    }
+
+    /// Deletes a message this session sent for everyone in the chat.
+    pub async fn revoke(&self, key: &SessionKey, message_id: &str) -> SessionResult<Message> {
+        let message = self.message(key, message_id).await?;
+        if !message.from_me {
+            return Err(SessionError::NotOwnMessage("deleted for everyone"));
+        }
+        self.on_whatsapp(&message)?;
+        self.operate(key, Operation::Revoke { message }).await
+    }
+
+    /// An operation on a message: the message as it is afterwards.
+    async fn operate(&self, key: &SessionKey, op: Operation) -> SessionResult<Message> {
+        self.ask(key, |reply| Command::Operate { op, reply }).await?.ok_or(SessionError::Gone)
+    }
+
+    /// Online or offline for the account's contacts.
+    pub async fn set_presence(&self, key: &SessionKey, presence: Presence) -> SessionResult<()> {
+        self.get(key).await?;
+        self.ask(key, |reply| Command::Operate { op: Operation::Presence(presence), reply }).await.map(drop)
+    }
+
+    /// Typing or recording in a chat (`paused` ends it).
+    pub async fn chat_state(&self, key: &SessionKey, chat_id: &str, state: ChatState) -> SessionResult<()> {
+        let chat = chats::get(self.store().pool(), key, chat_id).await?.ok_or(SessionError::ChatNotFound)?;
+        let jid = Jid::parse(&chat.jid).map_err(|e| SessionError::Store(StoreError::Corrupt(e.to_string())))?;
+        self.ask(key, |reply| Command::Operate { op: Operation::ChatState { chat: jid, state }, reply }).await.map(drop)
     }
 
     /// The user read a chat: unread count to zero, inbound messages READ, read receipts sent.
@@ -340,7 +536,10 @@ impl Sessions {
         let chat = chats::mark_read(&mut w, key, chat_id).await?.ok_or(SessionError::ChatNotFound)?;
         messages::mark_inbound_read(&mut w, key, chat_id, Utc::now()).await?;
         let drafts = vec![
-            EventDraft::session(key, EventBody::ChatRead(events::ChatRead { chat_id: chat.id.clone(), chat: chat.clone() })),
+            EventDraft::session(
+                key,
+                EventBody::ChatRead(events::ChatRead { chat_id: chat.id.clone(), chat: chat.clone() }),
+            ),
             EventDraft::session(key, EventBody::ChatUpdated(events::ChatUpdated { chat: chat.clone() })),
         ];
         self.inner.journal.commit(w, drafts).await?;

@@ -2,7 +2,55 @@ use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 
 use super::{StoreError, StoreResult, WriteTx, parse_enum};
-use crate::model::{Message, MessageStatus, SessionKey};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ContactCard, Location, Message, MessageStatus, Poll, Quoted, Reaction, SessionKey};
+
+/// The `details` column: a message's kind-specific blocks, one JSON document.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Details {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    location: Option<Location>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    contact: Option<ContactCard>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    poll: Option<Poll>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quoted: Option<Quoted>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    mentions: Vec<String>,
+}
+
+impl Details {
+    fn of(m: &Message) -> Option<String> {
+        let d = Details {
+            location: m.location.clone(),
+            contact: m.contact.clone(),
+            poll: m.poll.clone(),
+            quoted: m.quoted.clone(),
+            mentions: m.mentions.clone(),
+        };
+        let empty = d.location.is_none()
+            && d.contact.is_none()
+            && d.poll.is_none()
+            && d.quoted.is_none()
+            && d.mentions.is_empty();
+        (!empty).then(|| serde_json::to_string(&d).expect("details serialise"))
+    }
+}
+
+fn reactions_text(m: &Message) -> Option<String> {
+    (!m.reactions.is_empty()).then(|| serde_json::to_string(&m.reactions).expect("reactions serialise"))
+}
+
+/// Written by us from typed values; a column that no longer reads is a corrupt row.
+fn read_json<T: serde::de::DeserializeOwned + Default>(column: Option<String>) -> StoreResult<T> {
+    match column {
+        None => Ok(T::default()),
+        Some(text) => serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("message column: {e}"))),
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct MessageRow {
@@ -20,6 +68,10 @@ struct MessageRow {
     content: String,
     media_url: Option<String>,
     media: Option<String>,
+    details: Option<String>,
+    reactions: Option<String>,
+    edited_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
     status: String,
     error: Option<String>,
     timestamp: DateTime<Utc>,
@@ -31,6 +83,8 @@ struct MessageRow {
 impl TryFrom<MessageRow> for Message {
     type Error = StoreError;
     fn try_from(r: MessageRow) -> StoreResult<Self> {
+        let details: Details = read_json(r.details)?;
+        let reactions: Vec<Reaction> = read_json(r.reactions)?;
         Ok(Message {
             id: r.id,
             wa_message_id: r.wa_message_id,
@@ -45,8 +99,16 @@ impl TryFrom<MessageRow> for Message {
             kind: parse_enum(&r.kind)?,
             content: r.content,
             media_url: r.media_url,
-            // Written by us from a JSON value; unreadable text is dropped rather than failing the read.
+            // Rows from before media was typed may hold other shapes; those read as unknown.
             media: r.media.and_then(|m| serde_json::from_str(&m).ok()),
+            location: details.location,
+            contact: details.contact,
+            poll: details.poll,
+            quoted: details.quoted,
+            mentions: details.mentions,
+            reactions,
+            edited_at: r.edited_at,
+            revoked_at: r.revoked_at,
             status: parse_enum(&r.status)?,
             error: r.error,
             timestamp: r.timestamp,
@@ -58,7 +120,8 @@ impl TryFrom<MessageRow> for Message {
 }
 
 const COLUMNS: &str = "id, wa_message_id, session_id, chat_id, direction, from_me, from_jid, from_number, from_lid,
-    from_name, kind, content, media_url, media, status, error, timestamp, sent_at, delivered_at, read_at";
+    from_name, kind, content, media_url, media, details, reactions, edited_at, revoked_at, status, error, timestamp,
+    sent_at, delivered_at, read_at";
 
 fn convert(rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
     rows.into_iter().map(Message::try_from).collect()
@@ -66,7 +129,7 @@ fn convert(rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
 
 pub async fn insert(w: &mut WriteTx, tenant: &str, m: &Message) -> StoreResult<()> {
     let sql = format!(
-        "INSERT INTO messages (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO messages (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant)
@@ -83,7 +146,11 @@ pub async fn insert(w: &mut WriteTx, tenant: &str, m: &Message) -> StoreResult<(
         .bind(m.kind.as_str())
         .bind(&m.content)
         .bind(&m.media_url)
-        .bind(m.media.as_ref().map(|v| v.to_string()))
+        .bind(m.media.as_ref().map(|v| serde_json::to_string(v).expect("media serialises")))
+        .bind(Details::of(m))
+        .bind(reactions_text(m))
+        .bind(m.edited_at)
+        .bind(m.revoked_at)
         .bind(m.status.as_str())
         .bind(&m.error)
         .bind(m.timestamp)
@@ -231,4 +298,25 @@ pub async fn mark_inbound_read(
     .execute(w.conn())
     .await?;
     Ok(done.rows_affected())
+}
+
+/// Writes what can change on a stored message after the fact: its text (an edit), its
+/// kind-specific blocks (poll votes), reactions, and the edit and revoke times.
+pub async fn save_changes(w: &mut WriteTx, key: &SessionKey, m: &Message) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE messages SET content = ?, media_url = ?, details = ?, reactions = ?, edited_at = ?, revoked_at = ?
+         WHERE tenant_id = ? AND session_id = ? AND id = ?",
+    )
+    .bind(&m.content)
+    .bind(&m.media_url)
+    .bind(Details::of(m))
+    .bind(reactions_text(m))
+    .bind(m.edited_at)
+    .bind(m.revoked_at)
+    .bind(&key.tenant)
+    .bind(&key.session)
+    .bind(&m.id)
+    .execute(w.conn())
+    .await?;
+    Ok(())
 }

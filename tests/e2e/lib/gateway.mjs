@@ -104,8 +104,8 @@ export class Gateway {
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 
-  async api(method, path, token, body) {
-    const headers = {};
+  async api(method, path, token, body, extraHeaders = {}) {
+    const headers = { ...extraHeaders };
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
     const res = await fetch(this.url + path, {
@@ -114,7 +114,7 @@ export class Gateway {
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
+    return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
   }
 
   /** Creates a tenant; returns {id, apiKey, jwtSecret}. */

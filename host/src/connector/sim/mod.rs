@@ -5,7 +5,7 @@
 mod codes;
 mod world;
 
-pub use world::{Device, Sender, SimError, SimWorld};
+pub use world::{Device, NetworkRecord, Sender, SimError, SimWorld};
 
 use std::time::Duration;
 
@@ -15,10 +15,11 @@ use tokio::sync::mpsc;
 
 use self::world::{Live, Phase, PhoneAction};
 use super::{
-    Connection, Connector, ConnectorError, ConnectorEvent, DropKind, LoginMethod, OpenRequest, ReceiptKind, Unread,
+    Connection, Connector, ConnectorError, ConnectorEvent, DropKind, LoginMethod, OpenRequest, Outgoing, QuotedRef,
+    ReceiptKind, Unread,
 };
 use crate::config::SessionTimings;
-use crate::model::{Jid, SessionKey};
+use crate::model::{ChatState, Jid, Presence, SessionKey};
 
 pub struct SimConnector {
     world: SimWorld,
@@ -170,13 +171,23 @@ fn wa_id_for(message_id: &str) -> String {
     format!("3EB0{}", hex::encode_upper(&digest[..8]))
 }
 
-#[async_trait]
-impl Connection for SimConnection {
-    async fn send_text(&self, to: &Jid, _text: &str, message_id: &str) -> Result<String, ConnectorError> {
+impl SimConnection {
+    /// What the simulated network does with anything we send: refuse it while offline,
+    /// else record it where `/api/v1/sim/.../network` shows it.
+    fn transmit(&self, record: NetworkRecord) -> Result<(), ConnectorError> {
         if self.world.connected_device(&self.key, self.id).is_none() || self.world.network_down(&self.key) {
             return Err(ConnectorError::NotConnected);
         }
+        self.world.record(&self.key, record);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Connection for SimConnection {
+    async fn send(&self, to: &Jid, message: &Outgoing, message_id: &str) -> Result<String, ConnectorError> {
         let wa_id = wa_id_for(message_id);
+        self.transmit(NetworkRecord::message(to, message, &wa_id))?;
         let invalid = self.world.is_invalid_number(&self.key, to);
         let (world, key, id) = (self.world.clone(), self.key.clone(), wa_id.clone());
         tokio::spawn(async move {
@@ -196,6 +207,30 @@ impl Connection for SimConnection {
             world.emit_to_current(&key, ConnectorEvent::Receipt { wa_ids: vec![id], kind: ReceiptKind::Read });
         });
         Ok(wa_id)
+    }
+
+    async fn react(&self, chat: &Jid, target: &QuotedRef, emoji: &str) -> Result<(), ConnectorError> {
+        self.transmit(NetworkRecord::Reaction {
+            chat: chat.to_string(),
+            target: target.wa_id.clone(),
+            emoji: emoji.into(),
+        })
+    }
+
+    async fn edit(&self, chat: &Jid, target: &QuotedRef, text: &str) -> Result<(), ConnectorError> {
+        self.transmit(NetworkRecord::Edit { chat: chat.to_string(), target: target.wa_id.clone(), text: text.into() })
+    }
+
+    async fn revoke(&self, chat: &Jid, target: &QuotedRef) -> Result<(), ConnectorError> {
+        self.transmit(NetworkRecord::Revoke { chat: chat.to_string(), target: target.wa_id.clone() })
+    }
+
+    async fn set_presence(&self, presence: Presence) -> Result<(), ConnectorError> {
+        self.transmit(NetworkRecord::Presence { presence })
+    }
+
+    async fn chat_state(&self, chat: &Jid, state: ChatState) -> Result<(), ConnectorError> {
+        self.transmit(NetworkRecord::ChatState { chat: chat.to_string(), state })
     }
 
     async fn mark_read(&self, _chat: &Jid, _unread: &[Unread]) -> Result<(), ConnectorError> {

@@ -1,7 +1,7 @@
 //! The simulated phone and network: what WhatsApp's servers and the user's phone would know.
 //! The sim REST endpoints act on it; the sim connector's connections observe it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -12,8 +12,96 @@ use tokio::sync::mpsc;
 
 use super::codes;
 use crate::config::SimConfig;
-use crate::connector::{ConnectorEvent, DropKind, InboundMessage};
-use crate::model::{Jid, MessageType, SessionKey};
+use crate::connector::{ConnectorEvent, Details, DropKind, InboundMessage, Outgoing, OutgoingBody};
+use crate::model::{ChatState, ContactCard, Jid, Location, MessageType, Presence, SessionKey, time};
+
+/// How much of what a session sent the simulated network remembers.
+const NETWORK_RECORDS: usize = 200;
+
+/// One thing a session sent over the simulated network, as WhatsApp's servers would see it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(tag = "op", rename_all = "camelCase")]
+pub enum NetworkRecord {
+    #[serde(rename_all = "camelCase")]
+    Message {
+        to: String,
+        wa_message_id: String,
+        #[serde(rename = "type")]
+        kind: MessageType,
+        text: Option<String>,
+        location: Option<Location>,
+        contact: Option<ContactCard>,
+        poll_question: Option<String>,
+        poll_options: Option<Vec<String>>,
+        poll_selectable_count: Option<u32>,
+        quoted_wa_message_id: Option<String>,
+        mentions: Vec<String>,
+        at: String,
+    },
+    Reaction {
+        chat: String,
+        target: String,
+        emoji: String,
+    },
+    Edit {
+        chat: String,
+        target: String,
+        text: String,
+    },
+    Revoke {
+        chat: String,
+        target: String,
+    },
+    Presence {
+        presence: Presence,
+    },
+    ChatState {
+        chat: String,
+        state: ChatState,
+    },
+}
+
+impl NetworkRecord {
+    pub(super) fn message(to: &Jid, m: &Outgoing, wa_id: &str) -> Self {
+        let (mut text, mut location, mut contact, mut poll) = (None, None, None, None);
+        let kind = match &m.body {
+            OutgoingBody::Text(t) => {
+                text = Some(t.clone());
+                MessageType::Text
+            }
+            OutgoingBody::Location(l) => {
+                location = Some(l.clone());
+                MessageType::Location
+            }
+            OutgoingBody::Contact(c) => {
+                contact = Some(c.clone());
+                MessageType::Contact
+            }
+            OutgoingBody::Poll { question, options, selectable_count } => {
+                poll = Some((question.clone(), options.clone(), *selectable_count));
+                MessageType::Poll
+            }
+        };
+        let (poll_question, poll_options, poll_selectable_count) = match poll {
+            Some((q, o, n)) => (Some(q), Some(o), Some(n)),
+            None => (None, None, None),
+        };
+        NetworkRecord::Message {
+            to: to.to_string(),
+            wa_message_id: wa_id.to_owned(),
+            kind,
+            text,
+            location,
+            contact,
+            poll_question,
+            poll_options,
+            poll_selectable_count,
+            quoted_wa_message_id: m.quoted.as_ref().map(|q| q.wa_id.clone()),
+            mentions: m.mentions.iter().map(ToString::to_string).collect(),
+            at: time::iso(Utc::now()),
+        }
+    }
+}
 
 #[derive(Debug, Error, PartialEq)]
 pub enum SimError {
@@ -71,6 +159,7 @@ struct SimSession {
     revoked: HashSet<String>,
     invalid_numbers: HashSet<String>,
     outage_until: Option<Instant>,
+    network: VecDeque<NetworkRecord>,
 }
 
 /// Who writes an inbound message: a number, and the LID the network may report beside it.
@@ -219,29 +308,49 @@ impl SimWorld {
         &self,
         key: &SessionKey,
         sender: Sender<'_>,
-        text: &str,
         kind: MessageType,
+        text: &str,
+        details: Details,
     ) -> Result<String, SimError> {
+        let wa_id = codes::wa_message_id();
+        let msg = InboundMessage {
+            wa_id: wa_id.clone(),
+            chat: sender.from.clone(),
+            from: sender.from.clone(),
+            from_lid: sender.lid,
+            from_name: sender.name.map(str::to_owned),
+            from_me: false,
+            kind,
+            text: text.to_owned(),
+            media_url: None,
+            details,
+            timestamp: Utc::now(),
+        };
+        self.from_phone(key, ConnectorEvent::Message(msg))?;
+        Ok(wa_id)
+    }
+
+    /// Something a contact does (react, edit, revoke, vote) reaches the connected session.
+    pub fn from_phone(&self, key: &SessionKey, ev: ConnectorEvent) -> Result<(), SimError> {
         self.with(key, |s| {
             let live =
                 s.live.as_ref().filter(|l| matches!(l.phase, Phase::Connected(_))).ok_or(SimError::NotConnected)?;
-            let wa_id = codes::wa_message_id();
-            let msg = InboundMessage {
-                wa_id: wa_id.clone(),
-                chat: sender.from.clone(),
-                from: sender.from.clone(),
-                from_lid: sender.lid,
-                from_name: sender.name.map(str::to_owned),
-                from_me: false,
-                kind,
-                text: text.to_owned(),
-                media_url: None,
-                media: None,
-                timestamp: Utc::now(),
-            };
-            live.events.send(ConnectorEvent::Message(msg)).map_err(|_| SimError::NotConnected)?;
-            Ok(wa_id)
+            live.events.send(ev).map_err(|_| SimError::NotConnected)
         })
+    }
+
+    pub(super) fn record(&self, key: &SessionKey, record: NetworkRecord) {
+        self.with(key, |s| {
+            if s.network.len() == NETWORK_RECORDS {
+                s.network.pop_front();
+            }
+            s.network.push_back(record);
+        });
+    }
+
+    /// What the session sent the network, oldest first (the last 200 things).
+    pub fn network(&self, key: &SessionKey) -> Vec<NetworkRecord> {
+        self.with(key, |s| s.network.iter().cloned().collect())
     }
 
     /// The network drops the connection; reconnects fail for `outage_ms` afterwards.

@@ -6,8 +6,8 @@ use whatsapp_rust::prelude::{Event, InboundMessage as WaInbound, MessageExt, wa}
 use whatsapp_rust::types::events::ConnectFailureReason;
 use whatsapp_rust::types::presence::ReceiptType;
 
-use crate::connector::{ConnectorEvent, DropKind, InboundMessage, ReceiptKind};
-use crate::model::{Jid, MessageType};
+use crate::connector::{ConnectorEvent, Details, DropKind, InboundMessage, QuotedRef, ReceiptKind};
+use crate::model::{ContactCard, Jid, Location, MediaInfo, MessageType, Poll, PollOption};
 
 /// What the library knows of our own account when it says `Connected` (the event is empty).
 #[derive(Debug, Clone, Default)]
@@ -78,7 +78,7 @@ pub fn map(event: &Event, me: &Me, device: &str) -> Vec<ConnectorEvent> {
         Event::ClientOutdated(_) => vec![ConnectorEvent::Disconnected(DropKind::Failed(
             "WhatsApp says this client version is outdated; update wagate".into(),
         ))],
-        Event::Messages(batch) => batch.messages.iter().filter_map(inbound).map(ConnectorEvent::Message).collect(),
+        Event::Messages(batch) => batch.messages.iter().filter_map(inbound).collect(),
         Event::ServerAck(a) if a.class.as_deref().is_none_or(|c| c == "message") => {
             vec![ConnectorEvent::Ack { wa_id: a.id.clone(), error: a.error.clone() }]
         }
@@ -105,16 +105,16 @@ pub fn phone_of(jid: &str) -> Option<String> {
     Jid::parse(jid).ok()?.phone_number()
 }
 
-/// A message we keep: status broadcasts and protocol messages (edits, deletes, key
-/// distribution) are not chat messages.
-fn inbound(m: &WaInbound) -> Option<InboundMessage> {
+/// A message we keep, or what it does to an earlier one (reaction, edit, revoke). Status
+/// broadcasts and other protocol messages (key distribution, history sync) are not chat
+/// messages.
+fn inbound(m: &WaInbound) -> Option<ConnectorEvent> {
     let info = &m.info;
     let src = &info.source;
     if src.chat.to_string().ends_with("@broadcast") {
         return None;
     }
     let base = m.message.get_base_message();
-    let (kind, text, media) = content(base)?;
     // Newer clients address people by LID; keep the phone number as the sender when the
     // library knows it, and the LID beside it.
     let (sender, alt) = (src.sender.to_string(), src.sender_alt.as_ref().map(ToString::to_string));
@@ -127,60 +127,153 @@ fn inbound(m: &WaInbound) -> Option<InboundMessage> {
         (false, c) if c.ends_with("@lid") && !from.ends_with("@lid") && !src.is_from_me => from.clone(),
         (_, c) => c,
     };
-    Some(InboundMessage {
+    let (chat, from) = (Jid::parse(&chat).ok()?, Jid::parse(&from).ok()?);
+    let timestamp = if info.timestamp.timestamp() > 0 { info.timestamp } else { Utc::now() };
+    if let Some(change) = later_change(base, &chat, &from, timestamp) {
+        return Some(change);
+    }
+    let (kind, text, details) = content(base)?;
+    Some(ConnectorEvent::Message(InboundMessage {
         wa_id: info.id.to_string(),
-        chat: Jid::parse(&chat).ok()?,
-        from: Jid::parse(&from).ok()?,
+        chat,
+        from,
         from_lid,
         from_name: non_empty(&info.push_name),
         from_me: src.is_from_me,
         kind,
         text,
         media_url: None,
-        media,
-        timestamp: if info.timestamp.timestamp() > 0 { info.timestamp } else { Utc::now() },
-    })
+        details,
+        timestamp,
+    }))
 }
 
-/// Kind, text (the caption for media) and media metadata; `None` for messages that are not
-/// content.
-fn content(msg: &wa::Message) -> Option<(MessageType, String, Option<serde_json::Value>)> {
-    use serde_json::json;
+/// A reaction, an edit or a revoke: what a message does to an earlier one.
+fn later_change(msg: &wa::Message, chat: &Jid, from: &Jid, timestamp: chrono::DateTime<Utc>) -> Option<ConnectorEvent> {
+    use wa::message::protocol_message::Type;
+    if let Some(r) = msg.reaction_message.as_option() {
+        let target_wa_id = r.key.as_option()?.id.clone()?;
+        let emoji = r.text.clone().unwrap_or_default();
+        return Some(ConnectorEvent::Reaction {
+            chat: chat.clone(),
+            target_wa_id,
+            from: from.clone(),
+            emoji,
+            timestamp,
+        });
+    }
+    let p = msg.protocol_message.as_option()?;
+    let target_wa_id = p.key.as_option()?.id.clone()?;
+    match p.r#type? {
+        Type::REVOKE => {
+            Some(ConnectorEvent::Revoked { chat: chat.clone(), target_wa_id, from: from.clone(), timestamp })
+        }
+        Type::MESSAGE_EDIT => {
+            let edited = p.edited_message.as_option()?;
+            let text = edited.text_content().or_else(|| edited.get_caption())?.to_owned();
+            Some(ConnectorEvent::Edited { chat: chat.clone(), target_wa_id, from: from.clone(), text, timestamp })
+        }
+        _ => None,
+    }
+}
+
+/// The reply and mentions a message's context carries.
+fn context_details(msg: &wa::Message, details: &mut Details) {
+    let ctx = [
+        msg.extended_text_message.as_option().and_then(|m| m.context_info.as_option()),
+        msg.image_message.as_option().and_then(|m| m.context_info.as_option()),
+        msg.video_message.as_option().and_then(|m| m.context_info.as_option()),
+        msg.audio_message.as_option().and_then(|m| m.context_info.as_option()),
+        msg.document_message.as_option().and_then(|m| m.context_info.as_option()),
+        msg.sticker_message.as_option().and_then(|m| m.context_info.as_option()),
+        msg.location_message.as_option().and_then(|m| m.context_info.as_option()),
+        msg.contact_message.as_option().and_then(|m| m.context_info.as_option()),
+    ]
+    .into_iter()
+    .flatten()
+    .next();
+    let Some(ctx) = ctx else { return };
+    details.mentions = ctx.mentioned_jid.iter().filter_map(|j| Jid::parse(j).ok()).map(|j| j.to_string()).collect();
+    if let Some(wa_id) = ctx.stanza_id.clone() {
+        let text = ctx
+            .quoted_message
+            .as_option()
+            .and_then(|q| q.text_content().or_else(|| q.get_caption()).map(str::to_owned));
+        details.quoted = Some(QuotedRef {
+            wa_id,
+            sender: ctx.participant.as_deref().and_then(|p| Jid::parse(p).ok()),
+            from_me: false,
+            text,
+        });
+    }
+}
+
+fn media(mime: &Option<String>, size: Option<u64>) -> MediaInfo {
+    MediaInfo { mime_type: mime.clone(), size, ..Default::default() }
+}
+
+/// Kind, text (the caption for media) and what the message carries; `None` for messages
+/// that are not content.
+fn content(msg: &wa::Message) -> Option<(MessageType, String, Details)> {
+    let mut d = Details::default();
+    context_details(msg, &mut d);
     if let Some(text) = msg.text_content() {
-        return Some((MessageType::Text, text.to_owned(), None));
+        return Some((MessageType::Text, text.to_owned(), d));
     }
     if let Some(i) = msg.image_message.as_option() {
-        let meta = json!({ "mimeType": i.mimetype, "size": i.file_length, "width": i.width, "height": i.height });
-        return Some((MessageType::Image, i.caption.clone().unwrap_or_default(), Some(meta)));
+        d.media = Some(MediaInfo { width: i.width, height: i.height, ..media(&i.mimetype, i.file_length) });
+        return Some((MessageType::Image, i.caption.clone().unwrap_or_default(), d));
     }
     if let Some(v) = msg.video_message.as_option() {
-        let meta = json!({ "mimeType": v.mimetype, "size": v.file_length, "seconds": v.seconds });
-        return Some((MessageType::Video, v.caption.clone().unwrap_or_default(), Some(meta)));
+        d.media = Some(MediaInfo { seconds: v.seconds, ..media(&v.mimetype, v.file_length) });
+        return Some((MessageType::Video, v.caption.clone().unwrap_or_default(), d));
     }
     if let Some(a) = msg.audio_message.as_option() {
-        let meta = json!({ "mimeType": a.mimetype, "size": a.file_length, "seconds": a.seconds, "voiceNote": a.ptt });
-        return Some((MessageType::Audio, String::new(), Some(meta)));
+        d.media = Some(MediaInfo {
+            seconds: a.seconds,
+            voice_note: a.ptt.unwrap_or(false),
+            ..media(&a.mimetype, a.file_length)
+        });
+        return Some((MessageType::Audio, String::new(), d));
     }
-    if let Some(d) = msg.document_message.as_option() {
-        let meta = json!({ "mimeType": d.mimetype, "size": d.file_length, "fileName": d.file_name });
-        return Some((MessageType::Document, d.caption.clone().unwrap_or_default(), Some(meta)));
+    if let Some(doc) = msg.document_message.as_option() {
+        d.media = Some(MediaInfo { file_name: doc.file_name.clone(), ..media(&doc.mimetype, doc.file_length) });
+        return Some((MessageType::Document, doc.caption.clone().unwrap_or_default(), d));
     }
     if let Some(s) = msg.sticker_message.as_option() {
-        return Some((
-            MessageType::Sticker,
-            String::new(),
-            Some(json!({ "mimeType": s.mimetype, "size": s.file_length })),
-        ));
+        d.media = Some(media(&s.mimetype, s.file_length));
+        return Some((MessageType::Sticker, String::new(), d));
     }
     if let Some(l) = msg.location_message.as_option() {
-        let meta = json!({ "latitude": l.degrees_latitude, "longitude": l.degrees_longitude, "name": l.name });
-        return Some((MessageType::Location, l.name.clone().unwrap_or_default(), Some(meta)));
+        d.location = Some(Location {
+            latitude: l.degrees_latitude.unwrap_or_default(),
+            longitude: l.degrees_longitude.unwrap_or_default(),
+            name: l.name.clone(),
+            address: l.address.clone(),
+        });
+        return Some((MessageType::Location, l.name.clone().unwrap_or_default(), d));
     }
     if let Some(c) = msg.contact_message.as_option() {
-        return Some((MessageType::Contact, c.display_name.clone().unwrap_or_default(), None));
+        let name = c.display_name.clone().unwrap_or_default();
+        d.contact = Some(ContactCard { name: name.clone(), vcard: c.vcard.clone().unwrap_or_default() });
+        return Some((MessageType::Contact, name, d));
     }
-    if let Some(r) = msg.reaction_message.as_option() {
-        return Some((MessageType::Reaction, r.text.clone().unwrap_or_default(), None));
+    let poll = [&msg.poll_creation_message, &msg.poll_creation_message_v2, &msg.poll_creation_message_v3]
+        .into_iter()
+        .find_map(|p| p.as_option());
+    if let Some(p) = poll {
+        let question = p.name.clone().unwrap_or_default();
+        d.poll = Some(Poll {
+            question: question.clone(),
+            options: p
+                .options
+                .iter()
+                .filter_map(|o| o.option_name.clone())
+                .map(|name| PollOption { name, voters: Vec::new() })
+                .collect(),
+            selectable_count: p.selectable_options_count.filter(|n| *n > 0).unwrap_or(p.options.len() as u32),
+        });
+        return Some((MessageType::Poll, question, d));
     }
     None
 }

@@ -7,6 +7,7 @@
 //! session erases the file (docs/connectors.md).
 
 mod mapping;
+mod outgoing;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,11 +22,13 @@ use whatsapp_rust::prelude::MessageBuilderExt;
 use whatsapp_rust::prelude::{
     Bot, BotHandle, ChannelEventHandler, Client, Event, Jid as WaJid, SendOptions, SqliteStore, wa,
 };
+use whatsapp_rust::{ChatStateType, PresenceStatus, RevokeType};
 
 use super::{
-    Connection, Connector, ConnectorError, ConnectorEvent, LoginMethod, OpenRequest, Unread, read_receipt_batches,
+    Connection, Connector, ConnectorError, ConnectorEvent, LoginMethod, OpenRequest, Outgoing, OutgoingBody, QuotedRef,
+    Unread, read_receipt_batches,
 };
-use crate::model::{Jid, SessionKey};
+use crate::model::{ChatState, Jid, Presence, SessionKey};
 
 pub use mapping::{Me, map};
 
@@ -188,19 +191,78 @@ fn wa_message_id(message_id: &str) -> String {
     format!("3EB0{}", hex::encode_upper(&digest[..8]))
 }
 
+impl WhatsAppConnection {
+    fn ready(&self) -> Result<(), ConnectorError> {
+        if self.client.is_connected() { Ok(()) } else { Err(ConnectorError::NotConnected) }
+    }
+
+    /// A failed call while the connection is down is "not connected" (retried later), any
+    /// other failure is WhatsApp's refusal.
+    fn failed(&self, e: impl std::fmt::Display) -> ConnectorError {
+        if self.client.is_connected() { ConnectorError::Rejected(e.to_string()) } else { ConnectorError::NotConnected }
+    }
+}
+
 #[async_trait]
 impl Connection for WhatsAppConnection {
-    async fn send_text(&self, to: &Jid, text: &str, message_id: &str) -> Result<String, ConnectorError> {
-        if !self.client.is_connected() {
-            return Err(ConnectorError::NotConnected);
-        }
+    async fn send(&self, to: &Jid, message: &Outgoing, message_id: &str) -> Result<String, ConnectorError> {
+        self.ready()?;
         let to = wa_jid(to)?;
-        let options = SendOptions::default().with_message_id(wa_message_id(message_id));
-        match self.client.send_message_with_options(to, wa::Message::text(text), options).await {
-            Ok(sent) => Ok(sent.message_id),
-            Err(_) if !self.client.is_connected() => Err(ConnectorError::NotConnected),
-            Err(e) => Err(ConnectorError::Rejected(e.to_string())),
+        if let OutgoingBody::Poll { question, options, selectable_count } = &message.body {
+            let (sent, _secret) = self
+                .client
+                .polls()
+                .create(to, question, options, *selectable_count)
+                .await
+                .map_err(|e| self.failed(e))?;
+            return Ok(sent.message_id);
         }
+        let msg =
+            outgoing::message(message).ok_or_else(|| ConnectorError::Rejected("cannot build this message".into()))?;
+        let options = SendOptions::default().with_message_id(wa_message_id(message_id));
+        match self.client.send_message_with_options(to, msg, options).await {
+            Ok(sent) => Ok(sent.message_id),
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    async fn react(&self, chat: &Jid, target: &QuotedRef, emoji: &str) -> Result<(), ConnectorError> {
+        self.ready()?;
+        let key = outgoing::key(chat, target);
+        self.client.send_reaction(wa_jid(chat)?, key, emoji).await.map(drop).map_err(|e| self.failed(e))
+    }
+
+    async fn edit(&self, chat: &Jid, target: &QuotedRef, text: &str) -> Result<(), ConnectorError> {
+        self.ready()?;
+        let new = wa::Message::text(text);
+        self.client.edit_message(wa_jid(chat)?, target.wa_id.clone(), new).await.map(drop).map_err(|e| self.failed(e))
+    }
+
+    async fn revoke(&self, chat: &Jid, target: &QuotedRef) -> Result<(), ConnectorError> {
+        self.ready()?;
+        self.client
+            .revoke_message(wa_jid(chat)?, target.wa_id.clone(), RevokeType::Sender)
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
+    async fn set_presence(&self, presence: Presence) -> Result<(), ConnectorError> {
+        self.ready()?;
+        let status = match presence {
+            Presence::Available => PresenceStatus::Available,
+            Presence::Unavailable => PresenceStatus::Unavailable,
+        };
+        self.client.presence().set(status).await.map_err(|e| self.failed(e))
+    }
+
+    async fn chat_state(&self, chat: &Jid, state: ChatState) -> Result<(), ConnectorError> {
+        self.ready()?;
+        let state = match state {
+            ChatState::Composing => ChatStateType::Composing,
+            ChatState::Recording => ChatStateType::Recording,
+            ChatState::Paused => ChatStateType::Paused,
+        };
+        self.client.chatstate().send(&wa_jid(chat)?, state).await.map_err(|e| self.failed(e))
     }
 
     async fn mark_read(&self, chat: &Jid, unread: &[Unread]) -> Result<(), ConnectorError> {

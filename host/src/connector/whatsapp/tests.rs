@@ -11,9 +11,10 @@ use whatsapp_rust::types::presence::ReceiptType;
 use whatsapp_rust::wacore::net::DisconnectReason as WaDrop;
 
 use super::mapping::{Me, map};
-use super::wa_message_id;
-use crate::connector::{ConnectorEvent, DropKind, ReceiptKind};
-use crate::model::MessageType;
+use super::{outgoing, wa_message_id};
+use crate::connector::{ConnectorEvent, DropKind, Outgoing, OutgoingBody, QuotedRef, ReceiptKind};
+use crate::model::{ContactCard, Jid, Location, MessageType};
+use whatsapp_rust::prelude::{MessageExt, MessageField};
 
 fn jid(s: &str) -> whatsapp_rust::Jid {
     s.parse().unwrap()
@@ -145,8 +146,8 @@ fn media_is_kind_caption_and_metadata() {
     let msg = wa::Message { image_message: whatsapp_rust::prelude::MessageField::some(image), ..Default::default() };
     let ConnectorEvent::Message(m) = one(inbound(msg, source.clone(), "")) else { panic!() };
     assert_eq!((m.kind, m.text.as_str()), (MessageType::Image, "our menu"));
-    let media = m.media.unwrap();
-    assert_eq!((media["mimeType"].as_str(), media["size"].as_u64()), (Some("image/jpeg"), Some(48213)));
+    let media = m.details.media.unwrap();
+    assert_eq!((media.mime_type.as_deref(), media.size), (Some("image/jpeg"), Some(48213)));
     assert_eq!(m.from_name, None);
     let status = MessageSource { chat: jid("status@broadcast"), ..source };
     let text = wa::Message { conversation: Some("story".into()), ..Default::default() };
@@ -196,4 +197,163 @@ fn retried_sends_reuse_the_whatsapp_id() {
     assert_eq!(a, wa_message_id("0b7e-our-id"));
     assert_ne!(a, wa_message_id("another"));
     assert!(a.starts_with("3EB0") && a.len() == 20 && a.chars().all(|c| c.is_ascii_hexdigit()), "{a}");
+}
+
+fn person() -> MessageSource {
+    MessageSource {
+        chat: jid("628123456789@s.whatsapp.net"),
+        sender: jid("628123456789@s.whatsapp.net"),
+        ..Default::default()
+    }
+}
+
+fn key_of(id: &str) -> MessageField<wa::MessageKey> {
+    MessageField::some(wa::MessageKey { id: Some(id.into()), ..Default::default() })
+}
+
+#[test]
+fn a_reply_carries_its_quote_and_mentions() {
+    let ctx = wa::ContextInfo {
+        stanza_id: Some("3EB0QUOTED".into()),
+        participant: Some("6281111111111@s.whatsapp.net".into()),
+        quoted_message: MessageField::some(wa::Message {
+            conversation: Some("the question".into()),
+            ..Default::default()
+        }),
+        mentioned_jid: vec!["6282222222222@s.whatsapp.net".into()],
+        ..Default::default()
+    };
+    let text = wa::message::ExtendedTextMessage {
+        text: Some("the answer @6282222222222".into()),
+        context_info: MessageField::some(ctx),
+        ..Default::default()
+    };
+    let msg = wa::Message { extended_text_message: MessageField::some(text), ..Default::default() };
+    let ConnectorEvent::Message(m) = one(inbound(msg, person(), "")) else { panic!() };
+    let q = m.details.quoted.unwrap();
+    assert_eq!((q.wa_id.as_str(), q.text.as_deref()), ("3EB0QUOTED", Some("the question")));
+    assert_eq!(q.sender.unwrap().as_str(), "6281111111111@s.whatsapp.net");
+    assert_eq!(m.details.mentions, vec!["6282222222222@s.whatsapp.net".to_owned()]);
+}
+
+#[test]
+fn locations_contacts_and_polls_are_typed() {
+    let loc = wa::message::LocationMessage {
+        degrees_latitude: Some(-6.175),
+        degrees_longitude: Some(106.827),
+        name: Some("Monas".into()),
+        ..Default::default()
+    };
+    let msg = wa::Message { location_message: MessageField::some(loc), ..Default::default() };
+    let ConnectorEvent::Message(m) = one(inbound(msg, person(), "")) else { panic!() };
+    assert_eq!((m.kind, m.text.as_str()), (MessageType::Location, "Monas"));
+    assert_eq!(m.details.location.unwrap().latitude, -6.175);
+
+    let card = wa::message::ContactMessage {
+        display_name: Some("Ana".into()),
+        vcard: Some("BEGIN:VCARD\nEND:VCARD".into()),
+        ..Default::default()
+    };
+    let msg = wa::Message { contact_message: MessageField::some(card), ..Default::default() };
+    let ConnectorEvent::Message(m) = one(inbound(msg, person(), "")) else { panic!() };
+    assert_eq!(m.details.contact.unwrap().name, "Ana");
+
+    let option = |name: &str| wa::message::poll_creation_message::Option {
+        option_name: Some(name.into()),
+        ..Default::default()
+    };
+    let poll = wa::message::PollCreationMessage {
+        name: Some("Lunch?".into()),
+        options: vec![option("Rice"), option("Noodles")],
+        selectable_options_count: Some(1),
+        ..Default::default()
+    };
+    let msg = wa::Message { poll_creation_message_v3: MessageField::some(poll), ..Default::default() };
+    let ConnectorEvent::Message(m) = one(inbound(msg, person(), "")) else { panic!() };
+    let p = m.details.poll.unwrap();
+    assert_eq!((m.kind, p.question.as_str(), p.options.len(), p.selectable_count), (MessageType::Poll, "Lunch?", 2, 1));
+}
+
+#[test]
+fn reactions_edits_and_revokes_name_the_earlier_message() {
+    use wa::message::protocol_message::Type;
+    let reaction =
+        wa::message::ReactionMessage { key: key_of("3EB0TARGET"), text: Some("👍".into()), ..Default::default() };
+    let msg = wa::Message { reaction_message: MessageField::some(reaction), ..Default::default() };
+    let ConnectorEvent::Reaction { target_wa_id, emoji, from, .. } = one(inbound(msg, person(), "")) else { panic!() };
+    assert_eq!(
+        (target_wa_id.as_str(), emoji.as_str(), from.as_str()),
+        ("3EB0TARGET", "👍", "628123456789@s.whatsapp.net")
+    );
+
+    let revoke =
+        wa::message::ProtocolMessage { key: key_of("3EB0GONE"), r#type: Some(Type::REVOKE), ..Default::default() };
+    let msg = wa::Message { protocol_message: MessageField::some(revoke), ..Default::default() };
+    let ConnectorEvent::Revoked { target_wa_id, .. } = one(inbound(msg, person(), "")) else { panic!() };
+    assert_eq!(target_wa_id, "3EB0GONE");
+
+    let edit = wa::message::ProtocolMessage {
+        key: key_of("3EB0EDITED"),
+        r#type: Some(Type::MESSAGE_EDIT),
+        edited_message: MessageField::some(wa::Message {
+            conversation: Some("fixed typo".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    // Edits arrive wrapped, as the library receives them.
+    let wrapped = wa::Message {
+        edited_message: MessageField::some(wa::message::FutureProofMessage {
+            message: MessageField::some(wa::Message {
+                protocol_message: MessageField::some(edit),
+                ..Default::default()
+            }),
+        }),
+        ..Default::default()
+    };
+    let ConnectorEvent::Edited { target_wa_id, text, .. } = one(inbound(wrapped, person(), "")) else { panic!() };
+    assert_eq!((target_wa_id.as_str(), text.as_str()), ("3EB0EDITED", "fixed typo"));
+
+    let key_share = wa::message::ProtocolMessage { r#type: Some(Type::APP_STATE_SYNC_KEY_SHARE), ..Default::default() };
+    let msg = wa::Message { protocol_message: MessageField::some(key_share), ..Default::default() };
+    assert!(map(&inbound(msg, person(), ""), &me(), "d").is_empty(), "other protocol messages are not content");
+}
+
+#[test]
+fn outgoing_messages_become_the_protobufs_whatsapp_takes() {
+    let chat = Jid::parse("628123456789@s.whatsapp.net").unwrap();
+    let plain = Outgoing { body: OutgoingBody::Text("hi".into()), quoted: None, mentions: vec![] };
+    assert_eq!(outgoing::message(&plain).unwrap().conversation.as_deref(), Some("hi"));
+
+    let quoted =
+        QuotedRef { wa_id: "3EB0Q".into(), sender: Some(chat.clone()), from_me: false, text: Some("q".into()) };
+    let mention = Jid::parse("6282222222222@s.whatsapp.net").unwrap();
+    let reply =
+        Outgoing { body: OutgoingBody::Text("a".into()), quoted: Some(quoted.clone()), mentions: vec![mention] };
+    let msg = outgoing::message(&reply).unwrap();
+    let ctx = msg.extended_text_message.as_option().unwrap().context_info.as_option().unwrap();
+    assert_eq!(ctx.stanza_id.as_deref(), Some("3EB0Q"));
+    assert_eq!(ctx.participant.as_deref(), Some("628123456789@s.whatsapp.net"));
+    assert_eq!(ctx.mentioned_jid, vec!["6282222222222@s.whatsapp.net".to_owned()]);
+    assert_eq!(ctx.quoted_message.as_option().unwrap().text_content(), Some("q"));
+
+    let place = Location { latitude: 1.5, longitude: 2.5, name: Some("here".into()), address: None };
+    let msg =
+        outgoing::message(&Outgoing { body: OutgoingBody::Location(place), quoted: Some(quoted), mentions: vec![] })
+            .unwrap();
+    let l = msg.location_message.as_option().unwrap();
+    assert_eq!((l.degrees_latitude, l.name.as_deref()), (Some(1.5), Some("here")));
+    assert!(l.context_info.as_option().is_some(), "a located reply keeps its quote");
+
+    let card = ContactCard { name: "Ana".into(), vcard: "BEGIN:VCARD\nEND:VCARD".into() };
+    let msg =
+        outgoing::message(&Outgoing { body: OutgoingBody::Contact(card), quoted: None, mentions: vec![] }).unwrap();
+    assert_eq!(msg.contact_message.as_option().unwrap().display_name.as_deref(), Some("Ana"));
+
+    let group = Jid::parse("120363025246125486@g.us").unwrap();
+    let theirs = QuotedRef { wa_id: "X".into(), sender: Some(chat.clone()), from_me: false, text: None };
+    assert_eq!(outgoing::key(&group, &theirs).participant.as_deref(), Some("628123456789@s.whatsapp.net"));
+    assert_eq!(outgoing::key(&chat, &theirs).participant, None);
+    let ours = QuotedRef { from_me: true, ..theirs };
+    assert_eq!((outgoing::key(&group, &ours).participant, outgoing::key(&group, &ours).from_me), (None, Some(true)));
 }

@@ -9,17 +9,16 @@ use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::{LiveQr, SessionError, SessionResult, backoff, qr_image};
+mod messages;
+
+use super::{LiveQr, Operation, SessionError, SessionResult, backoff, qr_image};
 use crate::config::SessionTimings;
 use crate::connector::{
-    Connection, Connector, ConnectorError, ConnectorEvent, DropKind, InboundMessage, LoginMethod, OpenRequest,
-    ReceiptKind, Unread,
+    Connection, Connector, ConnectorError, ConnectorEvent, DropKind, LoginMethod, OpenRequest, ReceiptKind, Unread,
 };
 use crate::events::{self, EventBody, EventDraft, Journal};
-use crate::model::{Keyed, 
-    Direction, DisconnectReason, Jid, Message, MessageStatus, Session, SessionKey, SessionStatus, new_id,
-};
-use crate::store::{Store, StoreError, StoreResult, chats, messages, sessions as stored};
+use crate::model::{DisconnectReason, Jid, Keyed, MessageStatus, Session, SessionKey, SessionStatus};
+use crate::store::{Store, StoreResult, sessions as stored};
 
 pub(super) enum Command {
     Connect {
@@ -46,6 +45,11 @@ pub(super) enum Command {
     MarkRead {
         chat: Jid,
         unread: Vec<Unread>,
+    },
+    /// Done on the live connection, then recorded; answers with the message afterwards.
+    Operate {
+        op: Operation,
+        reply: oneshot::Sender<SessionResult<Option<crate::model::Message>>>,
     },
     Shutdown {
         reply: oneshot::Sender<()>,
@@ -195,6 +199,10 @@ impl Actor {
                 {
                     tracing::debug!(session = %self.key, error = %e, "read receipts not sent");
                 }
+            }
+            Command::Operate { op, reply } => {
+                let r = self.operate(op).await;
+                let _ = reply.send(r);
             }
             Command::Shutdown { reply } => {
                 self.close_connection().await;
@@ -353,8 +361,10 @@ impl Actor {
                 self.session.last_connected_at = Some(Utc::now());
                 self.session.last_error = None;
                 self.connected_since = Some(Instant::now());
-                let body =
-                    EventBody::SessionConnected(events::SessionConnected { phone: Some(phone), display_name: self.session.display_name.clone() });
+                let body = EventBody::SessionConnected(events::SessionConnected {
+                    phone: Some(phone),
+                    display_name: self.session.display_name.clone(),
+                });
                 self.set_state(SessionStatus::Connected, None, Creds::Keep, vec![body]).await?;
                 self.flush_outbox().await
             }
@@ -383,6 +393,18 @@ impl Actor {
                     ReceiptKind::Read => MessageStatus::Read,
                 };
                 self.message_status(&wa_ids, status, None).await
+            }
+            ConnectorEvent::Reaction { chat, target_wa_id, from, emoji, timestamp } => {
+                self.reaction(&chat, &target_wa_id, &from, emoji, timestamp).await
+            }
+            ConnectorEvent::Edited { chat, target_wa_id, from, text, timestamp } => {
+                self.edited(&chat, &target_wa_id, &from, text, timestamp).await
+            }
+            ConnectorEvent::Revoked { chat, target_wa_id, from, timestamp } => {
+                self.revoked(&chat, &target_wa_id, &from, timestamp).await
+            }
+            ConnectorEvent::PollVote { chat, poll_wa_id, voter, selected } => {
+                self.poll_vote(&chat, &poll_wa_id, &voter, selected).await
             }
         }
     }
@@ -457,7 +479,8 @@ impl Actor {
             }
             DropKind::Failed(msg) => {
                 self.session.last_error = Some(msg.clone());
-                let body = EventBody::SessionError(events::SessionError { code: "connect_failed".into(), message: msg });
+                let body =
+                    EventBody::SessionError(events::SessionError { code: "connect_failed".into(), message: msg });
                 (SessionStatus::Error, DisconnectReason::Error, Creds::Keep, body)
             }
         };
@@ -483,134 +506,6 @@ impl Actor {
             }));
         }
         self.set_state(SessionStatus::Reconnecting, Some(DisconnectReason::ConnectionLost), Creds::Keep, events).await
-    }
-
-    // ---- messages ----
-
-    async fn inbound(&mut self, m: InboundMessage) -> StoreResult<()> {
-        // WhatsApp redelivers after reconnects; a message is stored once.
-        if !messages::by_wa_ids(self.store.pool(), &self.key, std::slice::from_ref(&m.wa_id)).await?.is_empty() {
-            return Ok(());
-        }
-        let mut w = self.store.begin_write().await?;
-        let chat_name = if m.from_me || m.chat.is_group() { None } else { m.from_name.as_deref() };
-        let chat = chats::touch(
-            &mut w,
-            &self.key,
-            chats::ChatTouch { jid: &m.chat, name: chat_name, preview: &m.text, at: m.timestamp, unread: !m.from_me },
-        )
-        .await?;
-        let (direction, status) = if m.from_me {
-            (Direction::Outbound, MessageStatus::Sent)
-        } else {
-            (Direction::Inbound, MessageStatus::Delivered)
-        };
-        let message = Message {
-            id: new_id(),
-            wa_message_id: Some(m.wa_id),
-            session_id: self.key.session.clone(),
-            chat_id: chat.id.clone(),
-            direction,
-            from_me: m.from_me,
-            from_jid: m.from.to_string(),
-            from_number: m.from.phone_number(),
-            from_lid: m.from_lid,
-            from_name: m.from_name,
-            kind: m.kind,
-            content: m.text,
-            media_url: m.media_url,
-            media: m.media,
-            status,
-            error: None,
-            timestamp: m.timestamp,
-            sent_at: m.from_me.then_some(m.timestamp),
-            delivered_at: None,
-            read_at: None,
-        };
-        messages::insert(&mut w, &self.key.tenant, &message).await?;
-        let body = if m.from_me {
-            EventBody::MessageSent(events::MessageEvent { message, chat: chat.clone() })
-        } else {
-            EventBody::MessageReceived(events::MessageEvent { message, chat: chat.clone() })
-        };
-        let drafts =
-            vec![EventDraft::session(&self.key, body), EventDraft::session(&self.key, EventBody::ChatUpdated(events::ChatUpdated { chat }))];
-        self.journal.commit(w, drafts).await?;
-        Ok(())
-    }
-
-    async fn message_status(
-        &mut self,
-        wa_ids: &[String],
-        status: MessageStatus,
-        error: Option<String>,
-    ) -> StoreResult<()> {
-        let found = messages::by_wa_ids(self.store.pool(), &self.key, wa_ids).await?;
-        let changed: Vec<Message> = found.into_iter().filter(|m| m.status.can_become(status)).collect();
-        if changed.is_empty() {
-            return Ok(());
-        }
-        let now = Utc::now();
-        let mut w = self.store.begin_write().await?;
-        let mut drafts = Vec::new();
-        for m in changed {
-            messages::set_status(&mut w, &self.key, &m.id, status, error.as_deref(), now).await?;
-            drafts.push(EventDraft::session(
-                &self.key,
-                EventBody::MessageStatus(events::MessageStatusChanged {
-                    message_id: m.id,
-                    wa_message_id: m.wa_message_id,
-                    chat_id: m.chat_id,
-                    status,
-                    previous_status: m.status,
-                    error: error.clone(),
-                }),
-            ));
-        }
-        self.journal.commit(w, drafts).await?;
-        Ok(())
-    }
-
-    /// Hands every stored, not yet sent outbound message to the connection, oldest first.
-    async fn flush_outbox(&mut self) -> StoreResult<()> {
-        if self.session.status != SessionStatus::Connected {
-            return Ok(());
-        }
-        let Some(conn) = &self.conn else { return Ok(()) };
-        for m in messages::unsent(self.store.pool(), &self.key).await? {
-            let Ok(to) = self.chat_jid(&m.chat_id).await else { continue };
-            match conn.send_text(&to, &m.content, &m.id).await {
-                Ok(wa_id) => {
-                    let mut w = self.store.begin_write().await?;
-                    messages::set_wa_id(&mut w, &self.key, &m.id, &wa_id).await?;
-                    w.commit().await?;
-                }
-                // Stays queued; the next CONNECTED flushes it.
-                Err(ConnectorError::NotConnected) => break,
-                Err(ConnectorError::Rejected(reason)) => {
-                    let mut w = self.store.begin_write().await?;
-                    messages::set_status(&mut w, &self.key, &m.id, MessageStatus::Failed, Some(&reason), Utc::now())
-                        .await?;
-                    let body = EventBody::MessageStatus(events::MessageStatusChanged {
-                        message_id: m.id.clone(),
-                        wa_message_id: None,
-                        chat_id: m.chat_id.clone(),
-                        status: MessageStatus::Failed,
-                        previous_status: m.status,
-                        error: Some(reason),
-                    });
-                    self.journal.commit(w, vec![EventDraft::session(&self.key, body)]).await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn chat_jid(&self, chat_id: &str) -> Result<Jid, StoreError> {
-        let chat = chats::get(self.store.pool(), &self.key, chat_id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("chat '{chat_id}'")))?;
-        Jid::parse(&chat.jid).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     // ---- state ----

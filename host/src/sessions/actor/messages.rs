@@ -1,0 +1,379 @@
+//! The message half of a session's actor: inbound messages and what contacts do to them
+//! later (react, edit, revoke, vote), receipts, the outbox, and the operations the API asks
+//! for on the live connection. Every change is one store write with its events.
+
+use chrono::{DateTime, Utc};
+
+use super::Actor;
+use crate::connector::{ConnectorError, InboundMessage, Outgoing, QuotedRef};
+use crate::events::{self, EventBody, EventDraft};
+use crate::model::{Direction, Jid, Message, MessageStatus, Reaction, new_id};
+use crate::sessions::{Operation, SessionError, SessionResult, outgoing};
+use crate::store::{StoreError, StoreResult, chats, messages};
+
+impl Actor {
+    pub(super) async fn inbound(&mut self, m: InboundMessage) -> StoreResult<()> {
+        // WhatsApp redelivers after reconnects; a message is stored once.
+        if !messages::by_wa_ids(self.store.pool(), &self.key, std::slice::from_ref(&m.wa_id)).await?.is_empty() {
+            return Ok(());
+        }
+        let quoted = match m.details.quoted {
+            Some(q) => Some(self.quoted(q).await?),
+            None => None,
+        };
+        let mut w = self.store.begin_write().await?;
+        let chat_name = if m.from_me || m.chat.is_group() { None } else { m.from_name.as_deref() };
+        let chat = chats::touch(
+            &mut w,
+            &self.key,
+            chats::ChatTouch { jid: &m.chat, name: chat_name, preview: &m.text, at: m.timestamp, unread: !m.from_me },
+        )
+        .await?;
+        let (direction, status) = if m.from_me {
+            (Direction::Outbound, MessageStatus::Sent)
+        } else {
+            (Direction::Inbound, MessageStatus::Delivered)
+        };
+        let message = Message {
+            id: new_id(),
+            wa_message_id: Some(m.wa_id),
+            session_id: self.key.session.clone(),
+            chat_id: chat.id.clone(),
+            direction,
+            from_me: m.from_me,
+            from_jid: m.from.to_string(),
+            from_number: m.from.phone_number(),
+            from_lid: m.from_lid,
+            from_name: m.from_name,
+            kind: m.kind,
+            content: m.text,
+            media_url: m.media_url,
+            media: m.details.media,
+            location: m.details.location,
+            contact: m.details.contact,
+            poll: m.details.poll,
+            quoted,
+            mentions: m.details.mentions,
+            reactions: Vec::new(),
+            edited_at: None,
+            revoked_at: None,
+            status,
+            error: None,
+            timestamp: m.timestamp,
+            sent_at: m.from_me.then_some(m.timestamp),
+            delivered_at: None,
+            read_at: None,
+        };
+        messages::insert(&mut w, &self.key.tenant, &message).await?;
+        let body = if m.from_me {
+            EventBody::MessageSent(events::MessageEvent { message, chat: chat.clone() })
+        } else {
+            EventBody::MessageReceived(events::MessageEvent { message, chat: chat.clone() })
+        };
+        let drafts = vec![
+            EventDraft::session(&self.key, body),
+            EventDraft::session(&self.key, EventBody::ChatUpdated(events::ChatUpdated { chat })),
+        ];
+        self.journal.commit(w, drafts).await?;
+        Ok(())
+    }
+
+    /// A reply's quote, joined to our copy of the quoted message where we have it.
+    async fn quoted(&self, q: QuotedRef) -> StoreResult<crate::model::Quoted> {
+        let ours = self.by_wa_id(&q.wa_id).await?;
+        Ok(crate::model::Quoted {
+            message_id: ours.as_ref().map(|m| m.id.clone()),
+            from_jid: q.sender.map(|j| j.to_string()).or_else(|| ours.as_ref().map(|m| m.from_jid.clone())),
+            content: q.text.or_else(|| ours.map(|m| m.content)),
+            wa_message_id: q.wa_id,
+        })
+    }
+
+    async fn by_wa_id(&self, wa_id: &str) -> StoreResult<Option<Message>> {
+        Ok(messages::by_wa_ids(self.store.pool(), &self.key, &[wa_id.to_owned()]).await?.into_iter().next())
+    }
+
+    /// The message `wa_id` of `chat`, when a contact's later action names one we have: an
+    /// action naming a message of another chat is ignored, as WhatsApp's clients do.
+    async fn target(&self, chat: &Jid, wa_id: &str) -> StoreResult<Option<Message>> {
+        let Some(m) = self.by_wa_id(wa_id).await? else {
+            tracing::debug!(session = %self.key, wa_id, "an action names a message this session does not have");
+            return Ok(None);
+        };
+        let in_chat =
+            chats::get(self.store.pool(), &self.key, &m.chat_id).await?.is_some_and(|c| c.jid == chat.as_str());
+        Ok(in_chat.then_some(m))
+    }
+
+    /// A contact's action on its own message: only its sender may edit or revoke it.
+    fn written_by(m: &Message, from: &Jid) -> bool {
+        m.from_jid == from.as_str() || m.from_lid.as_deref() == Some(from.as_str())
+    }
+
+    fn own_jid(&self) -> String {
+        self.session.phone.as_deref().and_then(|p| Jid::parse(p).ok()).map(|j| j.to_string()).unwrap_or_default()
+    }
+
+    /// Writes a changed message with the event that says what changed.
+    async fn save_change(&self, m: &Message, body: EventBody) -> StoreResult<()> {
+        let mut w = self.store.begin_write().await?;
+        messages::save_changes(&mut w, &self.key, m).await?;
+        self.journal.commit(w, vec![EventDraft::session(&self.key, body)]).await?;
+        Ok(())
+    }
+
+    fn set_reaction(m: &mut Message, from: &str, emoji: &str, at: DateTime<Utc>) {
+        m.reactions.retain(|r| r.from_jid != from);
+        if !emoji.is_empty() {
+            m.reactions.push(Reaction { from_jid: from.to_owned(), emoji: emoji.to_owned(), at });
+        }
+    }
+
+    async fn record_reaction(
+        &self,
+        mut m: Message,
+        from: String,
+        emoji: String,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Message> {
+        Self::set_reaction(&mut m, &from, &emoji, at);
+        let body = EventBody::MessageReaction(events::MessageReaction {
+            message: m.clone(),
+            from_jid: from,
+            removed: emoji.is_empty(),
+            emoji,
+        });
+        self.save_change(&m, body).await?;
+        Ok(m)
+    }
+
+    async fn record_edit(&self, mut m: Message, text: String, at: DateTime<Utc>) -> StoreResult<Message> {
+        let previous_content = std::mem::replace(&mut m.content, text);
+        m.edited_at = Some(at);
+        self.save_change(&m, EventBody::MessageEdited(events::MessageEdited { message: m.clone(), previous_content }))
+            .await?;
+        Ok(m)
+    }
+
+    async fn record_revoke(&self, mut m: Message, at: DateTime<Utc>) -> StoreResult<Message> {
+        m.content.clear();
+        m.media_url = None;
+        m.revoked_at = Some(at);
+        self.save_change(&m, EventBody::MessageRevoked(events::MessageRevoked { message: m.clone() })).await?;
+        Ok(m)
+    }
+
+    pub(super) async fn reaction(
+        &mut self,
+        chat: &Jid,
+        wa_id: &str,
+        from: &Jid,
+        emoji: String,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if let Some(m) = self.target(chat, wa_id).await? {
+            self.record_reaction(m, from.to_string(), emoji, at).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn edited(
+        &mut self,
+        chat: &Jid,
+        wa_id: &str,
+        from: &Jid,
+        text: String,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        match self.target(chat, wa_id).await? {
+            Some(m) if Self::written_by(&m, from) && m.revoked_at.is_none() => {
+                self.record_edit(m, text, at).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub(super) async fn revoked(&mut self, chat: &Jid, wa_id: &str, from: &Jid, at: DateTime<Utc>) -> StoreResult<()> {
+        match self.target(chat, wa_id).await? {
+            Some(m) if Self::written_by(&m, from) && m.revoked_at.is_none() => {
+                self.record_revoke(m, at).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A vote replaces the voter's earlier one; names that are not options of the poll are
+    /// left out.
+    pub(super) async fn poll_vote(
+        &mut self,
+        chat: &Jid,
+        wa_id: &str,
+        voter: &Jid,
+        selected: Vec<String>,
+    ) -> StoreResult<()> {
+        let Some(mut m) = self.target(chat, wa_id).await? else { return Ok(()) };
+        let Some(poll) = m.poll.as_mut() else { return Ok(()) };
+        let voter = voter.to_string();
+        let mut chosen = Vec::new();
+        for option in &mut poll.options {
+            option.voters.retain(|v| *v != voter);
+            if selected.contains(&option.name) && chosen.len() < poll.selectable_count as usize {
+                option.voters.push(voter.clone());
+                chosen.push(option.name.clone());
+            }
+        }
+        let body = EventBody::PollVote(events::PollVote { message: m.clone(), voter_jid: voter, selected: chosen });
+        self.save_change(&m, body).await
+    }
+
+    pub(super) async fn message_status(
+        &mut self,
+        wa_ids: &[String],
+        status: MessageStatus,
+        error: Option<String>,
+    ) -> StoreResult<()> {
+        let found = messages::by_wa_ids(self.store.pool(), &self.key, wa_ids).await?;
+        let changed: Vec<Message> = found.into_iter().filter(|m| m.status.can_become(status)).collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let mut w = self.store.begin_write().await?;
+        let mut drafts = Vec::new();
+        for m in changed {
+            messages::set_status(&mut w, &self.key, &m.id, status, error.as_deref(), now).await?;
+            drafts.push(EventDraft::session(
+                &self.key,
+                EventBody::MessageStatus(events::MessageStatusChanged {
+                    message_id: m.id,
+                    wa_message_id: m.wa_message_id,
+                    chat_id: m.chat_id,
+                    status,
+                    previous_status: m.status,
+                    error: error.clone(),
+                }),
+            ));
+        }
+        self.journal.commit(w, drafts).await?;
+        Ok(())
+    }
+
+    /// What the connector is handed for a stored outbound message.
+    fn outgoing(m: &Message) -> Result<Outgoing, String> {
+        let body = outgoing::body_of(m).ok_or_else(|| format!("a {} message cannot be sent", m.kind))?;
+        let quoted = m.quoted.as_ref().map(|q| QuotedRef {
+            wa_id: q.wa_message_id.clone(),
+            sender: q.from_jid.as_deref().and_then(|j| Jid::parse(j).ok()),
+            from_me: q.from_jid.as_deref() == Some(m.from_jid.as_str()),
+            text: q.content.clone(),
+        });
+        let mentions = m.mentions.iter().filter_map(|j| Jid::parse(j).ok()).collect();
+        Ok(Outgoing { body, quoted, mentions })
+    }
+
+    /// Hands every stored, not yet sent outbound message to the connection, oldest first.
+    pub(super) async fn flush_outbox(&mut self) -> StoreResult<()> {
+        if self.session.status != crate::model::SessionStatus::Connected {
+            return Ok(());
+        }
+        let Some(conn) = &self.conn else { return Ok(()) };
+        for m in messages::unsent(self.store.pool(), &self.key).await? {
+            let Ok(to) = self.chat_jid(&m.chat_id).await else { continue };
+            let sent = match Self::outgoing(&m) {
+                Ok(out) => conn.send(&to, &out, &m.id).await,
+                Err(why) => Err(ConnectorError::Rejected(why)),
+            };
+            match sent {
+                Ok(wa_id) => {
+                    let mut w = self.store.begin_write().await?;
+                    messages::set_wa_id(&mut w, &self.key, &m.id, &wa_id).await?;
+                    w.commit().await?;
+                }
+                // Stays queued; the next CONNECTED flushes it.
+                Err(ConnectorError::NotConnected) => break,
+                Err(ConnectorError::Rejected(reason)) => {
+                    let mut w = self.store.begin_write().await?;
+                    messages::set_status(&mut w, &self.key, &m.id, MessageStatus::Failed, Some(&reason), Utc::now())
+                        .await?;
+                    let body = EventBody::MessageStatus(events::MessageStatusChanged {
+                        message_id: m.id.clone(),
+                        wa_message_id: None,
+                        chat_id: m.chat_id.clone(),
+                        status: MessageStatus::Failed,
+                        previous_status: m.status,
+                        error: Some(reason),
+                    });
+                    self.journal.commit(w, vec![EventDraft::session(&self.key, body)]).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn chat_jid(&self, chat_id: &str) -> Result<Jid, StoreError> {
+        let chat = chats::get(self.store.pool(), &self.key, chat_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("chat '{chat_id}'")))?;
+        Jid::parse(&chat.jid).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// Does `op` on the live connection, then records what it changed. Nothing is recorded
+    /// when WhatsApp did not take it.
+    pub(super) async fn operate(&mut self, op: Operation) -> SessionResult<Option<Message>> {
+        let conn = match &self.conn {
+            Some(conn) if self.session.status == crate::model::SessionStatus::Connected => conn,
+            _ => {
+                return Err(SessionError::InvalidState {
+                    code: "session_not_connected",
+                    message: format!("session is {}; connect it first", self.session.status),
+                });
+            }
+        };
+        let refused = |e: ConnectorError| match e {
+            ConnectorError::NotConnected => SessionError::InvalidState {
+                code: "session_not_connected",
+                message: "the connection to WhatsApp is down; try again when it is back".into(),
+            },
+            ConnectorError::Rejected(why) => SessionError::Refused(why),
+        };
+        let now = Utc::now();
+        match op {
+            Operation::React { message, emoji } => {
+                let chat = self.chat_jid(&message.chat_id).await?;
+                conn.react(&chat, &self.reference(&message), &emoji).await.map_err(refused)?;
+                let own = self.own_jid();
+                Ok(Some(self.record_reaction(message, own, emoji, now).await?))
+            }
+            Operation::Edit { message, text } => {
+                let chat = self.chat_jid(&message.chat_id).await?;
+                conn.edit(&chat, &self.reference(&message), &text).await.map_err(refused)?;
+                Ok(Some(self.record_edit(message, text, now).await?))
+            }
+            Operation::Revoke { message } => {
+                let chat = self.chat_jid(&message.chat_id).await?;
+                conn.revoke(&chat, &self.reference(&message)).await.map_err(refused)?;
+                Ok(Some(self.record_revoke(message, now).await?))
+            }
+            Operation::Presence(p) => {
+                conn.set_presence(p).await.map_err(refused)?;
+                Ok(None)
+            }
+            Operation::ChatState { chat, state } => {
+                conn.chat_state(&chat, state).await.map_err(refused)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// How the connector names one of our stored messages.
+    fn reference(&self, m: &Message) -> QuotedRef {
+        QuotedRef {
+            wa_id: m.wa_message_id.clone().unwrap_or_default(),
+            sender: Jid::parse(&m.from_jid).ok(),
+            from_me: m.from_me,
+            text: Some(m.content.clone()),
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! `Idempotency-Key`s of sends: which message a key made, and a digest of the request that
+//! made it, so a retry answers with the same message and a different request under the same
+//! key is refused.
+
+use chrono::{DateTime, Utc};
+
+use super::{StoreResult, WriteTx};
+use crate::model::SessionKey;
+
+pub struct Remembered {
+    pub request_sha256: String,
+    pub message_id: String,
+}
+
+pub async fn find(w: &mut WriteTx, key: &SessionKey, idempotency_key: &str) -> StoreResult<Option<Remembered>> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT request_sha256, message_id FROM idempotency_keys WHERE tenant_id = ? AND session_id = ? AND key = ?",
+    )
+    .bind(&key.tenant)
+    .bind(&key.session)
+    .bind(idempotency_key)
+    .fetch_optional(w.conn())
+    .await?;
+    Ok(row.map(|(request_sha256, message_id)| Remembered { request_sha256, message_id }))
+}
+
+pub async fn remember(
+    w: &mut WriteTx,
+    key: &SessionKey,
+    idempotency_key: &str,
+    request_sha256: &str,
+    message_id: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO idempotency_keys (tenant_id, session_id, key, request_sha256, message_id, created_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&key.tenant)
+    .bind(&key.session)
+    .bind(idempotency_key)
+    .bind(request_sha256)
+    .bind(message_id)
+    .bind(at)
+    .execute(w.conn())
+    .await?;
+    Ok(())
+}
+
+/// Keys are kept for a retry window, not forever.
+pub async fn forget_before(w: &mut WriteTx, before: DateTime<Utc>) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?").bind(before).execute(w.conn()).await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,352 @@
+// The message surface beyond plain text, on the simulator: locations, contact cards, polls,
+// replies with mentions, reactions, edits, revokes, poll votes, presence and typing, and
+// Idempotency-Key. Sends are checked twice: through the events and history the tenant sees,
+// and through what the simulated network received (GET /api/v1/sim/sessions/{id}/network).
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Gateway, TRANSPORTS, record, emitWithAck, sleep } from "./lib/gateway.mjs";
+
+let gw, acme;
+before(async () => {
+  gw = await Gateway.start();
+  acme = await gw.tenant("acme");
+});
+after(() => gw.close());
+
+const CONTACT = "+628123456789";
+const CONTACT_JID = "628123456789@s.whatsapp.net";
+
+async function subscribed(id, transports = ["websocket"]) {
+  await gw.connectedSession(acme, id);
+  const s = await gw.connect({ transports, auth: { token: await gw.token(acme) } });
+  const log = record(s);
+  await emitWithAck(s, "session.subscribe", id);
+  return log;
+}
+
+const send = (id, body, headers) => gw.api("POST", `/api/v1/sessions/${id}/messages`, acme.apiKey, body, headers);
+const network = async (id) => (await gw.api("GET", `/api/v1/sim/sessions/${id}/network`, acme.apiKey)).body;
+const history = async (id, chatId) =>
+  (await gw.api("GET", `/api/v1/sessions/${id}/chats/${chatId}/messages`, acme.apiKey)).body;
+
+async function readSteps(log, messageId) {
+  await log.waitFor("message.status", (p) => p.messageId === messageId && p.status === "READ");
+  return log
+    .filter((e) => e.name === "message.status" && e.payload.messageId === messageId)
+    .map((e) => e.payload.status);
+}
+
+for (const transports of TRANSPORTS) {
+  const t = transports[0];
+  describe(`rich sends over ${t}`, () => {
+    test("location, contact card, poll and a reply with mentions each go PENDING -> SENT -> DELIVERED -> READ", async () => {
+      const id = `kinds-${t}`;
+      const log = await subscribed(id, transports);
+      const first = await send(id, { to: CONTACT, text: "Which one?" });
+      assert.equal(first.status, 202);
+      await log.waitFor("message.status", (p) => p.messageId === first.body.id && p.status === "SENT");
+      const firstNow = (await gw.api("GET", `/api/v1/sessions/${id}/messages/${first.body.id}`, acme.apiKey)).body;
+
+      const requests = [
+        { to: CONTACT, type: "location", location: { latitude: -6.175392, longitude: 106.827153, name: "Monas", address: "Jakarta" } },
+        { to: CONTACT, contact: { name: "Budi Santoso", phone: "+62 811-2233-4455" } },
+        { to: CONTACT, type: "poll", poll: { question: "Lunch?", options: ["Rice", "Noodles", "Both"], selectableCount: 2 } },
+        { to: CONTACT, text: "This one, @628111222333", replyTo: first.body.id, mentions: ["+628111222333"] },
+      ];
+      const sent = [];
+      for (const body of requests) {
+        const r = await send(id, body);
+        assert.equal(r.status, 202, JSON.stringify(r.body));
+        assert.equal(r.body.status, "PENDING");
+        const ev = await log.waitFor("message.sent", (p) => p.message.id === r.body.id);
+        assert.deepEqual(ev.message, r.body);
+        sent.push(r.body);
+      }
+      const [loc, card, poll, reply] = sent;
+      assert.deepEqual([loc.type, loc.content, loc.location], ["location", "Monas", requests[0].location]);
+      assert.equal(card.type, "contact");
+      assert.equal(card.content, "Budi Santoso");
+      assert.match(card.contact.vcard, /^BEGIN:VCARD\n/);
+      assert.match(card.contact.vcard, /TEL;type=CELL;type=VOICE;waid=6281122334455:\+6281122334455/);
+      assert.deepEqual(poll.poll, {
+        question: "Lunch?",
+        options: [{ name: "Rice", voters: [] }, { name: "Noodles", voters: [] }, { name: "Both", voters: [] }],
+        selectableCount: 2,
+      });
+      assert.equal(poll.content, "Lunch?");
+      assert.deepEqual(reply.quoted, { messageId: first.body.id, waMessageId: firstNow.waMessageId, fromJid: first.body.fromJid, content: "Which one?" });
+      assert.deepEqual(reply.mentions, ["628111222333@s.whatsapp.net"]);
+      assert.equal(reply.location, undefined, "blocks of other kinds are left out");
+
+      for (const m of sent) assert.deepEqual(await readSteps(log, m.id), ["SENT", "DELIVERED", "READ"]);
+
+      const wire = await network(id);
+      const byWa = (m) => wire.find((r) => r.op === "message" && r.to === CONTACT_JID && r.waMessageId === m.waMessageId);
+      const stored = await history(id, first.body.chatId);
+      assert.deepEqual(stored.map((m) => m.type), ["text", "poll", "contact", "location", "text"]);
+      for (const m of stored) {
+        assert.equal(m.status, "READ");
+        assert.ok(byWa(m), `the network got ${m.type} ${m.waMessageId}`);
+      }
+      const onWire = (type) => byWa(stored.find((m) => m.type === type && (type !== "text" || m.quoted)));
+      assert.deepEqual(onWire("location").location, requests[0].location);
+      assert.deepEqual([onWire("poll").pollQuestion, onWire("poll").pollOptions, onWire("poll").pollSelectableCount], ["Lunch?", ["Rice", "Noodles", "Both"], 2]);
+      assert.equal(onWire("contact").contact.name, "Budi Santoso");
+      const wireReply = onWire("text");
+      assert.equal(wireReply.quotedWaMessageId, stored.at(-1).waMessageId, "the reply quotes the first message on the wire");
+      assert.deepEqual(wireReply.mentions, ["628111222333@s.whatsapp.net"]);
+    });
+  });
+}
+
+describe("what happens to a message afterwards", () => {
+  test("our reaction, edit and revoke reach the network, update history and emit their events", async () => {
+    const id = "after-ours";
+    const log = await subscribed(id);
+    const r = await send(id, { to: CONTACT, text: "See you at 5" });
+    await log.waitFor("message.status", (p) => p.messageId === r.body.id && p.status === "SENT");
+    const path = `/api/v1/sessions/${id}/messages/${r.body.id}`;
+
+    let x = await gw.api("PUT", `${path}/reaction`, acme.apiKey, { emoji: "👍" });
+    assert.equal(x.status, 200, JSON.stringify(x.body));
+    assert.deepEqual(x.body.reactions.map((e) => [e.fromJid, e.emoji]), [["15550000001@s.whatsapp.net", "👍"]]);
+    let ev = await log.waitFor("message.reaction", (p) => p.emoji === "👍");
+    assert.deepEqual([ev.fromJid, ev.removed, ev.message.id], ["15550000001@s.whatsapp.net", false, r.body.id]);
+    x = await gw.api("PUT", `${path}/reaction`, acme.apiKey, { emoji: "❤️" });
+    assert.deepEqual(x.body.reactions.map((e) => e.emoji), ["❤️"], "a new reaction replaces ours");
+    x = await gw.api("DELETE", `${path}/reaction`, acme.apiKey);
+    assert.equal(x.status, 200);
+    assert.equal(x.body.reactions, undefined, "no reactions left");
+    ev = await log.waitFor("message.reaction", (p) => p.removed);
+    assert.equal(ev.emoji, "");
+
+    x = await gw.api("PATCH", path, acme.apiKey, { text: "See you at 6" });
+    assert.equal(x.status, 200, JSON.stringify(x.body));
+    assert.equal(x.body.content, "See you at 6");
+    ev = await log.waitFor("message.edited", (p) => p.message.id === r.body.id);
+    assert.equal(ev.previousContent, "See you at 5");
+    assert.ok(ev.message.editedAt);
+
+    x = await gw.api("DELETE", path, acme.apiKey);
+    assert.equal(x.status, 200, JSON.stringify(x.body));
+    ev = await log.waitFor("message.revoked", (p) => p.message.id === r.body.id);
+    assert.equal(ev.message.content, "");
+    assert.ok(ev.message.revokedAt);
+    const stored = (await gw.api("GET", path, acme.apiKey)).body;
+    assert.deepEqual([stored.content, stored.revokedAt, stored.editedAt], ["", ev.message.revokedAt, ev.message.editedAt]);
+
+    const wa = stored.waMessageId;
+    const ops = (await network(id)).filter((o) => o.target === wa).map((o) => [o.op, o.emoji ?? o.text ?? null]);
+    assert.deepEqual(ops, [["reaction", "👍"], ["reaction", "❤️"], ["reaction", ""], ["edit", "See you at 6"], ["revoke", null]]);
+
+    for (const [method, url, body, code] of [
+      ["PATCH", path, { text: "again" }, "message_revoked"],
+      ["DELETE", path, undefined, "message_revoked"],
+      ["PUT", `${path}/reaction`, { emoji: "👍" }, "message_revoked"],
+    ]) {
+      const refused = await gw.api(method, url, acme.apiKey, body);
+      assert.deepEqual([refused.status, refused.body.error.code], [409, code], `${method} ${url}`);
+    }
+  });
+
+  test("a contact's reply, reaction, edit, revoke and poll votes update history and emit their events", async () => {
+    const id = "after-theirs";
+    const log = await subscribed(id);
+    const poll = await send(id, { to: CONTACT, poll: { question: "Lunch?", options: ["Rice", "Noodles"], selectableCount: 1 } });
+    await log.waitFor("message.status", (p) => p.messageId === poll.body.id && p.status === "SENT");
+    const ours = (await gw.api("GET", `/api/v1/sessions/${id}/messages/${poll.body.id}`, acme.apiKey)).body;
+    const sim = (what, body) => gw.api("POST", `/api/v1/sim/sessions/${id}/${what}`, acme.apiKey, body);
+
+    const inbound = async (body) => {
+      const r = await sim("inbound", { from: CONTACT, name: "Budi", ...body });
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      return log.waitFor("message.received", (p) => p.message.waMessageId === r.body.waMessageId);
+    };
+    let got = await inbound({ text: "Rice please", replyTo: ours.waMessageId, mentions: ["+15550000001"] });
+    assert.deepEqual(got.message.quoted, { messageId: ours.id, waMessageId: ours.waMessageId, fromJid: ours.fromJid, content: "Lunch?" });
+    assert.deepEqual(got.message.mentions, ["15550000001@s.whatsapp.net"]);
+    const theirText = got.message;
+    got = await inbound({ type: "location", location: { latitude: 1.29, longitude: 103.85, name: "Office" } });
+    assert.deepEqual([got.message.type, got.message.content, got.message.location.latitude], ["location", "Office", 1.29]);
+    got = await inbound({ type: "contact", contact: { name: "Ana", vcard: "BEGIN:VCARD\nVERSION:3.0\nFN:Ana\nEND:VCARD" } });
+    assert.deepEqual([got.message.type, got.message.content, got.message.contact.name], ["contact", "Ana", "Ana"]);
+    got = await inbound({ type: "poll", poll: { question: "Dessert?", options: ["Yes", "No"] } });
+    assert.deepEqual([got.message.type, got.message.poll.options.map((o) => o.name)], ["poll", ["Yes", "No"]]);
+
+    assert.equal((await sim("reaction", { from: CONTACT, waMessageId: ours.waMessageId, emoji: "😂" })).status, 204);
+    let ev = await log.waitFor("message.reaction", (p) => p.message.id === ours.id);
+    assert.deepEqual([ev.fromJid, ev.emoji, ev.message.reactions.length], [CONTACT_JID, "😂", 1]);
+
+    assert.equal((await sim("vote", { from: CONTACT, waMessageId: ours.waMessageId, options: ["Noodles"] })).status, 204);
+    ev = await log.waitFor("message.poll_vote", (p) => p.selected[0] === "Noodles");
+    assert.deepEqual(ev.message.poll.options.map((o) => o.voters), [[], [CONTACT_JID]]);
+    await sim("vote", { from: CONTACT, waMessageId: ours.waMessageId, options: ["Rice", "Noodles", "Pizza"] });
+    ev = await log.waitFor("message.poll_vote", (p) => p.selected[0] === "Rice");
+    assert.deepEqual(ev.selected, ["Rice"], "a single-choice poll keeps one option; unknown names are left out");
+    assert.deepEqual(ev.message.poll.options.map((o) => o.voters), [[CONTACT_JID], []], "the new vote replaces the old");
+
+    // A contact may not edit or revoke what we sent: nothing happens.
+    await sim("edit", { from: CONTACT, waMessageId: ours.waMessageId, text: "forged" });
+    await sim("revoke", { from: CONTACT, waMessageId: ours.waMessageId });
+    assert.equal((await sim("edit", { from: CONTACT, waMessageId: theirText.waMessageId, text: "Noodles please" })).status, 204);
+    ev = await log.waitFor("message.edited", (p) => p.message.id === theirText.id);
+    assert.deepEqual([ev.previousContent, ev.message.content], ["Rice please", "Noodles please"]);
+    assert.equal((await sim("revoke", { from: CONTACT, waMessageId: theirText.waMessageId })).status, 204);
+    ev = await log.waitFor("message.revoked", (p) => p.message.id === theirText.id);
+    const forged = log.filter((e) => ["message.edited", "message.revoked"].includes(e.name) && e.payload.message.id === ours.id);
+    assert.deepEqual(forged, [], "actions on our message by the contact were ignored");
+    const now = (await gw.api("GET", `/api/v1/sessions/${id}/messages/${ours.id}`, acme.apiKey)).body;
+    assert.deepEqual([now.content, now.revokedAt], ["Lunch?", undefined]);
+    const all = await history(id, ours.chatId);
+    assert.equal(all.find((m) => m.id === theirText.id).revokedAt, ev.message.revokedAt);
+
+    // Their message can be reacted to and replied to by us, but not edited or deleted.
+    const mine = await gw.api("PUT", `/api/v1/sessions/${id}/messages/${got.message.id}/reaction`, acme.apiKey, { emoji: "👍" });
+    assert.equal(mine.status, 200);
+    for (const method of ["PATCH", "DELETE"]) {
+      const r = await gw.api(method, `/api/v1/sessions/${id}/messages/${got.message.id}`, acme.apiKey, method === "PATCH" ? { text: "x" } : undefined);
+      assert.deepEqual([r.status, r.body.error.code], [403, "not_own_message"]);
+    }
+  });
+});
+
+describe("the outbox", () => {
+  test("a poll and a located reply accepted while reconnecting are sent whole when the session is back", async (t) => {
+    // A gateway of its own that keeps retrying through the outage the test needs.
+    const own = await Gateway.start({ WAGATE_SESSIONS__MAX_RECONNECT_ATTEMPTS: "100" });
+    t.after(() => own.close());
+    const [gw, acme] = [own, await own.tenant("acme")];
+    const id = "outbox";
+    await gw.connectedSession(acme, id);
+    const s = await gw.connect({ transports: ["websocket"], auth: { token: await gw.token(acme) } });
+    const log = record(s);
+    await emitWithAck(s, "session.subscribe", id);
+    const send = (id, body) => gw.api("POST", `/api/v1/sessions/${id}/messages`, acme.apiKey, body);
+    const network = async (id) => (await gw.api("GET", `/api/v1/sim/sessions/${id}/network`, acme.apiKey)).body;
+    const first = await send(id, { to: CONTACT, text: "before the drop" });
+    await log.waitFor("message.status", (p) => p.messageId === first.body.id && p.status === "SENT");
+    assert.equal((await gw.api("POST", `/api/v1/sim/sessions/${id}/drop`, acme.apiKey, { outageMs: 500 })).status, 204);
+    await gw.waitStatus(acme, id, "RECONNECTING");
+    const poll = await send(id, { to: CONTACT, poll: { question: "Still there?", options: ["Yes", "No"] } });
+    const place = await send(id, { to: CONTACT, location: { latitude: 10, longitude: 20, name: "Here" }, replyTo: first.body.id });
+    assert.deepEqual([poll.status, place.status], [202, 202]);
+    await gw.waitStatus(acme, id, "CONNECTED");
+    for (const m of [poll.body, place.body]) await readSteps(log, m.id);
+    const wire = (await network(id)).filter((r) => r.op === "message").slice(-2);
+    assert.deepEqual(wire.map((r) => r.type), ["poll", "location"], "sent in the order accepted");
+    assert.deepEqual([wire[0].pollQuestion, wire[0].pollOptions], ["Still there?", ["Yes", "No"]]);
+    assert.deepEqual(wire[1].location, { latitude: 10, longitude: 20, name: "Here", address: null });
+    const firstNow = (await gw.api("GET", `/api/v1/sessions/${id}/messages/${first.body.id}`, acme.apiKey)).body;
+    assert.equal(wire[1].quotedWaMessageId, firstNow.waMessageId);
+  });
+});
+
+describe("Idempotency-Key", () => {
+  test("a retried send answers with the first message and sends nothing twice", async () => {
+    const id = "idem";
+    const log = await subscribed(id);
+    const body = { to: CONTACT, text: "Invoice #42" };
+    const key = { "idempotency-key": "order-42-invoice" };
+    const a = await send(id, body, key);
+    const b = await send(id, body, key);
+    assert.deepEqual([a.status, b.status], [202, 202]);
+    assert.equal(b.body.id, a.body.id);
+    assert.equal(a.headers.get("idempotent-replayed"), null);
+    assert.equal(b.headers.get("idempotent-replayed"), "true");
+    await readSteps(log, a.body.id);
+    const c = await send(id, body, key);
+    assert.deepEqual([c.body.id, c.body.status], [a.body.id, "READ"], "a later retry sees the message as it is now");
+    assert.equal(log.filter((e) => e.name === "message.sent").length, 1);
+    assert.equal((await network(id)).filter((r) => r.op === "message").length, 1);
+
+    const other = await send(id, { to: CONTACT, text: "Invoice #43" }, key);
+    assert.deepEqual([other.status, other.body.error.code], [422, "idempotency_key_reused"]);
+    const long = await send(id, body, { "idempotency-key": "k".repeat(256) });
+    assert.deepEqual([long.status, long.body.error.code], [422, "invalid_idempotency_key"]);
+    const fresh = await send(id, body, { "idempotency-key": "order-42-invoice-2" });
+    assert.notEqual(fresh.body.id, a.body.id);
+  });
+});
+
+describe("presence and typing", () => {
+  test("reach the network; bad states and unknown chats are refused", async () => {
+    const id = "presence";
+    await subscribed(id);
+    const r = await send(id, { to: CONTACT, text: "hi" });
+    const chat = r.body.chatId;
+    const call = (path, body) => gw.api("POST", `/api/v1/sessions/${id}${path}`, acme.apiKey, body);
+    assert.equal((await call("/presence", { presence: "available" })).status, 204);
+    for (const state of ["composing", "recording", "paused"]) {
+      assert.equal((await call(`/chats/${chat}/presence`, { state })).status, 204);
+    }
+    await call("/presence", { presence: "unavailable" });
+    const ops = (await network(id)).filter((o) => o.op !== "message").map((o) => o.presence ?? `${o.chat}:${o.state}`);
+    assert.deepEqual(ops, ["available", `${CONTACT_JID}:composing`, `${CONTACT_JID}:recording`, `${CONTACT_JID}:paused`, "unavailable"]);
+
+    let bad = await call(`/chats/${chat}/presence`, { state: "dancing" });
+    assert.equal(bad.status, 422);
+    assert.match(bad.body.error.message, /unknown variant/);
+    bad = await call("/chats/nope/presence", { state: "composing" });
+    assert.deepEqual([bad.status, bad.body.error.code], [404, "chat_not_found"]);
+    await gw.api("POST", `/api/v1/sessions/${id}/disconnect`, acme.apiKey);
+    bad = await call("/presence", { presence: "available" });
+    assert.deepEqual([bad.status, bad.body.error.code], [409, "session_not_connected"]);
+  });
+});
+
+describe("bad input", () => {
+  test("each gets a precise error and nothing is half-sent", async () => {
+    const id = "bad";
+    const log = await subscribed(id);
+    const ok = await send(id, { to: CONTACT, text: "first" });
+    await log.waitFor("message.status", (p) => p.messageId === ok.body.id && p.status === "SENT");
+    await gw.api("POST", `/api/v1/sim/sessions/${id}/inbound`, acme.apiKey, { from: "+628999", text: "elsewhere" });
+    const other = await log.waitFor("message.received", (p) => p.message.content === "elsewhere");
+    const loc = await send(id, { to: CONTACT, location: { latitude: 1, longitude: 2 } });
+    await log.waitFor("message.status", (p) => p.messageId === loc.body.id && p.status === "SENT");
+    const before = { sent: log.filter((e) => e.name === "message.sent").length, wire: (await network(id)).length };
+
+    const cases = [
+      [{ to: CONTACT, type: "image", text: "x" }, 422, "invalid_body", /unknown variant `image`/],
+      [{ to: CONTACT }, 422, "missing_content", /one of text, location/],
+      [{ to: CONTACT, type: "poll" }, 422, "missing_content", /poll/],
+      [{ to: CONTACT, text: "x", location: { latitude: 1, longitude: 1 } }, 422, "mixed_content", /exactly one/],
+      [{ to: CONTACT, type: "text", poll: { question: "q", options: ["a", "b"] } }, 422, "mixed_content", /exactly one/],
+      [{ to: CONTACT, poll: { question: "Lunch?", options: ["Rice"] } }, 422, "invalid_poll", /2 to 12 options/],
+      [{ to: CONTACT, poll: { question: "Lunch?", options: ["a", "a"] } }, 422, "invalid_poll", /repeats/],
+      [{ to: CONTACT, poll: { question: "Lunch?", options: ["a", "b"], selectableCount: 3 } }, 422, "invalid_poll", /selectableCount/],
+      [{ to: CONTACT, location: { latitude: 91, longitude: 0 } }, 422, "invalid_location", /latitude/],
+      [{ to: CONTACT, contact: { name: "Ana" } }, 422, "invalid_contact", /vcard, phone/],
+      [{ to: CONTACT, contact: { name: "Ana", vcard: "hello" } }, 422, "invalid_contact", /BEGIN:VCARD/],
+      [{ to: CONTACT, text: "x", replyTo: "nope" }, 422, "quoted_not_found", /nope/],
+      [{ to: CONTACT, text: "x", replyTo: other.message.id }, 422, "quoted_other_chat", /another chat/],
+      [{ to: CONTACT, text: "x", mentions: ["not a number"] }, 422, "invalid_mentions", /./],
+      [{ to: "nobody", text: "x" }, 422, "invalid_recipient", /./],
+    ];
+    for (const [body, status, code, message] of cases) {
+      const r = await send(id, body);
+      assert.equal(r.status, status, `${JSON.stringify(body)} -> ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.error.code, code, JSON.stringify(body));
+      assert.match(r.body.error.message, message);
+    }
+    const msg = (m) => `/api/v1/sessions/${id}/messages/${m}`;
+    const ops = [
+      ["PUT", `${msg("nope")}/reaction`, { emoji: "👍" }, 404, "message_not_found"],
+      ["PUT", `${msg(ok.body.id)}/reaction`, { emoji: "ok" }, 422, "invalid_emoji"],
+      ["PUT", `${msg(ok.body.id)}/reaction`, { emoji: "👍", extra: 1 }, 422, "invalid_body"],
+      ["PATCH", msg(other.message.id), { text: "mine now" }, 403, "not_own_message"],
+      ["PATCH", msg(loc.body.id), { text: "x" }, 422, "not_editable"],
+      ["PATCH", msg(ok.body.id), { text: "  " }, 422, "invalid_text"],
+      ["DELETE", msg(other.message.id), undefined, 403, "not_own_message"],
+      ["DELETE", msg("nope"), undefined, 404, "message_not_found"],
+    ];
+    for (const [method, path, body, status, code] of ops) {
+      const r = await gw.api(method, path, acme.apiKey, body);
+      assert.deepEqual([r.status, r.body?.error?.code], [status, code], `${method} ${path} ${JSON.stringify(r.body)}`);
+    }
+    await sleep(100);
+    assert.equal(log.filter((e) => e.name === "message.sent").length, before.sent, "no refused send was stored");
+    assert.equal((await network(id)).length, before.wire, "nothing refused reached the network");
+    assert.deepEqual(log.names((n) => ["message.reaction", "message.edited", "message.revoked"].includes(n)), []);
+  });
+});
