@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::connector::Connector;
 use crate::connector::sim::{SimConnector, SimWorld};
 use crate::events::{EventBus, Journal, spawn_stats_publisher};
+use crate::media::MediaStore;
 use crate::plugins::{Plugins, Watcher};
 use crate::quotas::{Connections, Rates};
 use crate::realtime::{self, Realtime};
@@ -38,6 +39,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Plugins(String),
+    #[error(transparent)]
+    Media(#[from] crate::media::MediaStoreError),
 }
 
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -117,8 +120,15 @@ impl Gateway {
                 "default connector '{default_connector}' is not available in this build or configuration"
             )));
         }
-        let sessions =
-            Sessions::new(store.clone(), journal.clone(), connectors, default_connector, config.sessions.clone());
+        let media = MediaStore::local(&config.media_dir())?;
+        let sessions = Sessions::new(
+            store.clone(),
+            media.clone(),
+            journal.clone(),
+            connectors,
+            default_connector,
+            config.sessions.clone(),
+        );
         let plugins = Plugins::start(
             config.plugins.clone(),
             config.plugins.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("plugin-cache")),
@@ -165,8 +175,18 @@ impl Gateway {
         ];
 
         let config = Arc::new(config);
-        let state =
-            AppState { config: config.clone(), store, directory, sessions, sim, admin_key, plugins, revocations, rates };
+        let state = AppState {
+            config: config.clone(),
+            store,
+            media,
+            directory,
+            sessions,
+            sim,
+            admin_key,
+            plugins,
+            revocations,
+            rates,
+        };
         // One Socket.IO service in front of the whole router: `Router::layer` would build a
         // separate engine (session table) per route, and polling requests would get lost.
         let with_sio = Router::new().fallback_service(sio_layer.layer(api::router(state.clone())));

@@ -48,6 +48,7 @@ pub struct Config {
     pub sim: SimConfig,
     pub events: EventsConfig,
     pub plugins: PluginsConfig,
+    pub media: MediaConfig,
     /// Default limits of every tenant; the operator overrides them per tenant.
     pub quotas: crate::quotas::Limits,
 }
@@ -144,6 +145,19 @@ pub struct PluginsConfig {
     pub perf_map: bool,
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Where media files are kept; defaults to `<data_dir>/media`.
+    pub dir: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn media_dir(&self) -> PathBuf {
+        self.media.dir.clone().unwrap_or_else(|| self.data_dir.join("media"))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventsConfig {
@@ -171,6 +185,7 @@ impl Default for Config {
             sim: SimConfig::default(),
             events: EventsConfig::default(),
             plugins: PluginsConfig::default(),
+            media: MediaConfig::default(),
             quotas: crate::quotas::Limits::default(),
         }
     }

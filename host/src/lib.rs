@@ -11,6 +11,7 @@ pub mod config;
 pub mod connector;
 pub mod data_dir;
 pub mod events;
+pub mod media;
 pub mod model;
 pub mod plugins;
 pub mod quotas;

@@ -100,11 +100,16 @@ impl Event {
         serde_json::to_value(self).expect("an event serialises")
     }
 
-    /// An event from its name and whole payload, as a Socket.IO client receives it.
+    /// An event from its name and whole payload, as a Socket.IO client receives it. The body
+    /// is read in one pass; the envelope comes first in every payload the gateway writes, so
+    /// only the front of the text is read for it (a payload ordered otherwise is read again).
     pub fn parse(name: &str, payload: &str) -> Result<Event, DecodeError> {
         let wrap = |error| DecodeError { name: name.to_owned(), error };
-        let envelope: Envelope = serde_json::from_str(payload).map_err(wrap)?;
         let body = EventBody::decode(name, payload)?;
+        let envelope = match Envelope::from_front(payload) {
+            Some(envelope) => envelope,
+            None => serde_json::from_str(payload).map_err(wrap)?,
+        };
         Ok(Event {
             tenant_id: envelope.tenant_id,
             session_id: envelope.session_id,
@@ -112,6 +117,61 @@ impl Event {
             timestamp: envelope.timestamp,
             body,
         })
+    }
+}
+
+impl Envelope {
+    /// The envelope when the payload starts with it (`tenantId`, `sessionId` if any,
+    /// `timestamp`, `seq`), reading no further than `seq`.
+    fn from_front(payload: &str) -> Option<Envelope> {
+        use serde::de::{Deserializer, Error, MapAccess, Visitor};
+
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "camelCase")]
+        enum Key {
+            TenantId,
+            SessionId,
+            Timestamp,
+            Seq,
+            #[serde(other)]
+            Other,
+        }
+
+        struct Front<'a>(&'a mut Option<Envelope>);
+
+        impl<'de> Visitor<'de> for Front<'_> {
+            type Value = ();
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an event payload")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+                let (mut tenant_id, mut session_id, mut timestamp) = (None, None, None);
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::TenantId => tenant_id = Some(map.next_value::<String>()?),
+                        Key::SessionId => session_id = map.next_value::<Option<String>>()?,
+                        Key::Timestamp => timestamp = Some(map.next_value::<DateTime<Utc>>()?),
+                        Key::Seq => {
+                            let seq = map.next_value::<u64>()?;
+                            if let (Some(tenant_id), Some(timestamp)) = (tenant_id, timestamp) {
+                                *self.0 = Some(Envelope { tenant_id, session_id, timestamp, seq });
+                            }
+                            break;
+                        }
+                        Key::Other => break,
+                    }
+                }
+                // Stops the parser here: the rest of the payload is the body's.
+                Err(A::Error::custom("front read"))
+            }
+        }
+
+        let mut found = None;
+        let mut parser = serde_json::Deserializer::from_str(payload);
+        let _ = (&mut parser).deserialize_map(Front(&mut found));
+        found
     }
 }
 

@@ -187,6 +187,15 @@ fn the_payload_is_the_envelope_then_the_body_in_wire_names() {
 }
 
 #[test]
+fn an_envelope_that_is_not_at_the_front_is_still_read() {
+    let text = r#"{"code":"x","message":"y","seq":7,"timestamp":"2026-01-15T10:30:00.123Z","tenantId":"t1"}"#;
+    let event = Event::parse("session.error", text).unwrap();
+    assert_eq!((event.seq, event.tenant_id.as_str(), event.session_id), (7, "t1", None));
+    assert_eq!(event.timestamp, at(0));
+    assert!(Event::parse("session.error", r#"{"code":"x","message":"y","seq":7}"#).is_err(), "no envelope at all");
+}
+
+#[test]
 fn blocks_of_other_kinds_are_left_out_of_the_payload() {
     let text = serde_json::to_string(&message()).unwrap();
     for key in ["location", "contact", "poll", "quoted", "mentions", "reactions", "editedAt", "revokedAt"] {

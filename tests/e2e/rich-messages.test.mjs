@@ -307,7 +307,7 @@ describe("bad input", () => {
     const before = { sent: log.filter((e) => e.name === "message.sent").length, wire: (await network(id)).length };
 
     const cases = [
-      [{ to: CONTACT, type: "image", text: "x" }, 422, "invalid_body", /unknown variant `image`/],
+      [{ to: CONTACT, type: "carousel", text: "x" }, 422, "invalid_body", /unknown variant `carousel`/],
       [{ to: CONTACT }, 422, "missing_content", /one of text, location/],
       [{ to: CONTACT, type: "poll" }, 422, "missing_content", /poll/],
       [{ to: CONTACT, text: "x", location: { latitude: 1, longitude: 1 } }, 422, "mixed_content", /exactly one/],
@@ -348,5 +348,115 @@ describe("bad input", () => {
     assert.equal(log.filter((e) => e.name === "message.sent").length, before.sent, "no refused send was stored");
     assert.equal((await network(id)).length, before.wire, "nothing refused reached the network");
     assert.deepEqual(log.names((n) => ["message.reaction", "message.edited", "message.revoked"].includes(n)), []);
+  });
+});
+
+// The smallest files each kind accepts, as their first bytes make them.
+const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489", "hex");
+const PDF = Buffer.from("%PDF-1.4\n% a tiny document\n");
+const ogg = (codec) => Buffer.concat([Buffer.from("OggS\0\x02", "binary"), Buffer.alloc(22), Buffer.from(codec, "binary"), Buffer.from([1, 2, 0x38, 1, 0x80, 0xbb, 0, 0, 0, 0, 0])]);
+const sha256 = async (buf) => (await import("node:crypto")).createHash("sha256").update(buf).digest("hex");
+
+async function fetchMedia(url) {
+  const res = await fetch(gw.url + url, { headers: { authorization: `Bearer ${acme.apiKey}` } });
+  return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
+}
+
+describe("media", () => {
+  test("image (JSON), document (multipart) and voice note go PENDING -> READ and their files reach the network byte for byte", async () => {
+    const id = "media-out";
+    const log = await subscribed(id);
+    const image = await send(id, { to: CONTACT, type: "image", caption: "the logo", media: { base64: PNG.toString("base64") } });
+    assert.equal(image.status, 202, JSON.stringify(image.body));
+    assert.deepEqual([image.body.type, image.body.content, image.body.media.mimeType, image.body.media.size], ["image", "the logo", "image/png", PNG.length]);
+    assert.equal(image.body.media.sha256, await sha256(PNG));
+    assert.equal(image.body.mediaUrl, `/api/v1/sessions/${id}/messages/${image.body.id}/media`);
+
+    const form = new FormData();
+    form.set("to", CONTACT);
+    form.set("type", "document");
+    form.set("caption", "March");
+    form.set("file", new Blob([PDF]), "invoice März.pdf");
+    let r = await fetch(`${gw.url}/api/v1/sessions/${id}/messages`, { method: "POST", headers: { authorization: `Bearer ${acme.apiKey}` }, body: form });
+    const doc = await r.json();
+    assert.equal(r.status, 202, JSON.stringify(doc));
+    assert.deepEqual([doc.type, doc.media.mimeType, doc.media.fileName, doc.content], ["document", "application/pdf", "invoice März.pdf", "March"]);
+
+    const voice = await send(id, { to: CONTACT, type: "voice", media: { base64: ogg("OpusHead").toString("base64") } });
+    assert.equal(voice.status, 202, JSON.stringify(voice.body));
+    assert.deepEqual([voice.body.type, voice.body.media.voiceNote, voice.body.media.mimeType], ["audio", true, "audio/ogg; codecs=opus"]);
+
+    for (const m of [image.body, doc, voice.body]) assert.deepEqual(await readSteps(log, m.id), ["SENT", "DELIVERED", "READ"]);
+    const wire = (await network(id)).filter((o) => o.op === "message");
+    assert.deepEqual(wire.map((o) => [o.type, o.media.sha256, o.media.size]), [
+      ["image", await sha256(PNG), PNG.length],
+      ["document", await sha256(PDF), PDF.length],
+      ["audio", await sha256(ogg("OpusHead")), ogg("OpusHead").length],
+    ]);
+    assert.deepEqual([wire[1].media.fileName, wire[1].text, wire[2].media.voiceNote], ["invoice März.pdf", "March", true]);
+
+    const got = await fetchMedia(image.body.mediaUrl);
+    assert.equal(got.status, 200);
+    assert.ok(got.body.equals(PNG), "served byte for byte");
+    assert.equal(got.headers.get("content-type"), "image/png");
+    assert.equal(got.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(got.headers.get("etag"), `"${await sha256(PNG)}"`);
+    const gotDoc = await fetchMedia(doc.mediaUrl);
+    assert.ok(gotDoc.body.equals(PDF));
+    assert.equal(gotDoc.headers.get("content-disposition"), 'attachment; filename="invoice M_rz.pdf"');
+    const text = await send(id, { to: CONTACT, text: "no file" });
+    const none = await fetchMedia(`/api/v1/sessions/${id}/messages/${text.body.id}/media`);
+    assert.deepEqual([none.status, JSON.parse(none.body).error.code], [404, "media_not_found"]);
+  });
+
+  test("a contact's image and document are downloaded, announced with their SHA-256 and served byte for byte", async () => {
+    const id = "media-in";
+    const log = await subscribed(id);
+    const sim = (body) => gw.api("POST", `/api/v1/sim/sessions/${id}/inbound`, acme.apiKey, { from: CONTACT, ...body });
+    let r = await sim({ type: "image", text: "our menu", media: { base64: PNG.toString("base64"), mimeType: "image/png" } });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const img = (await log.waitFor("message.received", (p) => p.message.waMessageId === r.body.waMessageId)).message;
+    assert.deepEqual([img.type, img.content, img.media.mimeType, img.media.size, img.media.sha256], ["image", "our menu", "image/png", PNG.length, await sha256(PNG)]);
+    assert.ok((await fetchMedia(img.mediaUrl)).body.equals(PNG));
+    r = await sim({ type: "document", media: { base64: PDF.toString("base64"), fileName: "terms.pdf" } });
+    const doc = (await log.waitFor("message.received", (p) => p.message.waMessageId === r.body.waMessageId)).message;
+    assert.deepEqual([doc.media.mimeType, doc.media.fileName, doc.media.sha256], ["application/pdf", "terms.pdf", await sha256(PDF)]);
+    const served = await fetchMedia(doc.mediaUrl);
+    assert.ok(served.body.equals(PDF));
+    const stored = await history(id, doc.chatId);
+    assert.deepEqual(stored.map((m) => m.mediaUrl), [doc.mediaUrl, img.mediaUrl]);
+    // Another tenant's credential finds nothing.
+    const other = await gw.tenant("media-other");
+    const res = await fetch(gw.url + img.mediaUrl, { headers: { authorization: `Bearer ${other.apiKey}` } });
+    assert.equal(res.status, 404);
+  });
+
+  test("files break WhatsApp's rules: each refused precisely, nothing stored or sent", async () => {
+    const id = "media-bad";
+    const log = await subscribed(id);
+    const before = (await network(id)).length;
+    const b64 = (buf) => buf.toString("base64");
+    const cases = [
+      [{ type: "video", media: { base64: b64(PNG) } }, 415, "unsupported_media_type", /video must be MP4 or 3GP; the file is image\/png/],
+      [{ type: "image", media: { base64: b64(PDF) } }, 415, "unsupported_media_type", /JPEG or PNG/],
+      [{ type: "voice", media: { base64: b64(ogg("\x01vorbis\0")) } }, 415, "unsupported_media_type", /Opus .*libopus/],
+      [{ type: "sticker", media: { base64: b64(Buffer.alloc(600 * 1024)) } }, 413, "media_too_large", /limited to 512000 bytes/],
+      [{ type: "image", media: { base64: "" } }, 422, "invalid_media", /empty/],
+      [{ type: "image", media: { base64: "not base64!" } }, 422, "invalid_media", /base64/],
+      [{ type: "image" }, 422, "missing_content", /needs 'media'/],
+      [{ type: "image", text: "x", media: { base64: b64(PNG) } }, 422, "mixed_content", /caption/],
+      [{ media: { base64: b64(PNG) } }, 422, "mixed_content", /media type/],
+      [{ type: "audio", caption: "x", media: { base64: b64(ogg("OpusHead")) } }, 422, "invalid_caption", /no caption/],
+      [{ type: "image", media: { base64: b64(PNG), url: "http://x" } }, 422, "invalid_body", /unknown field `url`/],
+    ];
+    for (const [body, status, code, message] of cases) {
+      const r = await send(id, { to: CONTACT, ...body });
+      assert.equal(r.status, status, `${JSON.stringify(body).slice(0, 120)} -> ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.error.code, code);
+      assert.match(r.body.error.message, message);
+    }
+    await sleep(100);
+    assert.equal((await network(id)).length, before);
+    assert.deepEqual(log.names((n) => n === "message.sent"), []);
   });
 });

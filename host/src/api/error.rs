@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthError;
 use crate::connector::sim::SimError;
+use crate::media::kinds::MediaError;
 use crate::plugins::PluginError;
 use crate::quotas::QuotaExceeded;
 use crate::sessions::SessionError;
@@ -85,6 +86,12 @@ impl From<StoreError> for ApiError {
 
 /// A count over its limit is forbidden; a rate over its limit is "too many requests" with
 /// the time to wait.
+impl From<crate::media::MediaStoreError> for ApiError {
+    fn from(e: crate::media::MediaStoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
 impl From<QuotaExceeded> for ApiError {
     fn from(e: QuotaExceeded) -> Self {
         let status = if e.retry_after.is_some() { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::FORBIDDEN };
@@ -116,6 +123,17 @@ impl From<SessionError> for ApiError {
             SessionError::NotOwnMessage(_) => ApiError::new(StatusCode::FORBIDDEN, "not_own_message", message),
             SessionError::IdempotencyKeyReused => ApiError::unprocessable("idempotency_key_reused", message),
             SessionError::Refused(_) => ApiError::new(StatusCode::BAD_GATEWAY, "whatsapp_refused", message),
+            SessionError::Media(e) => {
+                let (status, code) = match e {
+                    MediaError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "media_too_large"),
+                    MediaError::Empty => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_media"),
+                    MediaError::WrongType { .. } | MediaError::VoiceNotOpus { .. } => {
+                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+                    }
+                };
+                ApiError::new(status, code, message)
+            }
+            SessionError::MediaStore(e) => ApiError::from(e),
             SessionError::AlreadyExists(_) => ApiError::conflict("session_exists", message),
             SessionError::InvalidId(_) => ApiError::unprocessable("invalid_id", message),
             SessionError::UnknownConnector(..) => ApiError::unprocessable("unknown_connector", message),

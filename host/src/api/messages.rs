@@ -2,9 +2,11 @@
 //! (react, edit, delete for everyone).
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -14,17 +16,24 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller};
 use super::state::AppState;
-use crate::connector::OutgoingBody;
-use crate::model::{ContactCard, Keyed, Location, Message};
+use crate::connector::{OutgoingBody, OutgoingMedia};
+use crate::media::kinds::MediaKind;
+use crate::model::{ContactCard, Keyed, Location, MediaInfo, Message};
 use crate::sessions::outgoing::vcard_for;
 use crate::sessions::{IdempotencyKey, SendRequest};
 use crate::store::messages;
 
+/// A send may carry a file up to WhatsApp's largest (a 100 MB document), base64-encoded
+/// in JSON (a third more) or as a multipart part; every other route keeps `max_body_bytes`.
+const MAX_SEND_BODY: usize = 100 * 1024 * 1024 / 3 * 4 + 64 * 1024;
+
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(send_message))
+        .layer(DefaultBodyLimit::max(MAX_SEND_BODY))
         .routes(routes!(get_message, edit_message, revoke_message))
         .routes(routes!(react, remove_reaction))
+        .routes(routes!(get_media))
 }
 
 /// The header a client sets to make a send safe to retry.
@@ -38,6 +47,37 @@ pub enum SendKind {
     Location,
     Contact,
     Poll,
+    Image,
+    Video,
+    Audio,
+    /// A voice note (push-to-talk): Opus in OGG.
+    Voice,
+    Document,
+    Sticker,
+}
+
+impl SendKind {
+    fn media(self) -> Option<MediaKind> {
+        Some(match self {
+            SendKind::Image => MediaKind::Image,
+            SendKind::Video => MediaKind::Video,
+            SendKind::Audio => MediaKind::Audio,
+            SendKind::Voice => MediaKind::Voice,
+            SendKind::Document => MediaKind::Document,
+            SendKind::Sticker => MediaKind::Sticker,
+            _ => return None,
+        })
+    }
+}
+
+/// A file in a JSON send.
+#[derive(Deserialize, ToSchema, Debug)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MediaInput {
+    /// The file, base64 (standard alphabet, padding optional).
+    base64: String,
+    /// Documents: the name the recipient sees.
+    file_name: Option<String>,
 }
 
 /// A contact card: give `vcard`, or a `phone` and the gateway writes the card.
@@ -60,9 +100,11 @@ pub struct PollInput {
     selectable_count: Option<u32>,
 }
 
-/// A message to send. `type` says which block it has (`text`, `location`, `contact`, `poll`);
-/// without `type` the one block given says it. `replyTo` and `mentions` go with any kind.
-#[derive(Deserialize, Serialize, ToSchema, Debug)]
+/// A message to send. `type` says which block it has (`text`, `location`, `contact`, `poll`,
+/// or `media` for `image`, `video`, `audio`, `voice`, `document`, `sticker`); without `type`
+/// the one block given says it (`media` needs a `type`). `replyTo` and `mentions` go with any
+/// kind. Files may also come as `multipart/form-data` (see the form below).
+#[derive(Deserialize, Serialize, ToSchema, Debug, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendMessage {
     /// Phone number (`+62812...`) or jid (`62812...@s.whatsapp.net`, `...@g.us`).
@@ -70,6 +112,11 @@ pub struct SendMessage {
     #[serde(rename = "type")]
     kind: Option<SendKind>,
     text: Option<String>,
+    /// Images, videos and documents: the caption.
+    caption: Option<String>,
+    /// The file of a media kind.
+    #[serde(skip_serializing)]
+    media: Option<MediaInput>,
     location: Option<Location>,
     contact: Option<ContactInput>,
     poll: Option<PollInput>,
@@ -79,8 +126,98 @@ pub struct SendMessage {
     mentions: Option<Vec<String>>,
 }
 
+/// The same send as a form, for files: `file` is the file part (its filename is a
+/// document's name).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SendMediaForm {
+    to: String,
+    #[schema(rename = "type")]
+    kind: SendKind,
+    caption: Option<String>,
+    #[schema(rename = "replyTo")]
+    reply_to: Option<String>,
+    /// Comma-separated phone numbers or jids.
+    mentions: Option<String>,
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+fn invalid_media(message: impl Into<String>) -> ApiError {
+    ApiError::unprocessable("invalid_media", message)
+}
+
+/// A send as a multipart form: the same fields as the JSON body, the file as `file`.
+async fn from_form(mut form: Multipart) -> ApiResult<(SendMessage, Bytes)> {
+    let mut req = SendMessage::default();
+    let (mut file, mut file_name) = (None, None);
+    while let Some(field) = form.next_field().await.map_err(|e| invalid_media(format!("invalid form: {e}")))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            file_name = field.file_name().map(str::to_owned);
+            file = Some(field.bytes().await.map_err(|e| invalid_media(format!("invalid form: {e}")))?);
+            continue;
+        }
+        let text = field.text().await.map_err(|e| invalid_media(format!("invalid form field '{name}': {e}")))?;
+        match name.as_str() {
+            "to" => req.to = text,
+            "type" => {
+                req.kind = Some(
+                    serde_json::from_value(serde_json::Value::String(text.clone()))
+                        .map_err(|_| ApiError::unprocessable("invalid_body", format!("unknown type '{text}'")))?,
+                )
+            }
+            "caption" => req.caption = Some(text),
+            "replyTo" => req.reply_to = Some(text),
+            "mentions" => req.mentions = Some(text.split(',').map(|m| m.trim().to_owned()).collect()),
+            other => return Err(ApiError::unprocessable("invalid_body", format!("unknown form field '{other}'"))),
+        }
+    }
+    if req.to.is_empty() {
+        return Err(ApiError::unprocessable("invalid_body", "the form needs 'to'"));
+    }
+    let file = file.ok_or_else(|| ApiError::unprocessable("missing_content", "the form needs a 'file' part"))?;
+    req.media = Some(MediaInput { base64: String::new(), file_name });
+    Ok((req, file))
+}
+
 impl SendMessage {
-    fn body(self) -> ApiResult<(String, OutgoingBody, Option<String>, Vec<String>)> {
+    /// The file of a JSON send.
+    fn decoded_media(&self) -> ApiResult<Option<Bytes>> {
+        let Some(m) = &self.media else { return Ok(None) };
+        let text = m.base64.trim_end_matches('=');
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(text)
+            .map(|b| Some(Bytes::from(b)))
+            .map_err(|e| invalid_media(format!("media.base64 is not base64: {e}")))
+    }
+
+    fn body(self, file: Option<Bytes>) -> ApiResult<(String, OutgoingBody, Option<String>, Vec<String>)> {
+        if let Some(kind) = self.kind.and_then(SendKind::media) {
+            if self.text.is_some() || self.location.is_some() || self.contact.is_some() || self.poll.is_some() {
+                return Err(ApiError::unprocessable(
+                    "mixed_content",
+                    "a media message has a file (and a caption), nothing else",
+                ));
+            }
+            let file = file.ok_or_else(|| {
+                ApiError::unprocessable("missing_content", format!("type '{}' needs 'media'", kind.name()))
+            })?;
+            let file_name = self.media.and_then(|m| m.file_name);
+            let body = OutgoingBody::Media(OutgoingMedia {
+                kind,
+                info: MediaInfo { file_name, ..Default::default() },
+                caption: self.caption.unwrap_or_default(),
+                data: file,
+            });
+            return Ok((self.to, body, self.reply_to, self.mentions.unwrap_or_default()));
+        }
+        if self.media.is_some() || self.caption.is_some() {
+            return Err(ApiError::unprocessable(
+                "mixed_content",
+                "media and caption need a media type (image, video, audio, voice, document, sticker)",
+            ));
+        }
         let given: Vec<SendKind> = [
             (self.text.is_some(), SendKind::Text),
             (self.location.is_some(), SendKind::Location),
@@ -135,12 +272,13 @@ impl SendMessage {
                     selectable_count: p.selectable_count.unwrap_or(1),
                 }
             }
+            _ => unreachable!("media kinds are handled above"),
         };
         Ok((self.to, body, self.reply_to, self.mentions.unwrap_or_default()))
     }
 }
 
-fn idempotency_key(headers: &HeaderMap, req: &SendMessage) -> ApiResult<Option<IdempotencyKey>> {
+fn idempotency_key(headers: &HeaderMap, req: &SendMessage, file: Option<&[u8]>) -> ApiResult<Option<IdempotencyKey>> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY) else { return Ok(None) };
     let key = value
         .to_str()
@@ -153,8 +291,12 @@ fn idempotency_key(headers: &HeaderMap, req: &SendMessage) -> ApiResult<Option<I
                 format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable characters"),
             )
         })?;
-    let digest = Sha256::digest(serde_json::to_vec(req).expect("a request serialises"));
-    Ok(Some(IdempotencyKey { key: key.to_owned(), request_sha256: hex::encode(digest) }))
+    let mut digest = Sha256::new();
+    digest.update(serde_json::to_vec(req).expect("a request serialises"));
+    if let Some(file) = file {
+        digest.update(Sha256::digest(file));
+    }
+    Ok(Some(IdempotencyKey { key: key.to_owned(), request_sha256: hex::encode(digest.finalize()) }))
 }
 
 /// Accepted: stored `PENDING`, sent when the session is connected; `message.sent` and then
@@ -162,18 +304,33 @@ fn idempotency_key(headers: &HeaderMap, req: &SendMessage) -> ApiResult<Option<I
 /// (header `Idempotent-Replayed: true`) and sends nothing again; keys are kept 24 hours.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/messages", tag = "messages", security(("tenant" = [])),
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "makes a retried send answer with the first one's message")),
-    request_body = SendMessage,
-    responses((status = 202, body = Message), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    request_body(content((SendMessage = "application/json"), (SendMediaForm = "multipart/form-data"))),
+    responses((status = 202, body = Message), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody, description = "the file is larger than WhatsApp takes for its kind"),
+        (status = 415, body = ErrorBody, description = "the file's content is not a type its kind takes"), (status = 422, body = ErrorBody)))]
 async fn send_message(
     caller: Caller,
     State(st): State<AppState>,
     ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
-    ApiJson(req): ApiJson<SendMessage>,
+    request: Request,
 ) -> ApiResult<Response> {
     let session = caller.use_session(&st, &id).await?;
-    let idempotency = idempotency_key(&headers, &req)?;
-    let (to, body, reply_to, mentions) = req.body()?;
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (req, file) = if is_form {
+        let form = Multipart::from_request(request, &st).await.map_err(|e| invalid_media(e.body_text()))?;
+        let (req, file) = from_form(form).await?;
+        (req, Some(file))
+    } else {
+        let ApiJson(req) = ApiJson::<SendMessage>::from_request(request, &st).await?;
+        let file = req.decoded_media()?;
+        (req, file)
+    };
+    let idempotency = idempotency_key(&headers, &req, file.as_deref())?;
+    let (to, body, reply_to, mentions) = req.body(file)?;
     let accepted = st.sessions.send(&session.key(), SendRequest { to, body, reply_to, mentions, idempotency }).await?;
     let mut response = (StatusCode::ACCEPTED, Json(accepted.message)).into_response();
     if accepted.replayed {
@@ -266,4 +423,56 @@ async fn remove_reaction(
 ) -> ApiResult<Json<Message>> {
     let key = caller.use_session(&st, &id).await?.key();
     Ok(Json(st.sessions.react(&key, &message_id, None).await?))
+}
+
+/// The message's file, as stored: for images, videos, audio and stickers shown inline, for
+/// documents as an attachment with their name. Served with `nosniff` and a sandbox policy, so
+/// a file is never run as a page of the gateway.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/messages/{messageId}/media", tag = "messages", security(("tenant" = [])),
+    params(("id" = String, Path), ("messageId" = String, Path)),
+    responses((status = 200, description = "the file, with its type, length and `ETag` (its SHA-256)", content_type = "application/octet-stream"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_media(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath((id, message_id)): ApiPath<(String, String)>,
+) -> ApiResult<Response> {
+    let key = caller.use_session(&st, &id).await?.key();
+    let message = messages::get(st.store.pool(), &key, &message_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message_not_found", format!("message '{message_id}' not found")))?;
+    let not_stored = || ApiError::not_found("media_not_found", "this message has no stored file");
+    let info = message.media.ok_or_else(not_stored)?;
+    if message.media_url.is_none() {
+        return Err(not_stored());
+    }
+    let bytes = st.media.get(&key, &message.id).await?.ok_or_else(not_stored)?;
+    let mime = info.mime_type.as_deref().unwrap_or("application/octet-stream");
+    let mut response = bytes.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+    if let Some(sha) = info.sha256.as_deref().and_then(|s| HeaderValue::from_str(&format!("\"{s}\"")).ok()) {
+        h.insert(header::ETAG, sha);
+    }
+    let disposition = match info.file_name.as_deref() {
+        Some(name) => {
+            // A header value is ASCII: other characters of the name become '_'.
+            let safe: String = name
+                .chars()
+                .map(|c| if (c.is_ascii_graphic() || c == ' ') && c != '"' && c != '\\' { c } else { '_' })
+                .collect();
+            format!("attachment; filename=\"{safe}\"")
+        }
+        None => "inline".to_owned(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
 }

@@ -15,14 +15,16 @@ use chrono::Utc;
 
 use crate::connector::sim::{Device, NetworkRecord, Sender};
 use crate::connector::{ConnectorEvent, Details, QuotedRef};
-use crate::model::{ContactCard, Jid, Location, MessageType, Poll, PollOption, SessionKey};
+use crate::model::{ContactCard, Jid, Location, MediaInfo, MessageType, Poll, PollOption, SessionKey};
 use crate::store::sessions as stored;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(inbound))
+        // A contact's file comes base64 in the body, up to WhatsApp's largest.
+        .layer(axum::extract::DefaultBodyLimit::max(140 * 1024 * 1024))
         .routes(routes!(scan))
         .routes(routes!(pair))
-        .routes(routes!(inbound))
         .routes(routes!(contact_reacts))
         .routes(routes!(contact_edits))
         .routes(routes!(contact_revokes))
@@ -129,11 +131,25 @@ pub struct Inbound {
     contact: Option<ContactCard>,
     /// For `poll`: the question and its options.
     poll: Option<SimPoll>,
+    /// For `image`, `video`, `audio`, `document`, `sticker`: the file the contact sends.
+    media: Option<SimMedia>,
     /// WhatsApp id of a message of this chat the contact replies to.
     reply_to: Option<String>,
     /// Jids or numbers the text mentions.
     #[serde(default)]
     mentions: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SimMedia {
+    /// The file, base64.
+    base64: String,
+    /// What the network says the file is (WhatsApp always says); omitted: told by the bytes.
+    mime_type: Option<String>,
+    file_name: Option<String>,
+    #[serde(default)]
+    voice_note: bool,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -162,7 +178,7 @@ fn sender_jid(from: &str) -> ApiResult<Jid> {
 }
 
 /// What an inbound message of `kind` carries, from the request's blocks.
-fn inbound_details(req: &mut Inbound, kind: MessageType) -> ApiResult<Details> {
+fn inbound_details(st: &AppState, key: &SessionKey, req: &mut Inbound, kind: MessageType) -> ApiResult<Details> {
     let missing = |field: &str| ApiError::unprocessable("missing_content", format!("type '{kind}' needs '{field}'"));
     let mut details = Details::default();
     match kind {
@@ -180,8 +196,29 @@ fn inbound_details(req: &mut Inbound, kind: MessageType) -> ApiResult<Details> {
             });
         }
         MessageType::Text if req.text.is_empty() => return Err(missing("text")),
+        MessageType::Image | MessageType::Video | MessageType::Audio | MessageType::Document | MessageType::Sticker => {
+            use base64::Engine;
+            // Without a file the message arrives as one whose file could not be fetched.
+            let Some(m) = req.media.take() else { return finish(req, details) };
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(m.base64.as_bytes())
+                .map_err(|e| ApiError::unprocessable("invalid_media", format!("media.base64 is not base64: {e}")))?;
+            details.media = Some(MediaInfo {
+                mime_type: m.mime_type,
+                size: Some(data.len() as u64),
+                file_name: m.file_name,
+                voice_note: m.voice_note,
+                ..Default::default()
+            });
+            details.media_source = Some(st.sim.keep_media(key, data.into()));
+        }
         _ => {}
     }
+    finish(req, details)
+}
+
+/// The parts of an inbound message any kind may have: its text's length, mentions, a reply.
+fn finish(req: &mut Inbound, mut details: Details) -> ApiResult<Details> {
     if req.text.chars().count() > crate::sessions::MAX_TEXT_CHARS {
         return Err(ApiError::unprocessable("invalid_text", "text must be at most 65536 characters"));
     }
@@ -208,7 +245,7 @@ async fn inbound(
     let key = sim_session(&st, &caller, &id).await?;
     let from = sender_jid(&req.from)?;
     let kind = req.kind.unwrap_or(MessageType::Text);
-    let details = inbound_details(&mut req, kind)?;
+    let details = inbound_details(&st, &key, &mut req, kind)?;
     let lid = match req.lid.as_deref().map(Jid::parse) {
         None => None,
         Some(Ok(lid)) if lid.is_lid() => Some(lid.to_string()),

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use crate::auth::{AdminKey, Revocations, TenantDirectory};
 use crate::config::Config;
 use crate::connector::sim::SimWorld;
+use crate::media::MediaStore;
 use crate::plugins::Plugins;
 use crate::quotas::Rates;
 use crate::sessions::Sessions;
@@ -13,6 +14,8 @@ use crate::store::Store;
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
+    /// Media files of messages.
+    pub media: MediaStore,
     pub directory: TenantDirectory,
     pub sessions: Sessions,
     pub sim: SimWorld,

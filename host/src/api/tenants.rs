@@ -204,6 +204,7 @@ async fn delete_tenant(_: Admin, State(st): State<AppState>, ApiPath(id): ApiPat
     let mut w = st.store.begin_write().await?;
     tenants::delete(&mut w, &id).await?;
     w.commit().await?;
+    st.media.delete_all(&id, None).await?;
     st.plugins.forget_tenant(&id);
     st.directory.reload(st.store.pool()).await?;
     st.revocations.announce(Revocation::TenantDeleted(id));

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 use tokio::sync::mpsc;
 
+use crate::media::kinds::MediaKind;
 use crate::model::{ChatState, ContactCard, Jid, Location, MediaInfo, MessageType, Poll, Presence, SessionKey};
 
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -82,6 +83,8 @@ pub struct InboundMessage {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Details {
     pub media: Option<MediaInfo>,
+    /// Where the connector fetches the file from (`Connection::download`).
+    pub media_source: Option<MediaSource>,
     pub location: Option<Location>,
     pub contact: Option<ContactCard>,
     pub poll: Option<Poll>,
@@ -89,6 +92,21 @@ pub struct Details {
     pub quoted: Option<QuotedRef>,
     /// Jids the text mentions.
     pub mentions: Vec<String>,
+}
+
+/// How a connector finds an inbound message's file again; what it holds is the connector's
+/// own business (whatsapp: the CDN path and keys, sim: a token).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaSource(pub String);
+
+/// A media file to send, read back from the media store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingMedia {
+    pub kind: MediaKind,
+    pub info: MediaInfo,
+    /// Images, videos and documents; empty otherwise.
+    pub caption: String,
+    pub data: bytes::Bytes,
 }
 
 /// A message on WhatsApp that another one refers to (a reply, a reaction, an edit, a revoke).
@@ -116,6 +134,7 @@ pub enum OutgoingBody {
     Location(Location),
     Contact(ContactCard),
     Poll { question: String, options: Vec<String>, selectable_count: u32 },
+    Media(OutgoingMedia),
 }
 
 impl Default for OutgoingBody {
@@ -230,6 +249,8 @@ pub trait Connection: Send + Sync {
     async fn set_presence(&self, presence: Presence) -> Result<(), ConnectorError>;
     /// Typing, recording or neither, in one chat.
     async fn chat_state(&self, chat: &Jid, state: ChatState) -> Result<(), ConnectorError>;
+    /// The file of an inbound media message.
+    async fn download(&self, source: &MediaSource) -> Result<bytes::Bytes, ConnectorError>;
     /// Read receipts for messages of `chat` that the user has now seen.
     async fn mark_read(&self, chat: &Jid, unread: &[Unread]) -> Result<(), ConnectorError>;
     /// Ends the connection, keeping the device linked.

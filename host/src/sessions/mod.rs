@@ -23,6 +23,7 @@ use self::actor::{Actor, Command};
 use crate::config::SessionTimings;
 use crate::connector::{Connector, LoginMethod, OutgoingBody, Unread};
 use crate::events::{self, EventBody, EventDraft, Journal};
+use crate::media::MediaStore;
 use crate::model::{
     Chat, ChatState, Direction, IdError, Jid, JidError, Keyed, Message, MessageStatus, Presence, Quoted, Session,
     SessionKey, SessionStatus, new_id, validate_id,
@@ -58,6 +59,10 @@ pub enum SessionError {
     IdempotencyKeyReused,
     #[error("WhatsApp refused it: {0}")]
     Refused(String),
+    #[error(transparent)]
+    Media(crate::media::kinds::MediaError),
+    #[error(transparent)]
+    MediaStore(#[from] crate::media::MediaStoreError),
     #[error("session '{0}' already exists")]
     AlreadyExists(String),
     #[error("invalid session id: {0}")]
@@ -100,6 +105,11 @@ pub struct LiveQr {
     pub expires_at: DateTime<Utc>,
     /// 1 for the first code of a login, counting up with each rotation.
     pub attempt: u32,
+}
+
+/// Where the gateway serves a message's file (tenant-authorised, like every session route).
+pub fn media_path(key: &SessionKey, message_id: &str) -> String {
+    format!("/api/v1/sessions/{}/messages/{}/media", key.session, message_id)
 }
 
 /// A send as the API or a plugin action asks for it.
@@ -154,6 +164,7 @@ struct ActorHandle {
 
 struct Inner {
     store: Store,
+    media: MediaStore,
     journal: Journal,
     connectors: HashMap<String, Arc<dyn Connector>>,
     /// Used when a create request names no connector.
@@ -170,13 +181,14 @@ pub struct Sessions {
 impl Sessions {
     pub fn new(
         store: Store,
+        media: MediaStore,
         journal: Journal,
         connectors: HashMap<String, Arc<dyn Connector>>,
         default_connector: String,
         timings: SessionTimings,
     ) -> Self {
         let actors = Mutex::new(HashMap::new());
-        Self { inner: Arc::new(Inner { store, journal, connectors, default_connector, timings, actors }) }
+        Self { inner: Arc::new(Inner { store, media, journal, connectors, default_connector, timings, actors }) }
     }
 
     fn store(&self) -> &Store {
@@ -268,6 +280,7 @@ impl Sessions {
         let actor = Actor::new(
             session,
             self.inner.store.clone(),
+            self.inner.media.clone(),
             self.inner.journal.clone(),
             connector,
             self.inner.timings.clone(),
@@ -360,10 +373,22 @@ impl Sessions {
             None => None,
         };
         let now = Utc::now();
+        let id = new_id();
+        // The file is kept before the message that needs it is written.
+        let media_url = match &req.body {
+            OutgoingBody::Media(m) => {
+                self.inner.media.put(key, &id, m.data.clone()).await?;
+                Some(media_path(key, &id))
+            }
+            _ => None,
+        };
         let mut w = self.store().begin_write().await?;
         if let Some(idem) = &req.idempotency {
             if let Some(seen) = idempotency::find(&mut w, key, &idem.key).await? {
                 drop(w);
+                if media_url.is_some() {
+                    self.inner.media.delete(key, &id).await?;
+                }
                 if seen.request_sha256 != idem.request_sha256 {
                     return Err(SessionError::IdempotencyKeyReused);
                 }
@@ -381,7 +406,7 @@ impl Sessions {
         .await?;
         let own_jid = session.phone.as_deref().and_then(|p| Jid::parse(p).ok());
         let message = Message {
-            id: new_id(),
+            id,
             wa_message_id: None,
             session_id: key.session.clone(),
             chat_id: chat.id.clone(),
@@ -393,8 +418,8 @@ impl Sessions {
             from_name: session.display_name.clone(),
             kind,
             content,
-            media_url: None,
-            media: None,
+            media_url,
+            media: blocks.media,
             location: blocks.location,
             contact: blocks.contact,
             poll: blocks.poll,

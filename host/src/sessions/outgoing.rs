@@ -3,7 +3,8 @@
 //! that breaks a rule is refused whole, with the rule it broke.
 
 use crate::connector::OutgoingBody;
-use crate::model::{ContactCard, Location, Message, MessageType, Poll, PollOption};
+use crate::media::kinds;
+use crate::model::{ContactCard, Location, MediaInfo, Message, MessageType, Poll, PollOption};
 
 use super::{MAX_TEXT_CHARS, SessionError};
 
@@ -13,6 +14,8 @@ const MAX_POLL_QUESTION_CHARS: usize = 255;
 const MAX_POLL_OPTION_CHARS: usize = 100;
 const MAX_NAME_CHARS: usize = 1024;
 const MAX_VCARD_BYTES: usize = 16 * 1024;
+/// WhatsApp's limit on a media caption.
+const MAX_CAPTION_CHARS: usize = 1024;
 /// People one text may mention.
 pub const MAX_MENTIONS: usize = 256;
 /// A reaction is one emoji (a grapheme of up to a few code points), never text.
@@ -112,19 +115,37 @@ pub fn check(body: &OutgoingBody) -> Result<(MessageType, String, Blocks), Sessi
             };
             Ok((MessageType::Poll, question.clone(), Blocks { poll: Some(poll), ..Default::default() }))
         }
+        OutgoingBody::Media(m) => {
+            if !m.caption.is_empty() && !m.kind.has_caption() {
+                return Err(invalid(
+                    "invalid_caption",
+                    format!("{} messages have no caption on WhatsApp", m.kind.name()),
+                ));
+            }
+            if m.caption.chars().count() > MAX_CAPTION_CHARS {
+                return Err(invalid(
+                    "invalid_caption",
+                    format!("a caption has at most {MAX_CAPTION_CHARS} characters"),
+                ));
+            }
+            let info = kinds::check(m.kind, &m.data, m.info.file_name.as_deref()).map_err(SessionError::Media)?;
+            Ok((m.kind.message_type(), m.caption.clone(), Blocks { media: Some(info), ..Default::default() }))
+        }
     }
 }
 
 /// The kind-specific block a sent message stores.
 #[derive(Default)]
 pub struct Blocks {
+    pub media: Option<MediaInfo>,
     pub location: Option<Location>,
     pub contact: Option<ContactCard>,
     pub poll: Option<Poll>,
 }
 
 /// The body of a stored outbound message, to hand to the connector again (the outbox is
-/// the store: a message accepted while offline is rebuilt from its row).
+/// the store: a message accepted while offline is rebuilt from its row). Media messages
+/// need their file too, which the media store has.
 pub fn body_of(m: &Message) -> Option<OutgoingBody> {
     Some(match m.kind {
         MessageType::Text => OutgoingBody::Text(m.content.clone()),

@@ -5,7 +5,7 @@
 mod codes;
 mod world;
 
-pub use world::{Device, NetworkRecord, Sender, SimError, SimWorld};
+pub use world::{Device, NetworkRecord, Sender, SentMedia, SimError, SimWorld};
 
 use std::time::Duration;
 
@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 
 use self::world::{Live, Phase, PhoneAction};
 use super::{
-    Connection, Connector, ConnectorError, ConnectorEvent, DropKind, LoginMethod, OpenRequest, Outgoing, QuotedRef,
-    ReceiptKind, Unread,
+    Connection, Connector, ConnectorError, ConnectorEvent, DropKind, LoginMethod, MediaSource, OpenRequest, Outgoing,
+    QuotedRef, ReceiptKind, Unread,
 };
 use crate::config::SessionTimings;
 use crate::model::{ChatState, Jid, Presence, SessionKey};
@@ -231,6 +231,16 @@ impl Connection for SimConnection {
 
     async fn chat_state(&self, chat: &Jid, state: ChatState) -> Result<(), ConnectorError> {
         self.transmit(NetworkRecord::ChatState { chat: chat.to_string(), state })
+    }
+
+    async fn download(&self, source: &MediaSource) -> Result<bytes::Bytes, ConnectorError> {
+        if self.world.connected_device(&self.key, self.id).is_none() || self.world.network_down(&self.key) {
+            return Err(ConnectorError::NotConnected);
+        }
+        // As WhatsApp's CDN answers for media it no longer serves.
+        self.world
+            .media(&self.key, &source.0)
+            .ok_or_else(|| ConnectorError::Rejected("the media is no longer available".into()))
     }
 
     async fn mark_read(&self, _chat: &Jid, _unread: &[Unread]) -> Result<(), ConnectorError> {

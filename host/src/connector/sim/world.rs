@@ -17,6 +17,20 @@ use crate::model::{ChatState, ContactCard, Jid, Location, MessageType, Presence,
 
 /// How much of what a session sent the simulated network remembers.
 const NETWORK_RECORDS: usize = 200;
+/// Files contacts sent that the phone still holds for download, per session.
+const MEDIA_FILES: usize = 64;
+
+/// A file as the network received it: what the recipient would get.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SentMedia {
+    pub mime_type: Option<String>,
+    pub size: usize,
+    /// Hex SHA-256 of the bytes that went over the network.
+    pub sha256: String,
+    pub file_name: Option<String>,
+    pub voice_note: bool,
+}
 
 /// One thing a session sent over the simulated network, as WhatsApp's servers would see it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -36,6 +50,7 @@ pub enum NetworkRecord {
         poll_selectable_count: Option<u32>,
         quoted_wa_message_id: Option<String>,
         mentions: Vec<String>,
+        media: Option<SentMedia>,
         at: String,
     },
     Reaction {
@@ -63,7 +78,7 @@ pub enum NetworkRecord {
 
 impl NetworkRecord {
     pub(super) fn message(to: &Jid, m: &Outgoing, wa_id: &str) -> Self {
-        let (mut text, mut location, mut contact, mut poll) = (None, None, None, None);
+        let (mut text, mut location, mut contact, mut poll, mut media) = (None, None, None, None, None);
         let kind = match &m.body {
             OutgoingBody::Text(t) => {
                 text = Some(t.clone());
@@ -80,6 +95,18 @@ impl NetworkRecord {
             OutgoingBody::Poll { question, options, selectable_count } => {
                 poll = Some((question.clone(), options.clone(), *selectable_count));
                 MessageType::Poll
+            }
+            OutgoingBody::Media(m) => {
+                use sha2::Digest;
+                text = (!m.caption.is_empty()).then(|| m.caption.clone());
+                media = Some(SentMedia {
+                    mime_type: m.info.mime_type.clone(),
+                    size: m.data.len(),
+                    sha256: hex::encode(sha2::Sha256::digest(&m.data)),
+                    file_name: m.info.file_name.clone(),
+                    voice_note: m.info.voice_note,
+                });
+                m.kind.message_type()
             }
         };
         let (poll_question, poll_options, poll_selectable_count) = match poll {
@@ -98,6 +125,7 @@ impl NetworkRecord {
             poll_selectable_count,
             quoted_wa_message_id: m.quoted.as_ref().map(|q| q.wa_id.clone()),
             mentions: m.mentions.iter().map(ToString::to_string).collect(),
+            media,
             at: time::iso(Utc::now()),
         }
     }
@@ -160,6 +188,8 @@ struct SimSession {
     invalid_numbers: HashSet<String>,
     outage_until: Option<Instant>,
     network: VecDeque<NetworkRecord>,
+    /// Files of inbound media messages, by token, oldest first.
+    media: VecDeque<(String, bytes::Bytes)>,
 }
 
 /// Who writes an inbound message: a number, and the LID the network may report beside it.
@@ -337,6 +367,22 @@ impl SimWorld {
                 s.live.as_ref().filter(|l| matches!(l.phase, Phase::Connected(_))).ok_or(SimError::NotConnected)?;
             live.events.send(ev).map_err(|_| SimError::NotConnected)
         })
+    }
+
+    /// Holds a contact's file until the session downloads it; the oldest go first.
+    pub fn keep_media(&self, key: &SessionKey, data: bytes::Bytes) -> crate::connector::MediaSource {
+        let token = uuid::Uuid::new_v4().to_string();
+        self.with(key, |s| {
+            if s.media.len() == MEDIA_FILES {
+                s.media.pop_front();
+            }
+            s.media.push_back((token.clone(), data));
+        });
+        crate::connector::MediaSource(token)
+    }
+
+    pub(super) fn media(&self, key: &SessionKey, token: &str) -> Option<bytes::Bytes> {
+        self.with(key, |s| s.media.iter().find(|(t, _)| t == token).map(|(_, d)| d.clone()))
     }
 
     pub(super) fn record(&self, key: &SessionKey, record: NetworkRecord) {

@@ -6,7 +6,11 @@ use whatsapp_rust::prelude::{Event, InboundMessage as WaInbound, MessageExt, wa}
 use whatsapp_rust::types::events::ConnectFailureReason;
 use whatsapp_rust::types::presence::ReceiptType;
 
-use crate::connector::{ConnectorEvent, Details, DropKind, InboundMessage, QuotedRef, ReceiptKind};
+use base64::Engine;
+
+use super::outgoing::CdnFile;
+use crate::connector::{ConnectorEvent, Details, DropKind, InboundMessage, MediaSource, QuotedRef, ReceiptKind};
+use crate::media::kinds::MediaKind;
 use crate::model::{ContactCard, Jid, Location, MediaInfo, MessageType, Poll, PollOption};
 
 /// What the library knows of our own account when it says `Connected` (the event is empty).
@@ -212,6 +216,28 @@ fn media(mime: &Option<String>, size: Option<u64>) -> MediaInfo {
     MediaInfo { mime_type: mime.clone(), size, ..Default::default() }
 }
 
+/// Where the file of an inbound media message is, for `download`; `None` when the message
+/// lacks what a download needs.
+fn cdn(
+    kind: MediaKind,
+    direct_path: &Option<String>,
+    media_key: &Option<Vec<u8>>,
+    file_sha256: &Option<Vec<u8>>,
+    file_enc_sha256: &Option<Vec<u8>>,
+    file_length: Option<u64>,
+) -> Option<MediaSource> {
+    let b64 = |b: &Option<Vec<u8>>| b.as_ref().map(|b| base64::engine::general_purpose::STANDARD.encode(b));
+    let file = CdnFile {
+        direct_path: direct_path.clone()?,
+        media_key: b64(media_key)?,
+        file_sha256: b64(file_sha256)?,
+        file_enc_sha256: b64(file_enc_sha256)?,
+        file_length: file_length.unwrap_or_default(),
+        kind,
+    };
+    Some(MediaSource(serde_json::to_string(&file).expect("a CDN reference serialises")))
+}
+
 /// Kind, text (the caption for media) and what the message carries; `None` for messages
 /// that are not content.
 fn content(msg: &wa::Message) -> Option<(MessageType, String, Details)> {
@@ -222,10 +248,14 @@ fn content(msg: &wa::Message) -> Option<(MessageType, String, Details)> {
     }
     if let Some(i) = msg.image_message.as_option() {
         d.media = Some(MediaInfo { width: i.width, height: i.height, ..media(&i.mimetype, i.file_length) });
+        d.media_source =
+            cdn(MediaKind::Image, &i.direct_path, &i.media_key, &i.file_sha256, &i.file_enc_sha256, i.file_length);
         return Some((MessageType::Image, i.caption.clone().unwrap_or_default(), d));
     }
     if let Some(v) = msg.video_message.as_option() {
         d.media = Some(MediaInfo { seconds: v.seconds, ..media(&v.mimetype, v.file_length) });
+        d.media_source =
+            cdn(MediaKind::Video, &v.direct_path, &v.media_key, &v.file_sha256, &v.file_enc_sha256, v.file_length);
         return Some((MessageType::Video, v.caption.clone().unwrap_or_default(), d));
     }
     if let Some(a) = msg.audio_message.as_option() {
@@ -234,14 +264,26 @@ fn content(msg: &wa::Message) -> Option<(MessageType, String, Details)> {
             voice_note: a.ptt.unwrap_or(false),
             ..media(&a.mimetype, a.file_length)
         });
+        d.media_source =
+            cdn(MediaKind::Audio, &a.direct_path, &a.media_key, &a.file_sha256, &a.file_enc_sha256, a.file_length);
         return Some((MessageType::Audio, String::new(), d));
     }
     if let Some(doc) = msg.document_message.as_option() {
         d.media = Some(MediaInfo { file_name: doc.file_name.clone(), ..media(&doc.mimetype, doc.file_length) });
+        d.media_source = cdn(
+            MediaKind::Document,
+            &doc.direct_path,
+            &doc.media_key,
+            &doc.file_sha256,
+            &doc.file_enc_sha256,
+            doc.file_length,
+        );
         return Some((MessageType::Document, doc.caption.clone().unwrap_or_default(), d));
     }
     if let Some(s) = msg.sticker_message.as_option() {
         d.media = Some(media(&s.mimetype, s.file_length));
+        d.media_source =
+            cdn(MediaKind::Sticker, &s.direct_path, &s.media_key, &s.file_sha256, &s.file_enc_sha256, s.file_length);
         return Some((MessageType::Sticker, String::new(), d));
     }
     if let Some(l) = msg.location_message.as_option() {

@@ -22,11 +22,11 @@ use whatsapp_rust::prelude::MessageBuilderExt;
 use whatsapp_rust::prelude::{
     Bot, BotHandle, ChannelEventHandler, Client, Event, Jid as WaJid, SendOptions, SqliteStore, wa,
 };
-use whatsapp_rust::{ChatStateType, PresenceStatus, RevokeType};
+use whatsapp_rust::{ChatStateType, PresenceStatus, RevokeType, UploadOptions};
 
 use super::{
-    Connection, Connector, ConnectorError, ConnectorEvent, LoginMethod, OpenRequest, Outgoing, OutgoingBody, QuotedRef,
-    Unread, read_receipt_batches,
+    Connection, Connector, ConnectorError, ConnectorEvent, LoginMethod, MediaSource, OpenRequest, Outgoing,
+    OutgoingBody, QuotedRef, Unread, read_receipt_batches,
 };
 use crate::model::{ChatState, Jid, Presence, SessionKey};
 
@@ -217,8 +217,28 @@ impl Connection for WhatsAppConnection {
                 .map_err(|e| self.failed(e))?;
             return Ok(sent.message_id);
         }
-        let msg =
-            outgoing::message(message).ok_or_else(|| ConnectorError::Rejected("cannot build this message".into()))?;
+        let msg = match &message.body {
+            OutgoingBody::Media(m) => {
+                let up = self
+                    .client
+                    .upload(m.data.to_vec(), outgoing::media_type(m.kind), UploadOptions::default())
+                    .await
+                    .map_err(|e| self.failed(e))?;
+                let up = outgoing::Uploaded {
+                    url: up.url,
+                    direct_path: up.direct_path,
+                    media_key: up.media_key.to_vec(),
+                    file_enc_sha256: up.file_enc_sha256.to_vec(),
+                    file_sha256: up.file_sha256.to_vec(),
+                    file_length: up.file_length,
+                    media_key_timestamp: up.media_key_timestamp,
+                    streaming_sidecar: up.streaming_sidecar,
+                };
+                outgoing::media_message(m, up, message.quoted.as_ref(), &message.mentions)
+            }
+            _ => outgoing::message(message)
+                .ok_or_else(|| ConnectorError::Rejected("cannot build this message".into()))?,
+        };
         let options = SendOptions::default().with_message_id(wa_message_id(message_id));
         match self.client.send_message_with_options(to, msg, options).await {
             Ok(sent) => Ok(sent.message_id),
@@ -253,6 +273,15 @@ impl Connection for WhatsAppConnection {
             Presence::Unavailable => PresenceStatus::Unavailable,
         };
         self.client.presence().set(status).await.map_err(|e| self.failed(e))
+    }
+
+    async fn download(&self, source: &MediaSource) -> Result<bytes::Bytes, ConnectorError> {
+        self.ready()?;
+        let params = serde_json::from_str::<outgoing::CdnFile>(&source.0)
+            .ok()
+            .and_then(|f| f.params())
+            .ok_or_else(|| ConnectorError::Rejected("not a WhatsApp media reference".into()))?;
+        self.client.download_from_params(&params).await.map(bytes::Bytes::from).map_err(|e| self.failed(e))
     }
 
     async fn chat_state(&self, chat: &Jid, state: ChatState) -> Result<(), ConnectorError> {

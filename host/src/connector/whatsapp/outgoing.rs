@@ -1,13 +1,16 @@
 //! Our outgoing messages as whatsapp-rust protobuf messages. Pure, so each shape is
 //! unit-tested without a network.
 
+use base64::Engine;
+use whatsapp_rust::download::{DownloadParams, MediaType};
 use whatsapp_rust::prelude::{MessageBuilderExt, MessageExt, MessageField, wa};
 
-use crate::connector::{Outgoing, OutgoingBody, QuotedRef};
+use crate::connector::{Outgoing, OutgoingBody, OutgoingMedia, QuotedRef};
+use crate::media::kinds::MediaKind;
 use crate::model::Jid;
 
 /// The reply and mention context WhatsApp shows above a message.
-fn context(quoted: Option<&QuotedRef>, mentions: &[Jid]) -> Option<wa::ContextInfo> {
+pub fn context(quoted: Option<&QuotedRef>, mentions: &[Jid]) -> Option<wa::ContextInfo> {
     if quoted.is_none() && mentions.is_empty() {
         return None;
     }
@@ -23,7 +26,8 @@ fn context(quoted: Option<&QuotedRef>, mentions: &[Jid]) -> Option<wa::ContextIn
 }
 
 /// A text, location or contact card with its context. Polls go through the library's poll
-/// builder, which mints the secret their votes are encrypted with.
+/// builder, which mints the secret their votes are encrypted with; media is uploaded first
+/// (`media_message`).
 pub fn message(out: &Outgoing) -> Option<wa::Message> {
     let ctx = context(out.quoted.as_ref(), &out.mentions);
     let mut msg = match &out.body {
@@ -51,7 +55,7 @@ pub fn message(out: &Outgoing) -> Option<wa::Message> {
             }),
             ..Default::default()
         },
-        OutgoingBody::Poll { .. } => return None,
+        OutgoingBody::Poll { .. } | OutgoingBody::Media(_) => return None,
     };
     if let Some(ctx) = ctx {
         msg.set_context_info(ctx);
@@ -69,5 +73,146 @@ pub fn key(chat: &Jid, target: &QuotedRef) -> wa::MessageKey {
         participant: (chat.is_group() && !target.from_me)
             .then(|| target.sender.as_ref().map(ToString::to_string))
             .flatten(),
+    }
+}
+
+/// What WhatsApp's CDN answered for an uploaded file: what a media message must carry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Uploaded {
+    pub url: String,
+    pub direct_path: String,
+    pub media_key: Vec<u8>,
+    pub file_enc_sha256: Vec<u8>,
+    pub file_sha256: Vec<u8>,
+    pub file_length: u64,
+    pub media_key_timestamp: i64,
+    pub streaming_sidecar: Option<Vec<u8>>,
+}
+
+/// The library's media type of a kind, for uploading it.
+pub fn media_type(kind: MediaKind) -> MediaType {
+    match kind {
+        MediaKind::Image => MediaType::Image,
+        MediaKind::Video => MediaType::Video,
+        MediaKind::Audio | MediaKind::Voice => MediaType::Audio,
+        MediaKind::Document => MediaType::Document,
+        MediaKind::Sticker => MediaType::Sticker,
+    }
+}
+
+/// An uploaded file as the media message of its kind, with its caption and context.
+pub fn media_message(m: &OutgoingMedia, up: Uploaded, quoted: Option<&QuotedRef>, mentions: &[Jid]) -> wa::Message {
+    let mime = m.info.mime_type.clone();
+    let caption = (!m.caption.is_empty()).then(|| m.caption.clone());
+    let mut msg = match m.kind {
+        MediaKind::Image => wa::Message {
+            image_message: MessageField::some(wa::message::ImageMessage {
+                url: Some(up.url),
+                direct_path: Some(up.direct_path),
+                media_key: Some(up.media_key),
+                file_enc_sha256: Some(up.file_enc_sha256),
+                file_sha256: Some(up.file_sha256),
+                file_length: Some(up.file_length),
+                media_key_timestamp: Some(up.media_key_timestamp),
+                mimetype: mime,
+                caption,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        MediaKind::Video => wa::Message {
+            video_message: MessageField::some(wa::message::VideoMessage {
+                url: Some(up.url),
+                direct_path: Some(up.direct_path),
+                media_key: Some(up.media_key),
+                file_enc_sha256: Some(up.file_enc_sha256),
+                file_sha256: Some(up.file_sha256),
+                file_length: Some(up.file_length),
+                media_key_timestamp: Some(up.media_key_timestamp),
+                streaming_sidecar: up.streaming_sidecar,
+                mimetype: mime,
+                caption,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        MediaKind::Audio | MediaKind::Voice => wa::Message {
+            audio_message: MessageField::some(wa::message::AudioMessage {
+                url: Some(up.url),
+                direct_path: Some(up.direct_path),
+                media_key: Some(up.media_key),
+                file_enc_sha256: Some(up.file_enc_sha256),
+                file_sha256: Some(up.file_sha256),
+                file_length: Some(up.file_length),
+                media_key_timestamp: Some(up.media_key_timestamp),
+                streaming_sidecar: up.streaming_sidecar,
+                mimetype: mime,
+                ptt: Some(m.kind == MediaKind::Voice),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        MediaKind::Document => wa::Message {
+            document_message: MessageField::some(wa::message::DocumentMessage {
+                url: Some(up.url),
+                direct_path: Some(up.direct_path),
+                media_key: Some(up.media_key),
+                file_enc_sha256: Some(up.file_enc_sha256),
+                file_sha256: Some(up.file_sha256),
+                file_length: Some(up.file_length),
+                media_key_timestamp: Some(up.media_key_timestamp),
+                mimetype: mime,
+                title: m.info.file_name.clone(),
+                file_name: m.info.file_name.clone(),
+                caption,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        MediaKind::Sticker => wa::Message {
+            sticker_message: MessageField::some(wa::message::StickerMessage {
+                url: Some(up.url),
+                direct_path: Some(up.direct_path),
+                media_key: Some(up.media_key),
+                file_enc_sha256: Some(up.file_enc_sha256),
+                file_sha256: Some(up.file_sha256),
+                file_length: Some(up.file_length),
+                media_key_timestamp: Some(up.media_key_timestamp),
+                mimetype: mime,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    };
+    if let Some(ctx) = context(quoted, mentions) {
+        msg.set_context_info(ctx);
+    }
+    msg
+}
+
+/// Where an inbound file is on WhatsApp's CDN and how to decrypt it: what
+/// `Connection::download` is handed back (base64 for the binary fields).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CdnFile {
+    pub direct_path: String,
+    pub media_key: String,
+    pub file_sha256: String,
+    pub file_enc_sha256: String,
+    pub file_length: u64,
+    pub kind: MediaKind,
+}
+
+impl CdnFile {
+    pub fn params(&self) -> Option<DownloadParams> {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.decode(s).ok();
+        Some(DownloadParams::encrypted(
+            self.direct_path.clone(),
+            &b64(&self.media_key)?,
+            &b64(&self.file_sha256)?,
+            &b64(&self.file_enc_sha256)?,
+            self.file_length,
+            media_type(self.kind),
+        ))
     }
 }

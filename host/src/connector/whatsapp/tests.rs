@@ -357,3 +357,63 @@ fn outgoing_messages_become_the_protobufs_whatsapp_takes() {
     let ours = QuotedRef { from_me: true, ..theirs };
     assert_eq!((outgoing::key(&group, &ours).participant, outgoing::key(&group, &ours).from_me), (None, Some(true)));
 }
+
+#[test]
+fn inbound_media_carries_where_its_file_is() {
+    let image = wa::message::ImageMessage {
+        mimetype: Some("image/jpeg".into()),
+        file_length: Some(3),
+        direct_path: Some("/v/t62.7118-24/abc".into()),
+        media_key: Some(vec![1; 32]),
+        file_sha256: Some(vec![2; 32]),
+        file_enc_sha256: Some(vec![3; 32]),
+        ..Default::default()
+    };
+    let msg = wa::Message { image_message: MessageField::some(image), ..Default::default() };
+    let ConnectorEvent::Message(m) = one(inbound(msg, person(), "")) else { panic!() };
+    let source = m.details.media_source.expect("a download reference");
+    let file: outgoing::CdnFile = serde_json::from_str(&source.0).unwrap();
+    assert_eq!((file.direct_path.as_str(), file.file_length), ("/v/t62.7118-24/abc", 3));
+    let params = file.params().unwrap();
+    assert_eq!((params.media_key.unwrap(), params.file_sha256), (vec![1; 32], vec![2; 32]));
+    // Without the keys there is nothing to download.
+    let bare = wa::message::ImageMessage { mimetype: Some("image/jpeg".into()), ..Default::default() };
+    let msg = wa::Message { image_message: MessageField::some(bare), ..Default::default() };
+    let ConnectorEvent::Message(m) = one(inbound(msg, person(), "")) else { panic!() };
+    assert_eq!(m.details.media_source, None);
+}
+
+#[test]
+fn uploaded_files_become_media_messages_of_their_kind() {
+    use crate::connector::OutgoingMedia;
+    use crate::media::kinds::MediaKind;
+    use crate::model::MediaInfo;
+    let up = outgoing::Uploaded {
+        url: "https://mmg.whatsapp.net/x".into(),
+        direct_path: "/x".into(),
+        media_key: vec![1; 32],
+        file_enc_sha256: vec![2; 32],
+        file_sha256: vec![3; 32],
+        file_length: 10,
+        media_key_timestamp: 1_768_473_000,
+        streaming_sidecar: None,
+    };
+    let file = |kind, name: Option<&str>, caption: &str| OutgoingMedia {
+        kind,
+        info: MediaInfo { mime_type: Some("x/y".into()), file_name: name.map(Into::into), ..Default::default() },
+        caption: caption.into(),
+        data: bytes::Bytes::from_static(b"0123456789"),
+    };
+    let voice = outgoing::media_message(&file(MediaKind::Voice, None, ""), up.clone(), None, &[]);
+    let a = voice.audio_message.as_option().unwrap();
+    assert_eq!((a.ptt, a.file_length, a.direct_path.as_deref()), (Some(true), Some(10), Some("/x")));
+    let doc = outgoing::media_message(&file(MediaKind::Document, Some("invoice.pdf"), "March"), up.clone(), None, &[]);
+    let d = doc.document_message.as_option().unwrap();
+    assert_eq!((d.file_name.as_deref(), d.caption.as_deref()), (Some("invoice.pdf"), Some("March")));
+    let chat = Jid::parse("628123456789@s.whatsapp.net").unwrap();
+    let quoted = QuotedRef { wa_id: "3EB0Q".into(), sender: Some(chat), from_me: false, text: None };
+    let image = outgoing::media_message(&file(MediaKind::Image, None, "look"), up, Some(&quoted), &[]);
+    let i = image.image_message.as_option().unwrap();
+    assert_eq!(i.caption.as_deref(), Some("look"));
+    assert_eq!(i.context_info.as_option().unwrap().stanza_id.as_deref(), Some("3EB0Q"));
+}

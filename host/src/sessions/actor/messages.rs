@@ -5,10 +5,15 @@
 use chrono::{DateTime, Utc};
 
 use super::Actor;
-use crate::connector::{ConnectorError, InboundMessage, Outgoing, QuotedRef};
+use crate::connector::{ConnectorError, InboundMessage, MediaSource, Outgoing, OutgoingBody, OutgoingMedia, QuotedRef};
 use crate::events::{self, EventBody, EventDraft};
-use crate::model::{Direction, Jid, Message, MessageStatus, Reaction, new_id};
-use crate::sessions::{Operation, SessionError, SessionResult, outgoing};
+use crate::media::kinds::{MediaKind, sniff};
+use crate::model::{Direction, Jid, MediaInfo, Message, MessageStatus, Reaction, new_id};
+use crate::sessions::{Operation, SessionError, SessionResult, media_path, outgoing};
+
+/// A download from WhatsApp's CDN that takes longer is given up; the message is kept
+/// without its file.
+const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 use crate::store::{StoreError, StoreResult, chats, messages};
 
 impl Actor {
@@ -20,6 +25,11 @@ impl Actor {
         let quoted = match m.details.quoted {
             Some(q) => Some(self.quoted(q).await?),
             None => None,
+        };
+        let id = new_id();
+        let (media, media_url) = match m.details.media_source {
+            Some(source) => self.fetch_media(&id, &source, m.details.media).await,
+            None => (m.details.media, m.media_url),
         };
         let mut w = self.store.begin_write().await?;
         let chat_name = if m.from_me || m.chat.is_group() { None } else { m.from_name.as_deref() };
@@ -35,7 +45,7 @@ impl Actor {
             (Direction::Inbound, MessageStatus::Delivered)
         };
         let message = Message {
-            id: new_id(),
+            id,
             wa_message_id: Some(m.wa_id),
             session_id: self.key.session.clone(),
             chat_id: chat.id.clone(),
@@ -47,8 +57,8 @@ impl Actor {
             from_name: m.from_name,
             kind: m.kind,
             content: m.text,
-            media_url: m.media_url,
-            media: m.details.media,
+            media_url,
+            media,
             location: m.details.location,
             contact: m.details.contact,
             poll: m.details.poll,
@@ -76,6 +86,43 @@ impl Actor {
         ];
         self.journal.commit(w, drafts).await?;
         Ok(())
+    }
+
+    /// Downloads an inbound message's file into the media store; the metadata is completed
+    /// from the bytes (size, SHA-256, and the type where the network gave none). A file that
+    /// cannot be had leaves the message without one (`mediaUrl` null).
+    async fn fetch_media(
+        &self,
+        message_id: &str,
+        source: &MediaSource,
+        told: Option<MediaInfo>,
+    ) -> (Option<MediaInfo>, Option<String>) {
+        let mut info = told.unwrap_or_default();
+        let Some(conn) = &self.conn else { return (Some(info), None) };
+        let data = match tokio::time::timeout(DOWNLOAD_TIMEOUT, conn.download(source)).await {
+            Ok(Ok(data)) => data,
+            Ok(Err(e)) => {
+                tracing::warn!(session = %self.key, error = %e, "inbound media could not be downloaded");
+                return (Some(info), None);
+            }
+            Err(_) => {
+                tracing::warn!(session = %self.key, "inbound media download timed out");
+                return (Some(info), None);
+            }
+        };
+        use sha2::Digest;
+        info.size = Some(data.len() as u64);
+        info.sha256 = Some(hex::encode(sha2::Sha256::digest(&data)));
+        if info.mime_type.is_none() {
+            info.mime_type = sniff(&data).map(str::to_owned);
+        }
+        match self.media.put(&self.key, message_id, data).await {
+            Ok(()) => (Some(info), Some(media_path(&self.key, message_id))),
+            Err(e) => {
+                tracing::error!(session = %self.key, error = %e, "inbound media could not be stored");
+                (Some(info), None)
+            }
+        }
     }
 
     /// A reply's quote, joined to our copy of the quoted message where we have it.
@@ -260,9 +307,21 @@ impl Actor {
         Ok(())
     }
 
-    /// What the connector is handed for a stored outbound message.
-    fn outgoing(m: &Message) -> Result<Outgoing, String> {
-        let body = outgoing::body_of(m).ok_or_else(|| format!("a {} message cannot be sent", m.kind))?;
+    /// What the connector is handed for a stored outbound message (its file read back from
+    /// the media store).
+    async fn outgoing(&self, m: &Message) -> Result<Outgoing, String> {
+        let media_kind = m.media.as_ref().and_then(|info| MediaKind::of(m.kind, info).map(|k| (k, info)));
+        let body = match media_kind {
+            Some((kind, info)) => {
+                let data = match self.media.get(&self.key, &m.id).await {
+                    Ok(Some(data)) => data,
+                    Ok(None) => return Err("the message's file is no longer stored".into()),
+                    Err(e) => return Err(e.to_string()),
+                };
+                OutgoingBody::Media(OutgoingMedia { kind, info: info.clone(), caption: m.content.clone(), data })
+            }
+            None => outgoing::body_of(m).ok_or_else(|| format!("a {} message cannot be sent", m.kind))?,
+        };
         let quoted = m.quoted.as_ref().map(|q| QuotedRef {
             wa_id: q.wa_message_id.clone(),
             sender: q.from_jid.as_deref().and_then(|j| Jid::parse(j).ok()),
@@ -281,7 +340,7 @@ impl Actor {
         let Some(conn) = &self.conn else { return Ok(()) };
         for m in messages::unsent(self.store.pool(), &self.key).await? {
             let Ok(to) = self.chat_jid(&m.chat_id).await else { continue };
-            let sent = match Self::outgoing(&m) {
+            let sent = match self.outgoing(&m).await {
                 Ok(out) => conn.send(&to, &out, &m.id).await,
                 Err(why) => Err(ConnectorError::Rejected(why)),
             };

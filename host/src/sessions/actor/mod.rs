@@ -17,6 +17,7 @@ use crate::connector::{
     Connection, Connector, ConnectorError, ConnectorEvent, DropKind, LoginMethod, OpenRequest, ReceiptKind, Unread,
 };
 use crate::events::{self, EventBody, EventDraft, Journal};
+use crate::media::MediaStore;
 use crate::model::{DisconnectReason, Jid, Keyed, MessageStatus, Session, SessionKey, SessionStatus};
 use crate::store::{Store, StoreResult, sessions as stored};
 
@@ -67,6 +68,7 @@ pub(super) struct Actor {
     key: SessionKey,
     session: Session,
     store: Store,
+    media: MediaStore,
     journal: Journal,
     connector: Arc<dyn Connector>,
     timings: SessionTimings,
@@ -100,6 +102,7 @@ impl Actor {
     pub(super) fn new(
         session: Session,
         store: Store,
+        media: MediaStore,
         journal: Journal,
         connector: Arc<dyn Connector>,
         timings: SessionTimings,
@@ -109,6 +112,7 @@ impl Actor {
             key: session.key(),
             session,
             store,
+            media,
             journal,
             connector,
             timings,
@@ -273,6 +277,7 @@ impl Actor {
         }
         w.commit().await?;
         self.connector.erase(&self.key).await;
+        self.media.delete_all(&self.key.tenant, Some(&self.key.session)).await?;
         Ok(())
     }
 
