@@ -41,6 +41,8 @@ pub enum StartError {
     Plugins(String),
     #[error(transparent)]
     Media(#[from] crate::media::MediaStoreError),
+    #[error("media fetching: {0}")]
+    MediaFetch(#[from] crate::media::fetch::FetchError),
 }
 
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -121,9 +123,12 @@ impl Gateway {
             )));
         }
         let media = MediaStore::local(&config.media_dir())?;
+        let fetcher = crate::media::fetch::Fetcher::new(&config.media.fetch)?;
+        let media_links = crate::media::links::MediaLinks::load(&store).await?;
         let sessions = Sessions::new(
             store.clone(),
             media.clone(),
+            fetcher,
             journal.clone(),
             connectors,
             default_connector,
@@ -179,6 +184,7 @@ impl Gateway {
             config: config.clone(),
             store,
             media,
+            media_links,
             directory,
             sessions,
             sim,

@@ -145,11 +145,40 @@ pub struct PluginsConfig {
     pub perf_map: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaConfig {
     /// Where media files are kept; defaults to `<data_dir>/media`.
     pub dir: Option<PathBuf>,
+    /// Files a send names by URL (`media.url`).
+    pub fetch: MediaFetchConfig,
+    /// How long a browser link to a file (`.../media/link`) works unless the request says.
+    pub link_ttl_secs: u64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self { dir: None, fetch: MediaFetchConfig::default(), link_ttl_secs: 900 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaFetchConfig {
+    /// Networks (CIDR, e.g. `10.0.0.0/8`) a `media.url` may reach although they are not
+    /// public; by default only public addresses are fetched from.
+    #[serde(deserialize_with = "comma_networks")]
+    pub allow: Vec<ipnet::IpNet>,
+    /// A fetch that has not got the whole file by then fails the message.
+    pub timeout_secs: u64,
+    /// Fetches running at once across the gateway; more wait their turn.
+    pub concurrency: usize,
+}
+
+impl Default for MediaFetchConfig {
+    fn default() -> Self {
+        Self { allow: Vec::new(), timeout_secs: 30, concurrency: 4 }
+    }
 }
 
 impl Config {
@@ -284,6 +313,7 @@ const ENV_KEYS: &[&str] = &[
     "sim",
     "events",
     "plugins",
+    "media",
     "quotas",
 ];
 
@@ -338,6 +368,18 @@ impl Config {
         if t.backoff_initial_ms == 0 || t.backoff_max_ms < t.backoff_initial_ms {
             return Err(ConfigError::Invalid(
                 "sessions.backoff_initial_ms must be > 0 and <= sessions.backoff_max_ms".into(),
+            ));
+        }
+        if !(1..=crate::media::links::MAX_LINK_TTL_SECS).contains(&self.media.link_ttl_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "media.link_ttl_secs must be 1 to {}",
+                crate::media::links::MAX_LINK_TTL_SECS
+            )));
+        }
+        let fetch = &self.media.fetch;
+        if !(1..=600).contains(&fetch.timeout_secs) || !(1..=64).contains(&fetch.concurrency) {
+            return Err(ConfigError::Invalid(
+                "media.fetch.timeout_secs must be 1 to 600 and media.fetch.concurrency 1 to 64".into(),
             ));
         }
         if let Some(url) = &self.database_url
@@ -404,6 +446,16 @@ fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> 
         OneOrMany::One(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
         OneOrMany::Many(v) => v,
     })
+}
+
+/// Networks from a TOML array or one comma-separated env string.
+fn comma_networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    comma_list(d)?
+        .iter()
+        .map(|n| {
+            n.parse().map_err(|_| serde::de::Error::custom(format!("'{n}' is not a network (CIDR, e.g. 10.0.0.0/8)")))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ pub struct Envelope {
     pub tenant_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
-    #[serde(serialize_with = "time::millis")]
+    #[serde(serialize_with = "time::millis", deserialize_with = "time::read")]
     pub timestamp: DateTime<Utc>,
     pub seq: u64,
 }
@@ -48,7 +48,7 @@ impl Serialize for Event {
             tenant_id: &'a str,
             #[serde(skip_serializing_if = "Option::is_none")]
             session_id: Option<&'a str>,
-            #[serde(serialize_with = "time::millis")]
+            #[serde(serialize_with = "time::millis", deserialize_with = "time::read")]
             timestamp: DateTime<Utc>,
             seq: u64,
             #[serde(flatten)]
@@ -121,6 +121,23 @@ impl Event {
 }
 
 impl Envelope {
+    /// A payload's `timestamp` (for a reader that has the rest of the envelope already, as
+    /// a plugin does), reading as little of the payload as it can.
+    pub fn timestamp_of(payload: &str) -> Option<DateTime<Utc>> {
+        Envelope::front_timestamp(payload).or_else(|| Envelope::from_front(payload).map(|e| e.timestamp))
+    }
+
+    /// The envelope's `timestamp` where the gateway writes it: a top-level key before the
+    /// body's first object or array. Found by looking, not by parsing: inside a JSON string a
+    /// quote is always escaped, so `"timestamp":"` there can only be a key.
+    fn front_timestamp(payload: &str) -> Option<DateTime<Utc>> {
+        const KEY: &str = "\"timestamp\":\"";
+        let body_starts = payload.get(1..)?.find(['{', '[']).map_or(payload.len(), |i| i + 1);
+        let start = payload[..body_starts].find(KEY)? + KEY.len();
+        let len = payload[start..].find('"')?;
+        time::parse(&payload[start..start + len])
+    }
+
     /// The envelope when the payload starts with it (`tenantId`, `sessionId` if any,
     /// `timestamp`, `seq`), reading no further than `seq`.
     fn from_front(payload: &str) -> Option<Envelope> {
@@ -137,6 +154,9 @@ impl Envelope {
             Other,
         }
 
+        #[derive(Deserialize)]
+        struct Timestamp(#[serde(deserialize_with = "time::read")] DateTime<Utc>);
+
         struct Front<'a>(&'a mut Option<Envelope>);
 
         impl<'de> Visitor<'de> for Front<'_> {
@@ -152,7 +172,7 @@ impl Envelope {
                     match key {
                         Key::TenantId => tenant_id = Some(map.next_value::<String>()?),
                         Key::SessionId => session_id = map.next_value::<Option<String>>()?,
-                        Key::Timestamp => timestamp = Some(map.next_value::<DateTime<Utc>>()?),
+                        Key::Timestamp => timestamp = Some(map.next_value::<Timestamp>()?.0),
                         Key::Seq => {
                             let seq = map.next_value::<u64>()?;
                             if let (Some(tenant_id), Some(timestamp)) = (tenant_id, timestamp) {
@@ -264,6 +284,8 @@ event_kinds! {
     MessageRevoked(MessageRevoked) = "message.revoked", tenant_wide = false;
     /// Someone voted on a poll (or changed their vote).
     PollVote(PollVote) = "message.poll_vote", tenant_wide = false;
+    /// A message's file was stored after the message was (a send's `media.url` fetched).
+    MessageMedia(MessageMedia) = "message.media", tenant_wide = false;
     ChatUpdated(ChatUpdated) = "chat.updated", tenant_wide = false;
     ChatRead(ChatRead) = "chat.read", tenant_wide = false;
     TenantStats(TenantStatsUpdated) = "tenant.stats", tenant_wide = true;
@@ -304,7 +326,7 @@ pub struct SessionQr {
     pub qr: String,
     /// The QR as a PNG data URL.
     pub data_url: String,
-    #[serde(serialize_with = "time::millis")]
+    #[serde(serialize_with = "time::millis", deserialize_with = "time::read")]
     pub expires_at: DateTime<Utc>,
     /// 1, 2, ... up to `max_attempts`.
     pub attempt: u32,
@@ -319,7 +341,7 @@ pub struct SessionPairingCode {
     /// 8 characters.
     pub code: String,
     pub phone_number: String,
-    #[serde(serialize_with = "time::millis")]
+    #[serde(serialize_with = "time::millis", deserialize_with = "time::read")]
     pub expires_at: DateTime<Utc>,
 }
 
@@ -403,6 +425,14 @@ pub struct MessageEdited {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MessageRevoked {
+    pub message: Message,
+}
+
+/// `message.media`: `message.media` (type, size, SHA-256) and `message.mediaUrl` are set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MessageMedia {
     pub message: Message,
 }
 

@@ -20,15 +20,15 @@ pub struct Session {
     pub status: SessionStatus,
     pub phone: Option<String>,
     pub display_name: Option<String>,
-    #[serde(serialize_with = "time::millis_opt")]
+    #[serde(default, serialize_with = "time::millis_opt", deserialize_with = "time::read_opt")]
     pub last_connected_at: Option<DateTime<Utc>>,
     pub disconnect_reason: Option<DisconnectReason>,
     pub last_error: Option<String>,
     /// Whether the device is linked (credentials stored): a connect needs no QR.
     pub linked: bool,
-    #[serde(serialize_with = "time::millis")]
+    #[serde(serialize_with = "time::millis", deserialize_with = "time::read")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "time::millis")]
+    #[serde(serialize_with = "time::millis", deserialize_with = "time::read")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -43,7 +43,7 @@ pub struct Chat {
     pub number: Option<String>,
     pub name: Option<String>,
     pub last_message: Option<String>,
-    #[serde(serialize_with = "time::millis_opt")]
+    #[serde(default, serialize_with = "time::millis_opt", deserialize_with = "time::read_opt")]
     pub last_message_at: Option<DateTime<Utc>>,
     pub unread_count: i64,
     pub is_group: bool,
@@ -101,20 +101,30 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
     /// When the sender last edited the text (`content` is the edited text).
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "time::millis_opt")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "time::millis_opt",
+        deserialize_with = "time::read_opt"
+    )]
     pub edited_at: Option<DateTime<Utc>>,
     /// When the sender deleted it for everyone (`content` is then empty).
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "time::millis_opt")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "time::millis_opt",
+        deserialize_with = "time::read_opt"
+    )]
     pub revoked_at: Option<DateTime<Utc>>,
     pub status: MessageStatus,
     pub error: Option<String>,
-    #[serde(serialize_with = "time::millis")]
+    #[serde(serialize_with = "time::millis", deserialize_with = "time::read")]
     pub timestamp: DateTime<Utc>,
-    #[serde(serialize_with = "time::millis_opt")]
+    #[serde(default, serialize_with = "time::millis_opt", deserialize_with = "time::read_opt")]
     pub sent_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "time::millis_opt")]
+    #[serde(default, serialize_with = "time::millis_opt", deserialize_with = "time::read_opt")]
     pub delivered_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "time::millis_opt")]
+    #[serde(default, serialize_with = "time::millis_opt", deserialize_with = "time::read_opt")]
     pub read_at: Option<DateTime<Utc>>,
 }
 
@@ -217,7 +227,7 @@ pub struct Reaction {
     /// Who reacted (the session's own jid for our reactions).
     pub from_jid: String,
     pub emoji: String,
-    #[serde(serialize_with = "time::millis")]
+    #[serde(serialize_with = "time::millis", deserialize_with = "time::read")]
     pub at: DateTime<Utc>,
 }
 

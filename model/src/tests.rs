@@ -139,6 +139,7 @@ fn every_body() -> Vec<EventBody> {
             voter_jid: "1@s.whatsapp.net".into(),
             selected: vec!["Rice".into()],
         }),
+        EventBody::MessageMedia(MessageMedia { message: rich_message() }),
         EventBody::ChatUpdated(ChatUpdated { chat: chat() }),
         EventBody::ChatRead(ChatRead { chat_id: "c1".into(), chat: chat() }),
         EventBody::TenantStats(TenantStatsUpdated {
@@ -193,6 +194,28 @@ fn an_envelope_that_is_not_at_the_front_is_still_read() {
     assert_eq!((event.seq, event.tenant_id.as_str(), event.session_id), (7, "t1", None));
     assert_eq!(event.timestamp, at(0));
     assert!(Event::parse("session.error", r#"{"code":"x","message":"y","seq":7}"#).is_err(), "no envelope at all");
+}
+
+#[test]
+fn the_time_of_an_envelope_is_found_wherever_it_is_and_never_in_the_body() {
+    let first = serde_json::to_string(&Event {
+        tenant_id: "t1".into(),
+        session_id: Some("s1".into()),
+        seq: 9,
+        timestamp: at(0),
+        body: EventBody::MessageReceived(MessageEvent { message: message(), chat: chat() }),
+    })
+    .unwrap();
+    assert_eq!(Envelope::timestamp_of(&first), Some(at(0)));
+    let last = r#"{"code":"x","seq":7,"tenantId":"t1","timestamp":"2026-01-15T10:30:00.123Z"}"#;
+    assert_eq!(Envelope::timestamp_of(last), Some(at(0)));
+    // A key of a nested object is not the envelope's; a quoted key inside a string cannot be
+    // one (its quotes are escaped).
+    let nested = r#"{"tenantId":"t1","message":{"timestamp":"2026-01-15T10:30:00.123Z"}}"#;
+    assert_eq!(Envelope::timestamp_of(nested), None);
+    let in_string = r#"{"tenantId":"a\"timestamp\":\"2026-01-15T10:30:00.123Z","seq":1}"#;
+    assert_eq!(Envelope::timestamp_of(in_string), None);
+    assert_eq!(Envelope::timestamp_of(""), None);
 }
 
 #[test]

@@ -1,19 +1,22 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use wagate_model::Event;
-use wagate_model::events::{EventBody, UnknownEvent};
+use wagate_model::events::{Envelope, EventBody, UnknownEvent};
 
 /// An event as the host hands it over: name, envelope, canonical payload text. A payload
 /// that does not have its kind's shape (a gateway whose model changed a field this SDK relies
 /// on) arrives as [`EventBody::Other`], like a kind this SDK never knew.
 pub fn decode_event(name: String, tenant: String, session: Option<String>, seq: u64, payload: &str) -> Event {
-    Event::parse(&name, payload).unwrap_or_else(|_| Event {
-        timestamp: Default::default(),
-        body: EventBody::Other(UnknownEvent { payload: serde_json::from_str(payload).unwrap_or(Value::Null), name }),
-        tenant_id: tenant,
-        session_id: session,
-        seq,
-    })
+    // The host hands over tenant, session and sequence number beside the payload; of the
+    // payload's envelope only the time is read.
+    let (timestamp, body) = match EventBody::decode(&name, payload) {
+        Ok(body) => (Envelope::timestamp_of(payload).unwrap_or_default(), body),
+        Err(_) => (
+            Default::default(),
+            EventBody::Other(UnknownEvent { payload: serde_json::from_str(payload).unwrap_or(Value::Null), name }),
+        ),
+    };
+    Event { tenant_id: tenant, session_id: session, seq, timestamp, body }
 }
 
 /// Who a socket is. `tenant` is fixed by the host; `rooms` are joined at connect;

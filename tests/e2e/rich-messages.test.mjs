@@ -447,7 +447,8 @@ describe("media", () => {
       [{ type: "image", text: "x", media: { base64: b64(PNG) } }, 422, "mixed_content", /caption/],
       [{ media: { base64: b64(PNG) } }, 422, "mixed_content", /media type/],
       [{ type: "audio", caption: "x", media: { base64: b64(ogg("OpusHead")) } }, 422, "invalid_caption", /no caption/],
-      [{ type: "image", media: { base64: b64(PNG), url: "http://x" } }, 422, "invalid_body", /unknown field `url`/],
+      [{ type: "image", media: { base64: b64(PNG), url: "http://x" } }, 422, "invalid_media", /exactly one of base64, url/],
+      [{ type: "image", media: { base64: b64(PNG), path: "/etc/passwd" } }, 422, "invalid_body", /unknown field `path`/],
     ];
     for (const [body, status, code, message] of cases) {
       const r = await send(id, { to: CONTACT, ...body });

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthError;
 use crate::connector::sim::SimError;
+use crate::media::fetch::FetchError;
 use crate::media::kinds::MediaError;
 use crate::plugins::PluginError;
 use crate::quotas::QuotaExceeded;
@@ -51,6 +52,10 @@ impl ApiError {
 
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
@@ -134,6 +139,13 @@ impl From<SessionError> for ApiError {
                 ApiError::new(status, code, message)
             }
             SessionError::MediaStore(e) => ApiError::from(e),
+            SessionError::MediaUrl(e) => {
+                let code = match e {
+                    FetchError::Forbidden(_) => "media_url_forbidden",
+                    _ => "invalid_media_url",
+                };
+                ApiError::unprocessable(code, message)
+            }
             SessionError::AlreadyExists(_) => ApiError::conflict("session_exists", message),
             SessionError::InvalidId(_) => ApiError::unprocessable("invalid_id", message),
             SessionError::UnknownConnector(..) => ApiError::unprocessable("unknown_connector", message),

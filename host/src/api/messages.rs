@@ -7,21 +7,24 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
+use url::Url;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{ApiJson, ApiPath, Caller};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::state::AppState;
 use crate::connector::{OutgoingBody, OutgoingMedia};
 use crate::media::kinds::MediaKind;
-use crate::model::{ContactCard, Keyed, Location, MediaInfo, Message};
+use crate::media::links::{LinkError, MAX_LINK_TTL_SECS};
+use crate::model::{ContactCard, Keyed, Location, MediaInfo, Message, SessionKey};
 use crate::sessions::outgoing::vcard_for;
-use crate::sessions::{IdempotencyKey, SendRequest};
-use crate::store::messages;
+use crate::sessions::{IdempotencyKey, MediaFromUrl, SendBody, SendRequest};
+use crate::store::{messages, sessions as sessions_store};
 
 /// A send may carry a file up to WhatsApp's largest (a 100 MB document), base64-encoded
 /// in JSON (a third more) or as a multipart part; every other route keeps `max_body_bytes`.
@@ -34,6 +37,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_message, edit_message, revoke_message))
         .routes(routes!(react, remove_reaction))
         .routes(routes!(get_media))
+        .routes(routes!(media_link))
+        .routes(routes!(signed_media))
 }
 
 /// The header a client sets to make a send safe to retry.
@@ -70,12 +75,17 @@ impl SendKind {
     }
 }
 
-/// A file in a JSON send.
-#[derive(Deserialize, ToSchema, Debug)]
+/// A file in a JSON send: exactly one of `base64` and `url`.
+#[derive(Deserialize, Serialize, ToSchema, Debug)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MediaInput {
     /// The file, base64 (standard alphabet, padding optional).
-    base64: String,
+    #[serde(skip_serializing)]
+    base64: Option<String>,
+    /// Where the gateway fetches the file (http or https, public addresses only unless the
+    /// operator allows a network). The message is accepted at once; the file is fetched
+    /// and checked afterwards (`message.media`), or the message ends `FAILED` with why.
+    url: Option<String>,
     /// Documents: the name the recipient sees.
     file_name: Option<String>,
 }
@@ -115,7 +125,6 @@ pub struct SendMessage {
     /// Images, videos and documents: the caption.
     caption: Option<String>,
     /// The file of a media kind.
-    #[serde(skip_serializing)]
     media: Option<MediaInput>,
     location: Option<Location>,
     contact: Option<ContactInput>,
@@ -177,22 +186,25 @@ async fn from_form(mut form: Multipart) -> ApiResult<(SendMessage, Bytes)> {
         return Err(ApiError::unprocessable("invalid_body", "the form needs 'to'"));
     }
     let file = file.ok_or_else(|| ApiError::unprocessable("missing_content", "the form needs a 'file' part"))?;
-    req.media = Some(MediaInput { base64: String::new(), file_name });
+    req.media = Some(MediaInput { base64: None, url: None, file_name });
     Ok((req, file))
 }
 
 impl SendMessage {
-    /// The file of a JSON send.
+    /// The file of a JSON send given as base64.
     fn decoded_media(&self) -> ApiResult<Option<Bytes>> {
         let Some(m) = &self.media else { return Ok(None) };
-        let text = m.base64.trim_end_matches('=');
-        base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(text)
-            .map(|b| Some(Bytes::from(b)))
-            .map_err(|e| invalid_media(format!("media.base64 is not base64: {e}")))
+        match (&m.base64, &m.url) {
+            (Some(text), None) => base64::engine::general_purpose::STANDARD_NO_PAD
+                .decode(text.trim_end_matches('='))
+                .map(|b| Some(Bytes::from(b)))
+                .map_err(|e| invalid_media(format!("media.base64 is not base64: {e}"))),
+            (None, Some(_)) => Ok(None),
+            _ => Err(invalid_media("media needs exactly one of base64, url")),
+        }
     }
 
-    fn body(self, file: Option<Bytes>) -> ApiResult<(String, OutgoingBody, Option<String>, Vec<String>)> {
+    fn body(self, file: Option<Bytes>) -> ApiResult<(String, SendBody, Option<String>, Vec<String>)> {
         if let Some(kind) = self.kind.and_then(SendKind::media) {
             if self.text.is_some() || self.location.is_some() || self.contact.is_some() || self.poll.is_some() {
                 return Err(ApiError::unprocessable(
@@ -200,16 +212,28 @@ impl SendMessage {
                     "a media message has a file (and a caption), nothing else",
                 ));
             }
-            let file = file.ok_or_else(|| {
-                ApiError::unprocessable("missing_content", format!("type '{}' needs 'media'", kind.name()))
-            })?;
-            let file_name = self.media.and_then(|m| m.file_name);
-            let body = OutgoingBody::Media(OutgoingMedia {
-                kind,
-                info: MediaInfo { file_name, ..Default::default() },
-                caption: self.caption.unwrap_or_default(),
-                data: file,
-            });
+            let (url, file_name) = self.media.map(|m| (m.url, m.file_name)).unwrap_or_default();
+            let caption = self.caption.unwrap_or_default();
+            let body = match (file, url) {
+                (Some(data), _) => SendBody::Ready(OutgoingBody::Media(OutgoingMedia {
+                    kind,
+                    info: MediaInfo { file_name, ..Default::default() },
+                    caption,
+                    data,
+                })),
+                (None, Some(url)) => {
+                    let url = Url::parse(&url).map_err(|e| {
+                        ApiError::unprocessable("invalid_media_url", format!("media.url is not a URL: {e}"))
+                    })?;
+                    SendBody::FromUrl(MediaFromUrl { kind, url, file_name, caption })
+                }
+                (None, None) => {
+                    return Err(ApiError::unprocessable(
+                        "missing_content",
+                        format!("type '{}' needs 'media'", kind.name()),
+                    ));
+                }
+            };
             return Ok((self.to, body, self.reply_to, self.mentions.unwrap_or_default()));
         }
         if self.media.is_some() || self.caption.is_some() {
@@ -274,7 +298,7 @@ impl SendMessage {
             }
             _ => unreachable!("media kinds are handled above"),
         };
-        Ok((self.to, body, self.reply_to, self.mentions.unwrap_or_default()))
+        Ok((self.to, SendBody::Ready(body), self.reply_to, self.mentions.unwrap_or_default()))
     }
 }
 
@@ -438,15 +462,106 @@ async fn get_media(
     ApiPath((id, message_id)): ApiPath<(String, String)>,
 ) -> ApiResult<Response> {
     let key = caller.use_session(&st, &id).await?.key();
-    let message = messages::get(st.store.pool(), &key, &message_id)
+    serve_file(&st, &key, &message_id).await
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LinkQuery {
+    /// How long the link works, 1 to 86400 seconds (default `media.link_ttl_secs`).
+    ttl_seconds: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaLinkBody {
+    /// Path (on this gateway) that serves the file without any other credential.
+    url: String,
+    #[serde(serialize_with = "crate::model::time::millis")]
+    expires_at: DateTime<Utc>,
+}
+
+/// A short-lived link to the message's file that works without credentials, for browsers
+/// (`<img src>`, a download link). Anyone holding it can fetch that one file until it
+/// expires.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/messages/{messageId}/media/link", tag = "messages", security(("tenant" = [])),
+    params(("id" = String, Path), ("messageId" = String, Path), LinkQuery),
+    responses((status = 200, body = MediaLinkBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn media_link(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath((id, message_id)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<LinkQuery>,
+) -> ApiResult<Json<MediaLinkBody>> {
+    let key = caller.use_session(&st, &id).await?.key();
+    let ttl = q.ttl_seconds.unwrap_or(st.config.media.link_ttl_secs);
+    if !(1..=MAX_LINK_TTL_SECS).contains(&ttl) {
+        return Err(ApiError::unprocessable(
+            "invalid_ttl",
+            format!("ttlSeconds must be between 1 and {MAX_LINK_TTL_SECS}"),
+        ));
+    }
+    stored_file(&st, &key, &message_id).await?;
+    let link = st.media_links.sign(&key, &message_id, Utc::now() + chrono::Duration::seconds(ttl as i64));
+    Ok(Json(MediaLinkBody { url: link.path, expires_at: link.expires_at }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SignedQuery {
+    expires: Option<i64>,
+    signature: Option<String>,
+}
+
+/// A message's file through a signed link (from `.../media/link`): no credential, the link is
+/// the right. An expired or altered link is refused with `403`.
+#[utoipa::path(get, path = "/api/v1/media/{tenant}/{session}/{messageId}", tag = "messages",
+    params(("tenant" = String, Path), ("session" = String, Path), ("messageId" = String, Path), SignedQuery),
+    responses((status = 200, description = "the file, as `.../messages/{messageId}/media` serves it", content_type = "application/octet-stream"),
+        (status = 403, body = ErrorBody, description = "`invalid_link` or `link_expired`"), (status = 404, body = ErrorBody)))]
+async fn signed_media(
+    State(st): State<AppState>,
+    ApiPath((tenant, session, message_id)): ApiPath<(String, String, String)>,
+    ApiQuery(q): ApiQuery<SignedQuery>,
+) -> ApiResult<Response> {
+    let key = SessionKey::new(&tenant, &session);
+    let (Some(expires), Some(signature)) = (q.expires, q.signature) else {
+        return Err(ApiError::forbidden("invalid_link", "a media link needs its expires and signature"));
+    };
+    st.media_links.verify(&key, &message_id, expires, &signature, Utc::now()).map_err(|e| {
+        let code = match e {
+            LinkError::Expired => "link_expired",
+            LinkError::BadSignature => "invalid_link",
+        };
+        ApiError::forbidden(code, e.to_string())
+    })?;
+    // A deleted tenant or session takes its links with it.
+    if !st.directory.contains(&tenant) || sessions_store::get(st.store.pool(), &key).await?.is_none() {
+        return Err(ApiError::not_found("media_not_found", "this file no longer exists"));
+    }
+    serve_file(&st, &key, &message_id).await
+}
+
+/// The message and its stored file's metadata, or 404 naming what is missing.
+async fn stored_file(st: &AppState, key: &SessionKey, message_id: &str) -> ApiResult<(Message, MediaInfo)> {
+    let message = messages::get(st.store.pool(), key, message_id)
         .await?
         .ok_or_else(|| ApiError::not_found("message_not_found", format!("message '{message_id}' not found")))?;
     let not_stored = || ApiError::not_found("media_not_found", "this message has no stored file");
-    let info = message.media.ok_or_else(not_stored)?;
+    let info = message.media.clone().ok_or_else(not_stored)?;
     if message.media_url.is_none() {
         return Err(not_stored());
     }
-    let bytes = st.media.get(&key, &message.id).await?.ok_or_else(not_stored)?;
+    Ok((message, info))
+}
+
+/// The file as stored, with headers that keep a browser from running it as a page.
+async fn serve_file(st: &AppState, key: &SessionKey, message_id: &str) -> ApiResult<Response> {
+    let (message, info) = stored_file(st, key, message_id).await?;
+    let not_stored = || ApiError::not_found("media_not_found", "this message has no stored file");
+    let bytes = st.media.get(key, &message.id).await?.ok_or_else(not_stored)?;
     let mime = info.mime_type.as_deref().unwrap_or("application/octet-stream");
     let mut response = bytes.into_response();
     let h = response.headers_mut();

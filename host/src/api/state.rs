@@ -4,6 +4,7 @@ use crate::auth::{AdminKey, Revocations, TenantDirectory};
 use crate::config::Config;
 use crate::connector::sim::SimWorld;
 use crate::media::MediaStore;
+use crate::media::links::MediaLinks;
 use crate::plugins::Plugins;
 use crate::quotas::Rates;
 use crate::sessions::Sessions;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub store: Store,
     /// Media files of messages.
     pub media: MediaStore,
+    /// Signs and checks the browser links to those files.
+    pub media_links: MediaLinks,
     pub directory: TenantDirectory,
     pub sessions: Sessions,
     pub sim: SimWorld,

@@ -4,7 +4,9 @@
 //! The message row keeps what is known of the file (type, size, SHA-256); the store keeps
 //! the bytes, for the outbox to send and for `GET .../messages/{id}/media` to serve.
 
+pub mod fetch;
 pub mod kinds;
+pub mod links;
 
 use std::sync::Arc;
 

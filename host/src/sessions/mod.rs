@@ -6,6 +6,7 @@ mod actor;
 mod backoff;
 pub mod outgoing;
 mod qr_image;
+mod url_media;
 
 pub use qr_image::png_data_url;
 
@@ -17,6 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
+use url::Url;
 use utoipa::ToSchema;
 
 use self::actor::{Actor, Command};
@@ -24,6 +26,8 @@ use crate::config::SessionTimings;
 use crate::connector::{Connector, LoginMethod, OutgoingBody, Unread};
 use crate::events::{self, EventBody, EventDraft, Journal};
 use crate::media::MediaStore;
+use crate::media::fetch::{FetchError, Fetcher};
+use crate::media::kinds::MediaKind;
 use crate::model::{
     Chat, ChatState, Direction, IdError, Jid, JidError, Keyed, Message, MessageStatus, Presence, Quoted, Session,
     SessionKey, SessionStatus, new_id, validate_id,
@@ -63,6 +67,8 @@ pub enum SessionError {
     Media(crate::media::kinds::MediaError),
     #[error(transparent)]
     MediaStore(#[from] crate::media::MediaStoreError),
+    #[error(transparent)]
+    MediaUrl(#[from] FetchError),
     #[error("session '{0}' already exists")]
     AlreadyExists(String),
     #[error("invalid session id: {0}")]
@@ -117,12 +123,34 @@ pub fn media_path(key: &SessionKey, message_id: &str) -> String {
 pub struct SendRequest {
     /// Phone number or jid.
     pub to: String,
-    pub body: OutgoingBody,
+    pub body: SendBody,
     /// Our id of a message of the same chat this one replies to.
     pub reply_to: Option<String>,
     /// Phone numbers or jids the text mentions.
     pub mentions: Vec<String>,
     pub idempotency: Option<IdempotencyKey>,
+}
+
+/// What a send carries: a body ready for WhatsApp, or a file the gateway is still to fetch.
+#[derive(Debug)]
+pub enum SendBody {
+    Ready(OutgoingBody),
+    FromUrl(MediaFromUrl),
+}
+
+impl Default for SendBody {
+    fn default() -> Self {
+        SendBody::Ready(OutgoingBody::default())
+    }
+}
+
+/// A media send whose file is at a URL (`media.url`).
+#[derive(Debug)]
+pub struct MediaFromUrl {
+    pub kind: MediaKind,
+    pub url: Url,
+    pub file_name: Option<String>,
+    pub caption: String,
 }
 
 /// A client's `Idempotency-Key` and a digest of the request it came with.
@@ -165,6 +193,7 @@ struct ActorHandle {
 struct Inner {
     store: Store,
     media: MediaStore,
+    fetcher: Fetcher,
     journal: Journal,
     connectors: HashMap<String, Arc<dyn Connector>>,
     /// Used when a create request names no connector.
@@ -182,13 +211,16 @@ impl Sessions {
     pub fn new(
         store: Store,
         media: MediaStore,
+        fetcher: Fetcher,
         journal: Journal,
         connectors: HashMap<String, Arc<dyn Connector>>,
         default_connector: String,
         timings: SessionTimings,
     ) -> Self {
         let actors = Mutex::new(HashMap::new());
-        Self { inner: Arc::new(Inner { store, media, journal, connectors, default_connector, timings, actors }) }
+        Self {
+            inner: Arc::new(Inner { store, media, fetcher, journal, connectors, default_connector, timings, actors }),
+        }
     }
 
     fn store(&self) -> &Store {
@@ -277,6 +309,12 @@ impl Sessions {
         let qr = Arc::new(Mutex::new(None));
         let handle = ActorHandle { tx, qr: qr.clone() };
         actors.insert(key.clone(), handle.clone());
+        let url_media = url_media::UrlMedia::new(
+            self.inner.fetcher.clone(),
+            self.inner.media.clone(),
+            self.inner.store.clone(),
+            self.inner.journal.clone(),
+        );
         let actor = Actor::new(
             session,
             self.inner.store.clone(),
@@ -285,6 +323,8 @@ impl Sessions {
             connector,
             self.inner.timings.clone(),
             qr,
+            url_media,
+            handle.tx.downgrade(),
         );
         let sessions = self.clone();
         let key = key.clone();
@@ -338,8 +378,8 @@ impl Sessions {
 
     /// Accepts an outbound text (what plugin actions send).
     pub async fn send_text(&self, key: &SessionKey, to: &str, text: &str) -> SessionResult<Message> {
-        let req =
-            SendRequest { to: to.to_owned(), body: OutgoingBody::Text(text.to_owned()), ..SendRequest::default() };
+        let body = SendBody::Ready(OutgoingBody::Text(text.to_owned()));
+        let req = SendRequest { to: to.to_owned(), body, ..SendRequest::default() };
         Ok(self.send(key, req).await?.message)
     }
 
@@ -347,7 +387,13 @@ impl Sessions {
     /// the session is (or is again) connected. With an idempotency key, a retry of the same
     /// request answers with the message the first one made.
     pub async fn send(&self, key: &SessionKey, req: SendRequest) -> SessionResult<Accepted> {
-        let (kind, content, blocks) = outgoing::check(&req.body)?;
+        let (kind, content, blocks) = match &req.body {
+            SendBody::Ready(body) => outgoing::check(body)?,
+            SendBody::FromUrl(m) => {
+                self.inner.fetcher.policy().check_url(&m.url)?;
+                outgoing::check_to_fetch(m.kind, &m.caption, m.file_name.clone())?
+            }
+        };
         let jid = Jid::parse(&req.to)?;
         if req.mentions.len() > outgoing::MAX_MENTIONS {
             return Err(SessionError::Unprocessable {
@@ -372,31 +418,32 @@ impl Sessions {
             Some(id) => Some(self.quotable(key, id, &jid).await?),
             None => None,
         };
+        // A retry is answered before anything is stored.
+        if let Some(idem) = &req.idempotency
+            && let Some(seen) = idempotency::find(self.store().pool(), key, &idem.key).await?
+        {
+            return self.replay(key, idem, seen).await;
+        }
         let now = Utc::now();
         let id = new_id();
         // The file is kept before the message that needs it is written.
         let media_url = match &req.body {
-            OutgoingBody::Media(m) => {
+            SendBody::Ready(OutgoingBody::Media(m)) => {
                 self.inner.media.put(key, &id, m.data.clone()).await?;
                 Some(media_path(key, &id))
             }
             _ => None,
         };
         let mut w = self.store().begin_write().await?;
-        if let Some(idem) = &req.idempotency {
-            if let Some(seen) = idempotency::find(&mut w, key, &idem.key).await? {
-                drop(w);
-                if media_url.is_some() {
-                    self.inner.media.delete(key, &id).await?;
-                }
-                if seen.request_sha256 != idem.request_sha256 {
-                    return Err(SessionError::IdempotencyKeyReused);
-                }
-                let message = messages::get(self.store().pool(), key, &seen.message_id)
-                    .await?
-                    .ok_or(SessionError::MessageNotFound)?;
-                return Ok(Accepted { message, replayed: true });
+        // The same key may have arrived twice at once: the first to write wins.
+        if let Some(idem) = &req.idempotency
+            && let Some(seen) = idempotency::find(w.conn(), key, &idem.key).await?
+        {
+            drop(w);
+            if media_url.is_some() {
+                self.inner.media.delete(key, &id).await?;
             }
+            return self.replay(key, idem, seen).await;
         }
         let chat = chats::touch(
             &mut w,
@@ -436,6 +483,9 @@ impl Sessions {
             read_at: None,
         };
         messages::insert(&mut w, &key.tenant, &message).await?;
+        if let SendBody::FromUrl(m) = &req.body {
+            messages::set_media_source(&mut w, key, &message.id, Some(m.url.as_str())).await?;
+        }
         if let Some(idem) = &req.idempotency {
             idempotency::remember(&mut w, key, &idem.key, &idem.request_sha256, &message.id, now).await?;
             idempotency::forget_before(&mut w, now - chrono::Duration::hours(IDEMPOTENCY_WINDOW_HOURS)).await?;
@@ -452,6 +502,21 @@ impl Sessions {
             let _ = actor.tx.send(Command::Flush);
         }
         Ok(Accepted { message, replayed: false })
+    }
+
+    /// The answer to a send retried with a key already used.
+    async fn replay(
+        &self,
+        key: &SessionKey,
+        idem: &IdempotencyKey,
+        seen: idempotency::Remembered,
+    ) -> SessionResult<Accepted> {
+        if seen.request_sha256 != idem.request_sha256 {
+            return Err(SessionError::IdempotencyKeyReused);
+        }
+        let message =
+            messages::get(self.store().pool(), key, &seen.message_id).await?.ok_or(SessionError::MessageNotFound)?;
+        Ok(Accepted { message, replayed: true })
     }
 
     /// The message a reply quotes: one of this chat's, already on WhatsApp, not deleted.

@@ -3,7 +3,7 @@
 //! that breaks a rule is refused whole, with the rule it broke.
 
 use crate::connector::OutgoingBody;
-use crate::media::kinds;
+use crate::media::kinds::{self, MediaKind};
 use crate::model::{ContactCard, Location, MediaInfo, Message, MessageType, Poll, PollOption};
 
 use super::{MAX_TEXT_CHARS, SessionError};
@@ -116,22 +116,37 @@ pub fn check(body: &OutgoingBody) -> Result<(MessageType, String, Blocks), Sessi
             Ok((MessageType::Poll, question.clone(), Blocks { poll: Some(poll), ..Default::default() }))
         }
         OutgoingBody::Media(m) => {
-            if !m.caption.is_empty() && !m.kind.has_caption() {
-                return Err(invalid(
-                    "invalid_caption",
-                    format!("{} messages have no caption on WhatsApp", m.kind.name()),
-                ));
-            }
-            if m.caption.chars().count() > MAX_CAPTION_CHARS {
-                return Err(invalid(
-                    "invalid_caption",
-                    format!("a caption has at most {MAX_CAPTION_CHARS} characters"),
-                ));
-            }
+            check_caption(m.kind, &m.caption)?;
             let info = kinds::check(m.kind, &m.data, m.info.file_name.as_deref()).map_err(SessionError::Media)?;
             Ok((m.kind.message_type(), m.caption.clone(), Blocks { media: Some(info), ..Default::default() }))
         }
     }
+}
+
+fn check_caption(kind: MediaKind, caption: &str) -> Result<(), SessionError> {
+    if !caption.is_empty() && !kind.has_caption() {
+        return Err(invalid("invalid_caption", format!("{} messages have no caption on WhatsApp", kind.name())));
+    }
+    if caption.chars().count() > MAX_CAPTION_CHARS {
+        return Err(invalid("invalid_caption", format!("a caption has at most {MAX_CAPTION_CHARS} characters")));
+    }
+    Ok(())
+}
+
+/// The message a send of a file still to be fetched becomes: what can be checked before
+/// the file is had (the caption); the file is checked when it arrives.
+pub fn check_to_fetch(
+    kind: MediaKind,
+    caption: &str,
+    file_name: Option<String>,
+) -> Result<(MessageType, String, Blocks), SessionError> {
+    check_caption(kind, caption)?;
+    let info = MediaInfo {
+        file_name: file_name.filter(|_| kind == MediaKind::Document),
+        voice_note: kind == MediaKind::Voice,
+        ..Default::default()
+    };
+    Ok((kind.message_type(), caption.to_owned(), Blocks { media: Some(info), ..Default::default() }))
 }
 
 /// The kind-specific block a sent message stores.

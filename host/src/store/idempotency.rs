@@ -12,14 +12,19 @@ pub struct Remembered {
     pub message_id: String,
 }
 
-pub async fn find(w: &mut WriteTx, key: &SessionKey, idempotency_key: &str) -> StoreResult<Option<Remembered>> {
+/// Reads from the pool (a cheap look before any work) or inside the write that would add it.
+pub async fn find<'c>(
+    conn: impl sqlx::SqliteExecutor<'c>,
+    key: &SessionKey,
+    idempotency_key: &str,
+) -> StoreResult<Option<Remembered>> {
     let row: Option<(String, String)> = sqlx::query_as(
         "SELECT request_sha256, message_id FROM idempotency_keys WHERE tenant_id = ? AND session_id = ? AND key = ?",
     )
     .bind(&key.tenant)
     .bind(&key.session)
     .bind(idempotency_key)
-    .fetch_optional(w.conn())
+    .fetch_optional(conn)
     .await?;
     Ok(row.map(|(request_sha256, message_id)| Remembered { request_sha256, message_id }))
 }

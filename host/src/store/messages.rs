@@ -7,35 +7,51 @@ use serde::{Deserialize, Serialize};
 use crate::model::{ContactCard, Location, Message, MessageStatus, Poll, Quoted, Reaction, SessionKey};
 
 /// The `details` column: a message's kind-specific blocks, one JSON document.
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Details {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     location: Option<Location>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     contact: Option<ContactCard>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     poll: Option<Poll>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     quoted: Option<Quoted>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     mentions: Vec<String>,
+}
+
+/// The same document written from a message's own fields.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DetailsOf<'m> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: &'m Option<Location>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: &'m Option<ContactCard>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    poll: &'m Option<Poll>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quoted: &'m Option<Quoted>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    mentions: &'m Vec<String>,
 }
 
 impl Details {
     fn of(m: &Message) -> Option<String> {
-        let d = Details {
-            location: m.location.clone(),
-            contact: m.contact.clone(),
-            poll: m.poll.clone(),
-            quoted: m.quoted.clone(),
-            mentions: m.mentions.clone(),
+        let empty = m.location.is_none()
+            && m.contact.is_none()
+            && m.poll.is_none()
+            && m.quoted.is_none()
+            && m.mentions.is_empty();
+        let d = DetailsOf {
+            location: &m.location,
+            contact: &m.contact,
+            poll: &m.poll,
+            quoted: &m.quoted,
+            mentions: &m.mentions,
         };
-        let empty = d.location.is_none()
-            && d.contact.is_none()
-            && d.poll.is_none()
-            && d.quoted.is_none()
-            && d.mentions.is_empty();
         (!empty).then(|| serde_json::to_string(&d).expect("details serialise"))
     }
 }
@@ -304,11 +320,12 @@ pub async fn mark_inbound_read(
 /// kind-specific blocks (poll votes), reactions, and the edit and revoke times.
 pub async fn save_changes(w: &mut WriteTx, key: &SessionKey, m: &Message) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE messages SET content = ?, media_url = ?, details = ?, reactions = ?, edited_at = ?, revoked_at = ?
-         WHERE tenant_id = ? AND session_id = ? AND id = ?",
+        "UPDATE messages SET content = ?, media_url = ?, media = ?, details = ?, reactions = ?, edited_at = ?,
+         revoked_at = ? WHERE tenant_id = ? AND session_id = ? AND id = ?",
     )
     .bind(&m.content)
     .bind(&m.media_url)
+    .bind(m.media.as_ref().map(|i| serde_json::to_string(i).expect("media info serialises")))
     .bind(Details::of(m))
     .bind(reactions_text(m))
     .bind(m.edited_at)
@@ -319,4 +336,34 @@ pub async fn save_changes(w: &mut WriteTx, key: &SessionKey, m: &Message) -> Sto
     .execute(w.conn())
     .await?;
     Ok(())
+}
+
+/// Sets (or, once the file is had, clears) the URL an outbound message's file is to be
+/// fetched from.
+pub async fn set_media_source(w: &mut WriteTx, key: &SessionKey, id: &str, url: Option<&str>) -> StoreResult<()> {
+    sqlx::query("UPDATE messages SET media_source = ? WHERE tenant_id = ? AND session_id = ? AND id = ?")
+        .bind(url)
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .bind(id)
+        .execute(w.conn())
+        .await?;
+    Ok(())
+}
+
+/// Outbound messages whose file is still to be fetched, with its URL, oldest first.
+pub async fn awaiting_fetch(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Vec<(Message, String)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        message: MessageRow,
+        media_source: String,
+    }
+    let sql = format!(
+        "SELECT {COLUMNS}, media_source FROM messages WHERE tenant_id = ? AND session_id = ? AND status = 'PENDING'
+         AND media_source IS NOT NULL ORDER BY timestamp, rowid"
+    );
+    let rows: Vec<Row> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&key.tenant).bind(&key.session).fetch_all(pool).await?;
+    rows.into_iter().map(|r| Ok((Message::try_from(r.message)?, r.media_source))).collect()
 }

@@ -100,90 +100,62 @@ pub fn media_type(kind: MediaKind) -> MediaType {
     }
 }
 
+/// A media message of the kind its type names: the upload's CDN fields, which every kind
+/// carries, plus the kind's own fields.
+macro_rules! uploaded {
+    ($kind:ident, $up:expr, { $($field:ident: $value:expr),* $(,)? }) => {{
+        let up = $up;
+        wa::message::$kind {
+            url: Some(up.url),
+            direct_path: Some(up.direct_path),
+            media_key: Some(up.media_key),
+            file_enc_sha256: Some(up.file_enc_sha256),
+            file_sha256: Some(up.file_sha256),
+            file_length: Some(up.file_length),
+            media_key_timestamp: Some(up.media_key_timestamp),
+            $($field: $value,)*
+            ..Default::default()
+        }
+    }};
+}
+
 /// An uploaded file as the media message of its kind, with its caption and context.
 pub fn media_message(m: &OutgoingMedia, up: Uploaded, quoted: Option<&QuotedRef>, mentions: &[Jid]) -> wa::Message {
-    let mime = m.info.mime_type.clone();
+    let mimetype = m.info.mime_type.clone();
     let caption = (!m.caption.is_empty()).then(|| m.caption.clone());
-    let mut msg = match m.kind {
-        MediaKind::Image => wa::Message {
-            image_message: MessageField::some(wa::message::ImageMessage {
-                url: Some(up.url),
-                direct_path: Some(up.direct_path),
-                media_key: Some(up.media_key),
-                file_enc_sha256: Some(up.file_enc_sha256),
-                file_sha256: Some(up.file_sha256),
-                file_length: Some(up.file_length),
-                media_key_timestamp: Some(up.media_key_timestamp),
-                mimetype: mime,
-                caption,
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        MediaKind::Video => wa::Message {
-            video_message: MessageField::some(wa::message::VideoMessage {
-                url: Some(up.url),
-                direct_path: Some(up.direct_path),
-                media_key: Some(up.media_key),
-                file_enc_sha256: Some(up.file_enc_sha256),
-                file_sha256: Some(up.file_sha256),
-                file_length: Some(up.file_length),
-                media_key_timestamp: Some(up.media_key_timestamp),
-                streaming_sidecar: up.streaming_sidecar,
-                mimetype: mime,
-                caption,
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        MediaKind::Audio | MediaKind::Voice => wa::Message {
-            audio_message: MessageField::some(wa::message::AudioMessage {
-                url: Some(up.url),
-                direct_path: Some(up.direct_path),
-                media_key: Some(up.media_key),
-                file_enc_sha256: Some(up.file_enc_sha256),
-                file_sha256: Some(up.file_sha256),
-                file_length: Some(up.file_length),
-                media_key_timestamp: Some(up.media_key_timestamp),
-                streaming_sidecar: up.streaming_sidecar,
-                mimetype: mime,
+    let streaming_sidecar = up.streaming_sidecar.clone();
+    let mut msg = wa::Message::default();
+    match m.kind {
+        MediaKind::Image => {
+            msg.image_message =
+                MessageField::some(uploaded!(ImageMessage, up, { mimetype: mimetype, caption: caption }));
+        }
+        MediaKind::Video => {
+            msg.video_message = MessageField::some(uploaded!(VideoMessage, up, {
+                mimetype: mimetype,
+                caption: caption,
+                streaming_sidecar: streaming_sidecar,
+            }));
+        }
+        MediaKind::Audio | MediaKind::Voice => {
+            msg.audio_message = MessageField::some(uploaded!(AudioMessage, up, {
+                mimetype: mimetype,
+                streaming_sidecar: streaming_sidecar,
                 ptt: Some(m.kind == MediaKind::Voice),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        MediaKind::Document => wa::Message {
-            document_message: MessageField::some(wa::message::DocumentMessage {
-                url: Some(up.url),
-                direct_path: Some(up.direct_path),
-                media_key: Some(up.media_key),
-                file_enc_sha256: Some(up.file_enc_sha256),
-                file_sha256: Some(up.file_sha256),
-                file_length: Some(up.file_length),
-                media_key_timestamp: Some(up.media_key_timestamp),
-                mimetype: mime,
+            }));
+        }
+        MediaKind::Document => {
+            msg.document_message = MessageField::some(uploaded!(DocumentMessage, up, {
+                mimetype: mimetype,
+                caption: caption,
                 title: m.info.file_name.clone(),
                 file_name: m.info.file_name.clone(),
-                caption,
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        MediaKind::Sticker => wa::Message {
-            sticker_message: MessageField::some(wa::message::StickerMessage {
-                url: Some(up.url),
-                direct_path: Some(up.direct_path),
-                media_key: Some(up.media_key),
-                file_enc_sha256: Some(up.file_enc_sha256),
-                file_sha256: Some(up.file_sha256),
-                file_length: Some(up.file_length),
-                media_key_timestamp: Some(up.media_key_timestamp),
-                mimetype: mime,
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-    };
+            }));
+        }
+        MediaKind::Sticker => {
+            msg.sticker_message = MessageField::some(uploaded!(StickerMessage, up, { mimetype: mimetype }));
+        }
+    }
     if let Some(ctx) = context(quoted, mentions) {
         msg.set_context_info(ctx);
     }

@@ -2,6 +2,8 @@
 //! later (react, edit, revoke, vote), receipts, the outbox, and the operations the API asks
 //! for on the live connection. Every change is one store write with its events.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 
 use super::Actor;
@@ -333,12 +335,24 @@ impl Actor {
     }
 
     /// Hands every stored, not yet sent outbound message to the connection, oldest first.
+    /// A message whose file is still being fetched holds back the ones after it in its chat,
+    /// so a chat sees its messages in the order they were sent.
     pub(super) async fn flush_outbox(&mut self) -> StoreResult<()> {
+        let awaiting = messages::awaiting_fetch(self.store.pool(), &self.key).await?;
+        let fetching: HashSet<String> = awaiting.iter().map(|(m, _)| m.id.clone()).collect();
+        let mut held_chats = HashSet::new();
+        self.url_media.start(&self.key, awaiting, &self.wake);
         if self.session.status != crate::model::SessionStatus::Connected {
             return Ok(());
         }
         let Some(conn) = &self.conn else { return Ok(()) };
         for m in messages::unsent(self.store.pool(), &self.key).await? {
+            if fetching.contains(&m.id) {
+                held_chats.insert(m.chat_id.clone());
+            }
+            if held_chats.contains(&m.chat_id) {
+                continue;
+            }
             let Ok(to) = self.chat_jid(&m.chat_id).await else { continue };
             let sent = match self.outgoing(&m).await {
                 Ok(out) => conn.send(&to, &out, &m.id).await,

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 mod messages;
 
+use super::url_media::UrlMedia;
 use super::{LiveQr, Operation, SessionError, SessionResult, backoff, qr_image};
 use crate::config::SessionTimings;
 use crate::connector::{
@@ -82,6 +83,11 @@ pub(super) struct Actor {
     /// Reconnect attempts since the last stable connection.
     attempts: u32,
     connected_since: Option<Instant>,
+    /// Files of sends named by URL, fetched beside the actor.
+    url_media: UrlMedia,
+    /// This actor's own queue, for a finished fetch to wake the outbox; weak, so the actor
+    /// still ends when every handle is gone.
+    wake: mpsc::WeakUnboundedSender<Command>,
 }
 
 async fn next_event(rx: &mut Option<mpsc::UnboundedReceiver<ConnectorEvent>>) -> Option<ConnectorEvent> {
@@ -107,6 +113,8 @@ impl Actor {
         connector: Arc<dyn Connector>,
         timings: SessionTimings,
         qr: Arc<Mutex<Option<LiveQr>>>,
+        url_media: UrlMedia,
+        wake: mpsc::WeakUnboundedSender<Command>,
     ) -> Self {
         Self {
             key: session.key(),
@@ -124,6 +132,8 @@ impl Actor {
             reconnect_at: None,
             attempts: 0,
             connected_since: None,
+            url_media,
+            wake,
         }
     }
 
