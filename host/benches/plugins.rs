@@ -127,6 +127,7 @@ fn message_event(seq: u64) -> Event {
         reactions: Vec::new(),
         edited_at: None,
         revoked_at: None,
+        media_expired_at: None,
         status: MessageStatus::Delivered,
         error: None,
         timestamp: now,

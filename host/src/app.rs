@@ -167,7 +167,7 @@ impl Gateway {
         let rt_for_guard = rt.clone();
         let (sio_layer, io) = realtime::build(rt, config.max_body_bytes);
         let revocations = Revocations::default();
-        let tasks = vec![
+        let mut tasks = vec![
             realtime::spawn_guard(io.clone(), rt_for_guard, &revocations),
             realtime::spawn_fanout(io.clone(), plugins.clone(), &bus, config.events.lane_depth),
             realtime::spawn_bots(io.clone(), plugins.clone(), sessions.clone(), &bus, config.events.lane_depth),
@@ -178,6 +178,10 @@ impl Gateway {
                 Duration::from_millis(config.events.stats_interval_ms),
             ),
         ];
+        if config.media.retention_secs > 0 {
+            let retention = Duration::from_secs(config.media.retention_secs);
+            tasks.push(crate::media::retention::spawn(store.clone(), media.clone(), retention));
+        }
 
         let config = Arc::new(config);
         let state = AppState {

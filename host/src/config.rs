@@ -154,11 +154,13 @@ pub struct MediaConfig {
     pub fetch: MediaFetchConfig,
     /// How long a browser link to a file (`.../media/link`) works unless the request says.
     pub link_ttl_secs: u64,
+    /// Files older than this (by their message's time) are deleted; 0 keeps them forever.
+    pub retention_secs: u64,
 }
 
 impl Default for MediaConfig {
     fn default() -> Self {
-        Self { dir: None, fetch: MediaFetchConfig::default(), link_ttl_secs: 900 }
+        Self { dir: None, fetch: MediaFetchConfig::default(), link_ttl_secs: 900, retention_secs: 0 }
     }
 }
 

@@ -218,6 +218,7 @@ fn wagate_event_message(tenant: &str, session: &str, text: &str) -> Event {
         reactions: Vec::new(),
         edited_at: None,
         revoked_at: None,
+        media_expired_at: None,
         status: MessageStatus::Delivered,
         error: None,
         timestamp: Utc::now(),

@@ -116,6 +116,15 @@ pub struct Message {
         deserialize_with = "time::read_opt"
     )]
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the gateway deleted the file for its age (`media.retention_secs`); `mediaUrl` is
+    /// null from then on.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "time::millis_opt",
+        deserialize_with = "time::read_opt"
+    )]
+    pub media_expired_at: Option<DateTime<Utc>>,
     pub status: MessageStatus,
     pub error: Option<String>,
     #[serde(serialize_with = "time::millis", deserialize_with = "time::read")]

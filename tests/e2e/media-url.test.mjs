@@ -293,3 +293,38 @@ describe("a gateway on the default fetch policy", () => {
     assert.deepEqual(await network(gw, acme, id), []);
   });
 });
+
+describe("a gateway that keeps files for one second", () => {
+  let gw, acme;
+  before(async () => {
+    gw = await Gateway.start({ WAGATE_MEDIA__RETENTION_SECS: "1" });
+    acme = await gw.tenant("acme");
+  });
+  after(() => gw.close());
+
+  test("an older file is deleted: the message keeps its metadata, loses mediaUrl, and the file answers 410", async () => {
+    const id = "retention";
+    await gw.connectedSession(acme, id);
+    const image = await send(gw, acme, id, { type: "image", media: { base64: PNG.toString("base64") } });
+    assert.equal(image.status, 202, JSON.stringify(image.body));
+    const link = (await gw.api("GET", `/api/v1/sessions/${id}/messages/${image.body.id}/media/link`, acme.apiKey)).body;
+    let stored;
+    for (let i = 0; i < 60 && !stored?.mediaExpiredAt; i++) {
+      await sleep(100);
+      stored = (await gw.api("GET", `/api/v1/sessions/${id}/messages/${image.body.id}`, acme.apiKey)).body;
+    }
+    assert.ok(stored.mediaExpiredAt, "expired within the sweep interval");
+    assert.deepEqual([stored.mediaUrl, stored.media.sha256, stored.media.size], [null, sha256(PNG), PNG.length]);
+    const gone = await gw.api("GET", `/api/v1/sessions/${id}/messages/${image.body.id}/media`, acme.apiKey);
+    assert.deepEqual([gone.status, gone.body.error.code], [410, "media_expired"]);
+    assert.match(gone.body.error.message, /retention/);
+    const viaLink = await fetch(gw.url + link.url);
+    assert.equal(viaLink.status, 410);
+    const again = await gw.api("GET", `/api/v1/sessions/${id}/messages/${image.body.id}/media/link`, acme.apiKey);
+    assert.equal(again.status, 410);
+    // The file itself is gone from the media directory.
+    const { readdirSync, existsSync } = await import("node:fs");
+    const dir = `${gw.dataDir}/media/t/acme/s/${id}`;
+    assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], []);
+  });
+});

@@ -455,7 +455,8 @@ async fn remove_reaction(
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/messages/{messageId}/media", tag = "messages", security(("tenant" = [])),
     params(("id" = String, Path), ("messageId" = String, Path)),
     responses((status = 200, description = "the file, with its type, length and `ETag` (its SHA-256)", content_type = "application/octet-stream"),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 410, body = ErrorBody, description = "`media_expired`: deleted after `media.retention_secs`")))]
 async fn get_media(
     caller: Caller,
     State(st): State<AppState>,
@@ -487,7 +488,7 @@ pub struct MediaLinkBody {
 /// expires.
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/messages/{messageId}/media/link", tag = "messages", security(("tenant" = [])),
     params(("id" = String, Path), ("messageId" = String, Path), LinkQuery),
-    responses((status = 200, body = MediaLinkBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = MediaLinkBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn media_link(
     caller: Caller,
     State(st): State<AppState>,
@@ -520,7 +521,7 @@ pub struct SignedQuery {
 #[utoipa::path(get, path = "/api/v1/media/{tenant}/{session}/{messageId}", tag = "messages",
     params(("tenant" = String, Path), ("session" = String, Path), ("messageId" = String, Path), SignedQuery),
     responses((status = 200, description = "the file, as `.../messages/{messageId}/media` serves it", content_type = "application/octet-stream"),
-        (status = 403, body = ErrorBody, description = "`invalid_link` or `link_expired`"), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody, description = "`invalid_link` or `link_expired`"), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
 async fn signed_media(
     State(st): State<AppState>,
     ApiPath((tenant, session, message_id)): ApiPath<(String, String, String)>,
@@ -549,6 +550,13 @@ async fn stored_file(st: &AppState, key: &SessionKey, message_id: &str) -> ApiRe
     let message = messages::get(st.store.pool(), key, message_id)
         .await?
         .ok_or_else(|| ApiError::not_found("message_not_found", format!("message '{message_id}' not found")))?;
+    if message.media_expired_at.is_some() {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "media_expired",
+            "the file was deleted when it passed the gateway's retention period (media.retention_secs)",
+        ));
+    }
     let not_stored = || ApiError::not_found("media_not_found", "this message has no stored file");
     let info = message.media.clone().ok_or_else(not_stored)?;
     if message.media_url.is_none() {

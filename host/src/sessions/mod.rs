@@ -475,6 +475,7 @@ impl Sessions {
             reactions: Vec::new(),
             edited_at: None,
             revoked_at: None,
+            media_expired_at: None,
             status: MessageStatus::Pending,
             error: None,
             timestamp: now,

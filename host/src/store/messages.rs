@@ -88,6 +88,7 @@ struct MessageRow {
     reactions: Option<String>,
     edited_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
+    media_expired_at: Option<DateTime<Utc>>,
     status: String,
     error: Option<String>,
     timestamp: DateTime<Utc>,
@@ -125,6 +126,7 @@ impl TryFrom<MessageRow> for Message {
             reactions,
             edited_at: r.edited_at,
             revoked_at: r.revoked_at,
+            media_expired_at: r.media_expired_at,
             status: parse_enum(&r.status)?,
             error: r.error,
             timestamp: r.timestamp,
@@ -136,8 +138,8 @@ impl TryFrom<MessageRow> for Message {
 }
 
 const COLUMNS: &str = "id, wa_message_id, session_id, chat_id, direction, from_me, from_jid, from_number, from_lid,
-    from_name, kind, content, media_url, media, details, reactions, edited_at, revoked_at, status, error, timestamp,
-    sent_at, delivered_at, read_at";
+    from_name, kind, content, media_url, media, details, reactions, edited_at, revoked_at, media_expired_at, status,
+    error, timestamp, sent_at, delivered_at, read_at";
 
 fn convert(rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
     rows.into_iter().map(Message::try_from).collect()
@@ -145,7 +147,7 @@ fn convert(rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
 
 pub async fn insert(w: &mut WriteTx, tenant: &str, m: &Message) -> StoreResult<()> {
     let sql = format!(
-        "INSERT INTO messages (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO messages (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant)
@@ -167,6 +169,7 @@ pub async fn insert(w: &mut WriteTx, tenant: &str, m: &Message) -> StoreResult<(
         .bind(reactions_text(m))
         .bind(m.edited_at)
         .bind(m.revoked_at)
+        .bind(m.media_expired_at)
         .bind(m.status.as_str())
         .bind(&m.error)
         .bind(m.timestamp)
@@ -366,4 +369,35 @@ pub async fn awaiting_fetch(pool: &SqlitePool, key: &SessionKey) -> StoreResult<
     let rows: Vec<Row> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&key.tenant).bind(&key.session).fetch_all(pool).await?;
     rows.into_iter().map(|r| Ok((Message::try_from(r.message)?, r.media_source))).collect()
+}
+
+/// Files older than `before` still kept, oldest first: (session, message id).
+pub async fn media_older_than(
+    pool: &SqlitePool,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<Vec<(SessionKey, String)>> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT tenant_id, session_id, id FROM messages WHERE media_url IS NOT NULL AND timestamp < ?
+         ORDER BY timestamp LIMIT ?",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(tenant, session, id)| (SessionKey::new(&tenant, &session), id)).collect())
+}
+
+/// The file of a message was deleted for its age.
+pub async fn expire_media(w: &mut WriteTx, key: &SessionKey, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE messages SET media_url = NULL, media_expired_at = ? WHERE tenant_id = ? AND session_id = ? AND id = ?",
+    )
+    .bind(at)
+    .bind(&key.tenant)
+    .bind(&key.session)
+    .bind(id)
+    .execute(w.conn())
+    .await?;
+    Ok(())
 }

@@ -69,6 +69,7 @@ impl Actor {
             reactions: Vec::new(),
             edited_at: None,
             revoked_at: None,
+            media_expired_at: None,
             status,
             error: None,
             timestamp: m.timestamp,
