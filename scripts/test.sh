@@ -16,6 +16,14 @@ echo "== end-to-end tests (socket.io-client $(cd tests && node -p 'require("./pa
 (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 export WAGATE_BIN="$CARGO_TARGET_DIR/debug/wagate" WAGATE_TEST_PLUGINS="$CARGO_TARGET_DIR/test-plugins" \
   WAGATE_SHIPPED_PLUGINS="$CARGO_TARGET_DIR/shipped-plugins"
+# A local S3-compatible server (moto, from PyPI) for the S3 media store's test, kept beside
+# the build cache; without python3 or PyPI that test says why it is skipped.
+moto="$CARGO_TARGET_DIR/../moto"
+if [ ! -x "$moto/bin/moto_server" ] && command -v python3 >/dev/null; then
+  python3 -m venv "$moto" && "$moto/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.*" \
+    || echo "could not install moto (a local S3 server): the S3 media store test will be skipped" >&2
+fi
+[ -x "$moto/bin/moto_server" ] && export WAGATE_TEST_MOTO="$moto/bin/moto_server"
 (cd tests && node e2e/lib/warm-cache.mjs)
 # The security suite floods a gateway with hundreds of MiB on purpose; it runs after the
 # others, alone, so it cannot starve their timing-sensitive checks on a 2-core machine.

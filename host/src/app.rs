@@ -122,7 +122,7 @@ impl Gateway {
                 "default connector '{default_connector}' is not available in this build or configuration"
             )));
         }
-        let media = MediaStore::local(&config.media_dir())?;
+        let media = MediaStore::from_config(&config)?;
         let fetcher = crate::media::fetch::Fetcher::new(&config.media.fetch)?;
         let media_links = crate::media::links::MediaLinks::load(&store).await?;
         let sessions = Sessions::new(

@@ -156,11 +156,67 @@ pub struct MediaConfig {
     pub link_ttl_secs: u64,
     /// Files older than this (by their message's time) are deleted; 0 keeps them forever.
     pub retention_secs: u64,
+    /// `fs` (files under `dir`) or `s3` (a bucket of an S3-compatible service, `media.s3`).
+    pub store: MediaStoreKind,
+    pub s3: S3Config,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaStoreKind {
+    #[default]
+    Fs,
+    S3,
+}
+
+/// An S3 bucket for media files. Unset credentials are taken from the usual `AWS_*`
+/// environment variables (or the instance's role).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    pub bucket: String,
+    pub region: Option<String>,
+    /// An S3-compatible service's address (MinIO, R2, ...); AWS when unset.
+    pub endpoint: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Whether `endpoint` may be plain `http://` (a service on a private network).
+    pub allow_http: bool,
+}
+
+impl S3Config {
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(format!("media.s3: {m}")));
+        let bucket_ok = (3..=63).contains(&self.bucket.len())
+            && self.bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !bucket_ok {
+            return invalid("bucket must be an S3 bucket name (3 to 63 lowercase letters, digits, '-' or '.')");
+        }
+        if self.access_key_id.is_some() != self.secret_access_key.is_some() {
+            return invalid("access_key_id and secret_access_key go together");
+        }
+        if let Some(endpoint) = &self.endpoint {
+            match url::Url::parse(endpoint) {
+                Ok(u) if u.scheme() == "https" => {}
+                Ok(u) if u.scheme() == "http" && self.allow_http => {}
+                Ok(u) if u.scheme() == "http" => return invalid("an http:// endpoint needs allow_http = true"),
+                _ => return invalid("endpoint must be an http(s) URL"),
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for MediaConfig {
     fn default() -> Self {
-        Self { dir: None, fetch: MediaFetchConfig::default(), link_ttl_secs: 900, retention_secs: 0 }
+        Self {
+            dir: None,
+            fetch: MediaFetchConfig::default(),
+            link_ttl_secs: 900,
+            retention_secs: 0,
+            store: MediaStoreKind::Fs,
+            s3: S3Config::default(),
+        }
     }
 }
 
@@ -378,6 +434,9 @@ impl Config {
                 crate::media::links::MAX_LINK_TTL_SECS
             )));
         }
+        if self.media.store == MediaStoreKind::S3 {
+            self.media.s3.check()?;
+        }
         let fetch = &self.media.fetch;
         if !(1..=600).contains(&fetch.timeout_secs) || !(1..=64).contains(&fetch.concurrency) {
             return Err(ConfigError::Invalid(
@@ -464,6 +523,32 @@ fn comma_networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, 
 #[allow(clippy::result_large_err)] // figment's test jail returns its own error type
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_s3_media_store_is_checked_before_start() {
+        let with = |s3: S3Config| {
+            let mut c = Config::default();
+            c.media.store = MediaStoreKind::S3;
+            c.media.s3 = s3;
+            c.check().err().map(|e| e.to_string())
+        };
+        let good = S3Config { bucket: "wagate-media".into(), ..Default::default() };
+        assert_eq!(with(good.clone()), None);
+        let local = S3Config { endpoint: Some("http://127.0.0.1:9000".into()), allow_http: true, ..good.clone() };
+        assert_eq!(with(local.clone()), None);
+        for (bad, why) in [
+            (S3Config { bucket: String::new(), ..good.clone() }, "bucket"),
+            (S3Config { bucket: "Bad_Bucket".into(), ..good.clone() }, "bucket"),
+            (S3Config { access_key_id: Some("k".into()), ..good.clone() }, "go together"),
+            (S3Config { allow_http: false, ..local.clone() }, "allow_http"),
+            (S3Config { endpoint: Some("ftp://x".into()), ..good.clone() }, "http(s) URL"),
+        ] {
+            let err = with(bad).expect("refused");
+            assert!(err.contains(why), "{err}");
+        }
+        // The file store needs no bucket.
+        assert!(Config::default().check().is_ok());
+    }
 
     #[test]
     fn defaults_match_the_readme() {

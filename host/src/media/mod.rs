@@ -1,6 +1,7 @@
 //! Media files of messages: the rules a file must meet to be sent (`kinds`), and where files
 //! are kept. Files live in an object store (`object_store`): the local filesystem under the
-//! data directory by default, one object per message at `t/<tenant>/s/<session>/<message>`.
+//! data directory by default, or an S3-compatible bucket (`media.store = "s3"`), one object per
+//! message at `t/<tenant>/s/<session>/<message>`.
 //! The message row keeps what is known of the file (type, size, SHA-256); the store keeps
 //! the bytes, for the outbox to send and for `GET .../messages/{id}/media` to serve.
 
@@ -44,6 +45,32 @@ impl MediaStore {
     pub fn local(dir: &std::path::Path) -> Result<Self, MediaStoreError> {
         std::fs::create_dir_all(dir).map_err(|e| object_store::Error::Generic { store: "local", source: e.into() })?;
         Ok(Self { objects: Arc::new(LocalFileSystem::new_with_prefix(dir)?) })
+    }
+
+    /// Files in an S3 bucket (`media.s3`), under the same keys as on the filesystem.
+    pub fn s3(cfg: &crate::config::S3Config) -> Result<Self, MediaStoreError> {
+        use object_store::aws::AmazonS3Builder;
+        // The S3 client's HTTPS goes through rustls; the gateway uses ring as its provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut b = AmazonS3Builder::from_env().with_bucket_name(&cfg.bucket).with_allow_http(cfg.allow_http);
+        if let Some(region) = &cfg.region {
+            b = b.with_region(region);
+        }
+        if let Some(endpoint) = &cfg.endpoint {
+            b = b.with_endpoint(endpoint).with_virtual_hosted_style_request(false);
+        }
+        if let (Some(key), Some(secret)) = (&cfg.access_key_id, &cfg.secret_access_key) {
+            b = b.with_access_key_id(key).with_secret_access_key(secret);
+        }
+        Ok(Self { objects: Arc::new(b.build()?) })
+    }
+
+    /// The store the configuration names.
+    pub fn from_config(config: &crate::config::Config) -> Result<Self, MediaStoreError> {
+        match config.media.store {
+            crate::config::MediaStoreKind::Fs => Self::local(&config.media_dir()),
+            crate::config::MediaStoreKind::S3 => Self::s3(&config.media.s3),
+        }
     }
 
     pub async fn put(&self, key: &SessionKey, message_id: &str, bytes: Bytes) -> Result<(), MediaStoreError> {
