@@ -461,3 +461,40 @@ describe("media", () => {
     assert.deepEqual(log.names((n) => n === "message.sent"), []);
   });
 });
+
+describe("one contact behind a number and a LID", () => {
+  test("a contact WhatsApp starts addressing by LID alone keeps its chat, and its actions find their messages", async () => {
+    const id = "lid-switch";
+    const log = await subscribed(id);
+    const LID = "98765432101234@lid";
+    const sim = (path, body) => gw.api("POST", `/api/v1/sim/sessions/${id}/${path}`, acme.apiKey, body);
+    let r = await sim("inbound", { from: CONTACT, lid: LID, text: "hi, by number" });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const first = (await log.waitFor("message.received", (p) => p.message.waMessageId === r.body.waMessageId)).message;
+    assert.deepEqual([first.fromJid, first.fromLid], [CONTACT_JID, LID]);
+
+    r = await sim("inbound", { from: LID, text: "now by LID only" });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const second = (await log.waitFor("message.received", (p) => p.message.waMessageId === r.body.waMessageId)).message;
+    assert.equal(second.chatId, first.chatId, "the same chat");
+    assert.deepEqual([second.fromJid, second.fromNumber, second.fromLid], [CONTACT_JID, CONTACT, LID]);
+
+    // What the contact does by LID lands on the chat's messages, in the number's name.
+    const ours = await send(id, { to: CONTACT, text: "Noted" });
+    await log.waitFor("message.status", (p) => p.messageId === ours.body.id && p.status === "SENT");
+    const waId = (await gw.api("GET", `/api/v1/sessions/${id}/messages/${ours.body.id}`, acme.apiKey)).body.waMessageId;
+    assert.equal((await sim("reaction", { from: LID, waMessageId: waId, emoji: "👍" })).status, 204);
+    const reacted = await log.waitFor("message.reaction", (p) => p.message.id === ours.body.id);
+    assert.equal(reacted.fromJid, CONTACT_JID);
+    assert.equal((await sim("edit", { from: LID, waMessageId: second.waMessageId, text: "edited by LID" })).status, 204);
+    const edited = await log.waitFor("message.edited", (p) => p.message.id === second.id);
+    assert.equal(edited.message.content, "edited by LID");
+
+    // A LID never seen with a number stays a contact of its own.
+    r = await sim("inbound", { from: "11112222333344@lid", text: "a stranger" });
+    const stranger = (await log.waitFor("message.received", (p) => p.message.waMessageId === r.body.waMessageId)).message;
+    assert.notEqual(stranger.chatId, first.chatId);
+    const chats = (await gw.api("GET", `/api/v1/sessions/${id}/chats`, acme.apiKey)).body;
+    assert.deepEqual(chats.map((c) => c.jid).sort(), [CONTACT_JID, "11112222333344@lid"].sort());
+  });
+});

@@ -3,6 +3,7 @@
 //! per-tenant event sequence numbers handed out inside a write are published in order.
 
 pub mod chats;
+pub mod contact_ids;
 pub mod idempotency;
 pub mod messages;
 pub mod plugins;

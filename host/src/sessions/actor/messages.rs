@@ -16,13 +16,27 @@ use crate::sessions::{Operation, SessionError, SessionResult, media_path, outgoi
 /// A download from WhatsApp's CDN that takes longer is given up; the message is kept
 /// without its file.
 const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-use crate::store::{StoreError, StoreResult, chats, messages};
+use crate::store::{StoreError, StoreResult, chats, contact_ids, messages};
 
 impl Actor {
     pub(super) async fn inbound(&mut self, m: InboundMessage) -> StoreResult<()> {
         // WhatsApp redelivers after reconnects; a message is stored once.
         if !messages::by_wa_ids(self.store.pool(), &self.key, std::slice::from_ref(&m.wa_id)).await?.is_empty() {
             return Ok(());
+        }
+        // A contact addressed by its LID alone is the number it was seen with; a message that
+        // names both teaches the pairing, so the contact keeps one chat either way.
+        let mut m = m;
+        let seen_lid =
+            m.from_lid.as_deref().and_then(|l| Jid::parse(l).ok()).filter(|l| l.is_lid() && !m.from.is_lid());
+        if m.from.is_lid()
+            && let Some(number) = contact_ids::number_of(self.store.pool(), &self.key, &m.from).await?
+        {
+            if m.chat == m.from {
+                m.chat = number.clone();
+            }
+            m.from_lid = Some(m.from.to_string());
+            m.from = number;
         }
         let quoted = match m.details.quoted {
             Some(q) => Some(self.quoted(q).await?),
@@ -34,6 +48,9 @@ impl Actor {
             None => (m.details.media, m.media_url),
         };
         let mut w = self.store.begin_write().await?;
+        if let Some(lid) = &seen_lid {
+            contact_ids::remember(&mut w, &self.key, lid, &m.from).await?;
+        }
         let chat_name = if m.from_me || m.chat.is_group() { None } else { m.from_name.as_deref() };
         let chat = chats::touch(
             &mut w,
@@ -146,6 +163,7 @@ impl Actor {
     /// The message `wa_id` of `chat`, when a contact's later action names one we have: an
     /// action naming a message of another chat is ignored, as WhatsApp's clients do.
     async fn target(&self, chat: &Jid, wa_id: &str) -> StoreResult<Option<Message>> {
+        let chat = self.canonical(chat).await?;
         let Some(m) = self.by_wa_id(wa_id).await? else {
             tracing::debug!(session = %self.key, wa_id, "an action names a message this session does not have");
             return Ok(None);
@@ -153,6 +171,14 @@ impl Actor {
         let in_chat =
             chats::get(self.store.pool(), &self.key, &m.chat_id).await?.is_some_and(|c| c.jid == chat.as_str());
         Ok(in_chat.then_some(m))
+    }
+
+    /// The number a LID was seen with, else the jid as given.
+    async fn canonical(&self, jid: &Jid) -> StoreResult<Jid> {
+        if !jid.is_lid() {
+            return Ok(jid.clone());
+        }
+        Ok(contact_ids::number_of(self.store.pool(), &self.key, jid).await?.unwrap_or_else(|| jid.clone()))
     }
 
     /// A contact's action on its own message: only its sender may edit or revoke it.
@@ -222,6 +248,7 @@ impl Actor {
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         if let Some(m) = self.target(chat, wa_id).await? {
+            let from = self.canonical(from).await?;
             self.record_reaction(m, from.to_string(), emoji, at).await?;
         }
         Ok(())
@@ -264,8 +291,8 @@ impl Actor {
         selected: Vec<String>,
     ) -> StoreResult<()> {
         let Some(mut m) = self.target(chat, wa_id).await? else { return Ok(()) };
+        let voter = self.canonical(voter).await?.to_string();
         let Some(poll) = m.poll.as_mut() else { return Ok(()) };
-        let voter = voter.to_string();
         let mut chosen = Vec::new();
         for option in &mut poll.options {
             option.voters.retain(|v| *v != voter);

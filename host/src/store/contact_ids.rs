@@ -1,0 +1,34 @@
+//! One contact behind two addresses: which phone-number jid a LID belongs to, per session,
+//! learned from messages the network reports with both.
+
+use sqlx::SqlitePool;
+
+use super::{StoreResult, WriteTx};
+use crate::model::{Jid, SessionKey};
+
+/// Records that `lid` is `pn` (a later pairing replaces an earlier one).
+pub async fn remember(w: &mut WriteTx, key: &SessionKey, lid: &Jid, pn: &Jid) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO contact_ids (tenant_id, session_id, lid, pn) VALUES (?, ?, ?, ?)
+         ON CONFLICT(tenant_id, session_id, lid) DO UPDATE SET pn = excluded.pn",
+    )
+    .bind(&key.tenant)
+    .bind(&key.session)
+    .bind(lid.as_str())
+    .bind(pn.as_str())
+    .execute(w.conn())
+    .await?;
+    Ok(())
+}
+
+/// The phone-number jid a LID was seen with.
+pub async fn number_of(pool: &SqlitePool, key: &SessionKey, lid: &Jid) -> StoreResult<Option<Jid>> {
+    let pn: Option<String> =
+        sqlx::query_scalar("SELECT pn FROM contact_ids WHERE tenant_id = ? AND session_id = ? AND lid = ?")
+            .bind(&key.tenant)
+            .bind(&key.session)
+            .bind(lid.as_str())
+            .fetch_optional(pool)
+            .await?;
+    Ok(pn.and_then(|p| Jid::parse(&p).ok()))
+}
