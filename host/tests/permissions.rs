@@ -67,6 +67,7 @@ fn body(method: &Method, path: &str) -> Option<Value> {
         ("PUT", "/api/v1/sessions/{session}/messages/{message}/reaction") => json!({ "emoji": "👍" }),
         ("PATCH", "/api/v1/sessions/{session}/messages/{message}") => json!({ "text": "edited" }),
         ("POST", "/api/v1/sessions/{session}/presence") => json!({ "presence": "available" }),
+        ("POST", "/api/v1/sessions/{session}/contacts/check") => json!({ "numbers": ["+15551112222"] }),
         ("POST", "/api/v1/sessions/{session}/chats/{chat}/presence") => json!({ "state": "composing" }),
         ("POST", "/api/v1/sim/sessions/{session}/reaction") => {
             json!({ "from": "+15559990000", "waMessageId": "3EB0X", "emoji": "👍" })

@@ -253,3 +253,18 @@ pub struct TenantStats {
     pub messages_received: i64,
     pub messages_failed: i64,
 }
+
+/// Whether a phone number has a WhatsApp account (`POST .../contacts/check`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct NumberCheck {
+    /// The number as it was asked.
+    pub number: String,
+    /// Its jid (`<digits>@s.whatsapp.net`), what sends and chats use.
+    pub jid: String,
+    pub exists: bool,
+    /// The account's LID (`<digits>@lid`), where WhatsApp tells it.
+    pub lid: Option<String>,
+    pub business: bool,
+}

@@ -498,3 +498,32 @@ describe("one contact behind a number and a LID", () => {
     assert.deepEqual(chats.map((c) => c.jid).sort(), [CONTACT_JID, "11112222333344@lid"].sort());
   });
 });
+
+describe("who is on WhatsApp", () => {
+  test("numbers are checked in the order asked; bad lists and offline sessions are refused", async () => {
+    const id = "check";
+    await gw.connectedSession(acme, id);
+    const check = (numbers) => gw.api("POST", `/api/v1/sessions/${id}/contacts/check`, acme.apiKey, { numbers });
+    assert.equal((await gw.api("POST", `/api/v1/sim/sessions/${id}/invalid-numbers`, acme.apiKey, { numbers: ["+628111000222"] })).status, 204);
+    const r = await check(["+62 812-3456-789", "+628111000222", "628999000111@s.whatsapp.net"]);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body, [
+      { number: "+62 812-3456-789", jid: CONTACT_JID, exists: true, lid: null, business: false },
+      { number: "+628111000222", jid: "628111000222@s.whatsapp.net", exists: false, lid: null, business: false },
+      { number: "628999000111@s.whatsapp.net", jid: "628999000111@s.whatsapp.net", exists: true, lid: null, business: false },
+    ]);
+    for (const [numbers, message] of [
+      [[], /1 to 50/],
+      [Array.from({ length: 51 }, (_, i) => `+6281100${String(i).padStart(4, "0")}`), /1 to 50/],
+      [["+628123", "not a number"], /'not a number' is not a phone number/],
+      [["120363000000000000@g.us"], /is not a phone number/],
+    ]) {
+      const bad = await check(numbers);
+      assert.deepEqual([bad.status, bad.body.error.code], [422, "invalid_numbers"], JSON.stringify(bad.body));
+      assert.match(bad.body.error.message, message);
+    }
+    assert.equal((await gw.api("POST", `/api/v1/sessions/${id}/disconnect`, acme.apiKey)).status, 200);
+    const offline = await check([CONTACT]);
+    assert.deepEqual([offline.status, offline.body.error.code], [409, "session_not_connected"]);
+  });
+});

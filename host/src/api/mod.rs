@@ -1,6 +1,7 @@
 //! REST API (JSON, camelCase) with its OpenAPI document at `/openapi.json` and a browsable
 //! reference at `/docs`.
 
+mod contacts;
 mod error;
 mod extract;
 mod health;
@@ -42,6 +43,7 @@ use utoipa_scalar::{Scalar, Servable};
         (name = "sessions", description = "Tenant: WhatsApp numbers and their login"),
         (name = "messages", description = "Tenant: sending and looking up messages"),
         (name = "chats", description = "Tenant: chats and history"),
+        (name = "contacts", description = "Tenant: who is on WhatsApp"),
         (name = "plugins", description = "Operator: loaded plugins. Tenant: plugin bindings"),
         (name = "simulator", description = "The phone side of the built-in simulator (sessions with connector `sim`)"),
         (name = "health", description = "Liveness and readiness"),
@@ -73,6 +75,7 @@ fn documented_routes(with_sim: bool) -> OpenApiRouter<AppState> {
         .merge(sessions::routes())
         .merge(messages::routes())
         .merge(presence::routes())
+        .merge(contacts::routes())
         .merge(plugins::routes());
     if with_sim { routes.merge(sim::routes()) } else { routes }
 }

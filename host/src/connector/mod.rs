@@ -233,6 +233,17 @@ pub fn read_receipt_batches(chat: &Jid, unread: &[Unread]) -> Vec<(Option<Jid>, 
     batches
 }
 
+/// Whether a phone number has a WhatsApp account, as the network answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberStatus {
+    /// The number asked about, as a jid.
+    pub jid: Jid,
+    pub exists: bool,
+    /// The account's LID, where the network tells it.
+    pub lid: Option<Jid>,
+    pub business: bool,
+}
+
 /// A live (or connecting) session on the WhatsApp side.
 #[async_trait]
 pub trait Connection: Send + Sync {
@@ -253,6 +264,8 @@ pub trait Connection: Send + Sync {
     async fn download(&self, source: &MediaSource) -> Result<bytes::Bytes, ConnectorError>;
     /// Read receipts for messages of `chat` that the user has now seen.
     async fn mark_read(&self, chat: &Jid, unread: &[Unread]) -> Result<(), ConnectorError>;
+    /// Which of these phone numbers have a WhatsApp account, in the order asked.
+    async fn check_numbers(&self, numbers: &[Jid]) -> Result<Vec<NumberStatus>, ConnectorError>;
     /// Ends the connection, keeping the device linked.
     async fn close(&self);
     /// Unlinks the device; its credentials are void afterwards.

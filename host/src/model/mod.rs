@@ -10,7 +10,7 @@ pub use jid::{Jid, JidError};
 pub use wagate_model::time;
 pub use wagate_model::{
     Chat, ChatState, ContactCard, Direction, DisconnectReason, Location, MediaInfo, Message, MessageStatus,
-    MessageType, Poll, PollOption, Presence, Quoted, Reaction, Session, SessionStatus, TenantStats,
+    MessageType, NumberCheck, Poll, PollOption, Presence, Quoted, Reaction, Session, SessionStatus, TenantStats,
 };
 
 use chrono::{DateTime, Utc};

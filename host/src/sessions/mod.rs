@@ -29,14 +29,16 @@ use crate::media::MediaStore;
 use crate::media::fetch::{FetchError, Fetcher};
 use crate::media::kinds::MediaKind;
 use crate::model::{
-    Chat, ChatState, Direction, IdError, Jid, JidError, Keyed, Message, MessageStatus, Presence, Quoted, Session,
-    SessionKey, SessionStatus, new_id, validate_id,
+    Chat, ChatState, Direction, IdError, Jid, JidError, Keyed, Message, MessageStatus, NumberCheck, Presence, Quoted,
+    Session, SessionKey, SessionStatus, new_id, validate_id,
 };
 use crate::quotas::QuotaExceeded;
 use crate::store::{Store, StoreError, chats, idempotency, messages, sessions as stored};
 
 /// How long an `Idempotency-Key` answers with the message it made.
 const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
+/// Numbers one existence check may ask about.
+pub const MAX_NUMBER_CHECKS: usize = 50;
 /// WhatsApp lets the sender edit a text for this long.
 pub const EDIT_WINDOW_MINUTES: i64 = 15;
 
@@ -347,6 +349,39 @@ impl Sessions {
         let (tx, rx) = oneshot::channel();
         handle.tx.send(make(tx)).map_err(|_| SessionError::Gone)?;
         rx.await.map_err(|_| SessionError::Gone)?
+    }
+
+    /// Which of `numbers` (1 to [`MAX_NUMBER_CHECKS`] phone numbers) have a WhatsApp account,
+    /// in the order asked.
+    pub async fn check_numbers(&self, key: &SessionKey, numbers: &[String]) -> SessionResult<Vec<NumberCheck>> {
+        if numbers.is_empty() || numbers.len() > MAX_NUMBER_CHECKS {
+            return Err(SessionError::Unprocessable {
+                code: "invalid_numbers",
+                message: format!("numbers: give 1 to {MAX_NUMBER_CHECKS} phone numbers"),
+            });
+        }
+        let jids = numbers
+            .iter()
+            .map(|n| match Jid::parse(n) {
+                Ok(j) if j.phone_number().is_some() => Ok(j),
+                _ => Err(SessionError::Unprocessable {
+                    code: "invalid_numbers",
+                    message: format!("numbers: '{n}' is not a phone number"),
+                }),
+            })
+            .collect::<SessionResult<Vec<_>>>()?;
+        let found = self.ask(key, |reply| Command::CheckNumbers { numbers: jids, reply }).await?;
+        Ok(numbers
+            .iter()
+            .zip(found)
+            .map(|(number, s)| NumberCheck {
+                number: number.clone(),
+                jid: s.jid.to_string(),
+                exists: s.exists,
+                lid: s.lid.map(|l| l.to_string()),
+                business: s.business,
+            })
+            .collect())
     }
 
     pub async fn connect(&self, key: &SessionKey, method: LoginMethod) -> SessionResult<Session> {

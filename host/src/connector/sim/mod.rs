@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 
 use self::world::{Live, Phase, PhoneAction};
 use super::{
-    Connection, Connector, ConnectorError, ConnectorEvent, DropKind, LoginMethod, MediaSource, OpenRequest, Outgoing,
-    QuotedRef, ReceiptKind, Unread,
+    Connection, Connector, ConnectorError, ConnectorEvent, DropKind, LoginMethod, MediaSource, NumberStatus,
+    OpenRequest, Outgoing, QuotedRef, ReceiptKind, Unread,
 };
 use crate::config::SessionTimings;
 use crate::model::{ChatState, Jid, Presence, SessionKey};
@@ -227,6 +227,23 @@ impl Connection for SimConnection {
 
     async fn set_presence(&self, presence: Presence) -> Result<(), ConnectorError> {
         self.transmit(NetworkRecord::Presence { presence })
+    }
+
+    /// Every number is on the simulated WhatsApp except those marked invalid
+    /// (`sim.invalid_numbers`, `POST /api/v1/sim/sessions/{id}/invalid-numbers`).
+    async fn check_numbers(&self, numbers: &[Jid]) -> Result<Vec<NumberStatus>, ConnectorError> {
+        if self.world.connected_device(&self.key, self.id).is_none() || self.world.network_down(&self.key) {
+            return Err(ConnectorError::NotConnected);
+        }
+        Ok(numbers
+            .iter()
+            .map(|jid| NumberStatus {
+                jid: jid.clone(),
+                exists: !self.world.is_invalid_number(&self.key, jid),
+                lid: None,
+                business: false,
+            })
+            .collect())
     }
 
     async fn chat_state(&self, chat: &Jid, state: ChatState) -> Result<(), ConnectorError> {

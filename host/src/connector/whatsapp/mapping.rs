@@ -9,7 +9,9 @@ use whatsapp_rust::types::presence::ReceiptType;
 use base64::Engine;
 
 use super::outgoing::CdnFile;
-use crate::connector::{ConnectorEvent, Details, DropKind, InboundMessage, MediaSource, QuotedRef, ReceiptKind};
+use crate::connector::{
+    ConnectorEvent, Details, DropKind, InboundMessage, MediaSource, NumberStatus, QuotedRef, ReceiptKind,
+};
 use crate::media::kinds::MediaKind;
 use crate::model::{ContactCard, Jid, Location, MediaInfo, MessageType, Poll, PollOption};
 
@@ -318,4 +320,25 @@ fn content(msg: &wa::Message) -> Option<(MessageType, String, Details)> {
         return Some((MessageType::Poll, question, d));
     }
     None
+}
+
+/// The library's answers to an existence check, in the order the numbers were asked. A
+/// number the server left out of its answer has no account.
+pub fn number_statuses(asked: &[Jid], found: &[whatsapp_rust::features::IsOnWhatsAppResult]) -> Vec<NumberStatus> {
+    asked
+        .iter()
+        .map(|jid| {
+            let answer = found.iter().find(|r| {
+                r.jid.to_string() == jid.as_str() || r.pn_jid.as_ref().is_some_and(|pn| pn.to_string() == jid.as_str())
+            });
+            NumberStatus {
+                jid: jid.clone(),
+                exists: answer.is_some_and(|r| r.is_registered),
+                lid: answer
+                    .and_then(|r| r.lid.as_ref().or(r.jid.is_lid().then_some(&r.jid)))
+                    .and_then(|l| Jid::parse(&l.to_string()).ok()),
+                business: answer.is_some_and(|r| r.is_business),
+            }
+        })
+        .collect()
 }

@@ -25,8 +25,8 @@ use whatsapp_rust::prelude::{
 use whatsapp_rust::{ChatStateType, PresenceStatus, RevokeType, UploadOptions};
 
 use super::{
-    Connection, Connector, ConnectorError, ConnectorEvent, LoginMethod, MediaSource, OpenRequest, Outgoing,
-    OutgoingBody, QuotedRef, Unread, read_receipt_batches,
+    Connection, Connector, ConnectorError, ConnectorEvent, LoginMethod, MediaSource, NumberStatus, OpenRequest,
+    Outgoing, OutgoingBody, QuotedRef, Unread, read_receipt_batches,
 };
 use crate::model::{ChatState, Jid, Presence, SessionKey};
 
@@ -282,6 +282,13 @@ impl Connection for WhatsAppConnection {
             .and_then(|f| f.params())
             .ok_or_else(|| ConnectorError::Rejected("not a WhatsApp media reference".into()))?;
         self.client.download_from_params(&params).await.map(bytes::Bytes::from).map_err(|e| self.failed(e))
+    }
+
+    async fn check_numbers(&self, numbers: &[Jid]) -> Result<Vec<NumberStatus>, ConnectorError> {
+        self.ready()?;
+        let jids = numbers.iter().map(wa_jid).collect::<Result<Vec<_>, _>>()?;
+        let found = self.client.contacts().is_on_whatsapp(&jids).await.map_err(|e| self.failed(e))?;
+        Ok(mapping::number_statuses(numbers, &found))
     }
 
     async fn chat_state(&self, chat: &Jid, state: ChatState) -> Result<(), ConnectorError> {

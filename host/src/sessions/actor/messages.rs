@@ -7,7 +7,9 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::Actor;
-use crate::connector::{ConnectorError, InboundMessage, MediaSource, Outgoing, OutgoingBody, OutgoingMedia, QuotedRef};
+use crate::connector::{
+    ConnectorError, InboundMessage, MediaSource, NumberStatus, Outgoing, OutgoingBody, OutgoingMedia, QuotedRef,
+};
 use crate::events::{self, EventBody, EventDraft};
 use crate::media::kinds::{MediaKind, sniff};
 use crate::model::{Direction, Jid, MediaInfo, Message, MessageStatus, Reaction, new_id};
@@ -466,6 +468,37 @@ impl Actor {
                 Ok(None)
             }
         }
+    }
+
+    /// Which numbers have a WhatsApp account; the LIDs the network tells are kept, so the
+    /// contacts keep their chats when WhatsApp later writes to them by LID.
+    pub(super) async fn check_numbers(&mut self, numbers: &[Jid]) -> SessionResult<Vec<NumberStatus>> {
+        let conn = match &self.conn {
+            Some(conn) if self.session.status == crate::model::SessionStatus::Connected => conn,
+            _ => {
+                return Err(SessionError::InvalidState {
+                    code: "session_not_connected",
+                    message: format!("session is {}; connect it first", self.session.status),
+                });
+            }
+        };
+        let found = conn.check_numbers(numbers).await.map_err(|e| match e {
+            ConnectorError::NotConnected => SessionError::InvalidState {
+                code: "session_not_connected",
+                message: "the connection to WhatsApp is down; try again when it is back".into(),
+            },
+            ConnectorError::Rejected(why) => SessionError::Refused(why),
+        })?;
+        let pairs: Vec<(&Jid, &Jid)> =
+            found.iter().filter_map(|s| s.lid.as_ref().filter(|_| s.exists).map(|lid| (lid, &s.jid))).collect();
+        if !pairs.is_empty() {
+            let mut w = self.store.begin_write().await?;
+            for (lid, number) in pairs {
+                contact_ids::remember(&mut w, &self.key, lid, number).await?;
+            }
+            w.commit().await?;
+        }
+        Ok(found)
     }
 
     /// How the connector names one of our stored messages.

@@ -53,6 +53,11 @@ pub(super) enum Command {
         op: Operation,
         reply: oneshot::Sender<SessionResult<Option<crate::model::Message>>>,
     },
+    /// Asks WhatsApp which of these numbers have an account.
+    CheckNumbers {
+        numbers: Vec<Jid>,
+        reply: oneshot::Sender<SessionResult<Vec<crate::connector::NumberStatus>>>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -202,6 +207,10 @@ impl Actor {
                     let r = self.open(None).await;
                     self.log_failure(r);
                 }
+            }
+            Command::CheckNumbers { numbers, reply } => {
+                let r = self.check_numbers(&numbers).await;
+                let _ = reply.send(r);
             }
             Command::Flush => {
                 let r = self.flush_outbox().await;
