@@ -425,22 +425,7 @@ impl Actor {
     /// Does `op` on the live connection, then records what it changed. Nothing is recorded
     /// when WhatsApp did not take it.
     pub(super) async fn operate(&mut self, op: Operation) -> SessionResult<Option<Message>> {
-        let conn = match &self.conn {
-            Some(conn) if self.session.status == crate::model::SessionStatus::Connected => conn,
-            _ => {
-                return Err(SessionError::InvalidState {
-                    code: "session_not_connected",
-                    message: format!("session is {}; connect it first", self.session.status),
-                });
-            }
-        };
-        let refused = |e: ConnectorError| match e {
-            ConnectorError::NotConnected => SessionError::InvalidState {
-                code: "session_not_connected",
-                message: "the connection to WhatsApp is down; try again when it is back".into(),
-            },
-            ConnectorError::Rejected(why) => SessionError::Refused(why),
-        };
+        let conn = self.live()?;
         let now = Utc::now();
         match op {
             Operation::React { message, emoji } => {
@@ -473,22 +458,7 @@ impl Actor {
     /// Which numbers have a WhatsApp account; the LIDs the network tells are kept, so the
     /// contacts keep their chats when WhatsApp later writes to them by LID.
     pub(super) async fn check_numbers(&mut self, numbers: &[Jid]) -> SessionResult<Vec<NumberStatus>> {
-        let conn = match &self.conn {
-            Some(conn) if self.session.status == crate::model::SessionStatus::Connected => conn,
-            _ => {
-                return Err(SessionError::InvalidState {
-                    code: "session_not_connected",
-                    message: format!("session is {}; connect it first", self.session.status),
-                });
-            }
-        };
-        let found = conn.check_numbers(numbers).await.map_err(|e| match e {
-            ConnectorError::NotConnected => SessionError::InvalidState {
-                code: "session_not_connected",
-                message: "the connection to WhatsApp is down; try again when it is back".into(),
-            },
-            ConnectorError::Rejected(why) => SessionError::Refused(why),
-        })?;
+        let found = self.live()?.check_numbers(numbers).await.map_err(refused)?;
         let pairs: Vec<(&Jid, &Jid)> =
             found.iter().filter_map(|s| s.lid.as_ref().filter(|_| s.exists).map(|lid| (lid, &s.jid))).collect();
         if !pairs.is_empty() {
@@ -501,6 +471,17 @@ impl Actor {
         Ok(found)
     }
 
+    /// The connection, when the session is connected: what an API operation is done on.
+    fn live(&self) -> SessionResult<&dyn crate::connector::Connection> {
+        match &self.conn {
+            Some(conn) if self.session.status == crate::model::SessionStatus::Connected => Ok(conn.as_ref()),
+            _ => Err(SessionError::InvalidState {
+                code: "session_not_connected",
+                message: format!("session is {}; connect it first", self.session.status),
+            }),
+        }
+    }
+
     /// How the connector names one of our stored messages.
     fn reference(&self, m: &Message) -> QuotedRef {
         QuotedRef {
@@ -509,5 +490,16 @@ impl Actor {
             from_me: m.from_me,
             text: Some(m.content.clone()),
         }
+    }
+}
+
+/// What an API caller hears when the connection did not take an operation.
+fn refused(e: ConnectorError) -> SessionError {
+    match e {
+        ConnectorError::NotConnected => SessionError::InvalidState {
+            code: "session_not_connected",
+            message: "the connection to WhatsApp is down; try again when it is back".into(),
+        },
+        ConnectorError::Rejected(why) => SessionError::Refused(why),
     }
 }
