@@ -68,6 +68,7 @@ fn body(method: &Method, path: &str) -> Option<Value> {
         ("PATCH", "/api/v1/sessions/{session}/messages/{message}") => json!({ "text": "edited" }),
         ("POST", "/api/v1/sessions/{session}/presence") => json!({ "presence": "available" }),
         ("POST", "/api/v1/sessions/{session}/contacts/check") => json!({ "numbers": ["+15551112222"] }),
+        ("POST", "/api/v1/sim/sessions/{session}/contacts") => json!({ "number": "+15551112222", "about": "hi" }),
         ("POST", "/api/v1/sessions/{session}/chats/{chat}/presence") => json!({ "state": "composing" }),
         ("POST", "/api/v1/sim/sessions/{session}/reaction") => {
             json!({ "from": "+15559990000", "waMessageId": "3EB0X", "emoji": "👍" })
@@ -134,6 +135,7 @@ impl Fixture {
             .replace("{session}", "s1")
             .replace("{message}", &self.message)
             .replace("{chat}", &self.chat)
+            .replace("{contact}", "+15559990000")
     }
 
     async fn call(&self, row: &Row, cred: &str) -> (StatusCode, Value) {

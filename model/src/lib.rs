@@ -13,8 +13,8 @@ pub mod time;
 
 pub use events::{Event, EventBody};
 pub use records::{
-    Chat, ContactCard, Location, MediaInfo, Message, NumberCheck, Poll, PollOption, Quoted, Reaction, Session,
-    TenantStats,
+    Chat, ContactCard, ContactInfo, Location, MediaInfo, Message, NumberCheck, Poll, PollOption, Quoted, Reaction,
+    Session, TenantStats,
 };
 pub use status::{ChatState, Direction, DisconnectReason, MessageStatus, MessageType, Presence, SessionStatus};
 

@@ -268,3 +268,23 @@ pub struct NumberCheck {
     pub lid: Option<String>,
     pub business: bool,
 }
+
+/// What WhatsApp and the gateway know of a contact (`GET .../contacts/{contact}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ContactInfo {
+    pub jid: String,
+    /// `+<digits>`.
+    pub number: Option<String>,
+    /// The contact's LID (`<digits>@lid`), where known.
+    pub lid: Option<String>,
+    /// The name the contact gave itself, as last seen on a message (its chat's name).
+    pub name: Option<String>,
+    /// The contact's "about" text, where its privacy settings show it.
+    pub about: Option<String>,
+    pub business: bool,
+    /// Where WhatsApp serves the contact's profile picture (a short-lived CDN address), where
+    /// its privacy settings show one.
+    pub picture_url: Option<String>,
+}

@@ -500,6 +500,45 @@ describe("one contact behind a number and a LID", () => {
 });
 
 describe("who is on WhatsApp", () => {
+  test("a contact's profile: what the network shows, the name it wrote under, and its LID joined to its chat", async () => {
+    const id = "profile";
+    const log = await subscribed(id);
+    const LID = "55501234567890@lid";
+    const profile = { number: CONTACT, about: "Available", pictureUrl: "https://pps.whatsapp.net/v/t61/abc.jpg", business: true, lid: LID };
+    assert.equal((await gw.api("POST", `/api/v1/sim/sessions/${id}/contacts`, acme.apiKey, profile)).status, 204);
+    let r = await gw.api("POST", `/api/v1/sim/sessions/${id}/inbound`, acme.apiKey, { from: CONTACT, name: "Budi", text: "hi" });
+    const first = (await log.waitFor("message.received", (p) => p.message.waMessageId === r.body.waMessageId)).message;
+    const info = await gw.api("GET", `/api/v1/sessions/${id}/contacts/${encodeURIComponent(CONTACT)}`, acme.apiKey);
+    assert.equal(info.status, 200, JSON.stringify(info.body));
+    assert.deepEqual(info.body, {
+      jid: CONTACT_JID,
+      number: CONTACT,
+      lid: LID,
+      name: "Budi",
+      about: "Available",
+      business: true,
+      pictureUrl: "https://pps.whatsapp.net/v/t61/abc.jpg",
+    });
+    // The LID the profile told is now the number's: a message by LID alone joins its chat.
+    r = await gw.api("POST", `/api/v1/sim/sessions/${id}/inbound`, acme.apiKey, { from: LID, text: "by LID" });
+    const byLid = (await log.waitFor("message.received", (p) => p.message.waMessageId === r.body.waMessageId)).message;
+    assert.equal(byLid.chatId, first.chatId);
+    // A number without a profile set shows nothing but its number.
+    const plain = await gw.api("GET", `/api/v1/sessions/${id}/contacts/628999000111@s.whatsapp.net`, acme.apiKey);
+    assert.deepEqual(plain.body, { jid: "628999000111@s.whatsapp.net", number: "+628999000111", lid: null, name: null, about: null, business: false, pictureUrl: null });
+
+    await gw.api("POST", `/api/v1/sim/sessions/${id}/invalid-numbers`, acme.apiKey, { numbers: ["+628111000333"] });
+    for (const [contact, status, code] of [["+628111000333", 404, "not_on_whatsapp"], ["abc", 422, "invalid_contact"], ["120363000000000000@g.us", 422, "invalid_contact"]]) {
+      const bad = await gw.api("GET", `/api/v1/sessions/${id}/contacts/${encodeURIComponent(contact)}`, acme.apiKey);
+      assert.deepEqual([bad.status, bad.body.error.code], [status, code], JSON.stringify(bad.body));
+    }
+    const badSim = await gw.api("POST", `/api/v1/sim/sessions/${id}/contacts`, acme.apiKey, { number: CONTACT, lid: "123" });
+    assert.deepEqual([badSim.status, badSim.body.error.code], [422, "invalid_lid"]);
+    await gw.api("POST", `/api/v1/sessions/${id}/disconnect`, acme.apiKey);
+    const offline = await gw.api("GET", `/api/v1/sessions/${id}/contacts/${encodeURIComponent(CONTACT)}`, acme.apiKey);
+    assert.deepEqual([offline.status, offline.body.error.code], [409, "session_not_connected"]);
+  });
+
   test("numbers are checked in the order asked; bad lists and offline sessions are refused", async () => {
     const id = "check";
     await gw.connectedSession(acme, id);

@@ -1,4 +1,5 @@
-//! Tenant routes about contacts: which numbers have a WhatsApp account.
+//! Tenant routes about contacts: which numbers have a WhatsApp account, and what WhatsApp
+//! shows of one.
 
 use axum::Json;
 use axum::extract::State;
@@ -10,10 +11,10 @@ use utoipa_axum::routes;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller};
 use super::state::AppState;
-use crate::model::{Keyed, NumberCheck};
+use crate::model::{ContactInfo, Keyed, NumberCheck};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(check_numbers))
+    OpenApiRouter::new().routes(routes!(check_numbers)).routes(routes!(contact))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -38,4 +39,21 @@ async fn check_numbers(
 ) -> ApiResult<Json<Vec<NumberCheck>>> {
     let key = caller.use_session(&st, &id).await?.key();
     Ok(Json(st.sessions.check_numbers(&key, &req.numbers).await?))
+}
+
+/// A contact's profile: its LID, about text, business flag and profile picture address as
+/// WhatsApp shows them (each subject to the contact's privacy settings), and the name it
+/// last wrote under. `contact` is a phone number or its jid.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/contacts/{contact}", tag = "contacts", security(("tenant" = [])),
+    params(("id" = String, Path), ("contact" = String, Path)),
+    responses((status = 200, body = ContactInfo), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "`session_not_found`, or `not_on_whatsapp`"),
+        (status = 409, body = ErrorBody, description = "the session is not connected"), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+async fn contact(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath((id, contact)): ApiPath<(String, String)>,
+) -> ApiResult<Json<ContactInfo>> {
+    let key = caller.use_session(&st, &id).await?.key();
+    Ok(Json(st.sessions.contact(&key, &contact).await?))
 }

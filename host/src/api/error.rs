@@ -124,6 +124,7 @@ impl From<SessionError> for ApiError {
             SessionError::NotFound => ApiError::not_found("session_not_found", message),
             SessionError::ChatNotFound => ApiError::not_found("chat_not_found", message),
             SessionError::MessageNotFound => ApiError::not_found("message_not_found", message),
+            SessionError::NotOnWhatsApp => ApiError::not_found("not_on_whatsapp", message),
             SessionError::Unprocessable { code, .. } => ApiError::unprocessable(code, message),
             SessionError::NotOwnMessage(_) => ApiError::new(StatusCode::FORBIDDEN, "not_own_message", message),
             SessionError::IdempotencyKeyReused => ApiError::unprocessable("idempotency_key_reused", message),

@@ -14,7 +14,7 @@ use super::state::AppState;
 use chrono::Utc;
 
 use crate::connector::sim::{Device, NetworkRecord, Sender};
-use crate::connector::{ConnectorEvent, Details, QuotedRef};
+use crate::connector::{ConnectorEvent, ContactProfile, Details, QuotedRef};
 use crate::model::{ContactCard, Jid, Location, MediaInfo, MessageType, Poll, PollOption, SessionKey};
 use crate::store::sessions as stored;
 
@@ -33,6 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(drop_network))
         .routes(routes!(phone_logout))
         .routes(routes!(invalid_numbers))
+        .routes(routes!(set_contact))
 }
 
 /// Resolves a session the caller administers and checks it runs on the simulator: playing
@@ -471,5 +472,43 @@ async fn invalid_numbers(
 ) -> ApiResult<StatusCode> {
     let key = sim_session(&st, &caller, &id).await?;
     st.sim.add_invalid_numbers(&key, &req.numbers)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SimContact {
+    /// The contact's phone number.
+    number: String,
+    about: Option<String>,
+    picture_url: Option<String>,
+    #[serde(default)]
+    business: bool,
+    /// `<digits>@lid`.
+    lid: Option<String>,
+}
+
+/// Sets what the simulated network shows of a contact (`GET .../contacts/{contact}`).
+#[utoipa::path(post, path = "/api/v1/sim/sessions/{id}/contacts", tag = "simulator", security(("tenant" = [])),
+    params(("id" = String, Path)), request_body = SimContact,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_contact(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<SimContact>,
+) -> ApiResult<StatusCode> {
+    let key = sim_session(&st, &caller, &id).await?;
+    let lid = match req.lid.as_deref().map(Jid::parse) {
+        None => None,
+        Some(Ok(lid)) if lid.is_lid() => Some(lid),
+        Some(_) => return Err(ApiError::unprocessable("invalid_lid", "lid must be <digits>@lid")),
+    };
+    let long = |v: &Option<String>| v.as_ref().is_some_and(|t| t.chars().count() > 1024);
+    if long(&req.about) || long(&req.picture_url) {
+        return Err(ApiError::unprocessable("invalid_input", "about and pictureUrl are at most 1024 characters"));
+    }
+    let profile = ContactProfile { lid, about: req.about, business: req.business, picture_url: req.picture_url };
+    st.sim.set_profile(&key, &req.number, profile)?;
     Ok(StatusCode::NO_CONTENT)
 }

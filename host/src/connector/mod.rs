@@ -244,6 +244,15 @@ pub struct NumberStatus {
     pub business: bool,
 }
 
+/// A contact's profile as WhatsApp shows it (each part subject to the contact's privacy).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactProfile {
+    pub lid: Option<Jid>,
+    pub about: Option<String>,
+    pub business: bool,
+    pub picture_url: Option<String>,
+}
+
 /// A live (or connecting) session on the WhatsApp side.
 #[async_trait]
 pub trait Connection: Send + Sync {
@@ -266,6 +275,8 @@ pub trait Connection: Send + Sync {
     async fn mark_read(&self, chat: &Jid, unread: &[Unread]) -> Result<(), ConnectorError>;
     /// Which of these phone numbers have a WhatsApp account, in the order asked.
     async fn check_numbers(&self, numbers: &[Jid]) -> Result<Vec<NumberStatus>, ConnectorError>;
+    /// A contact's profile as WhatsApp shows it; `None` when the number has no account.
+    async fn contact(&self, jid: &Jid) -> Result<Option<ContactProfile>, ConnectorError>;
     /// Ends the connection, keeping the device linked.
     async fn close(&self);
     /// Unlinks the device; its credentials are void afterwards.

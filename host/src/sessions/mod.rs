@@ -29,8 +29,8 @@ use crate::media::MediaStore;
 use crate::media::fetch::{FetchError, Fetcher};
 use crate::media::kinds::MediaKind;
 use crate::model::{
-    Chat, ChatState, Direction, IdError, Jid, JidError, Keyed, Message, MessageStatus, NumberCheck, Presence, Quoted,
-    Session, SessionKey, SessionStatus, new_id, validate_id,
+    Chat, ChatState, ContactInfo, Direction, IdError, Jid, JidError, Keyed, Message, MessageStatus, NumberCheck,
+    Presence, Quoted, Session, SessionKey, SessionStatus, new_id, validate_id,
 };
 use crate::quotas::QuotaExceeded;
 use crate::store::{Store, StoreError, chats, idempotency, messages, sessions as stored};
@@ -57,6 +57,8 @@ pub enum SessionError {
     ChatNotFound,
     #[error("message not found")]
     MessageNotFound,
+    #[error("this number has no WhatsApp account")]
+    NotOnWhatsApp,
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
     #[error("only messages this session sent can be {0}")]
@@ -382,6 +384,33 @@ impl Sessions {
                 business: s.business,
             })
             .collect())
+    }
+
+    /// What WhatsApp and this session know of a contact (a phone number or its jid).
+    pub async fn contact(&self, key: &SessionKey, contact: &str) -> SessionResult<ContactInfo> {
+        let jid = match Jid::parse(contact) {
+            Ok(j) if j.phone_number().is_some() => j,
+            _ => {
+                return Err(SessionError::Unprocessable {
+                    code: "invalid_contact",
+                    message: format!("'{contact}' is not a phone number"),
+                });
+            }
+        };
+        let profile = self
+            .ask(key, |reply| Command::Contact { jid: jid.clone(), reply })
+            .await?
+            .ok_or(SessionError::NotOnWhatsApp)?;
+        let chat = chats::by_jid(self.store().pool(), key, &jid).await?;
+        Ok(ContactInfo {
+            number: jid.phone_number(),
+            jid: jid.to_string(),
+            lid: profile.lid.map(|l| l.to_string()),
+            name: chat.and_then(|c| c.name),
+            about: profile.about,
+            business: profile.business,
+            picture_url: profile.picture_url,
+        })
     }
 
     pub async fn connect(&self, key: &SessionKey, method: LoginMethod) -> SessionResult<Session> {

@@ -103,6 +103,18 @@ pub async fn get(pool: &SqlitePool, key: &SessionKey, chat_id: &str) -> StoreRes
     Ok(row.map(Chat::from))
 }
 
+/// The session's chat with a jid.
+pub async fn by_jid(pool: &SqlitePool, key: &SessionKey, jid: &Jid) -> StoreResult<Option<Chat>> {
+    let sql = format!("SELECT {COLUMNS} FROM chats WHERE tenant_id = ? AND session_id = ? AND jid = ?");
+    let row: Option<ChatRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .bind(jid.as_str())
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(Chat::from))
+}
+
 /// A chat of any of the tenant's sessions, by its id.
 pub async fn find(pool: &SqlitePool, tenant: &str, chat_id: &str) -> StoreResult<Option<Chat>> {
     let sql = format!("SELECT {COLUMNS} FROM chats WHERE tenant_id = ? AND id = ?");

@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 
 use self::world::{Live, Phase, PhoneAction};
 use super::{
-    Connection, Connector, ConnectorError, ConnectorEvent, DropKind, LoginMethod, MediaSource, NumberStatus,
-    OpenRequest, Outgoing, QuotedRef, ReceiptKind, Unread,
+    Connection, Connector, ConnectorError, ConnectorEvent, ContactProfile, DropKind, LoginMethod, MediaSource,
+    NumberStatus, OpenRequest, Outgoing, QuotedRef, ReceiptKind, Unread,
 };
 use crate::config::SessionTimings;
 use crate::model::{ChatState, Jid, Presence, SessionKey};
@@ -227,6 +227,16 @@ impl Connection for SimConnection {
 
     async fn set_presence(&self, presence: Presence) -> Result<(), ConnectorError> {
         self.transmit(NetworkRecord::Presence { presence })
+    }
+
+    async fn contact(&self, jid: &Jid) -> Result<Option<ContactProfile>, ConnectorError> {
+        if self.world.connected_device(&self.key, self.id).is_none() || self.world.network_down(&self.key) {
+            return Err(ConnectorError::NotConnected);
+        }
+        if self.world.is_invalid_number(&self.key, jid) {
+            return Ok(None);
+        }
+        Ok(Some(self.world.profile(&self.key, jid)))
     }
 
     /// Every number is on the simulated WhatsApp except those marked invalid

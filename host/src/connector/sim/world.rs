@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::codes;
 use crate::config::SimConfig;
-use crate::connector::{ConnectorEvent, Details, DropKind, InboundMessage, Outgoing, OutgoingBody};
+use crate::connector::{ConnectorEvent, ContactProfile, Details, DropKind, InboundMessage, Outgoing, OutgoingBody};
 use crate::model::{ChatState, ContactCard, Jid, Location, MessageType, Presence, SessionKey, time};
 
 /// How much of what a session sent the simulated network remembers.
@@ -186,6 +186,8 @@ struct SimSession {
     live: Option<Live>,
     revoked: HashSet<String>,
     invalid_numbers: HashSet<String>,
+    /// Contacts' profiles the phone side set, by jid.
+    profiles: HashMap<String, ContactProfile>,
     outage_until: Option<Instant>,
     network: VecDeque<NetworkRecord>,
     /// Files of inbound media messages, by token, oldest first.
@@ -444,6 +446,21 @@ impl SimWorld {
             s.invalid_numbers.extend(digits);
             s.invalid_numbers.len()
         }))
+    }
+
+    /// Sets what the simulated network shows of a contact (its about text, picture, LID).
+    pub fn set_profile(&self, key: &SessionKey, number: &str, profile: ContactProfile) -> Result<(), SimError> {
+        let jid = Jid::parse(number).map_err(|e| SimError::Invalid(e.to_string()))?;
+        if jid.phone_number().is_none() {
+            return Err(SimError::Invalid(format!("'{number}' is not a phone number")));
+        }
+        self.with(key, |s| s.profiles.insert(jid.to_string(), profile));
+        Ok(())
+    }
+
+    /// What the simulated network shows of a contact: what the phone side set, else nothing.
+    pub(super) fn profile(&self, key: &SessionKey, jid: &Jid) -> ContactProfile {
+        self.with(key, |s| s.profiles.get(jid.as_str()).cloned().unwrap_or_default())
     }
 
     /// Forgets everything about a deleted session.

@@ -10,7 +10,8 @@ use base64::Engine;
 
 use super::outgoing::CdnFile;
 use crate::connector::{
-    ConnectorEvent, Details, DropKind, InboundMessage, MediaSource, NumberStatus, QuotedRef, ReceiptKind,
+    ConnectorEvent, ContactProfile, Details, DropKind, InboundMessage, MediaSource, NumberStatus, QuotedRef,
+    ReceiptKind,
 };
 use crate::media::kinds::MediaKind;
 use crate::model::{ContactCard, Jid, Location, MediaInfo, MessageType, Poll, PollOption};
@@ -341,4 +342,14 @@ pub fn number_statuses(asked: &[Jid], found: &[whatsapp_rust::features::IsOnWhat
             }
         })
         .collect()
+}
+
+/// A contact's profile from the library's user info and picture address.
+pub fn contact_profile(info: Option<&whatsapp_rust::UserInfo>, picture_url: Option<String>) -> ContactProfile {
+    ContactProfile {
+        lid: info.and_then(|i| i.lid.as_ref()).and_then(|l| Jid::parse(&l.to_string()).ok()),
+        about: info.and_then(|i| i.status.clone()).filter(|s| !s.is_empty()),
+        business: info.is_some_and(|i| i.is_business),
+        picture_url,
+    }
 }

@@ -25,8 +25,8 @@ use whatsapp_rust::prelude::{
 use whatsapp_rust::{ChatStateType, PresenceStatus, RevokeType, UploadOptions};
 
 use super::{
-    Connection, Connector, ConnectorError, ConnectorEvent, LoginMethod, MediaSource, NumberStatus, OpenRequest,
-    Outgoing, OutgoingBody, QuotedRef, Unread, read_receipt_batches,
+    Connection, Connector, ConnectorError, ConnectorEvent, ContactProfile, LoginMethod, MediaSource, NumberStatus,
+    OpenRequest, Outgoing, OutgoingBody, QuotedRef, Unread, read_receipt_batches,
 };
 use crate::model::{ChatState, Jid, Presence, SessionKey};
 
@@ -289,6 +289,19 @@ impl Connection for WhatsAppConnection {
         let jids = numbers.iter().map(wa_jid).collect::<Result<Vec<_>, _>>()?;
         let found = self.client.contacts().is_on_whatsapp(&jids).await.map_err(|e| self.failed(e))?;
         Ok(mapping::number_statuses(numbers, &found))
+    }
+
+    async fn contact(&self, jid: &Jid) -> Result<Option<ContactProfile>, ConnectorError> {
+        self.ready()?;
+        let wa = wa_jid(jid)?;
+        let contacts = self.client.contacts();
+        let known = contacts.is_on_whatsapp(std::slice::from_ref(&wa)).await.map_err(|e| self.failed(e))?;
+        if !mapping::number_statuses(std::slice::from_ref(jid), &known).first().is_some_and(|s| s.exists) {
+            return Ok(None);
+        }
+        let info = contacts.get_user_info(std::slice::from_ref(&wa)).await.map_err(|e| self.failed(e))?;
+        let picture = contacts.get_profile_picture(&wa, false).await.map_err(|e| self.failed(e))?;
+        Ok(Some(mapping::contact_profile(info.values().next(), picture.map(|p| p.url))))
     }
 
     async fn chat_state(&self, chat: &Jid, state: ChatState) -> Result<(), ConnectorError> {

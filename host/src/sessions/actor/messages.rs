@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::Actor;
 use crate::connector::{
-    ConnectorError, InboundMessage, MediaSource, NumberStatus, Outgoing, OutgoingBody, OutgoingMedia, QuotedRef,
+    ConnectorError, ContactProfile, InboundMessage, MediaSource, NumberStatus, Outgoing, OutgoingBody, OutgoingMedia,
+    QuotedRef,
 };
 use crate::events::{self, EventBody, EventDraft};
 use crate::media::kinds::{MediaKind, sniff};
@@ -469,6 +470,17 @@ impl Actor {
             w.commit().await?;
         }
         Ok(found)
+    }
+
+    /// A contact's profile; its LID, where WhatsApp tells it, joins the number's contact id.
+    pub(super) async fn contact(&mut self, jid: &Jid) -> SessionResult<Option<ContactProfile>> {
+        let profile = self.live()?.contact(jid).await.map_err(refused)?;
+        if let Some(lid) = profile.as_ref().and_then(|p| p.lid.as_ref()) {
+            let mut w = self.store.begin_write().await?;
+            contact_ids::remember(&mut w, &self.key, lid, jid).await?;
+            w.commit().await?;
+        }
+        Ok(profile)
     }
 
     /// The connection, when the session is connected: what an API operation is done on.

@@ -58,6 +58,11 @@ pub(super) enum Command {
         numbers: Vec<Jid>,
         reply: oneshot::Sender<SessionResult<Vec<crate::connector::NumberStatus>>>,
     },
+    /// Asks WhatsApp for a contact's profile.
+    Contact {
+        jid: Jid,
+        reply: oneshot::Sender<SessionResult<Option<crate::connector::ContactProfile>>>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -210,6 +215,10 @@ impl Actor {
             }
             Command::CheckNumbers { numbers, reply } => {
                 let r = self.check_numbers(&numbers).await;
+                let _ = reply.send(r);
+            }
+            Command::Contact { jid, reply } => {
+                let r = self.contact(&jid).await;
                 let _ = reply.send(r);
             }
             Command::Flush => {
