@@ -139,7 +139,10 @@ fn inbound(m: &WaInbound) -> Option<ConnectorEvent> {
     if let Some(change) = later_change(base, &chat, &from, timestamp) {
         return Some(change);
     }
-    let (kind, text, details) = content(base)?;
+    let (kind, text, mut details) = content(base)?;
+    if let Some(source) = details.media_source.take() {
+        details.media_source = Some(with_origin(source, info.id.to_string(), src));
+    }
     Some(ConnectorEvent::Message(InboundMessage {
         wa_id: info.id.to_string(),
         chat,
@@ -237,8 +240,25 @@ fn cdn(
         file_enc_sha256: b64(file_enc_sha256)?,
         file_length: file_length.unwrap_or_default(),
         kind,
+        origin: None,
     };
     Some(MediaSource(serde_json::to_string(&file).expect("a CDN reference serialises")))
+}
+
+/// A download reference that also names the message it came with.
+fn with_origin(
+    source: MediaSource,
+    message_id: String,
+    src: &whatsapp_rust::types::message::MessageSource,
+) -> MediaSource {
+    let Ok(mut file) = serde_json::from_str::<CdnFile>(&source.0) else { return source };
+    file.origin = Some(super::outgoing::Origin {
+        message_id,
+        chat: src.chat.to_string(),
+        from_me: src.is_from_me,
+        participant: src.is_group.then(|| src.sender.to_string()),
+    });
+    MediaSource(serde_json::to_string(&file).expect("a CDN reference serialises"))
 }
 
 /// Kind, text (the caption for media) and what the message carries; `None` for messages

@@ -198,6 +198,29 @@ impl WhatsAppConnection {
 
     /// A failed call while the connection is down is "not connected" (retried later), any
     /// other failure is WhatsApp's refusal.
+    /// Asks the sender's phone to upload a file again; its new CDN path.
+    async fn reupload(&self, file: &outgoing::CdnFile) -> Option<String> {
+        use whatsapp_rust::{MediaRetryResult, MediaReuploadRequest};
+        let origin = file.origin.as_ref()?;
+        let media_key = file.media_key_bytes()?;
+        let chat: WaJid = origin.chat.parse().ok()?;
+        let participant: Option<WaJid> = origin.participant.as_deref().and_then(|p| p.parse().ok());
+        let req = MediaReuploadRequest {
+            msg_id: &origin.message_id,
+            chat_jid: &chat,
+            media_key: &media_key,
+            is_from_me: origin.from_me,
+            participant: participant.as_ref(),
+        };
+        match self.client.media_reupload().request(&req).await {
+            Ok(MediaRetryResult::Success { direct_path }) => Some(direct_path),
+            other => {
+                tracing::info!(message = %origin.message_id, answer = ?other.map_err(|e| e.to_string()), "media re-upload not granted");
+                None
+            }
+        }
+    }
+
     fn failed(&self, e: impl std::fmt::Display) -> ConnectorError {
         if self.client.is_connected() { ConnectorError::Rejected(e.to_string()) } else { ConnectorError::NotConnected }
     }
@@ -277,11 +300,18 @@ impl Connection for WhatsAppConnection {
 
     async fn download(&self, source: &MediaSource) -> Result<bytes::Bytes, ConnectorError> {
         self.ready()?;
-        let params = serde_json::from_str::<outgoing::CdnFile>(&source.0)
-            .ok()
-            .and_then(|f| f.params())
-            .ok_or_else(|| ConnectorError::Rejected("not a WhatsApp media reference".into()))?;
-        self.client.download_from_params(&params).await.map(bytes::Bytes::from).map_err(|e| self.failed(e))
+        let not_ours = || ConnectorError::Rejected("not a WhatsApp media reference".into());
+        let file = serde_json::from_str::<outgoing::CdnFile>(&source.0).map_err(|_| not_ours())?;
+        let params = file.params().ok_or_else(not_ours)?;
+        let first = match self.client.download_from_params(&params).await {
+            Ok(bytes) => return Ok(bytes.into()),
+            Err(e) => e,
+        };
+        // The CDN forgets files after a while; the phone that sent one uploads it again when
+        // asked, under a new path.
+        let Some(direct_path) = self.reupload(&file).await else { return Err(self.failed(first)) };
+        let again = outgoing::CdnFile { direct_path, ..file }.params().ok_or_else(not_ours)?;
+        self.client.download_from_params(&again).await.map(bytes::Bytes::from).map_err(|e| self.failed(e))
     }
 
     async fn check_numbers(&self, numbers: &[Jid]) -> Result<Vec<NumberStatus>, ConnectorError> {

@@ -173,9 +173,30 @@ pub struct CdnFile {
     pub file_enc_sha256: String,
     pub file_length: u64,
     pub kind: MediaKind,
+    /// The message the file came with, for asking the sender's phone to upload it again
+    /// once the CDN no longer serves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// Which message a file came with: what a media re-upload request names.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Origin {
+    pub message_id: String,
+    /// The chat as the network named it.
+    pub chat: String,
+    pub from_me: bool,
+    /// Who wrote it, in a group.
+    pub participant: Option<String>,
 }
 
 impl CdnFile {
+    /// The raw media key, which a re-upload request is encrypted with.
+    pub fn media_key_bytes(&self) -> Option<Vec<u8>> {
+        base64::engine::general_purpose::STANDARD.decode(&self.media_key).ok()
+    }
+
     pub fn params(&self) -> Option<DownloadParams> {
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.decode(s).ok();
         Some(DownloadParams::encrypted(

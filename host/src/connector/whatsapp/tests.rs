@@ -376,6 +376,34 @@ fn inbound_media_carries_where_its_file_is() {
     assert_eq!((file.direct_path.as_str(), file.file_length), ("/v/t62.7118-24/abc", 3));
     let params = file.params().unwrap();
     assert_eq!((params.media_key.unwrap(), params.file_sha256), (vec![1; 32], vec![2; 32]));
+    // It names its message, for a re-upload request once the CDN forgets the file.
+    let origin = file.origin.clone().expect("the message it came with");
+    assert_eq!((origin.message_id.as_str(), origin.from_me, origin.participant), ("3EB0AAAA", false, None));
+    assert_eq!(file.media_key_bytes(), Some(vec![1; 32]));
+    let in_group = MessageSource {
+        chat: jid("120363025246125486@g.us"),
+        sender: jid("628123456789@s.whatsapp.net"),
+        is_group: true,
+        ..Default::default()
+    };
+    let image = wa::Message {
+        image_message: MessageField::some(wa::message::ImageMessage {
+            mimetype: Some("image/jpeg".into()),
+            direct_path: Some("/v/x".into()),
+            media_key: Some(vec![1; 32]),
+            file_sha256: Some(vec![2; 32]),
+            file_enc_sha256: Some(vec![3; 32]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let ConnectorEvent::Message(g) = one(inbound(image, in_group, "")) else { panic!() };
+    let file: outgoing::CdnFile = serde_json::from_str(&g.details.media_source.unwrap().0).unwrap();
+    let origin = file.origin.unwrap();
+    assert_eq!(
+        (origin.chat.as_str(), origin.participant.as_deref()),
+        ("120363025246125486@g.us", Some("628123456789@s.whatsapp.net"))
+    );
     // Without the keys there is nothing to download.
     let bare = wa::message::ImageMessage { mimetype: Some("image/jpeg".into()), ..Default::default() };
     let msg = wa::Message { image_message: MessageField::some(bare), ..Default::default() };
