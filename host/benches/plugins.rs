@@ -16,8 +16,9 @@
 //! Knobs (environment): `BENCH_ROUNDS` (21) alternating native/wasm rounds; `BENCH_BATCH` (16)
 //! events per `transform-batch` call in the batched rows;
 //! `BENCH_COMPARE_WASM=other.wasm` times a second build of the relay in the same rounds (A/B of
-//! an SDK or build-flag change); `BENCH_PERF_MAP=1` writes a perf map so `perf record` names
-//! the plugin's functions.
+//! an SDK or build-flag change, or a relay of an older contract); `BENCH_EVENTS=<event name>`
+//! times one event kind only; `BENCH_PERF_MAP=1` writes a perf map so `perf record` names the
+//! plugin's functions.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -331,7 +332,9 @@ fn main() {
     let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(21);
     let batch = std::env::var("BENCH_BATCH").ok().and_then(|n| n.parse().ok()).unwrap_or(16);
 
-    for ev in [&status_event, &message_event] {
+    // `BENCH_EVENTS=session.status` (or `message.received`) times one kind only, for a profile.
+    let only = std::env::var("BENCH_EVENTS").ok();
+    for ev in [&status_event, &message_event].into_iter().filter(|e| only.as_deref().is_none_or(|o| o == e.name())) {
         let c = compare(&rt, &mut native, &mut instance, other.as_mut(), ev, rounds, batch);
         let what = format!("`{}` ({} B payload)", ev.name(), c.payload_bytes);
         rows.push((
