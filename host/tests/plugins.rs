@@ -60,6 +60,14 @@ async fn a_component_built_against_wit_0_3_answers_every_hook() {
     every_hook_of_the_relay("relay-wit-0.3", "0.3.0-fixture").await;
 }
 
+/// The relay as built with the 1.0 contract's SDK (a committed fixture, never rebuilt) loads
+/// and answers every hook exactly as the relay built from today's sources does; it stays so
+/// when the contract gains minor versions.
+#[tokio::test]
+async fn a_component_built_against_wit_1_0_answers_every_hook() {
+    every_hook_of_the_relay("relay-wit-1.0", "1.0.0-fixture").await;
+}
+
 /// A config that does not decode into the plugin's config type is refused by plugin-sdk,
 /// naming the field and what was expected, before the plugin's init runs; nothing is bound.
 #[tokio::test]
