@@ -39,6 +39,11 @@ impl Jid {
         Ok(Self(format!("{digits}@{USER_SERVER}")))
     }
 
+    /// A person's phone number (as `parse` reads it), not a group, LID or other address.
+    pub fn parse_phone(input: &str) -> Option<Self> {
+        Self::parse(input).ok().filter(|j| j.phone_number().is_some())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

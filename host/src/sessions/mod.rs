@@ -364,12 +364,11 @@ impl Sessions {
         }
         let jids = numbers
             .iter()
-            .map(|n| match Jid::parse(n) {
-                Ok(j) if j.phone_number().is_some() => Ok(j),
-                _ => Err(SessionError::Unprocessable {
+            .map(|n| {
+                Jid::parse_phone(n).ok_or_else(|| SessionError::Unprocessable {
                     code: "invalid_numbers",
                     message: format!("numbers: '{n}' is not a phone number"),
-                }),
+                })
             })
             .collect::<SessionResult<Vec<_>>>()?;
         let found = self.ask(key, |reply| Command::CheckNumbers { numbers: jids, reply }).await?;
@@ -388,15 +387,10 @@ impl Sessions {
 
     /// What WhatsApp and this session know of a contact (a phone number or its jid).
     pub async fn contact(&self, key: &SessionKey, contact: &str) -> SessionResult<ContactInfo> {
-        let jid = match Jid::parse(contact) {
-            Ok(j) if j.phone_number().is_some() => j,
-            _ => {
-                return Err(SessionError::Unprocessable {
-                    code: "invalid_contact",
-                    message: format!("'{contact}' is not a phone number"),
-                });
-            }
-        };
+        let jid = Jid::parse_phone(contact).ok_or_else(|| SessionError::Unprocessable {
+            code: "invalid_contact",
+            message: format!("'{contact}' is not a phone number"),
+        })?;
         let profile = self
             .ask(key, |reply| Command::Contact { jid: jid.clone(), reply })
             .await?

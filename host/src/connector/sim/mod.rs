@@ -174,10 +174,16 @@ fn wa_id_for(message_id: &str) -> String {
 impl SimConnection {
     /// What the simulated network does with anything we send: refuse it while offline,
     /// else record it where `/api/v1/sim/.../network` shows it.
-    fn transmit(&self, record: NetworkRecord) -> Result<(), ConnectorError> {
+    /// Whether this connection's device is linked and the simulated network is up.
+    fn online(&self) -> Result<(), ConnectorError> {
         if self.world.connected_device(&self.key, self.id).is_none() || self.world.network_down(&self.key) {
             return Err(ConnectorError::NotConnected);
         }
+        Ok(())
+    }
+
+    fn transmit(&self, record: NetworkRecord) -> Result<(), ConnectorError> {
+        self.online()?;
         self.world.record(&self.key, record);
         Ok(())
     }
@@ -230,9 +236,7 @@ impl Connection for SimConnection {
     }
 
     async fn contact(&self, jid: &Jid) -> Result<Option<ContactProfile>, ConnectorError> {
-        if self.world.connected_device(&self.key, self.id).is_none() || self.world.network_down(&self.key) {
-            return Err(ConnectorError::NotConnected);
-        }
+        self.online()?;
         if self.world.is_invalid_number(&self.key, jid) {
             return Ok(None);
         }
@@ -242,9 +246,7 @@ impl Connection for SimConnection {
     /// Every number is on the simulated WhatsApp except those marked invalid
     /// (`sim.invalid_numbers`, `POST /api/v1/sim/sessions/{id}/invalid-numbers`).
     async fn check_numbers(&self, numbers: &[Jid]) -> Result<Vec<NumberStatus>, ConnectorError> {
-        if self.world.connected_device(&self.key, self.id).is_none() || self.world.network_down(&self.key) {
-            return Err(ConnectorError::NotConnected);
-        }
+        self.online()?;
         Ok(numbers
             .iter()
             .map(|jid| NumberStatus {
@@ -261,9 +263,7 @@ impl Connection for SimConnection {
     }
 
     async fn download(&self, source: &MediaSource) -> Result<bytes::Bytes, ConnectorError> {
-        if self.world.connected_device(&self.key, self.id).is_none() || self.world.network_down(&self.key) {
-            return Err(ConnectorError::NotConnected);
-        }
+        self.online()?;
         // As WhatsApp's CDN answers for media it no longer serves.
         self.world
             .media(&self.key, &source.0)

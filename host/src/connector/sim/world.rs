@@ -450,10 +450,8 @@ impl SimWorld {
 
     /// Sets what the simulated network shows of a contact (its about text, picture, LID).
     pub fn set_profile(&self, key: &SessionKey, number: &str, profile: ContactProfile) -> Result<(), SimError> {
-        let jid = Jid::parse(number).map_err(|e| SimError::Invalid(e.to_string()))?;
-        if jid.phone_number().is_none() {
-            return Err(SimError::Invalid(format!("'{number}' is not a phone number")));
-        }
+        let jid =
+            Jid::parse_phone(number).ok_or_else(|| SimError::Invalid(format!("'{number}' is not a phone number")))?;
         self.with(key, |s| s.profiles.insert(jid.to_string(), profile));
         Ok(())
     }

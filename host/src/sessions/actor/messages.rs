@@ -15,11 +15,11 @@ use crate::events::{self, EventBody, EventDraft};
 use crate::media::kinds::{MediaKind, sniff};
 use crate::model::{Direction, Jid, MediaInfo, Message, MessageStatus, Reaction, new_id};
 use crate::sessions::{Operation, SessionError, SessionResult, media_path, outgoing};
+use crate::store::{StoreError, StoreResult, chats, contact_ids, messages};
 
 /// A download from WhatsApp's CDN that takes longer is given up; the message is kept
 /// without its file.
 const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-use crate::store::{StoreError, StoreResult, chats, contact_ids, messages};
 
 impl Actor {
     pub(super) async fn inbound(&mut self, m: InboundMessage) -> StoreResult<()> {
@@ -462,13 +462,7 @@ impl Actor {
         let found = self.live()?.check_numbers(numbers).await.map_err(refused)?;
         let pairs: Vec<(&Jid, &Jid)> =
             found.iter().filter_map(|s| s.lid.as_ref().filter(|_| s.exists).map(|lid| (lid, &s.jid))).collect();
-        if !pairs.is_empty() {
-            let mut w = self.store.begin_write().await?;
-            for (lid, number) in pairs {
-                contact_ids::remember(&mut w, &self.key, lid, number).await?;
-            }
-            w.commit().await?;
-        }
+        self.remember_lids(&pairs).await?;
         Ok(found)
     }
 
@@ -476,11 +470,22 @@ impl Actor {
     pub(super) async fn contact(&mut self, jid: &Jid) -> SessionResult<Option<ContactProfile>> {
         let profile = self.live()?.contact(jid).await.map_err(refused)?;
         if let Some(lid) = profile.as_ref().and_then(|p| p.lid.as_ref()) {
-            let mut w = self.store.begin_write().await?;
-            contact_ids::remember(&mut w, &self.key, lid, jid).await?;
-            w.commit().await?;
+            self.remember_lids(&[(lid, jid)]).await?;
         }
         Ok(profile)
+    }
+
+    /// Keeps (LID, number) pairs the network told, in one write when there are any.
+    async fn remember_lids(&self, pairs: &[(&Jid, &Jid)]) -> StoreResult<()> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let mut w = self.store.begin_write().await?;
+        for (lid, number) in pairs {
+            contact_ids::remember(&mut w, &self.key, lid, number).await?;
+        }
+        w.commit().await?;
+        Ok(())
     }
 
     /// The connection, when the session is connected: what an API operation is done on.
