@@ -41,8 +41,11 @@ function serve(req, res) {
       // No length: refused once what arrived passes the limit.
       res.writeHead(200, { "content-type": "image/png" });
       res.write(PNG);
+      // 8 MiB in all (past the 5 MB limit), so a stream the gateway stops reading can never
+      // keep this process busy writing.
       const chunk = Buffer.alloc(256 * 1024);
-      const timer = setInterval(() => res.write(chunk), 5);
+      let left = 32;
+      const timer = setInterval(() => (left-- > 0 ? res.write(chunk) : (clearInterval(timer), res.end())), 5);
       res.on("close", () => clearInterval(timer));
       return;
     }
