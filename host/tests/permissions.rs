@@ -136,6 +136,7 @@ impl Fixture {
             .replace("{message}", &self.message)
             .replace("{chat}", &self.chat)
             .replace("{contact}", "+15559990000")
+            .replace("{group}", "120363000000000001")
     }
 
     async fn call(&self, row: &Row, cred: &str) -> (StatusCode, Value) {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::records::{Chat, Message, TenantStats};
-use crate::status::{DisconnectReason, MessageStatus, SessionStatus};
+use crate::status::{DisconnectReason, GroupField, MessageStatus, ParticipantAction, SessionStatus};
 use crate::time;
 
 /// One canonical event.
@@ -294,6 +294,10 @@ event_kinds! {
     MessageMedia(MessageMedia) = "message.media", tenant_wide = false;
     ChatUpdated(ChatUpdated) = "chat.updated", tenant_wide = false;
     ChatRead(ChatRead) = "chat.read", tenant_wide = false;
+    /// Members joined, left, were added or removed, or changed standing in a group.
+    GroupParticipants(GroupParticipants) = "group.participants", tenant_wide = false;
+    /// A group's subject or description changed.
+    GroupUpdated(GroupUpdated) = "group.updated", tenant_wide = false;
     TenantStats(TenantStatsUpdated) = "tenant.stats", tenant_wide = true;
 }
 
@@ -469,6 +473,36 @@ pub struct ChatUpdated {
 pub struct ChatRead {
     pub chat_id: String,
     pub chat: Chat,
+}
+
+/// `group.participants`: `participants` were added, removed, promoted or demoted. A member
+/// who joined by invite is an `add` by itself, one who left a `remove` by itself; the
+/// session's own number appears here too when it creates, joins or leaves a group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct GroupParticipants {
+    pub group_jid: String,
+    /// The session's chat with the group.
+    pub chat_id: String,
+    pub action: ParticipantAction,
+    /// Jids of the members the change applied to.
+    pub participants: Vec<String>,
+    /// Who did it, where WhatsApp tells.
+    pub by: Option<String>,
+}
+
+/// `group.updated`: `field` now reads `value` (a removed description is null). A new
+/// subject also renames the group's chat (`chat.updated`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct GroupUpdated {
+    pub group_jid: String,
+    pub chat_id: String,
+    pub field: GroupField,
+    pub value: Option<String>,
+    pub by: Option<String>,
 }
 
 /// `tenant.stats`: the tenant's counters (at most one per stats interval).

@@ -5,6 +5,7 @@
 //! SCREAMING_SNAKE statuses, ISO 8601 timestamps with milliseconds) are fixed here once.
 
 pub mod events;
+mod groups;
 mod records;
 #[cfg(feature = "openapi")]
 pub mod schema;
@@ -12,11 +13,15 @@ mod status;
 pub mod time;
 
 pub use events::{Event, EventBody};
+pub use groups::{Group, GroupInvite, GroupJoin, GroupParticipant, ParticipantResult};
 pub use records::{
     Chat, ContactCard, ContactInfo, Location, MediaInfo, Message, NumberCheck, Poll, PollOption, Quoted, Reaction,
     Session, TenantStats,
 };
-pub use status::{ChatState, Direction, DisconnectReason, MessageStatus, MessageType, Presence, SessionStatus};
+pub use status::{
+    ChatState, Direction, DisconnectReason, GroupField, GroupRole, JoinStatus, MessageStatus, MessageType, ParticipantAction,
+    Presence, SessionStatus,
+};
 
 #[cfg(test)]
 mod tests;

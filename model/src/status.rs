@@ -176,3 +176,38 @@ mod tests {
         assert!(!Read.can_become(Failed));
     }
 }
+
+wire_enum!(
+    /// A group member's standing: the creator is its `superadmin`.
+    GroupRole, "snake_case" {
+        Member = "member",
+        Admin = "admin",
+        Superadmin = "superadmin",
+    }
+);
+
+wire_enum!(
+    /// What was done to a group's members.
+    ParticipantAction, "snake_case" {
+        Add = "add",
+        Remove = "remove",
+        Promote = "promote",
+        Demote = "demote",
+    }
+);
+
+wire_enum!(
+    /// Which of a group's settings changed.
+    GroupField, "snake_case" {
+        Subject = "subject",
+        Description = "description",
+    }
+);
+
+wire_enum!(
+    /// Where a join by invite ended: inside the group, or waiting for an admin's approval.
+    JoinStatus, "snake_case" {
+        Joined = "joined",
+        Pending = "pending",
+    }
+);

@@ -144,6 +144,20 @@ fn every_body() -> Vec<EventBody> {
         EventBody::MessageMedia(MessageMedia { message: rich_message() }),
         EventBody::ChatUpdated(ChatUpdated { chat: chat() }),
         EventBody::ChatRead(ChatRead { chat_id: "c1".into(), chat: chat() }),
+        EventBody::GroupParticipants(GroupParticipants {
+            group_jid: "120363025246125486@g.us".into(),
+            chat_id: "c2".into(),
+            action: ParticipantAction::Promote,
+            participants: vec!["1@s.whatsapp.net".into()],
+            by: Some("2@s.whatsapp.net".into()),
+        }),
+        EventBody::GroupUpdated(GroupUpdated {
+            group_jid: "120363025246125486@g.us".into(),
+            chat_id: "c2".into(),
+            field: GroupField::Description,
+            value: None,
+            by: None,
+        }),
         EventBody::TenantStats(TenantStatsUpdated {
             stats: TenantStats { sessions: 3, unread: 7, ..Default::default() },
         }),

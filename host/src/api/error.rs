@@ -124,6 +124,8 @@ impl From<SessionError> for ApiError {
             SessionError::NotFound => ApiError::not_found("session_not_found", message),
             SessionError::ChatNotFound => ApiError::not_found("chat_not_found", message),
             SessionError::MessageNotFound => ApiError::not_found("message_not_found", message),
+            SessionError::GroupNotFound => ApiError::not_found("group_not_found", message),
+            SessionError::NotGroupAdmin(_) => ApiError::new(StatusCode::FORBIDDEN, "not_group_admin", message),
             SessionError::NotOnWhatsApp => ApiError::not_found("not_on_whatsapp", message),
             SessionError::Unprocessable { code, .. } => ApiError::unprocessable(code, message),
             SessionError::NotOwnMessage(_) => ApiError::new(StatusCode::FORBIDDEN, "not_own_message", message),

@@ -4,12 +4,14 @@
 mod contacts;
 mod error;
 mod extract;
+mod groups;
 mod health;
 mod messages;
 mod plugins;
 mod presence;
 mod sessions;
 mod sim;
+mod sim_groups;
 mod state;
 mod tenant;
 mod tenants;
@@ -44,6 +46,7 @@ use utoipa_scalar::{Scalar, Servable};
         (name = "messages", description = "Tenant: sending and looking up messages"),
         (name = "chats", description = "Tenant: chats and history"),
         (name = "contacts", description = "Tenant: who is on WhatsApp"),
+        (name = "groups", description = "Tenant: a session's WhatsApp groups and their members"),
         (name = "plugins", description = "Operator: loaded plugins. Tenant: plugin bindings"),
         (name = "simulator", description = "The phone side of the built-in simulator (sessions with connector `sim`)"),
         (name = "health", description = "Liveness and readiness"),
@@ -76,8 +79,9 @@ fn documented_routes(with_sim: bool) -> OpenApiRouter<AppState> {
         .merge(messages::routes())
         .merge(presence::routes())
         .merge(contacts::routes())
+        .merge(groups::routes())
         .merge(plugins::routes());
-    if with_sim { routes.merge(sim::routes()) } else { routes }
+    if with_sim { routes.merge(sim::routes()).merge(sim_groups::routes()) } else { routes }
 }
 
 /// The OpenAPI document of the REST API (what `/openapi.json` serves), simulator included.

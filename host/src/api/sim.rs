@@ -38,7 +38,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Resolves a session the caller administers and checks it runs on the simulator: playing
 /// the phone is the tenant administrator's, never a user's.
-async fn sim_session(st: &AppState, caller: &Caller, id: &str) -> ApiResult<SessionKey> {
+pub(super) async fn sim_session(st: &AppState, caller: &Caller, id: &str) -> ApiResult<SessionKey> {
     let key = caller.administered_session(id)?;
     let session = st.sessions.get(&key).await?;
     if session.connector != "sim" {
@@ -118,6 +118,9 @@ pub struct Inbound {
     from: String,
     /// The sender's WhatsApp name.
     name: Option<String>,
+    /// The group the sender writes in (its jid; the sender must be a participant); omitted:
+    /// the sender's own chat with the session.
+    group: Option<String>,
     /// The sender's LID (`<digits>@lid`), as the network reports it beside the number.
     lid: Option<String>,
     /// The text, or a media caption; required for `text`.
@@ -174,7 +177,7 @@ pub struct InboundAccepted {
     wa_message_id: String,
 }
 
-fn sender_jid(from: &str) -> ApiResult<Jid> {
+pub(super) fn sender_jid(from: &str) -> ApiResult<Jid> {
     Jid::parse(from).map_err(|e| ApiError::unprocessable("invalid_sender", e.to_string()))
 }
 
@@ -264,7 +267,8 @@ async fn inbound(
         }
         _ => req.text.clone(),
     };
-    let sender = Sender { from: &from, lid, name: req.name.as_deref() };
+    let group = req.group.as_deref().map(crate::sessions::groups::parse_group).transpose()?;
+    let sender = Sender { from: &from, group, lid, name: req.name.as_deref() };
     let wa_id = st.sim.inbound(&key, sender, kind, &text, details)?;
     Ok((StatusCode::ACCEPTED, Json(InboundAccepted { wa_message_id: wa_id })))
 }

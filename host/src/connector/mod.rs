@@ -3,6 +3,7 @@
 //! (`sessions`) turns them into state, store writes and canonical events. Nothing of a
 //! connector's own types crosses this boundary.
 
+pub mod groups;
 pub mod sim;
 #[cfg(feature = "whatsapp")]
 pub mod whatsapp;
@@ -14,6 +15,7 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 use tokio::sync::mpsc;
 
+use self::groups::{GroupEvent, GroupOps};
 use crate::media::kinds::MediaKind;
 use crate::model::{ChatState, ContactCard, Jid, Location, MediaInfo, MessageType, Poll, Presence, SessionKey};
 
@@ -207,6 +209,8 @@ pub enum ConnectorEvent {
         voter: Jid,
         selected: Vec<String>,
     },
+    /// Another member changed a group the account is in.
+    Group(GroupEvent),
 }
 
 /// An inbound message being marked read: WhatsApp's id for it and who sent it.
@@ -255,7 +259,7 @@ pub struct ContactProfile {
 
 /// A live (or connecting) session on the WhatsApp side.
 #[async_trait]
-pub trait Connection: Send + Sync {
+pub trait Connection: GroupOps + Send + Sync {
     /// Hands a message to WhatsApp; returns WhatsApp's message id. Our `message_id` lets a
     /// connector reuse the same WhatsApp id when a send is retried.
     async fn send(&self, to: &Jid, message: &Outgoing, message_id: &str) -> Result<String, ConnectorError>;

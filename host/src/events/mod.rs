@@ -12,7 +12,7 @@ pub use stats::spawn_stats_publisher;
 
 pub use wagate_model::Event;
 pub use wagate_model::events::{
-    ChatRead, ChatUpdated, EventBody, MessageEdited, MessageEvent, MessageMedia, MessageReaction, MessageRevoked,
+    ChatRead, ChatUpdated, EventBody, GroupParticipants, GroupUpdated, MessageEdited, MessageEvent, MessageMedia, MessageReaction, MessageRevoked,
     MessageStatusChanged, PollVote, SessionConnected, SessionDisconnected, SessionError, SessionPairingCode, SessionQr,
     SessionStatusChanged, TenantStatsUpdated,
 };

@@ -9,8 +9,9 @@ pub use ids::{IdError, SessionKey, new_id, validate_id};
 pub use jid::{Jid, JidError};
 pub use wagate_model::time;
 pub use wagate_model::{
-    Chat, ChatState, ContactCard, ContactInfo, Direction, DisconnectReason, Location, MediaInfo, Message,
-    MessageStatus, MessageType, NumberCheck, Poll, PollOption, Presence, Quoted, Reaction, Session, SessionStatus,
+    Chat, ChatState, ContactCard, ContactInfo, Direction, DisconnectReason, Group, GroupField, GroupInvite, GroupJoin,
+    GroupParticipant, GroupRole, JoinStatus, Location, MediaInfo, Message, MessageStatus, MessageType, NumberCheck,
+    ParticipantAction, ParticipantResult, Poll, PollOption, Presence, Quoted, Reaction, Session, SessionStatus,
     TenantStats,
 };
 

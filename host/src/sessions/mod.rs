@@ -4,6 +4,7 @@
 
 mod actor;
 mod backoff;
+pub mod groups;
 pub mod outgoing;
 mod qr_image;
 mod url_media;
@@ -57,6 +58,10 @@ pub enum SessionError {
     ChatNotFound,
     #[error("message not found")]
     MessageNotFound,
+    #[error("group not found, or this number is not a participant")]
+    GroupNotFound,
+    #[error("only the group's admins may {0}")]
+    NotGroupAdmin(&'static str),
     #[error("this number has no WhatsApp account")]
     NotOnWhatsApp,
     #[error("{message}")]

@@ -78,6 +78,28 @@ pub async fn touch(w: &mut WriteTx, key: &SessionKey, t: ChatTouch<'_>) -> Store
     Ok(row.into())
 }
 
+/// Finds or creates the chat with `jid` without touching its last message; a `name` renames
+/// it (a group's subject).
+pub async fn ensure(w: &mut WriteTx, key: &SessionKey, jid: &Jid, name: Option<&str>) -> StoreResult<Chat> {
+    let sql = format!(
+        "INSERT INTO chats (id, tenant_id, session_id, jid, number, name, unread_count, is_group)
+         VALUES (?, ?, ?, ?, ?, ?, 0, ?)
+         ON CONFLICT(tenant_id, session_id, jid) DO UPDATE SET name = COALESCE(excluded.name, chats.name)
+         RETURNING {COLUMNS}"
+    );
+    let row: ChatRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(new_id())
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .bind(jid.as_str())
+        .bind(jid.phone_number())
+        .bind(name)
+        .bind(jid.is_group())
+        .fetch_one(w.conn())
+        .await?;
+    Ok(row.into())
+}
+
 pub async fn list(pool: &SqlitePool, key: &SessionKey, limit: i64, offset: i64) -> StoreResult<Vec<Chat>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM chats WHERE tenant_id = ? AND session_id = ? ORDER BY pinned DESC, last_message_at DESC, id LIMIT ? OFFSET ?"

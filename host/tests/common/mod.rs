@@ -56,7 +56,6 @@ pub fn target_dir() -> std::path::PathBuf {
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
-/// A test plugin folder built by `scripts/build-plugins.sh --tests`.
 /// A test plugin's folder: a committed fixture (`host/tests/fixtures/plugins/<name>`, built
 /// once and kept as it is) or one `scripts/build-plugins.sh --tests` built.
 pub fn test_plugin(name: &str) -> std::path::PathBuf {

@@ -31,3 +31,15 @@ pub fn wa_message_id() -> String {
 pub fn device_token() -> String {
     b64(24)
 }
+
+/// Group jids are `120363` and twelve more digits.
+pub fn group_jid() -> String {
+    format!("120363{:012}@g.us", rand::rng().random_range(0..1_000_000_000_000u64))
+}
+
+/// Invite codes are 22 letters and digits (`https://chat.whatsapp.com/<code>`).
+pub fn invite_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..22).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}

@@ -3,6 +3,7 @@
 //! network drops, the phone unlinks the device. Driven by `/api/v1/sim/...`.
 
 mod codes;
+mod groups;
 mod world;
 
 pub use world::{Device, NetworkRecord, Sender, SentMedia, SimError, SimWorld};

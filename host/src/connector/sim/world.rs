@@ -11,7 +11,9 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use super::codes;
+use super::groups::SimGroups;
 use crate::config::SimConfig;
+use crate::connector::groups::{GroupChange, GroupEvent};
 use crate::connector::{ConnectorEvent, ContactProfile, Details, DropKind, InboundMessage, Outgoing, OutgoingBody};
 use crate::model::{ChatState, ContactCard, Jid, Location, MessageType, Presence, SessionKey, time};
 
@@ -192,11 +194,14 @@ struct SimSession {
     network: VecDeque<NetworkRecord>,
     /// Files of inbound media messages, by token, oldest first.
     media: VecDeque<(String, bytes::Bytes)>,
+    groups: SimGroups,
 }
 
 /// Who writes an inbound message: a number, and the LID the network may report beside it.
 pub struct Sender<'a> {
     pub from: &'a Jid,
+    /// The group the message is written in; `None`: the sender's own chat.
+    pub group: Option<Jid>,
     pub lid: Option<String>,
     pub name: Option<&'a str>,
 }
@@ -344,10 +349,15 @@ impl SimWorld {
         text: &str,
         details: Details,
     ) -> Result<String, SimError> {
+        if let Some(group) = &sender.group
+            && !self.with(key, |s| s.groups.is_member(group, sender.from))
+        {
+            return Err(SimError::Invalid(format!("'{}' is not a participant of '{group}'", sender.from)));
+        }
         let wa_id = codes::wa_message_id();
         let msg = InboundMessage {
             wa_id: wa_id.clone(),
-            chat: sender.from.clone(),
+            chat: sender.group.unwrap_or_else(|| sender.from.clone()),
             from: sender.from.clone(),
             from_lid: sender.lid,
             from_name: sender.name.map(str::to_owned),
@@ -368,6 +378,34 @@ impl SimWorld {
             let live =
                 s.live.as_ref().filter(|l| matches!(l.phase, Phase::Connected(_))).ok_or(SimError::NotConnected)?;
             live.events.send(ev).map_err(|_| SimError::NotConnected)
+        })
+    }
+
+    pub(super) fn groups<T>(&self, key: &SessionKey, f: impl FnOnce(&mut SimGroups) -> T) -> T {
+        self.with(key, |s| f(&mut s.groups))
+    }
+
+    /// A contact creates a group the session's number is not in (yet): its jid and invite
+    /// code. With `approval`, a join by invite waits for an admin.
+    pub fn contact_group(
+        &self,
+        key: &SessionKey,
+        owner: &Jid,
+        subject: &str,
+        members: &[Jid],
+        approval: bool,
+    ) -> Result<(Jid, String), SimError> {
+        self.with(key, |s| s.groups.create(owner, subject, members, approval))
+    }
+
+    /// Another member changes a group; the connected session hears of it.
+    pub fn group_change(&self, key: &SessionKey, group: &Jid, by: &Jid, change: GroupChange) -> Result<(), SimError> {
+        self.with(key, |s| {
+            let live =
+                s.live.as_ref().filter(|l| matches!(l.phase, Phase::Connected(_))).ok_or(SimError::NotConnected)?;
+            s.groups.apply(group, by, &change)?;
+            let ev = GroupEvent { group: group.clone(), by: Some(by.clone()), change, timestamp: Utc::now() };
+            live.events.send(ConnectorEvent::Group(ev)).map_err(|_| SimError::NotConnected)
         })
     }
 

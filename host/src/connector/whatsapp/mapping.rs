@@ -98,6 +98,7 @@ pub fn map(event: &Event, me: &Me, device: &str) -> Vec<ConnectorEvent> {
             let wa_ids = r.message_ids.iter().map(|id| id.to_string()).collect();
             vec![ConnectorEvent::Receipt { wa_ids, kind }]
         }
+        Event::GroupUpdate(u) => super::groups::group_event(u, me).map(ConnectorEvent::Group).into_iter().collect(),
         _ => Vec::new(),
     }
 }

@@ -6,6 +6,7 @@
 //! keeps the linked device's identity (`credentials`) and the path. Deleting or logging out a
 //! session erases the file (docs/connectors.md).
 
+mod groups;
 mod mapping;
 mod outgoing;
 
@@ -196,8 +197,6 @@ impl WhatsAppConnection {
         if self.client.is_connected() { Ok(()) } else { Err(ConnectorError::NotConnected) }
     }
 
-    /// A failed call while the connection is down is "not connected" (retried later), any
-    /// other failure is WhatsApp's refusal.
     /// Asks the sender's phone to upload a file again; its new CDN path.
     async fn reupload(&self, file: &outgoing::CdnFile) -> Option<String> {
         use whatsapp_rust::{MediaRetryResult, MediaReuploadRequest};
@@ -221,6 +220,8 @@ impl WhatsAppConnection {
         }
     }
 
+    /// A failed call while the connection is down is "not connected" (retried later), any
+    /// other failure is WhatsApp's refusal.
     fn failed(&self, e: impl std::fmt::Display) -> ConnectorError {
         if self.client.is_connected() { ConnectorError::Rejected(e.to_string()) } else { ConnectorError::NotConnected }
     }

@@ -445,3 +445,128 @@ fn uploaded_files_become_media_messages_of_their_kind() {
     assert_eq!(i.caption.as_deref(), Some("look"));
     assert_eq!(i.context_info.as_option().unwrap().stanza_id.as_deref(), Some("3EB0Q"));
 }
+
+fn participant(jid_: &str, phone: Option<&str>) -> whatsapp_rust::wacore::stanza::groups::GroupParticipantInfo {
+    whatsapp_rust::wacore::stanza::groups::GroupParticipantInfo {
+        jid: jid(jid_),
+        phone_number: phone.map(jid),
+        display_name: None,
+        r#type: None,
+        lid: None,
+        username: None,
+        join_time: None,
+        group_history_sent_state: None,
+    }
+}
+
+fn group_update(by: &str, by_pn: Option<&str>, action: whatsapp_rust::wacore::stanza::groups::GroupNotificationAction) -> Event {
+    Event::GroupUpdate(
+        ev::GroupUpdate::builder()
+            .group_jid(jid("120363025246125486@g.us"))
+            .participant(jid(by))
+            .maybe_participant_pn(by_pn.map(jid))
+            .timestamp(chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap())
+            .is_lid_addressing_mode(by.ends_with("@lid"))
+            .action(action)
+            .build(),
+    )
+}
+
+#[test]
+fn other_members_group_changes_become_group_events_with_phone_numbers() {
+    use crate::connector::groups::{GroupChange, GroupEvent};
+    use crate::model::ParticipantAction;
+    use whatsapp_rust::wacore::stanza::groups::GroupNotificationAction as A;
+
+    let group = Jid::parse("120363025246125486@g.us").unwrap();
+    let ann = Jid::parse("6281111111111@s.whatsapp.net").unwrap();
+    let bob = Jid::parse("6282222222222@s.whatsapp.net").unwrap();
+    let at = chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+    // A LID-addressed group: members are reported as their numbers where the library knows them.
+    let added = group_update(
+        "111@lid",
+        Some("6281111111111@s.whatsapp.net"),
+        A::Add { participants: vec![participant("222@lid", Some("6282222222222@s.whatsapp.net"))], reason: None },
+    );
+    assert_eq!(
+        one(added),
+        ConnectorEvent::Group(GroupEvent {
+            group: group.clone(),
+            by: Some(ann.clone()),
+            change: GroupChange::Members { action: ParticipantAction::Add, jids: vec![bob.clone()] },
+            timestamp: at,
+        })
+    );
+    for (action, expected) in [
+        (A::Remove { participants: vec![participant("6282222222222@s.whatsapp.net", None)], reason: None }, ParticipantAction::Remove),
+        (A::Promote { participants: vec![participant("6282222222222@s.whatsapp.net", None)] }, ParticipantAction::Promote),
+        (A::Demote { participants: vec![participant("6282222222222@s.whatsapp.net", None)] }, ParticipantAction::Demote),
+    ] {
+        let ConnectorEvent::Group(e) = one(group_update("6281111111111@s.whatsapp.net", None, action)) else { panic!() };
+        assert_eq!(e.change, GroupChange::Members { action: expected, jids: vec![bob.clone()] });
+        assert_eq!(e.by, Some(ann.clone()));
+    }
+    let subject = A::Subject { subject: "Street 12".into(), subject_owner: None, subject_time: None };
+    let ConnectorEvent::Group(e) = one(group_update("6281111111111@s.whatsapp.net", None, subject)) else { panic!() };
+    assert_eq!(e.change, GroupChange::Subject("Street 12".into()));
+    let removed = A::Description { id: "d1".into(), description: None };
+    let ConnectorEvent::Group(e) = one(group_update("6281111111111@s.whatsapp.net", None, removed)) else { panic!() };
+    assert_eq!(e.change, GroupChange::Description(None));
+}
+
+#[test]
+fn our_own_group_changes_and_unmodelled_settings_are_not_reported_again() {
+    use whatsapp_rust::wacore::stanza::groups::GroupNotificationAction as A;
+    // `me()` is +6281234567890: the echo of what the gateway did itself.
+    let own = group_update("6281234567890:3@s.whatsapp.net", None, A::Subject { subject: "x".into(), subject_owner: None, subject_time: None });
+    assert!(map(&own, &me(), "d").is_empty());
+    let own_by_lid = group_update("999@lid", Some("6281234567890@s.whatsapp.net"), A::Promote { participants: vec![] });
+    assert!(map(&own_by_lid, &me(), "d").is_empty());
+    let locked = group_update("6281111111111@s.whatsapp.net", None, A::Locked { threshold: None });
+    assert!(map(&locked, &me(), "d").is_empty());
+}
+
+#[test]
+fn group_metadata_becomes_group_info_with_roles() {
+    use crate::connector::groups::Member;
+    use crate::model::GroupRole;
+    use whatsapp_rust::{GroupMetadata, GroupParticipant, ParticipantType};
+
+    let member = |j: &str, pn: Option<&str>, t| GroupParticipant {
+        jid: jid(j),
+        phone_number: pn.map(jid),
+        lid: None,
+        username: None,
+        participant_type: t,
+        details: None,
+    };
+    let meta = GroupMetadata {
+        id: jid("120363025246125486@g.us"),
+        subject: "Family".into(),
+        participants: vec![
+            member("6281111111111@s.whatsapp.net", None, ParticipantType::SuperAdmin),
+            member("222@lid", Some("6282222222222@s.whatsapp.net"), ParticipantType::Admin),
+            member("6283333333333@s.whatsapp.net", None, ParticipantType::Member),
+        ],
+        creator: Some(jid("6281111111111@s.whatsapp.net")),
+        creation_time: Some(1_767_225_600),
+        description: Some("Weekend plans".into()),
+        is_locked: true,
+        ..Default::default()
+    };
+    let info = super::groups::group_info(&meta).unwrap();
+    assert_eq!(info.jid.as_str(), "120363025246125486@g.us");
+    assert_eq!((info.subject.as_str(), info.description.as_deref()), ("Family", Some("Weekend plans")));
+    assert_eq!(info.owner, Some(Jid::parse("6281111111111@s.whatsapp.net").unwrap()));
+    assert_eq!(info.created_at, chrono::DateTime::from_timestamp(1_767_225_600, 0));
+    assert!(info.locked && !info.announce);
+    let j = |s: &str| Jid::parse(s).unwrap();
+    assert_eq!(
+        info.members,
+        vec![
+            Member { jid: j("6281111111111@s.whatsapp.net"), lid: None, role: GroupRole::Superadmin },
+            Member { jid: j("6282222222222@s.whatsapp.net"), lid: Some(j("222@lid")), role: GroupRole::Admin },
+            Member { jid: j("6283333333333@s.whatsapp.net"), lid: None, role: GroupRole::Member },
+        ]
+    );
+}

@@ -489,7 +489,7 @@ impl Actor {
     }
 
     /// The connection, when the session is connected: what an API operation is done on.
-    fn live(&self) -> SessionResult<&dyn crate::connector::Connection> {
+    pub(super) fn live(&self) -> SessionResult<&dyn crate::connector::Connection> {
         match &self.conn {
             Some(conn) if self.session.status == crate::model::SessionStatus::Connected => Ok(conn.as_ref()),
             _ => Err(SessionError::InvalidState {
@@ -511,7 +511,7 @@ impl Actor {
 }
 
 /// What an API caller hears when the connection did not take an operation.
-fn refused(e: ConnectorError) -> SessionError {
+pub(super) fn refused(e: ConnectorError) -> SessionError {
     match e {
         ConnectorError::NotConnected => SessionError::InvalidState {
             code: "session_not_connected",

@@ -9,7 +9,10 @@ use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+mod groups;
 mod messages;
+
+pub(super) use groups::GroupCommand;
 
 use super::url_media::UrlMedia;
 use super::{LiveQr, Operation, SessionError, SessionResult, backoff, qr_image};
@@ -63,6 +66,8 @@ pub(super) enum Command {
         jid: Jid,
         reply: oneshot::Sender<SessionResult<Option<crate::connector::ContactProfile>>>,
     },
+    /// Asks for or changes a group (answered on the command's own reply).
+    Group(GroupCommand),
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -221,6 +226,7 @@ impl Actor {
                 let r = self.contact(&jid).await;
                 let _ = reply.send(r);
             }
+            Command::Group(cmd) => self.group_command(cmd).await,
             Command::Flush => {
                 let r = self.flush_outbox().await;
                 self.log_failure(r);
@@ -436,6 +442,7 @@ impl Actor {
             ConnectorEvent::Revoked { chat, target_wa_id, from, timestamp } => {
                 self.revoked(&chat, &target_wa_id, &from, timestamp).await
             }
+            ConnectorEvent::Group(ev) => self.group_event(ev).await,
             ConnectorEvent::PollVote { chat, poll_wa_id, voter, selected } => {
                 self.poll_vote(&chat, &poll_wa_id, &voter, selected).await
             }
