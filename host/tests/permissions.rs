@@ -70,6 +70,19 @@ fn body(method: &Method, path: &str) -> Option<Value> {
         ("POST", "/api/v1/sessions/{session}/contacts/check") => json!({ "numbers": ["+15551112222"] }),
         ("POST", "/api/v1/sim/sessions/{session}/contacts") => json!({ "number": "+15551112222", "about": "hi" }),
         ("POST", "/api/v1/sessions/{session}/chats/{chat}/presence") => json!({ "state": "composing" }),
+        ("POST", "/api/v1/sessions/{session}/groups") => json!({ "subject": "Team" }),
+        ("POST", "/api/v1/sessions/{session}/groups/join") => json!({ "invite": "AbCdEf123" }),
+        ("PATCH", "/api/v1/sessions/{session}/groups/{group}") => json!({ "subject": "Team" }),
+        ("POST", "/api/v1/sessions/{session}/groups/{group}/participants") => {
+            json!({ "action": "add", "participants": ["+15551112222"] })
+        }
+        ("POST", "/api/v1/sim/sessions/{session}/groups") => json!({ "owner": "+15559990000", "subject": "Theirs" }),
+        ("POST", "/api/v1/sim/sessions/{session}/groups/{group}/participants") => {
+            json!({ "by": "+15559990000", "action": "add", "participants": ["+15551112222"] })
+        }
+        ("POST", "/api/v1/sim/sessions/{session}/groups/{group}/settings") => {
+            json!({ "by": "+15559990000", "subject": "Theirs" })
+        }
         ("POST", "/api/v1/sim/sessions/{session}/reaction") => {
             json!({ "from": "+15559990000", "waMessageId": "3EB0X", "emoji": "👍" })
         }
