@@ -316,6 +316,7 @@ fn main() {
             directory: Default::default(),
             rates: Default::default(),
             dropping_logs: Default::default(),
+            media: Default::default(),
         })
     };
     let config = r#"{"label":"bench"}"#;
@@ -402,7 +403,7 @@ fn main() {
         ..PluginsConfig::default()
     };
     let (plugins, cold_ms) = rt.block_on(async {
-        let p = Plugins::start(pcfg.clone(), cache.clone(), db.clone(), Default::default(), Default::default())
+        let p = Plugins::start(pcfg.clone(), cache.clone(), db.clone(), Default::default(), Default::default(), Default::default())
             .await
             .unwrap();
         let ms = p.info("relay").unwrap().load_ms.unwrap();
@@ -455,7 +456,7 @@ fn main() {
 
     // ---- loading: compile (cold cache) vs precompiled artifact ----
     let cached_ms = rt.block_on(async {
-        let p = Plugins::start(pcfg.clone(), cache.clone(), db.clone(), Default::default(), Default::default())
+        let p = Plugins::start(pcfg.clone(), cache.clone(), db.clone(), Default::default(), Default::default(), Default::default())
             .await
             .unwrap();
         let info = p.info("relay").unwrap();
@@ -471,7 +472,7 @@ fn main() {
     rt.block_on(async {
         let watched = PluginsConfig { watch: true, debounce_ms: debounce, ..pcfg.clone() };
         let p =
-            Plugins::start(watched, cache.clone(), db.clone(), Default::default(), Default::default()).await.unwrap();
+            Plugins::start(watched, cache.clone(), db.clone(), Default::default(), Default::default(), Default::default()).await.unwrap();
         let _watch = p.watch(Duration::from_millis(debounce)).unwrap();
         for i in 1..=10 {
             let version = format!("2.0.{i}");

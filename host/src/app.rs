@@ -140,6 +140,7 @@ impl Gateway {
             store.clone(),
             directory.clone(),
             rates.clone(),
+            crate::plugins::MediaAccess { links: media_links.clone(), default_ttl_secs: config.media.link_ttl_secs },
         )
         .await
         .map_err(StartError::Plugins)?;

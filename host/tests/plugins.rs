@@ -579,11 +579,11 @@ async fn wasi_clocks_are_linked_only_with_the_clock_capability() {
     assert!(matches!(gw.gateway.state.plugins.reload("sleeper").await, wagate::plugins::ReloadOutcome::Loaded { .. }));
 }
 
-/// The 0.3 fixture serves under load and is replaced by the relay rebuilt against 1.0 (a hot
+/// The 0.3 fixture serves under load and is replaced by the relay rebuilt against today's 1.x (a hot
 /// swap across contract versions): every event is transformed exactly once, first by the old
 /// component, then by the new one, and nothing falls back to the canonical dialect.
 #[tokio::test]
-async fn a_0_3_plugin_is_hot_swapped_for_its_1_0_rebuild_without_losing_an_event() {
+async fn a_0_3_plugin_is_hot_swapped_for_its_1_x_rebuild_without_losing_an_event() {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let plugins_dir = dir.path().join("plugins");
     install_plugin(&plugins_dir, "relay-wit-0.3", "relay", |m| m.replace("label = \"v1\"", "label = \"old\""));
@@ -623,8 +623,8 @@ async fn a_0_3_plugin_is_hot_swapped_for_its_1_0_rebuild_without_losing_an_event
     tokio::time::sleep(Duration::from_millis(200)).await;
     install_plugin(&plugins_dir, "relay", "relay", |m| m.replace("label = \"v1\"", "label = \"new\""));
     let deadline = Instant::now() + Duration::from_secs(15);
-    while gw.get("/api/v1/plugins/relay", ADMIN).await.1["contract"] != "1.0.0" {
-        assert!(Instant::now() < deadline, "the 1.0 rebuild never took over");
+    while gw.get("/api/v1/plugins/relay", ADMIN).await.1["contract"] != "1.1.0" {
+        assert!(Instant::now() < deadline, "the rebuild never took over");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -654,7 +654,7 @@ async fn a_manifest_listing_a_hook_the_component_does_not_export_is_refused() {
     assert!(info["version"].is_null(), "nothing serves: {info}");
     let reason = info["lastError"].as_str().unwrap();
     assert!(
-        reason.contains("lists the hook 'bot'") && reason.contains("does not export 'wagate:plugin/bot@1.0.0'"),
+        reason.contains("lists the hook 'bot'") && reason.contains("does not export 'wagate:plugin/bot@1.1.0'"),
         "{reason}"
     );
     install_plugin(&plugins_dir, "partial", "partial", |m| m);
@@ -682,11 +682,133 @@ async fn a_component_importing_an_ungranted_interface_is_refused_at_load() {
     assert!(info["version"].is_null(), "nothing serves: {info}");
     let reason = info["lastError"].as_str().unwrap();
     assert!(
-        reason.contains("imports 'wagate:plugin/kv@1.0.0'")
+        reason.contains("imports 'wagate:plugin/kv@1.1.0'")
             && reason.contains("capability 'kv' that plugin.toml does not grant"),
         "{reason}"
     );
     let acme = gw.tenant("acme").await;
     let (s, b) = bind(&gw, &acme.api_key, "relay", json!({})).await;
     assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("plugin_not_found")), "{b}");
+}
+
+/// Contract 1.1: a plugin queues messages of every kind (`messages`) from its bot and
+/// client-events hooks, carried out after its returned actions; transforms may not queue; a
+/// call queues at most 16; `media.link` signs a link to a stored file that works without a
+/// credential, and only for the tenant's own messages.
+#[tokio::test]
+async fn contract_1_1_queues_messages_and_links_media() {
+    use wagate::plugins::MAX_QUEUED;
+    let gw = start_with_plugins(&[("relay", "relay")], |_| {}).await;
+    let acme = gw.tenant("acme").await;
+    let other = gw.tenant("other").await;
+    let (_, info) = gw.get("/api/v1/plugins/relay", ADMIN).await;
+    assert_eq!(info["contract"], "1.1.0");
+    for t in [&acme, &other] {
+        let (s, b) = bind(&gw, &t.api_key, "relay", json!({ "config": { "label": "q" } })).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    gw.connected_session(&acme, "s1", "+15550001").await;
+    let plugins = &gw.gateway.state.plugins;
+
+    // A bot: its returned send-text first, then what it queued, in call order.
+    let actions = plugins.bots(&wagate_event_message("acme", "s1", "quote me")).await;
+    match &actions[..] {
+        [HostAction::SendText { text, .. }, HostAction::Send { session, message }, HostAction::React { message: reacted, emoji, .. }] =>
+        {
+            assert_eq!(text, "first");
+            assert_eq!((session.tenant.as_str(), session.session.as_str()), ("acme", "s1"));
+            assert_eq!((message.reply_to.as_deref(), message.text.as_deref()), (Some("m1"), Some("quoted")));
+            assert_eq!((reacted.as_str(), emoji.as_deref()), ("m1", Some("👍")));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A client event: checked when queued, refused with what is wrong.
+    let caller = identity("acme", json!({}));
+    let queue = |p: Value| {
+        let caller = caller.clone();
+        async move { plugins.client_event(&caller, "relay:queue", &p).await.unwrap() }
+    };
+    let refusal = |actions: &[HostAction]| match actions.first() {
+        Some(HostAction::Deliver(d)) => d.payload["error"].as_str().map(str::to_owned),
+        other => panic!("{other:?}"),
+    };
+    let poll = json!({ "to": "+15550002", "poll": { "question": "Lunch?", "options": ["yes", "no"] } });
+    let actions = queue(json!({ "op": "send", "session": "s1", "message": poll })).await;
+    assert_eq!(refusal(&actions), None);
+    assert!(matches!(&actions[1], HostAction::Send { message, .. } if message.poll.as_ref().unwrap().options.len() == 2));
+    let actions = queue(json!({ "op": "send", "session": "ghost", "message": { "to": "+1", "text": "x" } })).await;
+    assert_eq!(refusal(&actions).as_deref(), Some("invalid: session 'ghost' not found"));
+    assert_eq!(actions.len(), 1, "nothing queued");
+    let actions = queue(json!({ "op": "react", "session": "s1", "message": "", "emoji": "x" })).await;
+    assert!(refusal(&actions).unwrap().contains("message ids are 1 to"));
+    let actions = queue(json!({ "op": "revoke", "session": "s1", "message": "m1" })).await;
+    assert!(matches!(&actions[1], HostAction::Revoke { message, .. } if message == "m1"));
+    let actions = queue(json!({ "op": "flood", "session": "s1", "to": "+15550002" })).await;
+    assert_eq!(refusal(&actions).as_deref(), Some(format!("invalid: at most {MAX_QUEUED} messages are queued per call").as_str()));
+    assert_eq!(actions.iter().filter(|a| matches!(a, HostAction::Send { .. })).count(), MAX_QUEUED);
+
+    // A transform may not queue.
+    let out = plugins.transform(&wagate_event_message("acme", "s1", "send from transform")).await;
+    let refused = out.deliveries[0].payload["sendRefused"].as_str().unwrap();
+    assert!(refused.contains("bot and client-events hooks only"), "{refused}");
+
+    // Carried out through the gateway's own pipeline: a contact writes "quote me", the bot's
+    // queued reply quotes it and its reaction lands on it.
+    let (s, b) = gw.post("/api/v1/sim/sessions/s1/inbound", &acme.api_key, json!({ "from": "+15550002", "text": "quote me" })).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let history = || async {
+        let (_, chats) = gw.get("/api/v1/sessions/s1/chats", &acme.api_key).await;
+        match chats[0]["id"].as_str() {
+            Some(chat) => gw.get(&format!("/api/v1/sessions/s1/chats/{chat}/messages"), &acme.api_key).await.1,
+            None => json!([]),
+        }
+    };
+    let mut seen = Value::Null;
+    for _ in 0..500 {
+        seen = history().await;
+        let list = seen.as_array().unwrap();
+        let asked = list.iter().find(|m| m["content"] == "quote me");
+        if list.iter().any(|m| m["content"] == "quoted") && asked.is_some_and(|m| m["reactions"].is_array()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let list = seen.as_array().unwrap();
+    let asked = list.iter().find(|m| m["content"] == "quote me").expect("the inbound is stored");
+    let quoted = list.iter().find(|m| m["content"] == "quoted").unwrap_or_else(|| panic!("no queued reply: {seen}"));
+    assert_eq!(quoted["quoted"]["messageId"], asked["id"]);
+    assert_eq!(asked["reactions"][0]["emoji"], "👍");
+    assert!(list.iter().any(|m| m["content"] == "first"), "the returned action ran too");
+
+    // media.link: a stored file's link works without a token; text and others' messages have none.
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ";
+    let inbound = json!({ "from": "+15550002", "type": "image", "text": "menu", "media": { "base64": png, "mimeType": "image/png" } });
+    let (s, b) = gw.post("/api/v1/sim/sessions/s1/inbound", &acme.api_key, inbound).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let mut image = Value::Null;
+    for _ in 0..300 {
+        if let Some(m) = history().await.as_array().unwrap().iter().find(|m| m["type"] == "image") {
+            image = m.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let id = image["id"].as_str().expect("the image arrived");
+    let link = |tenant: &str, message: &str| {
+        let (tenant, message) = (tenant.to_owned(), message.to_owned());
+        async move {
+            let p = json!({ "session": "s1", "message": message });
+            let actions = plugins.client_event(&identity(&tenant, json!({})), "relay:link", &p).await.unwrap();
+            let [HostAction::Deliver(d)] = &actions[..] else { panic!("{actions:?}") };
+            d.payload.clone()
+        }
+    };
+    let linked = link("acme", id).await;
+    let url = linked["url"].as_str().expect("a link");
+    assert!(url.starts_with(&format!("/api/v1/media/acme/s1/{id}?expires=")), "{url}");
+    let (s, _) = gw.call(Method::GET, url, None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(link("acme", asked["id"].as_str().unwrap()).await["url"], Value::Null, "a text has no file");
+    assert_eq!(link("other", id).await["url"], Value::Null, "another tenant's message");
 }

@@ -7,6 +7,7 @@
 pub mod events;
 mod groups;
 mod records;
+pub mod send;
 #[cfg(feature = "openapi")]
 pub mod schema;
 mod status;

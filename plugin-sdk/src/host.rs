@@ -1,6 +1,7 @@
 //! What the gateway offers a plugin. In a component these call the host (each needs its
 //! capability in plugin.toml); in native tests they use [`crate::testing::FakeHost`].
 
+use wagate_model::send::SendMessage;
 use wagate_model::{Chat, Message, Session};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +16,7 @@ pub enum Level {
 #[cfg(target_arch = "wasm32")]
 mod imp {
     use super::{HostError, Level};
-    use crate::bindings::wagate::plugin::{chats, clock, kv, log, sessions, types};
+    use crate::bindings::wagate::plugin::{chats, clock, kv, log, media, messages, sessions, types};
 
     fn error(e: types::Error) -> HostError {
         match e {
@@ -59,6 +60,19 @@ mod imp {
     pub fn history(session: &str, chat: &str, limit: u32, offset: u32) -> Result<String, HostError> {
         chats::history(session, chat, limit, offset).map_err(error)
     }
+    pub fn media_link(session: &str, message: &str, ttl_secs: u32) -> Result<Option<String>, HostError> {
+        media::link(session, message, ttl_secs).map_err(error)
+    }
+    pub fn queue(session: &str, request: super::Queued) -> Result<(), HostError> {
+        use super::Queued;
+        match request {
+            Queued::Send(m) => messages::send(session, &serde_json::to_string(&m).expect("model types serialise")),
+            Queued::React { message, emoji } => messages::react(session, &message, &emoji),
+            Queued::Edit { message, text } => messages::edit(session, &message, &text),
+            Queued::Revoke { message } => messages::revoke(session, &message),
+        }
+        .map_err(error)
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -98,6 +112,13 @@ mod imp {
     pub fn history(_session: &str, chat: &str, limit: u32, offset: u32) -> Result<String, HostError> {
         with_host(|h| Ok(text(&page(h.history.get(chat), limit, offset))))
     }
+    pub fn media_link(_session: &str, message: &str, _ttl_secs: u32) -> Result<Option<String>, HostError> {
+        with_host(|h| Ok(h.media_links.get(message).cloned()))
+    }
+    pub fn queue(session: &str, request: super::Queued) -> Result<(), HostError> {
+        with_host(|h| h.queued.push((session.to_owned(), request)));
+        Ok(())
+    }
 
     fn text<T: serde::Serialize + ?Sized>(value: &T) -> String {
         serde_json::to_string(value).expect("model types serialise")
@@ -125,6 +146,51 @@ pub fn kv_set(key: &str, value: &str) -> Result<(), HostError> {
 }
 pub fn kv_delete(key: &str) {
     imp::kv_delete(key)
+}
+
+/// What a plugin queued through the `messages` interface, as [`crate::testing::FakeHost`]
+/// records it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Queued {
+    Send(SendMessage),
+    React { message: String, emoji: String },
+    Edit { message: String, text: String },
+    Revoke { message: String },
+}
+
+/// A link to the file of message `message` (our id) of `session` that a browser can load
+/// without credentials (a path on the gateway), valid `ttl_secs` seconds (0: the gateway's
+/// default); `None` when the message has no stored file. Capability `media:read`.
+pub fn media_link(session: &str, message: &str, ttl_secs: u32) -> Result<Option<String>, HostError> {
+    imp::media_link(session, message, ttl_secs)
+}
+
+/// What a frontend can load for `message`'s file (`<img src>`, an audio player): a link from
+/// [`media_link`] with the gateway's default lifetime, or `None` when the message has no
+/// stored file. Capability `media:read`.
+pub fn browser_media_url(message: &Message) -> Option<String> {
+    message.media_url.as_ref()?;
+    media_link(&message.session_id, &message.id, 0).ok().flatten()
+}
+
+/// Queues a message of any kind from `session` (capability `messages:send`, from the `bot`
+/// and `client-events` hooks): checked now, sent after the hook returns, after its returned
+/// actions. A refused send (the session is not connected, a bad file) is logged by the
+/// gateway and, during a client event, sent to the socket as an `error` event.
+pub fn send(session: &str, message: &SendMessage) -> Result<(), HostError> {
+    imp::queue(session, Queued::Send(message.clone()))
+}
+/// Sets the session's reaction to a message (our id); `""` takes it back.
+pub fn react(session: &str, message: &str, emoji: &str) -> Result<(), HostError> {
+    imp::queue(session, Queued::React { message: message.to_owned(), emoji: emoji.to_owned() })
+}
+/// A new text for a text message the session sent.
+pub fn edit(session: &str, message: &str, text: &str) -> Result<(), HostError> {
+    imp::queue(session, Queued::Edit { message: message.to_owned(), text: text.to_owned() })
+}
+/// Deletes a message the session sent, for everyone.
+pub fn revoke(session: &str, message: &str) -> Result<(), HostError> {
+    imp::queue(session, Queued::Revoke { message: message.to_owned() })
 }
 
 /// Why a read of the host failed.

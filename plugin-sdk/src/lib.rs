@@ -32,7 +32,7 @@ pub use wagate_model::{
     Chat, Direction, DisconnectReason, Event, Message, MessageStatus, MessageType, Session, SessionStatus, TenantStats,
 };
 
-/// The WIT bindings (`wit/plugin.wit`, `wagate:plugin@1.0.0`), for plugins that need the raw
+/// The WIT bindings (`wit/plugin.wit`, `wagate:plugin@1.1.0`), for plugins that need the raw
 /// interface. A component imports only the interfaces it calls: a plugin that never calls
 /// `host::kv_get` does not import `wagate:plugin/kv`, and needs no `kv` capability.
 pub mod bindings {

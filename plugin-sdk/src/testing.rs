@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use wagate_model::events::SessionQr;
 
-use crate::host::Level;
+use crate::host::{Level, Queued};
 use crate::{
     Action, Chat, ClientEvent, Direction, Emit, Event, EventBody, Identity, Message, MessageStatus, MessageType,
     Plugin, Session, SessionStatus,
@@ -31,6 +31,11 @@ pub struct FakeHost {
     /// Per chat id, what `host::history()` pages through.
     pub history: HashMap<String, Vec<Message>>,
     pub logs: Vec<(Level, String)>,
+    /// Per message id, what `host::media_link()` answers.
+    pub media_links: HashMap<String, String>,
+    /// What the plugin queued through `host::send()`, `react()`, `edit()`, `revoke()`, with
+    /// the session it queued from, oldest first.
+    pub queued: Vec<(String, Queued)>,
 }
 
 thread_local! {

@@ -144,6 +144,17 @@ test("a bot answers a real inbound message", async () => {
   await log.waitFor("message.received", (p) => p.message.content === "thanks");
   await sleep(200);
   assert.equal(log.filter((e) => e.name === "message.sent").length, 1, "no rule matched: no answer");
+
+  // quote: the answer is queued through the `messages` interface and replies to the question.
+  const q = await gw.api("PUT", "/api/v1/tenant/plugins/auto-reply", plain.apiKey, {
+    config: { rules: [{ contains: "hours", reply: "9 to 5" }], quote: true },
+  });
+  assert.equal(q.status, 200, JSON.stringify(q.body));
+  await gw.api("POST", "/api/v1/sim/sessions/bot/inbound", plain.apiKey, { from: "+628123456789", text: "opening hours?" });
+  const asked = await log.waitFor("message.received", (p) => p.message.content === "opening hours?");
+  const quoted = await log.waitFor("message.sent", (p) => p.message.content === "9 to 5");
+  assert.equal(quoted.message.quoted.messageId, asked.message.id);
+  await log.waitFor("message.status", (p) => p.messageId === quoted.message.id && p.status === "READ");
 });
 
 test("a faulting plugin costs only its own tenant", async () => {

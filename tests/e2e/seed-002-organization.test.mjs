@@ -6,6 +6,7 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Gateway, ISO, TRANSPORTS, assertTypes, bindPlugin, during, shippedPlugins, sleep } from "./lib/gateway.mjs";
 
+const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489", "hex");
 const ORG = "0d7c6a9e-1f7b-4d3c-9c1e-5a2b3c4d5e6f";
 // Where the AuZap frontend is served (Vite's dev server).
 const APP_ORIGIN = "http://localhost:5173";
@@ -64,9 +65,14 @@ for (const transports of TRANSPORTS) {
       const chats = (await gw.api("GET", `/api/v1/sessions/${instanceId}/chats`, acme.apiKey)).body;
       assert.equal(msg.conversationId, chats[0].id);
 
-      await gw.api("POST", `/api/v1/sim/sessions/${instanceId}/inbound`, acme.apiKey, { from: "+5511988887777", text: "photo", type: "image" });
+      await gw.api("POST", `/api/v1/sim/sessions/${instanceId}/inbound`, acme.apiKey, { from: "+5511988887777", text: "photo", type: "image", media: { base64: PNG.toString("base64") } });
       const image = await socket.log.waitFor("whatsapp:message", (d) => d.message.content === "photo");
       assert.equal(image.message.contentType, "image");
+      // mediaUrl is what the page's <img src> loads: no token, the file byte for byte.
+      const file = await fetch(new URL(image.message.mediaUrl, gw.url));
+      assert.equal(file.status, 200);
+      assert.deepEqual(Buffer.from(await file.arrayBuffer()), PNG);
+      assert.equal(file.headers.get("content-type"), "image/png");
 
       await gw.api("POST", `/api/v1/sessions/${instanceId}/disconnect`, acme.apiKey);
       const down = await socket.log.waitFor("whatsapp:disconnected");

@@ -8,6 +8,7 @@ const CHAT = {
   id: "string", contactName: "string", contactNumber: "string|null", contactJid: "string", lastMessage: "string|null",
   lastMessageTime: "string|null", unreadCount: "number", isGroup: "boolean", isPinned: "boolean", isArchived: "boolean",
 };
+const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489", "hex");
 const MESSAGE = {
   id: "string", messageId: "string", fromJid: "string", fromNumber: "string|null", fromName: "string|null",
   content: "string", type: "string", isFromMe: "boolean", status: "string", timestamp: "string",
@@ -100,6 +101,14 @@ for (const [i, transports] of TRANSPORTS.entries()) {
       assert.deepEqual([incoming.whatsappNumberId, incoming.message.isFromMe, incoming.message.fromNumber], [number, false, "+628123456789"]);
       const bump = await log.waitFor("chat:updated", (d) => d.chat.lastMessage === "New message here");
       assert.equal(bump.chat.id, incoming.chatId);
+      assert.equal(incoming.message.mediaUrl, undefined, "a text has no file");
+      // A photo: its type, and a mediaUrl the page loads without a token.
+      await gw.api("POST", `/api/v1/sim/sessions/${number}/inbound`, acme.apiKey, { from: "+628123456789", type: "image", text: "the menu", media: { base64: PNG.toString("base64") } });
+      const photo = await log.waitFor("message:new", (d) => d.message.content === "the menu");
+      assert.equal(photo.message.type, "IMAGE");
+      const file = await fetch(new URL(photo.message.mediaUrl, gw.url));
+      assert.equal(file.status, 200);
+      assert.deepEqual(Buffer.from(await file.arrayBuffer()), PNG);
 
       const sent = await gw.api("POST", `/api/v1/sessions/${number}/messages`, acme.apiKey, { phoneNumber: undefined, to: "+628123456789", text: "Hello from REST API!" });
       assert.equal(sent.status, 202);

@@ -5,12 +5,10 @@ use axum::Json;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use url::Url;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,12 +16,10 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::state::AppState;
-use crate::connector::{OutgoingBody, OutgoingMedia};
-use crate::media::kinds::MediaKind;
 use crate::media::links::{LinkError, MAX_LINK_TTL_SECS};
-use crate::model::{ContactCard, Keyed, Location, MediaInfo, Message, SessionKey};
-use crate::sessions::outgoing::vcard_for;
-use crate::sessions::{IdempotencyKey, MediaFromUrl, SendBody, SendRequest};
+use crate::model::{Keyed, MediaInfo, Message, SessionKey};
+use crate::sessions::{IdempotencyKey, compose};
+use wagate_model::send::{MediaInput, SendKind, SendMessage};
 use crate::store::{messages, sessions as sessions_store};
 
 /// A send may carry a file up to WhatsApp's largest (a 100 MB document), base64-encoded
@@ -44,96 +40,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The header a client sets to make a send safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
-
-#[derive(Deserialize, Serialize, ToSchema, Clone, Copy, PartialEq, Debug)]
-#[serde(rename_all = "lowercase")]
-pub enum SendKind {
-    Text,
-    Location,
-    Contact,
-    Poll,
-    Image,
-    Video,
-    Audio,
-    /// A voice note (push-to-talk): Opus in OGG.
-    Voice,
-    Document,
-    Sticker,
-}
-
-impl SendKind {
-    fn media(self) -> Option<MediaKind> {
-        Some(match self {
-            SendKind::Image => MediaKind::Image,
-            SendKind::Video => MediaKind::Video,
-            SendKind::Audio => MediaKind::Audio,
-            SendKind::Voice => MediaKind::Voice,
-            SendKind::Document => MediaKind::Document,
-            SendKind::Sticker => MediaKind::Sticker,
-            _ => return None,
-        })
-    }
-}
-
-/// A file in a JSON send: exactly one of `base64` and `url`.
-#[derive(Deserialize, Serialize, ToSchema, Debug)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct MediaInput {
-    /// The file, base64 (standard alphabet, padding optional).
-    #[serde(skip_serializing)]
-    base64: Option<String>,
-    /// Where the gateway fetches the file (http or https, public addresses only unless the
-    /// operator allows a network). The message is accepted at once; the file is fetched
-    /// and checked afterwards (`message.media`), or the message ends `FAILED` with why.
-    url: Option<String>,
-    /// Documents: the name the recipient sees.
-    file_name: Option<String>,
-}
-
-/// A contact card: give `vcard`, or a `phone` and the gateway writes the card.
-#[derive(Deserialize, Serialize, ToSchema, Debug)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ContactInput {
-    name: String,
-    vcard: Option<String>,
-    /// A phone number; the card WhatsApp shows gets it with its "message" button.
-    phone: Option<String>,
-}
-
-#[derive(Deserialize, Serialize, ToSchema, Debug)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PollInput {
-    question: String,
-    /// 2 to 12 distinct options.
-    options: Vec<String>,
-    /// How many options a voter may pick (default 1: single choice).
-    selectable_count: Option<u32>,
-}
-
-/// A message to send. `type` says which block it has (`text`, `location`, `contact`, `poll`,
-/// or `media` for `image`, `video`, `audio`, `voice`, `document`, `sticker`); without `type`
-/// the one block given says it (`media` needs a `type`). `replyTo` and `mentions` go with any
-/// kind. Files may also come as `multipart/form-data` (see the form below).
-#[derive(Deserialize, Serialize, ToSchema, Debug, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SendMessage {
-    /// Phone number (`+62812...`) or jid (`62812...@s.whatsapp.net`, `...@g.us`).
-    to: String,
-    #[serde(rename = "type")]
-    kind: Option<SendKind>,
-    text: Option<String>,
-    /// Images, videos and documents: the caption.
-    caption: Option<String>,
-    /// The file of a media kind.
-    media: Option<MediaInput>,
-    location: Option<Location>,
-    contact: Option<ContactInput>,
-    poll: Option<PollInput>,
-    /// Id of a message of the same chat this one replies to (quotes).
-    reply_to: Option<String>,
-    /// Phone numbers or jids the text mentions (write them as `@<number>` in the text).
-    mentions: Option<Vec<String>>,
-}
 
 /// The same send as a form, for files: `file` is the file part (its filename is a
 /// document's name).
@@ -190,118 +96,6 @@ async fn from_form(mut form: Multipart) -> ApiResult<(SendMessage, Bytes)> {
     Ok((req, file))
 }
 
-impl SendMessage {
-    /// The file of a JSON send given as base64.
-    fn decoded_media(&self) -> ApiResult<Option<Bytes>> {
-        let Some(m) = &self.media else { return Ok(None) };
-        match (&m.base64, &m.url) {
-            (Some(text), None) => base64::engine::general_purpose::STANDARD_NO_PAD
-                .decode(text.trim_end_matches('='))
-                .map(|b| Some(Bytes::from(b)))
-                .map_err(|e| invalid_media(format!("media.base64 is not base64: {e}"))),
-            (None, Some(_)) => Ok(None),
-            _ => Err(invalid_media("media needs exactly one of base64, url")),
-        }
-    }
-
-    fn body(self, file: Option<Bytes>) -> ApiResult<(String, SendBody, Option<String>, Vec<String>)> {
-        if let Some(kind) = self.kind.and_then(SendKind::media) {
-            if self.text.is_some() || self.location.is_some() || self.contact.is_some() || self.poll.is_some() {
-                return Err(ApiError::unprocessable(
-                    "mixed_content",
-                    "a media message has a file (and a caption), nothing else",
-                ));
-            }
-            let (url, file_name) = self.media.map(|m| (m.url, m.file_name)).unwrap_or_default();
-            let caption = self.caption.unwrap_or_default();
-            let body = match (file, url) {
-                (Some(data), _) => SendBody::Ready(OutgoingBody::Media(OutgoingMedia {
-                    kind,
-                    info: MediaInfo { file_name, ..Default::default() },
-                    caption,
-                    data,
-                })),
-                (None, Some(url)) => {
-                    let url = Url::parse(&url).map_err(|e| {
-                        ApiError::unprocessable("invalid_media_url", format!("media.url is not a URL: {e}"))
-                    })?;
-                    SendBody::FromUrl(MediaFromUrl { kind, url, file_name, caption })
-                }
-                (None, None) => {
-                    return Err(ApiError::unprocessable(
-                        "missing_content",
-                        format!("type '{}' needs 'media'", kind.name()),
-                    ));
-                }
-            };
-            return Ok((self.to, body, self.reply_to, self.mentions.unwrap_or_default()));
-        }
-        if self.media.is_some() || self.caption.is_some() {
-            return Err(ApiError::unprocessable(
-                "mixed_content",
-                "media and caption need a media type (image, video, audio, voice, document, sticker)",
-            ));
-        }
-        let given: Vec<SendKind> = [
-            (self.text.is_some(), SendKind::Text),
-            (self.location.is_some(), SendKind::Location),
-            (self.contact.is_some(), SendKind::Contact),
-            (self.poll.is_some(), SendKind::Poll),
-        ]
-        .into_iter()
-        .filter_map(|(present, kind)| present.then_some(kind))
-        .collect();
-        let kind = match (self.kind, given.as_slice()) {
-            (Some(kind), [only]) if *only == kind => kind,
-            (None, [only]) => *only,
-            (Some(kind), []) => {
-                let field = serde_json::to_value(kind).expect("kind serialises");
-                return Err(ApiError::unprocessable(
-                    "missing_content",
-                    format!("type '{}' needs the field {field}", field.as_str().unwrap_or_default()),
-                ));
-            }
-            (None, []) => {
-                return Err(ApiError::unprocessable("missing_content", "give one of text, location, contact, poll"));
-            }
-            _ => {
-                return Err(ApiError::unprocessable(
-                    "mixed_content",
-                    "a message has exactly one of text, location, contact, poll (matching its type)",
-                ));
-            }
-        };
-        let body = match kind {
-            SendKind::Text => OutgoingBody::Text(self.text.unwrap_or_default()),
-            SendKind::Location => OutgoingBody::Location(self.location.expect("checked above")),
-            SendKind::Contact => {
-                let c = self.contact.expect("checked above");
-                let vcard = match (c.vcard, c.phone) {
-                    (Some(v), None) => v,
-                    (None, Some(phone)) => vcard_for(&c.name, &phone),
-                    _ => {
-                        return Err(ApiError::unprocessable(
-                            "invalid_contact",
-                            "contact needs exactly one of vcard, phone",
-                        ));
-                    }
-                };
-                OutgoingBody::Contact(ContactCard { name: c.name, vcard })
-            }
-            SendKind::Poll => {
-                let p = self.poll.expect("checked above");
-                OutgoingBody::Poll {
-                    question: p.question,
-                    options: p.options,
-                    selectable_count: p.selectable_count.unwrap_or(1),
-                }
-            }
-            _ => unreachable!("media kinds are handled above"),
-        };
-        Ok((self.to, SendBody::Ready(body), self.reply_to, self.mentions.unwrap_or_default()))
-    }
-}
-
 fn idempotency_key(headers: &HeaderMap, req: &SendMessage, file: Option<&[u8]>) -> ApiResult<Option<IdempotencyKey>> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY) else { return Ok(None) };
     let key = value
@@ -315,8 +109,13 @@ fn idempotency_key(headers: &HeaderMap, req: &SendMessage, file: Option<&[u8]>) 
                 format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable characters"),
             )
         })?;
+    // The file counts by its digest, not by its base64 text.
+    let mut fields = serde_json::to_value(req).expect("a request serialises");
+    if let Some(media) = fields.get_mut("media").and_then(|m| m.as_object_mut()) {
+        media.remove("base64");
+    }
     let mut digest = Sha256::new();
-    digest.update(serde_json::to_vec(req).expect("a request serialises"));
+    digest.update(serde_json::to_vec(&fields).expect("a request serialises"));
     if let Some(file) = file {
         digest.update(Sha256::digest(file));
     }
@@ -350,12 +149,11 @@ async fn send_message(
         (req, Some(file))
     } else {
         let ApiJson(req) = ApiJson::<SendMessage>::from_request(request, &st).await?;
-        let file = req.decoded_media()?;
+        let file = compose::decoded_media(&req)?;
         (req, file)
     };
     let idempotency = idempotency_key(&headers, &req, file.as_deref())?;
-    let (to, body, reply_to, mentions) = req.body(file)?;
-    let accepted = st.sessions.send(&session.key(), SendRequest { to, body, reply_to, mentions, idempotency }).await?;
+    let accepted = st.sessions.send(&session.key(), compose::request(req, file, idempotency)?).await?;
     let mut response = (StatusCode::ACCEPTED, Json(accepted.message)).into_response();
     if accepted.replayed {
         response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));

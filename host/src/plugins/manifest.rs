@@ -38,6 +38,12 @@ pub enum Capability {
     SessionsRead,
     #[serde(rename = "chats:read")]
     ChatsRead,
+    /// Links to messages' files (since contract 1.1).
+    #[serde(rename = "media:read")]
+    MediaRead,
+    /// Messages of every kind, reactions, edits, revokes (since contract 1.1).
+    #[serde(rename = "messages:send")]
+    MessagesSend,
 }
 
 impl Capability {
@@ -48,6 +54,8 @@ impl Capability {
             Capability::Kv => "kv",
             Capability::SessionsRead => "sessions:read",
             Capability::ChatsRead => "chats:read",
+            Capability::MediaRead => "media:read",
+            Capability::MessagesSend => "messages:send",
         }
     }
 }

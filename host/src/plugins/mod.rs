@@ -35,6 +35,7 @@ use utoipa::ToSchema;
 use self::bindings::{Binding, Warm, merged_config};
 use self::registry::{Loaded, Registry};
 use self::sandbox::{CallContext, CallerScope, Fault, Request, Response, Sandbox, wit};
+pub use self::sandbox::{MAX_QUEUED, MAX_SEND_JSON, MediaAccess};
 use crate::auth::{Identity, TenantDirectory};
 use crate::config::PluginsConfig;
 use crate::events::Event;
@@ -136,6 +137,7 @@ struct Inner {
     /// Where a plugin's kv and log quotas come from (the tenant's limits, the log rate).
     directory: TenantDirectory,
     rates: Rates,
+    media: MediaAccess,
 }
 
 #[derive(Clone)]
@@ -151,6 +153,7 @@ impl Plugins {
         db: db::Store,
         directory: TenantDirectory,
         rates: Rates,
+        media: MediaAccess,
     ) -> Result<Self, String> {
         std::fs::create_dir_all(&cfg.dir)
             .map_err(|e| format!("cannot create plugins dir {}: {e}", cfg.dir.display()))?;
@@ -171,6 +174,7 @@ impl Plugins {
                 reload_lock: Default::default(),
                 directory,
                 rates,
+                media,
             }),
         };
         for name in plugins.inner.registry.folders() {
@@ -269,6 +273,7 @@ impl Plugins {
             directory: self.inner.directory.clone(),
             rates: self.inner.rates.clone(),
             dropping_logs: Default::default(),
+            media: self.inner.media.clone(),
         })
     }
 
@@ -525,7 +530,10 @@ impl Plugins {
         let mut out = Vec::new();
         for b in bindings {
             let check = |r| match r {
-                Response::Actions(a) => output::actions(&b.tenant, a, false),
+                Response::Actions(a, queued) => output::actions(&b.tenant, a, false).map(|mut v| {
+                    v.extend(queued);
+                    v
+                }),
                 _ => Err(Fault::BadOutput("unexpected answer".into())),
             };
             out.extend(self.invoke(&b, Hook::Bot, Request::OnEvent(&event), check).await.unwrap_or_default());
@@ -547,7 +555,10 @@ impl Plugins {
         let mut out = Vec::new();
         for b in bindings {
             let check = |r| match r {
-                Response::Actions(a) => output::actions(&b.tenant, a, true),
+                Response::Actions(a, queued) => output::actions(&b.tenant, a, true).map(|mut v| {
+                    v.extend(queued);
+                    v
+                }),
                 _ => Err(Fault::BadOutput("unexpected answer".into())),
             };
             let req = Request::ClientEvent { caller: &who, event: &event, scope: &scope };

@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::sandbox::{Fault, wit};
 use crate::model::{SessionKey, validate_id};
 use crate::realtime::rooms;
+use wagate_model::send::SendMessage;
 
 const MAX_ITEMS: usize = 64;
 const MAX_EVENT_NAME: usize = 128;
@@ -38,6 +39,27 @@ pub enum HostAction {
     Leave(String),
     SendText { session: SessionKey, to: String, text: String },
     MarkRead { session: SessionKey, chat: String },
+    /// From the `messages` interface (contract 1.1), checked when the plugin queued them.
+    Send { session: SessionKey, message: Box<SendMessage> },
+    /// `emoji` None takes the session's reaction back.
+    React { session: SessionKey, message: String, emoji: Option<String> },
+    Edit { session: SessionKey, message: String, text: String },
+    Revoke { session: SessionKey, message: String },
+}
+
+impl HostAction {
+    /// The session the action acts from, for those that act from one.
+    pub fn session(&self) -> Option<&SessionKey> {
+        match self {
+            HostAction::SendText { session, .. }
+            | HostAction::MarkRead { session, .. }
+            | HostAction::Send { session, .. }
+            | HostAction::React { session, .. }
+            | HostAction::Edit { session, .. }
+            | HostAction::Revoke { session, .. } => Some(session),
+            HostAction::Deliver(_) | HostAction::Join(_) | HostAction::Leave(_) => None,
+        }
+    }
 }
 
 fn bad(msg: impl Into<String>) -> Fault {

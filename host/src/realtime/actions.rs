@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::auth::{Identity, SessionAccess};
 use crate::model::SessionKey;
 use crate::plugins::{Delivery, HostAction, Target};
-use crate::sessions::Sessions;
+use crate::sessions::{SessionError, Sessions, compose};
 
 pub async fn deliver(io: &SocketIo, caller: Option<&SocketRef>, d: Delivery) {
     match d.target {
@@ -46,11 +46,7 @@ impl Caller<'_> {
 pub async fn execute(io: &SocketIo, sessions: &Sessions, caller: Option<Caller<'_>>, actions: Vec<HostAction>) {
     let socket = caller.as_ref().map(|c| c.socket);
     for action in actions {
-        let session = match &action {
-            HostAction::SendText { session, .. } | HostAction::MarkRead { session, .. } => Some(session),
-            _ => None,
-        };
-        if let (Some(c), Some(key)) = (&caller, session)
+        if let (Some(c), Some(key)) = (&caller, action.session())
             && !c.may_use(sessions, key).await
         {
             let message = format!("session '{}' not found", key.session);
@@ -71,23 +67,43 @@ pub async fn execute(io: &SocketIo, sessions: &Sessions, caller: Option<Caller<'
                 }
             }
             HostAction::SendText { session, to, text } => {
-                // A refused send is the plugin's request failing, not the plugin: tell the
-                // caller if there is one, log it either way.
-                if let Err(e) = sessions.send_text(&session, &to, &text).await {
-                    tracing::warn!(session = %session, error = %e, "plugin send-text refused");
-                    if let Some(s) = caller {
-                        let _ = s.emit("error", &json!({ "code": "send_failed", "message": e.to_string() }));
-                    }
-                }
+                let result = sessions.send_text(&session, &to, &text).await.map(drop);
+                refused(caller, &session, "send-text", "send_failed", result);
             }
             HostAction::MarkRead { session, chat } => {
-                if let Err(e) = sessions.mark_read(&session, &chat).await {
-                    tracing::warn!(session = %session, error = %e, "plugin mark-read refused");
-                    if let Some(s) = caller {
-                        let _ = s.emit("error", &json!({ "code": "mark_read_failed", "message": e.to_string() }));
-                    }
-                }
+                let result = sessions.mark_read(&session, &chat).await.map(drop);
+                refused(caller, &session, "mark-read", "mark_read_failed", result);
             }
+            HostAction::Send { session, message } => {
+                let result = async {
+                    let file = compose::decoded_media(&message)?;
+                    sessions.send(&session, compose::request(*message, file, None)?).await
+                };
+                refused(caller, &session, "send", "send_failed", result.await.map(drop));
+            }
+            HostAction::React { session, message, emoji } => {
+                let result = sessions.react(&session, &message, emoji.as_deref()).await.map(drop);
+                refused(caller, &session, "react", "react_failed", result);
+            }
+            HostAction::Edit { session, message, text } => {
+                let result = sessions.edit(&session, &message, &text).await.map(drop);
+                refused(caller, &session, "edit", "edit_failed", result);
+            }
+            HostAction::Revoke { session, message } => {
+                let result = sessions.revoke(&session, &message).await.map(drop);
+                refused(caller, &session, "revoke", "revoke_failed", result);
+            }
+        }
+    }
+}
+
+/// A refused request is the plugin's request failing, not the plugin: the caller is told if
+/// there is one, the log says it either way.
+fn refused(caller: Option<&SocketRef>, session: &SessionKey, what: &str, code: &str, result: Result<(), SessionError>) {
+    if let Err(e) = result {
+        tracing::warn!(session = %session, error = %e, "plugin {what} refused");
+        if let Some(s) = caller {
+            let _ = s.emit("error", &json!({ "code": code, "message": e.to_string() }));
         }
     }
 }

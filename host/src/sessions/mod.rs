@@ -4,6 +4,7 @@
 
 mod actor;
 mod backoff;
+pub mod compose;
 pub mod groups;
 pub mod outgoing;
 mod qr_image;

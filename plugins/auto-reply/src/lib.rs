@@ -1,6 +1,7 @@
 //! Keyword auto-reply bot. See README.md.
 
 use serde::Deserialize;
+use wagate_plugin_sdk::model::send::SendMessage;
 use wagate_plugin_sdk::{Action, Event, EventBody, Plugin, host};
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -20,6 +21,9 @@ pub struct Config {
     sessions: Option<Vec<String>>,
     #[serde(default)]
     cooldown_secs: u64,
+    /// Answers quote the message they answer.
+    #[serde(default)]
+    quote: bool,
 }
 
 pub struct AutoReply {
@@ -80,6 +84,13 @@ impl Plugin for AutoReply {
         }
         let Some(reply) = self.answer(&message.content) else { return Vec::new() };
         if !self.cooled_down(session, &chat.id) {
+            return Vec::new();
+        }
+        if self.config.quote {
+            let answer = SendMessage::text(&message.from_jid, reply).replying_to(&message.id);
+            if let Err(e) = host::send(session, &answer) {
+                host::log(host::Level::Warn, &format!("auto-reply not queued: {e}"));
+            }
             return Vec::new();
         }
         vec![Action::SendText { session: session.to_owned(), to: message.from_jid.clone(), text: reply.to_owned() }]
@@ -151,6 +162,15 @@ mod tests {
         h.host(|h| h.now_ms += 61_000);
         assert!(reply_of(&h.on_event(&inbound("c"))).is_some());
         assert_eq!(h.host(|h| h.kv.get("last:sales:c1").cloned()), Some("1061000".into()));
+    }
+
+    #[test]
+    fn quoting_answers_reply_to_the_message() {
+        let mut h = Harness::<AutoReply>::new(json!({ "fallback": "F", "quote": true })).unwrap();
+        assert!(h.on_event(&inbound("hello")).is_empty(), "queued, not returned");
+        let queued = h.host(|h| h.queued.clone());
+        let want = SendMessage::text("628123@s.whatsapp.net", "F").replying_to("m-c1");
+        assert_eq!(queued, vec![("sales".to_owned(), host::Queued::Send(want))]);
     }
 
     #[test]

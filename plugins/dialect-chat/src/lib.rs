@@ -53,7 +53,7 @@ fn chat_out(c: &Chat) -> Value {
 }
 
 fn message_out(m: &Message) -> Value {
-    json!({
+    let mut out = json!({
         "id": m.id,
         "messageId": m.wa_message_id.as_deref().unwrap_or(&m.id),
         "fromJid": m.from_jid,
@@ -64,7 +64,12 @@ fn message_out(m: &Message) -> Value {
         "isFromMe": m.from_me,
         "status": m.status,
         "timestamp": iso(m.timestamp),
-    })
+    });
+    // Media: a link the browser loads without a token.
+    if let Some(url) = host::browser_media_url(m) {
+        out["mediaUrl"] = url.into();
+    }
+    out
 }
 
 fn session_of(id: &str) -> Result<Option<Session>, host::HostError> {

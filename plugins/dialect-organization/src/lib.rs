@@ -4,7 +4,7 @@ use serde::Deserialize;
 use wagate_plugin_sdk::claims::TenantAttribute;
 use wagate_plugin_sdk::{
     Action, ClientEvent, DisconnectReason, Emit, Event, EventBody, Identity, MessageType, Plugin, Value, export_plugin,
-    ids, json, model::time::iso,
+    host, ids, json, model::time::iso,
 };
 
 /// The one room of the organization's sockets (rooms are per tenant already).
@@ -127,8 +127,8 @@ impl Plugin for DialectOrganization {
                     "direction": "incoming",
                     "timestamp": iso(m.timestamp),
                 });
-                if let Some(url) = &m.media_url {
-                    message["mediaUrl"] = url.as_str().into();
+                if let Some(url) = host::browser_media_url(m) {
+                    message["mediaUrl"] = url.into();
                 }
                 (
                     "whatsapp:message",
@@ -190,5 +190,10 @@ mod tests {
             out[0].payload,
             json!({"conversationId": "c", "contactId": "15551234567@s.whatsapp.net", "message": {"id": "W", "content": "hi", "contentType": "image", "direction": "incoming", "timestamp": iso(at())}})
         );
+        // A stored file goes out as a link the browser loads without a token.
+        h.host(|host| host.media_links.insert("m-c".into(), "/api/v1/media/t1/i1/m-c?expires=1&signature=s".into()));
+        let m = Message { kind: MessageType::Image, media_url: Some("/api/v1/sessions/i1/messages/m-c/media".into()), ..message("i1", "c", "") };
+        let out = h.transform(&event("i1", EventBody::MessageReceived(MessageEvent { message: m, chat: chat("i1", "c") })));
+        assert_eq!(out[0].payload["message"]["mediaUrl"], "/api/v1/media/t1/i1/m-c?expires=1&signature=s");
     }
 }

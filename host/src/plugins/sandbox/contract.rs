@@ -12,20 +12,24 @@ use super::super::manifest::{Capability, Hook, Manifest};
 /// The contract versions this host links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Contract {
-    /// `wagate:plugin@1.x`: an interface per capability and per hook.
-    V1,
+    /// `wagate:plugin@1.x`, with the minor version it was built against: an interface per
+    /// capability and per hook.
+    V1 { minor: u64 },
     /// `wagate:plugin@0.3.x`: one `host` import, one `hooks` export, linked through the
     /// adapter so plugins built before 1.0 keep working.
     V0_3,
 }
 
 impl Contract {
-    pub fn version(self) -> &'static str {
+    pub fn version(self) -> String {
         match self {
-            Contract::V1 => "1.0.0",
-            Contract::V0_3 => "0.3.0",
+            Contract::V1 { minor } => format!("1.{minor}.0"),
+            Contract::V0_3 => "0.3.0".into(),
         }
     }
+
+    /// The newest contract this host links, which plugin-sdk builds against.
+    pub const CURRENT: Contract = Contract::V1 { minor: 1 };
 }
 
 /// The names a component imports and exports.
@@ -68,6 +72,8 @@ fn capability_of(import: &str) -> Result<Option<Capability>, ()> {
             "kv" => Ok(Some(Capability::Kv)),
             "sessions" => Ok(Some(Capability::SessionsRead)),
             "chats" => Ok(Some(Capability::ChatsRead)),
+            "media" if major >= 1 => Ok(Some(Capability::MediaRead)),
+            "messages" if major >= 1 => Ok(Some(Capability::MessagesSend)),
             _ => Err(()),
         };
     }
@@ -93,7 +99,7 @@ fn hook_interface(hook: Hook) -> &'static str {
 pub fn check(surface: &Surface, manifest: &Manifest) -> Result<Contract, String> {
     let ours_exported: Vec<(&str, u64, u64)> = surface.exports.iter().filter_map(|e| ours(e)).collect();
     let contract = match ours_exported.first() {
-        Some((_, 1, _)) => Contract::V1,
+        Some((_, 1, minor)) => Contract::V1 { minor: *minor },
         Some((_, 0, 3)) => Contract::V0_3,
         Some((interface, major, minor)) => {
             return Err(format!(
@@ -101,11 +107,14 @@ pub fn check(surface: &Surface, manifest: &Manifest) -> Result<Contract, String>
             ));
         }
         None => {
-            return Err("the component exports no wagate:plugin interface (missing export 'wagate:plugin/config@1.0.0')".into());
+            return Err(format!(
+                "the component exports no wagate:plugin interface (missing export 'wagate:plugin/config@{}')",
+                Contract::CURRENT.version()
+            ));
         }
     };
     if let Some(declared) = manifest.wit.as_deref() {
-        let wanted = if contract == Contract::V1 { "1." } else { "0.3." };
+        let wanted = if contract == Contract::V0_3 { "0.3." } else { "1." };
         if !declared.starts_with(wanted) {
             return Err(format!(
                 "plugin.toml says wit = \"{declared}\" but the component is built against wagate:plugin@{}",
@@ -126,18 +135,22 @@ pub fn check(surface: &Surface, manifest: &Manifest) -> Result<Contract, String>
             Err(()) => return Err(format!("the component imports '{import}', which no plugin is given")),
         }
     }
-    if contract == Contract::V1 {
+    if let Contract::V1 { .. } = contract {
         let exported: BTreeSet<&str> =
             ours_exported.iter().filter(|(_, major, _)| *major == 1).map(|(i, _, _)| *i).collect();
         if !exported.contains("config") {
-            return Err("the component does not export 'wagate:plugin/config@1.0.0', which every plugin needs".into());
+            return Err(format!(
+                "the component does not export 'wagate:plugin/config@{}', which every plugin needs",
+                contract.version()
+            ));
         }
         for hook in &manifest.hooks {
             let interface = hook_interface(*hook);
             if !exported.contains(interface) {
                 return Err(format!(
-                    "plugin.toml lists the hook '{}' but the component does not export 'wagate:plugin/{interface}@1.0.0'",
-                    hook.name()
+                    "plugin.toml lists the hook '{}' but the component does not export 'wagate:plugin/{interface}@{}'",
+                    hook.name(),
+                    contract.version()
                 ));
             }
         }
@@ -177,9 +190,19 @@ mod tests {
         imports.extend(["wagate:plugin/types@1.0.0", "wagate:plugin/kv@1.0.0", "wasi:clocks/monotonic-clock@0.2.6"]);
         let s = surface(&imports, &["wagate:plugin/config@1.0.0", "wagate:plugin/transform@1.0.0"]);
         let m = manifest(&[Hook::Transform], &[Capability::Kv, Capability::Clock]);
-        assert_eq!(check(&s, &m), Ok(Contract::V1));
+        assert_eq!(check(&s, &m), Ok(Contract::V1 { minor: 0 }));
         let newer_minor = surface(WASI, &["wagate:plugin/config@1.2.0", "wagate:plugin/transform@1.2.0"]);
-        assert_eq!(check(&newer_minor, &m), Ok(Contract::V1));
+        assert_eq!(check(&newer_minor, &m), Ok(Contract::V1 { minor: 2 }));
+    }
+
+    #[test]
+    fn the_1_1_interfaces_need_their_capabilities() {
+        let s = surface(&["wagate:plugin/media@1.1.0", "wagate:plugin/messages@1.1.0"], &["wagate:plugin/config@1.1.0"]);
+        let err = check(&s, &manifest(&[], &[Capability::MediaRead])).unwrap_err();
+        assert!(err.contains("'wagate:plugin/messages@1.1.0'") && err.contains("'messages:send'"), "{err}");
+        let granted = manifest(&[], &[Capability::MediaRead, Capability::MessagesSend]);
+        assert_eq!(check(&s, &granted), Ok(Contract::V1 { minor: 1 }));
+        assert_eq!(Contract::V1 { minor: 1 }.version(), "1.1.0");
     }
 
     #[test]

@@ -2,9 +2,12 @@
 //! capability, stays inside the binding's tenant (and, during a client event, inside what the
 //! calling socket's user may use) and keeps within the tenant's quotas.
 
+use super::super::output::HostAction;
 use super::{Capability, Denied, MAX_KV_KEY, MAX_KV_KEYS, MAX_KV_VALUE, State};
-use crate::model::SessionKey;
+use crate::media::links::MAX_LINK_TTL_SECS;
+use crate::model::{SessionKey, validate_id};
 use crate::store::{self as db, chats, messages, plugins as stored, sessions};
+use wagate_model::send::SendMessage;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Level {
@@ -186,5 +189,110 @@ impl State {
         let key = SessionKey::new(&self.ctx.tenant, &session);
         let limit = i64::from(limit.min(MAX_PAGE));
         Ok(json(messages::list_for_chat(self.ctx.db.pool(), &key, &chat, limit, i64::from(offset)).await))
+    }
+}
+
+/// Sends one call may queue.
+pub const MAX_QUEUED: usize = 16;
+/// The longest `SendMessage` a plugin may queue; larger files go by `media.url`.
+pub const MAX_SEND_JSON: usize = 4 * 1024 * 1024;
+const MAX_MESSAGE_ID: usize = 200;
+
+/// What a plugin asks of a message through the `messages` interface, before it is queued.
+pub enum MessageRequest {
+    Send(String),
+    React { message: String, emoji: String },
+    Edit { message: String, text: String },
+    Revoke { message: String },
+}
+
+impl State {
+    pub(super) async fn media_link(
+        &mut self,
+        session: String,
+        message: String,
+        ttl_secs: u32,
+    ) -> wasmtime::Result<Result<Option<String>, HostError>> {
+        self.require(Capability::MediaRead)?;
+        let ttl = match u64::from(ttl_secs) {
+            0 => self.ctx.media.default_ttl_secs,
+            t if t > MAX_LINK_TTL_SECS => {
+                return Ok(Err(HostError::Invalid(format!("ttl-secs is at most {MAX_LINK_TTL_SECS}"))));
+            }
+            t => t,
+        };
+        if validate_id(&session).is_err() || !self.may_read(&session).await {
+            return Ok(Ok(None));
+        }
+        let key = SessionKey::new(&self.ctx.tenant, &session);
+        let stored = match messages::get(self.ctx.db.pool(), &key, &message).await {
+            Ok(m) => m.is_some_and(|m| m.media.is_some() && m.media_url.is_some() && m.media_expired_at.is_none()),
+            Err(e) => return Ok(Err(e.into())),
+        };
+        if !stored {
+            return Ok(Ok(None));
+        }
+        let expires = chrono::Utc::now() + chrono::Duration::seconds(ttl as i64);
+        Ok(Ok(Some(self.ctx.media.links.sign(&key, &message, expires).path)))
+    }
+
+    /// Checks a request of the `messages` interface and queues it for after the call.
+    pub(super) async fn queue_message(
+        &mut self,
+        session: String,
+        request: MessageRequest,
+    ) -> wasmtime::Result<Result<(), HostError>> {
+        self.require(Capability::MessagesSend)?;
+        Ok(self.checked(session, request).await)
+    }
+
+    async fn checked(&mut self, session: String, request: MessageRequest) -> Result<(), HostError> {
+        let invalid = |m: String| Err(HostError::Invalid(m));
+        let queued = match &self.queue {
+            None => return invalid("messages are queued from the bot and client-events hooks only".into()),
+            Some(q) => q.len(),
+        };
+        if queued >= MAX_QUEUED {
+            return invalid(format!("at most {MAX_QUEUED} messages are queued per call"));
+        }
+        if validate_id(&session).is_err() || !self.may_read(&session).await {
+            return invalid(format!("session '{session}' not found"));
+        }
+        let id = |message: &str| {
+            if message.is_empty() || message.len() > MAX_MESSAGE_ID {
+                Err(HostError::Invalid(format!("message ids are 1 to {MAX_MESSAGE_ID} bytes")))
+            } else {
+                Ok(())
+            }
+        };
+        let session = SessionKey::new(&self.ctx.tenant, &session);
+        let action = match request {
+            MessageRequest::Send(json) => {
+                if json.len() > MAX_SEND_JSON {
+                    return invalid(format!(
+                        "a queued message is at most {MAX_SEND_JSON} bytes of JSON; send larger files by media.url"
+                    ));
+                }
+                let message: SendMessage = match serde_json::from_str(&json) {
+                    Ok(m) => m,
+                    Err(e) => return invalid(format!("not a SendMessage: {e}")),
+                };
+                HostAction::Send { session, message: Box::new(message) }
+            }
+            MessageRequest::React { message, emoji } => {
+                id(&message)?;
+                HostAction::React { session, message, emoji: (!emoji.is_empty()).then_some(emoji) }
+            }
+            MessageRequest::Edit { message, text } => {
+                id(&message)?;
+                HostAction::Edit { session, message, text }
+            }
+            MessageRequest::Revoke { message } => {
+                id(&message)?;
+                HostAction::Revoke { session, message }
+            }
+        };
+        self.queue.get_or_insert_default().push(action);
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@ mod v0_3;
 mod v1;
 
 pub use contract::Contract;
+pub use imports::{MAX_QUEUED, MAX_SEND_JSON};
 pub use v1::wit;
 
 use std::collections::BTreeSet;
@@ -23,6 +24,7 @@ use wasmtime::{
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::manifest::{Capability, Manifest};
+use super::output::HostAction;
 use crate::config::PluginsConfig;
 use crate::store as db;
 
@@ -119,7 +121,7 @@ impl Sandbox {
         let linker = if with_clocks { &self.linker_with_clocks } else { &self.linker };
         let pre = linker.instantiate_pre(component).map_err(|e| format!("{e:#}"))?;
         match contract {
-            Contract::V1 => v1::Pre::new(pre).map(Prepared::V1),
+            Contract::V1 { minor } => v1::Pre::new(pre, minor).map(Prepared::V1),
             Contract::V0_3 => v0_3::Pre::new(pre).map(Prepared::V0_3).map_err(|e| format!("{e:#}")),
         }
     }
@@ -167,7 +169,7 @@ impl Sandbox {
         // No filesystem, network, environment or inherited stdio: the default context grants nothing.
         let mut wasi = WasiCtxBuilder::new();
         wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
-        let state = State { scope: None, wasi: wasi.build(), table: ResourceTable::new(), limits, ctx };
+        let state = State { scope: None, queue: None, wasi: wasi.build(), table: ResourceTable::new(), limits, ctx };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
@@ -262,7 +264,9 @@ pub enum Request<'r> {
 pub enum Response {
     Init(Result<(), String>),
     Identity(Result<wit::Identity, String>),
-    Actions(Vec<wit::Action>),
+    /// What the hook returned, and what it queued through `messages` (filled in by
+    /// [`Instance::call`]), carried out in that order.
+    Actions(Vec<wit::Action>, Vec<HostAction>),
     Emits(Vec<wit::Emit>),
     /// One list per event of a `TransformBatch`, unchecked: the count may be wrong.
     EmitBatches(Vec<Vec<wit::Emit>>),
@@ -288,7 +292,7 @@ pub enum Prepared {
 impl Prepared {
     pub fn contract(&self) -> Contract {
         match self {
-            Prepared::V1(_) => Contract::V1,
+            Prepared::V1(pre) => Contract::V1 { minor: pre.minor },
             Prepared::V0_3(_) => Contract::V0_3,
         }
     }
@@ -317,6 +321,8 @@ impl Instance {
         if let Request::ClientEvent { scope, .. } = req {
             self.store.data_mut().scope = Some((*scope).clone());
         }
+        // Only hooks that answer with actions may queue messages.
+        self.store.data_mut().queue = matches!(req, Request::ClientEvent { .. } | Request::OnEvent(_)).then(Vec::new);
         let store = &mut self.store;
         let hooks = &self.hooks;
         let call = async move {
@@ -331,8 +337,13 @@ impl Instance {
             Ok(result) => result.map_err(|e| self.sandbox.classify(e)),
             Err(_) => Err(Fault::Deadline(self.sandbox.timeout_ms)),
         };
-        self.store.data_mut().scope = None;
-        outcome
+        let state = self.store.data_mut();
+        state.scope = None;
+        let queued = state.queue.take().unwrap_or_default();
+        outcome.map(|response| match response {
+            Response::Actions(returned, _) => Response::Actions(returned, queued),
+            other => other,
+        })
     }
 }
 
@@ -347,6 +358,22 @@ pub struct CallContext {
     pub rates: crate::quotas::Rates,
     /// Set while log lines are being dropped over the quota, so that is said once.
     pub dropping_logs: std::sync::atomic::AtomicBool,
+    pub media: MediaAccess,
+}
+
+/// What `media.link` signs with.
+#[derive(Clone)]
+pub struct MediaAccess {
+    pub links: crate::media::links::MediaLinks,
+    /// Used when a plugin asks for ttl 0 (`media.link_ttl_secs`).
+    pub default_ttl_secs: u64,
+}
+
+impl Default for MediaAccess {
+    /// Links under a key of its own, which no other gateway accepts (benchmarks, tests).
+    fn default() -> Self {
+        Self { links: crate::media::links::MediaLinks::with_key(rand::random()), default_ttl_secs: 900 }
+    }
 }
 
 /// The socket a client-event call is made for. While the call runs, `sessions`, `chats`,
@@ -361,6 +388,8 @@ pub struct CallerScope {
 pub struct State {
     /// Set for the length of a client-event call.
     scope: Option<Arc<CallerScope>>,
+    /// What the call queued through `messages`; `None` in hooks that may not queue.
+    queue: Option<Vec<HostAction>>,
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,

@@ -35,7 +35,7 @@ pub async fn call(hooks: &Hooks, store: &mut Store<State>, req: &Request<'_>) ->
         Request::ClientEvent { caller, event, .. } => {
             let event = old::ClientEvent { name: event.name.clone(), payload: event.payload.clone() };
             let actions = hooks.call_on_client_event(store, &identity_in(caller), &event).await?;
-            Response::Actions(actions.into_iter().map(action_out).collect())
+            Response::Actions(actions.into_iter().map(action_out).collect(), Vec::new())
         }
         Request::Transform(event) => {
             Response::Emits(hooks.call_transform(store, &event_in(event)).await?.into_iter().map(emit_out).collect())
@@ -46,7 +46,10 @@ pub async fn call(hooks: &Hooks, store: &mut Store<State>, req: &Request<'_>) ->
             Response::EmitBatches(batches.into_iter().map(|b| b.into_iter().map(emit_out).collect()).collect())
         }
         Request::OnEvent(event) => {
-            Response::Actions(hooks.call_on_event(store, &event_in(event)).await?.into_iter().map(action_out).collect())
+            Response::Actions(
+                hooks.call_on_event(store, &event_in(event)).await?.into_iter().map(action_out).collect(),
+                Vec::new(),
+            )
         }
         // 0.3 has no way to declare a config schema.
         Request::ConfigSchema => Response::ConfigSchema(None),

@@ -4,7 +4,7 @@
 use wasmtime::Store;
 use wasmtime::component::{HasSelf, InstancePre, Linker};
 
-use super::imports::{HostError, Level};
+use super::imports::{HostError, Level, MessageRequest};
 use super::{Request, Response, State};
 
 wasmtime::component::bindgen!({
@@ -18,7 +18,7 @@ wasmtime::component::bindgen!({
 pub use self::wagate::plugin::types as wit;
 
 use self::exports::wagate::plugin::{auth, bot, client_events, config, transform};
-use self::wagate::plugin::{chats, clock, kv, log, sessions};
+use self::wagate::plugin::{chats, clock, kv, log, media, messages, sessions};
 
 pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     Plugin::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
@@ -26,6 +26,8 @@ pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
 
 /// A component's exports, found once at load.
 pub struct Pre {
+    /// The 1.x minor version the component was built against.
+    pub minor: u64,
     pre: InstancePre<State>,
     config: config::GuestIndices,
     auth: Option<auth::GuestIndices>,
@@ -46,7 +48,7 @@ pub struct Hooks {
 impl Pre {
     /// The hooks are optional; `contract::check` has already refused a manifest that lists
     /// one the component does not export.
-    pub fn new(pre: InstancePre<State>) -> Result<Pre, String> {
+    pub fn new(pre: InstancePre<State>, minor: u64) -> Result<Pre, String> {
         let config = config::GuestIndices::new(&pre).map_err(|e| format!("{e:#}"))?;
         Ok(Pre {
             auth: auth::GuestIndices::new(&pre).ok(),
@@ -55,6 +57,7 @@ impl Pre {
             bot: bot::GuestIndices::new(&pre).ok(),
             config,
             pre,
+            minor,
         })
     }
 
@@ -85,7 +88,7 @@ impl Hooks {
             }
             Request::ClientEvent { caller, event, .. } => {
                 let hook = exported(self.client_events.as_ref(), "client-events")?;
-                Response::Actions(hook.call_on_client_event(store, caller, event).await?)
+                Response::Actions(hook.call_on_client_event(store, caller, event).await?, Vec::new())
             }
             Request::Transform(event) => {
                 Response::Emits(exported(self.transform.as_ref(), "transform")?.call_transform(store, event).await?)
@@ -95,7 +98,7 @@ impl Hooks {
                 Response::EmitBatches(hook.call_transform_batch(store, events).await?)
             }
             Request::OnEvent(event) => {
-                Response::Actions(exported(self.bot.as_ref(), "bot")?.call_on_event(store, event).await?)
+                Response::Actions(exported(self.bot.as_ref(), "bot")?.call_on_event(store, event).await?, Vec::new())
             }
             Request::ConfigSchema => Response::ConfigSchema(self.config.call_schema(store).await?),
         })
@@ -174,5 +177,29 @@ impl chats::Host for State {
         offset: u32,
     ) -> wasmtime::Result<Result<String, wit::Error>> {
         Ok(typed(self.chat_history(session, chat, limit, offset).await?))
+    }
+}
+
+impl media::Host for State {
+    async fn link(&mut self, session: String, message: String, ttl_secs: u32) -> wasmtime::Result<Result<Option<String>, wit::Error>> {
+        Ok(typed(self.media_link(session, message, ttl_secs).await?))
+    }
+}
+
+impl messages::Host for State {
+    async fn send(&mut self, session: String, message: String) -> wasmtime::Result<Result<(), wit::Error>> {
+        Ok(typed(self.queue_message(session, MessageRequest::Send(message)).await?))
+    }
+
+    async fn react(&mut self, session: String, message: String, emoji: String) -> wasmtime::Result<Result<(), wit::Error>> {
+        Ok(typed(self.queue_message(session, MessageRequest::React { message, emoji }).await?))
+    }
+
+    async fn edit(&mut self, session: String, message: String, text: String) -> wasmtime::Result<Result<(), wit::Error>> {
+        Ok(typed(self.queue_message(session, MessageRequest::Edit { message, text }).await?))
+    }
+
+    async fn revoke(&mut self, session: String, message: String) -> wasmtime::Result<Result<(), wit::Error>> {
+        Ok(typed(self.queue_message(session, MessageRequest::Revoke { message }).await?))
     }
 }

@@ -2,7 +2,7 @@
 //! the host must call nothing else, and refuse it when its manifest lists another hook.
 
 wit_bindgen::generate!({
-    inline: "package test:partial; world partial { export wagate:plugin/config@1.0.0; export wagate:plugin/transform@1.0.0; }",
+    inline: "package test:partial; world partial { export wagate:plugin/config@1.1.0; export wagate:plugin/transform@1.1.0; }",
     path: "../../../wit",
     world: "test:partial/partial",
     generate_all,

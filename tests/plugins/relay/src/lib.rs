@@ -1,7 +1,12 @@
 //! Test plugin exercising every hook and host import.
 
 use serde::Deserialize;
-use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, EventBody, Identity, Plugin, Target, Value, host, json};
+use wagate_plugin_sdk::model::send::SendMessage;
+use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, EventBody, Identity, Plugin, Target, Value, host, json, serde_json};
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
+}
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -83,12 +88,44 @@ impl Plugin for Relay {
                 to: p["to"].as_str().unwrap_or_default().to_owned(),
                 text: p["text"].as_str().unwrap_or_default().to_owned(),
             }],
+            // Contract 1.1: messages of every kind, and links to files.
+            "relay:queue" => {
+                let session = p["session"].as_str().unwrap_or_default();
+                let queued = match p["op"].as_str().unwrap_or_default() {
+                    "send" => match serde_json::from_value::<SendMessage>(p["message"].clone()) {
+                        Ok(m) => host::send(session, &m),
+                        Err(e) => Err(host::HostError::Invalid(e.to_string())),
+                    },
+                    "react" => host::react(session, s(&p["message"]), s(&p["emoji"])),
+                    "edit" => host::edit(session, s(&p["message"]), s(&p["text"])),
+                    "revoke" => host::revoke(session, s(&p["message"])),
+                    // Sends from a call: only the first 16 are taken.
+                    "flood" => (0..20).map(|i| host::send(session, &SendMessage::text(s(&p["to"]), format!("flood {i}")))).collect(),
+                    other => Err(host::HostError::Invalid(format!("unknown op {other}"))),
+                };
+                vec![Emit::to_caller("relay:queued", json!({ "error": queued.err().map(|e| e.to_string()) })).into()]
+            }
+            "relay:link" => {
+                let link = host::media_link(s(&p["session"]), s(&p["message"]), p["ttl"].as_u64().unwrap_or(0) as u32);
+                let (url, error) = match link {
+                    Ok(url) => (url, None),
+                    Err(e) => (None, Some(e.to_string())),
+                };
+                vec![Emit::to_caller("relay:linked", json!({ "url": url, "error": error })).into()]
+            }
             _ => Vec::new(),
         }
     }
 
     fn transform(&mut self, event: &Event) -> Vec<Emit> {
-        let payload = json!({ "seq": event.seq, "label": self.label, "original": event });
+        let mut payload = json!({ "seq": event.seq, "label": self.label, "original": event });
+        // Transforms may not send: the host says so.
+        if let EventBody::MessageReceived(r) = &event.body
+            && r.message.content == "send from transform"
+        {
+            let refused = host::send(&r.message.session_id, &SendMessage::text(&r.message.from_jid, "no"));
+            payload["sendRefused"] = json!(refused.err().map(|e| e.to_string()));
+        }
         let target = match &event.session_id {
             Some(s) => Target::Session(s.clone()),
             None => Target::Tenant,
@@ -103,6 +140,14 @@ impl Plugin for Relay {
                 to: r.message.from_jid.clone(),
                 text: format!("pong from {}", self.label),
             }],
+            // Queued after the returned actions: the pong goes out first, then the quoted one.
+            EventBody::MessageReceived(r) if r.message.content == "quote me" => {
+                let m = &r.message;
+                let quoted = SendMessage::text(&m.from_jid, "quoted").replying_to(&m.id);
+                let _ = host::send(&m.session_id, &quoted);
+                let _ = host::react(&m.session_id, &m.id, "👍");
+                vec![Action::SendText { session: m.session_id.clone(), to: m.from_jid.clone(), text: "first".into() }]
+            }
             _ => Vec::new(),
         }
     }
