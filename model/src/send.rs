@@ -24,16 +24,6 @@ pub enum SendKind {
     Sticker,
 }
 
-impl SendKind {
-    /// Whether the kind carries a file.
-    pub fn is_media(self) -> bool {
-        matches!(
-            self,
-            SendKind::Image | SendKind::Video | SendKind::Audio | SendKind::Voice | SendKind::Document | SendKind::Sticker
-        )
-    }
-}
-
 /// A file in a JSON send: exactly one of `base64` and `url`.
 #[derive(Deserialize, Serialize, Clone, PartialEq, Debug, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
