@@ -2,7 +2,7 @@
 // method its client tries, in its order, and its development fallback without a token.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Gateway, TRANSPORTS, assertTypes, bindPlugin, during, now, shippedPlugins, signHS256 } from "./lib/gateway.mjs";
+import { Gateway, TRANSPORTS, assertTypes, bindPlugin, during, now, shippedPlugins, signHS256, sleep } from "./lib/gateway.mjs";
 
 let gw, acme;
 before(async () => {
@@ -31,7 +31,8 @@ for (const transports of TRANSPORTS) {
         const instanceId = `i-${t}-${where.split(" ")[0]}`;
         await gw.api("POST", "/api/v1/sessions", acme.apiKey, { id: instanceId });
         const socket = await gw.connect({ transports, ...options(await gw.token(acme, "panel-user")) });
-        await subscribed(socket, instanceId);
+        socket.emit("subscribe:instance", instanceId);
+        await sleep(100);
         await gw.api("POST", `/api/v1/sessions/${instanceId}/connect`, acme.apiKey, {});
         const qr = await socket.log.waitFor("instance:qr:generated");
         assertTypes(qr, { instanceId: "string", qrCode: "string", expiry: "string", attempt: "number" });
@@ -73,18 +74,6 @@ for (const transports of TRANSPORTS) {
   });
 }
 
-/**
- * Subscribes and waits until the gateway has handled it. The seed answers a good subscription
- * with nothing, but a socket's events are handled in the order it sent them, and a malformed
- * one is answered with `instance:error`: once that answer arrives, the subscription is in.
- */
-async function subscribed(socket, instanceId) {
-  const before = socket.log.filter((e) => e.name === "instance:error").length;
-  socket.emit("subscribe:instance", instanceId);
-  socket.emit("subscribe:instance", {});
-  await socket.log.waitFor("instance:error", (e) => e.code === "INVALID_PAYLOAD" && socket.log.filter((x) => x.name === "instance:error").length > before);
-}
-
 test("development: no token at all is admitted when the operator allows it", async () => {
   const dev = await Gateway.start({ WAGATE_PLUGINS__DIR: shippedPlugins(), WAGATE_AUTH__DEV_NO_AUTH_TENANT: "devco" });
   try {
@@ -92,7 +81,8 @@ test("development: no token at all is admitted when the operator allows it", asy
     await bindPlugin(dev, devco, "dialect-instance", {});
     await dev.api("POST", "/api/v1/sessions", devco.apiKey, { id: "dev-1" });
     const socket = await dev.connect({ transports: ["websocket"] });
-    await subscribed(socket, "dev-1");
+    socket.emit("subscribe:instance", "dev-1");
+    await sleep(100);
     await dev.api("POST", "/api/v1/sessions/dev-1/connect", devco.apiKey, {});
     assert.equal((await socket.log.waitFor("instance:qr:generated")).instanceId, "dev-1");
   } finally {
