@@ -1,6 +1,6 @@
 //! Client -> server events of the canonical dialect.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
@@ -20,16 +20,24 @@ const PLUGIN_QUEUE_DEPTH: usize = 128;
 #[derive(Clone)]
 struct PluginQueue(mpsc::Sender<(String, Value)>);
 
-/// Registers every handler before anything awaits, so no early client event is missed.
-/// Events for plugins go through one worker per socket: a socket's events are handled in the
-/// order it sent them (`subscribe` then `unsubscribe` must not end subscribed), and
-/// `$connect` comes first.
-pub(super) fn register(s: &SocketRef, io: SocketIo, rt: Realtime, identity: Arc<Identity>) {
-    s.on("session.subscribe", subscribe);
-    s.on("session.unsubscribe", unsubscribe);
+/// The receiving end of a socket's plugin queue, held from the handshake until `start` gives
+/// it to the socket's worker.
+#[derive(Clone)]
+struct PendingWorker(Arc<Mutex<Option<mpsc::Receiver<(String, Value)>>>>);
+
+/// Called by the handshake once it admits the socket, before the client is told it is
+/// connected: socketioxide sends the connect packet before it runs the connect handler, and a
+/// client event that arrives in between finds only the handlers registered here (any other is
+/// dropped unanswered). Events for plugins go through one worker per socket: a socket's events
+/// are handled in the order it sent them (`subscribe` then `unsubscribe` must not end
+/// subscribed), and `$connect` comes first.
+pub(super) fn register(s: &SocketRef, identity: &Identity) {
     let (tx, rx) = mpsc::channel(PLUGIN_QUEUE_DEPTH);
     let _ = tx.try_send(("$connect".to_owned(), identity.claims.clone()));
     s.extensions.insert(PluginQueue(tx));
+    s.extensions.insert(PendingWorker(Arc::new(Mutex::new(Some(rx)))));
+    s.on("session.subscribe", subscribe);
+    s.on("session.unsubscribe", unsubscribe);
     s.on_fallback(to_plugins);
     s.on_disconnect(|s: SocketRef| {
         s.extensions.remove::<PluginQueue>();
@@ -39,6 +47,14 @@ pub(super) fn register(s: &SocketRef, io: SocketIo, rt: Realtime, identity: Arc<
         }
         std::future::ready(())
     });
+}
+
+/// Starts the socket's plugin worker on what `register` queued so far. Spawned only once the
+/// socket is connected: the worker holds the socket, which a socket that never connects would
+/// then never drop.
+pub(super) fn start(s: &SocketRef, io: SocketIo, rt: Realtime, identity: Arc<Identity>) {
+    let Some(PendingWorker(pending)) = s.extensions.remove::<PendingWorker>() else { return };
+    let Some(rx) = pending.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
     tokio::spawn(plugin_worker(s.clone(), io, rt, identity, rx));
 }
 

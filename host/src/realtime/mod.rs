@@ -58,8 +58,9 @@ pub fn build(rt: Realtime, max_payload: usize) -> (SocketIoLayer, SocketIo) {
     (layer, io)
 }
 
-/// Not an `async fn`: it runs as the connection is accepted, before the socket's first event
-/// can be dispatched (see `client_events::register`).
+/// Runs just after the client is told it is connected; the handshake has already registered
+/// the socket's event handlers (see `client_events::register`). Not an `async fn`, so the
+/// rooms are joined before any broadcast can pass the socket by.
 fn on_connect(s: SocketRef, io: SocketIo, State(rt): State<Realtime>) -> std::future::Ready<()> {
     let Some(identity) = s.extensions.get::<Arc<Identity>>() else {
         // The handshake middleware always stores one; without it the socket has no tenant.
@@ -73,6 +74,6 @@ fn on_connect(s: SocketRef, io: SocketIo, State(rt): State<Realtime>) -> std::fu
     guard::expire_with_token(&s, &identity);
     tracing::debug!(tenant = %identity.tenant, user = ?identity.user, sid = %s.id, "socket connected");
     // Client-event plugins get `$connect` first (seed 001 greets with `connected`).
-    client_events::register(&s, io, rt, identity);
+    client_events::start(&s, io, rt, identity);
     std::future::ready(())
 }
