@@ -128,6 +128,7 @@ fn message_event(seq: u64) -> Event {
         reactions: Vec::new(),
         edited_at: None,
         revoked_at: None,
+        link_preview: None,
         media_expired_at: None,
         status: MessageStatus::Delivered,
         error: None,

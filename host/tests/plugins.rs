@@ -226,6 +226,7 @@ fn wagate_event_message(tenant: &str, session: &str, text: &str) -> Event {
         reactions: Vec::new(),
         edited_at: None,
         revoked_at: None,
+        link_preview: None,
         media_expired_at: None,
         status: MessageStatus::Delivered,
         error: None,

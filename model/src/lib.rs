@@ -16,7 +16,7 @@ pub mod time;
 pub use events::{Event, EventBody};
 pub use groups::{Group, GroupInvite, GroupJoin, GroupParticipant, ParticipantResult};
 pub use records::{
-    Chat, ContactCard, ContactInfo, Location, MediaInfo, Message, NumberCheck, Poll, PollOption, Quoted, Reaction,
+    Chat, ContactCard, ContactInfo, LinkPreview, Location, MediaInfo, Message, NumberCheck, Poll, PollOption, Quoted, Reaction,
     Session, TenantStats,
 };
 pub use status::{

@@ -97,6 +97,9 @@ pub struct Message {
     /// Jids of the people the text mentions (`@<number>` in the text).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
+    /// Texts: the preview WhatsApp shows for the first link in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_preview: Option<LinkPreview>,
     /// One per person who reacted, their latest emoji.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
@@ -210,6 +213,19 @@ pub struct PollOption {
     /// Jids of the people whose latest vote includes this option.
     #[serde(default)]
     pub voters: Vec<String>,
+}
+
+/// What a chat shows under a text for the link in it: the page's title and description.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LinkPreview {
+    /// The link as the text has it.
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// The message a reply quotes.

@@ -99,6 +99,11 @@ pub struct SendMessage {
     /// Phone numbers or jids the text mentions (write them as `@<number>` in the text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mentions: Option<Vec<String>>,
+    /// Texts: show a preview of the first link in the text. The gateway reads the page's
+    /// title and description before it accepts the message (a few seconds at most); a page
+    /// that cannot be read gives no preview, and the text is sent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_preview: Option<bool>,
 }
 
 impl SendMessage {

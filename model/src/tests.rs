@@ -48,6 +48,7 @@ fn message() -> Message {
         reactions: vec![],
         edited_at: None,
         revoked_at: None,
+        link_preview: None,
         media_expired_at: None,
         status: MessageStatus::Delivered,
         error: None,
@@ -84,6 +85,7 @@ fn rich_message() -> Message {
         reactions: vec![Reaction { from_jid: "1@s.whatsapp.net".into(), emoji: "👍".into(), at: at(3) }],
         edited_at: Some(at(4)),
         revoked_at: Some(at(5)),
+        link_preview: None,
         media_expired_at: None,
         ..message()
     }

@@ -162,6 +162,7 @@ pub fn message(session: &str, chat: &str, content: &str) -> Message {
         reactions: Vec::new(),
         edited_at: None,
         revoked_at: None,
+        link_preview: None,
         media_expired_at: None,
         status: MessageStatus::Delivered,
         error: None,

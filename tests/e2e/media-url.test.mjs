@@ -11,6 +11,10 @@ import { Gateway, record, emitWithAck, sleep } from "./lib/gateway.mjs";
 
 const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489", "hex");
 const PDF = Buffer.from("%PDF-1.4\n% a tiny document\n");
+const ARTICLE = `<!doctype html><html><head><title>Plain title</title>
+<meta property="og:title" content="Nasi Goreng – Menu">
+<meta property="og:description" content="Open   every day, 9 to 5.">
+</head><body><p>the menu</p></body></html>`;
 const sha256 = (buf) => createHash("sha256").update(buf).digest("hex");
 const CONTACT = "+628123456789";
 
@@ -32,6 +36,10 @@ function serve(req, res) {
       return setTimeout(() => send("image/png", PNG), 800);
     case "/restart.png":
       return setTimeout(() => send("image/png", PNG), 1500);
+    case "/article":
+      return send("text/html; charset=utf-8", Buffer.from(ARTICLE));
+    case "/titled":
+      return send("text/html", Buffer.from("<html><head><title> Just a title </title></head><body>hi</body></html>"));
     case "/page.png":
       return send("text/html", Buffer.from("<!doctype html><title>not an image</title>"));
     case "/big.png":
@@ -240,6 +248,55 @@ describe("a gateway allowed to fetch from loopback", () => {
     await refused(link.body.url, 404, "media_not_found");
   });
 
+  test("linkPreview: a text carries its first link's title and description; a page that cannot be read gives none and the text goes out", async () => {
+    const id = "preview";
+    const log = await subscribed(gw, acme, id);
+    const sent = async (body) => {
+      const r = await send(gw, acme, id, body);
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      await log.waitFor("message.status", (p) => p.messageId === r.body.id && p.status === "SENT");
+      return r.body;
+    };
+    const withOg = await sent({ text: `Our menu: ${base}/article.`, linkPreview: true });
+    const preview = { url: `${base}/article`, title: "Nasi Goreng – Menu", description: "Open every day, 9 to 5." };
+    assert.deepEqual(withOg.linkPreview, preview);
+    const announced = (await log.waitFor("message.sent", (p) => p.message.id === withOg.id)).message;
+    assert.deepEqual(announced.linkPreview, preview);
+    const stored = (await gw.api("GET", `/api/v1/sessions/${id}/messages/${withOg.id}`, acme.apiKey)).body;
+    assert.deepEqual(stored.linkPreview, preview);
+
+    const titled = await sent({ text: `${base}/titled and more`, linkPreview: true });
+    assert.deepEqual(titled.linkPreview, { url: `${base}/titled`, title: "Just a title" });
+    const missing = await sent({ text: `gone: ${base}/missing.png`, linkPreview: true });
+    const notHtml = await sent({ text: `a file: ${base}/logo.png`, linkPreview: true });
+    const hitsBefore = hits.length;
+    const unasked = await sent({ text: `no preview asked: ${base}/article` });
+    assert.equal(hits.length, hitsBefore, "without linkPreview the page is not fetched");
+    for (const m of [missing, notHtml, unasked]) assert.equal(m.linkPreview, undefined, m.content);
+
+    const wire = await network(gw, acme, id);
+    assert.deepEqual(wire.map((o) => [o.text, o.linkPreview]), [
+      [withOg.content, preview],
+      [titled.content, { url: `${base}/titled`, title: "Just a title" }],
+      [missing.content, null],
+      [notHtml.content, null],
+      [unasked.content, null],
+    ]);
+    const image = await send(gw, acme, id, { type: "image", media: { url: `${base}/logo.png` }, linkPreview: true });
+    assert.deepEqual([image.status, image.body.error.code], [422, "mixed_content"]);
+  });
+
+  test("linkPreview does not hold a send longer than the fetch timeout", async () => {
+    const id = "preview-hang";
+    const log = await subscribed(gw, acme, id);
+    const started = Date.now();
+    const r = await send(gw, acme, id, { text: `${base}/hang.png`, linkPreview: true });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    assert.ok(Date.now() - started < 4500, `accepted after ${Date.now() - started} ms`);
+    assert.equal(r.body.linkPreview, undefined);
+    await log.waitFor("message.status", (p) => p.messageId === r.body.id && p.status === "SENT");
+  });
+
   test("bad URLs are refused at once, before anything is stored", async () => {
     const id = "url-bad";
     const log = await subscribed(gw, acme, id);
@@ -294,6 +351,20 @@ describe("a gateway on the default fetch policy", () => {
     assert.match(await failure(log, byName.body.id), /(127\.0\.0\.1|::1), which is not a public address/);
     assert.equal(hits.length, hitsBefore, "the file server was never reached");
     assert.deepEqual(await network(gw, acme, id), []);
+  });
+
+  test("linkPreview of a private address: the text is sent without a preview and the page is never fetched", async () => {
+    const id = "ssrf-preview";
+    const log = await subscribed(gw, acme, id);
+    const hitsBefore = hits.length;
+    for (const text of [`see ${base}/article`, `see http://localhost:${files.address().port}/article`]) {
+      const r = await send(gw, acme, id, { text, linkPreview: true });
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      assert.equal(r.body.linkPreview, undefined);
+      await log.waitFor("message.status", (p) => p.messageId === r.body.id && p.status === "SENT");
+    }
+    assert.equal(hits.length, hitsBefore, "the file server was never reached");
+    assert.deepEqual((await network(gw, acme, id)).map((o) => o.linkPreview), [null, null]);
   });
 });
 

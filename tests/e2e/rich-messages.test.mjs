@@ -170,6 +170,12 @@ describe("what happens to a message afterwards", () => {
     assert.deepEqual([got.message.type, got.message.content, got.message.location.latitude], ["location", "Office", 1.29]);
     got = await inbound({ type: "contact", contact: { name: "Ana", vcard: "BEGIN:VCARD\nVERSION:3.0\nFN:Ana\nEND:VCARD" } });
     assert.deepEqual([got.message.type, got.message.content, got.message.contact.name], ["contact", "Ana", "Ana"]);
+    const linked = { url: "https://example.com/menu", title: "Menu", description: "Open 9 to 5" };
+    got = await inbound({ text: "see https://example.com/menu", linkPreview: linked });
+    assert.deepEqual(got.message.linkPreview, linked);
+    assert.deepEqual((await history(id, got.message.chatId)).find((m) => m.id === got.message.id).linkPreview, linked);
+    const mixed = await sim("inbound", { from: CONTACT, type: "location", location: { latitude: 1, longitude: 2 }, linkPreview: linked });
+    assert.deepEqual([mixed.status, mixed.body.error.code], [422, "mixed_content"]);
     got = await inbound({ type: "poll", poll: { question: "Dessert?", options: ["Yes", "No"] } });
     assert.deepEqual([got.message.type, got.message.poll.options.map((o) => o.name)], ["poll", ["Yes", "No"]]);
 
@@ -184,6 +190,10 @@ describe("what happens to a message afterwards", () => {
     ev = await log.waitFor("message.poll_vote", (p) => p.selected[0] === "Rice");
     assert.deepEqual(ev.selected, ["Rice"], "a single-choice poll keeps one option; unknown names are left out");
     assert.deepEqual(ev.message.poll.options.map((o) => o.voters), [[CONTACT_JID], []], "the new vote replaces the old");
+    // A contact's own poll: the vote is sealed with the secret their poll carried.
+    assert.equal((await sim("vote", { from: CONTACT, waMessageId: got.message.waMessageId, options: ["No"] })).status, 204);
+    ev = await log.waitFor("message.poll_vote", (p) => p.message.id === got.message.id);
+    assert.deepEqual([ev.selected, ev.message.poll.options.map((o) => o.voters)], [["No"], [[], [CONTACT_JID]]]);
 
     // A contact may not edit or revoke what we sent: nothing happens.
     await sim("edit", { from: CONTACT, waMessageId: ours.waMessageId, text: "forged" });

@@ -15,7 +15,7 @@ use chrono::Utc;
 
 use crate::connector::sim::{Device, NetworkRecord, Sender};
 use crate::connector::{ConnectorEvent, ContactProfile, Details, QuotedRef};
-use crate::model::{ContactCard, Jid, Location, MediaInfo, MessageType, Poll, PollOption, SessionKey};
+use crate::model::{ContactCard, Jid, LinkPreview, Location, MediaInfo, MessageType, Poll, PollOption, SessionKey};
 use crate::store::sessions as stored;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -142,6 +142,8 @@ pub struct Inbound {
     /// Jids or numbers the text mentions.
     #[serde(default)]
     mentions: Vec<String>,
+    /// For `text`: the preview the contact's app made for the link in it.
+    link_preview: Option<LinkPreview>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -233,6 +235,10 @@ fn finish(req: &mut Inbound, mut details: Details) -> ApiResult<Details> {
         .collect::<Result<_, _>>()
         .map_err(|e| ApiError::unprocessable("invalid_mentions", e.to_string()))?;
     details.quoted = req.reply_to.take().map(|wa_id| QuotedRef { wa_id, sender: None, from_me: false, text: None });
+    details.link_preview = req.link_preview.take();
+    if details.link_preview.is_some() && (details.media.is_some() || details.location.is_some() || details.contact.is_some() || details.poll.is_some()) {
+        return Err(ApiError::unprocessable("mixed_content", "linkPreview goes with a text"));
+    }
     Ok(details)
 }
 
@@ -393,13 +399,7 @@ async fn contact_votes(
     if req.options.len() > crate::sessions::outgoing::MAX_POLL_OPTIONS {
         return Err(ApiError::unprocessable("invalid_poll", "a vote names at most 12 options"));
     }
-    let ev = ConnectorEvent::PollVote {
-        chat: from.clone(),
-        poll_wa_id: req.wa_message_id,
-        voter: from,
-        selected: req.options,
-    };
-    st.sim.from_phone(&key, ev)?;
+    st.sim.vote(&key, &from, &req.wa_message_id, &req.options)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -5,6 +5,7 @@
 
 pub mod groups;
 pub mod sim;
+pub mod votes;
 #[cfg(feature = "whatsapp")]
 pub mod whatsapp;
 
@@ -17,7 +18,7 @@ use tokio::sync::mpsc;
 
 use self::groups::{GroupEvent, GroupOps};
 use crate::media::kinds::MediaKind;
-use crate::model::{ChatState, ContactCard, Jid, Location, MediaInfo, MessageType, Poll, Presence, SessionKey};
+use crate::model::{ChatState, ContactCard, Jid, LinkPreview, Location, MediaInfo, MessageType, Poll, Presence, SessionKey};
 
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ConnectorError {
@@ -94,6 +95,10 @@ pub struct Details {
     pub quoted: Option<QuotedRef>,
     /// Jids the text mentions.
     pub mentions: Vec<String>,
+    /// A text's preview of its link.
+    pub link_preview: Option<LinkPreview>,
+    /// A poll: the secret the votes on it are sealed with.
+    pub poll_secret: Option<Vec<u8>>,
 }
 
 /// How a connector finds an inbound message's file again; what it holds is the connector's
@@ -128,6 +133,10 @@ pub struct Outgoing {
     pub body: OutgoingBody,
     pub quoted: Option<QuotedRef>,
     pub mentions: Vec<Jid>,
+    /// Texts: the preview of the link in it, as the gateway read it from the page.
+    pub link_preview: Option<LinkPreview>,
+    /// Polls: the secret the poll goes out with, the same on every try.
+    pub poll_secret: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -202,12 +211,13 @@ pub enum ConnectorEvent {
         from: Jid,
         timestamp: DateTime<Utc>,
     },
-    /// A vote on a poll: the option names the voter chose now (empty: vote taken back).
+    /// A vote on a poll, as sealed by the voter; opened (`Connection::open_vote`) it names
+    /// the options the voter chose now (none: the vote taken back).
     PollVote {
         chat: Jid,
         poll_wa_id: String,
         voter: Jid,
-        selected: Vec<String>,
+        vote: votes::SealedVote,
     },
     /// Another member changed a group the account is in.
     Group(GroupEvent),
@@ -281,6 +291,8 @@ pub trait Connection: GroupOps + Send + Sync {
     async fn check_numbers(&self, numbers: &[Jid]) -> Result<Vec<NumberStatus>, ConnectorError>;
     /// A contact's profile as WhatsApp shows it; `None` when the number has no account.
     async fn contact(&self, jid: &Jid) -> Result<Option<ContactProfile>, ConnectorError>;
+    /// The options a vote on one of the chat's polls chose, opened with the poll's secret.
+    async fn open_vote(&self, vote: &votes::SealedVote, poll: &votes::VotedPoll<'_>) -> Result<Vec<String>, ConnectorError>;
     /// Ends the connection, keeping the device linked.
     async fn close(&self);
     /// Unlinks the device; its credentials are void afterwards.

@@ -7,6 +7,7 @@
 
 pub mod fetch;
 pub mod kinds;
+pub mod link_preview;
 pub mod links;
 pub mod retention;
 

@@ -10,7 +10,7 @@ pub use jid::{Jid, JidError};
 pub use wagate_model::time;
 pub use wagate_model::{
     Chat, ChatState, ContactCard, ContactInfo, Direction, DisconnectReason, Group, GroupField, GroupInvite, GroupJoin,
-    GroupParticipant, GroupRole, JoinStatus, Location, MediaInfo, Message, MessageStatus, MessageType, NumberCheck,
+    GroupParticipant, GroupRole, JoinStatus, LinkPreview, Location, MediaInfo, Message, MessageStatus, MessageType, NumberCheck,
     ParticipantAction, ParticipantResult, Poll, PollOption, Presence, Quoted, Reaction, Session, SessionStatus,
     TenantStats,
 };

@@ -46,8 +46,12 @@ pub fn decoded_media(req: &SendMessage) -> SessionResult<Option<Bytes>> {
 /// multipart part) when it has them.
 pub fn request(req: SendMessage, file: Option<Bytes>, idempotency: Option<IdempotencyKey>) -> SessionResult<SendRequest> {
     let (to, reply_to, mentions) = (req.to.clone(), req.reply_to.clone(), req.mentions.clone().unwrap_or_default());
+    let link_preview = req.link_preview.unwrap_or(false);
     let body = body(req, file)?;
-    Ok(SendRequest { to, body, reply_to, mentions, idempotency })
+    if link_preview && !matches!(body, SendBody::Ready(OutgoingBody::Text(_))) {
+        return Err(invalid("mixed_content", "linkPreview goes with a text"));
+    }
+    Ok(SendRequest { to, body, reply_to, mentions, idempotency, link_preview })
 }
 
 fn body(req: SendMessage, file: Option<Bytes>) -> SessionResult<SendBody> {
@@ -137,6 +141,11 @@ mod tests {
         assert!(matches!(request(mixed, None, None), Err(SessionError::Unprocessable { code: "mixed_content", .. })));
         let none = SendMessage { to: "+1".into(), ..SendMessage::default() };
         assert!(matches!(request(none, None, None), Err(SessionError::Unprocessable { code: "missing_content", .. })));
+        let preview = SendMessage { link_preview: Some(true), ..SendMessage::text("+1", "https://e.com") };
+        assert!(request(preview, None, None).unwrap().link_preview);
+        let location = wagate_model::Location { latitude: 1.0, longitude: 2.0, name: None, address: None };
+        let bad = SendMessage { to: "+1".into(), location: Some(location), link_preview: Some(true), ..SendMessage::default() };
+        assert!(matches!(request(bad, None, None), Err(SessionError::Unprocessable { code: "mixed_content", .. })));
         let typed = SendMessage { kind: Some(SendKind::Poll), ..SendMessage::default() };
         let err = request(typed, None, None).unwrap_err();
         assert_eq!(err.to_string(), "type 'poll' needs the field \"poll\"");

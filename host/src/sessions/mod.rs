@@ -139,6 +139,8 @@ pub struct SendRequest {
     /// Phone numbers or jids the text mentions.
     pub mentions: Vec<String>,
     pub idempotency: Option<IdempotencyKey>,
+    /// Texts: read the first link's page for a preview.
+    pub link_preview: bool,
 }
 
 /// What a send carries: a body ready for WhatsApp, or a file the gateway is still to fetch.
@@ -488,6 +490,12 @@ impl Sessions {
         {
             return self.replay(key, idem, seen).await;
         }
+        let link_preview = match &req.body {
+            SendBody::Ready(OutgoingBody::Text(text)) if req.link_preview => {
+                crate::media::link_preview::for_text(&self.inner.fetcher, text).await
+            }
+            _ => None,
+        };
         let now = Utc::now();
         let id = new_id();
         // The file is kept before the message that needs it is written.
@@ -539,6 +547,7 @@ impl Sessions {
             reactions: Vec::new(),
             edited_at: None,
             revoked_at: None,
+            link_preview,
             media_expired_at: None,
             status: MessageStatus::Pending,
             error: None,

@@ -4,7 +4,7 @@ use sqlx::SqlitePool;
 use super::{StoreError, StoreResult, WriteTx, parse_enum};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ContactCard, Location, Message, MessageStatus, Poll, Quoted, Reaction, SessionKey};
+use crate::model::{ContactCard, LinkPreview, Location, Message, MessageStatus, Poll, Quoted, Reaction, SessionKey};
 
 /// The `details` column: a message's kind-specific blocks, one JSON document.
 #[derive(Deserialize, Default)]
@@ -20,6 +20,8 @@ struct Details {
     quoted: Option<Quoted>,
     #[serde(default)]
     mentions: Vec<String>,
+    #[serde(default)]
+    link_preview: Option<LinkPreview>,
 }
 
 /// The same document written from a message's own fields.
@@ -36,6 +38,8 @@ struct DetailsOf<'m> {
     quoted: &'m Option<Quoted>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     mentions: &'m Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link_preview: &'m Option<LinkPreview>,
 }
 
 impl Details {
@@ -44,13 +48,15 @@ impl Details {
             && m.contact.is_none()
             && m.poll.is_none()
             && m.quoted.is_none()
-            && m.mentions.is_empty();
+            && m.mentions.is_empty()
+            && m.link_preview.is_none();
         let d = DetailsOf {
             location: &m.location,
             contact: &m.contact,
             poll: &m.poll,
             quoted: &m.quoted,
             mentions: &m.mentions,
+            link_preview: &m.link_preview,
         };
         (!empty).then(|| serde_json::to_string(&d).expect("details serialise"))
     }
@@ -123,6 +129,7 @@ impl TryFrom<MessageRow> for Message {
             poll: details.poll,
             quoted: details.quoted,
             mentions: details.mentions,
+            link_preview: details.link_preview,
             reactions,
             edited_at: r.edited_at,
             revoked_at: r.revoked_at,
@@ -352,6 +359,30 @@ pub async fn set_media_source(w: &mut WriteTx, key: &SessionKey, id: &str, url: 
         .execute(w.conn())
         .await?;
     Ok(())
+}
+
+/// Keeps the secret a poll was sent with, which the votes on it are sealed with.
+pub async fn set_poll_secret(w: &mut WriteTx, key: &SessionKey, id: &str, secret: &[u8]) -> StoreResult<()> {
+    sqlx::query("UPDATE messages SET poll_secret = ? WHERE tenant_id = ? AND session_id = ? AND id = ?")
+        .bind(secret)
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .bind(id)
+        .execute(w.conn())
+        .await?;
+    Ok(())
+}
+
+/// The secret a poll was sent with; `None` before it first went out.
+pub async fn poll_secret(pool: &SqlitePool, key: &SessionKey, id: &str) -> StoreResult<Option<Vec<u8>>> {
+    let secret: Option<Option<Vec<u8>>> =
+        sqlx::query_scalar("SELECT poll_secret FROM messages WHERE tenant_id = ? AND session_id = ? AND id = ?")
+            .bind(&key.tenant)
+            .bind(&key.session)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(secret.flatten())
 }
 
 /// Outbound messages whose file is still to be fetched, with its URL, oldest first.

@@ -4,6 +4,7 @@
 
 mod codes;
 mod groups;
+mod votes;
 mod world;
 
 pub use world::{Device, NetworkRecord, Sender, SentMedia, SimError, SimWorld};
@@ -194,6 +195,10 @@ impl SimConnection {
 impl Connection for SimConnection {
     async fn send(&self, to: &Jid, message: &Outgoing, message_id: &str) -> Result<String, ConnectorError> {
         let wa_id = wa_id_for(message_id);
+        if matches!(message.body, crate::connector::OutgoingBody::Poll { .. }) {
+            let secret = message.poll_secret.clone().ok_or_else(|| ConnectorError::Rejected("a poll needs its secret".into()))?;
+            self.world.remember_poll(&self.key, &wa_id, secret);
+        }
         self.transmit(NetworkRecord::message(to, message, &wa_id))?;
         let invalid = self.world.is_invalid_number(&self.key, to);
         let (world, key, id) = (self.world.clone(), self.key.clone(), wa_id.clone());
@@ -277,6 +282,14 @@ impl Connection for SimConnection {
             Some(_) => Ok(()),
             None => Err(ConnectorError::NotConnected),
         }
+    }
+
+    async fn open_vote(
+        &self,
+        vote: &crate::connector::votes::SealedVote,
+        poll: &crate::connector::votes::VotedPoll<'_>,
+    ) -> Result<Vec<String>, ConnectorError> {
+        votes::open(vote, poll)
     }
 
     async fn close(&self) {

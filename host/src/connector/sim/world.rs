@@ -15,7 +15,7 @@ use super::groups::SimGroups;
 use crate::config::SimConfig;
 use crate::connector::groups::{GroupChange, GroupEvent};
 use crate::connector::{ConnectorEvent, ContactProfile, Details, DropKind, InboundMessage, Outgoing, OutgoingBody};
-use crate::model::{ChatState, ContactCard, Jid, Location, MessageType, Presence, SessionKey, time};
+use crate::model::{ChatState, ContactCard, Jid, LinkPreview, Location, MessageType, Presence, SessionKey, time};
 
 /// How much of what a session sent the simulated network remembers.
 const NETWORK_RECORDS: usize = 200;
@@ -52,6 +52,8 @@ pub enum NetworkRecord {
         poll_selectable_count: Option<u32>,
         quoted_wa_message_id: Option<String>,
         mentions: Vec<String>,
+        /// The preview a text carried for its link.
+        link_preview: Option<LinkPreview>,
         media: Option<SentMedia>,
         at: String,
     },
@@ -127,6 +129,7 @@ impl NetworkRecord {
             poll_selectable_count,
             quoted_wa_message_id: m.quoted.as_ref().map(|q| q.wa_id.clone()),
             mentions: m.mentions.iter().map(ToString::to_string).collect(),
+            link_preview: m.link_preview.clone(),
             media,
             at: time::iso(Utc::now()),
         }
@@ -194,6 +197,8 @@ struct SimSession {
     network: VecDeque<NetworkRecord>,
     /// Files of inbound media messages, by token, oldest first.
     media: VecDeque<(String, bytes::Bytes)>,
+    /// The secrets of the polls the network carried either way, by WhatsApp id, oldest first.
+    poll_secrets: VecDeque<(String, Vec<u8>)>,
     groups: SimGroups,
 }
 
@@ -355,6 +360,12 @@ impl SimWorld {
             return Err(SimError::Invalid(format!("'{}' is not a participant of '{group}'", sender.from)));
         }
         let wa_id = codes::wa_message_id();
+        let mut details = details;
+        if kind == MessageType::Poll {
+            let secret = crate::connector::votes::new_secret();
+            self.remember_poll(key, &wa_id, secret.clone());
+            details.poll_secret = Some(secret);
+        }
         let msg = InboundMessage {
             wa_id: wa_id.clone(),
             chat: sender.group.unwrap_or_else(|| sender.from.clone()),
@@ -370,6 +381,28 @@ impl SimWorld {
         };
         self.from_phone(key, ConnectorEvent::Message(msg))?;
         Ok(wa_id)
+    }
+
+    /// A contact votes for `options` on a poll of their chat. The vote is sealed with the
+    /// poll's secret; on a poll the network never carried it is sealed with one the session
+    /// cannot know, and comes to nothing, as on WhatsApp.
+    pub fn vote(&self, key: &SessionKey, voter: &Jid, poll_wa_id: &str, options: &[String]) -> Result<(), SimError> {
+        let secret = self.with(key, |s| s.poll_secrets.iter().find(|(id, _)| id == poll_wa_id).map(|(_, k)| k.clone()));
+        let secret = secret.unwrap_or_else(crate::connector::votes::new_secret);
+        let vote = super::votes::seal(&secret, poll_wa_id, voter, options);
+        self.from_phone(
+            key,
+            ConnectorEvent::PollVote { chat: voter.clone(), poll_wa_id: poll_wa_id.to_owned(), voter: voter.clone(), vote },
+        )
+    }
+
+    pub(super) fn remember_poll(&self, key: &SessionKey, wa_id: &str, secret: Vec<u8>) {
+        self.with(key, |s| {
+            if s.poll_secrets.len() == NETWORK_RECORDS {
+                s.poll_secrets.pop_front();
+            }
+            s.poll_secrets.push_back((wa_id.to_owned(), secret));
+        });
     }
 
     /// Something a contact does (react, edit, revoke, vote) reaches the connected session.

@@ -14,7 +14,7 @@ use crate::connector::{
     ReceiptKind,
 };
 use crate::media::kinds::MediaKind;
-use crate::model::{ContactCard, Jid, Location, MediaInfo, MessageType, Poll, PollOption};
+use crate::model::{ContactCard, Jid, LinkPreview, Location, MediaInfo, MessageType, Poll, PollOption};
 
 /// What the library knows of our own account when it says `Connected` (the event is empty).
 #[derive(Debug, Clone, Default)]
@@ -140,7 +140,13 @@ fn inbound(m: &WaInbound) -> Option<ConnectorEvent> {
     if let Some(change) = later_change(base, &chat, &from, timestamp) {
         return Some(change);
     }
+    if let Some((poll_wa_id, vote)) = Jid::parse(&src.sender.to_string()).ok().and_then(|by| super::polls::vote_of(base, &by)) {
+        return Some(ConnectorEvent::PollVote { chat, poll_wa_id, voter: from, vote });
+    }
     let (kind, text, mut details) = content(base)?;
+    if details.poll.is_some() {
+        details.poll_secret = super::polls::secret_of(&m.message).or_else(|| super::polls::secret_of(base));
+    }
     if let Some(source) = details.media_source.take() {
         details.media_source = Some(with_origin(source, info.id.to_string(), src));
     }
@@ -186,6 +192,15 @@ fn later_change(msg: &wa::Message, chat: &Jid, from: &Jid, timestamp: chrono::Da
         }
         _ => None,
     }
+}
+
+/// The preview a text shows for its link: the link (`matchedText`) with a title or description.
+fn link_preview(msg: &wa::Message) -> Option<LinkPreview> {
+    let m = msg.extended_text_message.as_option()?;
+    let text = |s: &Option<String>| s.as_deref().and_then(non_empty);
+    let url = text(&m.matched_text)?;
+    let (title, description) = (text(&m.title), text(&m.description));
+    (title.is_some() || description.is_some()).then_some(LinkPreview { url, title, description })
 }
 
 /// The reply and mentions a message's context carries.
@@ -268,6 +283,7 @@ fn content(msg: &wa::Message) -> Option<(MessageType, String, Details)> {
     let mut d = Details::default();
     context_details(msg, &mut d);
     if let Some(text) = msg.text_content() {
+        d.link_preview = link_preview(msg);
         return Some((MessageType::Text, text.to_owned(), d));
     }
     if let Some(i) = msg.image_message.as_option() {

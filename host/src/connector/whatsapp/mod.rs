@@ -9,6 +9,7 @@
 mod groups;
 mod mapping;
 mod outgoing;
+mod polls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,7 +30,9 @@ use super::{
     Connection, Connector, ConnectorError, ConnectorEvent, ContactProfile, LoginMethod, MediaSource, NumberStatus,
     OpenRequest, Outgoing, OutgoingBody, QuotedRef, Unread, read_receipt_batches,
 };
+use super::votes::{SealedVote, VotedPoll, chosen};
 use crate::model::{ChatState, Jid, Presence, SessionKey};
+use whatsapp_rust::features::PollVoteCiphertext;
 
 pub use mapping::{Me, map};
 
@@ -232,16 +235,13 @@ impl Connection for WhatsAppConnection {
     async fn send(&self, to: &Jid, message: &Outgoing, message_id: &str) -> Result<String, ConnectorError> {
         self.ready()?;
         let to = wa_jid(to)?;
-        if let OutgoingBody::Poll { question, options, selectable_count } = &message.body {
-            let (sent, _secret) = self
-                .client
-                .polls()
-                .create(to, question, options, *selectable_count)
-                .await
-                .map_err(|e| self.failed(e))?;
-            return Ok(sent.message_id);
-        }
         let msg = match &message.body {
+            OutgoingBody::Poll { question, options, selectable_count } => {
+                let secret =
+                    message.poll_secret.as_deref().ok_or_else(|| ConnectorError::Rejected("a poll needs its secret".into()))?;
+                let context = outgoing::context(message.quoted.as_ref(), &message.mentions);
+                polls::creation_message(question, options, *selectable_count, secret, context)
+            }
             OutgoingBody::Media(m) => {
                 let up = self
                     .client
@@ -359,6 +359,18 @@ impl Connection for WhatsAppConnection {
                 .map_err(|e| ConnectorError::Rejected(e.to_string()))?;
         }
         Ok(())
+    }
+
+    async fn open_vote(&self, vote: &SealedVote, poll: &VotedPoll<'_>) -> Result<Vec<String>, ConnectorError> {
+        let ciphertext = PollVoteCiphertext { enc_payload: &vote.payload, enc_iv: &vote.iv };
+        let (creator, voter) = (wa_jid(poll.creator)?, wa_jid(poll.voter)?);
+        let hashes = self
+            .client
+            .polls()
+            .decrypt_vote(ciphertext, poll.secret, poll.wa_id, &creator, &voter)
+            .await
+            .map_err(|e| ConnectorError::Rejected(e.to_string()))?;
+        Ok(chosen(poll.options, &hashes))
     }
 
     async fn close(&self) {

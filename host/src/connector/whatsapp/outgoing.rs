@@ -25,16 +25,29 @@ pub fn context(quoted: Option<&QuotedRef>, mentions: &[Jid]) -> Option<wa::Conte
     Some(ctx)
 }
 
-/// A text, location or contact card with its context. Polls go through the library's poll
-/// builder, which mints the secret their votes are encrypted with; media is uploaded first
-/// (`media_message`).
+/// A text, location or contact card with its context. Polls carry their secret
+/// (`polls::creation_message`); media is uploaded first (`media_message`).
 pub fn message(out: &Outgoing) -> Option<wa::Message> {
     let ctx = context(out.quoted.as_ref(), &out.mentions);
     let mut msg = match &out.body {
         OutgoingBody::Text(text) => {
-            return Some(match ctx {
-                Some(ctx) => wa::Message::text_with_context(text.clone(), ctx),
-                None => wa::Message::text(text.clone()),
+            let Some(preview) = &out.link_preview else {
+                return Some(match ctx {
+                    Some(ctx) => wa::Message::text_with_context(text.clone(), ctx),
+                    None => wa::Message::text(text.clone()),
+                });
+            };
+            // A preview needs the extended form: the link it is about, its title, description.
+            return Some(wa::Message {
+                extended_text_message: MessageField::some(wa::message::ExtendedTextMessage {
+                    text: Some(text.clone()),
+                    matched_text: Some(preview.url.clone()),
+                    title: preview.title.clone(),
+                    description: preview.description.clone(),
+                    context_info: ctx.map(MessageField::some).unwrap_or_default(),
+                    ..Default::default()
+                }),
+                ..Default::default()
             });
         }
         OutgoingBody::Location(l) => wa::Message {

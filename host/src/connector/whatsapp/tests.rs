@@ -11,7 +11,7 @@ use whatsapp_rust::types::presence::ReceiptType;
 use whatsapp_rust::wacore::net::DisconnectReason as WaDrop;
 
 use super::mapping::{Me, map};
-use super::{outgoing, wa_message_id};
+use super::{outgoing, polls, wa_message_id};
 use crate::connector::{ConnectorEvent, DropKind, Outgoing, OutgoingBody, QuotedRef, ReceiptKind};
 use crate::model::{ContactCard, Jid, Location, MessageType};
 use whatsapp_rust::prelude::{MessageExt, MessageField};
@@ -322,14 +322,14 @@ fn reactions_edits_and_revokes_name_the_earlier_message() {
 #[test]
 fn outgoing_messages_become_the_protobufs_whatsapp_takes() {
     let chat = Jid::parse("628123456789@s.whatsapp.net").unwrap();
-    let plain = Outgoing { body: OutgoingBody::Text("hi".into()), quoted: None, mentions: vec![] };
+    let plain = Outgoing { body: OutgoingBody::Text("hi".into()), quoted: None, mentions: vec![], link_preview: None, poll_secret: None };
     assert_eq!(outgoing::message(&plain).unwrap().conversation.as_deref(), Some("hi"));
 
     let quoted =
         QuotedRef { wa_id: "3EB0Q".into(), sender: Some(chat.clone()), from_me: false, text: Some("q".into()) };
     let mention = Jid::parse("6282222222222@s.whatsapp.net").unwrap();
     let reply =
-        Outgoing { body: OutgoingBody::Text("a".into()), quoted: Some(quoted.clone()), mentions: vec![mention] };
+        Outgoing { body: OutgoingBody::Text("a".into()), quoted: Some(quoted.clone()), mentions: vec![mention], link_preview: None, poll_secret: None };
     let msg = outgoing::message(&reply).unwrap();
     let ctx = msg.extended_text_message.as_option().unwrap().context_info.as_option().unwrap();
     assert_eq!(ctx.stanza_id.as_deref(), Some("3EB0Q"));
@@ -339,7 +339,7 @@ fn outgoing_messages_become_the_protobufs_whatsapp_takes() {
 
     let place = Location { latitude: 1.5, longitude: 2.5, name: Some("here".into()), address: None };
     let msg =
-        outgoing::message(&Outgoing { body: OutgoingBody::Location(place), quoted: Some(quoted), mentions: vec![] })
+        outgoing::message(&Outgoing { body: OutgoingBody::Location(place), quoted: Some(quoted), mentions: vec![], link_preview: None, poll_secret: None })
             .unwrap();
     let l = msg.location_message.as_option().unwrap();
     assert_eq!((l.degrees_latitude, l.name.as_deref()), (Some(1.5), Some("here")));
@@ -347,7 +347,7 @@ fn outgoing_messages_become_the_protobufs_whatsapp_takes() {
 
     let card = ContactCard { name: "Ana".into(), vcard: "BEGIN:VCARD\nEND:VCARD".into() };
     let msg =
-        outgoing::message(&Outgoing { body: OutgoingBody::Contact(card), quoted: None, mentions: vec![] }).unwrap();
+        outgoing::message(&Outgoing { body: OutgoingBody::Contact(card), quoted: None, mentions: vec![], link_preview: None, poll_secret: None }).unwrap();
     assert_eq!(msg.contact_message.as_option().unwrap().display_name.as_deref(), Some("Ana"));
 
     let group = Jid::parse("120363025246125486@g.us").unwrap();
@@ -569,4 +569,81 @@ fn group_metadata_becomes_group_info_with_roles() {
             Member { jid: j("6283333333333@s.whatsapp.net"), lid: None, role: GroupRole::Member },
         ]
     );
+}
+
+#[test]
+fn link_previews_go_out_and_come_in_as_extended_texts() {
+    use crate::model::LinkPreview;
+    let preview = LinkPreview {
+        url: "https://example.com/menu".into(),
+        title: Some("Our menu".into()),
+        description: Some("Open 9 to 5".into()),
+    };
+    let out = Outgoing {
+        body: OutgoingBody::Text("see https://example.com/menu".into()),
+        quoted: None,
+        mentions: vec![],
+        link_preview: Some(preview.clone()),
+        poll_secret: None,
+    };
+    let msg = outgoing::message(&out).unwrap();
+    let ext = msg.extended_text_message.as_option().unwrap();
+    assert_eq!(ext.text.as_deref(), Some("see https://example.com/menu"));
+    assert_eq!((ext.matched_text.as_deref(), ext.title.as_deref()), (Some("https://example.com/menu"), Some("Our menu")));
+    assert!(ext.context_info.as_option().is_none(), "no reply, no context");
+    let ConnectorEvent::Message(m) = one(inbound(msg, person(), "")) else { panic!() };
+    assert_eq!((m.text.as_str(), m.details.link_preview), ("see https://example.com/menu", Some(preview)));
+    // A link without a title or description shows no preview.
+    let bare = wa::message::ExtendedTextMessage {
+        text: Some("x https://e.com".into()),
+        matched_text: Some("https://e.com".into()),
+        ..Default::default()
+    };
+    let msg = wa::Message { extended_text_message: MessageField::some(bare), ..Default::default() };
+    let ConnectorEvent::Message(m) = one(inbound(msg, person(), "")) else { panic!() };
+    assert_eq!(m.details.link_preview, None);
+}
+
+#[test]
+fn polls_go_out_with_their_secret_and_the_votes_on_them_open_with_it() {
+    use crate::connector::votes::{chosen, option_hash};
+    use whatsapp_rust::wacore::poll::{self, PollVoteAddressing, PollVoteCiphertext};
+    let secret = vec![7u8; 32];
+    let options = ["Rice".to_owned(), "Noodles".to_owned(), "Both".to_owned()];
+    let single = polls::creation_message("Lunch?", &options, 1, &secret, None);
+    let p = single.poll_creation_message_v3.as_option().expect("single choice goes as v3");
+    assert_eq!((p.name.as_deref(), p.options.len(), p.selectable_options_count), (Some("Lunch?"), 3, Some(1)));
+    let multi = polls::creation_message("Lunch?", &options, 2, &secret, outgoing::context(None, &[jid_of("6282222222222@s.whatsapp.net")]));
+    let p = multi.poll_creation_message.as_option().expect("multiple choice goes as v1");
+    assert_eq!(p.context_info.as_option().unwrap().mentioned_jid, ["6282222222222@s.whatsapp.net"]);
+
+    // A contact's poll comes in with the secret it carries.
+    let ConnectorEvent::Message(m) = one(inbound(single, person(), "")) else { panic!("a poll is a message") };
+    assert_eq!((m.kind, m.details.poll_secret.as_deref()), (MessageType::Poll, Some(&secret[..])));
+
+    // A vote sealed as WhatsApp's clients seal it arrives sealed and opens with the secret.
+    let (creator, voter) = ("15550000001@s.whatsapp.net", "628123456789@s.whatsapp.net");
+    let hashes = vec![option_hash("Both").to_vec(), option_hash("Rice").to_vec()];
+    let (payload, iv) = poll::encrypt_poll_vote_with_secret(&hashes, &secret, "3EB0POLL", creator, voter).unwrap();
+    let update = wa::message::PollUpdateMessage {
+        poll_creation_message_key: key_of("3EB0POLL"),
+        vote: MessageField::some(wa::message::PollEncValue { enc_payload: Some(payload), enc_iv: Some(iv.to_vec()) }),
+        ..Default::default()
+    };
+    let msg = wa::Message { poll_update_message: MessageField::some(update), ..Default::default() };
+    let ConnectorEvent::PollVote { chat, poll_wa_id, voter: by, vote } = one(inbound(msg, person(), "")) else {
+        panic!("a vote is not a message")
+    };
+    assert_eq!((chat.as_str(), poll_wa_id.as_str(), by.as_str(), vote.sealed_by.as_str()), (voter, "3EB0POLL", voter, voter));
+    let opened = |secret: &[u8]| {
+        let ciphertext = PollVoteCiphertext { enc_payload: &vote.payload, enc_iv: &vote.iv };
+        let addressing = PollVoteAddressing { poll_creator_jid: creator, voter_jid: vote.sealed_by.as_str() };
+        poll::decrypt_poll_vote_with_fallback(ciphertext, secret, "3EB0POLL", addressing, None)
+    };
+    assert_eq!(chosen(&options, &opened(&secret).unwrap()), ["Rice", "Both"]);
+    assert!(opened(&[8u8; 32]).is_err(), "another poll's secret does not open it");
+}
+
+fn jid_of(s: &str) -> Jid {
+    Jid::parse(s).unwrap()
 }

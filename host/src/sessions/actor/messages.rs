@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use super::Actor;
 use crate::connector::{
     ConnectorError, ContactProfile, InboundMessage, MediaSource, NumberStatus, Outgoing, OutgoingBody, OutgoingMedia,
-    QuotedRef,
+    QuotedRef, votes,
+    votes::{SealedVote, VotedPoll},
 };
 use crate::events::{self, EventBody, EventDraft};
 use crate::media::kinds::{MediaKind, sniff};
@@ -89,6 +90,7 @@ impl Actor {
             reactions: Vec::new(),
             edited_at: None,
             revoked_at: None,
+            link_preview: m.details.link_preview,
             media_expired_at: None,
             status,
             error: None,
@@ -98,6 +100,9 @@ impl Actor {
             read_at: None,
         };
         messages::insert(&mut w, &self.key.tenant, &message).await?;
+        if let Some(secret) = &m.details.poll_secret {
+            messages::set_poll_secret(&mut w, &self.key, &message.id, secret).await?;
+        }
         let body = if m.from_me {
             EventBody::MessageSent(events::MessageEvent { message, chat: chat.clone() })
         } else {
@@ -285,15 +290,25 @@ impl Actor {
     }
 
     /// A vote replaces the voter's earlier one; names that are not options of the poll are
-    /// left out.
-    pub(super) async fn poll_vote(
-        &mut self,
-        chat: &Jid,
-        wa_id: &str,
-        voter: &Jid,
-        selected: Vec<String>,
-    ) -> StoreResult<()> {
+    /// left out. A vote that does not open with the poll's secret (forged, or on a poll the
+    /// gateway never saw sent) changes nothing.
+    pub(super) async fn poll_vote(&mut self, chat: &Jid, wa_id: &str, voter: &Jid, vote: SealedVote) -> StoreResult<()> {
         let Some(mut m) = self.target(chat, wa_id).await? else { return Ok(()) };
+        let (Some(conn), Some(poll)) = (&self.conn, m.poll.as_ref()) else { return Ok(()) };
+        let Some(secret) = messages::poll_secret(self.store.pool(), &self.key, &m.id).await? else {
+            tracing::info!(session = %self.key, poll = %m.id, "a vote on a poll whose secret is not kept: ignored");
+            return Ok(());
+        };
+        let Ok(creator) = Jid::parse(&m.from_jid) else { return Ok(()) };
+        let options: Vec<String> = poll.options.iter().map(|o| o.name.clone()).collect();
+        let sealed = VotedPoll { wa_id, creator: &creator, voter: &vote.sealed_by, secret: &secret, options: &options };
+        let selected = match conn.open_vote(&vote, &sealed).await {
+            Ok(selected) => selected,
+            Err(e) => {
+                tracing::info!(session = %self.key, poll = %m.id, voter = %voter, error = %e, "a vote that does not open: ignored");
+                return Ok(());
+            }
+        };
         let voter = self.canonical(voter).await?.to_string();
         let Some(poll) = m.poll.as_mut() else { return Ok(()) };
         let mut chosen = Vec::new();
@@ -362,7 +377,24 @@ impl Actor {
             text: q.content.clone(),
         });
         let mentions = m.mentions.iter().filter_map(|j| Jid::parse(j).ok()).collect();
-        Ok(Outgoing { body, quoted, mentions })
+        let poll_secret = match &body {
+            OutgoingBody::Poll { .. } => Some(self.poll_secret(m).await.map_err(|e| e.to_string())?),
+            _ => None,
+        };
+        Ok(Outgoing { body, quoted, mentions, link_preview: m.link_preview.clone(), poll_secret })
+    }
+
+    /// The secret a poll goes out with: chosen and kept before its first try, so every retry
+    /// is the same poll and the votes on it can be opened.
+    async fn poll_secret(&self, m: &Message) -> StoreResult<Vec<u8>> {
+        if let Some(secret) = messages::poll_secret(self.store.pool(), &self.key, &m.id).await? {
+            return Ok(secret);
+        }
+        let secret = votes::new_secret();
+        let mut w = self.store.begin_write().await?;
+        messages::set_poll_secret(&mut w, &self.key, &m.id, &secret).await?;
+        w.commit().await?;
+        Ok(secret)
     }
 
     /// Hands every stored, not yet sent outbound message to the connection, oldest first.

@@ -443,8 +443,8 @@ impl Actor {
                 self.revoked(&chat, &target_wa_id, &from, timestamp).await
             }
             ConnectorEvent::Group(ev) => self.group_event(ev).await,
-            ConnectorEvent::PollVote { chat, poll_wa_id, voter, selected } => {
-                self.poll_vote(&chat, &poll_wa_id, &voter, selected).await
+            ConnectorEvent::PollVote { chat, poll_wa_id, voter, vote } => {
+                self.poll_vote(&chat, &poll_wa_id, &voter, vote).await
             }
         }
     }
