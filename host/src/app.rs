@@ -24,6 +24,7 @@ use crate::quotas::{Connections, Rates};
 use crate::realtime::{self, Realtime};
 use crate::sessions::{SessionError, Sessions};
 use crate::store::{Store, StoreError, settings};
+use crate::webhooks::Webhooks;
 
 #[derive(Debug, Error)]
 pub enum StartError {
@@ -101,7 +102,7 @@ impl Gateway {
         let rates = Rates::default();
 
         let bus = EventBus::default();
-        let journal = Journal::new(bus.clone());
+        let journal = Journal::new(bus.clone(), crate::webhooks::routes(&config.webhooks));
         let sim = SimWorld::new(config.sim.clone());
         let mut connectors: HashMap<String, Arc<dyn Connector>> = HashMap::new();
         if config.sim.enabled {
@@ -122,6 +123,8 @@ impl Gateway {
                 "default connector '{default_connector}' is not available in this build or configuration"
             )));
         }
+        let webhooks =
+            Webhooks::start(store.clone(), journal.clone(), directory.clone(), config.webhooks.clone()).await?;
         let media = MediaStore::from_config(&config)?;
         let fetcher = crate::media::fetch::Fetcher::new(&config.media.fetch)?;
         let media_links = crate::media::links::MediaLinks::load(&store).await?;
@@ -173,6 +176,7 @@ impl Gateway {
             realtime::spawn_fanout(io.clone(), plugins.clone(), &bus, config.events.lane_depth),
             realtime::spawn_bots(io.clone(), plugins.clone(), sessions.clone(), &bus, config.events.lane_depth),
             spawn_rate_pruning(rates.clone()),
+            crate::events::retention::spawn_pruning(store.clone(), config.events.clone()),
             spawn_stats_publisher(
                 store.clone(),
                 journal.clone(),
@@ -197,6 +201,7 @@ impl Gateway {
             plugins,
             revocations,
             rates,
+            webhooks,
         };
         // One Socket.IO service in front of the whole router: `Router::layer` would build a
         // separate engine (session table) per route, and polling requests would get lost.
@@ -237,6 +242,7 @@ impl Gateway {
             } => tracing::warn!("requests still open {SHUTDOWN_GRACE:?} after shutdown began; closing them"),
         }
         self.state.sessions.shutdown().await;
+        self.state.webhooks.shutdown();
         for t in &self.tasks {
             t.abort();
         }

@@ -49,6 +49,7 @@ pub struct Config {
     pub events: EventsConfig,
     pub plugins: PluginsConfig,
     pub media: MediaConfig,
+    pub webhooks: WebhooksConfig,
     /// Default limits of every tenant; the operator overrides them per tenant.
     pub quotas: crate::quotas::Limits,
 }
@@ -253,6 +254,44 @@ pub struct EventsConfig {
     /// Events of one tenant waiting for live delivery (and, separately, for its bots); beyond
     /// it the newest are not delivered live and sockets get `delivery.gap`.
     pub lane_depth: usize,
+    /// Journaled events older than this are pruned (0: kept until `retention_count` drops them).
+    pub retention_secs: u64,
+    /// Events of one tenant kept in the journal at most; the oldest beyond are pruned (0: no count limit).
+    pub retention_count: u64,
+    /// How often the pruning job runs.
+    pub prune_interval_secs: u64,
+}
+
+/// Webhook delivery (docs/webhooks.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Networks (CIDR) a webhook URL may reach although they are not public; by default only
+    /// public addresses are delivered to.
+    #[serde(deserialize_with = "comma_networks")]
+    pub allow: Vec<ipnet::IpNet>,
+    /// An attempt that has no answer by then is cut and counts as failed.
+    pub timeout_ms: u64,
+    /// Delay before each attempt, from the event (first) or from the failed attempt before;
+    /// its length is the number of attempts. Each delay gets up to 10% jitter.
+    #[serde(deserialize_with = "comma_numbers")]
+    pub retry_schedule_secs: Vec<u64>,
+    /// An endpoint whose deliveries have failed for this long, without a success, is disabled.
+    pub disable_after_secs: u64,
+    /// Deliveries in flight to one endpoint at most; an endpoint may ask for fewer.
+    pub max_concurrency: u32,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow: Vec::new(),
+            timeout_ms: 10_000,
+            retry_schedule_secs: vec![0, 5, 300, 1_800, 7_200, 18_000, 36_000],
+            disable_after_secs: 5 * 24 * 3600,
+            max_concurrency: 16,
+        }
+    }
 }
 
 impl Default for Config {
@@ -273,6 +312,7 @@ impl Default for Config {
             events: EventsConfig::default(),
             plugins: PluginsConfig::default(),
             media: MediaConfig::default(),
+            webhooks: WebhooksConfig::default(),
             quotas: crate::quotas::Limits::default(),
         }
     }
@@ -341,7 +381,13 @@ impl Default for PluginsConfig {
 
 impl Default for EventsConfig {
     fn default() -> Self {
-        Self { stats_interval_ms: 1_000, lane_depth: 1_024 }
+        Self {
+            stats_interval_ms: 1_000,
+            lane_depth: 1_024,
+            retention_secs: 7 * 24 * 3600,
+            retention_count: 100_000,
+            prune_interval_secs: 60,
+        }
     }
 }
 
@@ -372,6 +418,7 @@ const ENV_KEYS: &[&str] = &[
     "events",
     "plugins",
     "media",
+    "webhooks",
     "quotas",
 ];
 
@@ -443,6 +490,21 @@ impl Config {
                 "media.fetch.timeout_secs must be 1 to 600 and media.fetch.concurrency 1 to 64".into(),
             ));
         }
+        let w = &self.webhooks;
+        if !(100..=60_000).contains(&w.timeout_ms) {
+            return Err(ConfigError::Invalid("webhooks.timeout_ms must be 100 to 60000".into()));
+        }
+        if w.retry_schedule_secs.is_empty() || w.retry_schedule_secs.len() > 20 {
+            return Err(ConfigError::Invalid("webhooks.retry_schedule_secs must list 1 to 20 delays".into()));
+        }
+        if !(1..=256).contains(&w.max_concurrency) || w.disable_after_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "webhooks.max_concurrency must be 1 to 256 and webhooks.disable_after_secs at least 1".into(),
+            ));
+        }
+        if self.events.prune_interval_secs == 0 {
+            return Err(ConfigError::Invalid("events.prune_interval_secs must be at least 1".into()));
+        }
         if let Some(url) = &self.database_url
             && !url.starts_with("sqlite:")
         {
@@ -507,6 +569,25 @@ fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> 
         OneOrMany::One(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
         OneOrMany::Many(v) => v,
     })
+}
+
+/// Numbers from a TOML array or one comma-separated env string.
+fn comma_numbers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<u64>),
+    }
+    match OneOrMany::deserialize(d)? {
+        OneOrMany::Many(v) => Ok(v),
+        OneOrMany::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|n| n.parse().map_err(|_| serde::de::Error::custom(format!("'{n}' is not a whole number"))))
+            .collect(),
+    }
 }
 
 /// Networks from a TOML array or one comma-separated env string.

@@ -19,3 +19,4 @@ pub mod realtime;
 pub mod scaffold;
 pub mod sessions;
 pub mod store;
+pub mod webhooks;

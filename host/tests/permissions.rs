@@ -99,6 +99,9 @@ fn body(method: &Method, path: &str) -> Option<Value> {
         ("POST", "/api/v1/sim/sessions/{session}/inbound") => json!({ "from": "+15559990000", "text": "x" }),
         ("POST", "/api/v1/sim/sessions/{session}/invalid-numbers") => json!({ "numbers": ["+15550000009"] }),
         ("POST", "/api/v1/sim/sessions/{session}/pair") => json!({ "code": "ABCDEFGH" }),
+        ("POST", "/api/v1/webhooks") => json!({ "url": "http://127.0.0.1:9/hook" }),
+        ("PATCH", "/api/v1/webhooks/{webhook}") => json!({ "description": "changed" }),
+        ("POST", "/api/v1/webhooks/{webhook}/replay") => json!({ "fromSeq": 1 }),
         ("POST", p) if p.ends_with("/rotate") => json!({ "jwtSecret": true }),
         ("POST", _) => json!({}),
         _ => return None,
@@ -111,6 +114,8 @@ struct Fixture {
     creds: [String; 5],
     message: String,
     chat: String,
+    webhook: String,
+    delivery: String,
 }
 
 async fn fixture() -> Fixture {
@@ -137,7 +142,13 @@ async fn fixture() -> Fixture {
     let user = mint(json!({})).await;
     let user_admin = mint(json!({ "roles": ["admin"] })).await;
     let creds = [ADMIN.to_owned(), acme.api_key.clone(), user, user_admin, other.api_key.clone()];
-    Fixture { gw, creds, message, chat }
+    let (s, hook) = gw.post("/api/v1/webhooks", &acme.api_key, json!({ "url": "http://127.0.0.1:9/hook" })).await;
+    assert_eq!(s, StatusCode::CREATED, "{hook}");
+    let webhook = hook["id"].as_str().unwrap().to_owned();
+    let (s, tried) = gw.post(&format!("/api/v1/webhooks/{webhook}/test"), &acme.api_key, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{tried}");
+    let delivery = tried["id"].as_str().unwrap().to_owned();
+    Fixture { gw, creds, message, chat, webhook, delivery }
 }
 
 impl Fixture {
@@ -150,6 +161,8 @@ impl Fixture {
             .replace("{chat}", &self.chat)
             .replace("{contact}", "+15559990000")
             .replace("{group}", "120363000000000001")
+            .replace("{webhook}", &self.webhook)
+            .replace("{delivery}", &self.delivery)
     }
 
     async fn call(&self, row: &Row, cred: &str) -> (StatusCode, Value) {
@@ -171,7 +184,7 @@ fn refused(status: StatusCode, body: &Value) -> bool {
     let code = body["error"]["code"].as_str().unwrap_or_default();
     status == StatusCode::UNAUTHORIZED
         || status == StatusCode::FORBIDDEN
-        || (status == StatusCode::NOT_FOUND && matches!(code, "session_not_found" | "route_not_found"))
+        || (status == StatusCode::NOT_FOUND && matches!(code, "session_not_found" | "route_not_found" | "webhook_not_found"))
 }
 
 #[tokio::test]

@@ -299,6 +299,8 @@ event_kinds! {
     /// A group's subject or description changed.
     GroupUpdated(GroupUpdated) = "group.updated", tenant_wide = false;
     TenantStats(TenantStatsUpdated) = "tenant.stats", tenant_wide = true;
+    /// The gateway stopped delivering to one of the tenant's webhook endpoints.
+    WebhookDisabled(WebhookDisabled) = "webhook.disabled", tenant_wide = true;
 }
 
 /// An event of a kind the model does not know; its payload serialises as it came.
@@ -511,4 +513,15 @@ pub struct GroupUpdated {
 #[serde(rename_all = "camelCase")]
 pub struct TenantStatsUpdated {
     pub stats: TenantStats,
+}
+
+/// `webhook.disabled`: an endpoint failed for too long, or asked (HTTP 410) to get nothing
+/// more; its pending deliveries were given up. Enabling it again resumes with new events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookDisabled {
+    pub webhook_id: String,
+    pub url: String,
+    pub reason: String,
 }

@@ -163,6 +163,11 @@ fn every_body() -> Vec<EventBody> {
         EventBody::TenantStats(TenantStatsUpdated {
             stats: TenantStats { sessions: 3, unread: 7, ..Default::default() },
         }),
+        EventBody::WebhookDisabled(WebhookDisabled {
+            webhook_id: "wh_1".into(),
+            url: "https://crm.example/hook".into(),
+            reason: "the endpoint answered 410 Gone".into(),
+        }),
     ]
 }
 
@@ -172,7 +177,7 @@ fn every_event_kind_round_trips_through_its_payload() {
     let names: Vec<&str> = bodies.iter().map(EventBody::name).collect();
     assert_eq!(names, EVENT_NAMES, "every_body() covers every kind, in order");
     for (i, body) in bodies.into_iter().enumerate() {
-        let session_id = (body.name() != "tenant.stats").then(|| "s1".to_owned());
+        let session_id = (!matches!(body.name(), "tenant.stats" | "webhook.disabled")).then(|| "s1".to_owned());
         let event = Event { tenant_id: "t1".into(), session_id, seq: i as u64 + 1, timestamp: at(5), body };
         let text = event.payload().to_string();
         let back = Event::parse(event.name(), &text).unwrap_or_else(|e| panic!("{e}: {text}"));
@@ -276,7 +281,7 @@ fn a_known_kind_with_a_wrong_payload_is_an_error_that_names_it() {
 fn lifecycle_kinds_go_to_the_whole_tenant() {
     let bodies = every_body();
     let wide: Vec<&str> = bodies.iter().filter(|b| b.goes_to_tenant_room()).map(EventBody::name).collect();
-    assert_eq!(wide, ["session.status", "session.connected", "session.disconnected", "session.error", "tenant.stats"]);
+    assert_eq!(wide, ["session.status", "session.connected", "session.disconnected", "session.error", "tenant.stats", "webhook.disabled"]);
 }
 
 #[cfg(feature = "openapi")]

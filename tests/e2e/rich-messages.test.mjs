@@ -364,6 +364,9 @@ describe("bad input", () => {
 // The smallest files each kind accepts, as their first bytes make them.
 const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489", "hex");
 const PDF = Buffer.from("%PDF-1.4\n% a tiny document\n");
+const MP4 = Buffer.concat([Buffer.from("00000018667479706d703432", "hex"), Buffer.from("mp42isom"), Buffer.alloc(4), Buffer.from("moov")]);
+const MP3 = Buffer.concat([Buffer.from("ID3\x03\0\0\0\0\0\0", "binary"), Buffer.from([0xff, 0xfb, 0x90, 0x64]), Buffer.alloc(16)]);
+const WEBP = Buffer.from("RIFF\x1a\0\0\0WEBPVP8L\x0d\0\0\0\x2f\0\0\0\x10\x07\x10\x11\x11\x88\x88\xfe\x07\0", "binary");
 const ogg = (codec) => Buffer.concat([Buffer.from("OggS\0\x02", "binary"), Buffer.alloc(22), Buffer.from(codec, "binary"), Buffer.from([1, 2, 0x38, 1, 0x80, 0xbb, 0, 0, 0, 0, 0])]);
 const sha256 = async (buf) => (await import("node:crypto")).createHash("sha256").update(buf).digest("hex");
 
@@ -417,6 +420,37 @@ describe("media", () => {
     const text = await send(id, { to: CONTACT, text: "no file" });
     const none = await fetchMedia(`/api/v1/sessions/${id}/messages/${text.body.id}/media`);
     assert.deepEqual([none.status, JSON.parse(none.body).error.code], [404, "media_not_found"]);
+  });
+
+  test("video, audio and sticker go PENDING -> READ both ways; a contact's voice note, video and sticker download byte for byte", async () => {
+    const id = "media-kinds";
+    const log = await subscribed(id);
+    const sent = [];
+    for (const [type, buf, mime, caption] of [["video", MP4, "video/mp4", "the clip"], ["audio", MP3, "audio/mpeg"], ["sticker", WEBP, "image/webp"]]) {
+      const r = await send(id, { to: CONTACT, type, ...(caption ? { caption } : {}), media: { base64: buf.toString("base64") } });
+      assert.equal(r.status, 202, `${type}: ${JSON.stringify(r.body)}`);
+      assert.deepEqual([r.body.type, r.body.media.mimeType, r.body.media.size, r.body.media.voiceNote ?? false], [type, mime, buf.length, false]);
+      sent.push([r.body, buf]);
+    }
+    for (const [m] of sent) assert.deepEqual(await readSteps(log, m.id), ["SENT", "DELIVERED", "READ"]);
+    const wire = (await network(id)).filter((o) => o.op === "message");
+    assert.deepEqual(wire.map((o) => [o.type, o.media.sha256]), await Promise.all(sent.map(async ([m, buf]) => [m.type, await sha256(buf)])));
+    assert.equal(wire[0].text, "the clip");
+    for (const [m, buf] of sent) assert.ok((await fetchMedia(m.mediaUrl)).body.equals(buf), `${m.type} served byte for byte`);
+
+    const sim = (body) => gw.api("POST", `/api/v1/sim/sessions/${id}/inbound`, acme.apiKey, { from: CONTACT, ...body });
+    for (const [type, buf, media, want] of [
+      ["audio", ogg("OpusHead"), { voiceNote: true, mimeType: "audio/ogg; codecs=opus" }, { type: "audio", voiceNote: true }],
+      ["video", MP4, { mimeType: "video/mp4" }, { type: "video", voiceNote: false }],
+      ["sticker", WEBP, { mimeType: "image/webp" }, { type: "sticker", voiceNote: false }],
+    ]) {
+      const r = await sim({ type, media: { base64: buf.toString("base64"), ...media } });
+      assert.equal(r.status, 202, `${type}: ${JSON.stringify(r.body)}`);
+      const m = (await log.waitFor("message.received", (p) => p.message.waMessageId === r.body.waMessageId)).message;
+      assert.deepEqual({ type: m.type, voiceNote: m.media.voiceNote ?? false }, want);
+      assert.deepEqual([m.media.size, m.media.sha256], [buf.length, await sha256(buf)]);
+      assert.ok((await fetchMedia(m.mediaUrl)).body.equals(buf), `a contact's ${type} served byte for byte`);
+    }
   });
 
   test("a contact's image and document are downloaded, announced with their SHA-256 and served byte for byte", async () => {

@@ -117,6 +117,20 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<crate::webhooks::WebhookError> for ApiError {
+    fn from(e: crate::webhooks::WebhookError) -> Self {
+        use crate::webhooks::WebhookError;
+        match e {
+            WebhookError::Store(e) => e.into(),
+            WebhookError::Quota(q) => q.into(),
+            other => {
+                let (status, code) = other.status();
+                ApiError::new(status, code, other.to_string())
+            }
+        }
+    }
+}
+
 impl From<SessionError> for ApiError {
     fn from(e: SessionError) -> Self {
         let message = e.to_string();

@@ -16,6 +16,7 @@ mod state;
 mod tenant;
 mod tenants;
 mod tokens;
+mod webhooks;
 
 pub use error::{ApiError, ApiResult};
 pub use state::AppState;
@@ -48,6 +49,8 @@ use utoipa_scalar::{Scalar, Servable};
         (name = "contacts", description = "Tenant: who is on WhatsApp"),
         (name = "groups", description = "Tenant: a session's WhatsApp groups and their members"),
         (name = "plugins", description = "Operator: loaded plugins. Tenant: plugin bindings"),
+        (name = "webhooks", description = "Tenant administrator: HTTP endpoints that get the tenant's events, signed, at least once"),
+        (name = "events", description = "Tenant: the journal of committed events"),
         (name = "simulator", description = "The phone side of the built-in simulator (sessions with connector `sim`)"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -80,7 +83,8 @@ fn documented_routes(with_sim: bool) -> OpenApiRouter<AppState> {
         .merge(presence::routes())
         .merge(contacts::routes())
         .merge(groups::routes())
-        .merge(plugins::routes());
+        .merge(plugins::routes())
+        .merge(webhooks::routes());
     if with_sim { routes.merge(sim::routes()).merge(sim_groups::routes()) } else { routes }
 }
 
@@ -137,7 +141,7 @@ fn optional_json<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> ApiResu
 }
 
 /// Tells "field absent" (None) from "field null" (Some(None)) in PATCH bodies.
-fn present_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+pub(crate) fn present_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 

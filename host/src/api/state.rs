@@ -9,6 +9,7 @@ use crate::plugins::Plugins;
 use crate::quotas::Rates;
 use crate::sessions::Sessions;
 use crate::store::Store;
+use crate::webhooks::Webhooks;
 
 /// Everything a REST handler may use.
 #[derive(Clone)]
@@ -28,4 +29,5 @@ pub struct AppState {
     pub revocations: Revocations,
     /// Request rates per credential (and the other rates of the gateway).
     pub rates: Rates,
+    pub webhooks: Webhooks,
 }

@@ -4,7 +4,8 @@ use chrono::Utc;
 
 use super::{Event, EventBody, EventBus};
 use crate::model::SessionKey;
-use crate::store::{StoreResult, WriteTx};
+use crate::store::{StoreResult, WriteTx, journal};
+use crate::webhooks::Routes;
 
 /// An event not yet numbered: it gets its sequence number inside the write that caused it.
 pub struct EventDraft {
@@ -23,16 +24,23 @@ impl EventDraft {
     }
 }
 
-/// Commits a write together with the events it causes, then publishes them while the writer
-/// lock is still held, so subscribers see each tenant's events in sequence order.
+/// Commits a write together with the events it causes, each stored in the journal under its
+/// `seq` with its webhook outbox rows, then publishes them while the writer lock is still held,
+/// so subscribers see each tenant's events in sequence order. What is published was committed;
+/// what was committed is journaled.
 #[derive(Clone)]
 pub struct Journal {
     bus: EventBus,
+    routes: Routes,
 }
 
 impl Journal {
-    pub fn new(bus: EventBus) -> Self {
-        Self { bus }
+    pub fn new(bus: EventBus, routes: Routes) -> Self {
+        Self { bus, routes }
+    }
+
+    pub fn routes(&self) -> &Routes {
+        &self.routes
     }
 
     pub fn bus(&self) -> &EventBus {
@@ -52,11 +60,19 @@ impl Journal {
                 body: d.body,
             }));
         }
+        for e in &events {
+            let payload = serde_json::to_string(&**e).expect("an event serialises");
+            journal::append(&mut w, e, &payload).await?;
+        }
+        let wake = self.routes.enqueue(&mut w, &events, now.timestamp_millis()).await?;
         let committed = w.commit().await?;
         for e in &events {
             self.bus.publish(e.clone());
         }
         drop(committed);
+        for worker in wake {
+            worker.notify_one();
+        }
         Ok(events)
     }
 }

@@ -1,9 +1,10 @@
 //! Canonical events: what happened, after the store committed it (the journal numbers them
-//! per tenant), carried by the bus to the stats publisher, the plugins and the sockets. The
+//! per tenant and keeps them durably), carried by the bus to the stats publisher, the plugins and the sockets. The
 //! event types are the shared model's (`wagate_model::events`).
 
 mod bus;
 mod journal;
+pub mod retention;
 mod stats;
 
 pub use bus::EventBus;
@@ -14,6 +15,6 @@ pub use wagate_model::Event;
 pub use wagate_model::events::{
     ChatRead, ChatUpdated, EventBody, GroupParticipants, GroupUpdated, MessageEdited, MessageEvent, MessageMedia, MessageReaction, MessageRevoked,
     MessageStatusChanged, PollVote, SessionConnected, SessionDisconnected, SessionError, SessionPairingCode, SessionQr,
-    SessionStatusChanged, TenantStatsUpdated,
+    SessionStatusChanged, TenantStatsUpdated, WebhookDisabled,
 };
 pub use wagate_model::time::iso;

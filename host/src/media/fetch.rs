@@ -77,6 +77,23 @@ impl Policy {
         }
     }
 
+    /// `check_url`, then the addresses the URL's name resolves to now: at least one must be
+    /// permitted (a connection later goes through the resolver's checks again).
+    pub async fn check_resolved(&self, url: &Url) -> Result<(), FetchError> {
+        self.check_url(url)?;
+        let Some(url::Host::Domain(host)) = url.host() else { return Ok(()) };
+        let port = url.port_or_known_default().unwrap_or(443);
+        let found: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
+            Ok(found) => found.collect(),
+            Err(_) => Vec::new(),
+        };
+        match found.first() {
+            None => Err(FetchError::NoAddress { host: host.to_owned() }),
+            Some(_) if found.iter().any(|a| self.permits(a.ip())) => Ok(()),
+            Some(first) => Err(FetchError::Forbidden(first.ip().to_canonical())),
+        }
+    }
+
     fn address(&self, ip: IpAddr) -> Result<(), FetchError> {
         if self.permits(ip) { Ok(()) } else { Err(FetchError::Forbidden(ip.to_canonical())) }
     }
@@ -147,6 +164,23 @@ impl Resolve for GuardedResolver {
     }
 }
 
+/// An HTTP client that connects only to addresses `policy` permits (webhooks use it too):
+/// rustls with the webpki roots, no proxy, every name resolved through the policy.
+pub fn guarded_client(policy: Arc<Policy>) -> Result<reqwest::ClientBuilder, FetchError> {
+    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| FetchError::Failed(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        // A proxy would be the one connecting, past the resolver's checks.
+        .no_proxy()
+        .dns_resolver(Arc::new(GuardedResolver { policy }))
+        .user_agent(concat!("wagate/", env!("CARGO_PKG_VERSION"))))
+}
+
 /// Fetches files for sends, a few at a time.
 #[derive(Clone)]
 pub struct Fetcher {
@@ -161,17 +195,7 @@ impl Fetcher {
     pub fn new(cfg: &MediaFetchConfig) -> Result<Self, FetchError> {
         let policy = Arc::new(Policy::new(cfg.allow.clone()));
         let redirect_policy = policy.clone();
-        let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| FetchError::Failed(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            // A proxy would be the one connecting, past the resolver's checks.
-            .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver { policy: policy.clone() }))
+        let client = guarded_client(policy.clone())?
             .redirect(redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() > MAX_REDIRECTS {
                     return attempt.error(FetchError::TooManyRedirects);
@@ -183,7 +207,6 @@ impl Fetcher {
                 }
             }))
             .connect_timeout(Duration::from_secs(cfg.timeout_secs.min(10)))
-            .user_agent(concat!("wagate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| FetchError::Failed(e.to_string()))?;
         Ok(Self {

@@ -37,6 +37,8 @@ pub struct Limits {
     pub plugin_kv_bytes: u64,
     /// Log lines a plugin may write per tenant binding per minute; the rest are dropped.
     pub plugin_log_lines_per_minute: u32,
+    /// Webhook endpoints a tenant may have.
+    pub max_webhooks: u32,
 }
 
 impl Default for Limits {
@@ -50,6 +52,7 @@ impl Default for Limits {
             requests_per_minute: 6_000,
             plugin_kv_bytes: 4 * 1024 * 1024,
             plugin_log_lines_per_minute: 600,
+            max_webhooks: 20,
         }
     }
 }
@@ -74,6 +77,8 @@ pub struct LimitOverrides {
     pub plugin_kv_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin_log_lines_per_minute: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_webhooks: Option<u32>,
 }
 
 impl Limits {
@@ -88,6 +93,7 @@ impl Limits {
             requests_per_minute: o.requests_per_minute.unwrap_or(self.requests_per_minute),
             plugin_kv_bytes: o.plugin_kv_bytes.unwrap_or(self.plugin_kv_bytes),
             plugin_log_lines_per_minute: o.plugin_log_lines_per_minute.unwrap_or(self.plugin_log_lines_per_minute),
+            max_webhooks: o.max_webhooks.unwrap_or(self.max_webhooks),
         }
     }
 
@@ -102,6 +108,7 @@ impl Limits {
             ("subscribes_per_minute", self.subscribes_per_minute),
             ("requests_per_minute", self.requests_per_minute),
             ("plugin_log_lines_per_minute", self.plugin_log_lines_per_minute),
+            ("max_webhooks", self.max_webhooks),
         ];
         match counts.iter().find(|(_, v)| *v == 0) {
             Some((name, _)) => Err(format!("quota {name} must be at least 1")),

@@ -5,11 +5,13 @@
 pub mod chats;
 pub mod contact_ids;
 pub mod idempotency;
+pub mod journal;
 pub mod messages;
 pub mod plugins;
 pub mod sessions;
 pub mod settings;
 pub mod tenants;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;

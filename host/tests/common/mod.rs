@@ -41,6 +41,9 @@ pub fn fast_config(dir: &std::path::Path) -> Config {
     sim.delivered_delay_ms = 20;
     sim.read_delay_ms = 20;
     c.events.stats_interval_ms = 50;
+    // Webhook receivers of the tests listen on loopback.
+    c.webhooks.allow = vec!["127.0.0.0/8".parse().unwrap()];
+    c.webhooks.timeout_ms = 500;
     let p = &mut c.plugins;
     p.dir = dir.join("plugins");
     p.watch = false;

@@ -93,6 +93,19 @@ export class Gateway {
     this.ready = false;
   }
 
+  /** Kills the process outright (SIGKILL: no shutdown at all, as a crash) and waits for it. */
+  async kill() {
+    for (const s of this.sockets) s.disconnect();
+    this.sockets = [];
+    if (this.proc && this.proc.exitCode === null) {
+      this.proc.removeAllListeners("exit");
+      const exited = new Promise((r) => this.proc.once("exit", r));
+      this.proc.kill("SIGKILL");
+      await exited;
+    }
+    this.ready = false;
+  }
+
   /** Stops and starts again on the same port and data directory. */
   async restart() {
     await this.stop();

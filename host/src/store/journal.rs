@@ -1,0 +1,96 @@
+//! The durable journal: committed events under their tenant's `seq`, read back by webhook
+//! delivery and by clients that resume, pruned by age and by count.
+
+use sqlx::SqlitePool;
+
+use super::{StoreError, StoreResult, WriteTx};
+use crate::events::Event;
+
+/// One journaled event as stored: its name and canonical payload.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JournalRow {
+    pub seq: i64,
+    pub session_id: Option<String>,
+    pub name: String,
+    pub payload: String,
+    pub created_ms: i64,
+}
+
+impl JournalRow {
+    pub fn event(&self) -> StoreResult<Event> {
+        Event::parse(&self.name, &self.payload).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+pub async fn append(w: &mut WriteTx, event: &Event, payload: &str) -> StoreResult<()> {
+    sqlx::query("INSERT INTO events (tenant_id, seq, session_id, name, payload, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(&event.tenant_id)
+        .bind(event.seq as i64)
+        .bind(&event.session_id)
+        .bind(event.name())
+        .bind(payload)
+        .bind(event.timestamp.timestamp_millis())
+        .execute(w.conn())
+        .await?;
+    Ok(())
+}
+
+pub async fn get(pool: &SqlitePool, tenant: &str, seq: i64) -> StoreResult<Option<JournalRow>> {
+    Ok(sqlx::query_as("SELECT seq, session_id, name, payload, created_ms FROM events WHERE tenant_id = ? AND seq = ?")
+        .bind(tenant)
+        .bind(seq)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// Up to `limit` events of the tenant after `after_seq`, oldest first.
+pub async fn after(pool: &SqlitePool, tenant: &str, after_seq: i64, limit: i64) -> StoreResult<Vec<JournalRow>> {
+    Ok(sqlx::query_as(
+        "SELECT seq, session_id, name, payload, created_ms FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+    )
+    .bind(tenant)
+    .bind(after_seq)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The oldest `seq` the journal still holds for the tenant.
+pub async fn first_seq(pool: &SqlitePool, tenant: &str) -> StoreResult<Option<i64>> {
+    Ok(sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE tenant_id = ?").bind(tenant).fetch_one(pool).await?)
+}
+
+/// The first `seq` written at or after `since_ms`.
+pub async fn seq_at(pool: &SqlitePool, tenant: &str, since_ms: i64) -> StoreResult<Option<i64>> {
+    Ok(sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE tenant_id = ? AND created_ms >= ?")
+        .bind(tenant)
+        .bind(since_ms)
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Deletes events written before `before_ms` and, per tenant, all but the newest
+/// `keep_per_tenant` (0: no count limit). An event a webhook delivery still waits for stays.
+pub async fn prune(w: &mut WriteTx, before_ms: Option<i64>, keep_per_tenant: u64) -> StoreResult<u64> {
+    const STILL_AWAITED: &str = "NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
+        WHERE d.tenant_id = events.tenant_id AND d.seq = events.seq AND d.state = 'pending')";
+    let mut removed = 0;
+    if let Some(before) = before_ms {
+        removed += sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM events WHERE created_ms < ? AND {STILL_AWAITED}")))
+            .bind(before)
+            .execute(w.conn())
+            .await?
+            .rows_affected();
+    }
+    if keep_per_tenant > 0 {
+        removed += sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM events WHERE seq <= (SELECT t.seq FROM tenants t WHERE t.id = events.tenant_id) - ? \
+             AND {STILL_AWAITED}"
+        )))
+        .bind(keep_per_tenant as i64)
+        .execute(w.conn())
+        .await?
+        .rows_affected();
+    }
+    Ok(removed)
+}

@@ -1,0 +1,404 @@
+//! Webhook endpoints, their outbox (one delivery per event and endpoint) and every attempt.
+
+use sqlx::SqlitePool;
+
+use super::{StoreResult, WriteTx};
+
+/// An endpoint as stored, secrets included. Never serialised.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EndpointRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub url: String,
+    pub description: Option<String>,
+    /// JSON array of patterns.
+    pub events: String,
+    /// JSON array of session ids, or NULL.
+    pub sessions: Option<String>,
+    pub enabled: bool,
+    pub ordered: bool,
+    pub max_concurrency: i64,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_until_ms: Option<i64>,
+    pub failing_since_ms: Option<i64>,
+    pub disabled_reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, events, sessions, enabled, ordered, max_concurrency, \
+    secret, previous_secret, previous_until_ms, failing_since_ms, disabled_reason, created_at, updated_at";
+
+pub async fn insert_endpoint(w: &mut WriteTx, e: &EndpointRow) -> StoreResult<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )))
+    .bind(&e.id)
+    .bind(&e.tenant_id)
+    .bind(&e.url)
+    .bind(&e.description)
+    .bind(&e.events)
+    .bind(&e.sessions)
+    .bind(e.enabled)
+    .bind(e.ordered)
+    .bind(e.max_concurrency)
+    .bind(&e.secret)
+    .bind(&e.previous_secret)
+    .bind(e.previous_until_ms)
+    .bind(e.failing_since_ms)
+    .bind(&e.disabled_reason)
+    .bind(&e.created_at)
+    .bind(&e.updated_at)
+    .execute(w.conn())
+    .await?;
+    Ok(())
+}
+
+/// Writes every field of the endpoint but its id, tenant and creation time.
+pub async fn save_endpoint(w: &mut WriteTx, e: &EndpointRow) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE webhook_endpoints SET url = ?, description = ?, events = ?, sessions = ?, enabled = ?, ordered = ?, \
+         max_concurrency = ?, secret = ?, previous_secret = ?, previous_until_ms = ?, failing_since_ms = ?, \
+         disabled_reason = ?, updated_at = ? WHERE id = ? AND tenant_id = ?",
+    )
+    .bind(&e.url)
+    .bind(&e.description)
+    .bind(&e.events)
+    .bind(&e.sessions)
+    .bind(e.enabled)
+    .bind(e.ordered)
+    .bind(e.max_concurrency)
+    .bind(&e.secret)
+    .bind(&e.previous_secret)
+    .bind(e.previous_until_ms)
+    .bind(e.failing_since_ms)
+    .bind(&e.disabled_reason)
+    .bind(&e.updated_at)
+    .bind(&e.id)
+    .bind(&e.tenant_id)
+    .execute(w.conn())
+    .await?;
+    Ok(())
+}
+
+pub async fn endpoint(pool: &SqlitePool, tenant: &str, id: &str) -> StoreResult<Option<EndpointRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ? AND id = ?")))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+pub async fn endpoints_of(pool: &SqlitePool, tenant: &str) -> StoreResult<Vec<EndpointRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ? ORDER BY created_at, id"
+    )))
+    .bind(tenant)
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn all_endpoints(pool: &SqlitePool) -> StoreResult<Vec<EndpointRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints"))).fetch_all(pool).await?)
+}
+
+pub async fn count_endpoints(w: &mut WriteTx, tenant: &str) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE tenant_id = ?")
+        .bind(tenant)
+        .fetch_one(w.conn())
+        .await?)
+}
+
+pub async fn delete_endpoint(w: &mut WriteTx, tenant: &str, id: &str) -> StoreResult<bool> {
+    let done = sqlx::query("DELETE FROM webhook_endpoints WHERE tenant_id = ? AND id = ?")
+        .bind(tenant)
+        .bind(id)
+        .execute(w.conn())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// A delivery as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub endpoint_id: String,
+    pub tenant_id: String,
+    pub seq: Option<i64>,
+    pub session_id: Option<String>,
+    pub event: String,
+    pub body: Option<String>,
+    pub state: String,
+    pub attempts: i64,
+    pub retry_base: i64,
+    pub next_attempt_ms: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_ms: i64,
+    pub finished_ms: Option<i64>,
+}
+
+const DELIVERY_COLUMNS: &str = "id, endpoint_id, tenant_id, seq, session_id, event, body, state, attempts, \
+    retry_base, next_attempt_ms, last_status, last_error, created_ms, finished_ms";
+
+pub const PENDING: &str = "pending";
+pub const DELIVERED: &str = "delivered";
+pub const DEAD: &str = "dead";
+
+/// A new pending delivery, due at `due_ms`.
+pub struct NewDelivery<'a> {
+    pub id: &'a str,
+    pub endpoint_id: &'a str,
+    pub tenant_id: &'a str,
+    pub seq: Option<i64>,
+    pub session_id: Option<&'a str>,
+    pub event: &'a str,
+    pub body: Option<&'a str>,
+    pub due_ms: i64,
+}
+
+pub async fn insert_delivery(w: &mut WriteTx, d: NewDelivery<'_>) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (id, endpoint_id, tenant_id, seq, session_id, event, body, state, \
+         next_attempt_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+    )
+    .bind(d.id)
+    .bind(d.endpoint_id)
+    .bind(d.tenant_id)
+    .bind(d.seq)
+    .bind(d.session_id)
+    .bind(d.event)
+    .bind(d.body)
+    .bind(d.due_ms)
+    .bind(d.due_ms)
+    .execute(w.conn())
+    .await?;
+    Ok(())
+}
+
+/// Only the first pending delivery of each session of an ordered endpoint may be tried.
+fn head_only(ordered: bool) -> &'static str {
+    if ordered {
+        " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id \
+          AND p.state = 'pending' AND p.session_id IS d.session_id AND p.seq < d.seq)"
+    } else {
+        ""
+    }
+}
+
+/// Pending deliveries of an endpoint that are due and not `in_flight`, oldest event first.
+/// With `ordered`, only the first pending delivery of each session: the rest wait behind it.
+pub async fn due(
+    pool: &SqlitePool,
+    endpoint: &str,
+    now_ms: i64,
+    ordered: bool,
+    in_flight: &[String],
+    limit: i64,
+) -> StoreResult<Vec<DeliveryRow>> {
+    let head_only = head_only(ordered);
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.endpoint_id = ? AND d.state = 'pending' \
+         AND d.next_attempt_ms <= ?{head_only} AND d.id NOT IN (SELECT value FROM json_each(?)) ORDER BY d.seq LIMIT ?"
+    )))
+    .bind(endpoint)
+    .bind(now_ms)
+    .bind(serde_json::to_string(in_flight).expect("strings serialise"))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// When the endpoint's next delivery that `due` could give falls due.
+pub async fn next_due_ms(pool: &SqlitePool, endpoint: &str, ordered: bool, in_flight: &[String]) -> StoreResult<Option<i64>> {
+    let head_only = head_only(ordered);
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT MIN(d.next_attempt_ms) FROM webhook_deliveries d WHERE d.endpoint_id = ? AND d.state = 'pending'\
+         {head_only} AND d.id NOT IN (SELECT value FROM json_each(?))"
+    )))
+    .bind(endpoint)
+    .bind(serde_json::to_string(in_flight).expect("strings serialise"))
+    .fetch_one(pool)
+    .await?)
+}
+
+/// What one attempt found.
+pub struct AttemptRecord<'a> {
+    pub delivery_id: &'a str,
+    pub n: i64,
+    pub at_ms: i64,
+    pub status: Option<i64>,
+    pub latency_ms: i64,
+    pub error: Option<&'a str>,
+    pub response_excerpt: Option<&'a str>,
+}
+
+/// Records an attempt and moves its delivery on: delivered, due again at `retry_at_ms`, or
+/// dead when there is none.
+pub async fn record_attempt(
+    w: &mut WriteTx,
+    a: &AttemptRecord<'_>,
+    delivered: bool,
+    retry_at_ms: Option<i64>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO webhook_attempts (delivery_id, n, at_ms, status, latency_ms, error, response_excerpt) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(a.delivery_id)
+    .bind(a.n)
+    .bind(a.at_ms)
+    .bind(a.status)
+    .bind(a.latency_ms)
+    .bind(a.error)
+    .bind(a.response_excerpt)
+    .execute(w.conn())
+    .await?;
+    let (state, next, finished) = match (delivered, retry_at_ms) {
+        (true, _) => (DELIVERED, None, Some(a.at_ms + a.latency_ms)),
+        (false, Some(at)) => (PENDING, Some(at), None),
+        (false, None) => (DEAD, None, Some(a.at_ms + a.latency_ms)),
+    };
+    sqlx::query(
+        "UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_ms = COALESCE(?, next_attempt_ms), \
+         last_status = ?, last_error = ?, finished_ms = ? WHERE id = ?",
+    )
+    .bind(state)
+    .bind(a.n)
+    .bind(next)
+    .bind(a.status)
+    .bind(a.error)
+    .bind(finished)
+    .bind(a.delivery_id)
+    .execute(w.conn())
+    .await?;
+    Ok(())
+}
+
+/// Gives up every pending delivery of an endpoint (it was disabled).
+pub async fn kill_pending(w: &mut WriteTx, endpoint: &str, why: &str, now_ms: i64) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE webhook_deliveries SET state = 'dead', last_error = ?, finished_ms = ? \
+         WHERE endpoint_id = ? AND state = 'pending'",
+    )
+    .bind(why)
+    .bind(now_ms)
+    .bind(endpoint)
+    .execute(w.conn())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Puts a delivery back in the queue, due now; the retry schedule starts over (its attempts
+/// so far stay recorded).
+pub async fn requeue(w: &mut WriteTx, endpoint: &str, id: &str, now_ms: i64) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE webhook_deliveries SET state = 'pending', retry_base = attempts, next_attempt_ms = ?, finished_ms = NULL \
+         WHERE endpoint_id = ? AND id = ?",
+    )
+    .bind(now_ms)
+    .bind(endpoint)
+    .bind(id)
+    .execute(w.conn())
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn delivery(pool: &SqlitePool, endpoint: &str, id: &str) -> StoreResult<Option<DeliveryRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = ? AND id = ?")))
+        .bind(endpoint)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// The endpoint's deliveries, newest first, optionally in one state, before a cursor (`created_ms`, `id`).
+pub async fn deliveries(
+    pool: &SqlitePool,
+    endpoint: &str,
+    state: Option<&str>,
+    before: Option<(i64, &str)>,
+    limit: i64,
+) -> StoreResult<Vec<DeliveryRow>> {
+    let (before_ms, before_id) = before.unwrap_or((i64::MAX, ""));
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = ? AND (? IS NULL OR state = ?) \
+         AND (created_ms < ? OR (created_ms = ? AND id < ?) OR ? = '') \
+         ORDER BY created_ms DESC, id DESC LIMIT ?"
+    )))
+    .bind(endpoint)
+    .bind(state)
+    .bind(state)
+    .bind(before_ms)
+    .bind(before_ms)
+    .bind(before_id)
+    .bind(before_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttemptRow {
+    pub n: i64,
+    pub at_ms: i64,
+    pub status: Option<i64>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    pub response_excerpt: Option<String>,
+}
+
+pub async fn attempts(pool: &SqlitePool, delivery: &str) -> StoreResult<Vec<AttemptRow>> {
+    Ok(sqlx::query_as(
+        "SELECT n, at_ms, status, latency_ms, error, response_excerpt FROM webhook_attempts WHERE delivery_id = ? ORDER BY n",
+    )
+    .bind(delivery)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Queues, for one endpoint, every journaled event of its tenant from `from_seq` on whose name
+/// is one of `names` (and, when given, of one of `sessions`); how many were queued.
+pub async fn replay(
+    w: &mut WriteTx,
+    endpoint: &str,
+    tenant: &str,
+    from_seq: i64,
+    names: &[&str],
+    sessions: Option<&[String]>,
+    now_ms: i64,
+    limit: i64,
+) -> StoreResult<u64> {
+    let names_json = serde_json::to_string(names).expect("strings serialise");
+    let sessions_json = sessions.map(|s| serde_json::to_string(s).expect("strings serialise"));
+    let done = sqlx::query(
+        "INSERT INTO webhook_deliveries (id, endpoint_id, tenant_id, seq, session_id, event, state, next_attempt_ms, created_ms) \
+         SELECT 'dlv_' || lower(hex(randomblob(12))), ?, e.tenant_id, e.seq, e.session_id, e.name, 'pending', ?, ? \
+         FROM events e WHERE e.tenant_id = ? AND e.seq >= ? \
+         AND e.name IN (SELECT value FROM json_each(?)) \
+         AND (? IS NULL OR e.session_id IN (SELECT value FROM json_each(?))) \
+         ORDER BY e.seq LIMIT ?",
+    )
+    .bind(endpoint)
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(tenant)
+    .bind(from_seq)
+    .bind(&names_json)
+    .bind(&sessions_json)
+    .bind(&sessions_json)
+    .bind(limit)
+    .execute(w.conn())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Forgets finished deliveries (and their attempts) older than `before_ms`.
+pub async fn prune_finished(w: &mut WriteTx, before_ms: i64) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM webhook_deliveries WHERE state != 'pending' AND created_ms < ?")
+        .bind(before_ms)
+        .execute(w.conn())
+        .await?;
+    Ok(done.rows_affected())
+}

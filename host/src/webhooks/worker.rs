@@ -1,0 +1,227 @@
+//! One delivery worker per enabled endpoint: it tries the endpoint's due deliveries, up to its
+//! concurrency (one per session when it is ordered), records every attempt, schedules the
+//! retry or gives up, and disables the endpoint that has failed for too long. A slow or dead
+//! endpoint holds up only its own worker.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::StreamExt;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use super::{Inner, signing};
+use crate::media::fetch::FetchError;
+use crate::store::journal;
+use crate::store::webhooks::{self as rows, AttemptRecord, DeliveryRow, EndpointRow};
+
+/// The most of a receiver's answer an attempt keeps.
+pub const EXCERPT_BYTES: usize = 1024;
+
+/// What one attempt found.
+pub struct Outcome {
+    pub delivery_id: String,
+    pub n: i64,
+    /// Attempts before the last resend, which the schedule does not count.
+    pub retry_base: i64,
+    pub at_ms: i64,
+    pub status: Option<u16>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    pub excerpt: Option<String>,
+}
+
+impl Outcome {
+    pub fn delivered(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// HTTP 410: the receiver asks for nothing more, ever.
+    pub fn gone(&self) -> bool {
+        self.status == Some(410)
+    }
+}
+
+pub(super) async fn run(inner: Arc<Inner>, endpoint: EndpointRow, wake: Arc<Notify>) {
+    let endpoint = Arc::new(endpoint);
+    let concurrency = (endpoint.max_concurrency.max(1) as usize).min(inner.config.max_concurrency as usize);
+    let mut in_flight: HashSet<String> = HashSet::new();
+    let mut attempts: JoinSet<Outcome> = JoinSet::new();
+    loop {
+        let now = Utc::now().timestamp_millis();
+        let mut next_due = None;
+        let free = concurrency - in_flight.len();
+        if free > 0 {
+            let busy: Vec<String> = in_flight.iter().cloned().collect();
+            match rows::due(inner.store.pool(), &endpoint.id, now, endpoint.ordered, &busy, free as i64).await {
+                Ok(due) => {
+                    for d in due {
+                        in_flight.insert(d.id.clone());
+                        attempts.spawn(attempt(inner.clone(), endpoint.clone(), d));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(webhook = %endpoint.id, error = %e, "cannot read due deliveries");
+                    next_due = Some(now + 1_000);
+                }
+            }
+            if in_flight.len() < concurrency && next_due.is_none() {
+                let busy: Vec<String> = in_flight.iter().cloned().collect();
+                next_due = rows::next_due_ms(inner.store.pool(), &endpoint.id, endpoint.ordered, &busy)
+                    .await
+                    .unwrap_or(Some(now + 1_000));
+            }
+        }
+        // Far enough to mean "until woken"; a new delivery wakes the worker.
+        let wait = next_due.map_or(Duration::from_secs(3600), |t| Duration::from_millis((t - now).max(0) as u64));
+        tokio::select! {
+            _ = wake.notified() => {}
+            Some(done) = attempts.join_next(), if !attempts.is_empty() => {
+                let mut finished = Vec::new();
+                if let Ok(o) = done { finished.push(o); }
+                while let Some(done) = attempts.try_join_next() {
+                    if let Ok(o) = done { finished.push(o); }
+                }
+                for o in &finished {
+                    in_flight.remove(&o.delivery_id);
+                }
+                match inner.record(&endpoint, finished).await {
+                    Ok(true) => {}
+                    // Disabled: the worker's work is over.
+                    Ok(false) => return,
+                    Err(e) => {
+                        tracing::error!(webhook = %endpoint.id, error = %e, "cannot record webhook attempts; they will be retried");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// The `{type, timestamp, data}` body of a delivery, as Standard Webhooks lays it out; `data`
+/// is the canonical event.
+async fn body_of(inner: &Inner, d: &DeliveryRow) -> Result<String, String> {
+    let Some(seq) = d.seq else {
+        return d.body.clone().ok_or_else(|| "the delivery has no body".to_owned());
+    };
+    match journal::get(inner.store.pool(), &d.tenant_id, seq).await {
+        Ok(Some(row)) => Ok(envelope(&row.name, row.created_ms, &row.payload)),
+        Ok(None) => Err("the event is no longer in the journal (pruned)".to_owned()),
+        Err(e) => Err(format!("cannot read the journal: {e}")),
+    }
+}
+
+pub fn envelope(name: &str, created_ms: i64, payload: &str) -> String {
+    let ts = crate::events::iso(super::views::at_ms(created_ms));
+    format!(r#"{{"type":{},"timestamp":{},"data":{payload}}}"#, serde_json::Value::from(name), serde_json::Value::from(ts))
+}
+
+pub(super) async fn attempt(inner: Arc<Inner>, endpoint: Arc<EndpointRow>, d: DeliveryRow) -> Outcome {
+    let at = Utc::now();
+    let n = d.attempts + 1;
+    let started = Instant::now();
+    let (status, error, excerpt) = match body_of(&inner, &d).await {
+        Ok(body) => post(&inner, &endpoint, &d, body, at.timestamp()).await,
+        Err(e) => (None, Some(e), None),
+    };
+    Outcome {
+        delivery_id: d.id,
+        n,
+        retry_base: d.retry_base,
+        at_ms: at.timestamp_millis(),
+        status,
+        latency_ms: started.elapsed().as_millis() as i64,
+        error,
+        excerpt,
+    }
+}
+
+async fn post(
+    inner: &Inner,
+    endpoint: &EndpointRow,
+    d: &DeliveryRow,
+    body: String,
+    timestamp: i64,
+) -> (Option<u16>, Option<String>, Option<String>) {
+    let msg_id = super::message_id(&d.tenant_id, d.seq, &d.id);
+    let now_ms = Utc::now().timestamp_millis();
+    let mut secrets = vec![endpoint.secret.as_str()];
+    if let (Some(old), Some(until)) = (&endpoint.previous_secret, endpoint.previous_until_ms)
+        && until > now_ms
+    {
+        secrets.push(old);
+    }
+    let signature = signing::signature(&secrets, &msg_id, timestamp, &body);
+    let request = inner
+        .client
+        .post(&endpoint.url)
+        .header("content-type", "application/json")
+        .header("webhook-id", &msg_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body);
+    let timeout = Duration::from_millis(inner.config.timeout_ms);
+    let exchange = async {
+        let response = request.send().await.map_err(reason)?;
+        let status = response.status().as_u16();
+        let mut excerpt = Vec::new();
+        let mut stream = response.bytes_stream();
+        while excerpt.len() < EXCERPT_BYTES {
+            match stream.next().await {
+                Some(Ok(chunk)) => excerpt.extend_from_slice(&chunk[..chunk.len().min(EXCERPT_BYTES - excerpt.len())]),
+                _ => break,
+            }
+        }
+        Ok::<_, String>((status, String::from_utf8_lossy(&excerpt).into_owned()))
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok((status, excerpt))) => {
+            let error = (!(200..300).contains(&status)).then(|| format!("the endpoint answered HTTP {status}"));
+            (Some(status), error, Some(excerpt).filter(|e| !e.is_empty()))
+        }
+        Ok(Err(e)) => (None, Some(e), None),
+        Err(_) => (None, Some(format!("no answer within {} ms", inner.config.timeout_ms)), None),
+    }
+}
+
+/// Why a request failed, naming the address policy when it was the reason.
+fn reason(e: reqwest::Error) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if let Some(FetchError::Forbidden(ip)) = s.downcast_ref::<FetchError>() {
+            return format!(
+                "the URL reaches {ip}, which is not a public address (an operator can allow its network with webhooks.allow)"
+            );
+        }
+        if let Some(FetchError::NoAddress { host }) = s.downcast_ref::<FetchError>() {
+            return format!("{host} has no address");
+        }
+        source = s.source();
+    }
+    // Without the URL: the tenant's URL may carry a token of its receiver.
+    let e = e.without_url();
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message = format!("{message}: {s}");
+        source = s.source();
+    }
+    message
+}
+
+/// The attempt record of an outcome.
+pub fn record_of(o: &Outcome) -> AttemptRecord<'_> {
+    AttemptRecord {
+        delivery_id: &o.delivery_id,
+        n: o.n,
+        at_ms: o.at_ms,
+        status: o.status.map(i64::from),
+        latency_ms: o.latency_ms,
+        error: o.error.as_deref(),
+        response_excerpt: o.excerpt.as_deref(),
+    }
+}

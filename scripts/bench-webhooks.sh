@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Webhook delivery benchmark (tests/bench/webhooks.mjs prints the table): deliveries per second
+# to a local receiver, and inbound -> webhook latency p50/p99 at a steady rate beside the
+# sockets' latency for the same messages. Uses the release build unless WAGATE_BIN names another.
+# Knobs: BENCH_RATE (msg/s, 500), BENCH_COUNT (per round, 2000), BENCH_ROUNDS (3),
+# BENCH_CONCURRENCY (the endpoint's maxConcurrency, 16).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+if [ -z "${WAGATE_BIN:-}" ]; then
+  cargo build --release --locked -p wagate --bin wagate
+  export WAGATE_BIN="$CARGO_TARGET_DIR/release/wagate"
+fi
+(cd tests && npm ci --no-audit --no-fund --loglevel=error)
+cd tests && node bench/webhooks.mjs
