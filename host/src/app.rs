@@ -157,6 +157,7 @@ impl Gateway {
         if let Some(tenant) = &config.auth.dev_no_auth_tenant {
             tracing::warn!(%tenant, "DEVELOPMENT MODE: sockets without a token are admitted to this tenant");
         }
+        let marks = realtime::resume::Marks::load(&store).await?;
         let rt = Realtime {
             directory: directory.clone(),
             sessions: sessions.clone(),
@@ -167,13 +168,15 @@ impl Gateway {
             connections: Connections::default(),
             rates: rates.clone(),
             dev_no_auth_tenant: config.auth.dev_no_auth_tenant.clone(),
+            store: store.clone(),
+            marks: marks.clone(),
         };
         let rt_for_guard = rt.clone();
         let (sio_layer, io) = realtime::build(rt, config.max_body_bytes);
         let revocations = Revocations::default();
         let mut tasks = vec![
             realtime::spawn_guard(io.clone(), rt_for_guard, &revocations),
-            realtime::spawn_fanout(io.clone(), plugins.clone(), &bus, config.events.lane_depth),
+            realtime::spawn_fanout(io.clone(), plugins.clone(), marks, &bus, config.events.lane_depth),
             realtime::spawn_bots(io.clone(), plugins.clone(), sessions.clone(), &bus, config.events.lane_depth),
             spawn_rate_pruning(rates.clone()),
             crate::events::retention::spawn_pruning(store.clone(), config.events.clone()),

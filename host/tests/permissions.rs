@@ -102,6 +102,7 @@ fn body(method: &Method, path: &str) -> Option<Value> {
         ("POST", "/api/v1/webhooks") => json!({ "url": "http://127.0.0.1:9/hook" }),
         ("PATCH", "/api/v1/webhooks/{webhook}") => json!({ "description": "changed" }),
         ("POST", "/api/v1/webhooks/{webhook}/replay") => json!({ "fromSeq": 1 }),
+        ("POST", "/api/v1/webhooks/{webhook}/rotate") => json!({ "overlapSecs": 60 }),
         ("POST", p) if p.ends_with("/rotate") => json!({ "jwtSecret": true }),
         ("POST", _) => json!({}),
         _ => return None,

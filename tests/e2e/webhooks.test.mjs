@@ -27,6 +27,17 @@ const hooks = (gw, key) => ({
 const inbound = (gw, key, session, text) =>
   gw.api("POST", `/api/v1/sim/sessions/${session}/inbound`, key, { from: CONTACT, text });
 
+/** Every event the journal holds, page by page. */
+async function wholeJournal(gw, key) {
+  const all = [];
+  for (let after = 0; ; ) {
+    const page = (await gw.api("GET", `/api/v1/events?afterSeq=${after}&limit=1000`, key)).body;
+    if (!page.events.length) return all;
+    all.push(...page.events);
+    after = page.lastSeq;
+  }
+}
+
 /** Waits until a delivery of the endpoint is in `state`. */
 async function settled(h, id, pred, timeout = 8000) {
   const deadline = Date.now() + timeout;
@@ -242,7 +253,7 @@ describe("delivery", () => {
   test("replay from a seq sends the journal again under the same webhook-ids; ordered endpoints keep each session's order", async () => {
     const first = await inbound(gw, acme.apiKey, "s1", "replay 1");
     await inbound(gw, acme.apiKey, "s1", "replay 2");
-    const journal = (await gw.api("GET", "/api/v1/events?limit=1000", acme.apiKey)).body;
+    const journal = { events: await wholeJournal(gw, acme.apiKey) };
     const received = journal.events.filter((e) => e.event === "message.received" && e.payload.message.content.startsWith("replay "));
     assert.equal(received.length, 2);
     const hook = (await h.create({ url: `${rx.url}/replay`, events: ["message.received"], ordered: true })).body;
@@ -298,6 +309,32 @@ describe("delivery", () => {
   });
 });
 
+describe("a gateway that disables endpoints failing for a second", () => {
+  test("an endpoint that keeps failing is disabled with the reason, and webhook.disabled is emitted", async () => {
+    const gw = await Gateway.start({ ...FAST_HOOKS, WAGATE_WEBHOOKS__DISABLE_AFTER_SECS: "1", WAGATE_WEBHOOKS__RETRY_SCHEDULE_SECS: "0,1,1,1,1" });
+    const rx = await receiver();
+    try {
+      const acme = await gw.tenant("acme");
+      await gw.connectedSession(acme, "s1");
+      const socket = await gw.connect({ transports: ["websocket"], auth: { token: await gw.token(acme) } });
+      rx.respond(() => 500);
+      const hook = (await gw.api("POST", "/api/v1/webhooks", acme.apiKey, { url: rx.url, events: ["message.received"] })).body;
+      await inbound(gw, acme.apiKey, "s1", "anyone?");
+      const notice = await socket.log.waitFor("webhook.disabled", (p) => p.webhookId === hook.id, 8000);
+      assert.match(notice.reason, /failed for 1 s without a success/);
+      const now = (await gw.api("GET", `/api/v1/webhooks/${hook.id}`, acme.apiKey)).body;
+      assert.deepEqual([now.enabled, now.disabledReason], [false, notice.reason]);
+      const [d] = await hooks(gw, acme.apiKey).deliveries(hook.id);
+      assert.equal(d.state, "dead");
+      assert.match(d.lastError, /disabled/);
+      assert.ok(d.attempts >= 2);
+    } finally {
+      await rx.close();
+      await gw.close();
+    }
+  });
+});
+
 describe("a gateway on the default address policy", () => {
   let gw, acme;
   before(async () => {
@@ -344,13 +381,16 @@ describe("a journal that keeps 20 events per tenant", () => {
 });
 
 describe("a gateway killed in mid-stream", () => {
-  test("every event committed before kill -9 reaches the receiver, duplicates under the same webhook-id", async () => {
+  test("every event committed before kill -9 reaches the receiver (duplicates under the same webhook-id) and a resuming socket, with no gap", async () => {
     const gw = await Gateway.start(FAST_HOOKS);
     const rx = await receiver();
     try {
       const acme = await gw.tenant("acme");
       await gw.connectedSession(acme, "s1");
       const hook = (await gw.api("POST", "/api/v1/webhooks", acme.apiKey, { url: rx.url, events: ["message.received"] })).body;
+      const token = await gw.token(acme);
+      const before = await gw.connect({ transports: ["websocket"], auth: { token } });
+      await emitWithAck(before, "session.subscribe", "s1");
       // 200 inbound messages a second until the kill.
       let sent = 0;
       let stop = false;
@@ -362,17 +402,15 @@ describe("a gateway killed in mid-stream", () => {
         }
       })();
       await sleep(1500);
+      const seenBefore = before.log.filter((e) => e.name === "message.received").map((e) => e.payload.seq);
       await gw.kill();
       stop = true;
       await stream;
       await gw.launch();
-      const journal = [];
-      for (let after = 0; ; ) {
-        const page = (await gw.api("GET", `/api/v1/events?afterSeq=${after}&limit=1000`, acme.apiKey)).body;
-        if (!page.events.length) break;
-        journal.push(...page.events);
-        after = page.lastSeq;
-      }
+      const lastSeq = Math.max(0, ...seenBefore);
+      const after = await gw.connect({ transports: ["websocket"], auth: { token, lastSeq, sessions: ["s1"] } });
+      await after.log.waitFor("session.resumed", () => true, 10000);
+      const journal = await wholeJournal(gw, acme.apiKey);
       const committed = journal.filter((e) => e.event === "message.received").map((e) => `evt_acme_${e.seq}`);
       assert.ok(committed.length >= 100, `${committed.length} messages committed before the kill`);
       const deadline = Date.now() + 20000;
@@ -384,6 +422,10 @@ describe("a gateway killed in mid-stream", () => {
         await sleep(100);
       }
       assert.deepEqual(missing, [], "every committed event was delivered");
+      // The socket's sequence: what it saw before the kill, then the resume: every message once.
+      const seenAfter = after.log.filter((e) => e.name === "message.received").map((e) => e.payload.seq);
+      const journalSeqs = journal.filter((e) => e.event === "message.received").map((e) => e.seq);
+      assert.deepEqual([...seenBefore, ...seenAfter], journalSeqs, "no gap, no duplicate across the kill");
       // A duplicate is the same message: same id, same body.
       const byId = new Map();
       for (const e of rx.got) {

@@ -44,6 +44,9 @@ pub enum AuthError {
     InvalidAdminKey,
     #[error("invalid public key: {0}")]
     InvalidPublicKey(String),
+    /// A handshake field other than the token is not what it must be (`auth.lastSeq`, ...).
+    #[error("{0}")]
+    BadHandshake(String),
     /// A token from a cookie, sent by a page that is not trusted with it.
     #[error("{0}")]
     CookieOrigin(String),
@@ -71,6 +74,7 @@ impl AuthError {
             AuthError::InvalidAdminKey => "invalid_admin_key",
             AuthError::InvalidPublicKey(_) => "invalid_public_key",
             AuthError::CookieOrigin(_) => "cookie_origin_refused",
+            AuthError::BadHandshake(_) => "invalid_handshake",
             AuthError::Quota(_) => "quota_exceeded",
             AuthError::Refused(_) => "refused",
         }

@@ -7,8 +7,8 @@ use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
 use tokio::sync::mpsc;
 
-use super::{Realtime, rooms};
-use crate::auth::{Identity, SessionAccess};
+use super::{Realtime, resume, rooms};
+use crate::auth::{AuthError, Identity, SessionAccess};
 use crate::model::{SessionKey, validate_id};
 use crate::quotas::QuotaExceeded;
 use crate::sessions::SessionError;
@@ -38,6 +38,7 @@ pub(super) fn register(s: &SocketRef, identity: &Identity) {
     s.extensions.insert(PendingWorker(Arc::new(Mutex::new(Some(rx)))));
     s.on("session.subscribe", subscribe);
     s.on("session.unsubscribe", unsubscribe);
+    s.on("session.resume", resume_event);
     s.on_fallback(to_plugins);
     s.on_disconnect(|s: SocketRef| {
         s.extensions.remove::<PluginQueue>();
@@ -157,4 +158,127 @@ async fn unsubscribe(s: SocketRef, TryData(data): TryData<Value>, ack: AckSender
     };
     s.leave(rooms::session(&SessionKey::new(&identity.tenant, &id)));
     let _ = ack.send(&json!({ "ok": true, "sessionId": id }));
+}
+
+/// A resume asked for in the handshake: `auth: { token, lastSeq, sessions }`.
+#[derive(Clone)]
+pub(super) struct ResumeFrom {
+    last_seq: u64,
+    sessions: Vec<String>,
+}
+
+impl ResumeFrom {
+    /// `None` when the handshake asks for no resume.
+    pub(super) fn from_auth(auth: Option<&Value>) -> Option<Result<ResumeFrom, AuthError>> {
+        let auth = auth?;
+        let last_seq = auth.get("lastSeq")?;
+        let bad = |m: &str| Some(Err(AuthError::BadHandshake(m.to_owned())));
+        let Some(last_seq) = last_seq.as_u64() else {
+            return bad("auth.lastSeq must be the last seq the client saw (a whole number >= 0)");
+        };
+        let sessions = match auth.get("sessions") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(list)) => match list.iter().map(session_id).collect::<Option<Vec<_>>>() {
+                Some(ids) if ids.len() <= MAX_RESUME_SESSIONS && ids.iter().all(|i| validate_id(i).is_ok()) => ids,
+                _ => return bad("auth.sessions must list at most 100 session ids"),
+            },
+            Some(_) => return bad("auth.sessions must be an array of session ids"),
+        };
+        Some(Ok(ResumeFrom { last_seq, sessions }))
+    }
+}
+
+/// Sessions one resume may name.
+const MAX_RESUME_SESSIONS: usize = 100;
+
+/// The rooms every socket of the identity is in: its tenant's and its plugin rooms.
+pub(super) fn base_rooms(identity: &Identity) -> Vec<String> {
+    let mut list = vec![rooms::tenant(&identity.tenant)];
+    list.extend(identity.rooms.iter().map(|r| rooms::plugin(&identity.tenant, r)));
+    list
+}
+
+/// The session rooms of `ids` the identity may use, within its subscription quota; the ids
+/// it may not use are returned as refused.
+async fn session_rooms(rt: &Realtime, identity: &Identity, ids: &[String]) -> (Vec<String>, Vec<String>) {
+    let access = rt.directory.session_access(&identity.tenant).unwrap_or(SessionAccess::Listed);
+    let max = rt.directory.limits(&identity.tenant).max_subscriptions_per_socket as usize;
+    let (mut ok, mut refused) = (Vec::new(), Vec::new());
+    for id in ids {
+        let key = SessionKey::new(&identity.tenant, id);
+        match rt.sessions.get(&key).await {
+            Ok(session) if identity.may_use(access, &session) && ok.len() < max => ok.push(rooms::session(&key)),
+            _ => refused.push(id.clone()),
+        }
+    }
+    (ok, refused)
+}
+
+/// The handshake's resume, once the socket is connected: it joins its rooms when it has been
+/// sent what it missed, and is told `session.resumed`, or an `error` (it then joins them
+/// anyway, live from now on).
+pub(super) fn resume_at_connect(s: &SocketRef, rt: &Realtime, identity: &Arc<Identity>, from: ResumeFrom) {
+    let (s, rt, identity) = (s.clone(), rt.clone(), identity.clone());
+    tokio::spawn(async move {
+        let (sessions, refused) = session_rooms(&rt, &identity, &from.sessions).await;
+        for id in refused {
+            let message = format!("session '{id}' not found");
+            let _ = s.emit("error", &json!({ "code": "session_not_found", "message": message, "event": "handshake" }));
+        }
+        let mut rooms = base_rooms(&identity);
+        rooms.extend(sessions);
+        match resume::resume(&s, &rt.store, &rt.marks, &identity.tenant, from.last_seq, &rooms).await {
+            Ok(done) => {
+                let _ = s.emit("session.resumed", &done.json());
+            }
+            Err(e) => {
+                for room in rooms {
+                    s.join(room);
+                }
+                let _ = s.emit("error", &json!({ "code": e.code(), "message": e.to_string(), "event": "handshake" }));
+            }
+        }
+    });
+}
+
+/// `session.resume { lastSeq, sessionIds? }`: the socket leaves its rooms, is sent every event
+/// of them (and of the sessions named, which it subscribes to) after `lastSeq`, then joins them.
+async fn resume_event(s: SocketRef, TryData(data): TryData<Value>, ack: AckSender, State(rt): State<Realtime>) {
+    let Some(identity) = s.extensions.get::<Arc<Identity>>() else { return };
+    let data = data.unwrap_or(Value::Null);
+    let as_auth = json!({ "lastSeq": data.get("lastSeq").cloned().unwrap_or(Value::Null), "sessions": data.get("sessionIds").cloned() });
+    let from = match ResumeFrom::from_auth(Some(&as_auth)) {
+        Some(Ok(from)) => from,
+        _ => {
+            let message = "expected { lastSeq, sessionIds? }: lastSeq a whole number, at most 100 session ids".to_owned();
+            return reply_error(&s, ack, "session.resume", "invalid_payload", message);
+        }
+    };
+    let held: Vec<String> = s.rooms().iter().map(|r| r.to_string()).filter(|r| rooms::parse_session(r).is_some()).collect();
+    let (mut wanted, refused) = session_rooms(&rt, &identity, &from.sessions).await;
+    if let Some(id) = refused.first() {
+        return reply_error(&s, ack, "session.resume", "session_not_found", format!("session '{id}' not found"));
+    }
+    let mut rooms = base_rooms(&identity);
+    for r in held.into_iter().chain(wanted.drain(..)) {
+        if !rooms.contains(&r) {
+            rooms.push(r);
+        }
+    }
+    for r in &rooms {
+        s.leave(r.clone());
+    }
+    match resume::resume(&s, &rt.store, &rt.marks, &identity.tenant, from.last_seq, &rooms).await {
+        Ok(done) => {
+            let mut answer = done.json();
+            answer["ok"] = true.into();
+            let _ = ack.send(&answer);
+        }
+        Err(e) => {
+            for r in rooms {
+                s.join(r);
+            }
+            reply_error(&s, ack, "session.resume", e.code(), e.to_string());
+        }
+    }
 }

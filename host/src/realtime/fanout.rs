@@ -4,6 +4,7 @@ use serde_json::json;
 use socketioxide::SocketIo;
 
 use super::lanes::{self, Gap, LaneWork};
+use super::resume::Marks;
 use super::{actions, rooms};
 use crate::events::{Event, EventBus};
 use crate::model::SessionKey;
@@ -11,7 +12,7 @@ use crate::plugins::{MAX_BATCH, Plugins};
 use crate::sessions::Sessions;
 
 /// The canonical dialect's rooms for an event (docs/events.md).
-fn canonical_rooms(ev: &Event) -> Vec<String> {
+pub(super) fn canonical_rooms(ev: &Event) -> Vec<String> {
     let mut targets = Vec::with_capacity(2);
     if let Some(session) = &ev.session_id {
         targets.push(rooms::session(&SessionKey::new(&ev.tenant_id, session)));
@@ -29,11 +30,16 @@ fn canonical_rooms(ev: &Event) -> Vec<String> {
 struct Fanout {
     io: SocketIo,
     plugins: Plugins,
+    marks: Marks,
 }
 
 impl LaneWork for Fanout {
     async fn deliver(&self, events: Vec<Arc<Event>>) {
         let transformed = self.plugins.transform_many(&events).await;
+        let Some(tenant) = events.first().map(|e| e.tenant_id.clone()) else { return };
+        // Resuming sockets join their rooms only between two of these emits (`resume.rs`).
+        let mark = self.marks.of(&tenant);
+        let mut emitted = mark.lock().await;
         for (ev, out) in events.into_iter().zip(transformed) {
             if out.canonical
                 && let Err(e) = self.io.to(canonical_rooms(&ev)).emit(ev.name(), &*ev).await
@@ -43,6 +49,7 @@ impl LaneWork for Fanout {
             for d in out.deliveries {
                 actions::deliver(&self.io, None, d).await;
             }
+            *emitted = ev.seq;
         }
     }
 
@@ -57,8 +64,14 @@ impl LaneWork for Fanout {
 
 /// Each tenant's events go through a lane of its own (`lanes.rs`): a tenant whose plugins are
 /// slow delays no other tenant.
-pub fn spawn_fanout(io: SocketIo, plugins: Plugins, bus: &EventBus, lane_depth: usize) -> tokio::task::JoinHandle<()> {
-    lanes::spawn_lanes(bus.subscribe(), lane_depth, MAX_BATCH, Fanout { io, plugins })
+pub fn spawn_fanout(
+    io: SocketIo,
+    plugins: Plugins,
+    marks: Marks,
+    bus: &EventBus,
+    lane_depth: usize,
+) -> tokio::task::JoinHandle<()> {
+    lanes::spawn_lanes(bus.subscribe(), lane_depth, MAX_BATCH, Fanout { io, plugins, marks })
 }
 
 /// Runs the tenants' bots on every committed event and carries out their actions, in lanes of

@@ -15,7 +15,9 @@ pub(super) async fn authenticate(
     TryData(auth): TryData<Value>,
     State(rt): State<Realtime>,
 ) -> Result<(), AuthError> {
-    let identity = match find_token(auth.ok().as_ref(), s.req_parts(), &rt.token_cookie) {
+    let auth_payload = auth.ok();
+    let resume_from = super::client_events::ResumeFrom::from_auth(auth_payload.as_ref()).transpose()?;
+    let identity = match find_token(auth_payload.as_ref(), s.req_parts(), &rt.token_cookie) {
         Some(Found { token, from_cookie }) => {
             if from_cookie {
                 cookie_allowed(s.req_parts(), &rt.cookie_origins)?;
@@ -35,6 +37,9 @@ pub(super) async fn authenticate(
     let slot = rt.connections.reserve(&identity.tenant, identity.user.as_deref(), &limits)?;
     s.extensions.insert(HeldSlot(Arc::new(slot)));
     super::client_events::register(&s, &identity);
+    if let Some(from) = resume_from {
+        s.extensions.insert(from);
+    }
     s.extensions.insert(Arc::new(identity));
     Ok(())
 }

@@ -7,6 +7,7 @@ mod fanout;
 mod guard;
 mod lanes;
 pub mod handshake;
+pub mod resume;
 pub mod rooms;
 
 pub use fanout::{spawn_bots, spawn_fanout};
@@ -38,6 +39,9 @@ pub struct Realtime {
     pub connections: Connections,
     pub rates: Rates,
     pub dev_no_auth_tenant: Option<String>,
+    /// The journal resuming sockets read from, and where the fan-out has got to per tenant.
+    pub store: crate::store::Store,
+    pub marks: resume::Marks,
 }
 
 /// `max_payload` bounds what one client may make the server hold before anything is checked,
@@ -67,11 +71,16 @@ fn on_connect(s: SocketRef, io: SocketIo, State(rt): State<Realtime>) -> std::fu
         let _ = s.disconnect();
         return std::future::ready(());
     };
-    s.join(rooms::tenant(&identity.tenant));
-    for room in &identity.rooms {
-        s.join(rooms::plugin(&identity.tenant, room));
-    }
     guard::expire_with_token(&s, &identity);
+    match s.extensions.remove::<client_events::ResumeFrom>() {
+        // Its rooms are joined once it has what it missed (`resume.rs`).
+        Some(from) => client_events::resume_at_connect(&s, &rt, &identity, from),
+        None => {
+            for room in client_events::base_rooms(&identity) {
+                s.join(room);
+            }
+        }
+    }
     tracing::debug!(tenant = %identity.tenant, user = ?identity.user, sid = %s.id, "socket connected");
     // Client-event plugins get `$connect` first (seed 001 greets with `connected`).
     client_events::start(&s, io, rt, identity);

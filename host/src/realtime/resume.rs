@@ -1,0 +1,146 @@
+//! Socket.IO clients that resume from the last `seq` they saw: first every event of their
+//! rooms they missed, read from the durable journal, in order, then the live ones, without a
+//! gap or a duplicate at the seam, across gateway restarts.
+//!
+//! The seam: the fan-out emits a tenant's events under that tenant's [`Mark`] and records the
+//! last `seq` it emitted. A resuming socket stays out of its rooms while it is sent what the
+//! journal holds up to the mark; then, holding the mark, it checks that nothing was emitted
+//! meanwhile and joins its rooms. Events up to the mark came from the journal, every later one
+//! comes live.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use socketioxide::extract::SocketRef;
+
+use super::fanout::canonical_rooms;
+use crate::events::Event;
+use crate::store::{Store, StoreError, journal};
+
+/// Events one resume sends at most; a client further behind reloads its state over REST.
+pub const MAX_REPLAY: i64 = 10_000;
+const PAGE: i64 = 500;
+
+/// Per tenant: the last `seq` the fan-out emitted, locked while it emits.
+#[derive(Clone, Default)]
+pub struct Marks {
+    by_tenant: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<u64>>>>>,
+}
+
+impl Marks {
+    /// Every event committed before this process started is in the journal and will never be
+    /// emitted live: the marks start at each tenant's current `seq`.
+    pub async fn load(store: &Store) -> Result<Self, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT id, seq FROM tenants").fetch_all(store.pool()).await?;
+        let marks = Marks::default();
+        {
+            let mut map = marks.by_tenant.lock().expect("marks lock");
+            for (tenant, seq) in rows {
+                map.insert(tenant, Arc::new(tokio::sync::Mutex::new(seq as u64)));
+            }
+        }
+        Ok(marks)
+    }
+
+    pub fn of(&self, tenant: &str) -> Arc<tokio::sync::Mutex<u64>> {
+        let mut map = self.by_tenant.lock().expect("marks lock");
+        map.entry(tenant.to_owned()).or_default().clone()
+    }
+}
+
+/// Why a resume was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ResumeError {
+    #[error("events after seq {0} are no longer all kept (the journal starts at seq {1}); reload over REST")]
+    Pruned(u64, u64),
+    #[error("more than {MAX_REPLAY} events were missed; reload over REST")]
+    TooFarBehind,
+    #[error("cannot read the journal")]
+    Store(#[from] StoreError),
+}
+
+impl ResumeError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ResumeError::Pruned(..) => "seq_pruned",
+            ResumeError::TooFarBehind => "too_far_behind",
+            ResumeError::Store(_) => "internal",
+        }
+    }
+}
+
+/// What a resume sent.
+pub struct Resumed {
+    pub from_seq: u64,
+    pub to_seq: u64,
+    pub replayed: u64,
+}
+
+impl Resumed {
+    pub fn json(&self) -> Value {
+        json!({ "fromSeq": self.from_seq, "toSeq": self.to_seq, "replayed": self.replayed })
+    }
+}
+
+/// Sends the socket every event after `last_seq` of `rooms`, then joins it to them. The socket
+/// must not be in them yet. Refused (and nothing sent, nothing joined) when the journal no
+/// longer holds every event after `last_seq`, or too many of them.
+pub async fn resume(
+    s: &SocketRef,
+    store: &Store,
+    marks: &Marks,
+    tenant: &str,
+    last_seq: u64,
+    rooms: &[String],
+) -> Result<Resumed, ResumeError> {
+    let mark = marks.of(tenant);
+    let head = *mark.lock().await;
+    if head > last_seq {
+        if let Some(first) = journal::first_seq(store.pool(), tenant).await?.map(|f| f as u64)
+            && first > last_seq + 1
+        {
+            return Err(ResumeError::Pruned(last_seq, first));
+        }
+        if head - last_seq > MAX_REPLAY as u64 {
+            return Err(ResumeError::TooFarBehind);
+        }
+    }
+    let mut sent_up_to = last_seq;
+    let mut replayed = 0;
+    loop {
+        let target = *mark.lock().await;
+        while sent_up_to < target {
+            let page = journal::after(store.pool(), tenant, sent_up_to as i64, PAGE).await?;
+            if page.is_empty() {
+                break;
+            }
+            for row in page {
+                if row.seq as u64 > target {
+                    break;
+                }
+                sent_up_to = row.seq as u64;
+                let event = row.event()?;
+                if entitled(&event, rooms) {
+                    let payload: Value = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
+                    let _ = s.emit(event.name(), &payload);
+                    replayed += 1;
+                }
+            }
+        }
+        sent_up_to = sent_up_to.max(target);
+        let held = mark.lock().await;
+        if *held == sent_up_to {
+            for room in rooms {
+                s.join(room.clone());
+            }
+            drop(held);
+            return Ok(Resumed { from_seq: last_seq + 1, to_seq: sent_up_to, replayed });
+        }
+    }
+}
+
+/// Whether the socket would have got the event live in `rooms`.
+fn entitled(ev: &Event, rooms: &[String]) -> bool {
+    canonical_rooms(ev).iter().any(|r| rooms.contains(r))
+}

@@ -1,0 +1,150 @@
+// Socket.IO clients that resume from the last seq they saw: in the handshake (auth.lastSeq)
+// or with session.resume, across a restart, with messages arriving during the resume; every
+// event of their rooms they missed comes first, in order, then the live ones, with no gap and
+// no duplicate.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Gateway, record, emitWithAck, sleep } from "./lib/gateway.mjs";
+
+const CONTACT = "+628123456789";
+let gw, acme;
+before(async () => {
+  gw = await Gateway.start();
+  acme = await gw.tenant("acme");
+  await gw.connectedSession(acme, "s1");
+  await gw.connectedSession(acme, "s2", "+15550000002");
+});
+after(() => gw.close());
+
+const inbound = (session, text) => gw.api("POST", `/api/v1/sim/sessions/${session}/inbound`, acme.apiKey, { from: CONTACT, text });
+const seqs = (log) => log.filter((e) => typeof e.payload?.seq === "number").map((e) => e.payload.seq);
+const contents = (log) => log.filter((e) => e.name === "message.received").map((e) => e.payload.message.content);
+
+/** The journal's message.received contents of a session after `after`. */
+async function journalled(session, after) {
+  const page = (await gw.api("GET", `/api/v1/events?afterSeq=${after}&limit=1000`, acme.apiKey)).body;
+  return page.events.filter((e) => e.event === "message.received" && e.payload.sessionId === session).map((e) => e.payload.message.content);
+}
+
+function strictlyIncreasing(list, what) {
+  for (let i = 1; i < list.length; i++) assert.ok(list[i] > list[i - 1], `${what}: seq ${list[i]} after ${list[i - 1]} (${JSON.stringify(list)})`);
+}
+
+describe("resume in the handshake", () => {
+  test("what was missed comes first, in order, then live; messages arriving during the resume are neither lost nor doubled", async () => {
+    const token = await gw.token(acme);
+    const first = await gw.connect({ transports: ["websocket"], auth: { token } });
+    const seen = record(first);
+    await emitWithAck(first, "session.subscribe", "s1");
+    await inbound("s1", "before 1");
+    await seen.waitFor("message.received", (p) => p.message.content === "before 1");
+    const last = Math.max(...seqs(seen));
+    first.disconnect();
+    for (let i = 0; i < 10; i++) await inbound("s1", `missed ${i}`);
+    await inbound("s2", "not subscribed");
+    // The resume begins while more messages keep arriving.
+    const during = (async () => {
+      for (let i = 0; i < 20; i++) {
+        await inbound("s1", `during ${i}`);
+        await sleep(5);
+      }
+    })();
+    const again = await gw.connect({ transports: ["websocket"], auth: { token, lastSeq: last, sessions: ["s1"] } });
+    const log = again.log;
+    await during;
+    await log.waitFor("message.received", (p) => p.message.content === "during 19", 8000);
+    await sleep(200);
+    const resumed = await log.waitFor("session.resumed");
+    assert.equal(resumed.fromSeq, last + 1);
+    assert.ok(resumed.replayed >= 10, JSON.stringify(resumed));
+    const got = seqs(log);
+    strictlyIncreasing(got, "resumed socket");
+    assert.ok(got[0] > last);
+    assert.deepEqual(contents(log), await journalled("s1", last), "every message of s1 since lastSeq, once, in order");
+    assert.ok(!contents(log).includes("not subscribed"), "only the rooms it resumes");
+  });
+
+  test("across a restart: the events committed before it are sent from the journal", async () => {
+    const token = await gw.token(acme);
+    const s = await gw.connect({ transports: ["websocket"], auth: { token } });
+    await emitWithAck(s, "session.subscribe", "s1");
+    await inbound("s1", "seen");
+    await s.log.waitFor("message.received", (p) => p.message.content === "seen");
+    const last = Math.max(...seqs(s.log));
+    s.disconnect();
+    await inbound("s1", "while away");
+    await gw.restart();
+    await gw.waitStatus(acme, "s1", "CONNECTED");
+    const back = await gw.connect({ transports: ["polling"], auth: { token, lastSeq: last, sessions: ["s1"] } });
+    await back.log.waitFor("session.resumed", () => true, 8000);
+    // The session reconnects after the restart; the phone can write once it has.
+    for (let i = 0; i < 100 && (await inbound("s1", "after restart")).status !== 202; i++) await sleep(50);
+    await back.log.waitFor("message.received", (p) => p.message.content === "after restart", 8000);
+    strictlyIncreasing(seqs(back.log), "after the restart");
+    const mine = contents(back.log);
+    assert.deepEqual(mine.slice(0, 1), ["while away"]);
+    assert.equal(mine.at(-1), "after restart");
+  });
+
+  test("bad resume fields are refused in the handshake; an unusable session is an error, the rest resumes", async () => {
+    const token = await gw.token(acme);
+    for (const auth of [{ token, lastSeq: "abc" }, { token, lastSeq: -1 }, { token, lastSeq: 1, sessions: "s1" }, { token, lastSeq: 1, sessions: ["a/b"] }]) {
+      await assert.rejects(gw.connect({ transports: ["websocket"], auth }), /auth\.(lastSeq|sessions)/, JSON.stringify(auth));
+    }
+    const other = await gw.tenant("other");
+    await gw.connectedSession(other, "theirs");
+    const s = await gw.connect({ transports: ["websocket"], auth: { token, lastSeq: 0, sessions: ["theirs", "s1"] } });
+    const err = await s.log.waitFor("error", (p) => p.code === "session_not_found", 5000);
+    assert.equal(err.event, "handshake");
+  });
+});
+
+describe("session.resume", () => {
+  test("a connected socket resumes its rooms and the sessions it names; bad payloads and foreign sessions are refused", async () => {
+    const token = await gw.token(acme);
+    const page = (await gw.api("GET", "/api/v1/events?afterSeq=0&limit=1", acme.apiKey)).body;
+    const head = (await gw.api("GET", `/api/v1/events?afterSeq=${page.firstSeq}&limit=1000`, acme.apiKey)).body.lastSeq;
+    await inbound("s2", "for s2 1");
+    await inbound("s2", "for s2 2");
+    const s = await gw.connect({ transports: ["websocket"], auth: { token } });
+    const answer = await emitWithAck(s, "session.resume", { lastSeq: head, sessionIds: ["s2"] });
+    assert.equal(answer.ok, true, JSON.stringify(answer));
+    assert.equal(answer.fromSeq, head + 1);
+    assert.ok(answer.replayed >= 2);
+    await s.log.waitFor("message.received", (p) => p.message.content === "for s2 2");
+    assert.deepEqual(contents(s.log).filter((c) => c.startsWith("for s2")), ["for s2 1", "for s2 2"]);
+    await inbound("s2", "live s2");
+    await s.log.waitFor("message.received", (p) => p.message.content === "live s2");
+    strictlyIncreasing(seqs(s.log), "session.resume");
+    for (const [payload, code] of [[{ lastSeq: "x" }, "invalid_payload"], [7, "invalid_payload"], [{ lastSeq: 1, sessionIds: ["nope"] }, "session_not_found"]]) {
+      const r = await emitWithAck(s, "session.resume", payload);
+      assert.deepEqual([r.ok, r.error.code], [false, code], JSON.stringify(payload));
+      await s.log.waitFor("error", (p) => p.code === code && p.event === "session.resume");
+    }
+  });
+});
+
+describe("a journal that keeps 10 events per tenant", () => {
+  let small, t;
+  before(async () => {
+    small = await Gateway.start({ WAGATE_EVENTS__RETENTION_COUNT: "10", WAGATE_EVENTS__PRUNE_INTERVAL_SECS: "1" });
+    t = await small.tenant("acme");
+    await small.connectedSession(t, "s1");
+  });
+  after(() => small.close());
+
+  test("a resume from before the journal's start is refused with seq_pruned; the socket is live anyway", async () => {
+    for (let i = 0; i < 20; i++) await small.api("POST", "/api/v1/sim/sessions/s1/inbound", t.apiKey, { from: CONTACT, text: `n${i}` });
+    for (let i = 0; i < 50; i++) {
+      const page = (await small.api("GET", "/api/v1/events?limit=1000", t.apiKey)).body;
+      if (page.firstSeq > 2) break;
+      await sleep(100);
+    }
+    const s = await small.connect({ transports: ["websocket"], auth: { token: await small.token(t) } });
+    const r = await emitWithAck(s, "session.resume", { lastSeq: 1, sessionIds: ["s1"] });
+    assert.deepEqual([r.ok, r.error.code], [false, "seq_pruned"]);
+    assert.match(r.error.message, /journal starts at seq \d+/);
+    await small.api("POST", "/api/v1/sim/sessions/s1/inbound", t.apiKey, { from: CONTACT, text: "live" });
+    await s.log.waitFor("message.received", (p) => p.message.content === "live");
+  });
+});
