@@ -253,8 +253,12 @@ describe("delivery", () => {
   test("replay from a seq sends the journal again under the same webhook-ids; ordered endpoints keep each session's order", async () => {
     const first = await inbound(gw, acme.apiKey, "s1", "replay 1");
     await inbound(gw, acme.apiKey, "s1", "replay 2");
-    const journal = { events: await wholeJournal(gw, acme.apiKey) };
-    const received = journal.events.filter((e) => e.event === "message.received" && e.payload.message.content.startsWith("replay "));
+    // An inbound message is journaled once the session has stored it, just after the 202.
+    let received = [];
+    for (let i = 0; i < 100 && received.length < 2; i++) {
+      if (i) await sleep(20);
+      received = (await wholeJournal(gw, acme.apiKey)).filter((e) => e.event === "message.received" && e.payload.message.content.startsWith("replay "));
+    }
     assert.equal(received.length, 2);
     const hook = (await h.create({ url: `${rx.url}/replay`, events: ["message.received"], ordered: true })).body;
     const r = await gw.api("POST", `/api/v1/webhooks/${hook.id}/replay`, acme.apiKey, { fromSeq: received[0].seq });

@@ -140,7 +140,7 @@ async fn subscribe(s: SocketRef, TryData(data): TryData<Value>, ack: AckSender, 
                 let message = QuotaExceeded::count("subscriptions per socket", max as u64).to_string();
                 return reply_error(&s, ack, "session.subscribe", "quota_exceeded", message);
             }
-            s.join(room);
+            resume::Joined::join(&s, &rt.marks.of(&identity.tenant), room);
             let _ = ack.send(&json!({ "ok": true, "sessionId": id }));
         }
         // Unknown and foreign sessions look the same: a tenant learns nothing of another.
@@ -156,7 +156,7 @@ async fn unsubscribe(s: SocketRef, TryData(data): TryData<Value>, ack: AckSender
     let Some(id) = data.ok().as_ref().and_then(session_id).filter(|id| validate_id(id).is_ok()) else {
         return reply_error(&s, ack, "session.unsubscribe", "invalid_payload", "expected a session id".into());
     };
-    s.leave(rooms::session(&SessionKey::new(&identity.tenant, &id)));
+    resume::Joined::leave(&s, &rooms::session(&SessionKey::new(&identity.tenant, &id)));
     let _ = ack.send(&json!({ "ok": true, "sessionId": id }));
 }
 
@@ -227,13 +227,14 @@ pub(super) fn resume_at_connect(s: &SocketRef, rt: &Realtime, identity: &Arc<Ide
         }
         let mut rooms = base_rooms(&identity);
         rooms.extend(sessions);
-        match resume::resume(&s, &rt.store, &rt.marks, &identity.tenant, from.last_seq, &rooms).await {
+        match resume::resume(&s, &rt.store, &rt.marks, &identity.tenant, from.last_seq, &rooms, &Default::default()).await {
             Ok(done) => {
                 let _ = s.emit("session.resumed", &done.json());
             }
             Err(e) => {
+                let mark = rt.marks.of(&identity.tenant);
                 for room in rooms {
-                    s.join(room);
+                    resume::Joined::join(&s, &mark, room);
                 }
                 let _ = s.emit("error", &json!({ "code": e.code(), "message": e.to_string(), "event": "handshake" }));
             }
@@ -254,29 +255,39 @@ async fn resume_event(s: SocketRef, TryData(data): TryData<Value>, ack: AckSende
             return reply_error(&s, ack, "session.resume", "invalid_payload", message);
         }
     };
-    let held: Vec<String> = s.rooms().iter().map(|r| r.to_string()).filter(|r| rooms::parse_session(r).is_some()).collect();
-    let (mut wanted, refused) = session_rooms(&rt, &identity, &from.sessions).await;
-    if let Some(id) = refused.first() {
-        return reply_error(&s, ack, "session.resume", "session_not_found", format!("session '{id}' not found"));
-    }
-    let mut rooms = base_rooms(&identity);
-    for r in held.into_iter().chain(wanted.drain(..)) {
-        if !rooms.contains(&r) {
-            rooms.push(r);
+    // What the socket holds now (a plugin or a revocation may have moved it since).
+    let now_in: Vec<String> = s.rooms().iter().map(|r| r.to_string()).collect();
+    let mut held = resume::Joined::held(&s);
+    held.retain(|room, _| now_in.contains(room));
+    let mut ids: Vec<String> = held.keys().filter_map(|r| rooms::parse_session(r)).map(|k| k.session).collect();
+    for id in from.sessions {
+        if !ids.contains(&id) {
+            ids.push(id);
         }
     }
-    for r in &rooms {
-        s.leave(r.clone());
+    // Held sessions are asked again: the user's access may have changed.
+    let (sessions, refused) = session_rooms(&rt, &identity, &ids).await;
+    if let Some(id) = refused.iter().find(|id| !held.contains_key(&rooms::session(&SessionKey::new(&identity.tenant, id)))) {
+        return reply_error(&s, ack, "session.resume", "session_not_found", format!("session '{id}' not found"));
     }
-    match resume::resume(&s, &rt.store, &rt.marks, &identity.tenant, from.last_seq, &rooms).await {
+    for id in &refused {
+        resume::Joined::leave(&s, &rooms::session(&SessionKey::new(&identity.tenant, id)));
+    }
+    let mut rooms = base_rooms(&identity);
+    rooms.extend(sessions);
+    for r in &rooms {
+        resume::Joined::leave(&s, r);
+    }
+    match resume::resume(&s, &rt.store, &rt.marks, &identity.tenant, from.last_seq, &rooms, &held).await {
         Ok(done) => {
             let mut answer = done.json();
             answer["ok"] = true.into();
             let _ = ack.send(&answer);
         }
         Err(e) => {
+            let mark = rt.marks.of(&identity.tenant);
             for r in rooms {
-                s.join(r);
+                resume::Joined::join(&s, &mark, r);
             }
             reply_error(&s, ack, "session.resume", e.code(), e.to_string());
         }

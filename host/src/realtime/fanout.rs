@@ -39,7 +39,7 @@ impl LaneWork for Fanout {
         let Some(tenant) = events.first().map(|e| e.tenant_id.clone()) else { return };
         // Resuming sockets join their rooms only between two of these emits (`resume.rs`).
         let mark = self.marks.of(&tenant);
-        let mut emitted = mark.lock().await;
+        let _emitting = mark.lock.lock().await;
         for (ev, out) in events.into_iter().zip(transformed) {
             if out.canonical
                 && let Err(e) = self.io.to(canonical_rooms(&ev)).emit(ev.name(), &*ev).await
@@ -49,7 +49,7 @@ impl LaneWork for Fanout {
             for d in out.deliveries {
                 actions::deliver(&self.io, None, d).await;
             }
-            *emitted = ev.seq;
+            mark.set(ev.seq);
         }
     }
 

@@ -85,7 +85,7 @@ pub fn spawn_guard(io: SocketIo, rt: Realtime, revocations: &Revocations) -> tok
 }
 
 fn unsubscribe(s: &SocketRef, key: &SessionKey, reason: &str) {
-    s.leave(rooms::session(key));
+    super::resume::Joined::leave(&s, &rooms::session(key));
     let _ = s.emit("session.unsubscribed", &json!({ "sessionId": key.session, "reason": reason }));
 }
 

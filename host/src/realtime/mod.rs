@@ -76,8 +76,9 @@ fn on_connect(s: SocketRef, io: SocketIo, State(rt): State<Realtime>) -> std::fu
         // Its rooms are joined once it has what it missed (`resume.rs`).
         Some(from) => client_events::resume_at_connect(&s, &rt, &identity, from),
         None => {
+            let mark = rt.marks.of(&identity.tenant);
             for room in client_events::base_rooms(&identity) {
-                s.join(room);
+                resume::Joined::join(&s, &mark, room);
             }
         }
     }

@@ -9,6 +9,7 @@
 //! comes live.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -22,10 +23,61 @@ use crate::store::{Store, StoreError, journal};
 pub const MAX_REPLAY: i64 = 10_000;
 const PAGE: i64 = 500;
 
+/// One tenant's mark: the fan-out emits holding `lock` and then stores the `seq` it emitted.
+#[derive(Default)]
+pub struct Mark {
+    pub lock: tokio::sync::Mutex<()>,
+    emitted: AtomicU64,
+}
+
+impl Mark {
+    /// The last `seq` the fan-out emitted (every earlier one was emitted before it).
+    pub fn emitted(&self) -> u64 {
+        self.emitted.load(Ordering::Acquire)
+    }
+
+    /// Called by the fan-out, holding `lock`, after it emitted `seq`.
+    pub fn set(&self, seq: u64) {
+        self.emitted.store(seq, Ordering::Release);
+    }
+}
+
 /// Per tenant: the last `seq` the fan-out emitted, locked while it emits.
 #[derive(Clone, Default)]
 pub struct Marks {
-    by_tenant: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<u64>>>>>,
+    by_tenant: Arc<Mutex<HashMap<String, Arc<Mark>>>>,
+}
+
+/// The rooms a socket is in and the mark when it joined each: it has had every event of a
+/// room with a later `seq` live.
+#[derive(Clone, Default)]
+pub struct Joined(Arc<Mutex<HashMap<String, u64>>>);
+
+impl Joined {
+    /// Joins the socket to `room` and records since when it gets the room's events.
+    pub fn join(s: &SocketRef, mark: &Mark, room: String) {
+        s.join(room.clone());
+        // Read after the join: an event emitted after this read reached the socket.
+        let since = mark.emitted();
+        let joined = s.extensions.get::<Joined>().unwrap_or_else(|| {
+            let j = Joined::default();
+            s.extensions.insert(j.clone());
+            j
+        });
+        joined.0.lock().expect("joined lock").insert(room, since);
+    }
+
+    pub fn leave(s: &SocketRef, room: &str) {
+        s.leave(room.to_owned());
+        if let Some(j) = s.extensions.get::<Joined>() {
+            j.0.lock().expect("joined lock").remove(room);
+        }
+    }
+
+    /// The rooms held now, with their marks.
+    pub fn held(s: &SocketRef) -> HashMap<String, u64> {
+        s.extensions.get::<Joined>().map(|j| j.0.lock().expect("joined lock").clone()).unwrap_or_default()
+    }
 }
 
 impl Marks {
@@ -37,13 +89,15 @@ impl Marks {
         {
             let mut map = marks.by_tenant.lock().expect("marks lock");
             for (tenant, seq) in rows {
-                map.insert(tenant, Arc::new(tokio::sync::Mutex::new(seq as u64)));
+                let mark = Mark::default();
+                mark.set(seq as u64);
+                map.insert(tenant, Arc::new(mark));
             }
         }
         Ok(marks)
     }
 
-    pub fn of(&self, tenant: &str) -> Arc<tokio::sync::Mutex<u64>> {
+    pub fn of(&self, tenant: &str) -> Arc<Mark> {
         let mut map = self.by_tenant.lock().expect("marks lock");
         map.entry(tenant.to_owned()).or_default().clone()
     }
@@ -83,9 +137,10 @@ impl Resumed {
     }
 }
 
-/// Sends the socket every event after `last_seq` of `rooms`, then joins it to them. The socket
-/// must not be in them yet. Refused (and nothing sent, nothing joined) when the journal no
-/// longer holds every event after `last_seq`, or too many of them.
+/// Sends the socket every event after `last_seq` of `rooms` that it has not had live (`held`:
+/// rooms it was in, with their join marks), then joins it to them. The socket must have left
+/// them. Refused (and nothing sent, nothing joined) when the journal no longer holds every
+/// event after `last_seq`, or too many of them.
 pub async fn resume(
     s: &SocketRef,
     store: &Store,
@@ -93,9 +148,10 @@ pub async fn resume(
     tenant: &str,
     last_seq: u64,
     rooms: &[String],
+    held: &HashMap<String, u64>,
 ) -> Result<Resumed, ResumeError> {
     let mark = marks.of(tenant);
-    let head = *mark.lock().await;
+    let head = mark.emitted();
     if head > last_seq {
         if let Some(first) = journal::first_seq(store.pool(), tenant).await?.map(|f| f as u64)
             && first > last_seq + 1
@@ -109,7 +165,7 @@ pub async fn resume(
     let mut sent_up_to = last_seq;
     let mut replayed = 0;
     loop {
-        let target = *mark.lock().await;
+        let target = mark.emitted();
         while sent_up_to < target {
             let page = journal::after(store.pool(), tenant, sent_up_to as i64, PAGE).await?;
             if page.is_empty() {
@@ -121,7 +177,7 @@ pub async fn resume(
                 }
                 sent_up_to = row.seq as u64;
                 let event = row.event()?;
-                if entitled(&event, rooms) {
+                if owed(&event, rooms, held) {
                     let payload: Value = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
                     let _ = s.emit(event.name(), &payload);
                     replayed += 1;
@@ -129,18 +185,21 @@ pub async fn resume(
             }
         }
         sent_up_to = sent_up_to.max(target);
-        let held = mark.lock().await;
-        if *held == sent_up_to {
+        let held_lock = mark.lock.lock().await;
+        if mark.emitted() == sent_up_to {
             for room in rooms {
-                s.join(room.clone());
+                Joined::join(s, &mark, room.clone());
             }
-            drop(held);
+            drop(held_lock);
             return Ok(Resumed { from_seq: last_seq + 1, to_seq: sent_up_to, replayed });
         }
     }
 }
 
-/// Whether the socket would have got the event live in `rooms`.
-fn entitled(ev: &Event, rooms: &[String]) -> bool {
-    canonical_rooms(ev).iter().any(|r| rooms.contains(r))
+/// Whether the socket would have got the event live in `rooms` and did not get it in a room
+/// it held since before the event.
+fn owed(ev: &Event, rooms: &[String], held: &HashMap<String, u64>) -> bool {
+    let targets = canonical_rooms(ev);
+    let had = targets.iter().any(|r| held.get(r).is_some_and(|since| ev.seq > *since));
+    !had && targets.iter().any(|r| rooms.contains(r))
 }

@@ -262,15 +262,24 @@ pub async fn unread_inbound(pool: &SqlitePool, key: &SessionKey, chat_id: &str) 
     )
 }
 
-pub async fn set_wa_id(w: &mut WriteTx, key: &SessionKey, id: &str, wa_id: &str) -> StoreResult<()> {
-    sqlx::query("UPDATE messages SET wa_message_id = ? WHERE tenant_id = ? AND session_id = ? AND id = ?")
-        .bind(wa_id)
-        .bind(&key.tenant)
-        .bind(&key.session)
-        .bind(id)
-        .execute(w.conn())
-        .await?;
+/// The statement that sets one column of one message.
+macro_rules! set_one {
+    ($column:literal) => {
+        concat!("UPDATE messages SET ", $column, " = ? WHERE tenant_id = ? AND session_id = ? AND id = ?")
+    };
+}
+
+/// One column of one message, by a statement of `set_one!`.
+async fn set_column<'q, T>(w: &mut WriteTx, sql: &'static str, key: &'q SessionKey, id: &'q str, value: T) -> StoreResult<()>
+where
+    T: sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send + 'q,
+{
+    sqlx::query(sql).bind(value).bind(&key.tenant).bind(&key.session).bind(id).execute(w.conn()).await?;
     Ok(())
+}
+
+pub async fn set_wa_id(w: &mut WriteTx, key: &SessionKey, id: &str, wa_id: &str) -> StoreResult<()> {
+    set_column(w, set_one!("wa_message_id"), key, id, wa_id).await
 }
 
 /// Records a status step and the time column that goes with it.
@@ -351,26 +360,12 @@ pub async fn save_changes(w: &mut WriteTx, key: &SessionKey, m: &Message) -> Sto
 /// Sets (or, once the file is had, clears) the URL an outbound message's file is to be
 /// fetched from.
 pub async fn set_media_source(w: &mut WriteTx, key: &SessionKey, id: &str, url: Option<&str>) -> StoreResult<()> {
-    sqlx::query("UPDATE messages SET media_source = ? WHERE tenant_id = ? AND session_id = ? AND id = ?")
-        .bind(url)
-        .bind(&key.tenant)
-        .bind(&key.session)
-        .bind(id)
-        .execute(w.conn())
-        .await?;
-    Ok(())
+    set_column(w, set_one!("media_source"), key, id, url).await
 }
 
 /// Keeps the secret a poll was sent with, which the votes on it are sealed with.
 pub async fn set_poll_secret(w: &mut WriteTx, key: &SessionKey, id: &str, secret: &[u8]) -> StoreResult<()> {
-    sqlx::query("UPDATE messages SET poll_secret = ? WHERE tenant_id = ? AND session_id = ? AND id = ?")
-        .bind(secret)
-        .bind(&key.tenant)
-        .bind(&key.session)
-        .bind(id)
-        .execute(w.conn())
-        .await?;
-    Ok(())
+    set_column(w, set_one!("poll_secret"), key, id, secret).await
 }
 
 /// The secret a poll was sent with; `None` before it first went out.

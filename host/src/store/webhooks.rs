@@ -30,55 +30,61 @@ pub struct EndpointRow {
 const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, events, sessions, enabled, ordered, max_concurrency, \
     secret, previous_secret, previous_until_ms, failing_since_ms, disabled_reason, created_at, updated_at";
 
+/// The fields an insert and an update both write, in that order.
+fn bind_fields<'q>(
+    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    e: &'q EndpointRow,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    q.bind(&e.url)
+        .bind(&e.description)
+        .bind(&e.events)
+        .bind(&e.sessions)
+        .bind(e.enabled)
+        .bind(e.ordered)
+        .bind(e.max_concurrency)
+        .bind(&e.secret)
+        .bind(&e.previous_secret)
+        .bind(e.previous_until_ms)
+        .bind(e.failing_since_ms)
+        .bind(&e.disabled_reason)
+        .bind(&e.updated_at)
+}
+
 pub async fn insert_endpoint(w: &mut WriteTx, e: &EndpointRow) -> StoreResult<()> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    )))
-    .bind(&e.id)
-    .bind(&e.tenant_id)
-    .bind(&e.url)
-    .bind(&e.description)
-    .bind(&e.events)
-    .bind(&e.sessions)
-    .bind(e.enabled)
-    .bind(e.ordered)
-    .bind(e.max_concurrency)
-    .bind(&e.secret)
-    .bind(&e.previous_secret)
-    .bind(e.previous_until_ms)
-    .bind(e.failing_since_ms)
-    .bind(&e.disabled_reason)
-    .bind(&e.created_at)
-    .bind(&e.updated_at)
-    .execute(w.conn())
-    .await?;
+    let q = sqlx::query(
+        "INSERT INTO webhook_endpoints (url, description, events, sessions, enabled, ordered, max_concurrency, \
+         secret, previous_secret, previous_until_ms, failing_since_ms, disabled_reason, updated_at, id, tenant_id, \
+         created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    bind_fields(q, e).bind(&e.id).bind(&e.tenant_id).bind(&e.created_at).execute(w.conn()).await?;
     Ok(())
 }
 
 /// Writes every field of the endpoint but its id, tenant and creation time.
 pub async fn save_endpoint(w: &mut WriteTx, e: &EndpointRow) -> StoreResult<()> {
-    sqlx::query(
+    let q = sqlx::query(
         "UPDATE webhook_endpoints SET url = ?, description = ?, events = ?, sessions = ?, enabled = ?, ordered = ?, \
          max_concurrency = ?, secret = ?, previous_secret = ?, previous_until_ms = ?, failing_since_ms = ?, \
          disabled_reason = ?, updated_at = ? WHERE id = ? AND tenant_id = ?",
-    )
-    .bind(&e.url)
-    .bind(&e.description)
-    .bind(&e.events)
-    .bind(&e.sessions)
-    .bind(e.enabled)
-    .bind(e.ordered)
-    .bind(e.max_concurrency)
-    .bind(&e.secret)
-    .bind(&e.previous_secret)
-    .bind(e.previous_until_ms)
-    .bind(e.failing_since_ms)
-    .bind(&e.disabled_reason)
-    .bind(&e.updated_at)
-    .bind(&e.id)
-    .bind(&e.tenant_id)
-    .execute(w.conn())
-    .await?;
+    );
+    bind_fields(q, e).bind(&e.id).bind(&e.tenant_id).execute(w.conn()).await?;
+    Ok(())
+}
+
+/// Since when the endpoint has failed without a success (`None`: it is not failing).
+pub async fn set_failing_since(w: &mut WriteTx, id: &str, since_ms: Option<i64>) -> StoreResult<()> {
+    sqlx::query("UPDATE webhook_endpoints SET failing_since_ms = ? WHERE id = ?").bind(since_ms).bind(id).execute(w.conn()).await?;
+    Ok(())
+}
+
+/// Disables the endpoint, saying why.
+pub async fn disable(w: &mut WriteTx, id: &str, reason: &str, at: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?")
+        .bind(reason)
+        .bind(at)
+        .bind(id)
+        .execute(w.conn())
+        .await?;
     Ok(())
 }
 
@@ -187,8 +193,19 @@ fn head_only(ordered: bool) -> &'static str {
     }
 }
 
-/// Pending deliveries of an endpoint that are due and not `in_flight`, oldest event first.
-/// With `ordered`, only the first pending delivery of each session: the rest wait behind it.
+/// A due delivery with its journaled event, when it has one and the journal still holds it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DueRow {
+    #[sqlx(flatten)]
+    pub delivery: DeliveryRow,
+    pub ev_name: Option<String>,
+    pub ev_payload: Option<String>,
+    pub ev_created_ms: Option<i64>,
+}
+
+/// Pending deliveries of an endpoint that are due and not `in_flight`, oldest event first,
+/// each with its event. With `ordered`, only the first pending delivery of each session: the
+/// rest wait behind it.
 pub async fn due(
     pool: &SqlitePool,
     endpoint: &str,
@@ -196,10 +213,14 @@ pub async fn due(
     ordered: bool,
     in_flight: &[String],
     limit: i64,
-) -> StoreResult<Vec<DeliveryRow>> {
+) -> StoreResult<Vec<DueRow>> {
     let head_only = head_only(ordered);
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.endpoint_id = ? AND d.state = 'pending' \
+        "SELECT d.id, d.endpoint_id, d.tenant_id, d.seq, d.session_id, d.event, d.body, d.state, d.attempts, \
+         d.retry_base, d.next_attempt_ms, d.last_status, d.last_error, d.created_ms, d.finished_ms, \
+         e.name AS ev_name, e.payload AS ev_payload, e.created_ms AS ev_created_ms \
+         FROM webhook_deliveries d LEFT JOIN events e ON e.tenant_id = d.tenant_id AND e.seq = d.seq \
+         WHERE d.endpoint_id = ? AND d.state = 'pending' \
          AND d.next_attempt_ms <= ?{head_only} AND d.id NOT IN (SELECT value FROM json_each(?)) ORDER BY d.seq LIMIT ?"
     )))
     .bind(endpoint)
@@ -214,7 +235,9 @@ pub async fn due(
 pub async fn next_due_ms(pool: &SqlitePool, endpoint: &str, ordered: bool, in_flight: &[String]) -> StoreResult<Option<i64>> {
     let head_only = head_only(ordered);
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT MIN(d.next_attempt_ms) FROM webhook_deliveries d WHERE d.endpoint_id = ? AND d.state = 'pending'\
+        // The pending index, not the endpoint's whole history (the planner prefers that one).
+        "SELECT MIN(d.next_attempt_ms) FROM webhook_deliveries d INDEXED BY webhook_deliveries_pending \
+         WHERE d.endpoint_id = ? AND d.state = 'pending'\
          {head_only} AND d.id NOT IN (SELECT value FROM json_each(?))"
     )))
     .bind(endpoint)

@@ -342,7 +342,7 @@ impl Webhooks {
         let d = rows::delivery(inner.store.pool(), &row.id, &delivery_id)
             .await?
             .ok_or_else(|| WebhookError::DeliveryNotFound(delivery_id.clone()))?;
-        let outcome = worker::attempt(inner.clone(), Arc::new(row.clone()), d).await;
+        let outcome = worker::attempt(inner.clone(), Arc::new(row.clone()), d, Ok(body)).await;
         let mut w = inner.store.begin_write().await?;
         rows::record_attempt(&mut w, &worker::record_of(&outcome), outcome.delivered(), None).await?;
         w.commit().await?;
@@ -506,69 +506,68 @@ impl Inner {
     }
 
     /// Records finished attempts in one write and schedules what failed; false when the
-    /// endpoint got disabled by them.
-    async fn record(self: &Arc<Self>, endpoint: &EndpointRow, outcomes: Vec<Outcome>) -> Result<bool, StoreError> {
+    /// endpoint got disabled by them. `failing_since` is the worker's own account of since
+    /// when the endpoint has failed without a success.
+    async fn record(
+        self: &Arc<Self>,
+        endpoint: &EndpointRow,
+        outcomes: Vec<Outcome>,
+        failing_since: &mut Option<i64>,
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut w = self.store.begin_write().await?;
-        let mut row = match rows::endpoint(self.store.pool(), &endpoint.tenant_id, &endpoint.id).await? {
-            Some(row) if row.enabled => row,
-            // Deleted or disabled meanwhile: what it did is of no more use.
-            _ => return Ok(false),
-        };
         let (mut succeeded, mut failed, mut gone) = (false, false, false);
         for o in &outcomes {
             let retry_at = match o.delivered() || o.gone() {
                 true => None,
-                false => self.schedule.after_failures((o.n - o.retry_base) as usize).map(|d| o.at_ms + o.latency_ms + d.as_millis() as i64),
+                false => self
+                    .schedule
+                    .after_failures((o.n - o.retry_base) as usize)
+                    .map(|d| o.at_ms + o.latency_ms + d.as_millis() as i64),
             };
             rows::record_attempt(&mut w, &worker::record_of(o), o.delivered(), retry_at).await?;
             succeeded |= o.delivered();
             failed |= !o.delivered();
             gone |= o.gone();
         }
-        let before = (row.failing_since_ms, row.enabled);
-        if succeeded {
-            row.failing_since_ms = None;
-        } else if failed && row.failing_since_ms.is_none() {
-            row.failing_since_ms = Some(now);
-        }
-        let failing_too_long =
-            row.failing_since_ms.is_some_and(|since| now - since >= (self.config.disable_after_secs * 1000) as i64);
+        let before = *failing_since;
+        let since = match (succeeded, failed, before) {
+            (true, _, _) => None,
+            (false, true, None) => Some(now),
+            (_, _, kept) => kept,
+        };
+        let failing_too_long = since.is_some_and(|s| now - s >= (self.config.disable_after_secs * 1000) as i64);
         let reason = if gone {
             Some("the endpoint answered 410 Gone".to_owned())
-        } else if failing_too_long && !succeeded {
+        } else if failing_too_long {
             Some(format!("deliveries failed for {} s without a success", self.config.disable_after_secs))
         } else {
             None
         };
-        let mut drafts = Vec::new();
-        if let Some(reason) = &reason {
-            row.enabled = false;
-            row.disabled_reason = Some(reason.clone());
-            rows::kill_pending(&mut w, &row.id, &format!("the webhook was disabled: {reason}"), now).await?;
-            drafts.push(EventDraft::tenant(
-                &row.tenant_id,
-                EventBody::WebhookDisabled(WebhookDisabled {
-                    webhook_id: row.id.clone(),
-                    url: row.url.clone(),
-                    reason: reason.clone(),
-                }),
-            ));
-            tracing::warn!(tenant = %row.tenant_id, webhook = %row.id, %reason, "webhook disabled");
+        if since != before {
+            rows::set_failing_since(&mut w, &endpoint.id, since).await?;
         }
-        if (row.failing_since_ms, row.enabled) != before {
-            row.updated_at = crate::events::iso(Utc::now());
-            rows::save_endpoint(&mut w, &row).await?;
-        }
-        if reason.is_some() {
-            // No route any more, so the endpoint gets no outbox row for its own notice.
-            self.journal.routes().set(&row.tenant_id, &row.id, None);
-            self.journal.commit(w, drafts).await?;
-            self.workers.lock().expect("workers lock").remove(&row.id);
-            return Ok(false);
-        }
-        w.commit().await?;
-        Ok(true)
+        let Some(reason) = reason else {
+            w.commit().await?;
+            *failing_since = since;
+            return Ok(true);
+        };
+        rows::disable(&mut w, &endpoint.id, &reason, &crate::events::iso(Utc::now())).await?;
+        rows::kill_pending(&mut w, &endpoint.id, &format!("the webhook was disabled: {reason}"), now).await?;
+        let notice = EventDraft::tenant(
+            &endpoint.tenant_id,
+            EventBody::WebhookDisabled(WebhookDisabled {
+                webhook_id: endpoint.id.clone(),
+                url: endpoint.url.clone(),
+                reason: reason.clone(),
+            }),
+        );
+        tracing::warn!(tenant = %endpoint.tenant_id, webhook = %endpoint.id, %reason, "webhook disabled");
+        // No route any more, so the endpoint gets no outbox row for its own notice.
+        self.journal.routes().set(&endpoint.tenant_id, &endpoint.id, None);
+        self.journal.commit(w, vec![notice]).await?;
+        self.workers.lock().expect("workers lock").remove(&endpoint.id);
+        Ok(false)
     }
 }
 

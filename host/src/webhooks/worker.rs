@@ -14,8 +14,7 @@ use tokio::task::JoinSet;
 
 use super::{Inner, signing};
 use crate::media::fetch::FetchError;
-use crate::store::journal;
-use crate::store::webhooks::{self as rows, AttemptRecord, DeliveryRow, EndpointRow};
+use crate::store::webhooks::{self as rows, AttemptRecord, DeliveryRow, DueRow, EndpointRow};
 
 /// The most of a receiver's answer an attempt keeps.
 pub const EXCERPT_BYTES: usize = 1024;
@@ -48,6 +47,7 @@ pub(super) async fn run(inner: Arc<Inner>, endpoint: EndpointRow, wake: Arc<Noti
     let endpoint = Arc::new(endpoint);
     let concurrency = (endpoint.max_concurrency.max(1) as usize).min(inner.config.max_concurrency as usize);
     let mut in_flight: HashSet<String> = HashSet::new();
+    let mut failing_since = endpoint.failing_since_ms;
     let mut attempts: JoinSet<Outcome> = JoinSet::new();
     loop {
         let now = Utc::now().timestamp_millis();
@@ -58,8 +58,9 @@ pub(super) async fn run(inner: Arc<Inner>, endpoint: EndpointRow, wake: Arc<Noti
             match rows::due(inner.store.pool(), &endpoint.id, now, endpoint.ordered, &busy, free as i64).await {
                 Ok(due) => {
                     for d in due {
-                        in_flight.insert(d.id.clone());
-                        attempts.spawn(attempt(inner.clone(), endpoint.clone(), d));
+                        let body = body_of(&d);
+                        in_flight.insert(d.delivery.id.clone());
+                        attempts.spawn(attempt(inner.clone(), endpoint.clone(), d.delivery, body));
                     }
                 }
                 Err(e) => {
@@ -67,7 +68,8 @@ pub(super) async fn run(inner: Arc<Inner>, endpoint: EndpointRow, wake: Arc<Noti
                     next_due = Some(now + 1_000);
                 }
             }
-            if in_flight.len() < concurrency && next_due.is_none() {
+            // With attempts in flight the worker wakes when one ends, and looks again then.
+            if in_flight.is_empty() && next_due.is_none() {
                 let busy: Vec<String> = in_flight.iter().cloned().collect();
                 next_due = rows::next_due_ms(inner.store.pool(), &endpoint.id, endpoint.ordered, &busy)
                     .await
@@ -84,10 +86,13 @@ pub(super) async fn run(inner: Arc<Inner>, endpoint: EndpointRow, wake: Arc<Noti
                 while let Some(done) = attempts.try_join_next() {
                     if let Ok(o) = done { finished.push(o); }
                 }
-                for o in &finished {
-                    in_flight.remove(&o.delivery_id);
+                let ids: Vec<String> = finished.iter().map(|o| o.delivery_id.clone()).collect();
+                let recorded = inner.record(&endpoint, finished, &mut failing_since).await;
+                // Out of flight only once recorded: until then they still look due.
+                for id in ids {
+                    in_flight.remove(&id);
                 }
-                match inner.record(&endpoint, finished).await {
+                match recorded {
                     Ok(true) => {}
                     // Disabled: the worker's work is over.
                     Ok(false) => return,
@@ -102,16 +107,16 @@ pub(super) async fn run(inner: Arc<Inner>, endpoint: EndpointRow, wake: Arc<Noti
     }
 }
 
-/// The `{type, timestamp, data}` body of a delivery, as Standard Webhooks lays it out; `data`
-/// is the canonical event.
-async fn body_of(inner: &Inner, d: &DeliveryRow) -> Result<String, String> {
-    let Some(seq) = d.seq else {
+/// The `{type, timestamp, data}` body of a due delivery, as Standard Webhooks lays it out;
+/// `data` is the canonical event.
+fn body_of(due: &DueRow) -> Result<String, String> {
+    let d = &due.delivery;
+    if d.seq.is_none() {
         return d.body.clone().ok_or_else(|| "the delivery has no body".to_owned());
-    };
-    match journal::get(inner.store.pool(), &d.tenant_id, seq).await {
-        Ok(Some(row)) => Ok(envelope(&row.name, row.created_ms, &row.payload)),
-        Ok(None) => Err("the event is no longer in the journal (pruned)".to_owned()),
-        Err(e) => Err(format!("cannot read the journal: {e}")),
+    }
+    match (&due.ev_name, &due.ev_payload, due.ev_created_ms) {
+        (Some(name), Some(payload), Some(at)) => Ok(envelope(name, at, payload)),
+        _ => Err("the event is no longer in the journal (pruned)".to_owned()),
     }
 }
 
@@ -120,11 +125,11 @@ pub fn envelope(name: &str, created_ms: i64, payload: &str) -> String {
     format!(r#"{{"type":{},"timestamp":{},"data":{payload}}}"#, serde_json::Value::from(name), serde_json::Value::from(ts))
 }
 
-pub(super) async fn attempt(inner: Arc<Inner>, endpoint: Arc<EndpointRow>, d: DeliveryRow) -> Outcome {
+pub(super) async fn attempt(inner: Arc<Inner>, endpoint: Arc<EndpointRow>, d: DeliveryRow, body: Result<String, String>) -> Outcome {
     let at = Utc::now();
     let n = d.attempts + 1;
     let started = Instant::now();
-    let (status, error, excerpt) = match body_of(&inner, &d).await {
+    let (status, error, excerpt) = match body {
         Ok(body) => post(&inner, &endpoint, &d, body, at.timestamp()).await,
         Err(e) => (None, Some(e), None),
     };

@@ -81,29 +81,21 @@ export class Gateway {
   }
 
   /** Stops the process (SIGTERM, a graceful shutdown) and waits for it. */
-  async stop() {
+  async stop(signal = "SIGTERM") {
     for (const s of this.sockets) s.disconnect();
     this.sockets = [];
     if (this.proc && this.proc.exitCode === null) {
       this.proc.removeAllListeners("exit");
       const exited = new Promise((r) => this.proc.once("exit", r));
-      this.proc.kill("SIGTERM");
+      this.proc.kill(signal);
       await exited;
     }
     this.ready = false;
   }
 
   /** Kills the process outright (SIGKILL: no shutdown at all, as a crash) and waits for it. */
-  async kill() {
-    for (const s of this.sockets) s.disconnect();
-    this.sockets = [];
-    if (this.proc && this.proc.exitCode === null) {
-      this.proc.removeAllListeners("exit");
-      const exited = new Promise((r) => this.proc.once("exit", r));
-      this.proc.kill("SIGKILL");
-      await exited;
-    }
-    this.ready = false;
+  kill() {
+    return this.stop("SIGKILL");
   }
 
   /** Stops and starts again on the same port and data directory. */
