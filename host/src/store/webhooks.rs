@@ -381,18 +381,21 @@ pub async fn attempts(pool: &SqlitePool, delivery: &str) -> StoreResult<Vec<Atte
     .await?)
 }
 
-/// Queues, for one endpoint, every journaled event of its tenant from `from_seq` on whose name
-/// is one of `names` (and, when given, of one of `sessions`); how many were queued.
-pub async fn replay(
-    w: &mut WriteTx,
-    endpoint: &str,
-    tenant: &str,
-    from_seq: i64,
-    names: &[&str],
-    sessions: Option<&[String]>,
-    now_ms: i64,
-    limit: i64,
-) -> StoreResult<u64> {
+/// What a replay queues: for one endpoint, at most `limit` journaled events of its tenant from
+/// `from_seq` on whose name is one of `names` (and, when given, of one of `sessions`).
+pub struct Replay<'a> {
+    pub endpoint: &'a str,
+    pub tenant: &'a str,
+    pub from_seq: i64,
+    pub names: &'a [&'a str],
+    pub sessions: Option<&'a [String]>,
+    pub now_ms: i64,
+    pub limit: i64,
+}
+
+/// Queues a replay's deliveries, due at once; how many.
+pub async fn replay(w: &mut WriteTx, r: Replay<'_>) -> StoreResult<u64> {
+    let Replay { endpoint, tenant, from_seq, names, sessions, now_ms, limit } = r;
     let names_json = serde_json::to_string(names).expect("strings serialise");
     let sessions_json = sessions.map(|s| serde_json::to_string(s).expect("strings serialise"));
     let done = sqlx::query(

@@ -434,8 +434,17 @@ impl Webhooks {
         let filter = EventFilter::from_stored(serde_json::from_str(&row.events).unwrap_or_default());
         let sessions: Option<Vec<String>> = row.sessions.as_deref().and_then(|s| serde_json::from_str(s).ok());
         let mut w = inner.store.begin_write().await?;
-        let queued = rows::replay(&mut w, &row.id, tenant, from_seq, &filter.names(), sessions.as_deref(), now_ms(), MAX_REPLAY)
-            .await?;
+        let names = filter.names();
+        let replay = rows::Replay {
+            endpoint: &row.id,
+            tenant,
+            from_seq,
+            names: &names,
+            sessions: sessions.as_deref(),
+            now_ms: now_ms(),
+            limit: MAX_REPLAY,
+        };
+        let queued = rows::replay(&mut w, replay).await?;
         w.commit().await?;
         inner.wake(&row.id);
         Ok(Replayed { queued, from_seq: Some(from_seq as u64) })
