@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod connector;
 pub mod data_dir;
+pub mod egress;
 pub mod events;
 pub mod media;
 pub mod model;

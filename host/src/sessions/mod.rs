@@ -456,7 +456,7 @@ impl Sessions {
         let (kind, content, blocks) = match &req.body {
             SendBody::Ready(body) => outgoing::check(body)?,
             SendBody::FromUrl(m) => {
-                self.inner.fetcher.policy().check_url(&m.url)?;
+                self.inner.fetcher.policy().check_url(&m.url).map_err(FetchError::from)?;
                 outgoing::check_to_fetch(m.kind, &m.caption, m.file_name.clone())?
             }
         };

@@ -32,7 +32,8 @@ use self::worker::Outcome;
 use crate::auth::TenantDirectory;
 use crate::config::WebhooksConfig;
 use crate::events::{EventBody, EventDraft, Journal, WebhookDisabled};
-use crate::media::fetch::{FetchError, Policy, guarded_client};
+use crate::egress::{Policy, Refusal, guarded_client};
+use crate::media::fetch::FetchError;
 use crate::quotas::QuotaExceeded;
 use crate::store::webhooks::{self as rows, EndpointRow, NewDelivery};
 use crate::store::{Store, StoreError, journal};
@@ -132,7 +133,8 @@ impl Webhooks {
         config: WebhooksConfig,
     ) -> Result<Self, crate::app::StartError> {
         let policy = Arc::new(Policy::new(config.allow.clone()));
-        let client = guarded_client(policy.clone())?
+        let client = guarded_client(policy.clone())
+            .map_err(|e| FetchError::Failed(e.to_string()))?
             // A receiver answers; it does not send the event elsewhere.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_millis(config.timeout_ms))
@@ -495,12 +497,12 @@ impl Inner {
             return Err(bad("url must not carry credentials; the signature proves the sender".into()));
         }
         self.policy.check_resolved(&url).await.map_err(|e| match e {
-            FetchError::Forbidden(ip) => WebhookError::invalid(
+            Refusal::Forbidden(ip) => WebhookError::invalid(
                 "forbidden_url",
                 format!("url reaches {ip}, which is not a public address (an operator can allow its network with webhooks.allow)"),
             ),
-            FetchError::NoAddress { host } => bad(format!("url: {host} has no address")),
-            _ => bad("url must be an http or https URL".into()),
+            Refusal::NoAddress { host } => bad(format!("url: {host} has no address")),
+            Refusal::BadUrl => bad("url must be an http or https URL".into()),
         })?;
         Ok(url.to_string())
     }

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::{Inner, signing};
-use crate::media::fetch::FetchError;
+use crate::egress::{Refusal, refusal_in};
 use crate::store::webhooks::{self as rows, AttemptRecord, DeliveryRow, DueRow, EndpointRow};
 
 /// The most of a receiver's answer an attempt keeps.
@@ -195,17 +195,14 @@ async fn post(
 
 /// Why a request failed, naming the address policy when it was the reason.
 fn reason(e: reqwest::Error) -> String {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-    while let Some(s) = source {
-        if let Some(FetchError::Forbidden(ip)) = s.downcast_ref::<FetchError>() {
+    match refusal_in(&e) {
+        Some(Refusal::Forbidden(ip)) => {
             return format!(
                 "the URL reaches {ip}, which is not a public address (an operator can allow its network with webhooks.allow)"
             );
         }
-        if let Some(FetchError::NoAddress { host }) = s.downcast_ref::<FetchError>() {
-            return format!("{host} has no address");
-        }
-        source = s.source();
+        Some(other) => return other.to_string(),
+        None => {}
     }
     // Without the URL: the tenant's URL may carry a token of its receiver.
     let e = e.without_url();
