@@ -7,10 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-if [ -z "${WAGATE_BIN:-}" ]; then
-  cargo build --release --locked -p wagate --bin wagate
-  export WAGATE_BIN="$CARGO_TARGET_DIR/release/wagate"
-fi
+release_binary
 ./scripts/build-plugins.sh --tests >/dev/null
 (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 cd tests && WAGATE_TEST_PLUGINS="$CARGO_TARGET_DIR/test-plugins" node bench/isolation.mjs

@@ -7,9 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-if [ -z "${WAGATE_BIN:-}" ]; then
-  cargo build --release --locked -p wagate --bin wagate
-  export WAGATE_BIN="$CARGO_TARGET_DIR/release/wagate"
-fi
+release_binary
 (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 cd tests && node bench/webhooks.mjs

@@ -201,11 +201,10 @@ async fn delete_tenant(_: Admin, State(st): State<AppState>, ApiPath(id): ApiPat
     for s in st.sessions.list(&id).await? {
         st.sessions.delete(&s.key()).await?;
     }
-    let hooks: Vec<String> = st.webhooks.list(&id).await?.into_iter().map(|h| h.id).collect();
     let mut w = st.store.begin_write().await?;
     tenants::delete(&mut w, &id).await?;
     w.commit().await?;
-    st.webhooks.forget_tenant(&id, &hooks);
+    st.webhooks.forget_tenant(&id);
     st.media.delete_all(&id, None).await?;
     st.plugins.forget_tenant(&id);
     st.directory.reload(st.store.pool()).await?;

@@ -128,11 +128,8 @@ async fn subscribe(s: SocketRef, TryData(data): TryData<Value>, ack: AckSender, 
         let message = format!("{q}; retry in {} s", q.retry_after_secs().unwrap_or(1));
         return reply_error(&s, ack, "session.subscribe", "quota_exceeded", message);
     }
-    let key = SessionKey::new(&identity.tenant, &id);
-    let access = rt.directory.session_access(&identity.tenant).unwrap_or(SessionAccess::Listed);
-    match rt.sessions.get(&key).await {
-        // A session the user may not use looks like a missing one.
-        Ok(session) if identity.may_use(access, &session) => {
+    match usable_session(&rt, &identity, &id).await {
+        Ok(Some(key)) => {
             let room = rooms::session(&key);
             let subscribed = s.rooms().iter().filter(|r| rooms::parse_session(r).is_some()).count();
             let max = limits.max_subscriptions_per_socket as usize;
@@ -143,11 +140,23 @@ async fn subscribe(s: SocketRef, TryData(data): TryData<Value>, ack: AckSender, 
             resume::Joined::join(&s, &rt.marks.of(&identity.tenant), room);
             let _ = ack.send(&json!({ "ok": true, "sessionId": id }));
         }
-        // Unknown and foreign sessions look the same: a tenant learns nothing of another.
-        Ok(_) | Err(SessionError::NotFound) => {
+        Ok(None) => {
             reply_error(&s, ack, "session.subscribe", "session_not_found", format!("session '{id}' not found"))
         }
         Err(e) => reply_error(&s, ack, "session.subscribe", "internal", e.to_string()),
+    }
+}
+
+/// The key of session `id` when the identity may use it. Unknown, foreign and unusable
+/// sessions are all `None`: a tenant learns nothing of another, a user nothing of what it may
+/// not use.
+async fn usable_session(rt: &Realtime, identity: &Identity, id: &str) -> Result<Option<SessionKey>, SessionError> {
+    let key = SessionKey::new(&identity.tenant, id);
+    let access = rt.directory.session_access(&identity.tenant).unwrap_or(SessionAccess::Listed);
+    match rt.sessions.get(&key).await {
+        Ok(session) if identity.may_use(access, &session) => Ok(Some(key)),
+        Ok(_) | Err(SessionError::NotFound) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -201,13 +210,11 @@ pub(super) fn base_rooms(identity: &Identity) -> Vec<String> {
 /// The session rooms of `ids` the identity may use, within its subscription quota; the ids
 /// it may not use are returned as refused.
 async fn session_rooms(rt: &Realtime, identity: &Identity, ids: &[String]) -> (Vec<String>, Vec<String>) {
-    let access = rt.directory.session_access(&identity.tenant).unwrap_or(SessionAccess::Listed);
     let max = rt.directory.limits(&identity.tenant).max_subscriptions_per_socket as usize;
     let (mut ok, mut refused) = (Vec::new(), Vec::new());
     for id in ids {
-        let key = SessionKey::new(&identity.tenant, id);
-        match rt.sessions.get(&key).await {
-            Ok(session) if identity.may_use(access, &session) && ok.len() < max => ok.push(rooms::session(&key)),
+        match usable_session(rt, identity, id).await {
+            Ok(Some(key)) if ok.len() < max => ok.push(rooms::session(&key)),
             _ => refused.push(id.clone()),
         }
     }

@@ -27,6 +27,21 @@ pub struct EndpointRow {
     pub updated_at: String,
 }
 
+impl EndpointRow {
+    pub fn patterns(&self) -> Vec<String> {
+        serde_json::from_str(&self.events).unwrap_or_default()
+    }
+
+    pub fn session_list(&self) -> Option<Vec<String>> {
+        self.sessions.as_deref().and_then(|s| serde_json::from_str(s).ok())
+    }
+}
+
+/// A list as the JSON array these tables keep (and `json_each` reads).
+pub fn json_list<T: AsRef<str>>(list: &[T]) -> String {
+    serde_json::to_string(&list.iter().map(AsRef::as_ref).collect::<Vec<&str>>()).expect("strings serialise")
+}
+
 const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, events, sessions, enabled, ordered, max_concurrency, \
     secret, previous_secret, previous_until_ms, failing_since_ms, disabled_reason, created_at, updated_at";
 
@@ -216,32 +231,28 @@ pub async fn due(
 ) -> StoreResult<Vec<DueRow>> {
     let head_only = head_only(ordered);
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT d.id, d.endpoint_id, d.tenant_id, d.seq, d.session_id, d.event, d.body, d.state, d.attempts, \
-         d.retry_base, d.next_attempt_ms, d.last_status, d.last_error, d.created_ms, d.finished_ms, \
-         e.name AS ev_name, e.payload AS ev_payload, e.created_ms AS ev_created_ms \
-         FROM webhook_deliveries d LEFT JOIN events e ON e.tenant_id = d.tenant_id AND e.seq = d.seq \
-         WHERE d.endpoint_id = ? AND d.state = 'pending' \
-         AND d.next_attempt_ms <= ?{head_only} AND d.id NOT IN (SELECT value FROM json_each(?)) ORDER BY d.seq LIMIT ?"
+        "SELECT dd.*, e.name AS ev_name, e.payload AS ev_payload, e.created_ms AS ev_created_ms \
+         FROM (SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.endpoint_id = ? AND d.state = 'pending' \
+         AND d.next_attempt_ms <= ?{head_only} AND d.id NOT IN (SELECT value FROM json_each(?)) ORDER BY d.seq LIMIT ?) dd \
+         LEFT JOIN events e ON e.tenant_id = dd.tenant_id AND e.seq = dd.seq ORDER BY dd.seq"
     )))
     .bind(endpoint)
     .bind(now_ms)
-    .bind(serde_json::to_string(in_flight).expect("strings serialise"))
+    .bind(json_list(in_flight))
     .bind(limit)
     .fetch_all(pool)
     .await?)
 }
 
-/// When the endpoint's next delivery that `due` could give falls due.
-pub async fn next_due_ms(pool: &SqlitePool, endpoint: &str, ordered: bool, in_flight: &[String]) -> StoreResult<Option<i64>> {
+/// When the endpoint's next delivery that `due` could give falls due, nothing being in flight.
+pub async fn next_due_ms(pool: &SqlitePool, endpoint: &str, ordered: bool) -> StoreResult<Option<i64>> {
     let head_only = head_only(ordered);
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         // The pending index, not the endpoint's whole history (the planner prefers that one).
         "SELECT MIN(d.next_attempt_ms) FROM webhook_deliveries d INDEXED BY webhook_deliveries_pending \
-         WHERE d.endpoint_id = ? AND d.state = 'pending'\
-         {head_only} AND d.id NOT IN (SELECT value FROM json_each(?))"
+         WHERE d.endpoint_id = ? AND d.state = 'pending'{head_only}"
     )))
     .bind(endpoint)
-    .bind(serde_json::to_string(in_flight).expect("strings serialise"))
     .fetch_one(pool)
     .await?)
 }
@@ -396,8 +407,8 @@ pub struct Replay<'a> {
 /// Queues a replay's deliveries, due at once; how many.
 pub async fn replay(w: &mut WriteTx, r: Replay<'_>) -> StoreResult<u64> {
     let Replay { endpoint, tenant, from_seq, names, sessions, now_ms, limit } = r;
-    let names_json = serde_json::to_string(names).expect("strings serialise");
-    let sessions_json = sessions.map(|s| serde_json::to_string(s).expect("strings serialise"));
+    let names_json = json_list(names);
+    let sessions_json = sessions.map(json_list);
     let done = sqlx::query(
         "INSERT INTO webhook_deliveries (id, endpoint_id, tenant_id, seq, session_id, event, state, next_attempt_ms, created_ms) \
          SELECT 'dlv_' || lower(hex(randomblob(12))), ?, e.tenant_id, e.seq, e.session_id, e.name, 'pending', ?, ? \

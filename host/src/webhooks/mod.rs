@@ -92,8 +92,10 @@ pub fn message_id(tenant: &str, seq: Option<i64>, delivery_id: &str) -> String {
     }
 }
 
+/// A running delivery worker and what wakes it.
 struct Worker {
     task: JoinHandle<()>,
+    wake: Arc<Notify>,
 }
 
 pub(crate) struct Inner {
@@ -188,8 +190,8 @@ impl Webhooks {
             tenant_id: tenant.to_owned(),
             url,
             description,
-            events: serde_json::to_string(filter.patterns()).expect("strings serialise"),
-            sessions: sessions.map(|s| serde_json::to_string(&s).expect("strings serialise")),
+            events: rows::json_list(filter.patterns()),
+            sessions: sessions.map(|s| rows::json_list(&s)),
             enabled: req.enabled.unwrap_or(true),
             ordered: req.ordered.unwrap_or(false),
             max_concurrency: i64::from(max_concurrency),
@@ -238,10 +240,10 @@ impl Webhooks {
             row.url = url;
         }
         if let Some(f) = events {
-            row.events = serde_json::to_string(f.patterns()).expect("strings serialise");
+            row.events = rows::json_list(f.patterns());
         }
         if let Some(s) = sessions {
-            row.sessions = s.map(|s| serde_json::to_string(&s).expect("strings serialise"));
+            row.sessions = s.map(|s| rows::json_list(&s));
         }
         if let Some(d) = description {
             row.description = d;
@@ -280,11 +282,10 @@ impl Webhooks {
     }
 
     /// A deleted tenant's endpoints went with it (the store cascades); their workers stop.
-    pub fn forget_tenant(&self, tenant: &str, endpoint_ids: &[String]) {
-        for id in endpoint_ids {
-            self.inner.uninstall(tenant, id);
+    pub fn forget_tenant(&self, tenant: &str) {
+        for id in self.inner.journal.routes().forget_tenant(tenant) {
+            self.inner.uninstall(tenant, &id);
         }
-        self.inner.journal.routes().forget_tenant(tenant);
     }
 
     pub async fn rotate(&self, tenant: &str, id: &str, req: RotateSecret) -> WebhookResult<WebhookWithSecret> {
@@ -341,10 +342,8 @@ impl Webhooks {
         )
         .await?;
         w.commit().await?;
-        let d = rows::delivery(inner.store.pool(), &row.id, &delivery_id)
-            .await?
-            .ok_or_else(|| WebhookError::DeliveryNotFound(delivery_id.clone()))?;
-        let outcome = worker::attempt(inner.clone(), Arc::new(row.clone()), d, Ok(body)).await;
+        let d = inner.delivery(&row.id, &delivery_id).await?;
+        let outcome = worker::attempt(inner.clone(), Arc::new(row), d, Ok(body)).await;
         let mut w = inner.store.begin_write().await?;
         rows::record_attempt(&mut w, &worker::record_of(&outcome), outcome.delivered(), None).await?;
         w.commit().await?;
@@ -364,12 +363,7 @@ impl Webhooks {
             return Err(WebhookError::invalid("invalid_limit", "limit must be 1 to 200"));
         }
         let before = match &q.before {
-            Some(b) => {
-                let d = rows::delivery(inner.store.pool(), &row.id, b)
-                    .await?
-                    .ok_or_else(|| WebhookError::DeliveryNotFound(b.clone()))?;
-                Some((d.created_ms, b.as_str()))
-            }
+            Some(b) => Some((inner.delivery(&row.id, b).await?.created_ms, b.as_str())),
             None => None,
         };
         let list = rows::deliveries(inner.store.pool(), &row.id, q.state.as_deref(), before, i64::from(limit)).await?;
@@ -379,9 +373,7 @@ impl Webhooks {
     pub async fn delivery(&self, tenant: &str, id: &str, delivery: &str) -> WebhookResult<DeliveryView> {
         let inner = &self.inner;
         let row = inner.endpoint(tenant, id).await?;
-        let d = rows::delivery(inner.store.pool(), &row.id, delivery)
-            .await?
-            .ok_or_else(|| WebhookError::DeliveryNotFound(delivery.to_owned()))?;
+        let d = inner.delivery(&row.id, delivery).await?;
         let attempts = rows::attempts(inner.store.pool(), &d.id).await?;
         Ok(DeliveryView::new(&d, Some(attempts)))
     }
@@ -390,15 +382,10 @@ impl Webhooks {
     pub async fn resend(&self, tenant: &str, id: &str, delivery: &str) -> WebhookResult<DeliveryView> {
         let inner = &self.inner;
         let row = inner.endpoint(tenant, id).await?;
-        let d = rows::delivery(inner.store.pool(), &row.id, delivery)
-            .await?
-            .ok_or_else(|| WebhookError::DeliveryNotFound(delivery.to_owned()))?;
-        if d.seq.is_none() {
+        let Some(seq) = inner.delivery(&row.id, delivery).await?.seq else {
             return Err(WebhookError::invalid("not_resendable", "a test event is not resent: send another test"));
-        }
-        if let Some(seq) = d.seq
-            && journal::get(inner.store.pool(), tenant, seq).await?.is_none()
-        {
+        };
+        if journal::get(inner.store.pool(), tenant, seq).await?.is_none() {
             return Err(WebhookError::Gone(format!("event {seq} is no longer in the journal")));
         }
         if !row.enabled {
@@ -433,8 +420,8 @@ impl Webhooks {
                 first.unwrap_or_default()
             )));
         }
-        let filter = EventFilter::from_stored(serde_json::from_str(&row.events).unwrap_or_default());
-        let sessions: Option<Vec<String>> = row.sessions.as_deref().and_then(|s| serde_json::from_str(s).ok());
+        let filter = EventFilter::from_stored(row.patterns());
+        let sessions = row.session_list();
         let mut w = inner.store.begin_write().await?;
         let names = filter.names();
         let replay = rows::Replay {
@@ -458,6 +445,12 @@ impl Inner {
         rows::endpoint(self.store.pool(), tenant, id).await?.ok_or_else(|| WebhookError::NotFound(id.to_owned()))
     }
 
+    async fn delivery(&self, endpoint: &str, id: &str) -> WebhookResult<rows::DeliveryRow> {
+        rows::delivery(self.store.pool(), endpoint, id)
+            .await?
+            .ok_or_else(|| WebhookError::DeliveryNotFound(id.to_owned()))
+    }
+
     /// (Re)starts an endpoint's worker with its current settings, and routes events to it
     /// while it is enabled. Called with the writer lock held.
     fn install(self: &Arc<Self>, row: &EndpointRow) {
@@ -468,8 +461,8 @@ impl Inner {
         }
         self.journal.routes().set(&row.tenant_id, &row.id, routes::route_of(row, wake.clone()));
         if row.enabled {
-            let task = tokio::spawn(worker::run(self.clone(), row.clone(), wake));
-            workers.insert(row.id.clone(), Worker { task });
+            let task = tokio::spawn(worker::run(self.clone(), row.clone(), wake.clone()));
+            workers.insert(row.id.clone(), Worker { task, wake });
         }
     }
 
@@ -481,9 +474,8 @@ impl Inner {
     }
 
     fn wake(&self, endpoint: &str) {
-        // The worker's own wake handle lives in its route; a restart is as good as a wake.
-        if let Some(n) = self.journal.routes().wake_of(endpoint) {
-            n.notify_one();
+        if let Some(w) = self.workers.lock().expect("workers lock").get(endpoint) {
+            w.wake.notify_one();
         }
     }
 

@@ -62,14 +62,10 @@ impl Routes {
         }
     }
 
-    /// The wake handle of an enabled endpoint's worker.
-    pub fn wake_of(&self, endpoint_id: &str) -> Option<Arc<Notify>> {
-        let map = self.by_tenant.read().expect("routes lock");
-        map.values().flatten().find(|r| r.endpoint_id == endpoint_id).map(|r| r.wake.clone())
-    }
-
-    pub fn forget_tenant(&self, tenant: &str) {
-        self.by_tenant.write().expect("routes lock").remove(tenant);
+    /// Forgets a tenant's routes; the endpoints that had one (its enabled ones).
+    pub fn forget_tenant(&self, tenant: &str) -> Vec<String> {
+        let routes = self.by_tenant.write().expect("routes lock").remove(tenant).unwrap_or_default();
+        routes.iter().map(|r| r.endpoint_id.clone()).collect()
     }
 
     /// Writes the outbox rows of freshly numbered events; the workers to wake once they are
@@ -114,8 +110,8 @@ pub fn new_delivery_id() -> String {
 pub fn route_of(row: &EndpointRow, wake: Arc<Notify>) -> Option<Route> {
     row.enabled.then(|| Route {
         endpoint_id: row.id.clone(),
-        filter: EventFilter::from_stored(serde_json::from_str(&row.events).unwrap_or_default()),
-        sessions: row.sessions.as_deref().and_then(|s| serde_json::from_str(s).ok()),
+        filter: EventFilter::from_stored(row.patterns()),
+        sessions: row.session_list(),
         wake,
     })
 }

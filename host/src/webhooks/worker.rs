@@ -70,8 +70,7 @@ pub(super) async fn run(inner: Arc<Inner>, endpoint: EndpointRow, wake: Arc<Noti
             }
             // With attempts in flight the worker wakes when one ends, and looks again then.
             if in_flight.is_empty() && next_due.is_none() {
-                let busy: Vec<String> = in_flight.iter().cloned().collect();
-                next_due = rows::next_due_ms(inner.store.pool(), &endpoint.id, endpoint.ordered, &busy)
+                next_due = rows::next_due_ms(inner.store.pool(), &endpoint.id, endpoint.ordered)
                     .await
                     .unwrap_or(Some(now + 1_000));
             }

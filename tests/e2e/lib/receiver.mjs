@@ -32,22 +32,20 @@ export async function receiver() {
     of(type) {
       return got.filter((e) => !type || e.json?.type === type);
     },
-    async waitFor(pred, timeout = 5000, what = "a delivery") {
-      const deadline = Date.now() + timeout;
-      while (Date.now() < deadline) {
-        const hit = got.filter(pred);
-        if (hit.length) return hit;
-        await sleep(10);
-      }
-      throw new Error(`no ${what} within ${timeout} ms; got ${JSON.stringify(got.map((g) => g.json?.type))}`);
+    /** At least one request matching `pred`: all that match. */
+    waitFor(pred, timeout = 5000) {
+      return this.waitCount(pred, 1, timeout);
     },
+    /** At least `n` requests matching `pred`: all that match. */
     async waitCount(pred, n, timeout = 10000) {
       const deadline = Date.now() + timeout;
       while (Date.now() < deadline) {
-        if (got.filter(pred).length >= n) return got.filter(pred);
+        const hit = got.filter(pred);
+        if (hit.length >= n) return hit;
         await sleep(10);
       }
-      throw new Error(`${got.filter(pred).length} of ${n} deliveries within ${timeout} ms`);
+      const types = JSON.stringify(got.map((g) => g.json?.type));
+      throw new Error(`${got.filter(pred).length} of ${n} deliveries within ${timeout} ms; got ${types}`);
     },
     close() {
       server.closeAllConnections();
