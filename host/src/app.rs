@@ -123,8 +123,6 @@ impl Gateway {
                 "default connector '{default_connector}' is not available in this build or configuration"
             )));
         }
-        let webhooks =
-            Webhooks::start(store.clone(), journal.clone(), directory.clone(), config.webhooks.clone()).await?;
         let media = MediaStore::from_config(&config)?;
         let fetcher = crate::media::fetch::Fetcher::new(&config.media.fetch)?;
         let media_links = crate::media::links::MediaLinks::load(&store).await?;
@@ -147,6 +145,15 @@ impl Gateway {
         )
         .await
         .map_err(StartError::Plugins)?;
+        // After the plugins: what was pending at the last stop may need them for its body.
+        let webhooks = Webhooks::start(
+            store.clone(),
+            journal.clone(),
+            plugins.clone(),
+            directory.clone(),
+            config.webhooks.clone(),
+        )
+        .await?;
         let watcher = match config.plugins.watch {
             true => {
                 Some(plugins.watch(Duration::from_millis(config.plugins.debounce_ms)).map_err(StartError::Plugins)?)

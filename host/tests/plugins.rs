@@ -624,7 +624,7 @@ async fn a_0_3_plugin_is_hot_swapped_for_its_1_x_rebuild_without_losing_an_event
     tokio::time::sleep(Duration::from_millis(200)).await;
     install_plugin(&plugins_dir, "relay", "relay", |m| m.replace("label = \"v1\"", "label = \"new\""));
     let deadline = Instant::now() + Duration::from_secs(15);
-    while gw.get("/api/v1/plugins/relay", ADMIN).await.1["contract"] != "1.1.0" {
+    while gw.get("/api/v1/plugins/relay", ADMIN).await.1["contract"] != "1.2.0" {
         assert!(Instant::now() < deadline, "the rebuild never took over");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -655,7 +655,7 @@ async fn a_manifest_listing_a_hook_the_component_does_not_export_is_refused() {
     assert!(info["version"].is_null(), "nothing serves: {info}");
     let reason = info["lastError"].as_str().unwrap();
     assert!(
-        reason.contains("lists the hook 'bot'") && reason.contains("does not export 'wagate:plugin/bot@1.1.0'"),
+        reason.contains("lists the hook 'bot'") && reason.contains("does not export 'wagate:plugin/bot@1.2.0'"),
         "{reason}"
     );
     install_plugin(&plugins_dir, "partial", "partial", |m| m);
@@ -683,7 +683,7 @@ async fn a_component_importing_an_ungranted_interface_is_refused_at_load() {
     assert!(info["version"].is_null(), "nothing serves: {info}");
     let reason = info["lastError"].as_str().unwrap();
     assert!(
-        reason.contains("imports 'wagate:plugin/kv@1.1.0'")
+        reason.contains("imports 'wagate:plugin/kv@1.2.0'")
             && reason.contains("capability 'kv' that plugin.toml does not grant"),
         "{reason}"
     );
@@ -703,7 +703,7 @@ async fn contract_1_1_queues_messages_and_links_media() {
     let acme = gw.tenant("acme").await;
     let other = gw.tenant("other").await;
     let (_, info) = gw.get("/api/v1/plugins/relay", ADMIN).await;
-    assert_eq!(info["contract"], "1.1.0");
+    assert_eq!(info["contract"], "1.2.0");
     for t in [&acme, &other] {
         let (s, b) = bind(&gw, &t.api_key, "relay", json!({ "config": { "label": "q" } })).await;
         assert_eq!(s, StatusCode::OK, "{b}");

@@ -1,8 +1,9 @@
 //! Conversions between the WIT types and the SDK's, used by `export_plugin!`.
 #![cfg(target_arch = "wasm32")]
 
+use crate::bindings::exports::wagate::plugin::webhook::WebhookBody as WitWebhookBody;
 use crate::bindings::wagate::plugin::types as wit;
-use crate::{Action, ClientEvent, Emit, Event, Identity, Plugin, Target};
+use crate::{Action, ClientEvent, Emit, Event, Identity, Plugin, Target, WebhookBody};
 use serde_json::Value;
 
 /// `serde_json::to_string` writes bytes straight into a buffer; `Value::to_string` goes
@@ -94,4 +95,13 @@ pub fn transform_batch<P: Plugin>(p: Option<&mut P>, events: Vec<wit::Event>) ->
 pub fn on_event<P: Plugin>(p: Option<&mut P>, event: wit::Event) -> Vec<wit::Action> {
     let p = p.unwrap_or_else(|| not_initialised());
     p.on_event(&event_in(event)).into_iter().map(action_out).collect()
+}
+
+pub fn webhook<P: Plugin>(p: Option<&mut P>, event: wit::Event) -> WitWebhookBody {
+    let p = p.unwrap_or_else(|| not_initialised());
+    match p.webhook(&event_in(event)) {
+        WebhookBody::Canonical => WitWebhookBody::Canonical,
+        WebhookBody::Skip => WitWebhookBody::Skip,
+        WebhookBody::Json(body) => WitWebhookBody::Body(json_text(&body)),
+    }
 }

@@ -24,7 +24,7 @@ mod types;
 pub use chrono;
 pub use schemars;
 pub use serde_json::{self, Value, json};
-pub use types::{Action, ClientEvent, Emit, Identity, Target, decode_event};
+pub use types::{Action, ClientEvent, Emit, Identity, Target, WebhookBody, decode_event};
 /// The canonical model (`wagate-model`): records, statuses, events.
 pub use wagate_model as model;
 pub use wagate_model::events::{EventBody, UnknownEvent};
@@ -32,7 +32,7 @@ pub use wagate_model::{
     Chat, Direction, DisconnectReason, Event, Message, MessageStatus, MessageType, Session, SessionStatus, TenantStats,
 };
 
-/// The WIT bindings (`wit/plugin.wit`, `wagate:plugin@1.1.0`), for plugins that need the raw
+/// The WIT bindings (`wit/plugin.wit`, `wagate:plugin@1.2.0`), for plugins that need the raw
 /// interface. A component imports only the interfaces it calls: a plugin that never calls
 /// `host::kv_get` does not import `wagate:plugin/kv`, and needs no `kv` capability.
 pub mod bindings {
@@ -79,6 +79,13 @@ pub trait Plugin: Sized + 'static {
     /// Hook `bot`: react to a canonical event.
     fn on_event(&mut self, _event: &Event) -> Vec<Action> {
         Vec::new()
+    }
+
+    /// Hook `webhook` (contract 1.2): the body the tenant's webhook endpoints that take plugin
+    /// bodies receive for a canonical event. Called when a delivery is made (again on a retry
+    /// or a replay), apart from `transform`: a dialect shares its mapping between the two.
+    fn webhook(&mut self, _event: &Event) -> WebhookBody {
+        WebhookBody::Canonical
     }
 }
 
@@ -138,6 +145,11 @@ macro_rules! export_plugin {
             impl __hooks::bot::Guest for __WagateExport {
                 fn on_event(event: __types::Event) -> Vec<__types::Action> {
                     __STATE.with(|s| $crate::__private::on_event(s.borrow_mut().as_mut(), event))
+                }
+            }
+            impl __hooks::webhook::Guest for __WagateExport {
+                fn shape(event: __types::Event) -> __hooks::webhook::WebhookBody {
+                    __STATE.with(|s| $crate::__private::webhook(s.borrow_mut().as_mut(), event))
                 }
             }
 

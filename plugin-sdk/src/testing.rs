@@ -16,7 +16,7 @@ use wagate_model::events::SessionQr;
 use crate::host::{Level, Queued};
 use crate::{
     Action, Chat, ClientEvent, Direction, Emit, Event, EventBody, Identity, Message, MessageStatus, MessageType,
-    Plugin, Session, SessionStatus,
+    Plugin, Session, SessionStatus, WebhookBody,
 };
 
 /// The host as a test sets it up: state, clock, data to read, and what was logged.
@@ -78,6 +78,10 @@ impl<P: Plugin> Harness<P> {
 
     pub fn transform(&mut self, event: &Event) -> Vec<Emit> {
         self.plugin.transform(event)
+    }
+
+    pub fn webhook(&mut self, event: &Event) -> WebhookBody {
+        self.plugin.webhook(event)
     }
 
     pub fn on_event(&mut self, event: &Event) -> Vec<Action> {

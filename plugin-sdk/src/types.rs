@@ -104,3 +104,27 @@ impl From<Emit> for Action {
         Action::Emit(e)
     }
 }
+
+/// What a webhook endpoint that takes plugin bodies (`body: "plugins"`) receives for an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WebhookBody {
+    /// No opinion: the next plugin decides, else the canonical body is sent.
+    Canonical,
+    /// Nothing is sent; the delivery ends `skipped`.
+    Skip,
+    /// The whole HTTP body.
+    Json(Value),
+}
+
+impl WebhookBody {
+    /// The Standard Webhooks layout the canonical body has too, `{type, timestamp, data}`,
+    /// with the event's time: a dialect's own event name and payload in the envelope
+    /// receivers' libraries expect.
+    pub fn standard(event: &Event, kind: &str, data: Value) -> Self {
+        WebhookBody::Json(serde_json::json!({
+            "type": kind,
+            "timestamp": wagate_model::time::iso(event.timestamp),
+            "data": data,
+        }))
+    }
+}

@@ -5,7 +5,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Webhook } from "standardwebhooks";
-import { Gateway, record, emitWithAck, sleep } from "./lib/gateway.mjs";
+import { Gateway, bindPlugin, record, emitWithAck, shippedPlugins, sleep } from "./lib/gateway.mjs";
 import { receiver } from "./lib/receiver.mjs";
 
 const CONTACT = "+628123456789";
@@ -96,6 +96,7 @@ describe("webhook endpoints", () => {
       [{ url: `${rx.url}/x`, maxConcurrency: 0 }, 422, "invalid_concurrency"],
       [{ url: `${rx.url}/x`, description: "d".repeat(501) }, 422, "invalid_description"],
       [{ url: `${rx.url}/x`, secret: "mine" }, 422, "invalid_body"],
+      [{ url: `${rx.url}/x`, body: "xml" }, 422, "invalid_body"],
       [{ events: ["*"] }, 422, "invalid_body"],
     ];
     for (const [body, status, code] of cases) {
@@ -310,6 +311,60 @@ describe("delivery", () => {
     assert.ok(mine.events.length > 0);
     assert.ok(mine.events.every((e) => e.payload.sessionId === "s2"), "only s2's events");
     await gw.api("PATCH", "/api/v1/tenant", acme.apiKey, { sessionAccess: "all" });
+  });
+});
+
+describe("webhook bodies shaped by the tenant's plugins", () => {
+  let gw, acme, rx, h;
+  before(async () => {
+    gw = await Gateway.start({ ...FAST_HOOKS, WAGATE_PLUGINS__DIR: shippedPlugins() });
+    acme = await gw.tenant("acme");
+    rx = await receiver();
+    h = hooks(gw, acme.apiKey);
+    await bindPlugin(gw, acme, "dialect-chat", {});
+    await gw.connectedSession(acme, "1");
+  });
+  after(async () => {
+    await rx.close();
+    await gw.close();
+  });
+
+  test("body plugins: dialect-chat's own events in the envelope, signed, under the same webhook-id; what it does not push is skipped", async () => {
+    const events = ["message.received", "message.reaction"];
+    const shaped = (await h.create({ url: `${rx.url}/shaped`, events, body: "plugins" })).body;
+    const plain = (await h.create({ url: `${rx.url}/plain`, events })).body;
+    assert.deepEqual([shaped.body, plain.body], ["plugins", "canonical"]);
+    await inbound(gw, acme.apiKey, "1", "shape me");
+    const [canon] = await rx.waitFor((e) => e.path === "/plain" && e.json.type === "message.received");
+    const [got] = await rx.waitFor((e) => e.path === "/shaped");
+    assert.equal(got.json.type, "message:new");
+    assert.equal(got.json.timestamp, canon.json.timestamp);
+    const m = canon.json.data.message;
+    assert.deepEqual(
+      [got.json.data.whatsappNumberId, got.json.data.chatId, got.json.data.message.content, got.json.data.message.type],
+      [1, m.chatId, "shape me", "TEXT"],
+    );
+    assert.equal(got.headers["webhook-id"], canon.headers["webhook-id"], "one webhook-id per event, whatever the body");
+    assert.equal(new Webhook(shaped.secret).verify(got.body, got.headers).type, "message:new");
+    // A reaction is not something seed 003's frontend is pushed: nothing is sent, the delivery says why.
+    const react = await gw.api("PUT", `/api/v1/sessions/1/messages/${m.id}/reaction`, acme.apiKey, { emoji: "👍" });
+    assert.equal(react.status, 200, JSON.stringify(react.body));
+    await rx.waitFor((e) => e.path === "/plain" && e.json.type === "message.reaction");
+    const skipped = await settled(h, shaped.id, (d) => d.event === "message.reaction" && d.state === "skipped");
+    const one = await h.delivery(shaped.id, skipped.id);
+    assert.equal(one.attemptLog.length, 1);
+    assert.equal(one.attemptLog[0].status, null);
+    assert.match(one.attemptLog[0].error, /plugin 'dialect-chat' gives this event no webhook body/);
+    assert.equal((await h.deliveries(shaped.id, "?state=skipped")).length, 1);
+    assert.ok(!rx.got.some((e) => e.path === "/shaped" && e.json.type !== "message:new"), "nothing else reached it");
+    // The body is made when the delivery is: once the dialect is unbound, a resend is canonical.
+    assert.equal((await gw.api("DELETE", "/api/v1/tenant/plugins/dialect-chat", acme.apiKey)).status, 204);
+    const first = (await h.deliveries(shaped.id)).find((d) => d.event === "message.received");
+    assert.equal((await gw.api("POST", `/api/v1/webhooks/${shaped.id}/deliveries/${first.id}/resend`, acme.apiKey)).status, 200);
+    const [again] = await rx.waitFor((e) => e.path === "/shaped" && e.json.type === "message.received");
+    assert.deepEqual([again.headers["webhook-id"], again.json.data.message.content], [canon.headers["webhook-id"], "shape me"]);
+    const back = await h.patch(shaped.id, { body: "canonical" });
+    assert.deepEqual([back.status, back.body.body], [200, "canonical"]);
   });
 });
 

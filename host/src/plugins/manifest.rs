@@ -13,6 +13,8 @@ pub enum Hook {
     ClientEvents,
     Transform,
     Bot,
+    /// The body of webhooks that ask for plugin bodies (since contract 1.2).
+    Webhook,
 }
 
 impl Hook {
@@ -22,6 +24,7 @@ impl Hook {
             Hook::ClientEvents => "client-events",
             Hook::Transform => "transform",
             Hook::Bot => "bot",
+            Hook::Webhook => "webhook",
         }
     }
 }

@@ -17,7 +17,7 @@ pub use bindings::{BindingView, MAX_BATCH, OnError};
 pub use breaker::{BreakerState, BreakerView};
 pub use manifest::{Capability, Hook, Manifest};
 pub use metrics::HookView;
-pub use output::{Delivery, HostAction, Target};
+pub use output::{Delivery, HostAction, Target, WebhookShape};
 pub use watcher::Watcher;
 
 use std::borrow::Borrow;
@@ -34,7 +34,7 @@ use utoipa::ToSchema;
 
 use self::bindings::{Binding, Warm, merged_config};
 use self::registry::{Loaded, Registry};
-use self::sandbox::{CallContext, CallerScope, Fault, Request, Response, Sandbox, wit};
+use self::sandbox::{CallContext, CallerScope, Fault, Request, Response, Sandbox, WebhookBody, wit};
 pub use self::sandbox::{MAX_QUEUED, MAX_SEND_JSON, MediaAccess};
 use crate::auth::{Identity, TenantDirectory};
 use crate::config::PluginsConfig;
@@ -518,6 +518,35 @@ impl Plugins {
             many => Request::TransformBatch(many),
         };
         self.invoke(b, Hook::Transform, req, check).await
+    }
+
+    /// The body of a webhook delivery of `ev`, for endpoints that take plugin bodies: the
+    /// tenant's `webhook` bindings in priority order, the first with an opinion deciding. A
+    /// binding that fails decides by its `onError`: `passthrough` leaves it to the next,
+    /// `drop` skips the delivery.
+    pub async fn webhook(&self, ev: &Event) -> WebhookShape {
+        let bindings = self.bound(&ev.tenant_id, Hook::Webhook);
+        if bindings.is_empty() {
+            return WebhookShape::Canonical;
+        }
+        let event = wit_event(ev);
+        for b in bindings {
+            let check = |r| match r {
+                Response::WebhookBody(WebhookBody::Body(body)) => output::webhook_body(&body).map(|()| Some(Some(body))),
+                Response::WebhookBody(WebhookBody::Skip) => Ok(Some(None)),
+                Response::WebhookBody(WebhookBody::Canonical) => Ok(None),
+                _ => Err(Fault::BadOutput("unexpected answer".into())),
+            };
+            let plugin = b.plugin.clone();
+            match self.invoke(&b, Hook::Webhook, Request::Webhook(&event), check).await {
+                Some(Some(Some(body))) => return WebhookShape::Body { plugin, body },
+                Some(Some(None)) => return WebhookShape::Skipped { plugin },
+                Some(None) => {}
+                None if b.on_error == OnError::Passthrough => {}
+                None => return WebhookShape::Skipped { plugin },
+            }
+        }
+        WebhookShape::Canonical
     }
 
     /// The tenant's bots on a canonical event.

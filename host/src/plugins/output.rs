@@ -62,6 +62,27 @@ impl HostAction {
     }
 }
 
+/// What a webhook delivery of an event sends, as the tenant's `webhook` plugins decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WebhookShape {
+    /// The canonical body: no plugin had an opinion, or one failed with `onError: passthrough`.
+    Canonical,
+    /// Nothing: `plugin` skips the event (or failed with `onError: drop`).
+    Skipped { plugin: String },
+    /// `plugin`'s body, a JSON document within the payload limit.
+    Body { plugin: String, body: String },
+}
+
+/// A webhook body a plugin returned: JSON, at most the payload limit.
+pub fn webhook_body(body: &str) -> Result<(), Fault> {
+    if body.len() > MAX_PAYLOAD {
+        return Err(bad(format!("a webhook body is at most {MAX_PAYLOAD} bytes")));
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(body)
+        .map(|_| ())
+        .map_err(|e| bad(format!("the webhook body is not JSON: {e}")))
+}
+
 fn bad(msg: impl Into<String>) -> Fault {
     Fault::BadOutput(msg.into())
 }

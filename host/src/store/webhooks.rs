@@ -1,8 +1,23 @@
 //! Webhook endpoints, their outbox (one delivery per event and endpoint) and every attempt.
 
+use serde::{Deserialize, Serialize};
 use sqlx::SqlitePool;
+use utoipa::ToSchema;
 
 use super::{StoreResult, WriteTx};
+
+/// What an endpoint's bodies are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum BodyFormat {
+    /// The canonical event in the Standard Webhooks envelope `{type, timestamp, data}`.
+    #[default]
+    Canonical,
+    /// What the tenant's `webhook` plugins make of the event, when the delivery is made (the
+    /// canonical body when none has an opinion).
+    Plugins,
+}
 
 /// An endpoint as stored, secrets included. Never serialised.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -18,6 +33,7 @@ pub struct EndpointRow {
     pub enabled: bool,
     pub ordered: bool,
     pub max_concurrency: i64,
+    pub body: BodyFormat,
     pub secret: String,
     pub previous_secret: Option<String>,
     pub previous_until_ms: Option<i64>,
@@ -43,7 +59,7 @@ pub fn json_list<T: AsRef<str>>(list: &[T]) -> String {
 }
 
 const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, events, sessions, enabled, ordered, max_concurrency, \
-    secret, previous_secret, previous_until_ms, failing_since_ms, disabled_reason, created_at, updated_at";
+    body, secret, previous_secret, previous_until_ms, failing_since_ms, disabled_reason, created_at, updated_at";
 
 /// The fields an insert and an update both write, in that order.
 fn bind_fields<'q>(
@@ -57,6 +73,7 @@ fn bind_fields<'q>(
         .bind(e.enabled)
         .bind(e.ordered)
         .bind(e.max_concurrency)
+        .bind(e.body)
         .bind(&e.secret)
         .bind(&e.previous_secret)
         .bind(e.previous_until_ms)
@@ -68,8 +85,8 @@ fn bind_fields<'q>(
 pub async fn insert_endpoint(w: &mut WriteTx, e: &EndpointRow) -> StoreResult<()> {
     let q = sqlx::query(
         "INSERT INTO webhook_endpoints (url, description, events, sessions, enabled, ordered, max_concurrency, \
-         secret, previous_secret, previous_until_ms, failing_since_ms, disabled_reason, updated_at, id, tenant_id, \
-         created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         body, secret, previous_secret, previous_until_ms, failing_since_ms, disabled_reason, updated_at, id, \
+         tenant_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
     bind_fields(q, e).bind(&e.id).bind(&e.tenant_id).bind(&e.created_at).execute(w.conn()).await?;
     Ok(())
@@ -79,7 +96,7 @@ pub async fn insert_endpoint(w: &mut WriteTx, e: &EndpointRow) -> StoreResult<()
 pub async fn save_endpoint(w: &mut WriteTx, e: &EndpointRow) -> StoreResult<()> {
     let q = sqlx::query(
         "UPDATE webhook_endpoints SET url = ?, description = ?, events = ?, sessions = ?, enabled = ?, ordered = ?, \
-         max_concurrency = ?, secret = ?, previous_secret = ?, previous_until_ms = ?, failing_since_ms = ?, \
+         max_concurrency = ?, body = ?, secret = ?, previous_secret = ?, previous_until_ms = ?, failing_since_ms = ?, \
          disabled_reason = ?, updated_at = ? WHERE id = ? AND tenant_id = ?",
     );
     bind_fields(q, e).bind(&e.id).bind(&e.tenant_id).execute(w.conn()).await?;
@@ -166,6 +183,7 @@ const DELIVERY_COLUMNS: &str = "id, endpoint_id, tenant_id, seq, session_id, eve
 pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
 pub const DEAD: &str = "dead";
+pub const SKIPPED: &str = "skipped";
 
 /// A new pending delivery, due at `due_ms`.
 pub struct NewDelivery<'a> {
@@ -268,14 +286,20 @@ pub struct AttemptRecord<'a> {
     pub response_excerpt: Option<&'a str>,
 }
 
-/// Records an attempt and moves its delivery on: delivered, due again at `retry_at_ms`, or
-/// dead when there is none.
-pub async fn record_attempt(
-    w: &mut WriteTx,
-    a: &AttemptRecord<'_>,
-    delivered: bool,
-    retry_at_ms: Option<i64>,
-) -> StoreResult<()> {
+/// Where an attempt leaves its delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterAttempt {
+    Delivered,
+    /// Due again then.
+    RetryAt(i64),
+    /// No retry is left.
+    Dead,
+    /// A plugin gave no body: nothing was sent, nothing will be.
+    Skipped,
+}
+
+/// Records an attempt and moves its delivery on.
+pub async fn record_attempt(w: &mut WriteTx, a: &AttemptRecord<'_>, after: AfterAttempt) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO webhook_attempts (delivery_id, n, at_ms, status, latency_ms, error, response_excerpt) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -289,10 +313,12 @@ pub async fn record_attempt(
     .bind(a.response_excerpt)
     .execute(w.conn())
     .await?;
-    let (state, next, finished) = match (delivered, retry_at_ms) {
-        (true, _) => (DELIVERED, None, Some(a.at_ms + a.latency_ms)),
-        (false, Some(at)) => (PENDING, Some(at), None),
-        (false, None) => (DEAD, None, Some(a.at_ms + a.latency_ms)),
+    let end = Some(a.at_ms + a.latency_ms);
+    let (state, next, finished) = match after {
+        AfterAttempt::Delivered => (DELIVERED, None, end),
+        AfterAttempt::RetryAt(at) => (PENDING, Some(at), None),
+        AfterAttempt::Dead => (DEAD, None, end),
+        AfterAttempt::Skipped => (SKIPPED, None, end),
     };
     sqlx::query(
         "UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_ms = COALESCE(?, next_attempt_ms), \

@@ -35,7 +35,8 @@ use crate::events::{EventBody, EventDraft, Journal, WebhookDisabled};
 use crate::egress::{Policy, Refusal, guarded_client};
 use crate::media::fetch::FetchError;
 use crate::quotas::QuotaExceeded;
-use crate::store::webhooks::{self as rows, EndpointRow, NewDelivery};
+use crate::plugins::Plugins;
+use crate::store::webhooks::{self as rows, AfterAttempt, EndpointRow, NewDelivery};
 use crate::store::{Store, StoreError, journal};
 
 /// Sessions one endpoint's filter may name, and the longest description.
@@ -101,6 +102,8 @@ struct Worker {
 pub(crate) struct Inner {
     store: Store,
     journal: Journal,
+    /// The tenant's `webhook` plugins shape the bodies of endpoints that ask for it.
+    plugins: Plugins,
     directory: TenantDirectory,
     config: WebhooksConfig,
     policy: Arc<Policy>,
@@ -131,6 +134,7 @@ impl Webhooks {
     pub async fn start(
         store: Store,
         journal: Journal,
+        plugins: Plugins,
         directory: TenantDirectory,
         config: WebhooksConfig,
     ) -> Result<Self, crate::app::StartError> {
@@ -147,6 +151,7 @@ impl Webhooks {
         let inner = Arc::new(Inner {
             store,
             journal,
+            plugins,
             directory,
             config,
             policy,
@@ -195,6 +200,7 @@ impl Webhooks {
             enabled: req.enabled.unwrap_or(true),
             ordered: req.ordered.unwrap_or(false),
             max_concurrency: i64::from(max_concurrency),
+            body: req.body.unwrap_or_default(),
             secret: secret.clone(),
             previous_secret: None,
             previous_until_ms: None,
@@ -253,6 +259,9 @@ impl Webhooks {
         }
         if let Some(o) = patch.ordered {
             row.ordered = o;
+        }
+        if let Some(b) = patch.body {
+            row.body = b;
         }
         if let Some(enabled) = patch.enabled {
             if enabled && !row.enabled {
@@ -343,9 +352,10 @@ impl Webhooks {
         .await?;
         w.commit().await?;
         let d = inner.delivery(&row.id, &delivery_id).await?;
-        let outcome = worker::attempt(inner.clone(), Arc::new(row), d, Ok(body)).await;
+        let outcome = worker::attempt(inner.clone(), Arc::new(row), d, worker::Body::Send(body)).await;
+        let after = if outcome.delivered() { AfterAttempt::Delivered } else { AfterAttempt::Dead };
         let mut w = inner.store.begin_write().await?;
-        rows::record_attempt(&mut w, &worker::record_of(&outcome), outcome.delivered(), None).await?;
+        rows::record_attempt(&mut w, &worker::record_of(&outcome), after).await?;
         w.commit().await?;
         self.delivery(tenant, id, &delivery_id).await
     }
@@ -354,9 +364,9 @@ impl Webhooks {
         let inner = &self.inner;
         let row = inner.endpoint(tenant, id).await?;
         if let Some(s) = q.state.as_deref()
-            && ![rows::PENDING, rows::DELIVERED, rows::DEAD].contains(&s)
+            && ![rows::PENDING, rows::DELIVERED, rows::DEAD, rows::SKIPPED].contains(&s)
         {
-            return Err(WebhookError::invalid("invalid_state", "state must be pending, delivered or dead"));
+            return Err(WebhookError::invalid("invalid_state", "state must be pending, delivered, dead or skipped"));
         }
         let limit = q.limit.unwrap_or(50);
         if !(1..=200).contains(&limit) {
@@ -521,16 +531,20 @@ impl Inner {
         let mut w = self.store.begin_write().await?;
         let (mut succeeded, mut failed, mut gone) = (false, false, false);
         for o in &outcomes {
-            let retry_at = match o.delivered() || o.gone() {
-                true => None,
-                false => self
-                    .schedule
+            let after = if o.skipped {
+                AfterAttempt::Skipped
+            } else if o.delivered() {
+                AfterAttempt::Delivered
+            } else if o.gone() {
+                AfterAttempt::Dead
+            } else {
+                self.schedule
                     .after_failures((o.n - o.retry_base) as usize)
-                    .map(|d| o.at_ms + o.latency_ms + d.as_millis() as i64),
+                    .map_or(AfterAttempt::Dead, |d| AfterAttempt::RetryAt(o.at_ms + o.latency_ms + d.as_millis() as i64))
             };
-            rows::record_attempt(&mut w, &worker::record_of(o), o.delivered(), retry_at).await?;
+            rows::record_attempt(&mut w, &worker::record_of(o), after).await?;
             succeeded |= o.delivered();
-            failed |= !o.delivered();
+            failed |= o.failed();
             gone |= o.gone();
         }
         let before = *failing_since;

@@ -6,6 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use wagate_model::time::{millis, millis_opt};
 
+pub use crate::store::webhooks::BodyFormat;
 use crate::store::webhooks::{AttemptRow, DeliveryRow, EndpointRow};
 
 /// A webhook endpoint. Its secret is shown only when made (create, rotate).
@@ -24,6 +25,8 @@ pub struct WebhookView {
     /// Deliveries of one session go out one at a time, in `seq` order.
     pub ordered: bool,
     pub max_concurrency: u32,
+    /// `canonical`, or `plugins`: what the tenant's `webhook` plugins make of each event.
+    pub body: BodyFormat,
     /// Why the gateway disabled the endpoint, when it did.
     pub disabled_reason: Option<String>,
     /// Since when deliveries have failed without a success in between.
@@ -51,6 +54,7 @@ impl From<&EndpointRow> for WebhookView {
             enabled: r.enabled,
             ordered: r.ordered,
             max_concurrency: r.max_concurrency as u32,
+            body: r.body,
             disabled_reason: r.disabled_reason.clone(),
             failing_since: r.failing_since_ms.map(at_ms),
             previous_secret_until: r.previous_until_ms.filter(|t| *t > Utc::now().timestamp_millis()).map(at_ms),
@@ -85,6 +89,8 @@ pub struct CreateWebhook {
     pub ordered: Option<bool>,
     /// Default 4, at most the operator's `webhooks.max_concurrency`.
     pub max_concurrency: Option<u32>,
+    /// Default `canonical`.
+    pub body: Option<BodyFormat>,
 }
 
 /// A partial update: absent fields stay; `sessions` and `description` may be set to null.
@@ -104,6 +110,7 @@ pub struct PatchWebhook {
     pub enabled: Option<bool>,
     pub ordered: Option<bool>,
     pub max_concurrency: Option<u32>,
+    pub body: Option<BodyFormat>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -127,7 +134,7 @@ pub struct DeliveryView {
     pub seq: Option<u64>,
     pub session_id: Option<String>,
     pub event: String,
-    /// `pending`, `delivered` or `dead`.
+    /// `pending`, `delivered`, `dead`, or `skipped` (a plugin gave the event no body).
     pub state: String,
     pub attempts: u32,
     /// When a pending delivery is tried next.
@@ -174,6 +181,7 @@ pub struct AttemptView {
     /// The HTTP status, when the receiver answered.
     pub status: Option<u16>,
     pub latency_ms: u64,
+    /// Why it failed, or why nothing was sent.
     pub error: Option<String>,
     /// The start of the receiver's answer (at most 1 KiB).
     pub response_excerpt: Option<String>,
@@ -196,7 +204,7 @@ impl From<&AttemptRow> for AttemptView {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
-    /// `pending`, `delivered` or `dead`.
+    /// `pending`, `delivered`, `dead` or `skipped`.
     pub state: Option<String>,
     /// 1 to 200, default 50.
     pub limit: Option<u32>,

@@ -14,7 +14,9 @@ use tokio::task::JoinSet;
 
 use super::{Inner, signing};
 use crate::egress::{Refusal, refusal_in};
-use crate::store::webhooks::{self as rows, AttemptRecord, DeliveryRow, DueRow, EndpointRow};
+use crate::events::Event;
+use crate::plugins::WebhookShape;
+use crate::store::webhooks::{self as rows, AttemptRecord, BodyFormat, DeliveryRow, DueRow, EndpointRow};
 
 /// The most of a receiver's answer an attempt keeps.
 pub const EXCERPT_BYTES: usize = 1024;
@@ -30,6 +32,17 @@ pub struct Outcome {
     pub latency_ms: i64,
     pub error: Option<String>,
     pub excerpt: Option<String>,
+    /// A plugin gave no body: nothing was sent (`error` says which plugin).
+    pub skipped: bool,
+}
+
+/// What an attempt sends.
+pub enum Body {
+    Send(String),
+    /// Nothing, for this reason; the delivery ends `skipped`.
+    Skip(String),
+    /// Nothing can be sent, for this reason (the attempt fails).
+    Missing(String),
 }
 
 impl Outcome {
@@ -40,6 +53,11 @@ impl Outcome {
     /// HTTP 410: the receiver asks for nothing more, ever.
     pub fn gone(&self) -> bool {
         self.status == Some(410)
+    }
+
+    /// Whether the receiver was asked and did not take it (a skip asked nobody).
+    pub fn failed(&self) -> bool {
+        !self.skipped && !self.delivered()
     }
 }
 
@@ -58,9 +76,12 @@ pub(super) async fn run(inner: Arc<Inner>, endpoint: EndpointRow, wake: Arc<Noti
             match rows::due(inner.store.pool(), &endpoint.id, now, endpoint.ordered, &busy, free as i64).await {
                 Ok(due) => {
                     for d in due {
-                        let body = body_of(&d);
                         in_flight.insert(d.delivery.id.clone());
-                        attempts.spawn(attempt(inner.clone(), endpoint.clone(), d.delivery, body));
+                        let (inner, endpoint) = (inner.clone(), endpoint.clone());
+                        attempts.spawn(async move {
+                            let body = body_of(&inner, &endpoint, &d).await;
+                            attempt(inner, endpoint, d.delivery, body).await
+                        });
                     }
                 }
                 Err(e) => {
@@ -106,16 +127,31 @@ pub(super) async fn run(inner: Arc<Inner>, endpoint: EndpointRow, wake: Arc<Noti
     }
 }
 
-/// The `{type, timestamp, data}` body of a due delivery, as Standard Webhooks lays it out;
-/// `data` is the canonical event.
-fn body_of(due: &DueRow) -> Result<String, String> {
+/// What a due delivery sends: for a canonical endpoint the `{type, timestamp, data}` body
+/// Standard Webhooks lays out, `data` the canonical event; for a `plugins` endpoint what the
+/// tenant's webhook plugins make of the event now.
+async fn body_of(inner: &Inner, endpoint: &EndpointRow, due: &DueRow) -> Body {
     let d = &due.delivery;
     if d.seq.is_none() {
-        return d.body.clone().ok_or_else(|| "the delivery has no body".to_owned());
+        return d.body.clone().map_or_else(|| Body::Missing("the delivery has no body".to_owned()), Body::Send);
     }
-    match (&due.ev_name, &due.ev_payload, due.ev_created_ms) {
-        (Some(name), Some(payload), Some(at)) => Ok(envelope(name, at, payload)),
-        _ => Err("the event is no longer in the journal (pruned)".to_owned()),
+    let (Some(name), Some(payload), Some(at)) = (&due.ev_name, &due.ev_payload, due.ev_created_ms) else {
+        return Body::Missing("the event is no longer in the journal (pruned)".to_owned());
+    };
+    let canonical = || Body::Send(envelope(name, at, payload));
+    if endpoint.body == BodyFormat::Canonical {
+        return canonical();
+    }
+    let event = match Event::parse(name, payload) {
+        Ok(event) => event,
+        Err(e) => return Body::Missing(format!("the journaled event does not read: {e}")),
+    };
+    match inner.plugins.webhook(&event).await {
+        WebhookShape::Canonical => canonical(),
+        WebhookShape::Body { body, .. } => Body::Send(body),
+        WebhookShape::Skipped { plugin } => {
+            Body::Skip(format!("the plugin '{plugin}' gives this event no webhook body: nothing was sent"))
+        }
     }
 }
 
@@ -124,13 +160,14 @@ pub fn envelope(name: &str, created_ms: i64, payload: &str) -> String {
     format!(r#"{{"type":{},"timestamp":{},"data":{payload}}}"#, serde_json::Value::from(name), serde_json::Value::from(ts))
 }
 
-pub(super) async fn attempt(inner: Arc<Inner>, endpoint: Arc<EndpointRow>, d: DeliveryRow, body: Result<String, String>) -> Outcome {
+pub(super) async fn attempt(inner: Arc<Inner>, endpoint: Arc<EndpointRow>, d: DeliveryRow, body: Body) -> Outcome {
     let at = Utc::now();
     let n = d.attempts + 1;
     let started = Instant::now();
+    let skipped = matches!(body, Body::Skip(_));
     let (status, error, excerpt) = match body {
-        Ok(body) => post(&inner, &endpoint, &d, body, at.timestamp()).await,
-        Err(e) => (None, Some(e), None),
+        Body::Send(body) => post(&inner, &endpoint, &d, body, at.timestamp()).await,
+        Body::Skip(why) | Body::Missing(why) => (None, Some(why), None),
     };
     Outcome {
         delivery_id: d.id,
@@ -141,6 +178,7 @@ pub(super) async fn attempt(inner: Arc<Inner>, endpoint: Arc<EndpointRow>, d: De
         latency_ms: started.elapsed().as_millis() as i64,
         error,
         excerpt,
+        skipped,
     }
 }
 

@@ -5,7 +5,7 @@ use wagate_plugin_sdk::config::NoConfig;
 use wagate_plugin_sdk::model::time::iso;
 use wagate_plugin_sdk::{
     Action, Chat, ClientEvent, Emit, Event, EventBody, Identity, Message, Plugin, Session, SessionStatus, Value,
-    export_plugin, host, ids, json,
+    WebhookBody, export_plugin, host, ids, json,
 };
 
 const MAX_PAGE: u32 = 500;
@@ -150,11 +150,15 @@ impl DialectChat {
     }
 
     /// `lastConnected` of a number: the last CONNECTED seen, remembered across events.
-    fn last_connected(&self, session: &str, now: SessionStatus, event: &Event) -> Option<String> {
+    /// `remember`: the event is live (a socket's), not a webhook's, which may be an old event
+    /// replayed and must not move the remembered time back.
+    fn last_connected(&self, session: &str, now: SessionStatus, event: &Event, remember: bool) -> Option<String> {
         let key = format!("lastConnected:{session}");
         if now == SessionStatus::Connected {
             let ts = iso(event.timestamp);
-            let _ = host::kv_set(&key, &ts);
+            if remember {
+                let _ = host::kv_set(&key, &ts);
+            }
             return Some(ts);
         }
         host::kv_get(&key)
@@ -173,9 +177,26 @@ impl Plugin for DialectChat {
     }
 
     fn transform(&mut self, event: &Event) -> Vec<Emit> {
-        let Some(session) = event.session_id.as_deref() else {
-            return Vec::new();
-        };
+        match (event.session_id.as_deref(), self.dialect(event, true)) {
+            (Some(session), Some((name, payload))) => vec![Emit::to_room(room(session), name, payload)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// A backend of the frontend gets what its sockets get: the same name and payload, in
+    /// the Standard Webhooks envelope; what the frontend is not told is not sent.
+    fn webhook(&mut self, event: &Event) -> WebhookBody {
+        match self.dialect(event, false) {
+            Some((name, payload)) => WebhookBody::standard(event, name, payload),
+            None => WebhookBody::Skip,
+        }
+    }
+}
+
+impl DialectChat {
+    /// The seed's event for a canonical one: its name and payload.
+    fn dialect(&self, event: &Event, live: bool) -> Option<(&'static str, Value)> {
+        let session = event.session_id.as_deref()?;
         let number = ids::id_value(session);
         let (name, payload) = match &event.body {
             EventBody::MessageReceived(e) | EventBody::MessageSent(e) => {
@@ -204,15 +225,15 @@ impl Plugin for DialectChat {
                 let payload = json!({
                     "whatsappNumberId": number,
                     "status": status(s.status),
-                    "lastConnected": self.last_connected(session, s.status, event),
+                    "lastConnected": self.last_connected(session, s.status, event, live),
                     "phoneNumber": s.phone,
                 });
                 ("whatsapp:status", payload)
             }
             EventBody::SessionQr(q) => ("whatsapp:qr", json!({ "whatsappNumberId": number, "qrCode": q.data_url })),
-            _ => return Vec::new(),
+            _ => return None,
         };
-        vec![Emit::to_room(room(session), name, payload)]
+        Some((name, payload))
     }
 }
 
@@ -318,5 +339,26 @@ mod tests {
         let q = SessionQr { data_url: "data:image/png;base64,AA".into(), ..qr() };
         let out = h.transform(&event("sales", EventBody::SessionQr(q)));
         assert_eq!(out[0].payload, json!({"whatsappNumberId": "sales", "qrCode": "data:image/png;base64,AA"}));
+    }
+
+    #[test]
+    fn webhooks_get_what_the_sockets_get_in_the_standard_envelope() {
+        let mut h = harness();
+        let connected = event("1", status_change(SessionStatus::Connected));
+        let socket = h.transform(&connected).remove(0);
+        assert_eq!(
+            h.webhook(&connected),
+            WebhookBody::Json(json!({
+                "type": "whatsapp:status",
+                "timestamp": "2026-01-15T10:30:00.000Z",
+                "data": socket.payload,
+            }))
+        );
+        // A replayed old event does not move the remembered time back.
+        let earlier = Event { timestamp: at() - wagate_plugin_sdk::chrono::Duration::hours(1), ..connected };
+        assert!(matches!(h.webhook(&earlier), WebhookBody::Json(_)));
+        assert_eq!(h.host(|host| host.kv.get("lastConnected:1").cloned()).as_deref(), Some("2026-01-15T10:30:00.000Z"));
+        let presence = EventBody::Other(wagate_plugin_sdk::UnknownEvent { name: "presence.update".into(), payload: json!({}) });
+        assert_eq!(h.webhook(&event("1", presence)), WebhookBody::Skip, "what the frontend is not told is not sent");
     }
 }

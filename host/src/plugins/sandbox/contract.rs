@@ -29,7 +29,7 @@ impl Contract {
     }
 
     /// The newest contract this host links, which plugin-sdk builds against.
-    pub const CURRENT: Contract = Contract::V1 { minor: 1 };
+    pub const CURRENT: Contract = Contract::V1 { minor: 2 };
 }
 
 /// The names a component imports and exports.
@@ -91,6 +91,7 @@ fn hook_interface(hook: Hook) -> &'static str {
         Hook::ClientEvents => "client-events",
         Hook::Transform => "transform",
         Hook::Bot => "bot",
+        Hook::Webhook => "webhook",
     }
 }
 
@@ -134,6 +135,14 @@ pub fn check(surface: &Surface, manifest: &Manifest) -> Result<Contract, String>
             }
             Err(()) => return Err(format!("the component imports '{import}', which no plugin is given")),
         }
+    }
+    if contract == Contract::V0_3
+        && let Some(hook) = manifest.hooks.iter().find(|h| **h == Hook::Webhook)
+    {
+        return Err(format!(
+            "plugin.toml lists the hook '{}', which wagate:plugin@0.3 has not got (it came with 1.2)",
+            hook.name()
+        ));
     }
     if let Contract::V1 { .. } = contract {
         let exported: BTreeSet<&str> =
@@ -227,6 +236,18 @@ mod tests {
         let mut declared = manifest(&[Hook::Transform], &[]);
         declared.wit = Some("0.3.0".into());
         assert!(check(&s, &declared).unwrap_err().contains("wit = \"0.3.0\""));
+    }
+
+    #[test]
+    fn the_webhook_hook_needs_a_1_2_component() {
+        let m = manifest(&[Hook::Transform, Hook::Webhook], &[]);
+        let old = surface(&[], &["wagate:plugin/config@1.1.0", "wagate:plugin/transform@1.1.0"]);
+        let err = check(&old, &m).unwrap_err();
+        assert!(err.contains("lists the hook 'webhook'") && err.contains("'wagate:plugin/webhook@1.1.0'"), "{err}");
+        let new = surface(&[], &["wagate:plugin/config@1.2.0", "wagate:plugin/transform@1.2.0", "wagate:plugin/webhook@1.2.0"]);
+        assert_eq!(check(&new, &m), Ok(Contract::V1 { minor: 2 }));
+        let v0_3 = surface(&["wagate:plugin/host@0.3.0"], &["wagate:plugin/hooks@0.3.0"]);
+        assert!(check(&v0_3, &m).unwrap_err().contains("wagate:plugin@0.3 has not got"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod v1;
 
 pub use contract::Contract;
 pub use imports::{MAX_QUEUED, MAX_SEND_JSON};
-pub use v1::wit;
+pub use v1::{WebhookBody, wit};
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -258,6 +258,8 @@ pub enum Request<'r> {
     /// Events of one tenant in commit order; one call, one deadline.
     TransformBatch(&'r [wit::Event]),
     OnEvent(&'r wit::Event),
+    /// The body of a webhook delivery of the event (hook `webhook`, since 1.2).
+    Webhook(&'r wit::Event),
     ConfigSchema,
 }
 
@@ -271,6 +273,7 @@ pub enum Response {
     /// One list per event of a `TransformBatch`, unchecked: the count may be wrong.
     EmitBatches(Vec<Vec<wit::Emit>>),
     ConfigSchema(Option<String>),
+    WebhookBody(WebhookBody),
 }
 
 impl Request<'_> {

@@ -51,6 +51,8 @@ pub async fn call(hooks: &Hooks, store: &mut Store<State>, req: &Request<'_>) ->
                 Vec::new(),
             )
         }
+        // `contract::check` refuses a 0.3 manifest that lists the 1.2 hook.
+        Request::Webhook(_) => wasmtime::bail!("wagate:plugin@0.3 has no webhook hook"),
         // 0.3 has no way to declare a config schema.
         Request::ConfigSchema => Response::ConfigSchema(None),
     })

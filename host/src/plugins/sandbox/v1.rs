@@ -1,4 +1,4 @@
-//! The 1.0 contract (`wit/plugin.wit`): an interface per capability, served by `imports`, and
+//! The 1.x contract (`wit/plugin.wit`): an interface per capability, served by `imports`, and
 //! an interface per hook, looked up one by one so a plugin exports only the hooks it has.
 
 use wasmtime::Store;
@@ -16,8 +16,9 @@ wasmtime::component::bindgen!({
 
 /// The contract's records, the host's own for every version.
 pub use self::wagate::plugin::types as wit;
+pub use self::exports::wagate::plugin::webhook::WebhookBody;
 
-use self::exports::wagate::plugin::{auth, bot, client_events, config, transform};
+use self::exports::wagate::plugin::{auth, bot, client_events, config, transform, webhook};
 use self::wagate::plugin::{chats, clock, kv, log, media, messages, sessions};
 
 pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
@@ -34,6 +35,7 @@ pub struct Pre {
     client_events: Option<client_events::GuestIndices>,
     transform: Option<transform::GuestIndices>,
     bot: Option<bot::GuestIndices>,
+    webhook: Option<webhook::GuestIndices>,
 }
 
 /// An instance's exports.
@@ -43,6 +45,7 @@ pub struct Hooks {
     client_events: Option<client_events::Guest>,
     transform: Option<transform::Guest>,
     bot: Option<bot::Guest>,
+    webhook: Option<webhook::Guest>,
 }
 
 impl Pre {
@@ -55,6 +58,7 @@ impl Pre {
             client_events: client_events::GuestIndices::new(&pre).ok(),
             transform: transform::GuestIndices::new(&pre).ok(),
             bot: bot::GuestIndices::new(&pre).ok(),
+            webhook: webhook::GuestIndices::new(&pre).ok(),
             config,
             pre,
             minor,
@@ -70,6 +74,7 @@ impl Pre {
             client_events: self.client_events.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?,
             transform: self.transform.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?,
             bot: self.bot.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?,
+            webhook: self.webhook.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?,
         })
     }
 }
@@ -99,6 +104,9 @@ impl Hooks {
             }
             Request::OnEvent(event) => {
                 Response::Actions(exported(self.bot.as_ref(), "bot")?.call_on_event(store, event).await?, Vec::new())
+            }
+            Request::Webhook(event) => {
+                Response::WebhookBody(exported(self.webhook.as_ref(), "webhook")?.call_shape(store, event).await?)
             }
             Request::ConfigSchema => Response::ConfigSchema(self.config.call_schema(store).await?),
         })

@@ -1,8 +1,8 @@
-//! A 1.0 component written without plugin-sdk that exports only `config` and `transform`:
+//! A component written without plugin-sdk that exports only `config` and `transform`:
 //! the host must call nothing else, and refuse it when its manifest lists another hook.
 
 wit_bindgen::generate!({
-    inline: "package test:partial; world partial { export wagate:plugin/config@1.1.0; export wagate:plugin/transform@1.1.0; }",
+    inline: "package test:partial; world partial { export wagate:plugin/config@1.2.0; export wagate:plugin/transform@1.2.0; }",
     path: "../../../wit",
     world: "test:partial/partial",
     generate_all,
