@@ -91,7 +91,12 @@ async fn every_hook_of_the_relay(src: &str, version: &str) {
     assert_eq!(relay["name"], "relay");
     assert_eq!(relay["status"], "loaded");
     assert_eq!(relay["version"], version);
-    assert_eq!(relay["hooks"], json!(["auth", "client-events", "transform", "bot"]));
+    // The fixtures predate the 1.2 hook `webhook`.
+    let mut hooks = json!(["auth", "client-events", "transform", "bot"]);
+    if src == "relay" {
+        hooks.as_array_mut().unwrap().push(json!("webhook"));
+    }
+    assert_eq!(relay["hooks"], hooks);
     assert!(relay["capabilities"].as_array().unwrap().contains(&json!("kv")));
     assert!(relay["loadMs"].as_f64().unwrap() > 0.0);
     assert_eq!(gw.get("/api/v1/plugins", &acme.api_key).await.0, StatusCode::UNAUTHORIZED);
@@ -812,4 +817,47 @@ async fn contract_1_1_queues_messages_and_links_media() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(link("acme", asked["id"].as_str().unwrap()).await["url"], Value::Null, "a text has no file");
     assert_eq!(link("other", id).await["url"], Value::Null, "another tenant's message");
+}
+
+/// Contract 1.2: the `webhook` hook gives a delivery's body. Bindings are asked in priority
+/// order and the first with an opinion decides; `Canonical` leaves it to the next; a body past
+/// the limit is a fault; a faulting binding decides by its `onError`; a tenant without the
+/// hook gets the canonical body.
+#[tokio::test]
+async fn contract_1_2_webhook_bodies_come_from_the_first_plugin_with_an_opinion() {
+    use wagate::plugins::WebhookShape;
+    let gw = start_with_plugins(&[("relay", "relay"), ("faulty", "faulty")], |_| {}).await;
+    let plugins = &gw.gateway.state.plugins;
+    let acme = gw.tenant("acme").await;
+    let (s, b) = bind(&gw, &acme.api_key, "relay", json!({ "config": { "label": "w" }, "priority": 10 })).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, info) = gw.get("/api/v1/plugins/relay", ADMIN).await;
+    assert_eq!(info["hooks"], json!(["auth", "client-events", "transform", "bot", "webhook"]), "{info}");
+
+    async fn shape_of(plugins: &wagate::plugins::Plugins, text: &str, tenant: &str) -> WebhookShape {
+        plugins.webhook(&wagate_event_message(tenant, "s1", text)).await
+    }
+    let WebhookShape::Body { plugin, body } = shape_of(plugins, "hi", "acme").await else { panic!("a body") };
+    assert_eq!(plugin, "relay");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body, json!({ "relay": "w", "seq": 1, "type": "message.received" }));
+    assert_eq!(shape_of(plugins, "skip", "acme").await, WebhookShape::Skipped { plugin: "relay".into() });
+    assert_eq!(shape_of(plugins, "canonical", "acme").await, WebhookShape::Canonical, "no opinion and no other plugin");
+    assert_eq!(shape_of(plugins, "hi", "plain").await, WebhookShape::Canonical, "a tenant without the hook");
+    // Past the limit: a fault, and onError passthrough leaves it to the next (none: canonical).
+    assert_eq!(shape_of(plugins, "huge", "acme").await, WebhookShape::Canonical);
+    let (_, info) = gw.get("/api/v1/plugins/relay", ADMIN).await;
+    assert_eq!(info["calls"]["webhook"]["errors"], 1, "{info}");
+
+    // A second binding after the relay decides what the relay leaves to it.
+    bind(&gw, &acme.api_key, "faulty", json!({ "config": { "mode": "ok" }, "priority": 20 })).await;
+    let WebhookShape::Body { plugin, .. } = shape_of(plugins, "canonical", "acme").await else { panic!("faulty's body") };
+    assert_eq!(plugin, "faulty");
+    let WebhookShape::Body { plugin, .. } = shape_of(plugins, "hi", "acme").await else { panic!("relay's body") };
+    assert_eq!(plugin, "relay", "the first with an opinion decides");
+    // A faulting binding with onError drop skips the delivery.
+    bind(&gw, &acme.api_key, "faulty", json!({ "config": { "mode": "panic" }, "priority": 20, "onError": "drop" })).await;
+    assert_eq!(shape_of(plugins, "canonical", "acme").await, WebhookShape::Skipped { plugin: "faulty".into() });
+    bind(&gw, &acme.api_key, "faulty", json!({ "config": { "mode": "panic" }, "priority": 20 })).await;
+    assert_eq!(shape_of(plugins, "canonical", "acme").await, WebhookShape::Canonical, "passthrough: as if it were not there");
 }

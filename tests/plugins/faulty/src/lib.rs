@@ -1,7 +1,7 @@
-//! Test plugin: one misbehaviour per mode, on every transform and client event.
+//! Test plugin: one misbehaviour per mode, on every transform, client event and webhook body.
 
 use serde::Deserialize;
-use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, Identity, Plugin, Target, json};
+use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, Identity, Plugin, Target, WebhookBody, json};
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -58,6 +58,11 @@ impl Plugin for Faulty {
 
     fn on_client_event(&mut self, _caller: &Identity, _event: ClientEvent) -> Vec<Action> {
         self.misbehave().into_iter().map(Action::Emit).collect()
+    }
+
+    fn webhook(&mut self, _event: &Event) -> WebhookBody {
+        let out = self.misbehave();
+        WebhookBody::Json(json!({ "faulty": out.first().map(|e| e.event.clone()) }))
     }
 
     fn transform(&mut self, event: &Event) -> Vec<Emit> {

@@ -2,7 +2,9 @@
 
 use serde::Deserialize;
 use wagate_plugin_sdk::model::send::SendMessage;
-use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, EventBody, Identity, Plugin, Target, Value, host, json, serde_json};
+use wagate_plugin_sdk::{
+    Action, ClientEvent, Emit, Event, EventBody, Identity, Plugin, Target, Value, WebhookBody, host, json, serde_json,
+};
 
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
@@ -131,6 +133,21 @@ impl Plugin for Relay {
             None => Target::Tenant,
         };
         vec![Emit::new(format!("relay:{}", event.name()), payload, target)]
+    }
+
+    /// A message's text picks the answer: `skip`, `canonical`, `huge` (past the body limit);
+    /// anything else gets the relay's own body.
+    fn webhook(&mut self, event: &Event) -> WebhookBody {
+        let text = match &event.body {
+            EventBody::MessageReceived(r) => r.message.content.as_str(),
+            _ => "",
+        };
+        match text {
+            "skip" => WebhookBody::Skip,
+            "canonical" => WebhookBody::Canonical,
+            "huge" => WebhookBody::Json(json!({ "filler": "x".repeat(300 * 1024) })),
+            _ => WebhookBody::Json(json!({ "relay": self.label, "seq": event.seq, "type": event.name() })),
+        }
     }
 
     fn on_event(&mut self, event: &Event) -> Vec<Action> {
