@@ -531,19 +531,19 @@ impl Plugins {
         }
         let event = wit_event(ev);
         for b in bindings {
+            // `None`: no opinion, the next binding decides.
             let check = |r| match r {
-                Response::WebhookBody(WebhookBody::Body(body)) => output::webhook_body(&body).map(|()| Some(Some(body))),
-                Response::WebhookBody(WebhookBody::Skip) => Ok(Some(None)),
+                Response::WebhookBody(WebhookBody::Body(body)) => output::webhook_body(&body)
+                    .map(|()| Some(WebhookShape::Body { plugin: b.plugin.clone(), body })),
+                Response::WebhookBody(WebhookBody::Skip) => Ok(Some(WebhookShape::Skipped { plugin: b.plugin.clone() })),
                 Response::WebhookBody(WebhookBody::Canonical) => Ok(None),
                 _ => Err(Fault::BadOutput("unexpected answer".into())),
             };
-            let plugin = b.plugin.clone();
             match self.invoke(&b, Hook::Webhook, Request::Webhook(&event), check).await {
-                Some(Some(Some(body))) => return WebhookShape::Body { plugin, body },
-                Some(Some(None)) => return WebhookShape::Skipped { plugin },
+                Some(Some(decided)) => return decided,
                 Some(None) => {}
                 None if b.on_error == OnError::Passthrough => {}
-                None => return WebhookShape::Skipped { plugin },
+                None => return WebhookShape::Skipped { plugin: b.plugin.clone() },
             }
         }
         WebhookShape::Canonical
