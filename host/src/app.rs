@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -235,12 +236,21 @@ impl Gateway {
         if resumed > 0 {
             tracing::info!(sessions = resumed, "resuming sessions that were connected");
         }
-        // Socket.IO connections never go idle by themselves, so they are closed first; then
-        // HTTP requests in flight get a bounded time to finish.
+        // What produces events stops first (the sessions); then Socket.IO connections, which
+        // never go idle by themselves, are closed; then HTTP requests in flight get a bounded
+        // time to finish.
         let io = self.io.clone();
+        let sessions = self.state.sessions.clone();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        // Nagle would hold each small Socket.IO frame back until the previous one is acked.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         let server = axum::serve(listener, self.router.clone()).with_graceful_shutdown(async move {
             shutdown.await;
+            sessions.shutdown().await;
             io.close().await;
             let _ = stopping_tx.send(());
         });
@@ -251,6 +261,7 @@ impl Gateway {
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
             } => tracing::warn!("requests still open {SHUTDOWN_GRACE:?} after shutdown began; closing them"),
         }
+        // Again: a request during the grace may have started a session's actor.
         self.state.sessions.shutdown().await;
         self.state.webhooks.shutdown();
         for t in &self.tasks {

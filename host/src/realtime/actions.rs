@@ -14,7 +14,9 @@ use crate::sessions::{SessionError, Sessions, compose};
 pub async fn deliver(io: &SocketIo, caller: Option<&SocketRef>, d: Delivery) {
     match d.target {
         Target::Rooms(rooms) => {
-            if let Err(e) = io.to(rooms).emit(&d.event, &d.payload).await {
+            if let Some(op) = super::broadcast::to(io, rooms)
+                && let Err(e) = op.emit(&d.event, &d.payload).await
+            {
                 tracing::warn!(event = %d.event, error = %e, "plugin emit failed");
             }
         }

@@ -5,7 +5,7 @@ use socketioxide::SocketIo;
 
 use super::lanes::{self, Gap, LaneWork};
 use super::resume::Marks;
-use super::{actions, rooms};
+use super::{actions, broadcast, rooms};
 use crate::events::{Event, EventBus};
 use crate::model::SessionKey;
 use crate::plugins::{MAX_BATCH, Plugins};
@@ -42,7 +42,8 @@ impl LaneWork for Fanout {
         let _emitting = mark.lock.lock().await;
         for (ev, out) in events.into_iter().zip(transformed) {
             if out.canonical
-                && let Err(e) = self.io.to(canonical_rooms(&ev)).emit(ev.name(), &*ev).await
+                && let Some(op) = broadcast::to(&self.io, canonical_rooms(&ev))
+                && let Err(e) = op.emit(ev.name(), &*ev).await
             {
                 tracing::warn!(event = ev.name(), error = %e, "socket.io emit failed");
             }
@@ -56,7 +57,9 @@ impl LaneWork for Fanout {
     /// Every socket of the tenant learns which `seq`s it missed, to read them over REST.
     async fn gap(&self, tenant: &str, gap: Gap) {
         let notice = json!({ "tenantId": tenant, "fromSeq": gap.from_seq, "toSeq": gap.to_seq, "count": gap.count });
-        if let Err(e) = self.io.to(rooms::tenant(tenant)).emit("delivery.gap", &notice).await {
+        if let Some(op) = broadcast::to(&self.io, vec![rooms::tenant(tenant)])
+            && let Err(e) = op.emit("delivery.gap", &notice).await
+        {
             tracing::warn!(error = %e, "socket.io emit failed");
         }
     }

@@ -14,7 +14,7 @@ use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{Realtime, rooms};
+use super::{Realtime, broadcast, rooms};
 use crate::auth::{Identity, Revocation, Revocations, SessionAccess};
 use crate::model::SessionKey;
 
@@ -55,7 +55,7 @@ pub fn spawn_guard(io: SocketIo, rt: Realtime, revocations: &Revocations) -> tok
         loop {
             match heard.recv().await {
                 Ok(Revocation::TenantDeleted(tenant)) => {
-                    for s in io.to(rooms::tenant(&tenant)).sockets() {
+                    for s in broadcast::sockets_in(&io, rooms::tenant(&tenant)) {
                         refuse(s, "tenant_deleted", "the tenant was deleted");
                     }
                 }
@@ -72,7 +72,7 @@ pub fn spawn_guard(io: SocketIo, rt: Realtime, revocations: &Revocations) -> tok
                     }
                 }
                 Ok(Revocation::SessionDeleted(key)) => {
-                    for s in io.to(rooms::session(&key)).sockets() {
+                    for s in broadcast::sockets_in(&io, rooms::session(&key)) {
                         unsubscribe(&s, &key, "session_deleted");
                     }
                 }
@@ -91,7 +91,7 @@ fn unsubscribe(s: &SocketRef, key: &SessionKey, reason: &str) {
 
 async fn recheck_all(io: &SocketIo, rt: &Realtime) {
     let mut tenants: Vec<String> =
-        io.sockets().iter().filter_map(|s| s.extensions.get::<Arc<Identity>>().map(|i| i.tenant.clone())).collect();
+        broadcast::all_sockets(io).iter().filter_map(|s| s.extensions.get::<Arc<Identity>>().map(|i| i.tenant.clone())).collect();
     tenants.sort();
     tenants.dedup();
     for t in tenants {
@@ -102,12 +102,12 @@ async fn recheck_all(io: &SocketIo, rt: &Realtime) {
 /// Every socket of the tenant against the tenant as it is now.
 async fn recheck(io: &SocketIo, rt: &Realtime, tenant: &str) {
     let Some(access) = rt.directory.session_access(tenant) else {
-        for s in io.to(rooms::tenant(tenant)).sockets() {
+        for s in broadcast::sockets_in(&io, rooms::tenant(tenant)) {
             refuse(s, "tenant_deleted", "the tenant was deleted");
         }
         return;
     };
-    for s in io.to(rooms::tenant(tenant)).sockets() {
+    for s in broadcast::sockets_in(&io, rooms::tenant(tenant)) {
         let Some(identity) = s.extensions.get::<Arc<Identity>>() else { continue };
         if let Some(key) = &identity.admitted_by
             && !rt.directory.still_accepts(tenant, key)

@@ -2,6 +2,7 @@
 //! the canonical client events, and the fan-out of canonical events to rooms.
 
 mod actions;
+mod broadcast;
 mod client_events;
 mod fanout;
 mod guard;
