@@ -92,8 +92,11 @@ pub struct SessionTimings {
     pub max_reconnect_attempts: u32,
     /// A connection that lasted this long resets the reconnect attempt counter.
     pub stable_after_ms: u64,
-    /// Gap between sessions brought back after a restart, so they do not reconnect at once.
+    /// Gap between WhatsApp sessions brought back after a restart, so a node with hundreds
+    /// of numbers does not open them all in the same second (simulated sessions are not paced).
     pub resume_stagger_ms: u64,
+    /// Sessions reconnecting at the same time after a restart.
+    pub resume_concurrency: usize,
     /// `whatsapp` connector: no QR, pairing code or connection this long after connecting
     /// and the session reports RECONNECTING ("cannot reach WhatsApp") while retrying.
     pub connect_timeout_ms: u64,
@@ -343,6 +346,7 @@ impl Default for SessionTimings {
             max_reconnect_attempts: 10,
             stable_after_ms: 30_000,
             resume_stagger_ms: 500,
+            resume_concurrency: 32,
             connect_timeout_ms: 20_000,
         }
     }
@@ -469,6 +473,9 @@ impl Config {
         let t = &self.sessions;
         if t.max_qr_codes == 0 {
             return Err(ConfigError::Invalid("sessions.max_qr_codes must be at least 1".into()));
+        }
+        if !(1..=1024).contains(&t.resume_concurrency) {
+            return Err(ConfigError::Invalid("sessions.resume_concurrency must be 1 to 1024".into()));
         }
         if t.backoff_initial_ms == 0 || t.backoff_max_ms < t.backoff_initial_ms {
             return Err(ConfigError::Invalid(

@@ -308,6 +308,11 @@ pub trait Connector: Send + Sync + 'static {
     /// The device was unlinked (logout): its credentials are void, drop what the connector
     /// keeps of them outside our store.
     async fn unlinked(&self, _key: &SessionKey) {}
+    /// Whether the network behind this connector minds many accounts reconnecting at once,
+    /// so that sessions brought back after a restart are paced (`sessions.resume_stagger_ms`).
+    fn paces_resumes(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use crate::media::MediaStore;
 use crate::media::fetch::{FetchError, Fetcher};
 use crate::media::kinds::MediaKind;
 use crate::model::{
-    Chat, ChatState, ContactInfo, Direction, IdError, Jid, JidError, Keyed, Message, MessageStatus, NumberCheck,
+    Chat, ChatState, ContactInfo, Direction, DisconnectReason, IdError, Jid, JidError, Keyed, Message, MessageStatus, NumberCheck,
     Presence, Quoted, Session, SessionKey, SessionStatus, new_id, validate_id,
 };
 use crate::quotas::QuotaExceeded;
@@ -520,7 +520,7 @@ impl Sessions {
         let chat = chats::touch(
             &mut w,
             key,
-            chats::ChatTouch { jid: &jid, name: None, preview: &content, at: now, unread: false },
+            chats::ChatTouch { jid: &jid, name: None, preview: &content, at: now, unread: 0 },
         )
         .await?;
         let own_jid = session.phone.as_deref().and_then(|p| Jid::parse(p).ok());
@@ -721,31 +721,82 @@ impl Sessions {
     }
 
     /// After a restart: logins that were in progress are over; sessions that were connected
-    /// come back by themselves, one every `resume_stagger_ms`, so a node with hundreds of
-    /// numbers does not open them all in the same second.
+    /// read RECONNECTING at once (they are not connected until their connection is back) and
+    /// come back by themselves, `resume_concurrency` at a time. Those of a network that minds
+    /// (WhatsApp) also start one every `resume_stagger_ms`, so a node with hundreds of numbers
+    /// does not open them all in the same second.
     pub async fn resume_all(&self) -> SessionResult<usize> {
         let pool = self.store().pool();
         for s in stored::in_status(pool, &[SessionStatus::QrRequired, SessionStatus::Pairing]).await? {
             let _ = self.ask(&s.key(), |reply| Command::Abandon { reply }).await;
         }
         let resumable = stored::in_status(pool, &[SessionStatus::Connected, SessionStatus::Reconnecting]).await?;
+        self.mark_reconnecting(&resumable).await?;
         let count = resumable.len();
-        let stagger = Duration::from_millis(self.inner.timings.resume_stagger_ms);
-        let this = self.clone();
-        tokio::spawn(async move {
-            for (i, s) in resumable.into_iter().enumerate() {
-                if i > 0 {
-                    tokio::time::sleep(stagger).await;
-                }
-                match this.actor(&s.key()).await {
-                    Ok(h) => {
-                        let _ = h.tx.send(Command::Resume);
-                    }
-                    Err(e) => tracing::warn!(session = %s.key(), error = %e, "could not resume session"),
-                }
-            }
+        let (paced, unpaced): (Vec<Session>, Vec<Session>) = resumable.into_iter().partition(|s| {
+            self.inner.connectors.get(&s.connector).is_none_or(|c| c.paces_resumes())
         });
+        let slots = Arc::new(tokio::sync::Semaphore::new(self.inner.timings.resume_concurrency));
+        let stagger = Duration::from_millis(self.inner.timings.resume_stagger_ms);
+        tokio::spawn(self.clone().resume_each(paced, slots.clone(), stagger));
+        tokio::spawn(self.clone().resume_each(unpaced, slots, Duration::ZERO));
         Ok(count)
+    }
+
+    /// One write for all of them: a restart would otherwise show hundreds of sessions as
+    /// CONNECTED for as long as it takes to bring the last one back.
+    async fn mark_reconnecting(&self, sessions: &[Session]) -> SessionResult<()> {
+        let was_connected: Vec<&Session> = sessions.iter().filter(|s| s.status == SessionStatus::Connected).collect();
+        if was_connected.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let mut w = self.inner.store.begin_write().await?;
+        let mut drafts = Vec::with_capacity(was_connected.len());
+        for s in was_connected {
+            let mut s = s.clone();
+            s.status = SessionStatus::Reconnecting;
+            s.disconnect_reason = Some(DisconnectReason::ConnectionLost);
+            s.updated_at = now;
+            stored::save_state(&mut w, &s).await?;
+            let body = EventBody::SessionStatus(events::SessionStatusChanged {
+                status: SessionStatus::Reconnecting,
+                previous_status: Some(SessionStatus::Connected),
+                reason: s.disconnect_reason,
+                phone: s.phone.clone(),
+                display_name: s.display_name.clone(),
+            });
+            drafts.push(EventDraft::session(&s.key(), body));
+        }
+        self.inner.journal.commit(w, drafts).await?;
+        Ok(())
+    }
+
+    /// Opens each session's connection, holding one of `slots` until that attempt is over
+    /// (connected, refused, or retrying with backoff), and at most `connect_timeout_ms`.
+    async fn resume_each(self, sessions: Vec<Session>, slots: Arc<tokio::sync::Semaphore>, stagger: Duration) {
+        let attempt_limit = Duration::from_millis(self.inner.timings.connect_timeout_ms);
+        for (i, s) in sessions.into_iter().enumerate() {
+            if i > 0 && !stagger.is_zero() {
+                tokio::time::sleep(stagger).await;
+            }
+            let Ok(slot) = slots.clone().acquire_owned().await else { return };
+            let handle = match self.actor(&s.key()).await {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!(session = %s.key(), error = %e, "could not resume session");
+                    continue;
+                }
+            };
+            let (done, attempt_over) = oneshot::channel();
+            if handle.tx.send(Command::Resume { done }).is_err() {
+                continue;
+            }
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(attempt_limit, attempt_over).await;
+                drop(slot);
+            });
+        }
     }
 
     /// Closes every connection without changing any stored status, so the sessions resume on

@@ -62,6 +62,10 @@ impl Connector for SimConnector {
     async fn erase(&self, key: &SessionKey) {
         self.world.forget(key);
     }
+
+    fn paces_resumes(&self) -> bool {
+        false
+    }
 }
 
 /// The server side of one simulated connection.
