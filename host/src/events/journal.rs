@@ -49,9 +49,22 @@ impl Journal {
 
     pub async fn commit(&self, mut w: WriteTx, drafts: Vec<EventDraft>) -> StoreResult<Vec<Arc<Event>>> {
         let now = Utc::now();
+        // One sequence update per tenant of the write, however many events it has.
+        let mut next: Vec<(String, u64)> = Vec::new();
+        for d in &drafts {
+            match next.iter_mut().find(|(t, _)| *t == d.tenant) {
+                Some((_, n)) => *n += 1,
+                None => next.push((d.tenant.clone(), 1)),
+            }
+        }
+        for (tenant, n) in &mut next {
+            *n = w.next_seqs(tenant, *n).await?;
+        }
         let mut events = Vec::with_capacity(drafts.len());
         for d in drafts {
-            let seq = w.next_seq(&d.tenant).await?;
+            let slot = next.iter_mut().find(|(t, _)| *t == d.tenant).expect("counted above");
+            let seq = slot.1;
+            slot.1 += 1;
             events.push(Arc::new(Event {
                 tenant_id: d.tenant,
                 session_id: d.session,
@@ -60,10 +73,7 @@ impl Journal {
                 body: d.body,
             }));
         }
-        for e in &events {
-            let payload = serde_json::to_string(&**e).expect("an event serialises");
-            journal::append(&mut w, e, &payload).await?;
-        }
+        journal::append(&mut w, &events).await?;
         let wake = self.routes.enqueue(&mut w, &events, now.timestamp_millis()).await?;
         let committed = w.commit().await?;
         for e in &events {

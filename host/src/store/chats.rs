@@ -47,7 +47,8 @@ pub struct ChatTouch<'a> {
     pub name: Option<&'a str>,
     pub preview: &'a str,
     pub at: DateTime<Utc>,
-    pub unread: bool,
+    /// Messages this adds to the unread count.
+    pub unread: i64,
 }
 
 /// Finds or creates the chat with `jid` and moves its last message forward.
@@ -71,7 +72,7 @@ pub async fn touch(w: &mut WriteTx, key: &SessionKey, t: ChatTouch<'_>) -> Store
         .bind(t.name)
         .bind(t.preview)
         .bind(t.at)
-        .bind(i64::from(t.unread))
+        .bind(t.unread)
         .bind(t.jid.is_group())
         .fetch_one(w.conn())
         .await?;

@@ -1,7 +1,6 @@
 //! One contact behind two addresses: which phone-number jid a LID belongs to, per session,
 //! learned from messages the network reports with both.
 
-use sqlx::SqlitePool;
 
 use super::{StoreResult, WriteTx};
 use crate::model::{Jid, SessionKey};
@@ -22,13 +21,17 @@ pub async fn remember(w: &mut WriteTx, key: &SessionKey, lid: &Jid, pn: &Jid) ->
 }
 
 /// The phone-number jid a LID was seen with.
-pub async fn number_of(pool: &SqlitePool, key: &SessionKey, lid: &Jid) -> StoreResult<Option<Jid>> {
+pub async fn number_of<'e>(
+    db: impl sqlx::SqliteExecutor<'e>,
+    key: &SessionKey,
+    lid: &Jid,
+) -> StoreResult<Option<Jid>> {
     let pn: Option<String> =
         sqlx::query_scalar("SELECT pn FROM contact_ids WHERE tenant_id = ? AND session_id = ? AND lid = ?")
             .bind(&key.tenant)
             .bind(&key.session)
             .bind(lid.as_str())
-            .fetch_optional(pool)
+            .fetch_optional(db)
             .await?;
     Ok(pn.and_then(|p| Jid::parse(&p).ok()))
 }

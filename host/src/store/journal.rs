@@ -22,16 +22,27 @@ impl JournalRow {
     }
 }
 
-pub async fn append(w: &mut WriteTx, event: &Event, payload: &str) -> StoreResult<()> {
-    sqlx::query("INSERT INTO events (tenant_id, seq, session_id, name, payload, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(&event.tenant_id)
-        .bind(event.seq as i64)
-        .bind(&event.session_id)
-        .bind(event.name())
-        .bind(payload)
-        .bind(event.timestamp.timestamp_millis())
-        .execute(w.conn())
-        .await?;
+/// Rows per INSERT: well under SQLite's limit on bound parameters (six each).
+const APPEND_CHUNK: usize = 256;
+
+/// Stores the events of one write, a few hundred rows per statement.
+pub async fn append(w: &mut WriteTx, events: &[std::sync::Arc<Event>]) -> StoreResult<()> {
+    for chunk in events.chunks(APPEND_CHUNK) {
+        let rows = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!("INSERT INTO events (tenant_id, seq, session_id, name, payload, created_ms) VALUES {rows}");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for event in chunk {
+            let payload = serde_json::to_string(&**event).expect("an event serialises");
+            q = q
+                .bind(&event.tenant_id)
+                .bind(event.seq as i64)
+                .bind(&event.session_id)
+                .bind(event.name())
+                .bind(payload)
+                .bind(event.timestamp.timestamp_millis());
+        }
+        q.execute(w.conn()).await?;
+    }
     Ok(())
 }
 

@@ -153,38 +153,50 @@ fn convert(rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
 }
 
 pub async fn insert(w: &mut WriteTx, tenant: &str, m: &Message) -> StoreResult<()> {
-    let sql = format!(
-        "INSERT INTO messages (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant)
-        .bind(&m.id)
-        .bind(&m.wa_message_id)
-        .bind(&m.session_id)
-        .bind(&m.chat_id)
-        .bind(m.direction.as_str())
-        .bind(m.from_me)
-        .bind(&m.from_jid)
-        .bind(&m.from_number)
-        .bind(&m.from_lid)
-        .bind(&m.from_name)
-        .bind(m.kind.as_str())
-        .bind(&m.content)
-        .bind(&m.media_url)
-        .bind(m.media.as_ref().map(|v| serde_json::to_string(v).expect("media serialises")))
-        .bind(Details::of(m))
-        .bind(reactions_text(m))
-        .bind(m.edited_at)
-        .bind(m.revoked_at)
-        .bind(m.media_expired_at)
-        .bind(m.status.as_str())
-        .bind(&m.error)
-        .bind(m.timestamp)
-        .bind(m.sent_at)
-        .bind(m.delivered_at)
-        .bind(m.read_at)
-        .execute(w.conn())
-        .await?;
+    insert_many(w, tenant, std::slice::from_ref(m)).await
+}
+
+/// Rows per INSERT: 26 parameters each, well under SQLite's limit.
+const INSERT_CHUNK: usize = 128;
+
+/// Stores messages of one write, many rows per statement.
+pub async fn insert_many(w: &mut WriteTx, tenant: &str, messages: &[Message]) -> StoreResult<()> {
+    for chunk in messages.chunks(INSERT_CHUNK) {
+        let row = format!("({})", vec!["?"; 26].join(", "));
+        let rows = vec![row.as_str(); chunk.len()].join(", ");
+        let sql = format!("INSERT INTO messages (tenant_id, {COLUMNS}) VALUES {rows}");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for m in chunk {
+            q = q
+                .bind(tenant)
+                .bind(&m.id)
+                .bind(&m.wa_message_id)
+                .bind(&m.session_id)
+                .bind(&m.chat_id)
+                .bind(m.direction.as_str())
+                .bind(m.from_me)
+                .bind(&m.from_jid)
+                .bind(&m.from_number)
+                .bind(&m.from_lid)
+                .bind(&m.from_name)
+                .bind(m.kind.as_str())
+                .bind(&m.content)
+                .bind(&m.media_url)
+                .bind(m.media.as_ref().map(|v| serde_json::to_string(v).expect("media serialises")))
+                .bind(Details::of(m))
+                .bind(reactions_text(m))
+                .bind(m.edited_at)
+                .bind(m.revoked_at)
+                .bind(m.media_expired_at)
+                .bind(m.status.as_str())
+                .bind(&m.error)
+                .bind(m.timestamp)
+                .bind(m.sent_at)
+                .bind(m.delivered_at)
+                .bind(m.read_at);
+        }
+        q.execute(w.conn()).await?;
+    }
     Ok(())
 }
 
@@ -199,7 +211,12 @@ pub async fn get(pool: &SqlitePool, key: &SessionKey, id: &str) -> StoreResult<O
     row.map(Message::try_from).transpose()
 }
 
-pub async fn by_wa_ids(pool: &SqlitePool, key: &SessionKey, wa_ids: &[String]) -> StoreResult<Vec<Message>> {
+/// Read from the pool, or inside a write to see what it wrote so far.
+pub async fn by_wa_ids<'e>(
+    db: impl sqlx::SqliteExecutor<'e>,
+    key: &SessionKey,
+    wa_ids: &[String],
+) -> StoreResult<Vec<Message>> {
     if wa_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -210,7 +227,7 @@ pub async fn by_wa_ids(pool: &SqlitePool, key: &SessionKey, wa_ids: &[String]) -
     for id in wa_ids {
         q = q.bind(id);
     }
-    convert(q.fetch_all(pool).await?)
+    convert(q.fetch_all(db).await?)
 }
 
 /// Newest first, like every chat UI's paging.

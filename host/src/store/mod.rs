@@ -94,15 +94,16 @@ impl WriteTx {
         &mut self.tx
     }
 
-    /// Hands out the tenant's next event sequence number inside this transaction, so a
-    /// number is never reused even across restarts.
-    pub async fn next_seq(&mut self, tenant: &str) -> StoreResult<u64> {
-        let seq: Option<i64> = sqlx::query_scalar("UPDATE tenants SET seq = seq + 1 WHERE id = ? RETURNING seq")
+    /// Hands out the tenant's next `count` event sequence numbers inside this transaction, so
+    /// a number is never reused even across restarts; returns the first.
+    pub async fn next_seqs(&mut self, tenant: &str, count: u64) -> StoreResult<u64> {
+        let last: Option<i64> = sqlx::query_scalar("UPDATE tenants SET seq = seq + ? WHERE id = ? RETURNING seq")
+            .bind(count as i64)
             .bind(tenant)
             .fetch_optional(&mut *self.tx)
             .await?;
-        let seq = seq.ok_or_else(|| StoreError::NotFound(format!("tenant '{tenant}'")))?;
-        Ok(seq as u64)
+        let last = last.ok_or_else(|| StoreError::NotFound(format!("tenant '{tenant}'")))?;
+        Ok(last as u64 + 1 - count)
     }
 
     pub async fn commit(self) -> StoreResult<Committed> {

@@ -26,6 +26,9 @@ pub struct TenantAuthRecord {
     pub previous_jwt_secret: Option<String>,
     pub previous_jwt_secret_until: Option<DateTime<Utc>>,
     pub quotas: Option<String>,
+    pub api_key_hash: String,
+    pub previous_api_key_hash: Option<String>,
+    pub previous_api_key_until: Option<DateTime<Utc>>,
 }
 
 /// A partial update: `None` leaves a field alone, `Some(None)` clears it.
@@ -75,7 +78,7 @@ impl From<TenantRow> for Tenant {
 const COLUMNS: &str =
     "id, name, jwt_public_key, jwt_issuer, jwt_audience, tenant_claim, session_access, quotas, created_at";
 const AUTH_COLUMNS: &str = "id, jwt_secret, jwt_public_key, jwt_issuer, jwt_audience, tenant_claim, session_access, \
-    previous_jwt_secret, previous_jwt_secret_until, quotas";
+    previous_jwt_secret, previous_jwt_secret_until, quotas, api_key_hash, previous_api_key_hash, previous_api_key_until";
 
 /// Stored overrides; a row the gateway did not write (hand-edited) reads as none.
 pub fn overrides_of(stored: Option<&str>) -> LimitOverrides {
@@ -160,19 +163,6 @@ pub async fn delete(w: &mut WriteTx, id: &str) -> StoreResult<bool> {
 
 /// The tenant whose API key hashes to `hash`: its current key, or the one it replaced while
 /// that one's grace period lasts.
-pub async fn find_by_api_key_hash(pool: &SqlitePool, hash: &str) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM tenants WHERE api_key_hash = ?
-         UNION SELECT id FROM tenants WHERE previous_api_key_hash = ? AND previous_api_key_until > ?
-         LIMIT 1",
-    )
-    .bind(hash)
-    .bind(hash)
-    .bind(Utc::now())
-    .fetch_optional(pool)
-    .await?)
-}
-
 /// New credentials of a tenant; the ones they replace keep working until `grace_until`
 /// (now: not at all).
 pub struct Rotation<'a> {
@@ -214,26 +204,21 @@ pub async fn auth_record(pool: &SqlitePool, id: &str) -> StoreResult<Option<Tena
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?)
 }
 
+/// Sessions are counted (a tenant has few); message and chat totals are kept by the
+/// triggers of migration 0015.
 pub async fn stats(pool: &SqlitePool, tenant: &str) -> StoreResult<TenantStats> {
     let (sessions, connected): (i64, i64) =
         sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(status = 'CONNECTED'), 0) FROM sessions WHERE tenant_id = ?")
             .bind(tenant)
             .fetch_one(pool)
             .await?;
-    let (chats, unread): (i64, i64) =
-        sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(unread_count), 0) FROM chats WHERE tenant_id = ?")
-            .bind(tenant)
-            .fetch_one(pool)
-            .await?;
-    let (sent, received, failed): (i64, i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(SUM(direction = 'outbound' AND status != 'FAILED'), 0),
-                COALESCE(SUM(direction = 'inbound'), 0),
-                COALESCE(SUM(status = 'FAILED'), 0)
-         FROM messages WHERE tenant_id = ?",
+    let totals: Option<(i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT chats, unread, messages_sent, messages_received, messages_failed FROM tenants WHERE id = ?",
     )
     .bind(tenant)
-    .fetch_one(pool)
+    .fetch_optional(pool)
     .await?;
+    let (chats, unread, sent, received, failed) = totals.unwrap_or_default();
     Ok(TenantStats {
         sessions,
         connected,

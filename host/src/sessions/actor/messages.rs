@@ -14,27 +14,83 @@ use crate::connector::{
 };
 use crate::events::{self, EventBody, EventDraft};
 use crate::media::kinds::{MediaKind, sniff};
-use crate::model::{Direction, Jid, MediaInfo, Message, MessageStatus, Reaction, new_id};
+use crate::model::{Chat, Direction, Jid, MediaInfo, Message, MessageStatus, Reaction, new_id};
 use crate::sessions::{Operation, SessionError, SessionResult, media_path, outgoing};
-use crate::store::{StoreError, StoreResult, chats, contact_ids, messages};
+use crate::store::{StoreError, StoreResult, WriteTx, chats, contact_ids, messages};
 
 /// A download from WhatsApp's CDN that takes longer is given up; the message is kept
 /// without its file.
 const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Actor {
-    pub(super) async fn inbound(&mut self, m: InboundMessage) -> StoreResult<()> {
-        // WhatsApp redelivers after reconnects; a message is stored once.
-        if !messages::by_wa_ids(self.store.pool(), &self.key, std::slice::from_ref(&m.wa_id)).await?.is_empty() {
+    /// Records inbound messages that arrived together in one write, in arrival order, each
+    /// with its `message.received` (or `.sent`, for this account's other devices) and
+    /// `chat.updated`. One write per burst instead of one per message is what lets a session
+    /// keep up with a busy number.
+    pub(super) async fn inbound(&mut self, batch: Vec<InboundMessage>) -> StoreResult<()> {
+        // WhatsApp redelivers after reconnects; a message is stored once, and its file is
+        // not fetched again.
+        let ids: Vec<String> = batch.iter().map(|m| m.wa_id.clone()).collect();
+        let stored: HashSet<String> = messages::by_wa_ids(self.store.pool(), &self.key, &ids)
+            .await?
+            .into_iter()
+            .filter_map(|m| m.wa_message_id)
+            .collect();
+        let mut seen = HashSet::new();
+        let mut fresh = Vec::with_capacity(batch.len());
+        for mut m in batch {
+            if stored.contains(&m.wa_id) || !seen.insert(m.wa_id.clone()) {
+                continue;
+            }
+            let id = new_id();
+            let (media, media_url) = match m.details.media_source.take() {
+                Some(source) => self.fetch_media(&id, &source, m.details.media.take()).await,
+                None => (m.details.media.take(), m.media_url.take()),
+            };
+            fresh.push(Arrived { id, m, media, media_url });
+        }
+        if fresh.is_empty() {
             return Ok(());
         }
+        let mut w = self.store.begin_write().await?;
+        let mut resolved = Vec::with_capacity(fresh.len());
+        for arrived in fresh {
+            // Read inside the write: a pairing or a quoted message from earlier in the burst
+            // counts.
+            let r = self.resolve_inbound(&mut w, arrived, &resolved).await?;
+            resolved.push(r);
+        }
+        let chats = self.touch_chats(&mut w, &resolved).await?;
+        let mut messages = Vec::with_capacity(resolved.len());
+        let mut drafts = Vec::with_capacity(2 * resolved.len());
+        for (k, r) in resolved.iter().enumerate() {
+            let chat = chat_after(&chats, &resolved, k);
+            let message = inbound_message(&self.key, r, &chat);
+            let body = events::MessageEvent { message: message.clone(), chat: chat.clone() };
+            let body = if r.m.from_me { EventBody::MessageSent(body) } else { EventBody::MessageReceived(body) };
+            drafts.push(EventDraft::session(&self.key, body));
+            drafts.push(EventDraft::session(&self.key, EventBody::ChatUpdated(events::ChatUpdated { chat })));
+            messages.push(message);
+        }
+        messages::insert_many(&mut w, &self.key.tenant, &messages).await?;
+        for (r, message) in resolved.iter().zip(&messages) {
+            if let Some(secret) = &r.m.details.poll_secret {
+                messages::set_poll_secret(&mut w, &self.key, &message.id, secret).await?;
+            }
+        }
+        self.journal.commit(w, drafts).await?;
+        Ok(())
+    }
+
+    /// Who really wrote the message and what it quotes, as the store knows them.
+    async fn resolve_inbound(&self, w: &mut WriteTx, arrived: Arrived, earlier: &[Resolved]) -> StoreResult<Resolved> {
+        let Arrived { id, mut m, media, media_url } = arrived;
         // A contact addressed by its LID alone is the number it was seen with; a message that
         // names both teaches the pairing, so the contact keeps one chat either way.
-        let mut m = m;
         let seen_lid =
             m.from_lid.as_deref().and_then(|l| Jid::parse(l).ok()).filter(|l| l.is_lid() && !m.from.is_lid());
         if m.from.is_lid()
-            && let Some(number) = contact_ids::number_of(self.store.pool(), &self.key, &m.from).await?
+            && let Some(number) = contact_ids::number_of(w.conn(), &self.key, &m.from).await?
         {
             if m.chat == m.from {
                 m.chat = number.clone();
@@ -42,78 +98,45 @@ impl Actor {
             m.from_lid = Some(m.from.to_string());
             m.from = number;
         }
-        let quoted = match m.details.quoted {
-            Some(q) => Some(self.quoted(q).await?),
+        let quoted = match m.details.quoted.take() {
+            Some(q) => {
+                // A reply to a message of the same burst, which is stored with it.
+                let ours = match earlier.iter().find(|e| e.m.wa_id == q.wa_id) {
+                    Some(e) => Some(Ours { id: e.id.clone(), from_jid: e.m.from.to_string(), content: e.m.text.clone() }),
+                    None => messages::by_wa_ids(w.conn(), &self.key, std::slice::from_ref(&q.wa_id))
+                        .await?
+                        .into_iter()
+                        .next()
+                        .map(|m| Ours { id: m.id, from_jid: m.from_jid, content: m.content }),
+                };
+                Some(quote(q, ours))
+            }
             None => None,
         };
-        let id = new_id();
-        let (media, media_url) = match m.details.media_source {
-            Some(source) => self.fetch_media(&id, &source, m.details.media).await,
-            None => (m.details.media, m.media_url),
-        };
-        let mut w = self.store.begin_write().await?;
         if let Some(lid) = &seen_lid {
-            contact_ids::remember(&mut w, &self.key, lid, &m.from).await?;
+            contact_ids::remember(w, &self.key, lid, &m.from).await?;
         }
-        let chat_name = if m.from_me || m.chat.is_group() { None } else { m.from_name.as_deref() };
-        let chat = chats::touch(
-            &mut w,
-            &self.key,
-            chats::ChatTouch { jid: &m.chat, name: chat_name, preview: &m.text, at: m.timestamp, unread: !m.from_me },
-        )
-        .await?;
-        let (direction, status) = if m.from_me {
-            (Direction::Outbound, MessageStatus::Sent)
-        } else {
-            (Direction::Inbound, MessageStatus::Delivered)
-        };
-        let message = Message {
-            id,
-            wa_message_id: Some(m.wa_id),
-            session_id: self.key.session.clone(),
-            chat_id: chat.id.clone(),
-            direction,
-            from_me: m.from_me,
-            from_jid: m.from.to_string(),
-            from_number: m.from.phone_number(),
-            from_lid: m.from_lid,
-            from_name: m.from_name,
-            kind: m.kind,
-            content: m.text,
-            media_url,
-            media,
-            location: m.details.location,
-            contact: m.details.contact,
-            poll: m.details.poll,
-            quoted,
-            mentions: m.details.mentions,
-            reactions: Vec::new(),
-            edited_at: None,
-            revoked_at: None,
-            link_preview: m.details.link_preview,
-            media_expired_at: None,
-            status,
-            error: None,
-            timestamp: m.timestamp,
-            sent_at: m.from_me.then_some(m.timestamp),
-            delivered_at: None,
-            read_at: None,
-        };
-        messages::insert(&mut w, &self.key.tenant, &message).await?;
-        if let Some(secret) = &m.details.poll_secret {
-            messages::set_poll_secret(&mut w, &self.key, &message.id, secret).await?;
+        Ok(Resolved { id, m, media, media_url, quoted })
+    }
+
+    /// One upsert per chat of the burst, as its last message leaves it. (A contact renamed
+    /// in the middle of a burst shows the new name on all of the burst's events.)
+    async fn touch_chats(&self, w: &mut WriteTx, burst: &[Resolved]) -> StoreResult<Vec<Chat>> {
+        let mut chats: Vec<Chat> = Vec::new();
+        let mut done: Vec<&Jid> = Vec::new();
+        for r in burst {
+            if done.contains(&&r.m.chat) {
+                continue;
+            }
+            done.push(&r.m.chat);
+            let of_chat: Vec<&Resolved> = burst.iter().filter(|o| o.m.chat == r.m.chat).collect();
+            let last = of_chat.last().expect("r itself");
+            let name = of_chat.iter().rev().find_map(|o| o.chat_name());
+            let unread = of_chat.iter().filter(|o| !o.m.from_me).count() as i64;
+            let touch = chats::ChatTouch { jid: &r.m.chat, name, preview: &last.m.text, at: last.m.timestamp, unread };
+            chats.push(chats::touch(w, &self.key, touch).await?);
         }
-        let body = if m.from_me {
-            EventBody::MessageSent(events::MessageEvent { message, chat: chat.clone() })
-        } else {
-            EventBody::MessageReceived(events::MessageEvent { message, chat: chat.clone() })
-        };
-        let drafts = vec![
-            EventDraft::session(&self.key, body),
-            EventDraft::session(&self.key, EventBody::ChatUpdated(events::ChatUpdated { chat })),
-        ];
-        self.journal.commit(w, drafts).await?;
-        Ok(())
+        Ok(chats)
     }
 
     /// Downloads an inbound message's file into the media store; the metadata is completed
@@ -151,17 +174,6 @@ impl Actor {
                 (Some(info), None)
             }
         }
-    }
-
-    /// A reply's quote, joined to our copy of the quoted message where we have it.
-    async fn quoted(&self, q: QuotedRef) -> StoreResult<crate::model::Quoted> {
-        let ours = self.by_wa_id(&q.wa_id).await?;
-        Ok(crate::model::Quoted {
-            message_id: ours.as_ref().map(|m| m.id.clone()),
-            from_jid: q.sender.map(|j| j.to_string()).or_else(|| ours.as_ref().map(|m| m.from_jid.clone())),
-            content: q.text.or_else(|| ours.map(|m| m.content)),
-            wa_message_id: q.wa_id,
-        })
     }
 
     async fn by_wa_id(&self, wa_id: &str) -> StoreResult<Option<Message>> {
@@ -550,5 +562,96 @@ pub(super) fn refused(e: ConnectorError) -> SessionError {
             message: "the connection to WhatsApp is down; try again when it is back".into(),
         },
         ConnectorError::Rejected(why) => SessionError::Refused(why),
+    }
+}
+
+/// An inbound message whose file (if any) was fetched, with the id it is stored under.
+struct Arrived {
+    id: String,
+    m: InboundMessage,
+    media: Option<MediaInfo>,
+    media_url: Option<String>,
+}
+
+/// What a quote takes from our copy of the quoted message.
+struct Ours {
+    id: String,
+    from_jid: String,
+    content: String,
+}
+
+/// A reply's quote, joined to our copy of the quoted message where we have it.
+fn quote(q: QuotedRef, ours: Option<Ours>) -> crate::model::Quoted {
+    crate::model::Quoted {
+        message_id: ours.as_ref().map(|m| m.id.clone()),
+        from_jid: q.sender.map(|j| j.to_string()).or_else(|| ours.as_ref().map(|m| m.from_jid.clone())),
+        content: q.text.or_else(|| ours.map(|m| m.content)),
+        wa_message_id: q.wa_id,
+    }
+}
+
+/// An inbound message with its sender and quote resolved, ready to be stored.
+struct Resolved {
+    id: String,
+    m: InboundMessage,
+    media: Option<MediaInfo>,
+    media_url: Option<String>,
+    quoted: Option<crate::model::Quoted>,
+}
+
+impl Resolved {
+    /// The name a direct chat takes from its contact's push name.
+    fn chat_name(&self) -> Option<&str> {
+        if self.m.from_me || self.m.chat.is_group() { None } else { self.m.from_name.as_deref() }
+    }
+}
+
+/// The chat as message `k` of the burst left it: `chats` holds each chat as the burst's last
+/// message left it, so the unread messages after `k` are taken back off.
+fn chat_after(chats: &[Chat], burst: &[Resolved], k: usize) -> Chat {
+    let r = &burst[k];
+    let mut chat = chats.iter().find(|c| c.jid == r.m.chat.as_str()).expect("every chat was touched").clone();
+    let unread_after = burst[k + 1..].iter().filter(|o| o.m.chat == r.m.chat && !o.m.from_me).count() as i64;
+    chat.unread_count -= unread_after;
+    chat.last_message = Some(r.m.text.clone());
+    chat.last_message_at = Some(r.m.timestamp);
+    chat
+}
+
+fn inbound_message(key: &crate::model::SessionKey, r: &Resolved, chat: &Chat) -> Message {
+    let m = &r.m;
+    let (direction, status) =
+        if m.from_me { (Direction::Outbound, MessageStatus::Sent) } else { (Direction::Inbound, MessageStatus::Delivered) };
+    Message {
+        id: r.id.clone(),
+        wa_message_id: Some(m.wa_id.clone()),
+        session_id: key.session.clone(),
+        chat_id: chat.id.clone(),
+        direction,
+        from_me: m.from_me,
+        from_jid: m.from.to_string(),
+        from_number: m.from.phone_number(),
+        from_lid: m.from_lid.clone(),
+        from_name: m.from_name.clone(),
+        kind: m.kind,
+        content: m.text.clone(),
+        media_url: r.media_url.clone(),
+        media: r.media.clone(),
+        location: m.details.location.clone(),
+        contact: m.details.contact.clone(),
+        poll: m.details.poll.clone(),
+        quoted: r.quoted.clone(),
+        mentions: m.details.mentions.clone(),
+        reactions: Vec::new(),
+        edited_at: None,
+        revoked_at: None,
+        link_preview: m.details.link_preview.clone(),
+        media_expired_at: None,
+        status,
+        error: None,
+        timestamp: m.timestamp,
+        sent_at: m.from_me.then_some(m.timestamp),
+        delivered_at: None,
+        read_at: None,
     }
 }

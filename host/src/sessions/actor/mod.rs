@@ -18,12 +18,16 @@ use super::url_media::UrlMedia;
 use super::{LiveQr, Operation, SessionError, SessionResult, backoff, qr_image};
 use crate::config::SessionTimings;
 use crate::connector::{
-    Connection, Connector, ConnectorError, ConnectorEvent, DropKind, LoginMethod, OpenRequest, ReceiptKind, Unread,
+    Connection, Connector, ConnectorError, ConnectorEvent, DropKind, InboundMessage, LoginMethod, OpenRequest,
+    ReceiptKind, Unread,
 };
 use crate::events::{self, EventBody, EventDraft, Journal};
 use crate::media::MediaStore;
 use crate::model::{DisconnectReason, Jid, Keyed, MessageStatus, Session, SessionKey, SessionStatus};
 use crate::store::{Store, StoreResult, sessions as stored};
+
+/// Inbound messages recorded in one write at most.
+const MAX_INBOUND_BATCH: usize = 64;
 
 pub(super) enum Command {
     Connect {
@@ -43,8 +47,11 @@ pub(super) enum Command {
     Abandon {
         reply: oneshot::Sender<SessionResult<()>>,
     },
-    /// Reconnect a linked session after a gateway restart.
-    Resume,
+    /// Reconnect a linked session after a gateway restart; `done` is dropped when this
+    /// attempt is over (connected, refused, or retrying later).
+    Resume {
+        done: oneshot::Sender<()>,
+    },
     /// Outbound messages are waiting in the store.
     Flush,
     MarkRead {
@@ -103,6 +110,8 @@ pub(super) struct Actor {
     /// This actor's own queue, for a finished fetch to wake the outbox; weak, so the actor
     /// still ends when every handle is gone.
     wake: mpsc::WeakUnboundedSender<Command>,
+    /// Held while a resume after a restart is under way: the resumer waits for it to go.
+    resuming: Option<oneshot::Sender<()>>,
 }
 
 async fn next_event(rx: &mut Option<mpsc::UnboundedReceiver<ConnectorEvent>>) -> Option<ConnectorEvent> {
@@ -149,6 +158,7 @@ impl Actor {
             connected_since: None,
             url_media,
             wake,
+            resuming: None,
         }
     }
 
@@ -163,6 +173,7 @@ impl Actor {
                 }
                 ev = next_event(&mut self.events) => {
                     let result = match ev {
+                        Some(ConnectorEvent::Message(m)) => self.inbound_burst(m).await,
                         Some(ev) => self.connector_event(ev).await,
                         // The connector went away without saying why: a network failure.
                         None => self.dropped(DropKind::Transient("connection closed".into())).await,
@@ -177,6 +188,34 @@ impl Actor {
             }
         }
         self.close_connection().await;
+    }
+
+    /// The inbound messages already waiting behind `first` go into the same write, up to
+    /// `MAX_INBOUND_BATCH`, in order; a message with a file to fetch starts a write of its
+    /// own, so the messages before it do not wait for the download.
+    async fn inbound_burst(&mut self, first: InboundMessage) -> StoreResult<()> {
+        let mut batch = vec![first];
+        let mut after = None;
+        while batch.len() < MAX_INBOUND_BATCH
+            && let Some(rx) = &mut self.events
+            && let Ok(ev) = rx.try_recv()
+        {
+            match ev {
+                ConnectorEvent::Message(m) if m.details.media_source.is_none() => batch.push(m),
+                other => {
+                    after = Some(other);
+                    break;
+                }
+            }
+        }
+        let result = self.inbound(batch).await;
+        match after {
+            None => result,
+            Some(ev) => {
+                self.log_failure(result);
+                self.connector_event(ev).await
+            }
+        }
     }
 
     fn log_failure(&self, result: StoreResult<()>) {
@@ -212,8 +251,9 @@ impl Actor {
                     .await;
                 let _ = reply.send(r.map_err(SessionError::from));
             }
-            Command::Resume => {
+            Command::Resume { done } => {
                 if self.conn.is_none() {
+                    self.resuming = Some(done);
                     let r = self.open(None).await;
                     self.log_failure(r);
                 }
@@ -421,7 +461,7 @@ impl Actor {
                 let reason = Some(DisconnectReason::ConnectionLost);
                 self.set_state(SessionStatus::Reconnecting, reason, Creds::Keep, vec![body]).await
             }
-            ConnectorEvent::Message(m) => self.inbound(m).await,
+            ConnectorEvent::Message(m) => self.inbound(vec![m]).await,
             ConnectorEvent::Ack { wa_id, error } => {
                 let status = if error.is_some() { MessageStatus::Failed } else { MessageStatus::Sent };
                 self.message_status(&[wa_id], status, error).await
@@ -482,6 +522,7 @@ impl Actor {
     }
 
     async fn dropped(&mut self, kind: DropKind) -> StoreResult<()> {
+        self.resuming = None;
         self.conn = None;
         self.events = None;
         self.clear_qr();
@@ -560,6 +601,9 @@ impl Actor {
         extra: Vec<EventBody>,
     ) -> StoreResult<()> {
         let previous = self.session.status;
+        if !matches!(status, SessionStatus::Reconnecting | SessionStatus::Init) {
+            self.resuming = None;
+        }
         self.session.status = status;
         self.session.disconnect_reason = reason;
         self.session.updated_at = Utc::now();
