@@ -7,10 +7,9 @@ use axum::http::StatusCode;
 
 use super::error::{ApiError, ApiResult};
 use super::state::AppState;
-use crate::auth::{ADMIN_ROLE, AuthError, Identity, SessionAccess, hash_key};
+use crate::auth::{ADMIN_ROLE, AuthError, Identity, SessionAccess};
 use crate::model::{Session, SessionKey};
 use crate::sessions::SessionError;
-use crate::store::tenants;
 
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
@@ -143,9 +142,7 @@ impl FromRequestParts<AppState> for Caller {
             let identity = state.plugins.map_auth(identity).await.map_err(AuthError::Refused)?;
             Caller { tenant: identity.tenant.clone(), via: Via::Jwt(identity) }
         } else {
-            let tenant = tenants::find_by_api_key_hash(state.store.pool(), &hash_key(token))
-                .await?
-                .ok_or(AuthError::InvalidApiKey)?;
+            let tenant = state.directory.tenant_of_api_key(token).ok_or(AuthError::InvalidApiKey)?;
             Caller { tenant, via: Via::ApiKey }
         };
         // Counted per credential after it proved itself: nobody can spend another's budget.

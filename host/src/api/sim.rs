@@ -40,6 +40,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// the phone is the tenant administrator's, never a user's.
 pub(super) async fn sim_session(st: &AppState, caller: &Caller, id: &str) -> ApiResult<SessionKey> {
     let key = caller.administered_session(id)?;
+    // Only a simulated session can be connected to the simulator: no need to read it.
+    if st.sim.is_connected(&key) {
+        return Ok(key);
+    }
     let session = st.sessions.get(&key).await?;
     if session.connector != "sim" {
         return Err(ApiError::conflict(

@@ -43,9 +43,18 @@ pub(super) struct TenantKeys {
     pub limits: Limits,
 }
 
+/// Whose API key a digest is, and until when for a key rotated away.
+struct KeyOwner {
+    tenant: String,
+    until: Option<DateTime<Utc>>,
+}
+
 #[derive(Default)]
 pub(super) struct Snapshot {
     pub tenants: HashMap<String, Arc<TenantKeys>>,
+    /// Digests of every tenant's API key (and the previous one during its grace), so a REST
+    /// call is admitted without a database read.
+    api_keys: HashMap<String, KeyOwner>,
     /// Distinct claim names tenants are identified by (usually just `tenant`).
     pub claim_names: Vec<String>,
 }
@@ -98,6 +107,10 @@ impl TenantDirectory {
             if !snap.claim_names.contains(&r.tenant_claim) {
                 snap.claim_names.push(r.tenant_claim.clone());
             }
+            snap.api_keys.insert(r.api_key_hash.clone(), KeyOwner { tenant: r.id.clone(), until: None });
+            if let (Some(hash), Some(until)) = (&r.previous_api_key_hash, r.previous_api_key_until) {
+                snap.api_keys.insert(hash.clone(), KeyOwner { tenant: r.id.clone(), until: Some(until) });
+            }
             snap.tenants.insert(r.id.clone(), Arc::new(keys_of(r, &self.defaults)));
         }
         if snap.claim_names.is_empty() {
@@ -111,6 +124,14 @@ impl TenantDirectory {
     /// the tenant is gone or that key was rotated away (grace period over) or replaced.
     pub fn still_accepts(&self, tenant: &str, id: &KeyId) -> bool {
         self.get(tenant).is_some_and(|k| k.accepts(id))
+    }
+
+    /// The tenant whose API key this is: its current key, or the one before a rotation while
+    /// the rotation's grace lasts.
+    pub fn tenant_of_api_key(&self, presented: &str) -> Option<String> {
+        let snap = self.snapshot.load();
+        let owner = snap.api_keys.get(&super::hash_key(presented))?;
+        owner.until.is_none_or(|until| until > Utc::now()).then(|| owner.tenant.clone())
     }
 
     pub fn contains(&self, tenant: &str) -> bool {

@@ -405,6 +405,12 @@ impl SimWorld {
         });
     }
 
+    /// Whether the session has a simulated connection that is up (without making an entry).
+    pub fn is_connected(&self, key: &SessionKey) -> bool {
+        let map = self.sessions.lock().expect("sim lock");
+        map.get(key).and_then(|s| s.live.as_ref()).is_some_and(|l| matches!(l.phase, Phase::Connected(_)))
+    }
+
     /// Something a contact does (react, edit, revoke, vote) reaches the connected session.
     pub fn from_phone(&self, key: &SessionKey, ev: ConnectorEvent) -> Result<(), SimError> {
         self.with(key, |s| {
