@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use super::{Realtime, resume, rooms};
 use crate::auth::{AuthError, Identity, SessionAccess};
 use crate::model::{SessionKey, validate_id};
+use crate::plugins::Hook;
 use crate::quotas::QuotaExceeded;
 use crate::sessions::SessionError;
 
@@ -30,12 +31,16 @@ struct PendingWorker(Arc<Mutex<Option<mpsc::Receiver<(String, Value)>>>>);
 /// client event that arrives in between finds only the handlers registered here (any other is
 /// dropped unanswered). Events for plugins go through one worker per socket: a socket's events
 /// are handled in the order it sent them (`subscribe` then `unsubscribe` must not end
-/// subscribed), and `$connect` comes first.
-pub(super) fn register(s: &SocketRef, identity: &Identity) {
-    let (tx, rx) = mpsc::channel(PLUGIN_QUEUE_DEPTH);
-    let _ = tx.try_send(("$connect".to_owned(), identity.claims.clone()));
-    s.extensions.insert(PluginQueue(tx));
-    s.extensions.insert(PendingWorker(Arc::new(Mutex::new(Some(rx)))));
+/// subscribed), and `$connect` comes first. A socket of a tenant without client-event plugins
+/// gets no worker until it sends an event one of them could take: most sockets never do, and
+/// an idle socket should cost little more than its connection.
+pub(super) fn register(s: &SocketRef, identity: &Identity, rt: &Realtime) {
+    if rt.plugins.has_hook(&identity.tenant, Hook::ClientEvents) {
+        let (tx, rx) = mpsc::channel(PLUGIN_QUEUE_DEPTH);
+        let _ = tx.try_send(("$connect".to_owned(), identity.claims.clone()));
+        s.extensions.insert(PluginQueue(tx));
+        s.extensions.insert(PendingWorker(Arc::new(Mutex::new(Some(rx)))));
+    }
     s.on("session.subscribe", subscribe);
     s.on("session.unsubscribe", unsubscribe);
     s.on("session.resume", resume_event);
@@ -61,15 +66,43 @@ pub(super) fn start(s: &SocketRef, io: SocketIo, rt: Realtime, identity: Arc<Ide
 
 /// Not an `async fn`: socketioxide calls a handler as the packet arrives and only spawns the
 /// future it returns, so queueing here, before any future, keeps the socket's order.
-fn to_plugins(s: SocketRef, Event(name): Event, TryData(data): TryData<Value>) -> std::future::Ready<()> {
-    if let Some(PluginQueue(tx)) = s.extensions.get::<PluginQueue>()
-        && let Err(mpsc::error::TrySendError::Full((name, _))) =
-            tx.try_send((name.to_string(), data.unwrap_or(Value::Null)))
+fn to_plugins(
+    s: SocketRef,
+    io: SocketIo,
+    Event(name): Event,
+    TryData(data): TryData<Value>,
+    State(rt): State<Realtime>,
+) -> std::future::Ready<()> {
+    let queue = match s.extensions.get::<PluginQueue>() {
+        Some(PluginQueue(tx)) => Some(tx),
+        None => worker_for_later_plugins(&s, io, rt),
+    };
+    let Some(tx) = queue else {
+        let _ = s.emit("error", &unknown_event(&name));
+        return std::future::ready(());
+    };
+    if let Err(mpsc::error::TrySendError::Full((name, _))) = tx.try_send((name.to_string(), data.unwrap_or(Value::Null)))
     {
         let message = format!("too many events waiting ({PLUGIN_QUEUE_DEPTH}); '{name}' was not handled");
         let _ = s.emit("error", &json!({ "code": "too_many_events", "message": message, "event": name }));
     }
     std::future::ready(())
+}
+
+/// The tenant bound a client-event plugin after this socket connected: its worker starts now.
+fn worker_for_later_plugins(s: &SocketRef, io: SocketIo, rt: Realtime) -> Option<mpsc::Sender<(String, Value)>> {
+    let identity = s.extensions.get::<Arc<Identity>>()?;
+    if !rt.plugins.has_hook(&identity.tenant, Hook::ClientEvents) {
+        return None;
+    }
+    let (tx, rx) = mpsc::channel(PLUGIN_QUEUE_DEPTH);
+    s.extensions.insert(PluginQueue(tx.clone()));
+    tokio::spawn(plugin_worker(s.clone(), io, rt, identity, rx));
+    Some(tx)
+}
+
+fn unknown_event(name: &str) -> Value {
+    json!({ "code": "unknown_event", "message": format!("unknown event '{name}'"), "event": name })
 }
 
 /// Any event the host does not handle goes to the tenant's client-event plugins; without one
@@ -90,10 +123,7 @@ async fn plugin_worker(
             }
             None if name == "$connect" => {}
             None => {
-                let _ = s.emit(
-                    "error",
-                    &json!({ "code": "unknown_event", "message": format!("unknown event '{name}'"), "event": name }),
-                );
+                let _ = s.emit("error", &unknown_event(&name));
             }
         }
     }

@@ -36,7 +36,7 @@ pub(super) async fn authenticate(
     let limits = rt.directory.limits(&identity.tenant);
     let slot = rt.connections.reserve(&identity.tenant, identity.user.as_deref(), &limits)?;
     s.extensions.insert(HeldSlot(Arc::new(slot)));
-    super::client_events::register(&s, &identity);
+    super::client_events::register(&s, &identity, &rt);
     if let Some(from) = resume_from {
         s.extensions.insert(from);
     }
