@@ -172,7 +172,8 @@ async fn outbound_message_goes_through_every_status() {
     let mut seen_names = Vec::new();
     while statuses.last().map(String::as_str) != Some("READ") {
         let batch = until(&mut ev, "message.status").await;
-        seen_names.extend(names(&batch).into_iter().map(str::to_owned));
+        // tenant.stats comes whenever its interval says, between any two of these.
+        seen_names.extend(names(&batch).into_iter().filter(|n| *n != "tenant.stats").map(str::to_owned));
         let p = batch.last().unwrap().payload();
         assert_eq!(p["messageId"], id.as_str());
         assert_eq!(p["chatId"], chat_id.as_str());
@@ -462,13 +463,24 @@ async fn a_restart_keeps_everything_and_connected_sessions_come_back() {
         gw.gateway.state.store.close().await;
         (t, chats.as_array().unwrap().len())
     };
-    let gw = TestGateway::start_in(dir.clone(), |_| {}).await;
+    let gw = TestGateway::start_in(dir.clone(), |c| c.sim.connect_delay_ms = 300).await;
     let mut ev = gw.events();
     let resumed = gw.gateway.state.sessions.resume_all().await.unwrap();
     assert_eq!(resumed, 2);
-    // Both reconnect without a QR, one after the other.
+    // Not connected until the connection is back: they say so at once, and why.
+    for id in ["up", "up2"] {
+        let s = gw.status_of(&t, id).await;
+        assert_eq!(s["status"], "RECONNECTING", "{id}");
+        assert_eq!(s["disconnectReason"], "connection_lost", "{id}");
+    }
+    let (s, b) =
+        gw.post("/api/v1/sim/sessions/up/inbound", &t.api_key, json!({ "from": "+15550003333", "text": "x" })).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    // Both reconnect without a QR.
     let seen = until(&mut ev, "session.connected").await;
     assert!(!names(&seen).contains(&"session.qr"));
+    let first = seen.iter().find(|e| e.name() == "session.status").unwrap().payload();
+    assert_eq!((first["status"].as_str(), first["previousStatus"].as_str()), (Some("RECONNECTING"), Some("CONNECTED")));
     until(&mut ev, "session.connected").await;
     assert_eq!(gw.status_of(&t, "up").await["status"], "CONNECTED");
     assert_eq!(gw.status_of(&t, "up2").await["status"], "CONNECTED");
@@ -527,4 +539,129 @@ async fn tenant_stats_are_pushed_and_served() {
     assert_eq!(last["stats"]["unread"], 1);
     let (_, stats) = gw.get("/api/v1/stats", &t.api_key).await;
     assert_eq!(stats, last["stats"]);
+}
+
+#[tokio::test]
+async fn sessions_resume_side_by_side_up_to_the_concurrency() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let ids: Vec<String> = (0..6).map(|i| format!("s{i}")).collect();
+    let t = {
+        let gw = TestGateway::start_in(dir.clone(), |_| {}).await;
+        let t = gw.tenant("acme").await;
+        for (i, id) in ids.iter().enumerate() {
+            gw.connected_session(&t, id, &format!("+1555000010{i}")).await;
+        }
+        gw.gateway.state.sessions.shutdown().await;
+        gw.gateway.state.store.close().await;
+        t
+    };
+    // Each connection takes 400 ms: three at a time is two rounds; one at a time would be six.
+    let gw = TestGateway::start_in(dir, |c| {
+        c.sim.connect_delay_ms = 400;
+        c.sessions.resume_concurrency = 3;
+        c.sessions.resume_stagger_ms = 5_000;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    assert_eq!(gw.gateway.state.sessions.resume_all().await.unwrap(), 6);
+    for id in &ids {
+        gw.wait_status(&t, id, "CONNECTED").await;
+    }
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(800), "more than three at a time: {took:?}");
+    assert!(took < Duration::from_millis(2_400), "simulated sessions are not paced one by one: {took:?}");
+}
+
+#[tokio::test]
+async fn tenant_totals_follow_messages_reads_failures_and_deletions() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    gw.connected_session(&t, "s1", "+15550000001").await;
+    gw.connected_session(&t, "s2", "+15550000002").await;
+    let mut ev = gw.events();
+    for (session, from) in [("s1", "+15550002222"), ("s1", "+15550002222"), ("s1", "+15550003333"), ("s2", "+15550004444")] {
+        gw.post(&format!("/api/v1/sim/sessions/{session}/inbound"), &t.api_key, json!({ "from": from, "text": "hi" }))
+            .await;
+        until(&mut ev, "chat.updated").await;
+    }
+    gw.post("/api/v1/sim/sessions/s1/invalid-numbers", &t.api_key, json!({ "numbers": ["+15550009999"] })).await;
+    gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "+15550009999", "text": "anyone?" })).await;
+    until(&mut ev, "message.status").await;
+    gw.post("/api/v1/sessions/s1/messages", &t.api_key, json!({ "to": "+15550002222", "text": "hello" })).await;
+    let s = gw.get("/api/v1/stats", &t.api_key).await.1;
+    assert_eq!(
+        (s["chats"].as_i64(), s["unread"].as_i64(), s["messagesReceived"].as_i64(), s["messagesFailed"].as_i64()),
+        (Some(4), Some(4), Some(4), Some(1)),
+        "{s}"
+    );
+    assert_eq!(s["messagesSent"], 1, "a failed send is not counted as sent: {s}");
+    let (_, chats) = gw.get("/api/v1/sessions/s1/chats", &t.api_key).await;
+    let read = chats.as_array().unwrap().iter().find(|c| c["unreadCount"] == 2).unwrap()["id"].as_str().unwrap().to_owned();
+    gw.post(&format!("/api/v1/sessions/s1/chats/{read}/read"), &t.api_key, json!({})).await;
+    assert_eq!(gw.get("/api/v1/stats", &t.api_key).await.1["unread"], 2);
+    gw.call(Method::DELETE, "/api/v1/sessions/s1", Some(&t.api_key), None).await;
+    let s = gw.get("/api/v1/stats", &t.api_key).await.1;
+    assert_eq!(
+        (s["sessions"].as_i64(), s["chats"].as_i64(), s["unread"].as_i64(), s["messagesReceived"].as_i64()),
+        (Some(1), Some(1), Some(1), Some(1)),
+        "what went with the session is no longer counted: {s}"
+    );
+    assert_eq!((s["messagesSent"].as_i64(), s["messagesFailed"].as_i64()), (Some(0), Some(0)), "{s}");
+}
+
+#[tokio::test]
+async fn a_burst_of_inbound_messages_is_recorded_in_order_with_its_chats_and_quotes() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    gw.connected_session(&t, "s1", "+15550000001").await;
+    let mut ev = gw.events();
+    // Posted back to back: the session's actor finds most of them waiting and records them
+    // together. Two contacts interleave; every fifth message replies to the contact's message
+    // three before it.
+    let mut wa_ids = Vec::new();
+    for i in 0..60 {
+        let from = if i % 3 == 0 { "+15550002222" } else { "+15550003333" };
+        let mut body = json!({ "from": from, "text": format!("m{i}") });
+        if i % 5 == 4 {
+            body["replyTo"] = json!(wa_ids[i - 3]);
+        }
+        let (s, b) = gw.post("/api/v1/sim/sessions/s1/inbound", &t.api_key, body).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+        wa_ids.push(b["waMessageId"].as_str().unwrap().to_owned());
+    }
+    let mut seen: Vec<Arc<wagate::events::Event>> = Vec::new();
+    while seen.iter().filter(|e| e.name() == "message.received").count() < 60 {
+        seen.extend(until(&mut ev, "message.received").await);
+    }
+    seen.extend(until(&mut ev, "chat.updated").await);
+    seen.retain(|e| e.name() != "tenant.stats");
+    let seqs: Vec<u64> = seen.iter().map(|e| e.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[1] > w[0]), "{seqs:?}");
+    let received: Vec<Value> = seen.iter().filter(|e| e.name() == "message.received").map(|e| e.payload()).collect();
+    let texts: Vec<&str> = received.iter().map(|p| p["message"]["content"].as_str().unwrap()).collect();
+    assert_eq!(texts, (0..60).map(|i| format!("m{i}")).collect::<Vec<_>>(), "arrival order kept");
+    // Each message's event carries its chat as that message left it.
+    let mut unread: std::collections::HashMap<String, i64> = Default::default();
+    for (i, p) in received.iter().enumerate() {
+        let n = unread.entry(p["chat"]["jid"].as_str().unwrap().to_owned()).or_default();
+        *n += 1;
+        assert_eq!(p["chat"]["unreadCount"], *n, "message {i}: {p}");
+        assert_eq!(p["chat"]["lastMessage"], format!("m{i}"));
+        if i % 5 == 4 {
+            let quoted = &p["message"]["quoted"];
+            assert_eq!(quoted["waMessageId"], wa_ids[i - 3].as_str());
+            assert!(quoted["messageId"].is_string(), "the quoted message is found even in the same write: {p}");
+        }
+    }
+    // Every message.received is followed by its chat.updated, with the same chat.
+    for pair in seen.chunks(2) {
+        assert_eq!((pair[0].name(), pair[1].name()), ("message.received", "chat.updated"));
+        assert_eq!(pair[0].payload()["chat"], pair[1].payload()["chat"]);
+    }
+    let (_, chats) = gw.get("/api/v1/sessions/s1/chats", &t.api_key).await;
+    let mut counts: Vec<i64> = chats.as_array().unwrap().iter().map(|c| c["unreadCount"].as_i64().unwrap()).collect();
+    counts.sort();
+    assert_eq!(counts, vec![20, 40]);
+    let (_, stats) = gw.get("/api/v1/stats", &t.api_key).await;
+    assert_eq!((stats["messagesReceived"].as_i64(), stats["unread"].as_i64()), (Some(60), Some(60)), "{stats}");
 }

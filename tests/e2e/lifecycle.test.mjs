@@ -122,3 +122,35 @@ for (const transports of TRANSPORTS) test(`after a restart the connected session
     await rgw.close();
   }
 });
+
+test("SIGTERM while inbound messages are in flight: a clean stop, and nothing committed is lost", async () => {
+  // Several tries: the stop has to land while events are being fanned out.
+  for (let round = 0; round < 3; round++) {
+    const gw = await Gateway.start();
+    try {
+      const t = await gw.tenant("acme");
+      await gw.connectedSession(t, "busy", "+15550000088");
+      const token = await gw.token(t);
+      const s = await gw.connect({ auth: { token }, transports: ["websocket"] });
+      await emitWithAck(s, "session.subscribe", "busy");
+      const posts = [];
+      for (let i = 0; i < 300; i++) {
+        posts.push(gw.api("POST", "/api/v1/sim/sessions/busy/inbound", t.apiKey, { from: "+15551110000", text: `m${i}` }).catch(() => null));
+      }
+      await s.log.waitFor("message.received");
+      await gw.stop();
+      await Promise.all(posts);
+      assert.equal(gw.exit.code, 0, `exit: ${JSON.stringify(gw.exit)}`);
+      assert.doesNotMatch(gw.stderr, /panicked/, "no task panicked during the shutdown");
+      // Whatever was committed before the stop is in the journal after it.
+      await gw.launch();
+      const accepted = (await Promise.all(posts)).filter((r) => r?.status === 202).length;
+      const events = await gw.api("GET", "/api/v1/events?limit=1000", t.apiKey);
+      assert.equal(events.status, 200);
+      const received = events.body.events.filter((e) => e.event === "message.received").length;
+      assert.ok(received > 0 && received <= accepted, `${received} received of ${accepted} accepted`);
+    } finally {
+      await gw.close();
+    }
+  }
+});

@@ -97,6 +97,22 @@ for (const transports of TRANSPORTS) {
   });
 }
 
+test("a socket connected before its tenant bound a client-event plugin: unknown events, then the plugin's", async () => {
+  const late = await gw.tenant("late");
+  const s = await gw.connect({ transports: ["websocket"], auth: { token: await gw.token(late) } });
+  s.emit("relay:echo", { n: 1 });
+  const err = await s.log.waitFor("error", (p) => p.event === "relay:echo");
+  assert.equal(err.code, "unknown_event");
+  const bound = await gw.api("PUT", "/api/v1/tenant/plugins/relay", late.apiKey, { config: { label: "late" } });
+  assert.equal(bound.status, 200, JSON.stringify(bound.body));
+  // In the order sent, through the worker the first of them started.
+  for (let n = 2; n <= 4; n++) s.emit("relay:echo", { n });
+  for (let n = 2; n <= 4; n++) await s.log.waitFor("relay:echoed", (p) => p.payload.n === n);
+  const echoed = s.log.filter((e) => e.name === "relay:echoed").map((e) => e.payload.payload.n);
+  assert.deepEqual(echoed, [2, 3, 4]);
+  await gw.api("DELETE", "/api/v1/tenant/plugins/relay", late.apiKey);
+});
+
 test("a burst through a transform plugin arrives once per event, in commit order", async () => {
   // The fan-out hands queued events of a tenant to the plugin together (transform-batch).
   const id = "burst";

@@ -36,6 +36,8 @@ function binary() {
   return bin;
 }
 
+const STDERR_KEPT = 1 << 20;
+
 export class Gateway {
   constructor(dataDir, env) {
     this.dataDir = dataDir;
@@ -61,7 +63,13 @@ export class Gateway {
       WAGATE_LOG: process.env.WAGATE_E2E_LOG ?? "warn",
       ...this.env,
     };
-    this.proc = spawn(binary(), ["serve"], { env, stdio: ["ignore", "pipe", "inherit"] });
+    this.proc = spawn(binary(), ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    // Passed on as it comes, and the last of it kept for tests that read what the process said.
+    this.stderr = "";
+    this.proc.stderr.on("data", (chunk) => {
+      process.stderr.write(chunk);
+      this.stderr = (this.stderr + chunk).slice(-STDERR_KEPT);
+    });
     return new Promise((resolve, reject) => {
       let out = "";
       const timer = setTimeout(() => reject(new Error(`gateway did not start: ${out}`)), 15000);
@@ -80,15 +88,15 @@ export class Gateway {
     });
   }
 
-  /** Stops the process (SIGTERM, a graceful shutdown) and waits for it. */
+  /** Stops the process (SIGTERM, a graceful shutdown) and waits for it; `exit` is how it ended. */
   async stop(signal = "SIGTERM") {
     for (const s of this.sockets) s.disconnect();
     this.sockets = [];
     if (this.proc && this.proc.exitCode === null) {
       this.proc.removeAllListeners("exit");
-      const exited = new Promise((r) => this.proc.once("exit", r));
+      const exited = new Promise((r) => this.proc.once("exit", (code, sig) => r({ code, signal: sig })));
       this.proc.kill(signal);
-      await exited;
+      this.exit = await exited;
     }
     this.ready = false;
   }
