@@ -665,3 +665,27 @@ async fn a_burst_of_inbound_messages_is_recorded_in_order_with_its_chats_and_quo
     let (_, stats) = gw.get("/api/v1/stats", &t.api_key).await;
     assert_eq!((stats["messagesReceived"].as_i64(), stats["unread"].as_i64()), (Some(60), Some(60)), "{stats}");
 }
+
+#[tokio::test]
+async fn messages_that_arrived_before_a_disconnect_or_logout_are_kept() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    for (id, phone, action) in [("s1", "+15550000001", "disconnect"), ("s2", "+15550000002", "logout")] {
+        gw.connected_session(&t, id, phone).await;
+        // Posted without waiting for the session to record them, then the connection is taken
+        // down at once: whatever the phone had already received must still be stored.
+        for i in 0..30 {
+            let body = json!({ "from": "+15550002222", "text": format!("{id}-{i}") });
+            let (s, b) = gw.post(&format!("/api/v1/sim/sessions/{id}/inbound"), &t.api_key, body).await;
+            assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+        }
+        let (s, b) = gw.post(&format!("/api/v1/sessions/{id}/{action}"), &t.api_key, json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, chats) = gw.get(&format!("/api/v1/sessions/{id}/chats"), &t.api_key).await;
+        let chat = chats[0]["id"].as_str().unwrap_or_else(|| panic!("{action}: no chat: {chats}"));
+        let (_, msgs) = gw.get(&format!("/api/v1/sessions/{id}/chats/{chat}/messages?limit=100"), &t.api_key).await;
+        let mut texts: Vec<String> = msgs.as_array().unwrap_or_else(|| panic!("{msgs}")).iter().map(|m| m["content"].as_str().unwrap().to_owned()).collect();
+        texts.sort_by_key(|t| t.rsplit('-').next().unwrap().parse::<u32>().unwrap());
+        assert_eq!(texts, (0..30).map(|i| format!("{id}-{i}")).collect::<Vec<_>>(), "{action}");
+    }
+}

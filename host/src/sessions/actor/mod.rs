@@ -218,6 +218,28 @@ impl Actor {
         }
     }
 
+    /// What the connector delivered before a command takes the connection down already
+    /// happened on the phone: it is stored first, so a disconnect never drops a message that
+    /// arrived just ahead of it. Lifecycle events still queued are superseded by the command.
+    async fn keep_delivered(&mut self) {
+        while let Some(rx) = &mut self.events
+            && let Ok(ev) = rx.try_recv()
+        {
+            let result = match ev {
+                ConnectorEvent::Message(m) => self.inbound_burst(m).await,
+                ConnectorEvent::Qr { .. }
+                | ConnectorEvent::PairingCode { .. }
+                | ConnectorEvent::LoginTimedOut
+                | ConnectorEvent::PairSuccess { .. }
+                | ConnectorEvent::Connected { .. }
+                | ConnectorEvent::Disconnected(_)
+                | ConnectorEvent::Reconnecting(_) => continue,
+                ev => self.connector_event(ev).await,
+            };
+            self.log_failure(result);
+        }
+    }
+
     fn log_failure(&self, result: StoreResult<()>) {
         if let Err(e) = result {
             tracing::error!(session = %self.key, error = %e, "session state could not be saved");
@@ -283,6 +305,7 @@ impl Actor {
                 let _ = reply.send(r);
             }
             Command::Shutdown { reply } => {
+                self.keep_delivered().await;
                 self.close_connection().await;
                 let _ = reply.send(());
                 return false;
@@ -311,6 +334,7 @@ impl Actor {
 
     async fn disconnect(&mut self) -> StoreResult<()> {
         let was_active = self.conn.is_some() || self.reconnect_at.is_some();
+        self.keep_delivered().await;
         self.close_connection().await;
         self.reconnect_at = None;
         if !was_active && !self.session.status.is_active() {
@@ -325,6 +349,7 @@ impl Actor {
     }
 
     async fn logout(&mut self) -> StoreResult<()> {
+        self.keep_delivered().await;
         if let Some(conn) = self.conn.take() {
             conn.logout().await;
         }
