@@ -215,7 +215,9 @@ async function sustained(count = 6000) {
   // Two events per inbound (message.received, chat.updated) are shed together.
   const check = () => seen + shed / 2 >= count && finish();
   s.on("message.received", (p) => {
-    if (p.message.content.startsWith(prefix)) (seen += 1), check();
+    if (!p.message.content.startsWith(prefix)) return;
+    seen += 1;
+    check();
   });
   s.on("delivery.gap", (g) => {
     shed += g.count;

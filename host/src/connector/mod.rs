@@ -223,6 +223,23 @@ pub enum ConnectorEvent {
     Group(GroupEvent),
 }
 
+impl ConnectorEvent {
+    /// Events about the connection itself (login, connect, drop), as opposed to what happened
+    /// on the account; a command that takes the connection down supersedes them.
+    pub fn is_lifecycle(&self) -> bool {
+        matches!(
+            self,
+            ConnectorEvent::Qr { .. }
+                | ConnectorEvent::PairingCode { .. }
+                | ConnectorEvent::LoginTimedOut
+                | ConnectorEvent::PairSuccess { .. }
+                | ConnectorEvent::Connected { .. }
+                | ConnectorEvent::Disconnected(_)
+                | ConnectorEvent::Reconnecting(_)
+        )
+    }
+}
+
 /// An inbound message being marked read: WhatsApp's id for it and who sent it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unread {

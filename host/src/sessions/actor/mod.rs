@@ -194,20 +194,7 @@ impl Actor {
     /// `MAX_INBOUND_BATCH`, in order; a message with a file to fetch starts a write of its
     /// own, so the messages before it do not wait for the download.
     async fn inbound_burst(&mut self, first: InboundMessage) -> StoreResult<()> {
-        let mut batch = vec![first];
-        let mut after = None;
-        while batch.len() < MAX_INBOUND_BATCH
-            && let Some(rx) = &mut self.events
-            && let Ok(ev) = rx.try_recv()
-        {
-            match ev {
-                ConnectorEvent::Message(m) if m.details.media_source.is_none() => batch.push(m),
-                other => {
-                    after = Some(other);
-                    break;
-                }
-            }
-        }
+        let (batch, after) = self.take_burst(first);
         let result = self.inbound(batch).await;
         match after {
             None => result,
@@ -218,22 +205,42 @@ impl Actor {
         }
     }
 
+    /// `first` and the messages waiting behind it that share its write; the event that ended
+    /// the burst, if one was taken off the queue.
+    fn take_burst(&mut self, first: InboundMessage) -> (Vec<InboundMessage>, Option<ConnectorEvent>) {
+        let mut batch = vec![first];
+        while batch.len() < MAX_INBOUND_BATCH
+            && let Some(rx) = &mut self.events
+            && let Ok(ev) = rx.try_recv()
+        {
+            match ev {
+                ConnectorEvent::Message(m) if m.details.media_source.is_none() => batch.push(m),
+                other => return (batch, Some(other)),
+            }
+        }
+        (batch, None)
+    }
+
     /// What the connector delivered before a command takes the connection down already
     /// happened on the phone: it is stored first, so a disconnect never drops a message that
     /// arrived just ahead of it. Lifecycle events still queued are superseded by the command.
     async fn keep_delivered(&mut self) {
-        while let Some(rx) = &mut self.events
-            && let Ok(ev) = rx.try_recv()
-        {
+        let mut next = None;
+        loop {
+            let ev = match next.take() {
+                Some(ev) => ev,
+                None => match self.events.as_mut().map(|rx| rx.try_recv()) {
+                    Some(Ok(ev)) => ev,
+                    _ => return,
+                },
+            };
             let result = match ev {
-                ConnectorEvent::Message(m) => self.inbound_burst(m).await,
-                ConnectorEvent::Qr { .. }
-                | ConnectorEvent::PairingCode { .. }
-                | ConnectorEvent::LoginTimedOut
-                | ConnectorEvent::PairSuccess { .. }
-                | ConnectorEvent::Connected { .. }
-                | ConnectorEvent::Disconnected(_)
-                | ConnectorEvent::Reconnecting(_) => continue,
+                ConnectorEvent::Message(m) => {
+                    let (batch, after) = self.take_burst(m);
+                    next = after;
+                    self.inbound(batch).await
+                }
+                ev if ev.is_lifecycle() => continue,
                 ev => self.connector_event(ev).await,
             };
             self.log_failure(result);
