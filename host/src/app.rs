@@ -180,11 +180,11 @@ impl Gateway {
             marks: marks.clone(),
         };
         let rt_for_guard = rt.clone();
-        let (sio_layer, io) = realtime::build(rt, config.max_body_bytes);
+        let (sio_layer, io) = realtime::build(rt, config.max_body_bytes, config.events.socket_buffer);
         let revocations = Revocations::default();
         let mut tasks = vec![
             realtime::spawn_guard(io.clone(), rt_for_guard, &revocations),
-            realtime::spawn_fanout(io.clone(), plugins.clone(), marks, &bus, config.events.lane_depth),
+            realtime::spawn_fanout(io.clone(), plugins.clone(), marks, store.clone(), &bus, config.events.lane_depth),
             realtime::spawn_bots(io.clone(), plugins.clone(), sessions.clone(), &bus, config.events.lane_depth),
             spawn_rate_pruning(rates.clone()),
             crate::events::retention::spawn_pruning(store.clone(), config.events.clone()),

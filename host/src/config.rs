@@ -257,6 +257,10 @@ pub struct EventsConfig {
     /// Events of one tenant waiting for live delivery (and, separately, for its bots); beyond
     /// it the newest are not delivered live and sockets get `delivery.gap`.
     pub lane_depth: usize,
+    /// Packets waiting to be written to one socket's connection; a socket that falls further
+    /// behind leaves its rooms and catches up from the journal. Idle sockets hold only a
+    /// fraction of it.
+    pub socket_buffer: usize,
     /// Journaled events older than this are pruned (0: kept until `retention_count` drops them).
     pub retention_secs: u64,
     /// Events of one tenant kept in the journal at most; the oldest beyond are pruned (0: no count limit).
@@ -388,6 +392,7 @@ impl Default for EventsConfig {
         Self {
             stats_interval_ms: 1_000,
             lane_depth: 1_024,
+            socket_buffer: 1_024,
             retention_secs: 7 * 24 * 3600,
             retention_count: 100_000,
             prune_interval_secs: 60,
@@ -456,6 +461,9 @@ impl Config {
         self.quotas.check().map_err(ConfigError::Invalid)?;
         if self.events.lane_depth == 0 {
             return Err(ConfigError::Invalid("events.lane_depth must be at least 1".into()));
+        }
+        if self.events.socket_buffer == 0 {
+            return Err(ConfigError::Invalid("events.socket_buffer must be at least 1".into()));
         }
         if self.auth.max_token_ttl_secs == 0 || self.auth.max_token_ttl_secs > MAX_TOKEN_TTL_SECS {
             return Err(ConfigError::Invalid(format!(

@@ -151,3 +151,66 @@ describe("a journal that keeps 10 events per tenant", () => {
     await s.log.waitFor("message.received", (p) => p.message.content === "live");
   });
 });
+
+describe("sockets whose connection falls behind (a socket buffer of 4 packets)", () => {
+  let slow, t;
+  before(async () => {
+    slow = await Gateway.start({ WAGATE_EVENTS__SOCKET_BUFFER: "4" });
+    t = await slow.tenant("acme");
+    await slow.connectedSession(t, "s1");
+  });
+  after(() => slow.close());
+  const send = (text) => slow.api("POST", "/api/v1/sim/sessions/s1/inbound", t.apiKey, { from: CONTACT, text });
+  /** The seqs of the journal's message.received whose text starts with `prefix`, in order. */
+  async function journalled(prefix) {
+    const found = [];
+    for (let after = 0; ; ) {
+      const page = (await slow.api("GET", `/api/v1/events?afterSeq=${after}&limit=1000`, t.apiKey)).body;
+      if (!page.events.length) return found;
+      for (const e of page.events) if (e.event === "message.received" && e.payload.message.content.startsWith(prefix)) found.push(e.seq);
+      after = page.lastSeq;
+    }
+  }
+  const received = (log, prefix) =>
+    log.filter((e) => e.name === "message.received" && e.payload.message.content.startsWith(prefix)).map((e) => e.payload.seq);
+
+  test("a socket that cannot take a burst live catches up from the journal: all of it, in order, once; then it is live again", async () => {
+    const s = await slow.connect({ transports: ["websocket"], auth: { token: await slow.token(t) } });
+    await emitWithAck(s, "session.subscribe", "s1");
+    // Bursts that arrive together are committed and fanned out together: far more than four
+    // packets for the socket at once. Until the gateway says a socket fell behind.
+    let sent = 0;
+    for (let round = 0; round < 5 && !slow.stderr.includes("fell behind"); round++) {
+      await Promise.all(Array.from({ length: 100 }, () => send(`burst ${sent++}`)));
+      await s.log.waitFor("message.received", (p) => p.message.content === `burst ${sent - 1}`, 15000);
+    }
+    assert.match(slow.stderr, /a socket fell behind; it catches up from the journal/);
+    const journal = await journalled("burst ");
+    assert.equal(journal.length, sent);
+    for (let i = 0; i < 300 && received(s.log, "burst ").length < journal.length; i++) await sleep(50);
+    await sleep(200);
+    assert.deepEqual(received(s.log, "burst "), journal, "every message.received of the journal, in order, once");
+    strictlyIncreasing(seqs(s.log), "all events");
+    assert.equal(s.log.filter((e) => e.name === "delivery.gap").length, 0);
+    await send("live again");
+    await s.log.waitFor("message.received", (p) => p.message.content === "live again");
+  });
+
+  test("a resume replays more than the socket's buffer holds without dropping any of it", async () => {
+    const token = await slow.token(t);
+    const first = await slow.connect({ transports: ["websocket"], auth: { token } });
+    await emitWithAck(first, "session.subscribe", "s1");
+    await send("seen");
+    await first.log.waitFor("message.received", (p) => p.message.content === "seen");
+    const last = Math.max(...seqs(first.log));
+    first.disconnect();
+    for (let i = 0; i < 200; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => send(`missed ${i + j}`)));
+    const again = await slow.connect({ transports: ["websocket"], auth: { token, lastSeq: last, sessions: ["s1"] } });
+    const resumed = await again.log.waitFor("session.resumed", () => true, 15000);
+    assert.ok(resumed.replayed >= 200, JSON.stringify(resumed));
+    const journal = await journalled("missed ");
+    assert.equal(journal.length, 200);
+    assert.deepEqual(received(again.log, "missed "), journal, "the whole replay, in order");
+    strictlyIncreasing(seqs(again.log), "replayed events");
+  });
+});

@@ -6,6 +6,7 @@ use socketioxide::extract::SocketRef;
 
 use std::sync::Arc;
 
+use super::emit::{Encoded, Outcome};
 use crate::auth::{Identity, SessionAccess};
 use crate::model::SessionKey;
 use crate::plugins::{Delivery, HostAction, Target};
@@ -14,10 +15,13 @@ use crate::sessions::{SessionError, Sessions, compose};
 pub async fn deliver(io: &SocketIo, caller: Option<&SocketRef>, d: Delivery) {
     match d.target {
         Target::Rooms(rooms) => {
-            if let Some(op) = super::broadcast::to(io, rooms)
-                && let Err(e) = op.emit(&d.event, &d.payload).await
-            {
-                tracing::warn!(event = %d.event, error = %e, "plugin emit failed");
+            // Not in the journal in this shape, so not replayable: a socket too far behind
+            // misses it, and the log says which.
+            let encoded = Encoded::new(&d.event, &d.payload);
+            for s in super::broadcast::sockets_in_any(io, rooms) {
+                if encoded.try_emit(&s) == Outcome::Full {
+                    tracing::warn!(sid = %s.id, event = %d.event, "a socket's buffer is full: it missed a plugin event");
+                }
             }
         }
         Target::Caller => {

@@ -19,7 +19,12 @@ pub fn all_sockets(io: &SocketIo) -> Vec<SocketRef> {
 
 /// The sockets in `room`, none once Socket.IO is closed.
 pub fn sockets_in(io: &SocketIo, room: String) -> Vec<SocketRef> {
-    to(io, vec![room]).map(|op| op.sockets()).unwrap_or_default()
+    sockets_in_any(io, vec![room])
+}
+
+/// The sockets in any of `rooms`, each once; none once Socket.IO is closed.
+pub fn sockets_in_any(io: &SocketIo, rooms: Vec<String>) -> Vec<SocketRef> {
+    to(io, rooms).map(|op| op.sockets()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -3,13 +3,15 @@ use std::sync::Arc;
 use serde_json::json;
 use socketioxide::SocketIo;
 
+use super::emit::{Encoded, Outcome};
 use super::lanes::{self, Gap, LaneWork};
 use super::resume::Marks;
-use super::{actions, broadcast, rooms};
+use super::{actions, broadcast, catch_up, rooms};
 use crate::events::{Event, EventBus};
 use crate::model::SessionKey;
 use crate::plugins::{MAX_BATCH, Plugins};
 use crate::sessions::Sessions;
+use crate::store::Store;
 
 /// The canonical dialect's rooms for an event (docs/events.md).
 pub(super) fn canonical_rooms(ev: &Event) -> Vec<String> {
@@ -25,12 +27,14 @@ pub(super) fn canonical_rooms(ev: &Event) -> Vec<String> {
 
 /// Delivers a tenant's committed events to its sockets, in commit order: through the tenant's
 /// transform plugins when it has any, in the canonical dialect otherwise. Whatever has queued
-/// up meanwhile is taken at once, so a tenant's burst shares plugin calls.
+/// up meanwhile is taken at once, so a tenant's burst shares plugin calls. A socket that
+/// cannot take an event catches up from the journal (`catch_up.rs`) instead of losing it.
 #[derive(Clone)]
 struct Fanout {
     io: SocketIo,
     plugins: Plugins,
     marks: Marks,
+    store: Store,
 }
 
 impl LaneWork for Fanout {
@@ -41,11 +45,14 @@ impl LaneWork for Fanout {
         let mark = self.marks.of(&tenant);
         let _emitting = mark.lock.lock().await;
         for (ev, out) in events.into_iter().zip(transformed) {
-            if out.canonical
-                && let Some(op) = broadcast::to(&self.io, canonical_rooms(&ev))
-                && let Err(e) = op.emit(ev.name(), &*ev).await
-            {
-                tracing::warn!(event = ev.name(), error = %e, "socket.io emit failed");
+            if out.canonical {
+                // Each socket on its own (not a broadcast), to know which ones were full.
+                let encoded = Encoded::event(&ev);
+                for s in broadcast::sockets_in_any(&self.io, canonical_rooms(&ev)) {
+                    if encoded.try_emit(&s) == Outcome::Full {
+                        catch_up::fall_behind(&s, &self.store, &self.marks, &tenant, ev.seq);
+                    }
+                }
             }
             for d in out.deliveries {
                 actions::deliver(&self.io, None, d).await;
@@ -71,10 +78,11 @@ pub fn spawn_fanout(
     io: SocketIo,
     plugins: Plugins,
     marks: Marks,
+    store: Store,
     bus: &EventBus,
     lane_depth: usize,
 ) -> tokio::task::JoinHandle<()> {
-    lanes::spawn_lanes(bus.subscribe(), lane_depth, MAX_BATCH, Fanout { io, plugins, marks })
+    lanes::spawn_lanes(bus.subscribe(), lane_depth, MAX_BATCH, Fanout { io, plugins, marks, store })
 }
 
 /// Runs the tenants' bots on every committed event and carries out their actions, in lanes of

@@ -3,7 +3,9 @@
 
 mod actions;
 mod broadcast;
+mod catch_up;
 mod client_events;
+mod emit;
 mod fanout;
 mod guard;
 mod lanes;
@@ -48,7 +50,7 @@ pub struct Realtime {
 /// `max_payload` bounds what one client may make the server hold before anything is checked,
 /// on every transport: a long-polling body, a WebSocket message and each of its frames, and
 /// the binary attachments of one packet. A WebSocket message beyond it closes the transport.
-pub fn build(rt: Realtime, max_payload: usize) -> (SocketIoLayer, SocketIo) {
+pub fn build(rt: Realtime, max_payload: usize, socket_buffer: usize) -> (SocketIoLayer, SocketIo) {
     let parser = ParserConfig::common().max_incoming_binary_buf_size(max_payload);
     let (layer, io) = SocketIo::builder()
         .req_path("/socket.io")
@@ -57,6 +59,7 @@ pub fn build(rt: Realtime, max_payload: usize) -> (SocketIoLayer, SocketIo) {
         .ws_max_frame_size(max_payload)
         .with_parser(parser)
         .ack_timeout(Duration::from_secs(5))
+        .max_buffer_size(socket_buffer)
         .with_state(rt)
         .build_layer();
     io.ns("/", on_connect.with(handshake::authenticate));

@@ -12,9 +12,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use socketioxide::extract::SocketRef;
 
+use super::emit;
 use super::fanout::canonical_rooms;
 use crate::events::Event;
 use crate::store::{Store, StoreError, journal};
@@ -112,6 +114,14 @@ pub enum ResumeError {
     TooFarBehind,
     #[error("cannot read the journal")]
     Store(#[from] StoreError),
+    #[error("the socket closed")]
+    Gone,
+}
+
+impl From<emit::Gone> for ResumeError {
+    fn from(_: emit::Gone) -> Self {
+        ResumeError::Gone
+    }
 }
 
 impl ResumeError {
@@ -119,7 +129,7 @@ impl ResumeError {
         match self {
             ResumeError::Pruned(..) => "seq_pruned",
             ResumeError::TooFarBehind => "too_far_behind",
-            ResumeError::Store(_) => "internal",
+            ResumeError::Store(_) | ResumeError::Gone => "internal",
         }
     }
 }
@@ -140,7 +150,8 @@ impl Resumed {
 /// Sends the socket every event after `last_seq` of `rooms` that it has not had live (`held`:
 /// rooms it was in, with their join marks), then joins it to them. The socket must have left
 /// them. Refused (and nothing sent, nothing joined) when the journal no longer holds every
-/// event after `last_seq`, or too many of them.
+/// event after `last_seq`, or too many of them. The replay goes as fast as the socket's
+/// connection takes it: nothing is dropped for a full buffer.
 pub async fn resume(
     s: &SocketRef,
     store: &Store,
@@ -178,8 +189,9 @@ pub async fn resume(
                 sent_up_to = row.seq as u64;
                 let event = row.event()?;
                 if owed(&event, rooms, held) {
-                    let payload: Value = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
-                    let _ = s.emit(event.name(), &payload);
+                    // The journal keeps the payload as it was emitted live.
+                    let payload = RawValue::from_string(row.payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    emit::paced(s, event.name(), &payload).await?;
                     replayed += 1;
                 }
             }
