@@ -8,10 +8,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde_json::json;
 use socketioxide::extract::SocketRef;
 
 use super::emit::{self, Outcome};
+use super::lanes::{GAP_EVENT, Gap};
 use super::resume::{self, Joined, Marks, ResumeError};
 use crate::store::Store;
 
@@ -44,9 +44,8 @@ async fn rejoin_after_gap(s: &SocketRef, marks: &Marks, tenant: &str, from_seq: 
     loop {
         {
             let _emitting = mark.lock.lock().await;
-            let to_seq = mark.emitted();
-            let notice = json!({ "tenantId": tenant, "fromSeq": from_seq, "toSeq": to_seq, "count": to_seq + 1 - from_seq });
-            match emit::try_emit(s, "delivery.gap", &notice) {
+            let gap = Gap::span(from_seq, mark.emitted());
+            match emit::try_emit(s, GAP_EVENT, &gap.notice(tenant)) {
                 Outcome::Sent => {
                     for room in rooms {
                         Joined::join(s, &mark, room);

@@ -1,10 +1,9 @@
 use std::sync::Arc;
 
-use serde_json::json;
 use socketioxide::SocketIo;
 
 use super::emit::{Encoded, Outcome};
-use super::lanes::{self, Gap, LaneWork};
+use super::lanes::{self, GAP_EVENT, Gap, LaneWork};
 use super::resume::Marks;
 use super::{actions, broadcast, catch_up, rooms};
 use crate::events::{Event, EventBus};
@@ -63,9 +62,8 @@ impl LaneWork for Fanout {
 
     /// Every socket of the tenant learns which `seq`s it missed, to read them over REST.
     async fn gap(&self, tenant: &str, gap: Gap) {
-        let notice = json!({ "tenantId": tenant, "fromSeq": gap.from_seq, "toSeq": gap.to_seq, "count": gap.count });
         if let Some(op) = broadcast::to(&self.io, vec![rooms::tenant(tenant)])
-            && let Err(e) = op.emit("delivery.gap", &notice).await
+            && let Err(e) = op.emit(GAP_EVENT, &gap.notice(tenant)).await
         {
             tracing::warn!(error = %e, "socket.io emit failed");
         }

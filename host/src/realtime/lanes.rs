@@ -11,6 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Serialize;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
 use crate::events::Event;
@@ -24,6 +25,30 @@ pub struct Gap {
     pub from_seq: u64,
     pub to_seq: u64,
     pub count: u64,
+}
+
+/// The Socket.IO event that announces a gap to a client (docs/events.md).
+pub const GAP_EVENT: &str = "delivery.gap";
+
+/// What a client reads in a `delivery.gap` event.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GapNotice<'a> {
+    pub tenant_id: &'a str,
+    pub from_seq: u64,
+    pub to_seq: u64,
+    pub count: u64,
+}
+
+impl Gap {
+    /// Every `seq` from `from_seq` to `to_seq`, none delivered.
+    pub fn span(from_seq: u64, to_seq: u64) -> Self {
+        Gap { from_seq, to_seq, count: to_seq + 1 - from_seq }
+    }
+
+    pub fn notice(self, tenant_id: &str) -> GapNotice<'_> {
+        GapNotice { tenant_id, from_seq: self.from_seq, to_seq: self.to_seq, count: self.count }
+    }
 }
 
 /// What a lane does with its tenant's events.
@@ -122,6 +147,12 @@ mod tests {
     use crate::model::TenantStats;
     use std::sync::Mutex;
     use std::time::Instant;
+
+    #[test]
+    fn a_gap_notice_names_every_missed_seq() {
+        let notice = serde_json::to_value(Gap::span(3, 7).notice("acme")).unwrap();
+        assert_eq!(notice, serde_json::json!({ "tenantId": "acme", "fromSeq": 3, "toSeq": 7, "count": 5 }));
+    }
 
     #[derive(Clone, Default)]
     struct Recorder {
