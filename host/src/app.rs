@@ -20,6 +20,8 @@ use crate::connector::Connector;
 use crate::connector::sim::{SimConnector, SimWorld};
 use crate::events::{EventBus, Journal, spawn_stats_publisher};
 use crate::media::MediaStore;
+use crate::metrics::Metrics;
+use crate::metrics::requests::RequestMetrics;
 use crate::plugins::{Plugins, Watcher};
 use crate::quotas::{Connections, Rates};
 use crate::realtime::{self, Realtime};
@@ -182,9 +184,29 @@ impl Gateway {
         let rt_for_guard = rt.clone();
         let (sio_layer, io) = realtime::build(rt, config.max_body_bytes, config.events.socket_buffer);
         let revocations = Revocations::default();
+        let fanout_metrics = realtime::FanoutMetrics::default();
+        let requests = RequestMetrics::default();
+        let metrics = Arc::new(Metrics::new(
+            |registry| {
+                requests.register(registry);
+                bus.register_metrics(registry);
+                fanout_metrics.register(registry);
+                plugins.register_metrics(registry);
+                store.register_metrics(registry);
+            },
+            crate::metrics::Sources { store: store.clone(), io: io.clone(), plugins: plugins.clone() },
+        ));
         let mut tasks = vec![
             realtime::spawn_guard(io.clone(), rt_for_guard, &revocations),
-            realtime::spawn_fanout(io.clone(), plugins.clone(), marks, store.clone(), &bus, config.events.lane_depth),
+            realtime::spawn_fanout(
+                io.clone(),
+                plugins.clone(),
+                marks,
+                store.clone(),
+                &bus,
+                config.events.lane_depth,
+                fanout_metrics,
+            ),
             realtime::spawn_bots(io.clone(), plugins.clone(), sessions.clone(), &bus, config.events.lane_depth),
             spawn_rate_pruning(rates.clone()),
             crate::events::retention::spawn_pruning(store.clone(), config.events.clone()),
@@ -213,6 +235,8 @@ impl Gateway {
             revocations,
             rates,
             webhooks,
+            metrics,
+            requests,
         };
         // One Socket.IO service in front of the whole router: `Router::layer` would build a
         // separate engine (session table) per route, and polling requests would get lost.
@@ -228,7 +252,7 @@ impl Gateway {
     /// Serves until `shutdown` resolves, then closes every WhatsApp connection without
     /// touching stored statuses, so connected sessions resume on the next start.
     pub async fn serve(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
@@ -248,6 +272,16 @@ impl Gateway {
                 tracing::debug!(error = %e, "TCP_NODELAY not set");
             }
         });
+        if let Some(addr) = self.state.config.metrics.listen {
+            let metrics_listener = TcpListener::bind(addr).await?;
+            tracing::info!(%addr, "metrics listening (no key: keep this address private)");
+            let router = api::metrics_router(self.state.metrics.clone());
+            self.tasks.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(metrics_listener, router).await {
+                    tracing::error!(error = %e, "metrics listener stopped");
+                }
+            }));
+        }
         let server = axum::serve(listener, self.router.clone()).with_graceful_shutdown(async move {
             shutdown.await;
             sessions.shutdown().await;

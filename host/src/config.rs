@@ -50,6 +50,7 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub media: MediaConfig,
     pub webhooks: WebhooksConfig,
+    pub metrics: MetricsConfig,
     /// Default limits of every tenant; the operator overrides them per tenant.
     pub quotas: crate::quotas::Limits,
 }
@@ -269,6 +270,15 @@ pub struct EventsConfig {
     pub prune_interval_secs: u64,
 }
 
+/// Prometheus metrics (docs/operations.md). `GET /metrics` on the main listener always asks
+/// for the admin key; `listen` adds a listener that serves only `/metrics`, without a key, for
+/// a scraper on a private network.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub listen: Option<SocketAddr>,
+}
+
 /// Webhook delivery (docs/webhooks.md).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -320,6 +330,7 @@ impl Default for Config {
             plugins: PluginsConfig::default(),
             media: MediaConfig::default(),
             webhooks: WebhooksConfig::default(),
+            metrics: MetricsConfig::default(),
             quotas: crate::quotas::Limits::default(),
         }
     }

@@ -13,6 +13,7 @@ pub mod data_dir;
 pub mod egress;
 pub mod events;
 pub mod media;
+pub mod metrics;
 pub mod model;
 pub mod plugins;
 pub mod quotas;

@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::{ADMIN, TestGateway};
 use serde_json::json;
+use tower::ServiceExt;
 
 #[tokio::test]
 async fn operator_routes_need_the_admin_key() {
@@ -289,4 +290,72 @@ async fn cors_origins_are_configurable() {
     let resp = tower::ServiceExt::oneshot(gw.router.clone(), poll).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["access-control-allow-origin"], "https://app.example");
+}
+
+/// The text `GET /metrics` answers the admin with.
+async fn scrape(gw: &TestGateway) -> String {
+    let (s, body) = gw.get("/metrics", ADMIN).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    body.as_str().expect("metrics are text").to_owned()
+}
+
+/// The value of the series that starts with `series` (name and labels), if it is there.
+fn value_of(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.split(' ').next()?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_are_for_the_operator_and_count_what_happened() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    // Only the admin key reads them.
+    let (s, b) = gw.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("missing_token")));
+    let (s, b) = gw.get("/metrics", &t.api_key).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_admin_key")));
+    let resp = gw
+        .router
+        .clone()
+        .oneshot(Request::get("/metrics").header("authorization", format!("Bearer {ADMIN}")).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+
+    gw.connected_session(&t, "s1", "+15550000001").await;
+    let (s, _) =
+        gw.post("/api/v1/sim/sessions/s1/inbound", &t.api_key, json!({ "from": "+15559990000", "text": "hi" })).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    gw.get("/api/v1/sessions/nope", &t.api_key).await;
+    // The fan-out runs on its own task: wait until it has handed the event on.
+    let mut text = scrape(&gw).await;
+    for _ in 0..50 {
+        if value_of(&text, r#"wagate_events_delivered_total{event="message.received"}"#).is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        text = scrape(&gw).await;
+    }
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    let has = |series: &str, at_least: f64| {
+        let v = value_of(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+        assert!(v >= at_least, "{series} = {v}, expected at least {at_least}");
+    };
+    has(r#"wagate_sessions{connector="sim",status="CONNECTED"}"#, 1.0);
+    has("wagate_sockets", 0.0);
+    has(r#"wagate_events_committed_total{event="message.received"}"#, 1.0);
+    has(r#"wagate_events_committed_total{event="session.status"}"#, 1.0);
+    has(r#"wagate_events_delivered_total{event="message.received"}"#, 1.0);
+    has("wagate_fanout_latency_seconds_count", 1.0);
+    has(r#"wagate_bus_queued{consumer="fanout"}"#, 0.0);
+    has(r#"wagate_http_requests_total{method="POST",route="/api/v1/sim/sessions/{id}/inbound",status="202"}"#, 1.0);
+    has(r#"wagate_http_requests_total{method="GET",route="/api/v1/sessions/{id}",status="404"}"#, 1.0);
+    has(r#"wagate_http_request_duration_seconds_count{method="POST",route="/api/v1/tenants"}"#, 1.0);
+    has("wagate_store_write_seconds_count", 1.0);
+    has("wagate_store_write_wait_seconds_count", 1.0);
+    // A path no route matched is one series, whatever the path was.
+    gw.get("/api/v1/no/such/thing-1", &t.api_key).await;
+    gw.get("/api/v1/no/such/thing-2", &t.api_key).await;
+    let text = scrape(&gw).await;
+    assert!(!text.contains("thing-1"), "raw paths never become labels");
+    assert!(value_of(&text, r#"wagate_http_requests_total{method="GET",route="unmatched",status="404"}"#).unwrap() >= 2.0);
 }

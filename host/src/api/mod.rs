@@ -7,6 +7,7 @@ mod extract;
 mod groups;
 mod health;
 mod messages;
+mod metrics;
 mod plugins;
 mod presence;
 mod sessions;
@@ -19,6 +20,7 @@ mod tokens;
 mod webhooks;
 
 pub use error::{ApiError, ApiResult};
+pub use metrics::standalone as metrics_router;
 pub use state::AppState;
 
 use axum::extract::DefaultBodyLimit;
@@ -52,7 +54,7 @@ use utoipa_scalar::{Scalar, Servable};
         (name = "webhooks", description = "Tenant administrator: HTTP endpoints that get the tenant's events, signed, at least once"),
         (name = "events", description = "Tenant: the journal of committed events"),
         (name = "simulator", description = "The phone side of the built-in simulator (sessions with connector `sim`)"),
-        (name = "health", description = "Liveness and readiness"),
+        (name = "health", description = "Liveness, readiness and metrics"),
     )
 )]
 struct ApiDoc;
@@ -75,6 +77,7 @@ impl Modify for Security {
 fn documented_routes(with_sim: bool) -> OpenApiRouter<AppState> {
     let routes = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::routes())
+        .merge(metrics::routes())
         .merge(tenants::routes())
         .merge(tenant::routes())
         .merge(tokens::routes())
@@ -97,6 +100,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = documented_routes(state.config.sim.enabled).split_for_parts();
     let spec = openapi.clone();
+    let requests = state.requests.clone();
     api.with_state(state)
         .route("/openapi.json", axum::routing::get(move || async move { Json(spec) }))
         .merge(Scalar::with_url("/docs", openapi))
@@ -104,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
         })
+        .layer(axum::middleware::from_fn_with_state(requests, crate::metrics::requests::record))
 }
 
 /// Layers every route shares, Socket.IO's included: body limit and CORS.

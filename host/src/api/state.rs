@@ -4,6 +4,8 @@ use crate::auth::{AdminKey, Revocations, TenantDirectory};
 use crate::config::Config;
 use crate::connector::sim::SimWorld;
 use crate::media::MediaStore;
+use crate::metrics::Metrics;
+use crate::metrics::requests::RequestMetrics;
 use crate::media::links::MediaLinks;
 use crate::plugins::Plugins;
 use crate::quotas::Rates;
@@ -30,4 +32,8 @@ pub struct AppState {
     /// Request rates per credential (and the other rates of the gateway).
     pub rates: Rates,
     pub webhooks: Webhooks,
+    /// What `GET /metrics` renders.
+    pub metrics: Arc<Metrics>,
+    /// REST requests by route and status (the router's outermost layer records them).
+    pub requests: RequestMetrics,
 }

@@ -7,7 +7,7 @@ mod journal;
 pub mod retention;
 mod stats;
 
-pub use bus::EventBus;
+pub use bus::{EventBus, Subscription};
 pub use journal::{EventDraft, Journal};
 pub use stats::spawn_stats_publisher;
 

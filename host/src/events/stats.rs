@@ -8,7 +8,7 @@ use crate::store::{Store, StoreError, tenants};
 /// Publishes `tenant.stats` when a tenant's counters changed, at most once per interval:
 /// a burst of 1,000 messages yields a handful of stats events, not 1,000.
 pub fn spawn_stats_publisher(store: Store, journal: Journal, interval: Duration) -> tokio::task::JoinHandle<()> {
-    let mut events = journal.bus().subscribe();
+    let mut events = journal.bus().subscribe("stats");
     tokio::spawn(async move {
         let mut dirty: HashSet<String> = HashSet::new();
         let mut last: HashMap<String, TenantStats> = HashMap::new();

@@ -4,10 +4,16 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::manifest::Hook;
+use crate::metrics::{HookLabels, latency_histogram};
 
 /// Percentiles come from the most recent calls only, so they follow the current version.
 const WINDOW: usize = 1024;
@@ -68,5 +74,62 @@ impl Metrics {
                 (*hook, HookView { calls: h.calls, errors: h.errors, p50_us: pct(0.5), p99_us: pct(0.99) })
             })
             .collect()
+    }
+}
+
+/// The same calls as Prometheus series, by plugin and hook, and the outcome of every load.
+#[derive(Clone)]
+pub struct Exported {
+    calls: Family<HookLabels, Counter>,
+    errors: Family<HookLabels, Counter>,
+    latency: Family<HookLabels, Histogram, fn() -> Histogram>,
+    loads: Family<LoadLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LoadLabels {
+    plugin: String,
+    outcome: &'static str,
+}
+
+impl Default for Exported {
+    fn default() -> Self {
+        Self {
+            calls: Family::default(),
+            errors: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+            loads: Family::default(),
+        }
+    }
+}
+
+impl Exported {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register("plugin_calls", "Events plugin hooks handled, by plugin and hook", self.calls.clone());
+        registry.register("plugin_errors", "Of those, the ones the plugin failed on", self.errors.clone());
+        registry.register(
+            "plugin_call_duration_seconds",
+            "Duration of one hook call (a transform batch is one call)",
+            self.latency.clone(),
+        );
+        registry.register(
+            "plugin_loads",
+            "Plugin folder (re)loads by outcome: loaded, refused, unchanged, unloaded",
+            self.loads.clone(),
+        );
+    }
+
+    pub fn call(&self, plugin: &str, hook: Hook, took: Duration, events: usize, failed: bool) {
+        let labels = HookLabels { plugin: plugin.to_owned(), hook: hook.name().to_owned() };
+        let events = events.max(1) as u64;
+        self.calls.get_or_create(&labels).inc_by(events);
+        if failed {
+            self.errors.get_or_create(&labels).inc_by(events);
+        }
+        self.latency.get_or_create(&labels).observe(took.as_secs_f64());
+    }
+
+    pub fn load(&self, plugin: &str, outcome: &'static str) {
+        self.loads.get_or_create(&LoadLabels { plugin: plugin.to_owned(), outcome }).inc();
     }
 }

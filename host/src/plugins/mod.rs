@@ -138,6 +138,7 @@ struct Inner {
     directory: TenantDirectory,
     rates: Rates,
     media: MediaAccess,
+    exported: metrics::Exported,
 }
 
 #[derive(Clone)]
@@ -175,6 +176,7 @@ impl Plugins {
                 directory,
                 rates,
                 media,
+                exported: Default::default(),
             }),
         };
         for name in plugins.inner.registry.folders() {
@@ -195,6 +197,25 @@ impl Plugins {
     /// and `init` is run with every enabled binding's config before it is swapped in. A folder
     /// that is gone unloads the plugin. One reload runs at a time.
     pub async fn reload(&self, name: &str) -> ReloadOutcome {
+        let outcome = self.load_folder(name).await;
+        let counted = match &outcome {
+            ReloadOutcome::Loaded { .. } => "loaded",
+            ReloadOutcome::Unchanged => "unchanged",
+            ReloadOutcome::Unloaded => "unloaded",
+            ReloadOutcome::Refused(_) => "refused",
+            // A name that never was a plugin is not a series.
+            ReloadOutcome::Missing => return outcome,
+        };
+        self.inner.exported.load(name, counted);
+        outcome
+    }
+
+    /// Adds the plugins' Prometheus series (calls, errors, latency, loads) to `registry`.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.inner.exported.register(registry);
+    }
+
+    async fn load_folder(&self, name: &str) -> ReloadOutcome {
         let _one_at_a_time = self.inner.reload_lock.lock().await;
         let registry = &self.inner.registry;
         if !registry.dir.join(name).is_dir() {
@@ -290,6 +311,15 @@ impl Plugins {
     fn bindings_of(&self, plugin: &str) -> Vec<Arc<Binding>> {
         let map = self.inner.bindings.read().expect("bindings lock");
         map.values().flatten().filter(|b| b.plugin == plugin).cloned().collect()
+    }
+
+    /// Every binding's breaker state, as (tenant, plugin, state) (metrics).
+    pub fn breakers(&self) -> Vec<(String, String, BreakerState)> {
+        let map = self.inner.bindings.read().expect("bindings lock");
+        map.values()
+            .flatten()
+            .map(|b| (b.tenant.clone(), b.plugin.clone(), b.breaker.lock().expect("breaker lock").view().state))
+            .collect()
     }
 
     pub fn tenant_bindings(&self, tenant: &str) -> Vec<BindingView> {
@@ -441,7 +471,9 @@ impl Plugins {
             *warm = None;
         }
         drop(warm);
-        metrics.record(hook, started.elapsed(), req.events(), result.is_err());
+        let took = started.elapsed();
+        metrics.record(hook, took, req.events(), result.is_err());
+        self.inner.exported.call(&b.plugin, hook, took, req.events(), result.is_err());
         let mut breaker = b.breaker.lock().expect("breaker lock");
         match result {
             Ok(v) => {

@@ -1,5 +1,10 @@
 use std::sync::Arc;
 
+use chrono::Utc;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use socketioxide::SocketIo;
 
 use super::emit::{Encoded, Outcome};
@@ -7,6 +12,7 @@ use super::lanes::{self, GAP_EVENT, Gap, LaneWork};
 use super::resume::Marks;
 use super::{actions, broadcast, catch_up, rooms};
 use crate::events::{Event, EventBus};
+use crate::metrics::{EventLabels, latency_histogram};
 use crate::model::SessionKey;
 use crate::plugins::{MAX_BATCH, Plugins};
 use crate::sessions::Sessions;
@@ -34,6 +40,48 @@ struct Fanout {
     plugins: Plugins,
     marks: Marks,
     store: Store,
+    metrics: FanoutMetrics,
+}
+
+/// What the fan-out measures: events handed to their sockets, how long after their commit,
+/// and the sockets that were too full to take one (they catch up from the journal).
+#[derive(Clone)]
+pub struct FanoutMetrics {
+    delivered: Family<EventLabels, Counter>,
+    latency: Histogram,
+    fell_behind: Counter,
+}
+
+impl Default for FanoutMetrics {
+    fn default() -> Self {
+        Self { delivered: Family::default(), latency: latency_histogram(), fell_behind: Counter::default() }
+    }
+}
+
+impl FanoutMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "events_delivered",
+            "Events the fan-out handed to every socket of their rooms, by name",
+            self.delivered.clone(),
+        );
+        registry.register(
+            "fanout_latency_seconds",
+            "From an event's commit until the fan-out had handed it to every socket",
+            self.latency.clone(),
+        );
+        registry.register(
+            "fanout_sockets_behind",
+            "Sockets whose buffer was full, which then caught up from the journal",
+            self.fell_behind.clone(),
+        );
+    }
+
+    fn delivered(&self, ev: &Event) {
+        self.delivered.get_or_create(&EventLabels { event: ev.name().to_owned() }).inc();
+        let since_commit = (Utc::now() - ev.timestamp).to_std().unwrap_or_default();
+        self.latency.observe(since_commit.as_secs_f64());
+    }
 }
 
 impl LaneWork for Fanout {
@@ -49,6 +97,7 @@ impl LaneWork for Fanout {
                 let encoded = Encoded::event(&ev);
                 for s in broadcast::sockets_in_any(&self.io, canonical_rooms(&ev)) {
                     if encoded.try_emit(&s) == Outcome::Full {
+                        self.metrics.fell_behind.inc();
                         catch_up::fall_behind(&s, &self.store, &self.marks, &tenant, ev.seq);
                     }
                 }
@@ -57,6 +106,7 @@ impl LaneWork for Fanout {
                 actions::deliver(&self.io, None, d).await;
             }
             mark.set(ev.seq);
+            self.metrics.delivered(&ev);
         }
     }
 
@@ -79,8 +129,9 @@ pub fn spawn_fanout(
     store: Store,
     bus: &EventBus,
     lane_depth: usize,
+    metrics: FanoutMetrics,
 ) -> tokio::task::JoinHandle<()> {
-    lanes::spawn_lanes(bus.subscribe(), lane_depth, MAX_BATCH, Fanout { io, plugins, marks, store })
+    lanes::spawn_lanes(bus.subscribe("fanout"), lane_depth, MAX_BATCH, Fanout { io, plugins, marks, store, metrics })
 }
 
 /// Runs the tenants' bots on every committed event and carries out their actions, in lanes of
@@ -114,5 +165,5 @@ pub fn spawn_bots(
     bus: &EventBus,
     lane_depth: usize,
 ) -> tokio::task::JoinHandle<()> {
-    lanes::spawn_lanes(bus.subscribe(), lane_depth, MAX_BATCH, Bots { io, plugins, sessions })
+    lanes::spawn_lanes(bus.subscribe("bots"), lane_depth, MAX_BATCH, Bots { io, plugins, sessions })
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
-use crate::events::Event;
+use crate::events::{Event, Subscription};
 
 /// A lane's worker ends after this long without events; the next event starts a new one.
 const IDLE: Duration = Duration::from_secs(60);
@@ -99,7 +99,7 @@ fn spawn_worker<W: LaneWork>(tenant: String, work: W, depth: usize, max_batch: u
 
 /// Routes every event of `events` to its tenant's lane; returns when the bus closes.
 pub fn spawn_lanes<W: LaneWork>(
-    mut events: mpsc::UnboundedReceiver<Arc<Event>>,
+    mut events: Subscription,
     depth: usize,
     max_batch: usize,
     work: W,
@@ -191,15 +191,15 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_slow_tenant_delays_only_itself_and_its_overflow_is_announced_in_order() {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let tx = crate::events::EventBus::default();
         let work = Recorder::default();
-        spawn_lanes(rx, 4, 64, work.clone());
+        spawn_lanes(tx.subscribe("test"), 4, 64, work.clone());
         let started = Instant::now();
         // 10 events for the slow tenant (50 ms each), interleaved with 10 for a fast one, a
         // millisecond apart: the fast lane keeps up, the slow one fills.
         for seq in 1..=10 {
-            tx.send(event("slow", seq)).unwrap();
-            tx.send(event("fast", seq)).unwrap();
+            tx.publish(event("slow", seq));
+            tx.publish(event("fast", seq));
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -211,7 +211,7 @@ mod tests {
         // The slow lane holds 4 events (+1 taken by its worker); the rest overflowed. The next
         // event that fits carries the gap, announced before it.
         tokio::time::sleep(Duration::from_millis(600)).await;
-        tx.send(event("slow", 11)).unwrap();
+        tx.publish(event("slow", 11));
         tokio::time::sleep(Duration::from_millis(200)).await;
         let slow = of(&work.seen.lock().unwrap(), "slow");
         let k = slow.iter().position(|s| s.starts_with("gap")).expect("a gap was announced");

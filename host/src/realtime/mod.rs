@@ -13,8 +13,13 @@ pub mod handshake;
 pub mod resume;
 pub mod rooms;
 
-pub use fanout::{spawn_bots, spawn_fanout};
+pub use fanout::{FanoutMetrics, spawn_bots, spawn_fanout};
 pub use guard::spawn_guard;
+
+/// How many Socket.IO clients are connected now.
+pub fn connected_sockets(io: &SocketIo) -> usize {
+    broadcast::all_sockets(io).len()
+}
 
 use std::sync::Arc;
 use std::time::Duration;

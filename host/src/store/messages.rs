@@ -444,3 +444,13 @@ pub async fn expire_media(w: &mut WriteTx, key: &SessionKey, id: &str, at: DateT
     .await?;
     Ok(())
 }
+
+/// Outbound messages each session has not yet handed to WhatsApp (metrics; the partial index
+/// `messages_pending` holds exactly these rows).
+pub async fn pending_outbound(pool: &SqlitePool) -> StoreResult<Vec<(String, String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT tenant_id, session_id, COUNT(*) FROM messages WHERE status = 'PENDING' GROUP BY tenant_id, session_id",
+    )
+    .fetch_all(pool)
+    .await?)
+}

@@ -15,12 +15,17 @@ pub mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use thiserror::Error;
 use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::metrics::latency_histogram;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -42,12 +47,22 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     pool: SqlitePool,
     writer: Arc<Mutex<()>>,
+    writes: WriteMetrics,
+}
+
+/// How long writers wait for the writer lock, and how long they hold it until committed.
+#[derive(Clone)]
+struct WriteMetrics {
+    wait: Histogram,
+    held: Histogram,
 }
 
 /// An open write transaction; holds the writer lock.
 pub struct WriteTx {
     tx: Transaction<'static, Sqlite>,
     guard: OwnedMutexGuard<()>,
+    began: Instant,
+    held: Histogram,
 }
 
 /// A committed write whose lock is still held: publish its events, then drop it.
@@ -66,7 +81,21 @@ impl Store {
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool, writer: Arc::new(Mutex::new(())) })
+        let writes = WriteMetrics { wait: latency_histogram(), held: latency_histogram() };
+        Ok(Self { pool, writer: Arc::new(Mutex::new(())), writes })
+    }
+
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        registry.register(
+            "store_write_wait_seconds",
+            "Time a write waited for the store's writer lock",
+            self.writes.wait.clone(),
+        );
+        registry.register(
+            "store_write_seconds",
+            "Time from a write's start (lock taken) until its commit",
+            self.writes.held.clone(),
+        );
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -74,9 +103,12 @@ impl Store {
     }
 
     pub async fn begin_write(&self) -> StoreResult<WriteTx> {
+        let asked = Instant::now();
         let guard = self.writer.clone().lock_owned().await;
+        let began = Instant::now();
+        self.writes.wait.observe((began - asked).as_secs_f64());
         let tx = self.pool.begin().await?;
-        Ok(WriteTx { tx, guard })
+        Ok(WriteTx { tx, guard, began, held: self.writes.held.clone() })
     }
 
     pub async fn ping(&self) -> StoreResult<()> {
@@ -108,6 +140,7 @@ impl WriteTx {
 
     pub async fn commit(self) -> StoreResult<Committed> {
         self.tx.commit().await?;
+        self.held.observe(self.began.elapsed().as_secs_f64());
         Ok(Committed { _guard: self.guard })
     }
 }

@@ -100,6 +100,13 @@ pub async fn in_status(pool: &SqlitePool, statuses: &[SessionStatus]) -> StoreRe
     rows_to_sessions(q.fetch_all(pool).await?)
 }
 
+/// How many sessions each connector has in each status, across all tenants (metrics).
+pub async fn count_by_status(pool: &SqlitePool) -> StoreResult<Vec<(String, String, i64)>> {
+    Ok(sqlx::query_as("SELECT connector, status, COUNT(*) FROM sessions GROUP BY connector, status")
+        .fetch_all(pool)
+        .await?)
+}
+
 /// Writes the mutable state fields of a session (everything the state machine owns).
 pub async fn save_state(w: &mut WriteTx, s: &Session) -> StoreResult<()> {
     sqlx::query(

@@ -9,11 +9,11 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tokio::sync::mpsc::UnboundedReceiver;
+
 use tower::ServiceExt;
 use wagate::app::Gateway;
 use wagate::config::Config;
-use wagate::events::Event;
+use wagate::events::{Event, Subscription};
 
 pub const ADMIN: &str = "wga_test-admin-key-0123456789-abcdefghij";
 
@@ -222,13 +222,13 @@ impl TestGateway {
         self.wait_status(t, id, "CONNECTED").await
     }
 
-    pub fn events(&self) -> UnboundedReceiver<Arc<Event>> {
-        self.gateway.bus.subscribe()
+    pub fn events(&self) -> Subscription {
+        self.gateway.bus.subscribe("test")
     }
 }
 
 /// Collects events until one named `name` arrives (3 s limit); returns all seen.
-pub async fn until(rx: &mut UnboundedReceiver<Arc<Event>>, name: &str) -> Vec<Arc<Event>> {
+pub async fn until(rx: &mut Subscription, name: &str) -> Vec<Arc<Event>> {
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     loop {
