@@ -439,6 +439,7 @@ const ENV_KEYS: &[&str] = &[
     "plugins",
     "media",
     "webhooks",
+    "metrics",
     "quotas",
 ];
 
@@ -630,6 +631,14 @@ fn comma_networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, 
 #[allow(clippy::result_large_err)] // figment's test jail returns its own error type
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_setting_can_come_from_the_environment() {
+        let defaults = serde_json::to_value(Config::default()).unwrap();
+        for key in defaults.as_object().unwrap().keys() {
+            assert!(ENV_KEYS.contains(&key.as_str()), "WAGATE_{} is ignored: add '{key}' to ENV_KEYS", key.to_uppercase());
+        }
+    }
 
     #[test]
     fn an_s3_media_store_is_checked_before_start() {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
 use chrono::Utc;
-use common::{ADMIN, TestGateway, install_plugin};
+use common::{ADMIN, TestGateway, install_plugin, metric_value, scrape};
 use serde_json::{Value, json};
 use wagate::auth::Identity;
 use wagate::events::{self, Event, EventBody};
@@ -310,6 +310,19 @@ async fn faults_are_contained_counted_and_open_the_breaker() {
     bind(&gw, &dropper.api_key, "faulty", json!({ "config": { "mode": "panic" }, "onError": "drop" })).await;
     let out = plugins.transform(&status_event("dropper", "s1", 1)).await;
     assert!(!out.canonical && out.deliveries.is_empty());
+
+    // The same, as the operator's Prometheus sees it.
+    let text = scrape(&gw).await;
+    let value = |series: &str| metric_value(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+    assert!(value(r#"wagate_plugin_errors_total{plugin="faulty",hook="transform"}"#) >= 27.0);
+    assert!(value(r#"wagate_plugin_calls_total{plugin="faulty",hook="transform"}"#) >= 52.0);
+    assert!(value(r#"wagate_plugin_call_duration_seconds_count{plugin="faulty",hook="transform"}"#) >= 52.0);
+    // t-panic's trial call faulted again; the others' cool-down is over.
+    assert_eq!(value(r#"wagate_plugin_breaker{tenant="t-panic",plugin="faulty",state="open"}"#), 1.0);
+    assert_eq!(value(r#"wagate_plugin_breaker{tenant="t-loop",plugin="faulty",state="half-open"}"#), 1.0);
+    assert_eq!(value(r#"wagate_plugin_breaker{tenant="calm",plugin="faulty",state="closed"}"#), 1.0);
+    assert!(metric_value(&text, r#"wagate_plugin_breaker{tenant="calm",plugin="faulty",state="open"}"#).is_none());
+    assert_eq!(value(r#"wagate_plugin_loads_total{plugin="faulty",outcome="loaded"}"#), 1.0);
 }
 
 /// Status events of `tenant` with seqs `from..to`.
@@ -674,6 +687,9 @@ async fn a_manifest_listing_a_hook_the_component_does_not_export_is_refused() {
         ("partial:session.status", &json!({ "seq": 4 }))
     );
     assert!(plugins.bots(&status_event("acme", "s1", 5)).await.is_empty(), "no bot hook: nothing is called");
+    let text = scrape(&gw).await;
+    assert_eq!(metric_value(&text, r#"wagate_plugin_loads_total{plugin="partial",outcome="refused"}"#), Some(1.0));
+    assert_eq!(metric_value(&text, r#"wagate_plugin_loads_total{plugin="partial",outcome="loaded"}"#), Some(1.0));
 }
 
 /// Checked at load: a component importing an interface its manifest does not grant never

@@ -4,7 +4,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use common::{ADMIN, TestGateway};
+use common::{ADMIN, TestGateway, metric_value, scrape};
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -292,18 +292,6 @@ async fn cors_origins_are_configurable() {
     assert_eq!(resp.headers()["access-control-allow-origin"], "https://app.example");
 }
 
-/// The text `GET /metrics` answers the admin with.
-async fn scrape(gw: &TestGateway) -> String {
-    let (s, body) = gw.get("/metrics", ADMIN).await;
-    assert_eq!(s, StatusCode::OK, "{body}");
-    body.as_str().expect("metrics are text").to_owned()
-}
-
-/// The value of the series that starts with `series` (name and labels), if it is there.
-fn value_of(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.split(' ').next()?.parse().ok())
-}
-
 #[tokio::test]
 async fn metrics_are_for_the_operator_and_count_what_happened() {
     let gw = TestGateway::start().await;
@@ -329,7 +317,7 @@ async fn metrics_are_for_the_operator_and_count_what_happened() {
     // The fan-out runs on its own task: wait until it has handed the event on.
     let mut text = scrape(&gw).await;
     for _ in 0..50 {
-        if value_of(&text, r#"wagate_events_delivered_total{event="message.received"}"#).is_some() {
+        if metric_value(&text, r#"wagate_events_delivered_total{event="message.received"}"#).is_some() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -337,7 +325,7 @@ async fn metrics_are_for_the_operator_and_count_what_happened() {
     }
     assert!(text.ends_with("# EOF\n"), "{text}");
     let has = |series: &str, at_least: f64| {
-        let v = value_of(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+        let v = metric_value(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
         assert!(v >= at_least, "{series} = {v}, expected at least {at_least}");
     };
     has(r#"wagate_sessions{connector="sim",status="CONNECTED"}"#, 1.0);
@@ -357,5 +345,5 @@ async fn metrics_are_for_the_operator_and_count_what_happened() {
     gw.get("/api/v1/no/such/thing-2", &t.api_key).await;
     let text = scrape(&gw).await;
     assert!(!text.contains("thing-1"), "raw paths never become labels");
-    assert!(value_of(&text, r#"wagate_http_requests_total{method="GET",route="unmatched",status="404"}"#).unwrap() >= 2.0);
+    assert!(metric_value(&text, r#"wagate_http_requests_total{method="GET",route="unmatched",status="404"}"#).unwrap() >= 2.0);
 }

@@ -249,3 +249,15 @@ pub async fn until(rx: &mut Subscription, name: &str) -> Vec<Arc<Event>> {
 pub fn names(events: &[Arc<Event>]) -> Vec<&str> {
     events.iter().map(|e| e.name()).filter(|n| *n != "tenant.stats").collect()
 }
+
+/// The text `GET /metrics` answers the admin with.
+pub async fn scrape(gw: &TestGateway) -> String {
+    let (s, body) = gw.get("/metrics", ADMIN).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    body.as_str().expect("metrics are text").to_owned()
+}
+
+/// The value of the series that starts with `series` (name and labels), if it is there.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.split(' ').next()?.parse().ok())
+}
