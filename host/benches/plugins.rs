@@ -474,7 +474,7 @@ fn main() {
         let watched = PluginsConfig { watch: true, debounce_ms: debounce, ..pcfg.clone() };
         let p =
             Plugins::start(watched, cache.clone(), db.clone(), Default::default(), Default::default(), Default::default()).await.unwrap();
-        let _watch = p.watch(Duration::from_millis(debounce)).unwrap();
+        let _watch = p.watch(Duration::from_millis(debounce), wagate::audit::Audit::new(db.clone())).unwrap();
         for i in 1..=10 {
             let version = format!("2.0.{i}");
             let staging = tmp.path().join(format!("staging-{i}"));

@@ -157,10 +157,13 @@ impl Gateway {
             config.webhooks.clone(),
         )
         .await?;
+        let audit = crate::audit::Audit::new(store.clone());
         let watcher = match config.plugins.watch {
-            true => {
-                Some(plugins.watch(Duration::from_millis(config.plugins.debounce_ms)).map_err(StartError::Plugins)?)
-            }
+            true => Some(
+                plugins
+                    .watch(Duration::from_millis(config.plugins.debounce_ms), audit.clone())
+                    .map_err(StartError::Plugins)?,
+            ),
             false => None,
         };
 
@@ -168,6 +171,7 @@ impl Gateway {
             tracing::warn!(%tenant, "DEVELOPMENT MODE: sockets without a token are admitted to this tenant");
         }
         let marks = realtime::resume::Marks::load(&store).await?;
+        let connections = Connections::default();
         let rt = Realtime {
             directory: directory.clone(),
             sessions: sessions.clone(),
@@ -175,7 +179,7 @@ impl Gateway {
             leeway_secs: config.auth.leeway_secs,
             token_cookie: config.auth.token_cookie.clone(),
             cookie_origins: realtime::handshake::CookieOrigins::from_cors(&config.cors_origins),
-            connections: Connections::default(),
+            connections: connections.clone(),
             rates: rates.clone(),
             dev_no_auth_tenant: config.auth.dev_no_auth_tenant.clone(),
             store: store.clone(),
@@ -193,8 +197,14 @@ impl Gateway {
                 fanout_metrics.register(registry);
                 plugins.register_metrics(registry);
                 store.register_metrics(registry);
+                sessions.register_metrics(registry);
             },
-            crate::metrics::Sources { store: store.clone(), io: io.clone(), plugins: plugins.clone() },
+            crate::metrics::Sources {
+                store: store.clone(),
+                io: io.clone(),
+                plugins: plugins.clone(),
+                sessions: sessions.clone(),
+            },
         ));
         let mut tasks = vec![
             realtime::spawn_guard(io.clone(), rt_for_guard, &revocations),
@@ -210,6 +220,7 @@ impl Gateway {
             realtime::spawn_bots(io.clone(), plugins.clone(), sessions.clone(), &bus, config.events.lane_depth),
             spawn_rate_pruning(rates.clone()),
             crate::events::retention::spawn_pruning(store.clone(), config.events.clone()),
+            crate::audit::spawn_pruning(store.clone(), config.audit.clone()),
             spawn_stats_publisher(
                 store.clone(),
                 journal.clone(),
@@ -235,6 +246,9 @@ impl Gateway {
             revocations,
             rates,
             webhooks,
+            journal_tail: journal.tail().clone(),
+            connections,
+            audit,
             metrics,
             requests,
         };

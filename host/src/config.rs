@@ -51,6 +51,7 @@ pub struct Config {
     pub media: MediaConfig,
     pub webhooks: WebhooksConfig,
     pub metrics: MetricsConfig,
+    pub audit: AuditConfig,
     /// Default limits of every tenant; the operator overrides them per tenant.
     pub quotas: crate::quotas::Limits,
 }
@@ -101,6 +102,12 @@ pub struct SessionTimings {
     /// `whatsapp` connector: no QR, pairing code or connection this long after connecting
     /// and the session reports RECONNECTING ("cannot reach WhatsApp") while retrying.
     pub connect_timeout_ms: u64,
+    /// A connected session that has received nothing for this long is probed (a keepalive
+    /// ping); 0 switches the watchdog off.
+    pub watchdog_silence_ms: u64,
+    /// A probe unanswered for this long marks the connection stale: RECONNECTING with
+    /// reason `stale`, on the normal backoff.
+    pub watchdog_probe_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -270,6 +277,23 @@ pub struct EventsConfig {
     pub prune_interval_secs: u64,
 }
 
+/// The audit log of administrators' actions (docs/operations.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Entries older than this are pruned (0: kept until `retention_count` drops them).
+    pub retention_days: u64,
+    /// Entries of one tenant kept at most; the oldest beyond are pruned (0: no count limit).
+    pub retention_count: u64,
+    pub prune_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { retention_days: 365, retention_count: 10_000, prune_interval_secs: 3600 }
+    }
+}
+
 /// Prometheus metrics (docs/operations.md). `GET /metrics` on the main listener always asks
 /// for the admin key; `listen` adds a listener that serves only `/metrics`, without a key, for
 /// a scraper on a private network.
@@ -331,6 +355,7 @@ impl Default for Config {
             media: MediaConfig::default(),
             webhooks: WebhooksConfig::default(),
             metrics: MetricsConfig::default(),
+            audit: AuditConfig::default(),
             quotas: crate::quotas::Limits::default(),
         }
     }
@@ -363,6 +388,8 @@ impl Default for SessionTimings {
             resume_stagger_ms: 500,
             resume_concurrency: 32,
             connect_timeout_ms: 20_000,
+            watchdog_silence_ms: 120_000,
+            watchdog_probe_timeout_ms: 20_000,
         }
     }
 }
@@ -440,6 +467,7 @@ const ENV_KEYS: &[&str] = &[
     "media",
     "webhooks",
     "metrics",
+    "audit",
     "quotas",
 ];
 
@@ -636,7 +664,11 @@ mod tests {
     fn every_setting_can_come_from_the_environment() {
         let defaults = serde_json::to_value(Config::default()).unwrap();
         for key in defaults.as_object().unwrap().keys() {
-            assert!(ENV_KEYS.contains(&key.as_str()), "WAGATE_{} is ignored: add '{key}' to ENV_KEYS", key.to_uppercase());
+            assert!(
+                ENV_KEYS.contains(&key.as_str()),
+                "WAGATE_{} is ignored: add '{key}' to ENV_KEYS",
+                key.to_uppercase()
+            );
         }
     }
 

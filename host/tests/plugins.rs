@@ -877,3 +877,95 @@ async fn contract_1_2_webhook_bodies_come_from_the_first_plugin_with_an_opinion(
     bind(&gw, &acme.api_key, "faulty", json!({ "config": { "mode": "panic" }, "priority": 20 })).await;
     assert_eq!(shape_of(plugins, "canonical", "acme").await, WebhookShape::Canonical, "passthrough: as if it were not there");
 }
+
+/// Binding, reconfiguring and unbinding are the tenant administrator's entries in the audit
+/// log (with the config's keys, never its values); reloads, by the operator or by the folder
+/// watcher, are the gateway's own.
+#[tokio::test]
+async fn bindings_and_reloads_are_in_the_audit_log() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let plugins_dir = dir.path().join("plugins");
+    install_plugin(&plugins_dir, "relay", "relay", |m| m);
+    let gw = TestGateway::start_in(dir, |c| {
+        c.plugins.watch = true;
+        c.plugins.debounce_ms = 50;
+    })
+    .await;
+    let acme = gw.tenant("acme").await;
+    let (s, b) = bind(&gw, &acme.api_key, "relay", json!({ "config": { "label": "very-secret-label" } })).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _) = bind(&gw, &acme.api_key, "relay", json!({ "config": { "refuse": "nope" } })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = bind(&gw, &acme.api_key, "relay", json!({ "enabled": false })).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = gw.call(Method::DELETE, "/api/v1/tenant/plugins/relay", Some(&acme.api_key), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+
+    let (_, own) = gw.get("/api/v1/tenant/audit", &acme.api_key).await;
+    let entries = own["entries"].as_array().unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["plugin.unbound", "plugin.config_changed", "plugin.bound", "tenant.created"], "{own}");
+    assert_eq!(entries[2]["detail"], "enabled: true; config keys: label");
+    assert_eq!(entries[1]["detail"], "enabled: false");
+    assert!(!own.to_string().contains("very-secret-label"), "{own}");
+
+    // The operator's reload of an unchanged folder changes nothing and records nothing; the
+    // watcher's reload of a new version is recorded as the watcher's.
+    let (_, r) = gw.post("/api/v1/plugins/relay/reload", ADMIN, json!({})).await;
+    assert_eq!(r["outcome"], "unchanged");
+    let (_, page) = gw.get("/api/v1/audit?action=plugin.reloaded", ADMIN).await;
+    assert!(page["entries"].as_array().unwrap().iter().all(|e| e["actor"]["kind"] != "operator"), "{page}");
+    install_plugin(&plugins_dir, "relay", "relay", |m| m.replace(r#"version = "1.0.0""#, r#"version = "1.0.1""#));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let entry = loop {
+        let (_, page) = gw.get("/api/v1/audit?action=plugin.reloaded", ADMIN).await;
+        let found = page["entries"].as_array().unwrap().iter().find(|e| e["detail"] == "loaded version 1.0.1").cloned();
+        if let Some(e) = found {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "no reload recorded: {page}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        (entry["actor"]["kind"].as_str(), entry["target"].as_str(), entry["tenantId"].is_null()),
+        (Some("watcher"), Some("relay"), true),
+        "{entry}"
+    );
+    let (_, own) = gw.get("/api/v1/tenant/audit?action=plugin.reloaded", &acme.api_key).await;
+    assert_eq!(own["entries"], json!([]), "a reload is the gateway's, not the tenant's");
+}
+
+/// A tenant's administrator sees what it may bind (never the operator's view of a plugin),
+/// and each binding counts its own calls: one tenant's traffic never shows in another's.
+#[tokio::test]
+async fn the_catalog_shows_what_a_tenant_may_bind_and_each_binding_counts_its_own_calls() {
+    let gw = start_with_plugins(&[("relay", "relay")], |_| {}).await;
+    let acme = gw.tenant("acme").await;
+    let other = gw.tenant("other").await;
+    let (s, catalog) = gw.get("/api/v1/tenant/catalog/plugins", &acme.api_key).await;
+    assert_eq!(s, StatusCode::OK, "{catalog}");
+    let relay = catalog.as_array().unwrap().iter().find(|p| p["name"] == "relay").expect("relay is offered").clone();
+    assert_eq!(relay["configSchema"]["properties"]["label"]["type"], json!(["string", "null"]), "{relay}");
+    assert!(relay["hooks"].as_array().unwrap().contains(&json!("transform")), "{relay}");
+    assert!(relay["defaultConfig"].is_object(), "{relay}");
+    for operator_only in ["sha256", "lastError", "calls", "loadMs"] {
+        assert!(relay.get(operator_only).is_none(), "{operator_only} is the operator's: {relay}");
+    }
+    let (_, user) = gw.post("/api/v1/tokens", &acme.api_key, json!({ "sub": "u1" })).await;
+    let (s, _) = gw.get("/api/v1/tenant/catalog/plugins", user["token"].as_str().unwrap()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the catalog is for administrators");
+
+    for t in [&acme, &other] {
+        let (s, b) = bind(&gw, &t.api_key, "relay", json!({ "config": { "label": "x" } })).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["calls"], json!({}), "a new binding has no calls yet");
+    }
+    let plugins = &gw.gateway.state.plugins;
+    plugins.transform_many(&status_events("acme", 1..4)).await;
+    let (_, own) = gw.get("/api/v1/tenant/plugins", &acme.api_key).await;
+    let calls = &own[0]["calls"]["transform"];
+    assert_eq!((calls["calls"].as_u64(), calls["errors"].as_u64()), (Some(3), Some(0)), "{own}");
+    assert!(calls["p99Us"].as_u64().unwrap() >= calls["p50Us"].as_u64().unwrap());
+    let (_, theirs) = gw.get("/api/v1/tenant/plugins", &other.api_key).await;
+    assert_eq!(theirs[0]["calls"], json!({}), "{theirs}");
+}

@@ -5,7 +5,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::{ADMIN, TestGateway, metric_value, scrape};
-use serde_json::json;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 #[tokio::test]
@@ -346,4 +346,114 @@ async fn metrics_are_for_the_operator_and_count_what_happened() {
     let text = scrape(&gw).await;
     assert!(!text.contains("thing-1"), "raw paths never become labels");
     assert!(metric_value(&text, r#"wagate_http_requests_total{method="GET",route="unmatched",status="404"}"#).unwrap() >= 2.0);
+}
+
+/// Who did what: the operator's and the tenant administrators' actions are listed, newest
+/// first, to the operator in full and to each tenant as its own.
+#[tokio::test]
+async fn administrators_actions_are_in_the_audit_log() {
+    let gw = TestGateway::start().await;
+    let acme = gw.tenant("acme").await;
+    let other = gw.tenant("other").await;
+    let (s, b) = gw.call(Method::PATCH, "/api/v1/tenant", Some(&acme.api_key), Some(json!({ "sessionAccess": "all" }))).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, rotated) = gw.post("/api/v1/tenants/acme/rotate", ADMIN, json!({ "apiKey": true, "graceSeconds": 60 })).await;
+    assert_eq!(s, StatusCode::OK, "{rotated}");
+    let key = rotated["apiKey"].as_str().unwrap().to_owned();
+    gw.post("/api/v1/sessions", &key, json!({ "id": "s1" })).await;
+    let (s, _) = gw.call(Method::DELETE, "/api/v1/sessions/s1", Some(&key), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, token) =
+        gw.post("/api/v1/tokens", &key, json!({ "sub": "ops-anna", "claims": { "roles": ["admin"] } })).await;
+    let token = token["token"].as_str().unwrap().to_owned();
+    let (s, b) = gw.post("/api/v1/sessions", &token, json!({ "id": "s2" })).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    // Refused actions leave nothing behind.
+    let (s, _) = gw.post("/api/v1/tenants/acme/rotate", ADMIN, json!({})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (s, page) = gw.get("/api/v1/audit?tenant=acme", ADMIN).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let seen: Vec<(String, String, String)> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap().into(), e["actor"]["kind"].as_str().unwrap().into(), e["target"].as_str().unwrap().into()))
+        .collect();
+    let expected = [
+        ("session.created", "user", "s2"),
+        ("session.deleted", "api_key", "s1"),
+        ("session.created", "api_key", "s1"),
+        ("tenant.credentials_rotated", "operator", "acme"),
+        ("tenant.updated", "api_key", "acme"),
+        ("tenant.created", "operator", "acme"),
+    ];
+    let expected: Vec<(String, String, String)> =
+        expected.iter().map(|(a, k, t)| (a.to_string(), k.to_string(), t.to_string())).collect();
+    assert_eq!(seen, expected, "{page}");
+    let entries = page["entries"].as_array().unwrap();
+    assert_eq!(entries[0]["actor"]["user"], "ops-anna");
+    assert_eq!(entries[3]["detail"], "API key rotated, the old one valid for 60 s more");
+    assert_eq!(entries[4]["detail"], "changed sessionAccess");
+    assert!(entries.iter().all(|e| e["tenantId"] == "acme" && e["at"].as_str().unwrap().ends_with('Z')));
+    assert!(!page.to_string().contains(&key), "no credential is ever written down");
+
+    // Filters and pages.
+    let (_, one) = gw.get("/api/v1/audit?action=session.deleted", ADMIN).await;
+    assert_eq!(one["entries"].as_array().unwrap().len(), 1);
+    let (_, first) = gw.get("/api/v1/audit?tenant=acme&limit=4", ADMIN).await;
+    let next = first["next"].as_i64().expect("a full page has a next");
+    let (_, rest) = gw.get(&format!("/api/v1/audit?tenant=acme&limit=4&before={next}"), ADMIN).await;
+    let rest_actions: Vec<&str> = rest["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(rest_actions, ["tenant.updated", "tenant.created"]);
+    assert_eq!(rest["next"], Value::Null);
+    for (bad, status) in [
+        ("limit=0", StatusCode::UNPROCESSABLE_ENTITY),
+        ("limit=501", StatusCode::UNPROCESSABLE_ENTITY),
+        ("action=tenant.exploded", StatusCode::UNPROCESSABLE_ENTITY),
+        ("before=x", StatusCode::BAD_REQUEST),
+        ("colour=red", StatusCode::BAD_REQUEST),
+    ] {
+        let (s, b) = gw.get(&format!("/api/v1/audit?{bad}"), ADMIN).await;
+        assert_eq!(s, status, "{bad}: {b}");
+        assert!(b["error"]["message"].is_string(), "{b}");
+    }
+
+    // A tenant sees its own entries only, whoever made them.
+    let (s, own) = gw.get("/api/v1/tenant/audit", &other.api_key).await;
+    assert_eq!(s, StatusCode::OK);
+    let own: Vec<&str> = own["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(own, ["tenant.created"]);
+    let (s, _) = gw.get("/api/v1/tenant/audit?tenant=acme", &other.api_key).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, mine) = gw.get("/api/v1/tenant/audit", &token).await;
+    assert_eq!(mine["entries"].as_array().unwrap().len(), 6);
+
+    // Deleting the tenant is itself an entry, and its history stays for the operator.
+    let (s, _) = gw.call(Method::DELETE, "/api/v1/tenants/acme", Some(ADMIN), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, after) = gw.get("/api/v1/audit?tenant=acme", ADMIN).await;
+    let after = after["entries"].as_array().unwrap();
+    assert_eq!((after.len(), after[0]["action"].as_str()), (7, Some("tenant.deleted")));
+}
+
+#[tokio::test]
+async fn the_audit_log_is_pruned_by_age_and_by_count() {
+    let gw = TestGateway::start().await;
+    for i in 0..5 {
+        gw.tenant(&format!("t{i}")).await;
+    }
+    let t0 = gw.tenant("busy").await;
+    for access in ["all", "listed", "all", "listed"] {
+        gw.call(Method::PATCH, "/api/v1/tenant", Some(&t0.api_key), Some(json!({ "sessionAccess": access }))).await;
+    }
+    let store = gw.gateway.state.store.clone();
+    let keep_two = wagate::config::AuditConfig { retention_days: 0, retention_count: 2, prune_interval_secs: 3600 };
+    assert_eq!(wagate::audit::prune(&store, &keep_two).await.unwrap(), 3, "busy kept its newest two");
+    let (_, busy) = gw.get("/api/v1/tenant/audit", &t0.api_key).await;
+    assert_eq!(busy["entries"].as_array().unwrap().len(), 2);
+    let (_, all) = gw.get("/api/v1/audit", ADMIN).await;
+    assert_eq!(all["entries"].as_array().unwrap().len(), 7);
+    let by_age = wagate::config::AuditConfig { retention_days: 1, retention_count: 0, prune_interval_secs: 3600 };
+    assert_eq!(wagate::audit::prune(&store, &by_age).await.unwrap(), 0, "nothing is a day old yet");
 }

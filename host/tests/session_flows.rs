@@ -689,3 +689,93 @@ async fn messages_that_arrived_before_a_disconnect_or_logout_are_kept() {
         assert_eq!(texts, (0..30).map(|i| format!("{id}-{i}")).collect::<Vec<_>>(), "{action}");
     }
 }
+
+/// A zombie connection: up on both ends, nothing crossing it. The watchdog probes it once the
+/// silence passes its limit, finds it dead, and reconnects it on the normal backoff; what a
+/// contact wrote meanwhile arrives after the reconnect.
+#[tokio::test]
+async fn a_silent_connection_is_found_dead_and_reconnected_without_losing_a_message() {
+    let gw = TestGateway::start_with(|c| {
+        c.sessions.watchdog_silence_ms = 300;
+        c.sessions.watchdog_probe_timeout_ms = 200;
+    })
+    .await;
+    let t = gw.tenant("acme").await;
+    gw.connected_session(&t, "s1", "+15550000001").await;
+    let s = gw.status_of(&t, "s1").await;
+    assert!(s["liveness"]["lastTrafficAt"].is_string(), "{s}");
+    assert!(s["liveness"]["silentForMs"].as_u64().unwrap() < 300, "{s}");
+    assert_eq!(s["liveness"]["probing"], false);
+
+    let mut ev = gw.events();
+    let started = tokio::time::Instant::now();
+    let (status, b) = gw.post("/api/v1/sim/sessions/s1/silence", &t.api_key, json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{b}");
+    let body = json!({ "from": "+15550002222", "text": "written while the line was dead" });
+    let (status, b) = gw.post("/api/v1/sim/sessions/s1/inbound", &t.api_key, body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{b}");
+    let s = gw.status_of(&t, "s1").await;
+    assert_eq!(s["status"], "CONNECTED", "a zombie still looks connected until probed: {s}");
+
+    let seen = until(&mut ev, "session.disconnected").await;
+    let p = seen.last().unwrap().payload();
+    assert_eq!((p["reason"].as_str(), p["willReconnect"].as_bool()), (Some("stale"), Some(true)), "{p}");
+    assert!(p["message"].as_str().unwrap().contains("unanswered"), "{p}");
+    let status_change = seen.iter().find(|e| e.name() == "session.status").expect("status changed").payload();
+    assert_eq!((status_change["status"].as_str(), status_change["reason"].as_str()), (Some("RECONNECTING"), Some("stale")));
+    assert!(!names(&seen).contains(&"message.received"), "nothing crossed the dead connection: {:?}", names(&seen));
+
+    let seen = until(&mut ev, "message.received").await;
+    assert!(names(&seen).contains(&"session.connected"), "{:?}", names(&seen));
+    let p = seen.last().unwrap().payload();
+    assert_eq!(p["message"]["content"], "written while the line was dead");
+    // Silence limit + probe timeout + a reconnect, with room for a slow machine.
+    assert!(started.elapsed() < Duration::from_secs(3), "recovered in {:?}", started.elapsed());
+    let s = gw.status_of(&t, "s1").await;
+    assert_eq!((s["status"].as_str(), s["disconnectReason"].as_str()), (Some("CONNECTED"), None), "{s}");
+
+    let text = common::scrape(&gw).await;
+    assert_eq!(common::metric_value(&text, "wagate_sessions_stale_total"), Some(1.0), "{text}");
+    assert!(common::metric_value(&text, "wagate_session_probes_total").unwrap() >= 1.0);
+    let silence = common::metric_value(&text, r#"wagate_session_silence_seconds{tenant="acme",session="s1"}"#);
+    assert!(silence.is_some_and(|s| s < 1.0), "{text}");
+}
+
+/// A quiet account on a healthy connection answers every probe and stays CONNECTED.
+#[tokio::test]
+async fn a_quiet_but_healthy_connection_answers_its_probes_and_stays_connected() {
+    let gw = TestGateway::start_with(|c| {
+        c.sessions.watchdog_silence_ms = 100;
+        c.sessions.watchdog_probe_timeout_ms = 200;
+    })
+    .await;
+    let t = gw.tenant("acme").await;
+    gw.connected_session(&t, "s1", "+15550000001").await;
+    let mut ev = gw.events();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut seen = Vec::new();
+    while let Some(e) = ev.try_recv() {
+        seen.push(e);
+    }
+    assert!(seen.iter().all(|e| e.name() == "tenant.stats"), "{:?}", names(&seen));
+    let s = gw.status_of(&t, "s1").await;
+    assert_eq!(s["status"], "CONNECTED");
+    // Each answered probe counts as traffic: the silence never grows far past the limit.
+    assert!(s["liveness"]["silentForMs"].as_u64().unwrap() < 400, "{s}");
+    let text = common::scrape(&gw).await;
+    assert!(common::metric_value(&text, "wagate_session_probes_total").unwrap() >= 3.0, "{text}");
+    assert_eq!(common::metric_value(&text, "wagate_sessions_stale_total"), Some(0.0));
+}
+
+#[tokio::test]
+async fn only_a_connected_simulated_session_can_go_silent() {
+    let gw = TestGateway::start().await;
+    let t = gw.tenant("acme").await;
+    gw.session(&t, "s1").await;
+    let (status, b) = gw.post("/api/v1/sim/sessions/s1/silence", &t.api_key, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{b}");
+    assert!(b["error"]["message"].is_string(), "{b}");
+    let (status, _) = gw.post("/api/v1/sim/sessions/nope/silence", &t.api_key, json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(gw.status_of(&t, "s1").await["liveness"].is_null(), "no connection, nothing to watch");
+}

@@ -7,21 +7,21 @@
 pub mod events;
 mod groups;
 mod records;
-pub mod send;
 #[cfg(feature = "openapi")]
 pub mod schema;
+pub mod send;
 mod status;
 pub mod time;
 
 pub use events::{Event, EventBody};
 pub use groups::{Group, GroupInvite, GroupJoin, GroupParticipant, ParticipantResult};
 pub use records::{
-    Chat, ContactCard, ContactInfo, LinkPreview, Location, MediaInfo, Message, NumberCheck, Poll, PollOption, Quoted, Reaction,
-    Session, TenantStats,
+    Chat, ContactCard, ContactInfo, LinkPreview, Liveness, Location, MediaInfo, Message, NumberCheck, Poll, PollOption,
+    Quoted, Reaction, Session, SessionDetail, TenantStats,
 };
 pub use status::{
-    ChatState, Direction, DisconnectReason, GroupField, GroupRole, JoinStatus, MessageStatus, MessageType, ParticipantAction,
-    Presence, SessionStatus,
+    ChatState, Direction, DisconnectReason, GroupField, GroupRole, JoinStatus, MessageStatus, MessageType,
+    ParticipantAction, Presence, SessionStatus,
 };
 
 #[cfg(test)]

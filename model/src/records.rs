@@ -32,6 +32,33 @@ pub struct Session {
     pub updated_at: DateTime<Utc>,
 }
 
+/// How recently WhatsApp was heard from on a session's live connection: what the watchdog
+/// goes by (docs/connectors.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Liveness {
+    /// The last thing that arrived on the connection: an event, or the answer to a probe.
+    #[serde(serialize_with = "time::millis", deserialize_with = "time::read")]
+    pub last_traffic_at: DateTime<Utc>,
+    /// Milliseconds from then until this was read.
+    pub silent_for_ms: u64,
+    /// A probe is out and not yet answered.
+    pub probing: bool,
+}
+
+/// A session as `GET /api/v1/sessions/{id}` shows it: its record, and its live connection's
+/// liveness while it has one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDetail {
+    #[serde(flatten)]
+    pub session: Session,
+    /// `null` unless the session is connected.
+    pub liveness: Option<Liveness>,
+}
+
 /// A conversation of a session with one contact or group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

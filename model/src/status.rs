@@ -52,6 +52,8 @@ wire_enum!(
     DisconnectReason, "snake_case" {
         LoggedOut = "logged_out",
         ConnectionLost = "connection_lost",
+        /// The connection looked up but carried nothing, and did not answer a probe.
+        Stale = "stale",
         SessionExpired = "session_expired",
         QrTimeout = "qr_timeout",
         Manual = "manual",

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 
 use super::error::{ApiError, ApiResult};
 use super::state::AppState;
+use crate::audit::Actor;
 use crate::auth::{ADMIN_ROLE, AuthError, Identity, SessionAccess};
 use crate::model::{Session, SessionKey};
 use crate::sessions::SessionError;
@@ -75,6 +76,14 @@ impl Caller {
         match &self.via {
             Via::ApiKey => true,
             Via::Jwt(identity) => identity.is_admin(),
+        }
+    }
+
+    /// Who this caller is, as the audit log names it.
+    pub fn actor(&self) -> Actor {
+        match &self.via {
+            Via::ApiKey => Actor::ApiKey,
+            Via::Jwt(identity) => Actor::User { user: identity.user.clone() },
         }
     }
 

@@ -1,8 +1,10 @@
 //! REST API (JSON, camelCase) with its OpenAPI document at `/openapi.json` and a browsable
 //! reference at `/docs`.
 
+mod audit;
 mod contacts;
 mod error;
+mod events;
 mod extract;
 mod groups;
 mod health;
@@ -55,6 +57,7 @@ use utoipa_scalar::{Scalar, Servable};
         (name = "events", description = "Tenant: the journal of committed events"),
         (name = "simulator", description = "The phone side of the built-in simulator (sessions with connector `sim`)"),
         (name = "health", description = "Liveness, readiness and metrics"),
+        (name = "audit", description = "What the operator and tenant administrators did"),
     )
 )]
 struct ApiDoc;
@@ -87,7 +90,9 @@ fn documented_routes(with_sim: bool) -> OpenApiRouter<AppState> {
         .merge(contacts::routes())
         .merge(groups::routes())
         .merge(plugins::routes())
-        .merge(webhooks::routes());
+        .merge(webhooks::routes())
+        .merge(events::routes())
+        .merge(audit::routes());
     if with_sim { routes.merge(sim::routes()).merge(sim_groups::routes()) } else { routes }
 }
 

@@ -11,7 +11,8 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{Admin, ApiJson, ApiPath, Caller};
 use super::state::AppState;
-use crate::plugins::{BindRequest, BindingView, PluginInfo, ReloadOutcome};
+use crate::audit::{Actor, AuditAction, Change};
+use crate::plugins::{BindRequest, BindingView, PluginInfo, PluginOffer, ReloadOutcome, reload_change};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -19,6 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_plugin))
         .routes(routes!(reload_plugin))
         .routes(routes!(list_bindings))
+        .routes(routes!(plugin_catalog))
         .routes(routes!(put_binding, delete_binding))
 }
 
@@ -63,7 +65,11 @@ async fn reload_plugin(
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Reloaded>> {
     crate::model::validate_id(&name).map_err(|e| ApiError::unprocessable("invalid_name", e.to_string()))?;
-    let (outcome, reason) = match st.plugins.reload(&name).await {
+    let reloaded = st.plugins.reload(&name).await;
+    if let Some(change) = reload_change(&name, &reloaded) {
+        st.audit.record(&Actor::Operator, change).await;
+    }
+    let (outcome, reason) = match reloaded {
         ReloadOutcome::Loaded { .. } => ("loaded", None),
         ReloadOutcome::Unchanged => ("unchanged", None),
         ReloadOutcome::Unloaded => ("unloaded", None),
@@ -82,6 +88,15 @@ async fn list_bindings(caller: Caller, State(st): State<AppState>) -> ApiResult<
     Ok(Json(st.plugins.tenant_bindings(&caller.tenant)))
 }
 
+/// The plugins the tenant may bind: what each does, its capabilities, its config's schema and
+/// defaults.
+#[utoipa::path(get, path = "/api/v1/tenant/catalog/plugins", tag = "plugins", security(("tenant" = [])),
+    responses((status = 200, body = Vec<PluginOffer>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn plugin_catalog(caller: Caller, State(st): State<AppState>) -> ApiResult<Json<Vec<PluginOffer>>> {
+    caller.require_admin()?;
+    Ok(Json(st.plugins.catalog()))
+}
+
 /// Binds a plugin for the calling tenant (or changes the binding). The config is checked by
 /// the plugin's own `init`; a refusal answers 422 with the plugin's message.
 #[utoipa::path(put, path = "/api/v1/tenant/plugins/{name}", tag = "plugins", security(("tenant" = [])),
@@ -94,7 +109,17 @@ async fn put_binding(
     ApiJson(req): ApiJson<BindRequest>,
 ) -> ApiResult<Json<BindingView>> {
     caller.require_admin()?;
-    Ok(Json(st.plugins.bind(&caller.tenant, &name, req).await?))
+    let existed = st.plugins.tenant_bindings(&caller.tenant).iter().any(|b| b.plugin == name);
+    let mut said = vec![format!("enabled: {}", req.enabled.unwrap_or(true))];
+    if let Some(config) = req.config.as_ref().and_then(|c| c.as_object()) {
+        // Names only: a config may hold a secret (an API key of the bot's endpoint).
+        let keys: Vec<&str> = config.keys().map(String::as_str).collect();
+        said.push(format!("config keys: {}", if keys.is_empty() { "none".to_owned() } else { keys.join(", ") }));
+    }
+    let view = st.plugins.bind(&caller.tenant, &name, req).await?;
+    let action = if existed { AuditAction::PluginConfigChanged } else { AuditAction::PluginBound };
+    st.audit.record(&caller.actor(), Change::of_tenant(&caller.tenant, action, &name).detail(said.join("; "))).await;
+    Ok(Json(view))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tenant/plugins/{name}", tag = "plugins", security(("tenant" = [])),
@@ -107,5 +132,6 @@ async fn delete_binding(
 ) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     st.plugins.unbind(&caller.tenant, &name).await?;
+    st.audit.record(&caller.actor(), Change::of_tenant(&caller.tenant, AuditAction::PluginUnbound, &name)).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,9 +11,10 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::state::AppState;
+use crate::audit::{AuditAction, Change};
 use crate::auth::{Revocation, SessionAccess};
 use crate::connector::LoginMethod;
-use crate::model::{Chat, Keyed, Message, Session, TenantStats};
+use crate::model::{Chat, Keyed, Message, Session, SessionDetail, TenantStats};
 use crate::sessions::{LiveQr, NewSession};
 use crate::store::{chats, messages, tenants};
 
@@ -97,7 +98,11 @@ async fn create_session(
     caller.require_admin()?;
     let max_sessions = st.directory.limits(&caller.tenant).max_sessions;
     let new = NewSession { id: req.id, name: req.name, owner: req.owner, connector: req.connector, max_sessions };
-    Ok((StatusCode::CREATED, Json(st.sessions.create(&caller.tenant, new).await?)))
+    let session = st.sessions.create(&caller.tenant, new).await?;
+    let change = Change::of_tenant(&caller.tenant, AuditAction::SessionCreated, &session.id)
+        .detail(format!("connector '{}'", session.connector));
+    st.audit.record(&caller.actor(), change).await;
+    Ok((StatusCode::CREATED, Json(session)))
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", security(("tenant" = [])),
@@ -109,13 +114,14 @@ async fn list_sessions(caller: Caller, State(st): State<AppState>) -> ApiResult<
 
 #[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions", security(("tenant" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Session), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = SessionDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_session(
     caller: Caller,
     State(st): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Session>> {
-    Ok(Json(caller.use_session(&st, &id).await?))
+) -> ApiResult<Json<SessionDetail>> {
+    let session = caller.use_session(&st, &id).await?;
+    Ok(Json(st.sessions.detail(session)))
 }
 
 /// Logs the device out and deletes the session with its chats and messages.
@@ -129,6 +135,7 @@ async fn delete_session(
 ) -> ApiResult<StatusCode> {
     let key = caller.administered_session(&id)?;
     st.sessions.delete(&key).await?;
+    st.audit.record(&caller.actor(), Change::of_tenant(&caller.tenant, AuditAction::SessionDeleted, &id)).await;
     st.revocations.announce(Revocation::SessionDeleted(key));
     Ok(StatusCode::NO_CONTENT)
 }

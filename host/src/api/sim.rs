@@ -31,6 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(contact_votes))
         .routes(routes!(network))
         .routes(routes!(drop_network))
+        .routes(routes!(silence))
         .routes(routes!(phone_logout))
         .routes(routes!(invalid_numbers))
         .routes(routes!(set_contact))
@@ -441,6 +442,18 @@ async fn drop_network(
     let req: Drop = super::optional_json(&body)?;
     let key = sim_session(&st, &caller, &id).await?;
     st.sim.drop_connection(&key, req.outage_ms.unwrap_or(0))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The connection goes silent, as a zombie connection does: it still looks up, nothing
+/// crosses it, and probes go unanswered. What contacts send meanwhile is held by the
+/// simulated server and delivered once the session has reconnected.
+#[utoipa::path(post, path = "/api/v1/sim/sessions/{id}/silence", tag = "simulator", security(("tenant" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn silence(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
+    let key = sim_session(&st, &caller, &id).await?;
+    st.sim.silence(&key)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,14 +1,16 @@
 use std::sync::Arc;
 
+use crate::audit::Audit;
 use crate::auth::{AdminKey, Revocations, TenantDirectory};
 use crate::config::Config;
 use crate::connector::sim::SimWorld;
 use crate::media::MediaStore;
+use crate::events::Tail;
 use crate::metrics::Metrics;
 use crate::metrics::requests::RequestMetrics;
 use crate::media::links::MediaLinks;
 use crate::plugins::Plugins;
-use crate::quotas::Rates;
+use crate::quotas::{Connections, Rates};
 use crate::sessions::Sessions;
 use crate::store::Store;
 use crate::webhooks::Webhooks;
@@ -32,6 +34,12 @@ pub struct AppState {
     /// Request rates per credential (and the other rates of the gateway).
     pub rates: Rates,
     pub webhooks: Webhooks,
+    /// Where a reader of the stored journal (the event stream) waits for the next commit.
+    pub journal_tail: Tail,
+    /// Sockets and event streams open per tenant and user (their limits).
+    pub connections: Connections,
+    /// Where administrators' actions are recorded.
+    pub audit: Audit,
     /// What `GET /metrics` renders.
     pub metrics: Arc<Metrics>,
     /// REST requests by route and status (the router's outermost layer records them).

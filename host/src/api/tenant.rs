@@ -47,7 +47,7 @@ async fn update_settings(
 ) -> ApiResult<Json<Tenant>> {
     caller.require_admin()?;
     let patch = TenantPatch { session_access: req.session_access, ..Default::default() };
-    Ok(Json(save(&st, &caller.tenant, patch).await?))
+    Ok(Json(save(&st, &caller.actor(), &caller.tenant, patch).await?))
 }
 
 /// Replaces the tenant's API key and/or JWT secret. The old ones keep verifying for
@@ -58,5 +58,5 @@ async fn update_settings(
     responses((status = 200, body = Rotated), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn rotate(caller: Caller, State(st): State<AppState>, ApiJson(req): ApiJson<Rotate>) -> ApiResult<Json<Rotated>> {
     caller.require_api_key("rotate the tenant's credentials")?;
-    Ok(Json(rotate_credentials(&st, &caller.tenant, req).await?))
+    Ok(Json(rotate_credentials(&st, &caller.actor(), &caller.tenant, req).await?))
 }

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{Admin, ApiJson, ApiPath};
 use super::state::AppState;
+use crate::audit::{Actor, AuditAction, Change};
 use crate::auth::{Revocation, SessionAccess, hash_key, new_api_key, new_jwt_secret};
 use crate::model::{Keyed, Tenant, TenantJwt, new_id, validate_id};
 use crate::quotas::LimitOverrides;
@@ -112,6 +113,8 @@ async fn create_tenant(
     })?;
     w.commit().await?;
     st.directory.reload(st.store.pool()).await?;
+    let change = Change::of_tenant(&tenant.id, AuditAction::TenantCreated, &tenant.id).detail(format!("name '{}'", tenant.name));
+    st.audit.record(&Actor::Operator, change).await;
     Ok((
         StatusCode::CREATED,
         Json(CreatedTenant {
@@ -178,15 +181,20 @@ async fn update_tenant(
         st.config.quotas.with(q).check().map_err(|e| ApiError::unprocessable("invalid_quotas", e))?;
     }
     patch.quotas = req.quotas;
-    Ok(Json(save(&st, &id, patch).await?))
+    Ok(Json(save(&st, &Actor::Operator, &id, patch).await?))
 }
 
 /// Writes a tenant's change and makes every node of the gateway act on it: the directory
 /// (token checks, session access) is reloaded and sockets lose what they may no longer use.
-pub(super) async fn save(st: &AppState, id: &str, patch: TenantPatch) -> ApiResult<Tenant> {
+pub(super) async fn save(st: &AppState, actor: &Actor, id: &str, patch: TenantPatch) -> ApiResult<Tenant> {
+    let changed = patch.changed();
     let mut w = st.store.begin_write().await?;
     tenants::update(&mut w, id, patch).await?;
     w.commit().await?;
+    if !changed.is_empty() {
+        let change = Change::of_tenant(id, AuditAction::TenantUpdated, id).detail(format!("changed {}", changed.join(", ")));
+        st.audit.record(actor, change).await;
+    }
     st.directory.reload(st.store.pool()).await?;
     st.revocations.announce(Revocation::TenantChanged { tenant: id.to_owned(), recheck_at: None });
     find(st, id).await
@@ -208,6 +216,7 @@ async fn delete_tenant(_: Admin, State(st): State<AppState>, ApiPath(id): ApiPat
     st.media.delete_all(&id, None).await?;
     st.plugins.forget_tenant(&id);
     st.directory.reload(st.store.pool()).await?;
+    st.audit.record(&Actor::Operator, Change::of_tenant(&id, AuditAction::TenantDeleted, &id)).await;
     st.revocations.announce(Revocation::TenantDeleted(id));
     Ok(StatusCode::NO_CONTENT)
 }
@@ -239,7 +248,7 @@ pub struct Rotated {
     previous_valid_until: DateTime<Utc>,
 }
 
-pub(super) async fn rotate_credentials(st: &AppState, id: &str, req: Rotate) -> ApiResult<Rotated> {
+pub(super) async fn rotate_credentials(st: &AppState, actor: &Actor, id: &str, req: Rotate) -> ApiResult<Rotated> {
     if !req.api_key && !req.jwt_secret {
         return Err(ApiError::unprocessable("nothing_to_rotate", "set apiKey and/or jwtSecret to true"));
     }
@@ -266,6 +275,12 @@ pub(super) async fn rotate_credentials(st: &AppState, id: &str, req: Rotate) -> 
     st.directory.reload(st.store.pool()).await?;
     let recheck_at = (req.jwt_secret && req.grace_seconds > 0).then_some(grace_until);
     st.revocations.announce(Revocation::TenantChanged { tenant: id.to_owned(), recheck_at });
+    let rotated: Vec<&str> = [(req.api_key, "API key"), (req.jwt_secret, "JWT secret")]
+        .into_iter()
+        .filter_map(|(yes, what)| yes.then_some(what))
+        .collect();
+    let detail = format!("{} rotated, the old one valid for {} s more", rotated.join(" and "), req.grace_seconds);
+    st.audit.record(actor, Change::of_tenant(id, AuditAction::CredentialsRotated, id).detail(detail)).await;
     Ok(Rotated { api_key, jwt_secret, previous_valid_until: grace_until })
 }
 
@@ -279,5 +294,5 @@ async fn rotate_tenant(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<Rotate>,
 ) -> ApiResult<Json<Rotated>> {
-    Ok(Json(rotate_credentials(&st, &id, req).await?))
+    Ok(Json(rotate_credentials(&st, &Actor::Operator, &id, req).await?))
 }

@@ -1,18 +1,15 @@
-//! Webhook endpoints, their deliveries and attempts (tenant administrators), and the journal
-//! of committed events.
+//! Webhook endpoints, their deliveries and attempts (tenant administrators).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::state::AppState;
-use crate::store::journal;
+use crate::audit::{AuditAction, Change};
 use crate::webhooks::views::{
     CreateWebhook, DeliveriesQuery, DeliveryView, PatchWebhook, ReplayRequest, Replayed, RotateSecret, WebhookView,
     WebhookWithSecret,
@@ -28,7 +25,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_deliveries))
         .routes(routes!(get_delivery))
         .routes(routes!(resend))
-        .routes(routes!(list_events))
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", security(("tenant" = [])),
@@ -48,7 +44,11 @@ async fn create_webhook(
     ApiJson(req): ApiJson<CreateWebhook>,
 ) -> ApiResult<(StatusCode, Json<WebhookWithSecret>)> {
     caller.require_admin()?;
-    Ok((StatusCode::CREATED, Json(st.webhooks.create(&caller.tenant, req).await?)))
+    let created = st.webhooks.create(&caller.tenant, req).await?;
+    let change = Change::of_tenant(&caller.tenant, AuditAction::WebhookCreated, &created.webhook.id)
+        .detail(format!("url {}", created.webhook.url));
+    st.audit.record(&caller.actor(), change).await;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks/{webhook}", tag = "webhooks", security(("tenant" = [])),
@@ -70,7 +70,9 @@ async fn patch_webhook(
     ApiJson(patch): ApiJson<PatchWebhook>,
 ) -> ApiResult<Json<WebhookView>> {
     caller.require_admin()?;
-    Ok(Json(st.webhooks.update(&caller.tenant, &id, patch).await?))
+    let view = st.webhooks.update(&caller.tenant, &id, patch).await?;
+    st.audit.record(&caller.actor(), Change::of_tenant(&caller.tenant, AuditAction::WebhookUpdated, &id)).await;
+    Ok(Json(view))
 }
 
 /// Removes the endpoint with its deliveries; nothing more is sent to it.
@@ -80,6 +82,7 @@ async fn patch_webhook(
 async fn delete_webhook(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     st.webhooks.delete(&caller.tenant, &id).await?;
+    st.audit.record(&caller.actor(), Change::of_tenant(&caller.tenant, AuditAction::WebhookDeleted, &id)).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -96,7 +99,9 @@ async fn rotate_secret(
 ) -> ApiResult<Json<WebhookWithSecret>> {
     caller.require_admin()?;
     let req: RotateSecret = super::optional_json(&body)?;
-    Ok(Json(st.webhooks.rotate(&caller.tenant, &id, req).await?))
+    let rotated = st.webhooks.rotate(&caller.tenant, &id, req).await?;
+    st.audit.record(&caller.actor(), Change::of_tenant(&caller.tenant, AuditAction::WebhookSecretRotated, &id)).await;
+    Ok(Json(rotated))
 }
 
 /// Sends a `webhook.test` event now; answers with the delivery and its attempt.
@@ -163,77 +168,4 @@ async fn resend(
 ) -> ApiResult<Json<DeliveryView>> {
     caller.require_admin()?;
     Ok(Json(st.webhooks.resend(&caller.tenant, &id, &delivery).await?))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct EventsQuery {
-    /// Events after this `seq` (default 0: from the oldest kept).
-    after_seq: Option<u64>,
-    /// 1 to 1000, default 100.
-    limit: Option<u32>,
-}
-
-/// A page of the journal: events in `seq` order, each as a socket receives it.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct EventPage {
-    events: Vec<JournalEvent>,
-    /// The oldest `seq` the journal still holds (older ones were pruned).
-    first_seq: Option<u64>,
-    /// Give it as `afterSeq` for the next page.
-    last_seq: u64,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct JournalEvent {
-    /// The event name (`message.received`, ...).
-    event: String,
-    seq: u64,
-    /// The canonical payload (docs/events.md).
-    #[schema(value_type = Object)]
-    payload: serde_json::Value,
-}
-
-/// Committed events of the tenant, from the durable journal (retention: `events.retention_*`).
-/// A user token without the `admin` role sees only the events of the sessions it may use.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", security(("tenant" = [])),
-    params(EventsQuery),
-    responses((status = 200, body = EventPage), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn list_events(
-    caller: Caller,
-    State(st): State<AppState>,
-    ApiQuery(q): ApiQuery<EventsQuery>,
-) -> ApiResult<Json<EventPage>> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::unprocessable("invalid_limit", "limit must be 1 to 1000"));
-    }
-    let after = q.after_seq.unwrap_or(0).min(i64::MAX as u64) as i64;
-    let rows = journal::after(st.store.pool(), &caller.tenant, after, i64::from(limit)).await?;
-    let last_seq = rows.last().map_or(after, |r| r.seq) as u64;
-    let usable: Option<Vec<String>> = if caller.is_admin() {
-        None
-    } else {
-        let sessions = st.sessions.list(&caller.tenant).await?;
-        Some(sessions.iter().filter(|s| caller.may_use(&st, s)).map(|s| s.id.clone()).collect())
-    };
-    let events = rows
-        .into_iter()
-        .filter(|r| match (&usable, &r.session_id) {
-            (Some(list), Some(s)) => list.contains(s),
-            // Tenant-wide events (stats over every session, webhook notices) are the administrator's.
-            (Some(_), None) => false,
-            (None, _) => true,
-        })
-        .map(|r| JournalEvent {
-            event: r.name,
-            seq: r.seq as u64,
-            payload: serde_json::from_str(&r.payload).unwrap_or(serde_json::Value::Null),
-        })
-        .collect();
-    let first_seq = journal::first_seq(st.store.pool(), &caller.tenant).await?.map(|s| s as u64);
-    Ok(Json(EventPage { events, first_seq, last_seq }))
 }

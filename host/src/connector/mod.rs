@@ -18,7 +18,9 @@ use tokio::sync::mpsc;
 
 use self::groups::{GroupEvent, GroupOps};
 use crate::media::kinds::MediaKind;
-use crate::model::{ChatState, ContactCard, Jid, LinkPreview, Location, MediaInfo, MessageType, Poll, Presence, SessionKey};
+use crate::model::{
+    ChatState, ContactCard, Jid, LinkPreview, Location, MediaInfo, MessageType, Poll, Presence, SessionKey,
+};
 
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ConnectorError {
@@ -53,6 +55,9 @@ pub enum DropKind {
     LoggedOut,
     /// Another client took the session over.
     Replaced,
+    /// The watchdog heard nothing for too long and a probe went unanswered: reconnect with
+    /// backoff.
+    Stale(String),
     /// WhatsApp refused the account for now.
     Banned(String),
     /// Connecting failed for a reason retrying will not fix.
@@ -309,7 +314,15 @@ pub trait Connection: GroupOps + Send + Sync {
     /// A contact's profile as WhatsApp shows it; `None` when the number has no account.
     async fn contact(&self, jid: &Jid) -> Result<Option<ContactProfile>, ConnectorError>;
     /// The options a vote on one of the chat's polls chose, opened with the poll's secret.
-    async fn open_vote(&self, vote: &votes::SealedVote, poll: &votes::VotedPoll<'_>) -> Result<Vec<String>, ConnectorError>;
+    async fn open_vote(
+        &self,
+        vote: &votes::SealedVote,
+        poll: &votes::VotedPoll<'_>,
+    ) -> Result<Vec<String>, ConnectorError>;
+    /// Asks WhatsApp to answer (a keepalive ping): how the watchdog tests a connection that
+    /// has carried nothing for a while. On a dead connection it may never return; the caller
+    /// bounds the wait.
+    async fn probe(&self) -> Result<(), ConnectorError>;
     /// Ends the connection, keeping the device linked.
     async fn close(&self);
     /// Unlinks the device; its credentials are void afterwards.

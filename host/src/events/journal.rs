@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::{Event, EventBody, EventBus};
+use super::{Event, EventBody, EventBus, Tail};
 use crate::model::SessionKey;
 use crate::store::{StoreResult, WriteTx, journal};
 use crate::webhooks::Routes;
@@ -32,11 +32,17 @@ impl EventDraft {
 pub struct Journal {
     bus: EventBus,
     routes: Routes,
+    tail: Tail,
 }
 
 impl Journal {
     pub fn new(bus: EventBus, routes: Routes) -> Self {
-        Self { bus, routes }
+        Self { bus, routes, tail: Tail::default() }
+    }
+
+    /// Where readers of the stored journal wait for the next commit.
+    pub fn tail(&self) -> &Tail {
+        &self.tail
     }
 
     pub fn routes(&self) -> &Routes {
@@ -78,6 +84,9 @@ impl Journal {
         let committed = w.commit().await?;
         for e in &events {
             self.bus.publish(e.clone());
+        }
+        for (tenant, next) in &next {
+            self.tail.advanced(tenant, next - 1);
         }
         drop(committed);
         for worker in wake {

@@ -6,10 +6,12 @@ mod bus;
 mod journal;
 pub mod retention;
 mod stats;
+mod tail;
 
 pub use bus::{EventBus, Subscription};
 pub use journal::{EventDraft, Journal};
 pub use stats::spawn_stats_publisher;
+pub use tail::Tail;
 
 pub use wagate_model::Event;
 pub use wagate_model::events::{

@@ -9,6 +9,7 @@ use socketioxide::SocketIo;
 
 use crate::plugins::{BreakerState, Plugins};
 use crate::realtime;
+use crate::sessions::Sessions;
 use crate::store::{self, Store};
 
 /// Where the sampled states are read.
@@ -16,6 +17,7 @@ pub struct Sources {
     pub store: Store,
     pub io: SocketIo,
     pub plugins: Plugins,
+    pub sessions: Sessions,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -42,6 +44,7 @@ pub(super) struct Sampled {
     sessions: Family<SessionStatusLabels, Gauge>,
     sockets: Gauge,
     outbound: Family<SessionLabels, Gauge>,
+    silence: Family<SessionLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     breakers: Family<BreakerLabels, Gauge>,
 }
 
@@ -52,6 +55,7 @@ impl Sampled {
             sessions: Family::default(),
             sockets: Gauge::default(),
             outbound: Family::default(),
+            silence: Family::default(),
             breakers: Family::default(),
         };
         registry.register("sessions", "Sessions by connector and status", s.sessions.clone());
@@ -60,6 +64,11 @@ impl Sampled {
             "outbound_pending",
             "Outbound messages a session has accepted and not yet handed to WhatsApp",
             s.outbound.clone(),
+        );
+        registry.register(
+            "session_silence_seconds",
+            "Time since a connected session's connection last carried anything (the watchdog probes past its limit)",
+            s.silence.clone(),
         );
         registry.register(
             "plugin_breaker",
@@ -90,6 +99,11 @@ impl Sampled {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "metrics: pending outbound not read"),
+        }
+        self.silence.clear();
+        for (key, liveness) in self.sources.sessions.liveness_all() {
+            let labels = SessionLabels { tenant: key.tenant, session: key.session };
+            self.silence.get_or_create(&labels).set(liveness.silent_for_ms as f64 / 1000.0);
         }
         self.sockets.set(realtime::connected_sockets(&self.sources.io) as i64);
         self.breakers.clear();

@@ -10,9 +10,9 @@ pub use jid::{Jid, JidError};
 pub use wagate_model::time;
 pub use wagate_model::{
     Chat, ChatState, ContactCard, ContactInfo, Direction, DisconnectReason, Group, GroupField, GroupInvite, GroupJoin,
-    GroupParticipant, GroupRole, JoinStatus, LinkPreview, Location, MediaInfo, Message, MessageStatus, MessageType, NumberCheck,
-    ParticipantAction, ParticipantResult, Poll, PollOption, Presence, Quoted, Reaction, Session, SessionStatus,
-    TenantStats,
+    GroupParticipant, GroupRole, JoinStatus, LinkPreview, Liveness, Location, MediaInfo, Message, MessageStatus,
+    MessageType, NumberCheck, ParticipantAction, ParticipantResult, Poll, PollOption, Presence, Quoted, Reaction,
+    Session, SessionDetail, SessionStatus, TenantStats,
 };
 
 use chrono::{DateTime, Utc};

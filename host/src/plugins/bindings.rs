@@ -11,6 +11,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::breaker::{Breaker, BreakerView};
+use super::manifest::Hook;
+use super::metrics::{HookView, Metrics};
 use super::sandbox::Instance;
 use crate::store::plugins::BindingRow;
 
@@ -44,6 +46,9 @@ pub struct Binding {
     pub warm: tokio::sync::Mutex<Option<Warm>>,
     /// Smoothed transform time per event in ns, 0 while unknown: sizes the batches.
     transform_ns: AtomicU64,
+    /// This binding's own calls (a tenant sees these, never the plugin's totals over every
+    /// tenant); they start again when the binding changes.
+    pub calls: Metrics,
 }
 
 /// Most events one transform call carries.
@@ -61,6 +66,8 @@ pub struct BindingView {
     /// Version serving this binding; null when the plugin is not loaded.
     pub version: Option<String>,
     pub breaker: BreakerView,
+    /// Per hook since the binding last changed: calls, errors, p50/p99 call time.
+    pub calls: std::collections::BTreeMap<Hook, HookView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -79,6 +86,7 @@ impl Binding {
             breaker: Mutex::new(Breaker::new(threshold, cooldown)),
             warm: tokio::sync::Mutex::new(None),
             transform_ns: AtomicU64::new(0),
+            calls: Metrics::default(),
         }
     }
 
@@ -113,6 +121,7 @@ impl Binding {
             on_error: self.on_error,
             version,
             breaker: self.breaker.lock().expect("breaker lock").view(),
+            calls: self.calls.view(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }

@@ -18,7 +18,7 @@ pub use breaker::{BreakerState, BreakerView};
 pub use manifest::{Capability, Hook, Manifest};
 pub use metrics::HookView;
 pub use output::{Delivery, HostAction, Target, WebhookShape};
-pub use watcher::Watcher;
+pub use watcher::{Watcher, reload_change};
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
@@ -92,6 +92,24 @@ pub struct PluginInfo {
     pub config_schema: Option<Value>,
     /// Per hook: calls, errors, p50/p99 call time over the recent calls.
     pub calls: BTreeMap<Hook, HookView>,
+}
+
+/// A loaded plugin as a tenant sees it when choosing what to bind: what it does and how it is
+/// configured, nothing of the operator's (files, load errors, other tenants' calls).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginOffer {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub hooks: Vec<Hook>,
+    pub capabilities: Vec<Capability>,
+    /// The JSON Schema of its config, when it declares one (the dashboard renders a form).
+    #[schema(value_type = Option<Object>)]
+    pub config_schema: Option<Value>,
+    /// plugin.toml's defaults, under each binding's own config.
+    #[schema(value_type = Object)]
+    pub default_config: Value,
 }
 
 /// What a reload did.
@@ -304,6 +322,27 @@ impl Plugins {
         self.inner.registry.with_entries(|entries| entries.iter().map(|(name, e)| info_of(name, e)).collect())
     }
 
+    /// The plugins serving now, as a tenant may see them, by name.
+    pub fn catalog(&self) -> Vec<PluginOffer> {
+        self.inner.registry.with_entries(|entries| {
+            entries
+                .iter()
+                .filter_map(|(name, e)| {
+                    let l = e.current.as_ref()?;
+                    Some(PluginOffer {
+                        name: name.clone(),
+                        version: l.manifest.version.clone(),
+                        description: l.manifest.description.clone(),
+                        hooks: l.manifest.hooks.iter().copied().collect(),
+                        capabilities: l.manifest.capabilities.iter().copied().collect(),
+                        config_schema: l.config_schema.clone(),
+                        default_config: l.manifest.config.clone(),
+                    })
+                })
+                .collect()
+        })
+    }
+
     pub fn info(&self, name: &str) -> Option<PluginInfo> {
         self.inner.registry.with_entries(|entries| entries.get(name).map(|e| info_of(name, e)))
     }
@@ -473,6 +512,7 @@ impl Plugins {
         drop(warm);
         let took = started.elapsed();
         metrics.record(hook, took, req.events(), result.is_err());
+        b.calls.record(hook, took, req.events(), result.is_err());
         self.inner.exported.call(&b.plugin, hook, took, req.events(), result.is_err());
         let mut breaker = b.breaker.lock().expect("breaker lock");
         match result {

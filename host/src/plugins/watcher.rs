@@ -8,7 +8,8 @@ use std::time::Duration;
 use notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 
-use super::Plugins;
+use super::{Plugins, ReloadOutcome};
+use crate::audit::{Actor, Audit, AuditAction, Change};
 
 /// Keeps the watch alive; dropping it stops watching.
 pub struct Watcher {
@@ -16,7 +17,8 @@ pub struct Watcher {
 }
 
 impl Plugins {
-    pub fn watch(&self, debounce: Duration) -> Result<Watcher, String> {
+    /// Each reload it makes is recorded in `audit` as the watcher's.
+    pub fn watch(&self, debounce: Duration, audit: Audit) -> Result<Watcher, String> {
         let root = self.dir().canonicalize().map_err(|e| format!("plugins dir: {e}"))?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         let base = root.clone();
@@ -42,10 +44,24 @@ impl Plugins {
                     names.insert(more);
                 }
                 for name in names {
-                    plugins.reload(&name).await;
+                    let outcome = plugins.reload(&name).await;
+                    if let Some(change) = reload_change(&name, &outcome) {
+                        audit.record(&Actor::Watcher, change).await;
+                    }
                 }
             }
         });
         Ok(Watcher { _debouncer: debouncer })
     }
+}
+
+/// The audit entry of a reload; `None` when nothing happened (unchanged, or not a plugin).
+pub fn reload_change(name: &str, outcome: &ReloadOutcome) -> Option<Change> {
+    let detail = match outcome {
+        ReloadOutcome::Loaded { version } => format!("loaded version {version}"),
+        ReloadOutcome::Unloaded => "folder removed: unloaded".to_owned(),
+        ReloadOutcome::Refused(why) => format!("refused: {why}"),
+        ReloadOutcome::Unchanged | ReloadOutcome::Missing => return None,
+    };
+    Some(Change { tenant: None, action: AuditAction::PluginReloaded, target: name.to_owned(), detail: None }.detail(detail))
 }

@@ -6,10 +6,12 @@ mod actor;
 mod backoff;
 pub mod compose;
 pub mod groups;
+mod liveness;
 pub mod outgoing;
 mod qr_image;
 mod url_media;
 
+pub use liveness::WatchdogMetrics;
 pub use qr_image::png_data_url;
 
 use std::collections::HashMap;
@@ -32,7 +34,7 @@ use crate::media::fetch::{FetchError, Fetcher};
 use crate::media::kinds::MediaKind;
 use crate::model::{
     Chat, ChatState, ContactInfo, Direction, DisconnectReason, IdError, Jid, JidError, Keyed, Message, MessageStatus, NumberCheck,
-    Presence, Quoted, Session, SessionKey, SessionStatus, new_id, validate_id,
+    Liveness, Presence, Quoted, Session, SessionDetail, SessionKey, SessionStatus, new_id, validate_id,
 };
 use crate::quotas::QuotaExceeded;
 use crate::store::{Store, StoreError, chats, idempotency, messages, sessions as stored};
@@ -200,6 +202,7 @@ pub struct NewSession {
 struct ActorHandle {
     tx: mpsc::UnboundedSender<Command>,
     qr: Arc<Mutex<Option<LiveQr>>>,
+    liveness: Arc<liveness::Liveness>,
 }
 
 struct Inner {
@@ -212,6 +215,7 @@ struct Inner {
     default_connector: String,
     timings: SessionTimings,
     actors: Mutex<HashMap<SessionKey, ActorHandle>>,
+    watchdog: WatchdogMetrics,
 }
 
 #[derive(Clone)]
@@ -231,7 +235,17 @@ impl Sessions {
     ) -> Self {
         let actors = Mutex::new(HashMap::new());
         Self {
-            inner: Arc::new(Inner { store, media, fetcher, journal, connectors, default_connector, timings, actors }),
+            inner: Arc::new(Inner {
+                store,
+                media,
+                fetcher,
+                journal,
+                connectors,
+                default_connector,
+                timings,
+                actors,
+                watchdog: WatchdogMetrics::default(),
+            }),
         }
     }
 
@@ -241,6 +255,28 @@ impl Sessions {
 
     pub async fn get(&self, key: &SessionKey) -> SessionResult<Session> {
         stored::get(self.store().pool(), key).await?.ok_or(SessionError::NotFound)
+    }
+
+    /// The session with its live connection's liveness.
+    pub fn detail(&self, session: Session) -> SessionDetail {
+        let liveness = self.liveness(&session.key());
+        SessionDetail { session, liveness }
+    }
+
+    /// How recently the session's connection carried anything; `None` without a connection.
+    pub fn liveness(&self, key: &SessionKey) -> Option<Liveness> {
+        self.inner.actors.lock().expect("actors lock").get(key)?.liveness.view(Utc::now())
+    }
+
+    /// Every session with a live connection and its liveness (for the metrics).
+    pub fn liveness_all(&self) -> Vec<(SessionKey, Liveness)> {
+        let now = Utc::now();
+        let actors = self.inner.actors.lock().expect("actors lock");
+        actors.iter().filter_map(|(key, h)| Some((key.clone(), h.liveness.view(now)?))).collect()
+    }
+
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.inner.watchdog.register(registry);
     }
 
     pub async fn list(&self, tenant: &str) -> SessionResult<Vec<Session>> {
@@ -319,7 +355,8 @@ impl Sessions {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let qr = Arc::new(Mutex::new(None));
-        let handle = ActorHandle { tx, qr: qr.clone() };
+        let liveness = Arc::new(liveness::Liveness::default());
+        let handle = ActorHandle { tx, qr: qr.clone(), liveness: liveness.clone() };
         actors.insert(key.clone(), handle.clone());
         let url_media = url_media::UrlMedia::new(
             self.inner.fetcher.clone(),
@@ -337,6 +374,8 @@ impl Sessions {
             qr,
             url_media,
             handle.tx.downgrade(),
+            liveness,
+            self.inner.watchdog.clone(),
         );
         let sessions = self.clone();
         let key = key.clone();

@@ -66,6 +66,11 @@ pub async fn after(pool: &SqlitePool, tenant: &str, after_seq: i64, limit: i64) 
     .await?)
 }
 
+/// The newest `seq` handed out to the tenant's events (0 before its first).
+pub async fn committed_seq(pool: &SqlitePool, tenant: &str) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar("SELECT seq FROM tenants WHERE id = ?").bind(tenant).fetch_optional(pool).await?.unwrap_or(0))
+}
+
 /// The oldest `seq` the journal still holds for the tenant.
 pub async fn first_seq(pool: &SqlitePool, tenant: &str) -> StoreResult<Option<i64>> {
     Ok(sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE tenant_id = ?").bind(tenant).fetch_one(pool).await?)

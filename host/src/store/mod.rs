@@ -2,6 +2,7 @@
 //! through [`Store::begin_write`], which serialises writers (SQLite has one anyway) so that the
 //! per-tenant event sequence numbers handed out inside a write are published in order.
 
+pub mod audit;
 pub mod chats;
 pub mod contact_ids;
 pub mod idempotency;

@@ -44,6 +44,24 @@ pub struct TenantPatch {
     pub quotas: Option<LimitOverrides>,
 }
 
+impl TenantPatch {
+    /// The settings it changes, by their REST names (for the audit log: names, not values).
+    pub fn changed(&self) -> Vec<&'static str> {
+        [
+            (self.name.is_some(), "name"),
+            (self.jwt_public_key.is_some(), "jwt.publicKeyPem"),
+            (self.jwt_issuer.is_some(), "jwt.issuer"),
+            (self.jwt_audience.is_some(), "jwt.audience"),
+            (self.tenant_claim.is_some(), "jwt.tenantClaim"),
+            (self.session_access.is_some(), "sessionAccess"),
+            (self.quotas.is_some(), "quotas"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect()
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct TenantRow {
     id: String,

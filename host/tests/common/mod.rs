@@ -150,8 +150,13 @@ impl TestGateway {
         self.send(req).await
     }
 
+    /// The router's response, body unread.
+    pub async fn serve(&self, req: Request<Body>) -> axum::response::Response {
+        self.router.clone().oneshot(req).await.unwrap()
+    }
+
     pub async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
-        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let resp = self.serve(req).await;
         let status = resp.status();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let value = if bytes.is_empty() {
@@ -160,6 +165,18 @@ impl TestGateway {
             serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
         };
         (status, value)
+    }
+
+    /// Like `send`, for a route whose successful answer is a stream that never ends: its body
+    /// is read only when the request was refused.
+    pub async fn send_head(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let resp = self.serve(req).await;
+        let status = resp.status();
+        if status.is_success() {
+            return (status, Value::Null);
+        }
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -208,9 +225,17 @@ impl TestGateway {
     /// Creates a session and links it by QR; returns when it is CONNECTED.
     pub async fn connected_session(&self, t: &Tenant, id: &str, phone: &str) -> Value {
         self.session(t, id).await;
+        self.link(t, id, phone).await
+    }
+
+    /// Links an existing session by QR; returns when it is CONNECTED.
+    pub async fn link(&self, t: &Tenant, id: &str, phone: &str) -> Value {
         let (s, b) = self.post(&format!("/api/v1/sessions/{id}/connect"), &t.api_key, json!({})).await;
         assert_eq!(s, StatusCode::ACCEPTED, "{b}");
         self.wait_status(t, id, "QR_REQUIRED").await;
+        // The store shows CONNECTED a moment before the bus publishes the events of that write;
+        // waiting for them here keeps them out of a subscription the caller opens next.
+        let mut published = self.events();
         let (s, b) = self
             .post(
                 &format!("/api/v1/sim/sessions/{id}/scan"),
@@ -219,7 +244,13 @@ impl TestGateway {
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{b}");
-        self.wait_status(t, id, "CONNECTED").await
+        let session = self.wait_status(t, id, "CONNECTED").await;
+        loop {
+            let seen = until(&mut published, "session.connected").await;
+            if seen.last().is_some_and(|e| e.session_id.as_deref() == Some(id)) {
+                break session;
+            }
+        }
     }
 
     pub fn events(&self) -> Subscription {

@@ -49,7 +49,8 @@ fn error(message: &str, code: &str) -> Vec<Action> {
 fn reason(canonical: DisconnectReason) -> &'static str {
     match canonical {
         DisconnectReason::LoggedOut => "logged_out",
-        DisconnectReason::ConnectionLost => "connection_lost",
+        // A connection the watchdog found dead is, to the seed, a lost connection.
+        DisconnectReason::ConnectionLost | DisconnectReason::Stale => "connection_lost",
         DisconnectReason::SessionExpired | DisconnectReason::QrTimeout => "session_expired",
         DisconnectReason::Manual => "manual",
         DisconnectReason::Error => "error",

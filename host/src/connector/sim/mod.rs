@@ -53,6 +53,7 @@ impl Connector for SimConnector {
             events: events.clone(),
             phone: phone_tx,
             stop: stop_tx.clone(),
+            silent: false,
         });
         let run = Run { world: self.world.clone(), key: req.key.clone(), id, events, timings: self.timings.clone() };
         tokio::spawn(run.run(device, req.login, phone_rx, stop_rx));
@@ -118,6 +119,7 @@ impl Run {
         }
         self.world.set_phase(&self.key, self.id, Phase::Connected(device.clone()));
         self.emit(ConnectorEvent::Connected { phone: device.phone, display_name: device.name });
+        self.world.release_held(&self.key, self.id);
         let _ = stop.recv().await;
     }
 
@@ -182,7 +184,10 @@ impl SimConnection {
     /// else record it where `/api/v1/sim/.../network` shows it.
     /// Whether this connection's device is linked and the simulated network is up.
     fn online(&self) -> Result<(), ConnectorError> {
-        if self.world.connected_device(&self.key, self.id).is_none() || self.world.network_down(&self.key) {
+        if self.world.connected_device(&self.key, self.id).is_none()
+            || self.world.network_down(&self.key)
+            || self.world.is_silent(&self.key, self.id)
+        {
             return Err(ConnectorError::NotConnected);
         }
         Ok(())
@@ -294,6 +299,14 @@ impl Connection for SimConnection {
         poll: &crate::connector::votes::VotedPoll<'_>,
     ) -> Result<Vec<String>, ConnectorError> {
         votes::open(vote, poll)
+    }
+
+    /// A silent connection never answers, as a dead socket would not.
+    async fn probe(&self) -> Result<(), ConnectorError> {
+        if self.world.is_silent(&self.key, self.id) {
+            std::future::pending::<()>().await;
+        }
+        self.online()
     }
 
     async fn close(&self) {

@@ -184,6 +184,9 @@ pub(super) struct Live {
     pub phone: mpsc::UnboundedSender<PhoneAction>,
     /// Dropped (with the connection task) to end the connection.
     pub stop: mpsc::UnboundedSender<()>,
+    /// The connection still looks up but nothing crosses it either way, and probes go
+    /// unanswered: what the server sends meanwhile waits in `held` for the next connection.
+    pub silent: bool,
 }
 
 #[derive(Default)]
@@ -200,6 +203,10 @@ struct SimSession {
     /// The secrets of the polls the network carried either way, by WhatsApp id, oldest first.
     poll_secrets: VecDeque<(String, Vec<u8>)>,
     groups: SimGroups,
+    /// What the server had for the session while its connection was silent, oldest first
+    /// (at most `NETWORK_RECORDS`): delivered once a connection is up again, as WhatsApp
+    /// delivers what a device missed.
+    held: VecDeque<ConnectorEvent>,
 }
 
 /// Who writes an inbound message: a number, and the LID the network may report beside it.
@@ -209,6 +216,18 @@ pub struct Sender<'a> {
     pub group: Option<Jid>,
     pub lid: Option<String>,
     pub name: Option<&'a str>,
+}
+
+impl SimSession {
+    fn hold(&mut self, ev: ConnectorEvent) -> Result<(), SimError> {
+        if self.held.len() >= NETWORK_RECORDS {
+            return Err(SimError::Invalid(format!(
+                "the connection is silent and the server already holds {NETWORK_RECORDS} events for it"
+            )));
+        }
+        self.held.push_back(ev);
+        Ok(())
+    }
 }
 
 #[derive(Clone)]
@@ -280,8 +299,36 @@ impl SimWorld {
     /// is up when WhatsApp sends them).
     pub(super) fn emit_to_current(&self, key: &SessionKey, ev: ConnectorEvent) {
         self.with(key, |s| {
-            if let Some(l) = &s.live {
+            if s.live.as_ref().is_some_and(|l| l.silent) {
+                // A receipt beyond the limit is lost, as the status of an old message may be.
+                let _ = s.hold(ev);
+            } else if let Some(l) = &s.live {
                 let _ = l.events.send(ev);
+            }
+        });
+    }
+
+    /// The connection goes silent: it stays up on both ends, but nothing crosses it.
+    pub fn silence(&self, key: &SessionKey) -> Result<(), SimError> {
+        self.with(key, |s| match s.live.as_mut() {
+            Some(l) if matches!(l.phase, Phase::Connected(_)) => {
+                l.silent = true;
+                Ok(())
+            }
+            _ => Err(SimError::NotConnected),
+        })
+    }
+
+    pub(super) fn is_silent(&self, key: &SessionKey, id: u64) -> bool {
+        self.with(key, |s| s.live.as_ref().is_some_and(|l| l.id == id && l.silent))
+    }
+
+    /// Connection `id` is up: what the server held for the session goes out on it.
+    pub(super) fn release_held(&self, key: &SessionKey, id: u64) {
+        self.with(key, |s| {
+            let Some(live) = s.live.as_ref().filter(|l| l.id == id && !l.silent) else { return };
+            for ev in s.held.drain(..) {
+                let _ = live.events.send(ev);
             }
         });
     }
@@ -416,6 +463,9 @@ impl SimWorld {
         self.with(key, |s| {
             let live =
                 s.live.as_ref().filter(|l| matches!(l.phase, Phase::Connected(_))).ok_or(SimError::NotConnected)?;
+            if live.silent {
+                return s.hold(ev);
+            }
             live.events.send(ev).map_err(|_| SimError::NotConnected)
         })
     }

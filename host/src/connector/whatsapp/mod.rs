@@ -373,6 +373,16 @@ impl Connection for WhatsAppConnection {
         Ok(chosen(poll.options, &hashes))
     }
 
+    /// The library's own keepalive ping, answered by WhatsApp's server (the caller bounds
+    /// the wait; a pong is an empty answer).
+    async fn probe(&self) -> Result<(), ConnectorError> {
+        self.ready()?;
+        self.client
+            .execute(whatsapp_rust::wacore::iq::keepalive::KeepaliveSpec::new())
+            .await
+            .map_err(|e| ConnectorError::Rejected(format!("keepalive not answered: {e}")))
+    }
+
     async fn close(&self) {
         self.stop().await;
     }

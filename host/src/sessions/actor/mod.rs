@@ -14,6 +14,7 @@ mod messages;
 
 pub(super) use groups::GroupCommand;
 
+use super::liveness::{Liveness, WatchdogMetrics};
 use super::url_media::UrlMedia;
 use super::{LiveQr, Operation, SessionError, SessionResult, backoff, qr_image};
 use crate::config::SessionTimings;
@@ -54,6 +55,11 @@ pub(super) enum Command {
     },
     /// Outbound messages are waiting in the store.
     Flush,
+    /// The watchdog's probe of connection `generation` came back (or timed out).
+    Probed {
+        generation: u64,
+        answer: Result<(), String>,
+    },
     MarkRead {
         chat: Jid,
         unread: Vec<Unread>,
@@ -96,8 +102,17 @@ pub(super) struct Actor {
     connector: Arc<dyn Connector>,
     timings: SessionTimings,
     qr: Arc<Mutex<Option<LiveQr>>>,
-    conn: Option<Box<dyn Connection>>,
+    /// Shared with a probe in flight, which must not keep the actor waiting.
+    conn: Option<Arc<dyn Connection>>,
+    /// Counts the connections opened, so a late probe answer is matched to its own.
+    generation: u64,
     events: Option<mpsc::UnboundedReceiver<ConnectorEvent>>,
+    /// When the current connection last carried anything (for the watchdog's timer).
+    last_traffic: Option<Instant>,
+    /// The generation of the connection a probe is out on.
+    probe_out: Option<u64>,
+    liveness: Arc<Liveness>,
+    watchdog: WatchdogMetrics,
     /// Phone number a pairing-code login was asked for.
     pairing_phone: Option<String>,
     qr_count: u32,
@@ -139,6 +154,8 @@ impl Actor {
         qr: Arc<Mutex<Option<LiveQr>>>,
         url_media: UrlMedia,
         wake: mpsc::WeakUnboundedSender<Command>,
+        liveness: Arc<Liveness>,
+        watchdog: WatchdogMetrics,
     ) -> Self {
         Self {
             key: session.key(),
@@ -150,7 +167,12 @@ impl Actor {
             timings,
             qr,
             conn: None,
+            generation: 0,
             events: None,
+            last_traffic: None,
+            probe_out: None,
+            liveness,
+            watchdog,
             pairing_phone: None,
             qr_count: 0,
             reconnect_at: None,
@@ -164,6 +186,7 @@ impl Actor {
 
     pub(super) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         loop {
+            let probe_due = self.probe_due();
             tokio::select! {
                 cmd = commands.recv() => {
                     let Some(cmd) = cmd else { break };
@@ -172,6 +195,9 @@ impl Actor {
                     }
                 }
                 ev = next_event(&mut self.events) => {
+                    if ev.is_some() {
+                        self.heard();
+                    }
                     let result = match ev {
                         Some(ConnectorEvent::Message(m)) => self.inbound_burst(m).await,
                         Some(ev) => self.connector_event(ev).await,
@@ -185,6 +211,7 @@ impl Actor {
                     let result = self.open(None).await;
                     self.log_failure(result);
                 }
+                _ = wait_until(probe_due) => self.probe(),
             }
         }
         self.close_connection().await;
@@ -300,6 +327,25 @@ impl Actor {
                 let r = self.flush_outbox().await;
                 self.log_failure(r);
             }
+            Command::Probed { generation, answer } => {
+                if self.probe_out != Some(generation) {
+                    // The connection it probed has gone since.
+                    return true;
+                }
+                self.probe_out = None;
+                self.liveness.probing(false);
+                match answer {
+                    Ok(()) => self.heard(),
+                    Err(why) => {
+                        self.watchdog.stale.inc();
+                        tracing::warn!(session = %self.key, %why, "connection silent and unanswered: reconnecting");
+                        self.keep_delivered().await;
+                        self.close_connection().await;
+                        let r = self.dropped(DropKind::Stale(why)).await;
+                        self.log_failure(r);
+                    }
+                }
+            }
             Command::MarkRead { chat, unread } => {
                 if let Some(conn) = &self.conn
                     && let Err(e) = conn.mark_read(&chat, &unread).await
@@ -362,6 +408,7 @@ impl Actor {
         }
         self.events = None;
         self.clear_qr();
+        self.unwatch();
         self.reconnect_at = None;
         self.session.phone = None;
         self.session.display_name = None;
@@ -415,7 +462,8 @@ impl Actor {
         let req = OpenRequest { key: self.key.clone(), credentials: credentials.clone(), login, events: tx };
         match self.connector.open(req).await {
             Ok(conn) => {
-                self.conn = Some(conn);
+                self.conn = Some(Arc::from(conn));
+                self.generation += 1;
                 self.events = Some(rx);
                 let status = if credentials.is_some() { SessionStatus::Reconnecting } else { SessionStatus::Init };
                 // A retry after a drop keeps saying why the session is down; a fresh start has no reason.
@@ -436,6 +484,54 @@ impl Actor {
         }
         self.events = None;
         self.clear_qr();
+        self.unwatch();
+    }
+
+    // ---- watchdog ----
+
+    fn heard(&mut self) {
+        self.last_traffic = Some(Instant::now());
+        self.liveness.heard(Utc::now());
+    }
+
+    /// The connection is gone: nothing to watch until the next one connects.
+    fn unwatch(&mut self) {
+        self.last_traffic = None;
+        self.probe_out = None;
+        self.liveness.lost();
+    }
+
+    /// When a connected session that stays silent is due a probe; never while one is out.
+    fn probe_due(&self) -> Option<Instant> {
+        let silence = self.timings.watchdog_silence_ms;
+        if silence == 0 || self.probe_out.is_some() || self.conn.is_none() {
+            return None;
+        }
+        if self.session.status != SessionStatus::Connected {
+            return None;
+        }
+        Some(self.last_traffic? + Duration::from_millis(silence))
+    }
+
+    /// Probes the connection beside the actor; the answer comes back as `Command::Probed`.
+    fn probe(&mut self) {
+        let (Some(conn), Some(wake)) = (self.conn.clone(), self.wake.upgrade()) else { return };
+        let generation = self.generation;
+        self.probe_out = Some(generation);
+        self.liveness.probing(true);
+        self.watchdog.probes.inc();
+        let timeout = Duration::from_millis(self.timings.watchdog_probe_timeout_ms);
+        tokio::spawn(async move {
+            let answer = match tokio::time::timeout(timeout, conn.probe()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(format!("the connection carried nothing and failed a probe: {e}")),
+                Err(_) => Err(format!(
+                    "the connection carried nothing and a probe went unanswered for {} ms",
+                    timeout.as_millis()
+                )),
+            };
+            let _ = wake.send(Command::Probed { generation, answer });
+        });
     }
 
     fn clear_qr(&self) {
@@ -558,6 +654,7 @@ impl Actor {
         self.conn = None;
         self.events = None;
         self.clear_qr();
+        self.unwatch();
         let stable = self
             .connected_since
             .take()
@@ -566,7 +663,8 @@ impl Actor {
             self.attempts = 0;
         }
         let (status, reason, creds, body) = match kind {
-            DropKind::Transient(why) => return self.schedule_reconnect(why).await,
+            DropKind::Transient(why) => return self.schedule_reconnect(why, DisconnectReason::ConnectionLost).await,
+            DropKind::Stale(why) => return self.schedule_reconnect(why, DisconnectReason::Stale).await,
             DropKind::LoggedOut => {
                 self.session.phone = None;
                 self.session.display_name = None;
@@ -600,7 +698,7 @@ impl Actor {
         self.set_state(status, Some(reason), creds, vec![body]).await
     }
 
-    async fn schedule_reconnect(&mut self, why: String) -> StoreResult<()> {
+    async fn schedule_reconnect(&mut self, why: String, reason: DisconnectReason) -> StoreResult<()> {
         if self.attempts >= self.timings.max_reconnect_attempts {
             let message = format!("gave up after {} reconnect attempts: {why}", self.attempts);
             self.session.last_error = Some(message.clone());
@@ -611,14 +709,19 @@ impl Actor {
         self.attempts += 1;
         self.reconnect_at = Some(Instant::now() + delay);
         let mut events = Vec::new();
-        if self.session.status != SessionStatus::Reconnecting {
-            events.push(EventBody::SessionDisconnected(events::SessionDisconnected {
-                reason: DisconnectReason::ConnectionLost,
-                message: Some(why),
-                will_reconnect: true,
-            }));
-        }
-        self.set_state(SessionStatus::Reconnecting, Some(DisconnectReason::ConnectionLost), Creds::Keep, events).await
+        // A retry that fails again keeps the reason the session first went down for.
+        let reason = match self.session.status {
+            SessionStatus::Reconnecting => self.session.disconnect_reason.unwrap_or(reason),
+            _ => {
+                events.push(EventBody::SessionDisconnected(events::SessionDisconnected {
+                    reason,
+                    message: Some(why),
+                    will_reconnect: true,
+                }));
+                reason
+            }
+        };
+        self.set_state(SessionStatus::Reconnecting, Some(reason), Creds::Keep, events).await
     }
 
     // ---- state ----
