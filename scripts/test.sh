@@ -24,6 +24,15 @@ if [ ! -x "$moto/bin/moto_server" ] && command -v python3 >/dev/null; then
     || echo "could not install moto (a local S3 server): the S3 media store test will be skipped" >&2
 fi
 [ -x "$moto/bin/moto_server" ] && export WAGATE_TEST_MOTO="$moto/bin/moto_server"
+# Debian's Chromium for the dashboard's browser tests (driven by playwright-core from npm; no
+# browser is downloaded). Without it those tests say why they are skipped, and fail under CI.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+  echo "== installing chromium (Debian's package) for the dashboard tests"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  $sudo apt-get install -y -qq chromium >/dev/null 2>&1 \
+    || { $sudo apt-get update -qq >/dev/null 2>&1 && $sudo apt-get install -y -qq chromium >/dev/null 2>&1; } \
+    || echo "could not install chromium: the dashboard's browser tests will not run" >&2
+fi
 (cd tests && node e2e/lib/warm-cache.mjs)
 # The security suite floods a gateway with hundreds of MiB on purpose; it runs after the
 # others, alone, so it cannot starve their timing-sensitive checks on a 2-core machine.

@@ -22,4 +22,5 @@ pub mod realtime;
 pub mod scaffold;
 pub mod sessions;
 pub mod store;
+pub mod ui;
 pub mod webhooks;

@@ -101,7 +101,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     documented_routes(true).into_openapi()
 }
 
-/// The REST routes, `/openapi.json` and `/docs`.
+/// The REST routes, `/openapi.json`, `/docs` and the dashboard (`/ui`).
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = documented_routes(state.config.sim.enabled).split_for_parts();
     let spec = openapi.clone();
@@ -109,6 +109,7 @@ pub fn router(state: AppState) -> Router {
     api.with_state(state)
         .route("/openapi.json", axum::routing::get(move || async move { Json(spec) }))
         .merge(Scalar::with_url("/docs", openapi))
+        .merge(crate::ui::routes())
         .fallback(|| async { ApiError::not_found("route_not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")

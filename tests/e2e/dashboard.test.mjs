@@ -1,0 +1,216 @@
+// The dashboard at /ui, driven in a real headless Chromium (Debian's, through playwright-core):
+// a tenant logs a session in by QR and sees it connect without a reload, sends a text and
+// watches its receipts tick, binds auto-reply through the form generated from its schema (a
+// refused config's message lands under the field it names) and sees it answer; the operator
+// sees tenants, plugins and the audit log. Screenshots of the main screens are written to
+// tests/artifacts/dashboard/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Gateway, ADMIN, installPlugin, shippedPlugins } from "./lib/gateway.mjs";
+
+const CHROMIUM = process.env.WAGATE_CHROMIUM || "/usr/bin/chromium";
+const ARTIFACTS = join(import.meta.dirname, "..", "artifacts", "dashboard");
+// Under CI a missing browser is a failure, not a skip.
+const skip = existsSync(CHROMIUM) || process.env.CI ? false : `no Chromium at ${CHROMIUM} (scripts/test.sh installs Debian's chromium)`;
+
+let gw, acme, browser;
+before(async () => {
+  if (skip) return;
+  const { chromium } = await import("playwright-core");
+  gw = await Gateway.start({ WAGATE_SIM__READ_DELAY_MS: "400", WAGATE_SIM__DELIVERED_DELAY_MS: "300" });
+  installPlugin(join(shippedPlugins(), "auto-reply"), join(gw.dataDir, "plugins"));
+  const r = await gw.api("POST", "/api/v1/plugins/auto-reply/reload", ADMIN);
+  assert.ok(["loaded", "unchanged"].includes(r.body.outcome), JSON.stringify(r.body));
+  acme = await gw.tenant("acme");
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await gw?.close();
+});
+
+async function signIn(page, credential) {
+  await page.goto(`${gw.url}/ui/`);
+  await page.fill("#credential", credential);
+  await page.press("#credential", "Enter");
+}
+
+const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+/// A new page whose script errors are collected; on a failure the screen is kept as
+/// `failed-<name>.png` beside the other screenshots.
+async function withPage(name, viewport, body) {
+  const page = await browser.newPage({ viewport });
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(e.message));
+  // A refused request (the wrong key tried on purpose) is the browser's note, not a script error.
+  page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && problems.push(m.text()));
+  try {
+    await body(page, problems);
+  } catch (e) {
+    await shot(page, `failed-${name}`).catch(() => {});
+    throw new Error(`${e.message}\nscript errors: ${JSON.stringify(problems)}`);
+  } finally {
+    await page.close();
+  }
+}
+
+test("a tenant logs a session in by QR, chats with receipts, and binds auto-reply through its form", { skip }, () =>
+  withPage("tenant", { width: 1280, height: 860 }, async (page, problems) => {
+
+  // A wrong key is refused where it was typed.
+  await signIn(page, "wgk_not-a-key");
+  await page.locator(".signin .error").waitFor();
+  assert.match(await page.locator(".signin .error").textContent(), /Neither a tenant/);
+
+  await signIn(page, acme.apiKey);
+  await page.locator('#nav a[data-section="sessions"][aria-current="page"]').waitFor();
+  await page.locator('.live[data-state="live"]').waitFor();
+
+  // Create a session and start a QR login.
+  await page.fill("#new-id", "shop");
+  await page.fill("#new-name", "Shop front");
+  await page.click('form button:has-text("Create")');
+  await page.locator('tr[data-session="shop"] .badge[data-status="INIT"]').waitFor();
+  await page.click('button:has-text("Log in with QR")');
+  const qr = page.locator(".qr img");
+  await qr.waitFor();
+  assert.match(await qr.getAttribute("src"), /^data:image\/png;base64,/);
+  await shot(page, "session-qr");
+
+  // The phone scans (the simulator's endpoint); the page learns it from the event stream.
+  const scan = await gw.api("POST", "/api/v1/sim/sessions/shop/scan", acme.apiKey, { phoneNumber: "+15550000001", displayName: "Shop" });
+  assert.equal(scan.status, 200, JSON.stringify(scan.body));
+  await page.locator('aside .badge[data-status="CONNECTED"]').waitFor();
+  await page.locator('tr[data-session="shop"] .badge[data-status="CONNECTED"]').waitFor();
+  assert.equal(await page.locator(".qr").count(), 0, "the QR is gone once connected");
+  await shot(page, "sessions");
+
+  // A contact writes; the chat appears; a text sent from the box ticks through its receipts.
+  await gw.api("POST", "/api/v1/sim/sessions/shop/inbound", acme.apiKey, { from: "+15557770001", text: "Hello shop", name: "Rina" });
+  await page.click('#nav a[data-section="chats"]');
+  await page.locator("button.chat", { hasText: "Rina" }).click();
+  await page.locator(".msg.in", { hasText: "Hello shop" }).waitFor();
+  await page.fill("#compose", "Hi Rina, how can we help?");
+  await page.press("#compose", "Enter");
+  const mine = page.locator(".msg.out", { hasText: "how can we help" });
+  await mine.waitFor();
+  const seen = new Set();
+  for (let i = 0; i < 200 && !seen.has("READ"); i++) {
+    seen.add(await mine.getAttribute("data-status"));
+    await page.waitForTimeout(20);
+  }
+  assert.ok(seen.has("READ"), `ended READ: ${[...seen]}`);
+  assert.ok(seen.has("DELIVERED") || seen.has("SENT"), `ticked through the receipts before READ: ${[...seen]}`);
+  assert.equal(await mine.locator(".ticks").getAttribute("aria-label"), "READ");
+  await shot(page, "chat");
+
+  // Bind auto-reply through the form its schema generates. A rule with neither `contains`
+  // nor `equals` is refused by the plugin, and the message lands under that rule.
+  await page.click('#nav a[data-section="plugins"]');
+  await page.locator('article[data-plugin="auto-reply"] button:has-text("Bind")').click();
+  const form = page.locator('form.binding-form[data-plugin="auto-reply"]');
+  await form.waitFor();
+  await form.locator('button:has-text("Add rule")').click();
+  await form.locator('[data-path="rules[0].reply"] input').fill("Our prices are on the menu.");
+  await form.locator('button:has-text("Save")').click();
+  const refusal = form.locator('[data-path="rules[0]"] > .error');
+  await refusal.waitFor();
+  assert.match(await refusal.textContent(), /needs exactly one of 'contains' or 'equals'/);
+  await shot(page, "plugin-refused");
+  await form.locator('[data-path="rules[0].contains"] input').fill("price");
+  await form.locator('button:has-text("Save")').click();
+  await form.locator(".ok", { hasText: "Saved" }).waitFor();
+  assert.equal(await form.locator(".error").count(), 0, "the refusal is gone once saved");
+  await page.locator('article[data-plugin="auto-reply"] .badge[data-status="ENABLED"]').waitFor();
+
+  // It answers the next inbound message, and the chat shows the answer.
+  await gw.api("POST", "/api/v1/sim/sessions/shop/inbound", acme.apiKey, { from: "+15557770001", text: "what is the price?", name: "Rina" });
+  await page.click('#nav a[data-section="chats"]');
+  await page.locator("button.chat", { hasText: "Rina" }).click();
+  await page.locator(".msg.out", { hasText: "Our prices are on the menu." }).waitFor();
+
+  // The live log shows what happened, and filters by name.
+  await page.click('#nav a[data-section="events"]');
+  await gw.api("POST", "/api/v1/sim/sessions/shop/inbound", acme.apiKey, { from: "+15557770002", text: "another one" });
+  await page.locator('tr[data-event="message.received"]').first().waitFor();
+  await page.fill("#filter-name", "session.*");
+  assert.equal(await page.locator('tr[data-event="message.received"]').count(), 0);
+  await page.fill("#filter-name", "message.*");
+  await page.locator('tr[data-event="message.received"]').first().waitFor();
+  await shot(page, "events");
+
+  // The audit log has the binding, under the tenant's own view.
+  await page.click('#nav a[data-section="audit"]');
+  await page.locator('tr[data-action="plugin.bound"]').waitFor();
+
+  // Phone width: the same screens, readable.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.click('#nav a[data-section="sessions"]');
+  await page.locator('tr[data-session="shop"]').waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `no sideways scrolling at phone width (${overflow} px)`);
+  await shot(page, "sessions-phone");
+  assert.deepEqual(problems, [], "no script errors");
+}));
+
+test("a user token without the admin role is told so at sign-in", { skip }, async () => {
+  const token = await gw.token(acme, "viewer");
+  await withPage("viewer", undefined, async (page) => {
+    await signIn(page, token);
+    await page.locator(".signin .error").waitFor();
+    assert.match(await page.locator(".signin .error").textContent(), /admin role/);
+  });
+});
+
+test("the operator sees tenants, plugins with their reload history, health and the audit log", { skip }, () =>
+  withPage("operator", { width: 1280, height: 860 }, async (page, problems) => {
+  await signIn(page, ADMIN);
+  await page.locator('tr[data-tenant="acme"]').waitFor();
+  await page.fill("#tenant-id", "globex");
+  await page.fill("#tenant-name", "Globex");
+  await page.click('form button:has-text("Create")');
+  await page.locator(".secret code").first().waitFor();
+  assert.match(await page.locator(".secret code").first().textContent(), /^wgk_/);
+  await page.locator('tr[data-tenant="globex"]').waitFor();
+  await shot(page, "operator-tenants");
+
+  await page.click('#nav a[data-section="plugins"]');
+  await page.locator('article[data-plugin="auto-reply"] .badge[data-status="LOADED"]').waitFor();
+  assert.match(await page.locator('article[data-plugin="auto-reply"]').textContent(), /messages:send/);
+  await shot(page, "operator-plugins");
+
+  await page.click('#nav a[data-section="health"]');
+  await page.locator('.badge[data-status="READY"]').waitFor();
+
+  await page.click('#nav a[data-section="audit"]');
+  await page.locator('tr[data-action="tenant.created"]').first().waitFor();
+  assert.ok(await page.locator('tr[data-action="plugin.bound"]').count() >= 1);
+  assert.deepEqual(problems, []);
+}));
+
+test("the dashboard's files are served with a strict content policy, and nothing else is", { skip: false }, async () => {
+  const own = gw ?? (await Gateway.start());
+  try {
+    const res = await fetch(`${own.url}/ui/`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type"), /text\/html/);
+    assert.match(res.headers.get("content-security-policy"), /script-src 'self'/);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    const js = await fetch(`${own.url}/ui/app.js`);
+    assert.match(js.headers.get("content-type"), /javascript/);
+    const missing = await fetch(`${own.url}/ui/secrets.env`);
+    assert.equal(missing.status, 404);
+    assert.equal((await missing.json()).error.code, "not_found");
+    const redirect = await fetch(`${own.url}/ui`, { redirect: "manual" });
+    assert.equal(redirect.status, 308);
+  } finally {
+    if (!gw) await own.close();
+  }
+});
