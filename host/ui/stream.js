@@ -31,7 +31,7 @@ export class EventStream {
         if (this.stopped) return;
         this.onState("reconnecting", e.message);
       }
-      if (ended && ["token_expired", "tenant_deleted"].includes(ended.code)) {
+      if (ended && ["token_expired", "tenant_deleted", "refused"].includes(ended.code)) {
         this.onState("ended", ended.message);
         return;
       }
@@ -48,7 +48,10 @@ export class EventStream {
     const res = await fetch("/api/v1/events/stream", { headers, signal: this.abort.signal });
     if (!res.ok) {
       const body = await res.json().catch(() => null);
-      throw new Error(body && body.error ? body.error.message : `HTTP ${res.status}`);
+      const message = body && body.error ? body.error.message : `HTTP ${res.status}`;
+      // A credential that no longer works will not work on the next try either.
+      if (res.status === 401) return { code: "refused", message };
+      throw new Error(message);
     }
     this.onState("live");
     this.retryMs = 500;

@@ -9,17 +9,28 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Gateway, ADMIN, installPlugin, shippedPlugins } from "./lib/gateway.mjs";
+import { receiver } from "./lib/receiver.mjs";
 
 const CHROMIUM = process.env.WAGATE_CHROMIUM || "/usr/bin/chromium";
 const ARTIFACTS = join(import.meta.dirname, "..", "artifacts", "dashboard");
 // Under CI a missing browser is a failure, not a skip.
 const skip = existsSync(CHROMIUM) || process.env.CI ? false : `no Chromium at ${CHROMIUM} (scripts/test.sh installs Debian's chromium)`;
 
-let gw, acme, browser;
+let gw, acme, browser, hooks;
 before(async () => {
   if (skip) return;
   const { chromium } = await import("playwright-core");
-  gw = await Gateway.start({ WAGATE_SIM__READ_DELAY_MS: "400", WAGATE_SIM__DELIVERED_DELAY_MS: "300" });
+  hooks = await receiver();
+  gw = await Gateway.start({
+    WAGATE_SIM__READ_DELAY_MS: "400",
+    WAGATE_SIM__DELIVERED_DELAY_MS: "300",
+    // Long enough to watch one code replace another before the phone scans.
+    WAGATE_SESSIONS__QR_FIRST_TTL_MS: "1200",
+    WAGATE_SESSIONS__QR_NEXT_TTL_MS: "4000",
+    WAGATE_SESSIONS__MAX_QR_CODES: "5",
+    WAGATE_SESSIONS__PAIRING_CODE_TTL_MS: "30000",
+    WAGATE_WEBHOOKS__ALLOW: "127.0.0.0/8",
+  });
   installPlugin(join(shippedPlugins(), "auto-reply"), join(gw.dataDir, "plugins"));
   const r = await gw.api("POST", "/api/v1/plugins/auto-reply/reload", ADMIN);
   assert.ok(["loaded", "unchanged"].includes(r.body.outcome), JSON.stringify(r.body));
@@ -33,6 +44,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await gw?.close();
+  await hooks?.close?.();
 });
 
 async function signIn(page, credential) {
@@ -83,6 +95,10 @@ test("a tenant logs a session in by QR, chats with receipts, and binds auto-repl
   await qr.waitFor();
   assert.match(await qr.getAttribute("src"), /^data:image\/png;base64,/);
   await shot(page, "session-qr");
+  // The code rotates; the page shows the new one without being asked.
+  const first = await qr.getAttribute("src");
+  await page.locator('.qr img[data-attempt="2"]').waitFor();
+  assert.notEqual(await qr.getAttribute("src"), first);
 
   // The phone scans (the simulator's endpoint); the page learns it from the event stream.
   const scan = await gw.api("POST", "/api/v1/sim/sessions/shop/scan", acme.apiKey, { phoneNumber: "+15550000001", displayName: "Shop" });
@@ -129,12 +145,32 @@ test("a tenant logs a session in by QR, chats with receipts, and binds auto-repl
   await form.locator(".ok", { hasText: "Saved" }).waitFor();
   assert.equal(await form.locator(".error").count(), 0, "the refusal is gone once saved");
   await page.locator('article[data-plugin="auto-reply"] .badge[data-status="ENABLED"]').waitFor();
+  await page.locator('article[data-plugin="auto-reply"] .badge[data-status="BREAKER CLOSED"]').waitFor();
 
   // It answers the next inbound message, and the chat shows the answer.
   await gw.api("POST", "/api/v1/sim/sessions/shop/inbound", acme.apiKey, { from: "+15557770001", text: "what is the price?", name: "Rina" });
   await page.click('#nav a[data-section="chats"]');
   await page.locator("button.chat", { hasText: "Rina" }).click();
   await page.locator(".msg.out", { hasText: "Our prices are on the menu." }).waitFor();
+
+  // The binding's own calls, with their timing.
+  await page.click('#nav a[data-section="plugins"]');
+  const botCalls = page.locator('article[data-plugin="auto-reply"] table.calls tbody tr', { hasText: "bot" });
+  await botCalls.waitFor();
+  assert.match(await botCalls.textContent(), /^bot\d+0\d+ µs\d+ µs$/);
+
+  // A webhook endpoint made in the page, a test event sent, its delivery listed.
+  await page.click('#nav a[data-section="webhooks"]');
+  await page.fill("#hook-url", `${hooks.url}/wagate`);
+  await page.fill("#hook-events", "message.*");
+  await page.click('form button:has-text("Add")');
+  await page.locator(".ok code").waitFor();
+  assert.match(await page.locator(".ok code").textContent(), /^whsec_/);
+  await page.locator('tr[data-webhook] button:has-text("Send test")').click();
+  const delivery = page.locator("table.compact tbody tr", { hasText: "webhook.test" });
+  await delivery.waitFor();
+  assert.match(await delivery.textContent(), /HTTP 200/);
+  assert.ok(hooks.got.some((r) => r.path === "/wagate"), "the receiver got it");
 
   // The live log shows what happened, and filters by name.
   await page.click('#nav a[data-section="events"]');
@@ -149,6 +185,17 @@ test("a tenant logs a session in by QR, chats with receipts, and binds auto-repl
   // The audit log has the binding, under the tenant's own view.
   await page.click('#nav a[data-section="audit"]');
   await page.locator('tr[data-action="plugin.bound"]').waitFor();
+
+  // A second session linked by pairing code: the code is shown where it was asked for.
+  await page.click('#nav a[data-section="sessions"]');
+  await page.fill("#new-id", "desk");
+  await page.click('form button:has-text("Create")');
+  await page.locator('aside .badge[data-status="INIT"]').waitFor();
+  await page.fill("#pair-phone", "+15550000002");
+  await page.click('button:has-text("Get pairing code")');
+  const code = page.locator(".pairing-code");
+  await code.waitFor();
+  assert.match(await code.textContent(), /^[A-Z0-9]{4}-?[A-Z0-9]{4}$/);
 
   // Phone width: the same screens, readable.
   await page.setViewportSize({ width: 390, height: 844 });
@@ -180,6 +227,17 @@ test("the operator sees tenants, plugins with their reload history, health and t
   assert.match(await page.locator(".secret code").first().textContent(), /^wgk_/);
   await page.locator('tr[data-tenant="globex"]').waitFor();
   await shot(page, "operator-tenants");
+  // Quotas: an empty field is the default; a refused value says why.
+  await page.locator('tr[data-tenant="globex"] button:has-text("Quotas")').click();
+  await page.fill("#q-maxSessions", "5");
+  await page.click('form button:has-text("Save")');
+  await page.locator('tr[data-tenant="globex"]', { hasText: "maxSessions 5" }).waitFor();
+  // Rotation shows the new key once; the old one keeps working for its grace.
+  page.once("dialog", (d) => d.accept());
+  await page.locator('tr[data-tenant="globex"] button:has-text("Rotate key")').click();
+  await page.locator(".secret h2", { hasText: "New API key of globex" }).waitFor();
+  const rotated = await page.locator(".secret code").first().textContent();
+  assert.equal((await gw.api("GET", "/api/v1/tenant", rotated)).status, 200);
 
   await page.click('#nav a[data-section="plugins"]');
   await page.locator('article[data-plugin="auto-reply"] .badge[data-status="LOADED"]').waitFor();

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::config::AuditConfig;
 use crate::store::audit::{self as rows, AuditQuery, AuditRow, NewAuditRow};
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{Store, StoreError, StoreResult, pruning};
 
 /// Longest `detail` kept; what it says is for people, never a config's values.
 const MAX_DETAIL_CHARS: usize = 500;
@@ -209,17 +209,10 @@ impl Audit {
 /// Every `audit.prune_interval_secs`, deletes entries past `audit.retention_days` and, per
 /// tenant, beyond the newest `audit.retention_count`.
 pub fn spawn_pruning(store: Store, cfg: AuditConfig) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(cfg.prune_interval_secs.max(1)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match prune(&store, &cfg).await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(entries = n, "audit log pruned"),
-                Err(e) => tracing::error!(error = %e, "audit log pruning failed; trying again later"),
-            }
-        }
+    let every = Duration::from_secs(cfg.prune_interval_secs.max(1));
+    pruning::spawn_every("audit log", every, move || {
+        let (store, cfg) = (store.clone(), cfg.clone());
+        async move { prune(&store, &cfg).await }
     })
 }
 

@@ -8,20 +8,13 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::config::EventsConfig;
-use crate::store::{Store, StoreResult, journal, webhooks};
+use crate::store::{Store, StoreResult, journal, pruning, webhooks};
 
 pub fn spawn_pruning(store: Store, cfg: EventsConfig) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(cfg.prune_interval_secs));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match prune(&store, &cfg).await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(events = n, "journal pruned"),
-                Err(e) => tracing::error!(error = %e, "journal pruning failed; trying again later"),
-            }
-        }
+    let every = Duration::from_secs(cfg.prune_interval_secs);
+    pruning::spawn_every("journal", every, move || {
+        let (store, cfg) = (store.clone(), cfg.clone());
+        async move { prune(&store, &cfg).await }
     })
 }
 

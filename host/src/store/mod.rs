@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod journal;
 pub mod messages;
 pub mod plugins;
+pub mod pruning;
 pub mod sessions;
 pub mod settings;
 pub mod tenants;
