@@ -197,6 +197,8 @@ async fn the_stream_refuses_bad_requests_counts_as_a_socket_and_ends_when_rights
         (err.0, err.1["error"]["code"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_last_event_id"))
     );
+    let err = open(&gw, "/api/v1/events/stream", Some(&t.api_key), Some("999999")).await.err().unwrap();
+    assert_eq!((err.0, err.1["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("seq_ahead")), "{}", err.1);
     let err = open(&gw, "/api/v1/events/stream?colour=red", Some(&t.api_key), None).await.err().unwrap();
     assert_eq!(err.0, StatusCode::BAD_REQUEST);
 

@@ -51,6 +51,8 @@ export class EventStream {
       const message = body && body.error ? body.error.message : `HTTP ${res.status}`;
       // A credential that no longer works will not work on the next try either.
       if (res.status === 401) return { code: "refused", message };
+      // The journal does not know our last seq (a reset store): follow from now on.
+      if (res.status === 422 && body && body.error && body.error.code === "seq_ahead") this.lastSeq = null;
       throw new Error(message);
     }
     this.onState("live");

@@ -197,6 +197,17 @@ test("a tenant logs a session in by QR, chats with receipts, and binds auto-repl
   await code.waitFor();
   assert.match(await code.textContent(), /^[A-Z0-9]{4}-?[A-Z0-9]{4}$/);
 
+  // Disconnecting from the page: the status follows.
+  await page.locator('tr[data-session="shop"]').click();
+  await page.locator('aside .badge[data-status="CONNECTED"]').waitFor();
+  await page.click('aside button:has-text("Disconnect")');
+  await page.locator('tr[data-session="shop"] .badge[data-status="DISCONNECTED"]').waitFor();
+
+  // A binding switched off from its card.
+  await page.click('#nav a[data-section="plugins"]');
+  await page.locator('article[data-plugin="auto-reply"] button:has-text("Disable")').click();
+  await page.locator('article[data-plugin="auto-reply"] .badge[data-status="DISABLED"]').waitFor();
+
   // Phone width: the same screens, readable.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.click('#nav a[data-section="sessions"]');

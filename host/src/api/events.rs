@@ -168,9 +168,18 @@ async fn stream_events(
     // Followed before the start is read: a commit in between wakes the stream.
     let tail = st.journal_tail.follow(&caller.tenant);
     let revoked = st.revocations.subscribe();
+    let committed = journal::committed_seq(st.store.pool(), &caller.tenant).await?;
     let after = match last_event_id.or(q.after_seq) {
-        Some(seq) => seq.min(i64::MAX as u64) as i64,
-        None => journal::committed_seq(st.store.pool(), &caller.tenant).await?,
+        // An id from another gateway's journal (or a reset one) would wait for events that are
+        // never coming: say so instead.
+        Some(seq) if seq > committed as u64 => {
+            return Err(ApiError::unprocessable(
+                "seq_ahead",
+                format!("seq {seq} is after the tenant's newest event ({committed}): start again without it"),
+            ));
+        }
+        Some(seq) => seq as i64,
+        None => committed,
     };
     let ends_at = match &caller.via {
         Via::Jwt(identity) => identity.expires_at,
