@@ -37,6 +37,14 @@ for (const transports of TRANSPORTS) {
       }
     });
 
+    test("a handshake far larger than the socket's read buffer is read whole", async () => {
+      const token = await gw.token(acme, "u1");
+      // The websocket reads 1 KiB at a time; a 20 KiB CONNECT packet takes many reads.
+      const s = await gw.connect({ transports, auth: { token, note: "x".repeat(20 * 1024) } });
+      assert.ok(s.connected);
+      s.disconnect();
+    });
+
     test("refuses with a message that says why", async () => {
       const cases = [
         [{}, "missing token"],

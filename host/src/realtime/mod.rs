@@ -55,6 +55,9 @@ pub struct Realtime {
 /// `max_payload` bounds what one client may make the server hold before anything is checked,
 /// on every transport: a long-polling body, a WebSocket message and each of its frames, and
 /// the binary attachments of one packet. A WebSocket message beyond it closes the transport.
+/// Bytes each websocket reads at a time (socketioxide's default is 4 KiB).
+const WS_READ_BUFFER: usize = 1024;
+
 pub fn build(rt: Realtime, max_payload: usize, socket_buffer: usize) -> (SocketIoLayer, SocketIo) {
     let parser = ParserConfig::common().max_incoming_binary_buf_size(max_payload);
     let (layer, io) = SocketIo::builder()
@@ -62,6 +65,9 @@ pub fn build(rt: Realtime, max_payload: usize, socket_buffer: usize) -> (SocketI
         .max_payload(max_payload as u64)
         .ws_max_message_size(max_payload)
         .ws_max_frame_size(max_payload)
+        // Held by every idle socket; what clients send is small (subscriptions, acks), and a
+        // larger frame is still read whole, in more reads.
+        .ws_read_buffer_size(WS_READ_BUFFER)
         .with_parser(parser)
         .ack_timeout(Duration::from_secs(5))
         .max_buffer_size(socket_buffer)
