@@ -6,7 +6,7 @@
 // tests/artifacts/dashboard/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Gateway, ADMIN, installPlugin, shippedPlugins } from "./lib/gateway.mjs";
 import { receiver } from "./lib/receiver.mjs";
@@ -250,9 +250,21 @@ test("the operator sees tenants, plugins with their reload history, health and t
   const rotated = await page.locator(".secret code").first().textContent();
   assert.equal((await gw.api("GET", "/api/v1/tenant", rotated)).status, 200);
 
+  // A folder whose plugin.toml is broken: refused, and both the plugin's card and the
+  // hot-reload history say why.
+  const broken = join(gw.dataDir, "plugins", "broken");
+  mkdirSync(broken, { recursive: true });
+  writeFileSync(join(broken, "plugin.toml"), 'name = "broken"\nversion = "1.0.0"\nhooks = []\n');
+  const refused = await gw.api("POST", "/api/v1/plugins/broken/reload", ADMIN);
+  assert.equal(refused.body.outcome, "refused", JSON.stringify(refused.body));
   await page.click('#nav a[data-section="plugins"]');
   await page.locator('article[data-plugin="auto-reply"] .badge[data-status="LOADED"]').waitFor();
   assert.match(await page.locator('article[data-plugin="auto-reply"]').textContent(), /messages:send/);
+  await page.locator('article[data-plugin="broken"] .badge[data-status="FAILED"]').waitFor();
+  assert.match(await page.locator('article[data-plugin="broken"] dd.error').textContent(), /no hooks/);
+  const history = page.locator("tr", { hasText: "refused: plugin.toml lists no hooks" });
+  await history.waitFor();
+  assert.match(await history.textContent(), /broken.*operator/);
   await shot(page, "operator-plugins");
 
   await page.click('#nav a[data-section="health"]');
