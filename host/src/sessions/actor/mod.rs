@@ -403,12 +403,9 @@ impl Actor {
 
     async fn logout(&mut self) -> StoreResult<()> {
         self.keep_delivered().await;
-        if let Some(conn) = self.conn.take() {
+        if let Some(conn) = self.let_go() {
             conn.logout().await;
         }
-        self.events = None;
-        self.clear_qr();
-        self.unwatch();
         self.reconnect_at = None;
         self.session.phone = None;
         self.session.display_name = None;
@@ -479,12 +476,18 @@ impl Actor {
     }
 
     async fn close_connection(&mut self) {
-        if let Some(conn) = self.conn.take() {
+        if let Some(conn) = self.let_go() {
             conn.close().await;
         }
+    }
+
+    /// Lets go of the connection and everything that belongs to it (its events, its QR, the
+    /// watchdog's view of it); hands the connection back to be closed or logged out, if any.
+    fn let_go(&mut self) -> Option<Arc<dyn Connection>> {
         self.events = None;
         self.clear_qr();
         self.unwatch();
+        self.conn.take()
     }
 
     // ---- watchdog ----
@@ -651,10 +654,7 @@ impl Actor {
 
     async fn dropped(&mut self, kind: DropKind) -> StoreResult<()> {
         self.resuming = None;
-        self.conn = None;
-        self.events = None;
-        self.clear_qr();
-        self.unwatch();
+        self.let_go();
         let stable = self
             .connected_since
             .take()
