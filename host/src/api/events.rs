@@ -160,9 +160,9 @@ async fn stream_events(
     if let Some(id) = &q.session_id {
         caller.use_session(&st, id).await?;
     }
-    let user = match &caller.via {
-        Via::Jwt(identity) => identity.user.clone(),
-        Via::ApiKey => None,
+    let (user, expires_at) = match &caller.via {
+        Via::Jwt(identity) => (identity.user.clone(), identity.expires_at),
+        Via::ApiKey => (None, None),
     };
     let slot = st.connections.reserve(&caller.tenant, user.as_deref(), &st.directory.limits(&caller.tenant))?;
     // Followed before the start is read: a commit in between wakes the stream.
@@ -181,11 +181,8 @@ async fn stream_events(
         Some(seq) => seq as i64,
         None => committed,
     };
-    let ends_at = match &caller.via {
-        Via::Jwt(identity) => identity.expires_at,
-        Via::ApiKey => None,
-    }
-    .map(|at| tokio::time::Instant::now() + (at - chrono::Utc::now()).to_std().unwrap_or_default());
+    let ends_at =
+        expires_at.map(|at| tokio::time::Instant::now() + (at - chrono::Utc::now()).to_std().unwrap_or_default());
     let follow = Follow {
         st,
         caller,
