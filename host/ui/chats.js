@@ -16,6 +16,8 @@ export function chatsSection(ctx, el, [sessionId, chatId]) {
   let chats = [];
   let open = null;
   let messages = [];
+  // The text being written survives the redraws that arriving messages cause.
+  let draft = "";
 
   replace(el, h("h1", {}, "Chats"),
     h("div", { class: "card inline" }, h("div", { class: "field" }, h("label", { for: "chat-session" }, "Session"), picker)),
@@ -56,6 +58,7 @@ export function chatsSection(ctx, el, [sessionId, chatId]) {
   }
 
   async function openChat(id) {
+    if (!open || open.id !== id) draft = "";
     open = chats.find((c) => c.id === id) || { id };
     remember();
     drawChats();
@@ -85,19 +88,27 @@ export function chatsSection(ctx, el, [sessionId, chatId]) {
       return;
     }
     list = h("ol", { class: "messages", "aria-live": "polite" }, messages.map(bubble));
-    const text = h("textarea", { id: "compose", rows: 2, placeholder: "Write a message", "aria-label": "Message", required: true });
+    const typing = document.activeElement && document.activeElement.id === "compose";
+    const text = h("textarea", { id: "compose", rows: 2, placeholder: "Write a message", "aria-label": "Message", required: true,
+      oninput: () => (draft = text.value) }, draft);
     const sendError = h("div", { class: "form-error" });
     const form = h("form", { class: "compose", onsubmit: async (e) => {
       e.preventDefault();
       replace(sendError);
       const body = text.value.trim();
       if (!body) return;
+      // The message's own events redraw the pane while it is sent: the box they draw is empty,
+      // and gets the text back if the gateway refuses it.
+      draft = "";
+      text.value = "";
+      const current = () => pane.querySelector("#compose") || text;
       try {
         await busy(e.submitter, () => api.post(`/api/v1/sessions/${enc(session)}/messages`, { to: open.jid, text: body }));
-        text.value = "";
-        text.focus();
+        current().focus();
       } catch (err) {
-        replace(sendError, errorText(err.message));
+        draft = body;
+        current().value = body;
+        replace(pane.querySelector(".compose .form-error") || sendError, errorText(err.message));
       }
     } }, text, h("button", { type: "submit", class: "primary" }, "Send"), sendError);
     text.addEventListener("keydown", (e) => {
@@ -109,6 +120,10 @@ export function chatsSection(ctx, el, [sessionId, chatId]) {
     replace(pane, h("header", {}, h("h2", {}, open.name || open.number || open.jid || open.id), h("small", { class: "muted" }, open.jid || "")),
       list, form);
     list.scrollTop = list.scrollHeight;
+    if (typing) {
+      text.focus();
+      text.setSelectionRange(draft.length, draft.length);
+    }
   }
 
   function upsertMessage(m) {

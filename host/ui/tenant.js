@@ -22,6 +22,8 @@ function sessionsSection(ctx, el, [selectedId]) {
   let selected = selectedId || null;
   let qr = null;
   let pairing = null;
+  // What the user is typing survives the redraws that live events cause.
+  let pairPhone = "";
 
   const idInput = h("input", { id: "new-id", placeholder: "optional", autocomplete: "off" });
   const nameInput = h("input", { id: "new-name", placeholder: "optional", autocomplete: "off" });
@@ -69,6 +71,7 @@ function sessionsSection(ctx, el, [selectedId]) {
     selected = id;
     qr = null;
     pairing = null;
+    pairPhone = "";
     remember("sessions", id);
     drawRows();
     refresh(id, true);
@@ -104,7 +107,9 @@ function sessionsSection(ctx, el, [selectedId]) {
         replace(actionError, errorText(err.message));
       }
     } }, label);
-    const phone = h("input", { id: "pair-phone", type: "tel", placeholder: "+6281234567890", autocomplete: "off" });
+    const typing = document.activeElement && document.activeElement.id === "pair-phone";
+    const phone = h("input", { id: "pair-phone", type: "tel", placeholder: "+6281234567890", autocomplete: "off",
+      value: pairPhone, oninput: () => (pairPhone = phone.value) });
     const canLogin = ["INIT", "DISCONNECTED", "ERROR", "QR_REQUIRED"].includes(s.status);
     const live = ["CONNECTED", "RECONNECTING", "PAIRING", "QR_REQUIRED"].includes(s.status);
     replace(detail,
@@ -148,6 +153,7 @@ function sessionsSection(ctx, el, [selectedId]) {
       } }, h("div", { class: "field" }, h("label", { for: "pair-phone" }, "Or link by pairing code for"), phone),
       h("button", { type: "submit", class: "secondary" }, "Get pairing code")) : null,
       actionError);
+    if (typing) phone.focus();
   }
 
   function qrPanel(s) {

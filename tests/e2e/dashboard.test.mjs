@@ -125,6 +125,12 @@ test("a tenant logs a session in by QR, chats with receipts, and binds auto-repl
   assert.ok(seen.has("READ"), `ended READ: ${[...seen]}`);
   assert.ok(seen.has("DELIVERED") || seen.has("SENT"), `ticked through the receipts before READ: ${[...seen]}`);
   assert.equal(await mine.locator(".ticks").getAttribute("aria-label"), "READ");
+  // A message arriving while a reply is being written does not lose the reply.
+  await page.fill("#compose", "half a reply");
+  await gw.api("POST", "/api/v1/sim/sessions/shop/inbound", acme.apiKey, { from: "+15557770001", text: "are you there?", name: "Rina" });
+  await page.locator(".msg.in", { hasText: "are you there?" }).waitFor();
+  assert.equal(await page.inputValue("#compose"), "half a reply");
+  await page.fill("#compose", "");
   await shot(page, "chat");
 
   // Bind auto-reply through the form its schema generates. A rule with neither `contains`
