@@ -11,7 +11,6 @@ use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tower::Layer;
 
 use crate::api::{self, AppState};
 use crate::auth::{AdminKey, Revocations, TenantDirectory, hash_key, new_admin_key};
@@ -254,7 +253,12 @@ impl Gateway {
         };
         // One Socket.IO service in front of the whole router: `Router::layer` would build a
         // separate engine (session table) per route, and polling requests would get lost.
-        let with_sio = Router::new().fallback_service(sio_layer.layer(api::router(state.clone())));
+        let with_sio = Router::new().fallback_service(
+            tower::ServiceBuilder::new()
+                .map_request(realtime::request::owned)
+                .layer(sio_layer)
+                .service(api::router(state.clone())),
+        );
         let router = api::outer_layers(with_sio, config.max_body_bytes, &config.cors_origins);
         Ok(Self { state, io, bus, new_admin_key, router, tasks, _watcher: watcher })
     }

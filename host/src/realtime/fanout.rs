@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -6,11 +7,12 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use socketioxide::SocketIo;
+use socketioxide::extract::SocketRef;
 
 use super::emit::{Encoded, Outcome};
 use super::lanes::{self, GAP_EVENT, Gap, LaneWork};
 use super::resume::Marks;
-use super::{actions, broadcast, catch_up, rooms};
+use super::{actions, audience, broadcast, catch_up, rooms};
 use crate::events::{Event, EventBus};
 use crate::metrics::{EventLabels, latency_histogram};
 use crate::model::SessionKey;
@@ -41,6 +43,36 @@ struct Fanout {
     marks: Marks,
     store: Store,
     metrics: FanoutMetrics,
+}
+
+impl Fanout {
+    /// Emits canonical events to their rooms' sockets, socket by socket (`audience.rs`). Each
+    /// socket on its own, not a broadcast, to know which ones were full: such a socket gets
+    /// none of the run's later events live, it catches up from the journal from the one it
+    /// missed.
+    fn emit_run(&self, run: &[&Event], tenant: &str) {
+        if run.is_empty() {
+            return;
+        }
+        let encoded: Vec<Encoded> = run.iter().map(|ev| Encoded::event(ev)).collect();
+        let mut in_rooms: HashMap<Vec<String>, Vec<SocketRef>> = HashMap::new();
+        let targets: Vec<Vec<String>> = run.iter().map(|ev| canonical_rooms(ev)).collect();
+        for rooms in &targets {
+            if !in_rooms.contains_key(rooms) {
+                in_rooms.insert(rooms.clone(), broadcast::sockets_in_any(&self.io, rooms.clone()));
+            }
+        }
+        let lists: Vec<&[SocketRef]> = targets.iter().map(|rooms| in_rooms[rooms].as_slice()).collect();
+        for (s, which) in audience::by_member(&lists, |s| s.id) {
+            for i in audience::events_of(which) {
+                if encoded[i].try_emit(&s) == Outcome::Full {
+                    self.metrics.fell_behind.inc();
+                    catch_up::fall_behind(&s, &self.store, &self.marks, tenant, run[i].seq);
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// What the fan-out measures: events handed to their sockets, how long after their commit,
@@ -91,22 +123,27 @@ impl LaneWork for Fanout {
         // Resuming sockets join their rooms only between two of these emits (`resume.rs`).
         let mark = self.marks.of(&tenant);
         let _emitting = mark.lock.lock().await;
-        for (ev, out) in events.into_iter().zip(transformed) {
+        // Canonical events are emitted in runs; a dialect's deliveries come after the run that
+        // holds their event, so every socket still gets the tenant's events in commit order.
+        let mut run: Vec<&Event> = Vec::new();
+        for (ev, out) in events.iter().zip(transformed) {
             if out.canonical {
-                // Each socket on its own (not a broadcast), to know which ones were full.
-                let encoded = Encoded::event(&ev);
-                for s in broadcast::sockets_in_any(&self.io, canonical_rooms(&ev)) {
-                    if encoded.try_emit(&s) == Outcome::Full {
-                        self.metrics.fell_behind.inc();
-                        catch_up::fall_behind(&s, &self.store, &self.marks, &tenant, ev.seq);
-                    }
-                }
+                run.push(ev);
+            }
+            if !out.deliveries.is_empty() || run.len() == audience::MAX_RUN {
+                self.emit_run(&run, &tenant);
+                run.clear();
             }
             for d in out.deliveries {
                 actions::deliver(&self.io, None, d).await;
             }
-            mark.set(ev.seq);
-            self.metrics.delivered(&ev);
+        }
+        self.emit_run(&run, &tenant);
+        if let Some(last) = events.last() {
+            mark.set(last.seq);
+        }
+        for ev in &events {
+            self.metrics.delivered(ev);
         }
     }
 

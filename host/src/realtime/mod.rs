@@ -2,6 +2,7 @@
 //! the canonical client events, and the fan-out of canonical events to rooms.
 
 mod actions;
+mod audience;
 mod broadcast;
 mod catch_up;
 mod client_events;
@@ -9,6 +10,7 @@ mod emit;
 mod fanout;
 mod guard;
 mod lanes;
+pub mod request;
 pub mod handshake;
 pub mod resume;
 pub mod rooms;
@@ -58,10 +60,13 @@ pub struct Realtime {
 /// Bytes each websocket reads at a time (socketioxide's default is 4 KiB).
 const WS_READ_BUFFER: usize = 1024;
 
+/// Where Socket.IO is served (the default every client library uses).
+pub const SOCKET_IO_PATH: &str = "/socket.io";
+
 pub fn build(rt: Realtime, max_payload: usize, socket_buffer: usize) -> (SocketIoLayer, SocketIo) {
     let parser = ParserConfig::common().max_incoming_binary_buf_size(max_payload);
     let (layer, io) = SocketIo::builder()
-        .req_path("/socket.io")
+        .req_path(SOCKET_IO_PATH)
         .max_payload(max_payload as u64)
         .ws_max_message_size(max_payload)
         .ws_max_frame_size(max_payload)
