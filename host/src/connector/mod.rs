@@ -43,7 +43,37 @@ pub struct OpenRequest {
     /// Device credentials from an earlier pairing; `None` means a login is needed.
     pub credentials: Option<String>,
     pub login: LoginMethod,
-    pub events: mpsc::UnboundedSender<ConnectorEvent>,
+    pub events: EventSink,
+}
+
+/// Where a connection's events go. The channel carries them boxed: tokio allocates a channel's
+/// slots 32 at a time, as soon as the channel exists, and an event is large, so every session
+/// would otherwise hold 32 events' worth of memory while nothing happens.
+#[derive(Clone)]
+pub struct EventSink(mpsc::UnboundedSender<Box<ConnectorEvent>>);
+
+/// The session's end of an [`EventSink`].
+pub struct EventSource(mpsc::UnboundedReceiver<Box<ConnectorEvent>>);
+
+pub fn event_channel() -> (EventSink, EventSource) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (EventSink(tx), EventSource(rx))
+}
+
+impl EventSink {
+    pub fn send(&self, ev: ConnectorEvent) -> Result<(), mpsc::error::SendError<ConnectorEvent>> {
+        self.0.send(Box::new(ev)).map_err(|e| mpsc::error::SendError(*e.0))
+    }
+}
+
+impl EventSource {
+    pub async fn recv(&mut self) -> Option<ConnectorEvent> {
+        self.0.recv().await.map(|ev| *ev)
+    }
+
+    pub fn try_recv(&mut self) -> Result<ConnectorEvent, mpsc::error::TryRecvError> {
+        self.0.try_recv().map(|ev| *ev)
+    }
 }
 
 /// Why a connection ended, in the terms the state machine decides on.

@@ -200,7 +200,7 @@ pub struct NewSession {
 
 #[derive(Clone)]
 struct ActorHandle {
-    tx: mpsc::UnboundedSender<Command>,
+    tx: mpsc::UnboundedSender<Box<Command>>,
     qr: Arc<Mutex<Option<LiveQr>>>,
     liveness: Arc<liveness::Liveness>,
 }
@@ -396,7 +396,7 @@ impl Sessions {
     ) -> SessionResult<T> {
         let handle = self.actor(key).await?;
         let (tx, rx) = oneshot::channel();
-        handle.tx.send(make(tx)).map_err(|_| SessionError::Gone)?;
+        handle.tx.send(Box::new(make(tx))).map_err(|_| SessionError::Gone)?;
         rx.await.map_err(|_| SessionError::Gone)?
     }
 
@@ -612,7 +612,7 @@ impl Sessions {
         ];
         self.inner.journal.commit(w, drafts).await?;
         if let Ok(actor) = self.actor(key).await {
-            let _ = actor.tx.send(Command::Flush);
+            let _ = actor.tx.send(Box::new(Command::Flush));
         }
         Ok(Accepted { message, replayed: false })
     }
@@ -754,7 +754,7 @@ impl Sessions {
             && let Ok(jid) = Jid::parse(&chat.jid)
             && let Some(actor) = self.inner.actors.lock().expect("actors lock").get(key)
         {
-            let _ = actor.tx.send(Command::MarkRead { chat: jid, unread });
+            let _ = actor.tx.send(Box::new(Command::MarkRead { chat: jid, unread }));
         }
         Ok(chat)
     }
@@ -828,7 +828,7 @@ impl Sessions {
                 }
             };
             let (done, attempt_over) = oneshot::channel();
-            if handle.tx.send(Command::Resume { done }).is_err() {
+            if handle.tx.send(Box::new(Command::Resume { done })).is_err() {
                 continue;
             }
             tokio::spawn(async move {
@@ -845,7 +845,7 @@ impl Sessions {
         let mut waits = Vec::new();
         for h in handles {
             let (tx, rx) = oneshot::channel();
-            if h.tx.send(Command::Shutdown { reply: tx }).is_ok() {
+            if h.tx.send(Box::new(Command::Shutdown { reply: tx })).is_ok() {
                 waits.push(rx);
             }
         }

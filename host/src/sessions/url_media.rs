@@ -42,7 +42,7 @@ impl UrlMedia {
         &self,
         key: &SessionKey,
         awaiting: Vec<(Message, String)>,
-        wake: &WeakUnboundedSender<Command>,
+        wake: &WeakUnboundedSender<Box<Command>>,
     ) {
         for (message, url) in awaiting {
             if !self.running.lock().expect("fetches lock").insert(message.id.clone()) {
@@ -57,7 +57,7 @@ impl UrlMedia {
                 }
                 this.running.lock().expect("fetches lock").remove(&id);
                 if let Some(tx) = wake.upgrade() {
-                    let _ = tx.send(Command::Flush);
+                    let _ = tx.send(Box::new(Command::Flush));
                 }
             });
         }

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use self::world::{Live, Phase, PhoneAction};
 use super::{
-    Connection, Connector, ConnectorError, ConnectorEvent, ContactProfile, DropKind, LoginMethod, MediaSource,
+    Connection, Connector, ConnectorError, ConnectorEvent, ContactProfile, DropKind, EventSink, LoginMethod, MediaSource,
     NumberStatus, OpenRequest, Outgoing, QuotedRef, ReceiptKind, Unread,
 };
 use crate::config::SessionTimings;
@@ -74,7 +74,7 @@ struct Run {
     world: SimWorld,
     key: SessionKey,
     id: u64,
-    events: mpsc::UnboundedSender<ConnectorEvent>,
+    events: EventSink,
     timings: SessionTimings,
 }
 

@@ -14,7 +14,9 @@ use super::codes;
 use super::groups::SimGroups;
 use crate::config::SimConfig;
 use crate::connector::groups::{GroupChange, GroupEvent};
-use crate::connector::{ConnectorEvent, ContactProfile, Details, DropKind, InboundMessage, Outgoing, OutgoingBody};
+use crate::connector::{
+    ConnectorEvent, ContactProfile, Details, DropKind, EventSink, InboundMessage, Outgoing, OutgoingBody,
+};
 use crate::model::{ChatState, ContactCard, Jid, LinkPreview, Location, MessageType, Presence, SessionKey, time};
 
 /// How much of what a session sent the simulated network remembers.
@@ -180,7 +182,7 @@ pub(super) enum PhoneAction {
 pub(super) struct Live {
     pub id: u64,
     pub phase: Phase,
-    pub events: mpsc::UnboundedSender<ConnectorEvent>,
+    pub events: EventSink,
     pub phone: mpsc::UnboundedSender<PhoneAction>,
     /// Dropped (with the connection task) to end the connection.
     pub stop: mpsc::UnboundedSender<()>,

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::Mutex;
 use whatsapp_rust::pair_code::PairCodeOptions;
 use whatsapp_rust::prelude::MessageBuilderExt;
 use whatsapp_rust::prelude::{
@@ -27,7 +27,7 @@ use whatsapp_rust::prelude::{
 use whatsapp_rust::{ChatStateType, PresenceStatus, RevokeType, UploadOptions};
 
 use super::{
-    Connection, Connector, ConnectorError, ConnectorEvent, ContactProfile, LoginMethod, MediaSource, NumberStatus,
+    Connection, Connector, ConnectorError, ConnectorEvent, ContactProfile, EventSink, LoginMethod, MediaSource, NumberStatus,
     OpenRequest, Outgoing, OutgoingBody, QuotedRef, Unread, read_receipt_batches,
 };
 use super::votes::{SealedVote, VotedPoll, chosen};
@@ -112,7 +112,7 @@ async fn pump(
     rx: whatsapp_rust::async_channel::Receiver<Arc<Event>>,
     _subscription: whatsapp_rust::prelude::Subscription,
     client: Arc<Client>,
-    events: mpsc::UnboundedSender<ConnectorEvent>,
+    events: EventSink,
     device: String,
     connect_timeout: Duration,
 ) {

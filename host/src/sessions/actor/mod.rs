@@ -19,8 +19,8 @@ use super::url_media::UrlMedia;
 use super::{LiveQr, Operation, SessionError, SessionResult, backoff, qr_image};
 use crate::config::SessionTimings;
 use crate::connector::{
-    Connection, Connector, ConnectorError, ConnectorEvent, DropKind, InboundMessage, LoginMethod, OpenRequest,
-    ReceiptKind, Unread,
+    self, Connection, Connector, ConnectorError, ConnectorEvent, DropKind, EventSource, InboundMessage, LoginMethod,
+    OpenRequest, ReceiptKind, Unread,
 };
 use crate::events::{self, EventBody, EventDraft, Journal};
 use crate::media::MediaStore;
@@ -30,6 +30,9 @@ use crate::store::{Store, StoreResult, sessions as stored};
 /// Inbound messages recorded in one write at most.
 const MAX_INBOUND_BATCH: usize = 64;
 
+/// What a session's actor is asked to do. Its queue carries commands boxed: tokio allocates a
+/// channel's slots 32 at a time, as soon as the channel exists, and a command is large, so
+/// every session would otherwise hold 32 commands' worth of memory while idle.
 pub(super) enum Command {
     Connect {
         method: LoginMethod,
@@ -106,7 +109,7 @@ pub(super) struct Actor {
     conn: Option<Arc<dyn Connection>>,
     /// Counts the connections opened, so a late probe answer is matched to its own.
     generation: u64,
-    events: Option<mpsc::UnboundedReceiver<ConnectorEvent>>,
+    events: Option<EventSource>,
     /// When the current connection last carried anything (for the watchdog's timer).
     last_traffic: Option<Instant>,
     /// The generation of the connection a probe is out on.
@@ -124,12 +127,12 @@ pub(super) struct Actor {
     url_media: UrlMedia,
     /// This actor's own queue, for a finished fetch to wake the outbox; weak, so the actor
     /// still ends when every handle is gone.
-    wake: mpsc::WeakUnboundedSender<Command>,
+    wake: mpsc::WeakUnboundedSender<Box<Command>>,
     /// Held while a resume after a restart is under way: the resumer waits for it to go.
     resuming: Option<oneshot::Sender<()>>,
 }
 
-async fn next_event(rx: &mut Option<mpsc::UnboundedReceiver<ConnectorEvent>>) -> Option<ConnectorEvent> {
+async fn next_event(rx: &mut Option<EventSource>) -> Option<ConnectorEvent> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -153,7 +156,7 @@ impl Actor {
         timings: SessionTimings,
         qr: Arc<Mutex<Option<LiveQr>>>,
         url_media: UrlMedia,
-        wake: mpsc::WeakUnboundedSender<Command>,
+        wake: mpsc::WeakUnboundedSender<Box<Command>>,
         liveness: Arc<Liveness>,
         watchdog: WatchdogMetrics,
     ) -> Self {
@@ -184,13 +187,15 @@ impl Actor {
         }
     }
 
-    pub(super) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+    /// Each piece of work runs in a future of its own on the heap: the actor waits far more
+    /// than it works, and an idle task is as large as the largest future it holds inline.
+    pub(super) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Box<Command>>) {
         loop {
             let probe_due = self.probe_due();
             tokio::select! {
                 cmd = commands.recv() => {
                     let Some(cmd) = cmd else { break };
-                    if !self.command(cmd).await {
+                    if !Box::pin(self.command(*cmd)).await {
                         break;
                     }
                 }
@@ -199,22 +204,22 @@ impl Actor {
                         self.heard();
                     }
                     let result = match ev {
-                        Some(ConnectorEvent::Message(m)) => self.inbound_burst(m).await,
-                        Some(ev) => self.connector_event(ev).await,
+                        Some(ConnectorEvent::Message(m)) => Box::pin(self.inbound_burst(m)).await,
+                        Some(ev) => Box::pin(self.connector_event(ev)).await,
                         // The connector went away without saying why: a network failure.
-                        None => self.dropped(DropKind::Transient("connection closed".into())).await,
+                        None => Box::pin(self.dropped(DropKind::Transient("connection closed".into()))).await,
                     };
                     self.log_failure(result);
                 }
                 _ = wait_until(self.reconnect_at) => {
                     self.reconnect_at = None;
-                    let result = self.open(None).await;
+                    let result = Box::pin(self.open(None)).await;
                     self.log_failure(result);
                 }
                 _ = wait_until(probe_due) => self.probe(),
             }
         }
-        self.close_connection().await;
+        Box::pin(self.close_connection()).await;
     }
 
     /// The inbound messages already waiting behind `first` go into the same write, up to
@@ -455,7 +460,7 @@ impl Actor {
             LoginMethod::Qr => None,
         };
         self.qr_count = 0;
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = connector::event_channel();
         let req = OpenRequest { key: self.key.clone(), credentials: credentials.clone(), login, events: tx };
         match self.connector.open(req).await {
             Ok(conn) => {
@@ -533,7 +538,7 @@ impl Actor {
                     timeout.as_millis()
                 )),
             };
-            let _ = wake.send(Command::Probed { generation, answer });
+            let _ = wake.send(Box::new(Command::Probed { generation, answer }));
         });
     }
 
