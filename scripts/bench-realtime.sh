@@ -4,6 +4,7 @@
 # CPU and memory per client, latency at steady rates, sustained inbound rate, and 1,000
 # simulated sessions (memory, login time, back after a restart). Uses the release build unless
 # WAGATE_BIN names another. Knobs: BENCH_ROUNDS (3), BENCH_FANOUT ("10000,5000"),
+# BENCH_FANOUT_RAW (the same with the light raw client, "10000"),
 # BENCH_WORKERS (client processes, 4), BENCH_RATES ("sio:200,raw:500,raw:1000"),
 # BENCH_LATENCY_SECONDS (8), BENCH_SESSIONS (1000; 0 skips).
 set -euo pipefail

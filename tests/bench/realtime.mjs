@@ -1,7 +1,7 @@
 // Realtime benchmark: wagate against a Node socket.io 4.8 reference server (reference-server.mjs)
 // in the same run, rounds alternating which goes first; the table gives medians and the ratio.
 //   fan-out    one inbound -> the last of N websocket clients, per event; server CPU per inbound;
-//              RSS per idle connected client
+//              RSS per idle connected client; again with the light raw client
 //   latency    inbound -> client at a steady rate, 100 clients (socket.io-client, then a light
 //              raw client at higher rates)
 //   inbound    messages/s one gateway sustains for one client, delivered live (wagate only)
@@ -17,6 +17,9 @@ import { Gateway, emitWithAck, sleep } from "../e2e/lib/gateway.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const FANOUT = (process.env.BENCH_FANOUT ?? "10000,5000").split(",").map(Number).filter(Boolean);
+// The same with the light raw client, whose own cost per frame is small: closer to what the
+// servers alone take, on a machine where clients and server share the cores.
+const FANOUT_RAW = (process.env.BENCH_FANOUT_RAW ?? "10000").split(",").map(Number).filter(Boolean);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
 const RATES = (process.env.BENCH_RATES ?? "sio:200,raw:500,raw:1000").split(",").filter(Boolean);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 8);
@@ -138,11 +141,11 @@ async function settle(ms = 1500) {
 let tagNo = 0;
 
 /** One inbound at a time to `n` clients: ms until the last client had each event. */
-async function fanout(name, n, inbounds = 5) {
+async function fanout(name, n, kind = "sio", inbounds = 5) {
   const target = targets[name];
   await settle(500);
   const before = rssKb(target.pid());
-  const clients = await Clients.start(target, n, "sio");
+  const clients = await Clients.start(target, n, kind);
   await settle(2000);
   const perClientKb = (rssKb(target.pid()) - before) / n;
   const firsts = [], seconds = [];
@@ -289,6 +292,15 @@ for (let round = 0; round < ROUNDS; round++) {
       put(`${n} clients: server CPU per inbound (ms)`, name, r.cpu);
       put(`${n} clients: RSS per idle client (KB)`, name, r.rss);
       console.error(`round ${round + 1} fan-out ${n} ${name}: ${JSON.stringify(r)}`);
+    }
+  }
+  for (const n of FANOUT_RAW) {
+    for (const name of order) {
+      const r = await fanout(name, n, "raw");
+      put(`${n} light raw clients: inbound -> last client, message.received (ms)`, name, r.first);
+      put(`${n} light raw clients: inbound -> last client, chat.updated (ms)`, name, r.second);
+      put(`${n} light raw clients: server CPU per inbound (ms)`, name, r.cpu);
+      console.error(`round ${round + 1} fan-out raw ${n} ${name}: ${JSON.stringify(r)}`);
     }
   }
   for (const spec of RATES) {
