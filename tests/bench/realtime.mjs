@@ -13,7 +13,7 @@ import http from "node:http";
 import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Gateway, emitWithAck, sleep } from "../e2e/lib/gateway.mjs";
+import { ADMIN, Gateway, emitWithAck, sleep } from "../e2e/lib/gateway.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const FANOUT = (process.env.BENCH_FANOUT ?? "10000,5000").split(",").map(Number).filter(Boolean);
@@ -138,6 +138,23 @@ async function settle(ms = 1500) {
 
 // ---- measures --------------------------------------------------------------------------
 
+/** The gateway's fan-out latency histogram (commit -> handed to every socket): count per bucket. */
+async function fanoutBuckets() {
+  const text = await (await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+  const buckets = [];
+  for (const m of text.matchAll(/^wagate_fanout_latency_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) {
+    buckets.push({ le: m[1] === "+Inf" ? Infinity : Number(m[1]) * 1000, n: Number(m[2]) });
+  }
+  return buckets;
+}
+
+/** The bucket bound (ms) under which `p` percent of the events between two readings fell. */
+function bucketPct(before, after, p) {
+  const delta = after.map((b, i) => ({ le: b.le, n: b.n - (before[i]?.n ?? 0) }));
+  const total = delta.at(-1)?.n ?? 0;
+  return total ? delta.find((b) => b.n >= (p / 100) * total).le : NaN;
+}
+
 let tagNo = 0;
 
 /** One inbound at a time to `n` clients: ms until the last client had each event. */
@@ -177,6 +194,7 @@ async function latency(name, kind, rate) {
   const target = targets[name];
   const clients = await Clients.start(target, 100, kind, 2);
   await settle(500);
+  const server0 = name === "wagate" ? await fanoutBuckets() : undefined;
   const prefix = `lat${++tagNo}-`;
   const count = rate * LATENCY_SECONDS;
   const sent = new Array(count);
@@ -192,6 +210,7 @@ async function latency(name, kind, rate) {
   await Promise.all(pending);
   const reached = count / ((now() - started) / 1000);
   await settle(3000);
+  const server1 = server0 && (await fanoutBuckets());
   const lat = [];
   let delivered = 0;
   for (const p of await clients.report(prefix, true)) {
@@ -202,7 +221,14 @@ async function latency(name, kind, rate) {
     }
   }
   await clients.close();
-  return { p50: pct(lat, 50), p99: pct(lat, 99), reached, complete: delivered / (count * 100) };
+  return {
+    p50: pct(lat, 50),
+    p99: pct(lat, 99),
+    reached,
+    complete: delivered / (count * 100),
+    serverP50: server0 ? bucketPct(server0, server1, 50) : undefined,
+    serverP99: server0 ? bucketPct(server0, server1, 99) : undefined,
+  };
 }
 
 /** As many inbound messages as one client gets through, 32 requests in flight: messages/s. */
@@ -312,6 +338,10 @@ for (let round = 0; round < ROUNDS; round++) {
       put(`${what}: p99 (ms)`, name, r.p99);
       put(`${what}: msg/s reached`, name, r.reached);
       put(`${what}: share of frames delivered`, name, r.complete);
+      if (r.serverP99 !== undefined) {
+        put(`${what}: server side, commit -> handed to every socket, p50 (ms, bucket bound)`, name, r.serverP50);
+        put(`${what}: server side, commit -> handed to every socket, p99 (ms, bucket bound)`, name, r.serverP99);
+      }
       console.error(`round ${round + 1} latency ${spec} ${name}: ${JSON.stringify(r)}`);
     }
   }
