@@ -133,8 +133,8 @@ test("a tenant logs a session in by QR, chats with receipts, and binds auto-repl
   await page.fill("#compose", "");
   await shot(page, "chat");
 
-  // Bind auto-reply through the form its schema generates. A rule with neither `contains`
-  // nor `equals` is refused by the plugin, and the message lands under that rule.
+  // Bind auto-reply through the form its schema generates. A rule without a matcher (no
+  // `contains`, `equals`, ...) is refused by the plugin, and the message lands under that rule.
   await page.click('#nav a[data-section="plugins"]');
   await page.locator('article[data-plugin="auto-reply"] button:has-text("Bind")').click();
   const form = page.locator('form.binding-form[data-plugin="auto-reply"]');
@@ -144,7 +144,7 @@ test("a tenant logs a session in by QR, chats with receipts, and binds auto-repl
   await form.locator('button:has-text("Save")').click();
   const refusal = form.locator('[data-path="rules[0]"] > .error');
   await refusal.waitFor();
-  assert.match(await refusal.textContent(), /needs exactly one of 'contains' or 'equals'/);
+  assert.match(await refusal.textContent(), /needs exactly one of 'contains', 'equals', 'startsWith', 'anyOf' or 'regex'/);
   await shot(page, "plugin-refused");
   await form.locator('[data-path="rules[0].contains"] input').fill("price");
   await form.locator('button:has-text("Save")').click();

@@ -171,6 +171,25 @@ test("a bot answers a real inbound message", async () => {
   const quoted = await log.waitFor("message.sent", (p) => p.message.content === "9 to 5");
   assert.equal(quoted.message.quoted.messageId, asked.message.id);
   await log.waitFor("message.status", (p) => p.messageId === quoted.message.id && p.status === "READ");
+
+  // A regex rule's groups and the contact's name fill the answer; accents and case are
+  // ignored by the keyword matchers; a rule that cannot work is refused with its place.
+  const refused = await gw.api("PUT", "/api/v1/tenant/plugins/auto-reply", plain.apiKey, {
+    config: { rules: [{ contains: "x", reply: "ok" }, { regex: "order (\\d+", reply: "x" }] },
+  });
+  assert.equal(refused.status, 422);
+  assert.match(refused.body.error.message, /^invalid config at 'rules\[1\]': 'regex' does not compile/);
+  const t = await gw.api("PUT", "/api/v1/tenant/plugins/auto-reply", plain.apiKey, {
+    config: { rules: [
+      { regex: "order\\s+#?(?P<order>\\d+)", reply: "Order {order} for {name}, on {session}" },
+      { anyOf: ["horário", "menu"], reply: "See {{menu}}" },
+    ] },
+  });
+  assert.equal(t.status, 200, JSON.stringify(t.body));
+  await gw.api("POST", "/api/v1/sim/sessions/bot/inbound", plain.apiKey, { from: "+628123456789", name: "Rina", text: "where is ORDER #4711?" });
+  await log.waitFor("message.sent", (p) => p.message.content === "Order 4711 for Rina, on bot");
+  await gw.api("POST", "/api/v1/sim/sessions/bot/inbound", plain.apiKey, { from: "+628123456789", text: "qual o HORARIO?" });
+  await log.waitFor("message.sent", (p) => p.message.content === "See {menu}");
 });
 
 test("a faulting plugin costs only its own tenant", async () => {

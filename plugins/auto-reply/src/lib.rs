@@ -1,22 +1,22 @@
 //! Keyword auto-reply bot. See README.md.
 
+mod rules;
+
+use std::collections::HashMap;
+
 use serde::Deserialize;
 use wagate_plugin_sdk::model::send::SendMessage;
-use wagate_plugin_sdk::{Action, Event, EventBody, Plugin, host};
+use wagate_plugin_sdk::{Action, Event, EventBody, Message, Plugin, host};
 
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Rule {
-    contains: Option<String>,
-    equals: Option<String>,
-    reply: String,
-}
+use rules::{Rule, RuleConfig, Template};
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
+    /// Checked in order; the first that matches answers.
     #[serde(default)]
-    rules: Vec<Rule>,
+    rules: Vec<RuleConfig>,
+    /// The answer when no rule matches (the same `{variables}` as a rule's answer).
     fallback: Option<String>,
     sessions: Option<Vec<String>>,
     #[serde(default)]
@@ -28,20 +28,21 @@ pub struct Config {
 
 pub struct AutoReply {
     config: Config,
+    rules: Vec<Rule>,
+    fallback: Option<Template>,
 }
 
 impl AutoReply {
-    fn answer(&self, text: &str) -> Option<&str> {
-        let text = text.trim().to_lowercase();
-        self.config
+    /// The answer to `message` on `session`, if a rule (or the fallback) has one.
+    fn answer(&self, session: &str, message: &Message) -> Option<String> {
+        let (template, captures) = self
             .rules
             .iter()
-            .find(|r| {
-                r.equals.as_ref().is_some_and(|e| text == e.to_lowercase())
-                    || r.contains.as_ref().is_some_and(|c| text.contains(&c.to_lowercase()))
-            })
-            .map(|r| r.reply.as_str())
-            .or(self.config.fallback.as_deref())
+            .find_map(|r| r.matches(&message.content).map(|caps| (r.reply(pick(message)), caps)))
+            .or_else(|| self.fallback.as_ref().map(|f| (f, HashMap::new())))?;
+        let mut values = variables(session, message);
+        values.extend(captures);
+        Some(template.render(&values))
     }
 
     /// True when this chat may be answered now; records the answer time.
@@ -59,6 +60,31 @@ impl AutoReply {
     }
 }
 
+/// Which of a rule's answers: the message and the moment decide, so repeated questions get
+/// varied answers without a random source.
+fn pick(message: &Message) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in message.id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    h ^ host::now_ms()
+}
+
+/// The variables every answer may use (`rules::VARIABLES`); date and time are UTC.
+fn variables(session: &str, message: &Message) -> HashMap<String, String> {
+    let phone = message.from_number.clone().unwrap_or_else(|| {
+        message.from_jid.split(['@', ':']).next().unwrap_or_default().to_owned()
+    });
+    let now = chrono::DateTime::from_timestamp_millis(host::now_ms() as i64).unwrap_or_default();
+    HashMap::from([
+        ("name".to_owned(), message.from_name.clone().unwrap_or_default()),
+        ("phone".to_owned(), phone),
+        ("session".to_owned(), session.to_owned()),
+        ("date".to_owned(), now.format("%Y-%m-%d").to_string()),
+        ("time".to_owned(), now.format("%H:%M").to_string()),
+    ])
+}
+
 impl Plugin for AutoReply {
     type Config = Config;
 
@@ -66,10 +92,18 @@ impl Plugin for AutoReply {
         if config.rules.is_empty() && config.fallback.is_none() {
             return Err("auto-reply needs at least one rule or a fallback".into());
         }
-        if let Some(bad) = config.rules.iter().position(|r| r.contains.is_none() == r.equals.is_none()) {
-            return Err(format!("invalid config at 'rules[{bad}]': needs exactly one of 'contains' or 'equals'"));
-        }
-        Ok(Self { config })
+        let rules = config
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Rule::compile(r).map_err(|e| format!("invalid config at 'rules[{i}]': {e}")))
+            .collect::<Result<_, _>>()?;
+        let fallback = config
+            .fallback
+            .as_deref()
+            .map(|f| Template::parse(f, &[]).map_err(|e| format!("invalid config at 'fallback': {e}")))
+            .transpose()?;
+        Ok(Self { config, rules, fallback })
     }
 
     fn on_event(&mut self, event: &Event) -> Vec<Action> {
@@ -82,18 +116,18 @@ impl Plugin for AutoReply {
         if message.from_me || chat.is_group {
             return Vec::new();
         }
-        let Some(reply) = self.answer(&message.content) else { return Vec::new() };
+        let Some(reply) = self.answer(session, message) else { return Vec::new() };
         if !self.cooled_down(session, &chat.id) {
             return Vec::new();
         }
         if self.config.quote {
-            let answer = SendMessage::text(&message.from_jid, reply).replying_to(&message.id);
+            let answer = SendMessage::text(&message.from_jid, &reply).replying_to(&message.id);
             if let Err(e) = host::send(session, &answer) {
                 host::log(host::Level::Warn, &format!("auto-reply not queued: {e}"));
             }
             return Vec::new();
         }
-        vec![Action::SendText { session: session.to_owned(), to: message.from_jid.clone(), text: reply.to_owned() }]
+        vec![Action::SendText { session: session.to_owned(), to: message.from_jid.clone(), text: reply }]
     }
 }
 
@@ -174,6 +208,38 @@ mod tests {
     }
 
     #[test]
+    fn answers_fill_their_variables() {
+        // 2026-12-07 08:30 UTC
+        let host = FakeHost { now_ms: 1_796_632_200_000, ..Default::default() };
+        let config = json!({
+            "rules": [{ "regex": "order (\\d+)", "reply": "{name}, order {1} on {session} ({phone}) {date} {time}" }],
+            "fallback": "Hi {name}" });
+        let mut h = Harness::<AutoReply>::with_host(host, config).unwrap();
+        let from_rina = |text: &str| {
+            let m = Message { from_name: Some("Rina".into()), from_number: Some("+628123".into()), ..from_contact(text) };
+            received(m, chat("sales", "c1"))
+        };
+        assert_eq!(
+            reply_of(&h.on_event(&from_rina("Where is ORDER 42?"))),
+            Some("Rina, order 42 on sales (+628123) 2026-12-07 08:30")
+        );
+        assert_eq!(reply_of(&h.on_event(&from_rina("hello"))), Some("Hi Rina"));
+    }
+
+    #[test]
+    fn the_first_matching_rule_answers_whatever_its_kind() {
+        let mut h = Harness::<AutoReply>::new(json!({ "rules": [
+            { "startsWith": "menu", "reply": "M" },
+            { "anyOf": ["horário", "hours"], "reply": "H" },
+            { "equals": "olá", "reply": "O" }] }))
+        .unwrap();
+        assert_eq!(reply_of(&h.on_event(&inbound("Menu hours?"))), Some("M"));
+        assert_eq!(reply_of(&h.on_event(&inbound("your HORARIO"))), Some("H"));
+        assert_eq!(reply_of(&h.on_event(&inbound(" Ola "))), Some("O"));
+        assert!(h.on_event(&inbound("bye")).is_empty(), "no rule, no fallback");
+    }
+
+    #[test]
     fn bad_configs_are_refused_with_a_reason() {
         for (config, needle) in [
             (json!({}), "at least one rule"),
@@ -181,6 +247,9 @@ mod tests {
             (json!({ "rules": "nope" }), "invalid config at 'rules': invalid type: string \"nope\", expected a sequence"),
             (json!({ "rules": [{ "equals": "a", "reply": 1 }] }), "invalid config at 'rules[0].reply'"),
             (json!({ "fallback": "x", "bogus": 1 }), "unknown field"),
+            (json!({ "fallback": "Hi {nmae}" }), "invalid config at 'fallback': unknown variable '{nmae}'"),
+            (json!({ "rules": [{ "contains": "a", "reply": "{2}" }] }), "invalid config at 'rules[0]': unknown variable '{2}'"),
+            (json!({ "rules": [{ "regex": "(a", "reply": "x" }] }), "invalid config at 'rules[0]': 'regex' does not compile"),
         ] {
             let err = Harness::<AutoReply>::new(config).err().expect("refused");
             assert!(err.contains(needle), "{err}");
