@@ -190,6 +190,21 @@ test("a bot answers a real inbound message", async () => {
   await log.waitFor("message.sent", (p) => p.message.content === "Order 4711 for Rina, on bot");
   await gw.api("POST", "/api/v1/sim/sessions/bot/inbound", plain.apiKey, { from: "+628123456789", text: "qual o HORARIO?" });
   await log.waitFor("message.sent", (p) => p.message.content === "See {menu}");
+
+  // A new contact is welcomed once; a rule's cooldown holds its second answer back.
+  const w = await gw.api("PUT", "/api/v1/tenant/plugins/auto-reply", plain.apiKey, {
+    config: { welcome: "Welcome, {name}!", rules: [{ contains: "price", reply: "P", cooldownSecs: 600 }] },
+  });
+  assert.equal(w.status, 200, JSON.stringify(w.body));
+  const newcomer = { from: "+628555000111", name: "Budi" };
+  await gw.api("POST", "/api/v1/sim/sessions/bot/inbound", plain.apiKey, { ...newcomer, text: "price?" });
+  await log.waitFor("message.sent", (p) => p.message.content === "Welcome, Budi!");
+  await log.waitFor("message.sent", (p) => p.message.content === "P");
+  await gw.api("POST", "/api/v1/sim/sessions/bot/inbound", plain.apiKey, { ...newcomer, text: "price again?" });
+  await log.waitFor("message.received", (p) => p.message.content === "price again?");
+  await sleep(300);
+  const toBudi = log.filter((e) => e.name === "message.sent" && e.payload.chat.jid === "628555000111@s.whatsapp.net");
+  assert.deepEqual(toBudi.map((e) => e.payload.message.content), ["Welcome, Budi!", "P"], "no second welcome, the rule cools down");
 });
 
 test("a faulting plugin costs only its own tenant", async () => {

@@ -1,14 +1,19 @@
-//! Keyword auto-reply bot. See README.md.
+//! A rules bot. See README.md.
 
+mod memory;
 mod rules;
 
 use std::collections::HashMap;
 
 use serde::Deserialize;
 use wagate_plugin_sdk::model::send::SendMessage;
-use wagate_plugin_sdk::{Action, Event, EventBody, Message, Plugin, host};
+use wagate_plugin_sdk::{Action, Chat, Event, EventBody, Message, Plugin, host};
 
 use rules::{Rule, RuleConfig, Template};
+
+fn default_replies_per_minute() -> u32 {
+    5
+}
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -18,9 +23,22 @@ pub struct Config {
     rules: Vec<RuleConfig>,
     /// The answer when no rule matches (the same `{variables}` as a rule's answer).
     fallback: Option<String>,
+    /// Sent the first time a contact ever writes to the session, before any other answer.
+    welcome: Option<String>,
     sessions: Option<Vec<String>>,
+    /// Answer in group chats too (only direct chats by default).
+    #[serde(default)]
+    groups: bool,
+    /// Contacts never answered: phone numbers (any formatting) or jids.
+    #[serde(default)]
+    ignore: Vec<String>,
+    /// At most one answer per chat in this window (0: no limit).
     #[serde(default)]
     cooldown_secs: u64,
+    /// At most this many answers per chat per minute, so two bots cannot answer each other
+    /// without end (0: no cap).
+    #[serde(default = "default_replies_per_minute")]
+    max_replies_per_minute: u32,
     /// Answers quote the message they answer.
     #[serde(default)]
     quote: bool,
@@ -30,33 +48,73 @@ pub struct AutoReply {
     config: Config,
     rules: Vec<Rule>,
     fallback: Option<Template>,
+    welcome: Option<Template>,
+}
+
+/// The digits of a phone number, or a jid's user part: how contacts are compared.
+fn contact_key(s: &str) -> String {
+    let user = s.split(['@', ':']).next().unwrap_or_default();
+    let digits: String = user.chars().filter(char::is_ascii_digit).collect();
+    if digits.is_empty() { user.to_owned() } else { digits }
+}
+
+/// An answer decided for a message, and what to record once it is sent.
+struct Answer {
+    text: String,
+    /// The state key of the rule's cooldown, for a rule with one.
+    rule_key: Option<String>,
 }
 
 impl AutoReply {
-    /// The answer to `message` on `session`, if a rule (or the fallback) has one.
-    fn answer(&self, session: &str, message: &Message) -> Option<String> {
-        let (template, captures) = self
-            .rules
-            .iter()
-            .find_map(|r| r.matches(&message.content).map(|caps| (r.reply(pick(message)), caps)))
-            .or_else(|| self.fallback.as_ref().map(|f| (f, HashMap::new())))?;
-        let mut values = variables(session, message);
-        values.extend(captures);
-        Some(template.render(&values))
+    /// What to answer `message` with: the welcome for a first contact, then the first
+    /// matching rule's answer (unless that rule is cooling down for this contact), or the
+    /// fallback when no rule matched and nothing else is said.
+    fn answers(&self, session: &str, contact: &str, message: &Message) -> Vec<Answer> {
+        let values = variables(session, message);
+        let mut out = Vec::new();
+        if let Some(w) = &self.welcome
+            && memory::never(&memory::first_seen(session, contact))
+        {
+            out.push(Answer { text: w.render(&values), rule_key: None });
+        }
+        let matched = self.rules.iter().enumerate().find_map(|(i, r)| r.matches(&message.content).map(|c| (i, r, c)));
+        match matched {
+            Some((i, rule, captures)) => {
+                let key = memory::rule_answered(i, session, contact);
+                if memory::due(&key, rule.cooldown_secs) {
+                    let mut values = values;
+                    values.extend(captures);
+                    let rule_key = (rule.cooldown_secs > 0).then_some(key);
+                    out.push(Answer { text: rule.reply(pick(message)).render(&values), rule_key });
+                }
+            }
+            None if out.is_empty() => {
+                if let Some(f) = &self.fallback {
+                    out.push(Answer { text: f.render(&values), rule_key: None });
+                }
+            }
+            None => {}
+        }
+        out
     }
 
-    /// True when this chat may be answered now; records the answer time.
-    fn cooled_down(&self, session: &str, chat: &str) -> bool {
-        if self.config.cooldown_secs == 0 {
-            return true;
-        }
-        let key = format!("last:{session}:{chat}");
-        let now = host::now_ms();
-        let last = host::kv_get(&key).and_then(|v| v.parse::<u64>().ok());
-        if last.is_some_and(|t| now.saturating_sub(t) < self.config.cooldown_secs * 1000) {
+    /// Whether `chat` may get `n` answers now (its cooldown and per-minute cap); takes them.
+    fn chat_allows(&self, session: &str, chat: &Chat, n: usize) -> bool {
+        let key = memory::chat_answered(session, &chat.id);
+        if !memory::due(&key, self.config.cooldown_secs) {
             return false;
         }
-        host::kv_set(&key, &now.to_string()).is_ok()
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        if !memory::within_rate(session, &chat.id, self.config.max_replies_per_minute, n) {
+            host::log(host::Level::Warn, &format!("auto-reply: chat {} reached its answers per minute", chat.id));
+            return false;
+        }
+        self.config.cooldown_secs == 0 || memory::mark(&key)
+    }
+
+    fn ignored(&self, message: &Message) -> bool {
+        let who = [Some(message.from_jid.as_str()), message.from_number.as_deref()];
+        self.config.ignore.iter().any(|i| who.iter().flatten().any(|w| contact_key(w) == contact_key(i)))
     }
 }
 
@@ -72,9 +130,10 @@ fn pick(message: &Message) -> u64 {
 
 /// The variables every answer may use (`rules::VARIABLES`); date and time are UTC.
 fn variables(session: &str, message: &Message) -> HashMap<String, String> {
-    let phone = message.from_number.clone().unwrap_or_else(|| {
-        message.from_jid.split(['@', ':']).next().unwrap_or_default().to_owned()
-    });
+    let phone = message
+        .from_number
+        .clone()
+        .unwrap_or_else(|| message.from_jid.split(['@', ':']).next().unwrap_or_default().to_owned());
     let now = chrono::DateTime::from_timestamp_millis(host::now_ms() as i64).unwrap_or_default();
     HashMap::from([
         ("name".to_owned(), message.from_name.clone().unwrap_or_default()),
@@ -89,7 +148,7 @@ impl Plugin for AutoReply {
     type Config = Config;
 
     fn init(config: Config) -> Result<Self, String> {
-        if config.rules.is_empty() && config.fallback.is_none() {
+        if config.rules.is_empty() && config.fallback.is_none() && config.welcome.is_none() {
             return Err("auto-reply needs at least one rule or a fallback".into());
         }
         let rules = config
@@ -98,12 +157,14 @@ impl Plugin for AutoReply {
             .enumerate()
             .map(|(i, r)| Rule::compile(r).map_err(|e| format!("invalid config at 'rules[{i}]': {e}")))
             .collect::<Result<_, _>>()?;
-        let fallback = config
-            .fallback
-            .as_deref()
-            .map(|f| Template::parse(f, &[]).map_err(|e| format!("invalid config at 'fallback': {e}")))
-            .transpose()?;
-        Ok(Self { config, rules, fallback })
+        let template = |field: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| Template::parse(t, &[]).map_err(|e| format!("invalid config at '{field}': {e}")))
+                .transpose()
+        };
+        let fallback = template("fallback", &config.fallback)?;
+        let welcome = template("welcome", &config.welcome)?;
+        Ok(Self { config, rules, fallback, welcome })
     }
 
     fn on_event(&mut self, event: &Event) -> Vec<Action> {
@@ -113,21 +174,37 @@ impl Plugin for AutoReply {
             return Vec::new();
         }
         let (message, chat) = (&received.message, &received.chat);
-        if message.from_me || chat.is_group {
+        if message.from_me || (chat.is_group && !self.config.groups) || self.ignored(message) {
             return Vec::new();
         }
-        let Some(reply) = self.answer(session, message) else { return Vec::new() };
-        if !self.cooled_down(session, &chat.id) {
+        let contact = contact_key(message.from_number.as_deref().unwrap_or(&message.from_jid));
+        let answers = self.answers(session, &contact, message);
+        if answers.is_empty() || !self.chat_allows(session, chat, answers.len()) {
             return Vec::new();
         }
-        if self.config.quote {
-            let answer = SendMessage::text(&message.from_jid, &reply).replying_to(&message.id);
-            if let Err(e) = host::send(session, &answer) {
-                host::log(host::Level::Warn, &format!("auto-reply not queued: {e}"));
+        let seen = memory::first_seen(session, &contact);
+        if self.welcome.is_some() && memory::never(&seen) {
+            memory::mark(&seen);
+        }
+        // In a group the answer goes to the group; in a direct chat, to the contact.
+        let to = if chat.is_group { chat.jid.clone() } else { message.from_jid.clone() };
+        let mut actions = Vec::new();
+        for answer in answers {
+            if let Some(key) = &answer.rule_key
+                && !memory::mark(key)
+            {
+                continue;
             }
-            return Vec::new();
+            if self.config.quote {
+                let quoted = SendMessage::text(&to, &answer.text).replying_to(&message.id);
+                if let Err(e) = host::send(session, &quoted) {
+                    host::log(host::Level::Warn, &format!("auto-reply not queued: {e}"));
+                }
+            } else {
+                actions.push(Action::SendText { session: session.to_owned(), to: to.clone(), text: answer.text });
+            }
         }
-        vec![Action::SendText { session: session.to_owned(), to: message.from_jid.clone(), text: reply }]
+        actions
     }
 }
 
@@ -216,7 +293,8 @@ mod tests {
             "fallback": "Hi {name}" });
         let mut h = Harness::<AutoReply>::with_host(host, config).unwrap();
         let from_rina = |text: &str| {
-            let m = Message { from_name: Some("Rina".into()), from_number: Some("+628123".into()), ..from_contact(text) };
+            let m =
+                Message { from_name: Some("Rina".into()), from_number: Some("+628123".into()), ..from_contact(text) };
             received(m, chat("sales", "c1"))
         };
         assert_eq!(
@@ -239,17 +317,84 @@ mod tests {
         assert!(h.on_event(&inbound("bye")).is_empty(), "no rule, no fallback");
     }
 
+    fn texts(actions: &[Action]) -> Vec<&str> {
+        actions
+            .iter()
+            .map(|a| match a {
+                Action::SendText { text, .. } => text.as_str(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_first_contact_is_welcomed_once_before_the_answer() {
+        let mut h = Harness::<AutoReply>::new(json!({
+            "welcome": "Welcome, {name}!", "rules": [{ "contains": "price", "reply": "P" }], "fallback": "F" }))
+        .unwrap();
+        let named =
+            |text: &str| received(Message { from_name: Some("Ana".into()), ..from_contact(text) }, chat("sales", "c1"));
+        assert_eq!(texts(&h.on_event(&named("price?"))), ["Welcome, Ana!", "P"]);
+        assert_eq!(texts(&h.on_event(&named("price?"))), ["P"]);
+        assert_eq!(texts(&h.on_event(&named("hm"))), ["F"]);
+        let mut h = Harness::<AutoReply>::new(json!({ "welcome": "W", "fallback": "F" })).unwrap();
+        assert_eq!(texts(&h.on_event(&inbound("hi"))), ["W"], "the welcome stands in for the fallback");
+    }
+
+    #[test]
+    fn groups_only_when_asked_and_ignored_contacts_never() {
+        let group =
+            || received(from_contact("price"), Chat { is_group: true, jid: "g1@g.us".into(), ..chat("sales", "c1") });
+        let mut h = Harness::<AutoReply>::new(json!({ "fallback": "F" })).unwrap();
+        assert!(h.on_event(&group()).is_empty());
+        let mut h =
+            Harness::<AutoReply>::new(json!({ "fallback": "F", "groups": true, "ignore": ["+1 (555) 0100"] })).unwrap();
+        match h.on_event(&group()).as_slice() {
+            [Action::SendText { to, .. }] => assert_eq!(to, "g1@g.us", "a group is answered in the group"),
+            other => panic!("unexpected {other:?}"),
+        }
+        let ignored = Message { from_jid: "15550100@s.whatsapp.net".into(), ..from_contact("x") };
+        assert!(h.on_event(&received(ignored, chat("sales", "c2"))).is_empty(), "ignored, however it is written");
+    }
+
+    #[test]
+    fn a_rule_cools_down_per_contact_and_a_chat_has_a_cap_per_minute() {
+        let host = FakeHost { now_ms: 1_000_000, ..Default::default() };
+        let config = json!({ "rules": [{ "contains": "price", "reply": "P", "cooldownSecs": 600 }], "fallback": "F",
+                             "maxRepliesPerMinute": 3 });
+        let mut h = Harness::<AutoReply>::with_host(host, config).unwrap();
+        assert_eq!(texts(&h.on_event(&inbound("price"))), ["P"]);
+        assert!(h.on_event(&inbound("price?")).is_empty(), "the rule cools down; its match takes the fallback's place");
+        assert_eq!(texts(&h.on_event(&inbound("other"))), ["F"]);
+        assert_eq!(texts(&h.on_event(&inbound("other"))), ["F"]);
+        assert!(h.on_event(&inbound("other")).is_empty(), "three answers this minute");
+        h.host(|h| h.now_ms += 60_000);
+        assert_eq!(texts(&h.on_event(&inbound("other"))), ["F"], "a new minute");
+        h.host(|h| h.now_ms += 600_000);
+        assert_eq!(texts(&h.on_event(&inbound("price"))), ["P"], "the rule's window is over");
+    }
+
     #[test]
     fn bad_configs_are_refused_with_a_reason() {
         for (config, needle) in [
             (json!({}), "at least one rule"),
             (json!({ "rules": [{ "reply": "x" }] }), "invalid config at 'rules[0]': needs exactly one of"),
-            (json!({ "rules": "nope" }), "invalid config at 'rules': invalid type: string \"nope\", expected a sequence"),
+            (
+                json!({ "rules": "nope" }),
+                "invalid config at 'rules': invalid type: string \"nope\", expected a sequence",
+            ),
             (json!({ "rules": [{ "equals": "a", "reply": 1 }] }), "invalid config at 'rules[0].reply'"),
             (json!({ "fallback": "x", "bogus": 1 }), "unknown field"),
             (json!({ "fallback": "Hi {nmae}" }), "invalid config at 'fallback': unknown variable '{nmae}'"),
-            (json!({ "rules": [{ "contains": "a", "reply": "{2}" }] }), "invalid config at 'rules[0]': unknown variable '{2}'"),
-            (json!({ "rules": [{ "regex": "(a", "reply": "x" }] }), "invalid config at 'rules[0]': 'regex' does not compile"),
+            (json!({ "welcome": "Hi {1}" }), "invalid config at 'welcome': unknown variable '{1}'"),
+            (
+                json!({ "rules": [{ "contains": "a", "reply": "{2}" }] }),
+                "invalid config at 'rules[0]': unknown variable '{2}'",
+            ),
+            (
+                json!({ "rules": [{ "regex": "(a", "reply": "x" }] }),
+                "invalid config at 'rules[0]': 'regex' does not compile",
+            ),
         ] {
             let err = Harness::<AutoReply>::new(config).err().expect("refused");
             assert!(err.contains(needle), "{err}");

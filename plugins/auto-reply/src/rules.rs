@@ -28,6 +28,9 @@ pub struct RuleConfig {
     /// Several answers: each time one of them, at random.
     #[serde(default)]
     pub replies: Vec<String>,
+    /// This rule answers one contact at most once in this window (0: no limit).
+    #[serde(default)]
+    pub cooldown_secs: u64,
 }
 
 /// Texts are compared with case and accents folded away: "Olá" matches "ola".
@@ -48,7 +51,8 @@ pub type Captures = HashMap<String, String>;
 
 impl Matcher {
     fn from_config(r: &RuleConfig) -> Result<Self, String> {
-        let given = [r.equals.is_some(), r.contains.is_some(), r.starts_with.is_some(), r.any_of.is_some(), r.regex.is_some()];
+        let given =
+            [r.equals.is_some(), r.contains.is_some(), r.starts_with.is_some(), r.any_of.is_some(), r.regex.is_some()];
         if given.iter().filter(|g| **g).count() != 1 {
             return Err("needs exactly one of 'contains', 'equals', 'startsWith', 'anyOf' or 'regex'".into());
         }
@@ -178,6 +182,7 @@ impl Template {
 pub struct Rule {
     matcher: Matcher,
     replies: Vec<Template>,
+    pub cooldown_secs: u64,
 }
 
 impl Rule {
@@ -189,7 +194,7 @@ impl Rule {
         }
         let known = matcher.captures();
         let replies = texts.iter().map(|t| Template::parse(t, &known)).collect::<Result<_, _>>()?;
-        Ok(Rule { matcher, replies })
+        Ok(Rule { matcher, replies, cooldown_secs: r.cooldown_secs })
     }
 
     pub fn matches(&self, text: &str) -> Option<Captures> {
@@ -228,13 +233,17 @@ mod tests {
         let r = rule(serde_json::json!({ "startsWith": "menu", "reply": "x" })).unwrap();
         assert!(r.matches("  Menú please").is_some() && r.matches("the menu").is_none());
         let r = rule(serde_json::json!({ "anyOf": ["hours", "horário"], "reply": "x" })).unwrap();
-        assert!(r.matches("Your HORARIO?").is_some() && r.matches("opening hours").is_some() && r.matches("hi").is_none());
+        assert!(
+            r.matches("Your HORARIO?").is_some() && r.matches("opening hours").is_some() && r.matches("hi").is_none()
+        );
     }
 
     #[test]
     fn a_regex_fills_numbered_and_named_groups() {
-        let r = rule(serde_json::json!({ "regex": r"order\s+#?(?P<order>\d+)", "reply": "Order {order} ({1}) for {name}" }))
-            .unwrap();
+        let r = rule(
+            serde_json::json!({ "regex": r"order\s+#?(?P<order>\d+)", "reply": "Order {order} ({1}) for {name}" }),
+        )
+        .unwrap();
         assert!(r.matches("no number").is_none());
         let caps = r.matches("Where is ORDER #4711?").unwrap();
         let mut all = values(&[("name", "Rina")]);
