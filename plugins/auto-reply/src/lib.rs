@@ -1,5 +1,6 @@
 //! A rules bot. See README.md.
 
+mod hours;
 mod memory;
 mod rules;
 
@@ -9,6 +10,7 @@ use serde::Deserialize;
 use wagate_plugin_sdk::model::send::SendMessage;
 use wagate_plugin_sdk::{Action, Chat, Event, EventBody, Message, Plugin, host};
 
+use hours::{AwayConfig, Hours};
 use rules::{Rule, RuleConfig, Template};
 
 fn default_replies_per_minute() -> u32 {
@@ -25,6 +27,8 @@ pub struct Config {
     fallback: Option<String>,
     /// Sent the first time a contact ever writes to the session, before any other answer.
     welcome: Option<String>,
+    /// Outside these hours, the away message instead of the fallback.
+    away: Option<AwayConfig>,
     sessions: Option<Vec<String>>,
     /// Answer in group chats too (only direct chats by default).
     #[serde(default)]
@@ -49,6 +53,7 @@ pub struct AutoReply {
     rules: Vec<Rule>,
     fallback: Option<Template>,
     welcome: Option<Template>,
+    away: Option<(Hours, Template)>,
 }
 
 /// The digits of a phone number, or a jid's user part: how contacts are compared.
@@ -61,21 +66,23 @@ fn contact_key(s: &str) -> String {
 /// An answer decided for a message, and what to record once it is sent.
 struct Answer {
     text: String,
-    /// The state key of the rule's cooldown, for a rule with one.
-    rule_key: Option<String>,
+    /// Where to record that it was sent, for an answer that has a window of its own (a rule's
+    /// cooldown, the away message's repeat).
+    mark: Option<String>,
 }
 
 impl AutoReply {
     /// What to answer `message` with: the welcome for a first contact, then the first
-    /// matching rule's answer (unless that rule is cooling down for this contact), or the
-    /// fallback when no rule matched and nothing else is said.
-    fn answers(&self, session: &str, contact: &str, message: &Message) -> Vec<Answer> {
+    /// matching rule's answer (unless that rule is cooling down for this contact), or, when no
+    /// rule matched and nothing else is said, the away message outside open hours (once per
+    /// window) or else the fallback.
+    fn answers(&self, session: &str, chat: &str, contact: &str, message: &Message) -> Vec<Answer> {
         let values = variables(session, message);
         let mut out = Vec::new();
         if let Some(w) = &self.welcome
             && memory::never(&memory::first_seen(session, contact))
         {
-            out.push(Answer { text: w.render(&values), rule_key: None });
+            out.push(Answer { text: w.render(&values), mark: None });
         }
         let matched = self.rules.iter().enumerate().find_map(|(i, r)| r.matches(&message.content).map(|c| (i, r, c)));
         match matched {
@@ -84,13 +91,24 @@ impl AutoReply {
                 if memory::due(&key, rule.cooldown_secs) {
                     let mut values = values;
                     values.extend(captures);
-                    let rule_key = (rule.cooldown_secs > 0).then_some(key);
-                    out.push(Answer { text: rule.reply(pick(message)).render(&values), rule_key });
+                    let mark = (rule.cooldown_secs > 0).then_some(key);
+                    out.push(Answer { text: rule.reply(pick(message)).render(&values), mark });
                 }
             }
             None if out.is_empty() => {
-                if let Some(f) = &self.fallback {
-                    out.push(Answer { text: f.render(&values), rule_key: None });
+                let now = chrono::DateTime::from_timestamp_millis(host::now_ms() as i64).unwrap_or_default();
+                match (&self.away, &self.config.away) {
+                    (Some((hours, away)), Some(c)) if !hours.is_open(now) => {
+                        let key = memory::away_sent(session, chat);
+                        if memory::due(&key, c.repeat_secs) {
+                            out.push(Answer { text: away.render(&values), mark: Some(key) });
+                        }
+                    }
+                    _ => {
+                        if let Some(f) = &self.fallback {
+                            out.push(Answer { text: f.render(&values), mark: None });
+                        }
+                    }
                 }
             }
             None => {}
@@ -148,7 +166,7 @@ impl Plugin for AutoReply {
     type Config = Config;
 
     fn init(config: Config) -> Result<Self, String> {
-        if config.rules.is_empty() && config.fallback.is_none() && config.welcome.is_none() {
+        if config.rules.is_empty() && config.fallback.is_none() && config.welcome.is_none() && config.away.is_none() {
             return Err("auto-reply needs at least one rule or a fallback".into());
         }
         let rules = config
@@ -164,7 +182,16 @@ impl Plugin for AutoReply {
         };
         let fallback = template("fallback", &config.fallback)?;
         let welcome = template("welcome", &config.welcome)?;
-        Ok(Self { config, rules, fallback, welcome })
+        let away = match &config.away {
+            Some(a) => {
+                let hours = Hours::from_config(a).map_err(|e| format!("invalid config at 'away': {e}"))?;
+                let message =
+                    Template::parse(&a.message, &[]).map_err(|e| format!("invalid config at 'away.message': {e}"))?;
+                Some((hours, message))
+            }
+            None => None,
+        };
+        Ok(Self { config, rules, fallback, welcome, away })
     }
 
     fn on_event(&mut self, event: &Event) -> Vec<Action> {
@@ -178,7 +205,7 @@ impl Plugin for AutoReply {
             return Vec::new();
         }
         let contact = contact_key(message.from_number.as_deref().unwrap_or(&message.from_jid));
-        let answers = self.answers(session, &contact, message);
+        let answers = self.answers(session, &chat.id, &contact, message);
         if answers.is_empty() || !self.chat_allows(session, chat, answers.len()) {
             return Vec::new();
         }
@@ -190,7 +217,7 @@ impl Plugin for AutoReply {
         let to = if chat.is_group { chat.jid.clone() } else { message.from_jid.clone() };
         let mut actions = Vec::new();
         for answer in answers {
-            if let Some(key) = &answer.rule_key
+            if let Some(key) = &answer.mark
                 && !memory::mark(key)
             {
                 continue;
@@ -375,6 +402,23 @@ mod tests {
     }
 
     #[test]
+    fn outside_open_hours_the_away_message_stands_in_for_the_fallback_once_an_hour() {
+        // Monday 2026-12-07 22:00 in Jakarta (UTC+7): closed.
+        let host = FakeHost { now_ms: 1_796_655_600_000, ..Default::default() };
+        let config = json!({ "rules": [{ "contains": "price", "reply": "P" }], "fallback": "F", "away": {
+            "timeZone": "Asia/Jakarta", "hours": { "mon": ["08:00-17:00"] }, "message": "Closed, {name}" } });
+        let mut h = Harness::<AutoReply>::with_host(host, config).unwrap();
+        assert_eq!(texts(&h.on_event(&inbound("hello"))), ["Closed, Ana"]);
+        assert!(h.on_event(&inbound("hello?")).is_empty(), "once per hour");
+        assert_eq!(texts(&h.on_event(&inbound("price"))), ["P"], "rules still answer");
+        h.host(|h| h.now_ms += 3_600_000);
+        assert_eq!(texts(&h.on_event(&inbound("hello"))), ["Closed, Ana"], "an hour later");
+        // Monday 09:00 there is open.
+        h.host(|h| h.now_ms = 1_796_608_800_000);
+        assert_eq!(texts(&h.on_event(&inbound("hello"))), ["F"], "Monday 09:00 there");
+    }
+
+    #[test]
     fn bad_configs_are_refused_with_a_reason() {
         for (config, needle) in [
             (json!({}), "at least one rule"),
@@ -387,6 +431,11 @@ mod tests {
             (json!({ "fallback": "x", "bogus": 1 }), "unknown field"),
             (json!({ "fallback": "Hi {nmae}" }), "invalid config at 'fallback': unknown variable '{nmae}'"),
             (json!({ "welcome": "Hi {1}" }), "invalid config at 'welcome': unknown variable '{1}'"),
+            (
+                json!({ "away": { "timeZone": "Nowhere", "message": "x" } }),
+                "invalid config at 'away': 'Nowhere' is not",
+            ),
+            (json!({ "away": { "timeZone": "UTC", "message": "{x}" } }), "invalid config at 'away.message': unknown"),
             (
                 json!({ "rules": [{ "contains": "a", "reply": "{2}" }] }),
                 "invalid config at 'rules[0]': unknown variable '{2}'",

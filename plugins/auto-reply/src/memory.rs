@@ -33,6 +33,11 @@ pub fn rule_answered(rule: usize, session: &str, contact: &str) -> String {
     format!("rule:{rule}:{session}:{contact}")
 }
 
+/// Where the last away message in a chat is kept.
+pub fn away_sent(session: &str, chat: &str) -> String {
+    format!("away:{session}:{chat}")
+}
+
 /// True when nothing was recorded under `key` yet.
 pub fn never(key: &str) -> bool {
     host::kv_get(key).is_none()
