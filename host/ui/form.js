@@ -28,6 +28,13 @@ export class ConfigForm {
       return { ...defs[name], ...withoutRef(schema) };
     }
     if (schema && schema.allOf && schema.allOf.length === 1) return { ...this.resolve(schema.allOf[0]), ...schema, allOf: undefined };
+    // An optional value (`Option<T>`): T, or nothing.
+    const some = schema && schema.anyOf && schema.anyOf.length === 2 && schema.anyOf.filter((s) => s.type !== "null");
+    if (some && some.length === 1) {
+      const inner = this.resolve(some[0]);
+      const type = [].concat(inner.type || (inner.properties ? "object" : "string"));
+      return { ...inner, ...schema, anyOf: undefined, type: [...type, "null"] };
+    }
     return schema || {};
   }
 
@@ -79,7 +86,7 @@ export class ConfigForm {
     const nullable = types.includes("null");
     const type = types.find((t) => t !== "null") || "string";
     if (schema.enum) return this.choice(schema, value, path, label, nullable || !required);
-    if (type === "object" && schema.properties) return this.object(schema, value || {}, path, false, label);
+    if (type === "object" && schema.properties) return this.object(schema, value || {}, path, false, label, nullable || !required);
     if (type === "array") {
       const items = this.resolve(schema.items || {});
       const itemType = [].concat(items.type || (items.properties ? "object" : "string")).find((t) => t !== "null");
@@ -92,7 +99,8 @@ export class ConfigForm {
     return this.json(schema, value, path, label);
   }
 
-  object(schema, value, path, top, label) {
+  /// An `optional` object whose fields are all left empty is left out altogether.
+  object(schema, value, path, top, label, optional = false) {
     const required = new Set(schema.required || []);
     const children = Object.entries(schema.properties || {}).map(([name, sub]) =>
       this.make(sub, value[name], join(path, name), humanise(name), required.has(name)).with(name),
@@ -103,10 +111,13 @@ export class ConfigForm {
       : h("fieldset", { class: "field group", dataset: { path } }, h("legend", {}, label), describe(schema), body);
     return new Field(wrap, (problems) => {
       const out = {};
+      const own = [];
       for (const c of children) {
-        const v = c.read(problems);
+        const v = c.read(own);
         if (v !== undefined) out[c.name] = v;
       }
+      if (optional && Object.values(out).every((v) => v === false)) return undefined;
+      problems.push(...own);
       return out;
     });
   }
