@@ -147,7 +147,14 @@ impl Template {
                     literal.push('}');
                 }
                 '{' => {
-                    let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                    let mut name = String::new();
+                    loop {
+                        match chars.next() {
+                            Some('}') => break,
+                            Some(c) => name.push(c),
+                            None => return Err(format!("'{{{name}' is not closed (write '{{{{' for a brace)")),
+                        }
+                    }
                     if !VARIABLES.contains(&name.as_str()) && !known.contains(&name) {
                         return Err(format!("unknown variable '{{{name}}}' (write '{{{{' for a brace)"));
                     }
@@ -258,6 +265,7 @@ mod tests {
         assert_eq!(t.render(&values(&[])), "Hi  {ok} on ");
         assert!(Template::parse("Hi {nmae}", &[]).unwrap_err().contains("unknown variable '{nmae}'"));
         assert!(Template::parse("a } b", &[]).unwrap_err().contains("lone '}'"));
+        assert!(Template::parse("Hi {name", &[]).unwrap_err().contains("'{name' is not closed"));
         assert!(Template::parse("{1}", &[]).unwrap_err().contains("unknown variable '{1}'"), "only a regex has groups");
     }
 
