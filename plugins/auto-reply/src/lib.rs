@@ -53,7 +53,14 @@ pub struct AutoReply {
     rules: Vec<Rule>,
     fallback: Option<Template>,
     welcome: Option<Template>,
-    away: Option<(Hours, Template)>,
+    away: Option<Away>,
+}
+
+/// The away message, ready to use.
+struct Away {
+    hours: Hours,
+    message: Template,
+    repeat_secs: u64,
 }
 
 /// The digits of a phone number, or a jid's user part: how contacts are compared.
@@ -72,15 +79,15 @@ struct Answer {
 }
 
 impl AutoReply {
-    /// What to answer `message` with: the welcome for a first contact, then the first
+    /// What to answer `message` with: the welcome for a `first_contact`, then the first
     /// matching rule's answer (unless that rule is cooling down for this contact), or, when no
     /// rule matched and nothing else is said, the away message outside open hours (once per
     /// window) or else the fallback.
-    fn answers(&self, session: &str, chat: &str, contact: &str, message: &Message) -> Vec<Answer> {
+    fn answers(&self, session: &str, chat: &str, contact: &str, first_contact: bool, message: &Message) -> Vec<Answer> {
         let values = variables(session, message);
         let mut out = Vec::new();
         if let Some(w) = &self.welcome
-            && memory::never(&memory::first_seen(session, contact))
+            && first_contact
         {
             out.push(Answer { text: w.render(&values), mark: None });
         }
@@ -97,11 +104,11 @@ impl AutoReply {
             }
             None if out.is_empty() => {
                 let now = chrono::DateTime::from_timestamp_millis(host::now_ms() as i64).unwrap_or_default();
-                match (&self.away, &self.config.away) {
-                    (Some((hours, away)), Some(c)) if !hours.is_open(now) => {
+                match &self.away {
+                    Some(away) if !away.hours.is_open(now) => {
                         let key = memory::away_sent(session, chat);
-                        if memory::due(&key, c.repeat_secs) {
-                            out.push(Answer { text: away.render(&values), mark: Some(key) });
+                        if memory::due(&key, away.repeat_secs) {
+                            out.push(Answer { text: away.message.render(&values), mark: Some(key) });
                         }
                     }
                     _ => {
@@ -187,7 +194,7 @@ impl Plugin for AutoReply {
                 let hours = Hours::from_config(a).map_err(|e| format!("invalid config at 'away': {e}"))?;
                 let message =
                     Template::parse(&a.message, &[]).map_err(|e| format!("invalid config at 'away.message': {e}"))?;
-                Some((hours, message))
+                Some(Away { hours, message, repeat_secs: a.repeat_secs })
             }
             None => None,
         };
@@ -205,13 +212,14 @@ impl Plugin for AutoReply {
             return Vec::new();
         }
         let contact = contact_key(message.from_number.as_deref().unwrap_or(&message.from_jid));
-        let answers = self.answers(session, &chat.id, &contact, message);
+        // Every contact is noted when first heard, so a welcome set up later greets only new
+        // ones; one that cannot be noted (the state is full) is not welcomed, or it would be
+        // welcomed again every time.
+        let seen = memory::first_seen(session, &contact);
+        let first_contact = memory::never(&seen) && memory::mark(&seen);
+        let answers = self.answers(session, &chat.id, &contact, first_contact, message);
         if answers.is_empty() || !self.chat_allows(session, chat, answers.len()) {
             return Vec::new();
-        }
-        let seen = memory::first_seen(session, &contact);
-        if self.welcome.is_some() && memory::never(&seen) {
-            memory::mark(&seen);
         }
         // In a group the answer goes to the group; in a direct chat, to the contact.
         let to = if chat.is_group { chat.jid.clone() } else { message.from_jid.clone() };
