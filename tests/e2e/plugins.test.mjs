@@ -205,6 +205,41 @@ test("a bot answers a real inbound message", async () => {
   await sleep(300);
   const toBudi = log.filter((e) => e.name === "message.sent" && e.payload.chat.jid === "628555000111@s.whatsapp.net");
   assert.deepEqual(toBudi.map((e) => e.payload.message.content), ["Welcome, Budi!", "P"], "no second welcome, the rule cools down");
+
+  // Outside business hours the away message stands in for the fallback, once an hour; the
+  // test moves the clock plugins read to 20:00 UTC, then to 10:00 the next day.
+  const a = await gw.api("PUT", "/api/v1/tenant/plugins/auto-reply", plain.apiKey, {
+    config: {
+      rules: [{ contains: "price", reply: "P" }],
+      fallback: "F",
+      away: { timeZone: "UTC", message: "Closed, {name}",
+        hours: Object.fromEntries(["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map((d) => [d, ["09:00-17:00"]])) },
+    },
+  });
+  assert.equal(a.status, 200, JSON.stringify(a.body));
+  const clock = (advanceMs) => gw.api("POST", "/api/v1/sim/clock", ADMIN, { advanceMs });
+  const day = 24 * 3600 * 1000;
+  const now = (await clock(0)).body.nowMs;
+  let evening = Math.floor(now / day) * day + 20 * 3600 * 1000;
+  if (evening <= now) evening += day;
+  let moved = 0;
+  try {
+    moved = (await clock(evening - now)).body.offsetMs;
+    const sari = { from: "+628777000222", name: "Sari" };
+    const toSari = () => log.filter((e) => e.name === "message.sent" && e.payload.chat.jid === "628777000222@s.whatsapp.net");
+    await gw.api("POST", "/api/v1/sim/sessions/bot/inbound", plain.apiKey, { ...sari, text: "hello" });
+    await log.waitFor("message.sent", (p) => p.message.content === "Closed, Sari");
+    await gw.api("POST", "/api/v1/sim/sessions/bot/inbound", plain.apiKey, { ...sari, text: "hello?" });
+    await log.waitFor("message.received", (p) => p.message.content === "hello?");
+    await gw.api("POST", "/api/v1/sim/sessions/bot/inbound", plain.apiKey, { ...sari, text: "price" });
+    await log.waitFor("message.sent", (p) => p.message.content === "P" && p.chat.jid === "628777000222@s.whatsapp.net");
+    assert.deepEqual(toSari().map((e) => e.payload.message.content), ["Closed, Sari", "P"], "one away message an hour; rules still answer");
+    moved = (await clock(14 * 3600 * 1000)).body.offsetMs;
+    await gw.api("POST", "/api/v1/sim/sessions/bot/inbound", plain.apiKey, { ...sari, text: "hello again" });
+    await log.waitFor("message.sent", (p) => p.message.content === "F" && p.chat.jid === "628777000222@s.whatsapp.net");
+  } finally {
+    await clock(-moved);
+  }
 });
 
 test("a faulting plugin costs only its own tenant", async () => {

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{ApiJson, ApiPath, Caller};
+use super::extract::{Admin, ApiJson, ApiPath, Caller};
 use super::state::AppState;
 use chrono::Utc;
 
@@ -35,6 +35,41 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(phone_logout))
         .routes(routes!(invalid_numbers))
         .routes(routes!(set_contact))
+        .routes(routes!(move_clock))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MoveClock {
+    /// How far to move the plugins' clock, in milliseconds (back when negative).
+    advance_ms: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginTime {
+    /// How far the plugins' clock now is from real time.
+    offset_ms: i64,
+    /// What a plugin reads as now, in milliseconds since the epoch.
+    now_ms: u64,
+}
+
+/// Moves the clock every plugin reads (the `clock` capability), so a test decides what time a
+/// bot sees (business hours, cooldowns) without waiting; the rest of the gateway keeps real
+/// time. At most ten years either way from real time. The operator's, as it applies to every
+/// tenant.
+#[utoipa::path(post, path = "/api/v1/sim/clock", tag = "simulator", security(("admin" = [])),
+    request_body = MoveClock,
+    responses((status = 200, body = PluginTime), (status = 422, body = ErrorBody)))]
+async fn move_clock(
+    _: Admin,
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<MoveClock>,
+) -> ApiResult<Json<PluginTime>> {
+    let clock = st.plugins.clock();
+    let offset_ms =
+        clock.advance(req.advance_ms).map_err(|e| ApiError::unprocessable("clock_too_far", e.to_string()))?;
+    Ok(Json(PluginTime { offset_ms, now_ms: clock.now_ms() }))
 }
 
 /// Resolves a session the caller administers and checks it runs on the simulator: playing

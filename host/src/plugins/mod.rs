@@ -6,6 +6,7 @@
 
 mod bindings;
 mod breaker;
+pub mod clock;
 pub mod manifest;
 mod metrics;
 pub mod output;
@@ -156,6 +157,7 @@ struct Inner {
     directory: TenantDirectory,
     rates: Rates,
     media: MediaAccess,
+    clock: clock::PluginClock,
     exported: metrics::Exported,
 }
 
@@ -194,6 +196,7 @@ impl Plugins {
                 directory,
                 rates,
                 media,
+                clock: Default::default(),
                 exported: Default::default(),
             }),
         };
@@ -313,7 +316,13 @@ impl Plugins {
             rates: self.inner.rates.clone(),
             dropping_logs: Default::default(),
             media: self.inner.media.clone(),
+            clock: self.inner.clock.clone(),
         })
+    }
+
+    /// The time plugins read; the simulator moves it.
+    pub fn clock(&self) -> &clock::PluginClock {
+        &self.inner.clock
     }
 
     // ---- what the API shows ----

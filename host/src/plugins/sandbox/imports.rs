@@ -85,7 +85,7 @@ impl State {
 
     pub(super) async fn clock_now(&mut self) -> wasmtime::Result<u64> {
         self.require(Capability::Clock)?;
-        Ok(chrono::Utc::now().timestamp_millis() as u64)
+        Ok(self.ctx.clock.now_ms())
     }
 
     pub(super) async fn kv_read(&mut self, key: String) -> wasmtime::Result<Option<String>> {

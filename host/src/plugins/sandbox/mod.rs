@@ -362,6 +362,7 @@ pub struct CallContext {
     /// Set while log lines are being dropped over the quota, so that is said once.
     pub dropping_logs: std::sync::atomic::AtomicBool,
     pub media: MediaAccess,
+    pub clock: super::clock::PluginClock,
 }
 
 /// What `media.link` signs with.
