@@ -205,6 +205,24 @@ test("a bot answers a real inbound message", async () => {
   await sleep(300);
   const toBudi = log.filter((e) => e.name === "message.sent" && e.payload.chat.jid === "628555000111@s.whatsapp.net");
   assert.deepEqual(toBudi.map((e) => e.payload.message.content), ["Welcome, Budi!", "P"], "no second welcome, the rule cools down");
+  // The cooldown is kept in the plugin's state: a reload keeps it; once the clock plugins read
+  // is past it, the rule answers again.
+  const reloaded = await gw.api("POST", "/api/v1/plugins/auto-reply/reload", ADMIN);
+  assert.equal(reloaded.status, 200, JSON.stringify(reloaded.body));
+  await gw.api("POST", "/api/v1/sim/sessions/bot/inbound", plain.apiKey, { ...newcomer, text: "price, after the reload?" });
+  await log.waitFor("message.received", (p) => p.message.content === "price, after the reload?");
+  await sleep(300);
+  const budiAnswers = () => log.filter((e) => e.name === "message.sent" && e.payload.chat.jid === "628555000111@s.whatsapp.net").length;
+  assert.equal(budiAnswers(), 2, "the cooldown outlives the reload");
+  const later = await gw.api("POST", "/api/v1/sim/clock", ADMIN, { advanceMs: 601_000 });
+  assert.equal(later.status, 200, JSON.stringify(later.body));
+  try {
+    await gw.api("POST", "/api/v1/sim/sessions/bot/inbound", plain.apiKey, { ...newcomer, text: "price, ten minutes on?" });
+    await log.waitFor("message.received", (p) => p.message.content === "price, ten minutes on?");
+    await log.waitFor("message.sent", () => budiAnswers() === 3);
+  } finally {
+    await gw.api("POST", "/api/v1/sim/clock", ADMIN, { advanceMs: -601_000 });
+  }
 
   // Outside business hours the away message stands in for the fallback, once an hour; the
   // test moves the clock plugins read to 20:00 UTC, then to 10:00 the next day.
