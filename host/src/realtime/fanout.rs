@@ -55,14 +55,13 @@ impl Fanout {
             return;
         }
         let encoded: Vec<Encoded> = run.iter().map(|ev| Encoded::event(ev)).collect();
-        let mut in_rooms: HashMap<Vec<String>, Vec<SocketRef>> = HashMap::new();
+        // Events with the same rooms (most of a run) share one look-up of their sockets.
         let targets: Vec<Vec<String>> = run.iter().map(|ev| canonical_rooms(ev)).collect();
+        let mut in_rooms: HashMap<&[String], Vec<SocketRef>> = HashMap::new();
         for rooms in &targets {
-            if !in_rooms.contains_key(rooms) {
-                in_rooms.insert(rooms.clone(), broadcast::sockets_in_any(&self.io, rooms.clone()));
-            }
+            in_rooms.entry(rooms).or_insert_with(|| broadcast::sockets_in_any(&self.io, rooms.clone()));
         }
-        let lists: Vec<&[SocketRef]> = targets.iter().map(|rooms| in_rooms[rooms].as_slice()).collect();
+        let lists: Vec<&[SocketRef]> = targets.iter().map(|rooms| in_rooms[rooms.as_slice()].as_slice()).collect();
         for (s, which) in audience::by_member(&lists, |s| s.id) {
             for i in audience::events_of(which) {
                 if encoded[i].try_emit(&s) == Outcome::Full {

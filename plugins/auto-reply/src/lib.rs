@@ -65,7 +65,7 @@ struct Away {
 
 /// The digits of a phone number, or a jid's user part: how contacts are compared.
 fn contact_key(s: &str) -> String {
-    let user = s.split(['@', ':']).next().unwrap_or_default();
+    let user = jid_user(s);
     let digits: String = user.chars().filter(char::is_ascii_digit).collect();
     if digits.is_empty() { user.to_owned() } else { digits }
 }
@@ -84,7 +84,10 @@ impl AutoReply {
     /// rule matched and nothing else is said, the away message outside open hours (once per
     /// window) or else the fallback.
     fn answers(&self, session: &str, chat: &str, contact: &str, first_contact: bool, message: &Message) -> Vec<Answer> {
-        let values = variables(session, message);
+        // One reading of the clock for the whole answer: its variables, its pick, the hours.
+        let now_ms = host::now_ms();
+        let now = chrono::DateTime::from_timestamp_millis(now_ms as i64).unwrap_or_default();
+        let values = variables(session, message, now);
         let mut out = Vec::new();
         if let Some(w) = &self.welcome
             && first_contact
@@ -99,25 +102,22 @@ impl AutoReply {
                     let mut values = values;
                     values.extend(captures);
                     let mark = (rule.cooldown_secs > 0).then_some(key);
-                    out.push(Answer { text: rule.reply(pick(message)).render(&values), mark });
+                    out.push(Answer { text: rule.reply(pick(message, now_ms)).render(&values), mark });
                 }
             }
-            None if out.is_empty() => {
-                let now = chrono::DateTime::from_timestamp_millis(host::now_ms() as i64).unwrap_or_default();
-                match &self.away {
-                    Some(away) if !away.hours.is_open(now) => {
-                        let key = memory::away_sent(session, chat);
-                        if memory::due(&key, away.repeat_secs) {
-                            out.push(Answer { text: away.message.render(&values), mark: Some(key) });
-                        }
-                    }
-                    _ => {
-                        if let Some(f) = &self.fallback {
-                            out.push(Answer { text: f.render(&values), mark: None });
-                        }
+            None if out.is_empty() => match &self.away {
+                Some(away) if !away.hours.is_open(now) => {
+                    let key = memory::away_sent(session, chat);
+                    if memory::due(&key, away.repeat_secs) {
+                        out.push(Answer { text: away.message.render(&values), mark: Some(key) });
                     }
                 }
-            }
+                _ => {
+                    if let Some(f) = &self.fallback {
+                        out.push(Answer { text: f.render(&values), mark: None });
+                    }
+                }
+            },
             None => {}
         }
         out
@@ -145,21 +145,22 @@ impl AutoReply {
 
 /// Which of a rule's answers: the message and the moment decide, so repeated questions get
 /// varied answers without a random source.
-fn pick(message: &Message) -> u64 {
+fn pick(message: &Message, now_ms: u64) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in message.id.bytes() {
         h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
     }
-    h ^ host::now_ms()
+    h ^ now_ms
+}
+
+/// The user part of a jid (`628123` of `628123:4@s.whatsapp.net`); a phone number as it is.
+fn jid_user(s: &str) -> &str {
+    s.split(['@', ':']).next().unwrap_or_default()
 }
 
 /// The variables every answer may use (`rules::VARIABLES`); date and time are UTC.
-fn variables(session: &str, message: &Message) -> HashMap<String, String> {
-    let phone = message
-        .from_number
-        .clone()
-        .unwrap_or_else(|| message.from_jid.split(['@', ':']).next().unwrap_or_default().to_owned());
-    let now = chrono::DateTime::from_timestamp_millis(host::now_ms() as i64).unwrap_or_default();
+fn variables(session: &str, message: &Message, now: chrono::DateTime<chrono::Utc>) -> HashMap<String, String> {
+    let phone = message.from_number.clone().unwrap_or_else(|| jid_user(&message.from_jid).to_owned());
     HashMap::from([
         ("name".to_owned(), message.from_name.clone().unwrap_or_default()),
         ("phone".to_owned(), phone),
@@ -337,6 +338,16 @@ mod tests {
             Some("Rina, order 42 on sales (+628123) 2026-12-07 08:30")
         );
         assert_eq!(reply_of(&h.on_event(&from_rina("hello"))), Some("Hi Rina"));
+    }
+
+    #[test]
+    fn every_variable_a_template_may_name_has_a_value() {
+        let values = variables("sales", &from_contact("x"), chrono::DateTime::default());
+        let mut named: Vec<&str> = values.keys().map(String::as_str).collect();
+        named.sort();
+        let mut known = rules::VARIABLES.to_vec();
+        known.sort();
+        assert_eq!(named, known);
     }
 
     #[test]

@@ -57,7 +57,9 @@ impl Matcher {
             return Err("needs exactly one of 'contains', 'equals', 'startsWith', 'anyOf' or 'regex'".into());
         }
         let non_empty = |field: &str, s: &str| {
-            if fold(s).trim().is_empty() { Err(format!("'{field}' is empty")) } else { Ok(fold(s).trim().to_owned()) }
+            let folded = fold(s);
+            let folded = folded.trim();
+            if folded.is_empty() { Err(format!("'{field}' is empty")) } else { Ok(folded.to_owned()) }
         };
         Ok(if let Some(e) = &r.equals {
             Matcher::Equals(non_empty("equals", e)?)
