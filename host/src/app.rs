@@ -136,6 +136,7 @@ impl Gateway {
             connectors,
             default_connector,
             config.sessions.clone(),
+            config.send_queue.policy(),
         );
         let plugins = Plugins::start(
             config.plugins.clone(),

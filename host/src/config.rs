@@ -54,6 +54,61 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Default limits of every tenant; the operator overrides them per tenant.
     pub quotas: crate::quotas::Limits,
+    /// The send queue's policy for sessions that set none of their own.
+    pub send_queue: SendQueueConfig,
+}
+
+/// The send queue's default policy (`PUT /api/v1/sessions/{id}/queue` sets a session's own;
+/// docs/send-queue.md). Pacing is off unless set; the depth cap always holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SendQueueConfig {
+    /// Messages handed to WhatsApp per minute per session, evenly spaced; 0 = no limit.
+    pub per_minute: u32,
+    /// Seconds between two messages to the same chat; 0 = none.
+    pub per_recipient_secs: u32,
+    /// Random extra delay before each message, up to this many milliseconds.
+    pub jitter_ms: u32,
+    /// Show "typing..." before each message, `humanlike_ms_per_char` per character (1-8 s).
+    pub humanlike: bool,
+    pub humanlike_ms_per_char: u32,
+    /// Newly linked numbers: at most `warm_up_per_day` messages in any 24 hours during the
+    /// first `warm_up_days` days after linking; 0 days = no warm-up cap.
+    pub warm_up_days: u32,
+    pub warm_up_per_day: u32,
+    /// Messages waiting per session before sends are refused (429 with `Retry-After`).
+    pub max_depth: u32,
+}
+
+impl Default for SendQueueConfig {
+    fn default() -> Self {
+        let p = crate::model::SendPolicy::default();
+        Self {
+            per_minute: p.per_minute,
+            per_recipient_secs: p.per_recipient_secs,
+            jitter_ms: p.jitter_ms,
+            humanlike: p.humanlike,
+            humanlike_ms_per_char: p.humanlike_ms_per_char,
+            warm_up_days: 0,
+            warm_up_per_day: 0,
+            max_depth: p.max_depth,
+        }
+    }
+}
+
+impl SendQueueConfig {
+    pub fn policy(&self) -> crate::model::SendPolicy {
+        crate::model::SendPolicy {
+            per_minute: self.per_minute,
+            per_recipient_secs: self.per_recipient_secs,
+            jitter_ms: self.jitter_ms,
+            humanlike: self.humanlike,
+            humanlike_ms_per_char: self.humanlike_ms_per_char,
+            warm_up: (self.warm_up_days > 0)
+                .then_some(crate::model::WarmUp { days: self.warm_up_days, per_day: self.warm_up_per_day }),
+            max_depth: self.max_depth,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -357,6 +412,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             audit: AuditConfig::default(),
             quotas: crate::quotas::Limits::default(),
+            send_queue: SendQueueConfig::default(),
         }
     }
 }
@@ -469,6 +525,7 @@ const ENV_KEYS: &[&str] = &[
     "metrics",
     "audit",
     "quotas",
+    "send_queue",
 ];
 
 impl Config {
@@ -499,6 +556,8 @@ impl Config {
             check_admin_key(key)?;
         }
         self.quotas.check().map_err(ConfigError::Invalid)?;
+        crate::sessions::send_queue::check(&self.send_queue.policy())
+            .map_err(|e| ConfigError::Invalid(format!("send_queue: {e}")))?;
         if self.events.lane_depth == 0 {
             return Err(ConfigError::Invalid("events.lane_depth must be at least 1".into()));
         }

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::queue::QueueState;
 use crate::records::{Chat, Message, TenantStats};
 use crate::status::{DisconnectReason, GroupField, MessageStatus, ParticipantAction, SessionStatus};
 use crate::time;
@@ -277,6 +278,9 @@ event_kinds! {
     SessionConnected(SessionConnected) = "session.connected", tenant_wide = true;
     SessionDisconnected(SessionDisconnected) = "session.disconnected", tenant_wide = true;
     SessionError(SessionError) = "session.error", tenant_wide = true;
+    /// The session's send queue started or stopped waiting, or its depth moved while it
+    /// waits (at most about once a second).
+    SessionQueue(QueueState) = "session.queue", tenant_wide = false;
     /// An inbound message was stored.
     MessageReceived(MessageEvent) = "message.received", tenant_wide = false;
     /// An outbound message was accepted (status `PENDING`) or sent from the phone.

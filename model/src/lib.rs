@@ -6,6 +6,7 @@
 
 pub mod events;
 mod groups;
+mod queue;
 mod records;
 #[cfg(feature = "openapi")]
 pub mod schema;
@@ -15,6 +16,7 @@ pub mod time;
 
 pub use events::{Event, EventBody};
 pub use groups::{Group, GroupInvite, GroupJoin, GroupParticipant, ParticipantResult};
+pub use queue::{PolicySource, QueueState, QueueWait, SendPolicy, SendQueue, WarmUp};
 pub use records::{
     Chat, ContactCard, ContactInfo, LinkPreview, Liveness, Location, MediaInfo, Message, NumberCheck, Poll, PollOption,
     Quoted, Reaction, Session, SessionDetail, TenantStats,

@@ -120,6 +120,13 @@ fn every_body() -> Vec<EventBody> {
             will_reconnect: true,
         }),
         EventBody::SessionError(SessionError { code: "reconnect_failed".into(), message: "gave up".into() }),
+        EventBody::SessionQueue(QueueState {
+            depth: 12,
+            max_depth: 1000,
+            waiting_for: Some(QueueWait::Rate),
+            next_send_at: Some(at(3)),
+            oldest_queued_at: Some(at(-40)),
+        }),
         EventBody::MessageReceived(MessageEvent { message: message(), chat: chat() }),
         EventBody::MessageSent(MessageEvent { message: message(), chat: chat() }),
         EventBody::MessageStatus(MessageStatusChanged {

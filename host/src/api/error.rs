@@ -172,6 +172,14 @@ impl From<SessionError> for ApiError {
             SessionError::Store(inner) => ApiError::from(inner),
             SessionError::Gone => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "session_unavailable", message),
             SessionError::Quota(q) => ApiError::from(q),
+            SessionError::QueueFull { retry_after, .. } => {
+                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                ApiError {
+                    retry_after: Some(secs.max(1)),
+                    ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "send_queue_full", message)
+                }
+            }
+            SessionError::Policy(_) => ApiError::unprocessable("invalid_send_policy", message),
         }
     }
 }

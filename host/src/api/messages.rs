@@ -18,7 +18,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::state::AppState;
 use crate::media::links::{LinkError, MAX_LINK_TTL_SECS};
 use crate::model::{Keyed, MediaInfo, Message, SessionKey};
-use crate::sessions::{IdempotencyKey, compose};
+use crate::sessions::{IdempotencyKey, SessionError, compose};
 use wagate_model::send::{MediaInput, SendKind, SendMessage};
 use crate::store::{messages, sessions as sessions_store};
 
@@ -130,7 +130,8 @@ fn idempotency_key(headers: &HeaderMap, req: &SendMessage, file: Option<&[u8]>) 
     request_body(content((SendMessage = "application/json"), (SendMediaForm = "multipart/form-data"))),
     responses((status = 202, body = Message), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 413, body = ErrorBody, description = "the file is larger than WhatsApp takes for its kind"),
-        (status = 415, body = ErrorBody, description = "the file's content is not a type its kind takes"), (status = 422, body = ErrorBody)))]
+        (status = 415, body = ErrorBody, description = "the file's content is not a type its kind takes"), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "the session's send queue is full (`send_queue_full`, with `Retry-After`)")))]
 async fn send_message(
     caller: Caller,
     State(st): State<AppState>,
@@ -153,7 +154,15 @@ async fn send_message(
         (req, file)
     };
     let idempotency = idempotency_key(&headers, &req, file.as_deref())?;
-    let accepted = st.sessions.send(&session.key(), compose::request(req, file, idempotency)?).await?;
+    let accepted = match st.sessions.send(&session.key(), compose::request(req, file, idempotency)?).await {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            if matches!(e, SessionError::QueueFull { .. }) {
+                st.sessions.queue_metrics().refused("api");
+            }
+            return Err(e.into());
+        }
+    };
     let mut response = (StatusCode::ACCEPTED, Json(accepted.message)).into_response();
     if accepted.replayed {
         response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));

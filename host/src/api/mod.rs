@@ -12,6 +12,7 @@ mod messages;
 mod metrics;
 mod plugins;
 mod presence;
+mod send_queue;
 mod sessions;
 mod sim;
 mod sim_groups;
@@ -85,6 +86,7 @@ fn documented_routes(with_sim: bool) -> OpenApiRouter<AppState> {
         .merge(tenant::routes())
         .merge(tokens::routes())
         .merge(sessions::routes())
+        .merge(send_queue::routes())
         .merge(messages::routes())
         .merge(presence::routes())
         .merge(contacts::routes())

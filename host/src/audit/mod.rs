@@ -50,6 +50,7 @@ actions! {
     PluginReloaded = "plugin.reloaded",
     SessionCreated = "session.created",
     SessionDeleted = "session.deleted",
+    SendPolicyChanged = "session.send_policy_changed",
     WebhookCreated = "webhook.created",
     WebhookUpdated = "webhook.updated",
     WebhookDeleted = "webhook.deleted",

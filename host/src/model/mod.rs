@@ -11,8 +11,8 @@ pub use wagate_model::time;
 pub use wagate_model::{
     Chat, ChatState, ContactCard, ContactInfo, Direction, DisconnectReason, Group, GroupField, GroupInvite, GroupJoin,
     GroupParticipant, GroupRole, JoinStatus, LinkPreview, Liveness, Location, MediaInfo, Message, MessageStatus,
-    MessageType, NumberCheck, ParticipantAction, ParticipantResult, Poll, PollOption, Presence, Quoted, Reaction,
-    Session, SessionDetail, SessionStatus, TenantStats,
+    MessageType, NumberCheck, ParticipantAction, ParticipantResult, PolicySource, Poll, PollOption, Presence, QueueState,
+    QueueWait, Quoted, Reaction, SendPolicy, SendQueue, Session, SessionDetail, SessionStatus, TenantStats, WarmUp,
 };
 
 use chrono::{DateTime, Utc};

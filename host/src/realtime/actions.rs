@@ -74,7 +74,7 @@ pub async fn execute(io: &SocketIo, sessions: &Sessions, caller: Option<Caller<'
             }
             HostAction::SendText { session, to, text } => {
                 let result = sessions.send_text(&session, &to, &text).await.map(drop);
-                refused(caller, &session, "send-text", "send_failed", result);
+                refused(caller, &session, "send-text", "send_failed", counted(sessions, result));
             }
             HostAction::MarkRead { session, chat } => {
                 let result = sessions.mark_read(&session, &chat).await.map(drop);
@@ -85,7 +85,7 @@ pub async fn execute(io: &SocketIo, sessions: &Sessions, caller: Option<Caller<'
                     let file = compose::decoded_media(&message)?;
                     sessions.send(&session, compose::request(*message, file, None)?).await
                 };
-                refused(caller, &session, "send", "send_failed", result.await.map(drop));
+                refused(caller, &session, "send", "send_failed", counted(sessions, result.await.map(drop)));
             }
             HostAction::React { session, message, emoji } => {
                 let result = sessions.react(&session, &message, emoji.as_deref()).await.map(drop);
@@ -101,6 +101,14 @@ pub async fn execute(io: &SocketIo, sessions: &Sessions, caller: Option<Caller<'
             }
         }
     }
+}
+
+/// A send that found the session's queue full is dropped, and counted by its reason.
+fn counted(sessions: &Sessions, result: Result<(), SessionError>) -> Result<(), SessionError> {
+    if let Err(SessionError::QueueFull { .. }) = &result {
+        sessions.queue_metrics().refused("plugin");
+    }
+    result
 }
 
 /// A refused request is the plugin's request failing, not the plugin: the caller is told if

@@ -8,7 +8,9 @@ pub mod compose;
 pub mod groups;
 mod liveness;
 pub mod outgoing;
+mod pacing;
 mod qr_image;
+pub mod send_queue;
 mod url_media;
 
 pub use liveness::WatchdogMetrics;
@@ -34,10 +36,11 @@ use crate::media::fetch::{FetchError, Fetcher};
 use crate::media::kinds::MediaKind;
 use crate::model::{
     Chat, ChatState, ContactInfo, Direction, DisconnectReason, IdError, Jid, JidError, Keyed, Message, MessageStatus, NumberCheck,
-    Liveness, Presence, Quoted, Session, SessionDetail, SessionKey, SessionStatus, new_id, validate_id,
+    Liveness, PolicySource, Presence, QueueWait, Quoted, SendPolicy, SendQueue, Session, SessionDetail, SessionKey,
+    SessionStatus, new_id, validate_id,
 };
 use crate::quotas::QuotaExceeded;
-use crate::store::{Store, StoreError, chats, idempotency, messages, sessions as stored};
+use crate::store::{Store, StoreError, chats, idempotency, messages, send_queue as queued, sessions as stored};
 
 /// How long an `Idempotency-Key` answers with the message it made.
 const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
@@ -99,6 +102,10 @@ pub enum SessionError {
     Gone,
     #[error(transparent)]
     Quota(#[from] QuotaExceeded),
+    #[error("the session's send queue is full ({depth} messages waiting to go to WhatsApp); retry later")]
+    QueueFull { depth: u32, retry_after: Duration },
+    #[error("invalid send policy: {0}")]
+    Policy(#[from] send_queue::PolicyError),
 }
 
 impl From<StoreError> for SessionError {
@@ -203,6 +210,7 @@ struct ActorHandle {
     tx: mpsc::UnboundedSender<Box<Command>>,
     qr: Arc<Mutex<Option<LiveQr>>>,
     liveness: Arc<liveness::Liveness>,
+    queue: Arc<send_queue::Gauge>,
 }
 
 struct Inner {
@@ -216,6 +224,9 @@ struct Inner {
     timings: SessionTimings,
     actors: Mutex<HashMap<SessionKey, ActorHandle>>,
     watchdog: WatchdogMetrics,
+    /// The send policy of sessions that set none.
+    send_defaults: SendPolicy,
+    queue_metrics: send_queue::QueueMetrics,
 }
 
 #[derive(Clone)]
@@ -232,6 +243,7 @@ impl Sessions {
         connectors: HashMap<String, Arc<dyn Connector>>,
         default_connector: String,
         timings: SessionTimings,
+        send_defaults: SendPolicy,
     ) -> Self {
         let actors = Mutex::new(HashMap::new());
         Self {
@@ -245,6 +257,8 @@ impl Sessions {
                 timings,
                 actors,
                 watchdog: WatchdogMetrics::default(),
+                send_defaults,
+                queue_metrics: send_queue::QueueMetrics::default(),
             }),
         }
     }
@@ -277,6 +291,60 @@ impl Sessions {
 
     pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
         self.inner.watchdog.register(registry);
+        self.inner.queue_metrics.register(registry);
+    }
+
+    pub fn queue_metrics(&self) -> &send_queue::QueueMetrics {
+        &self.inner.queue_metrics
+    }
+
+    /// The session's send policy in force, where it comes from, and when its device was linked.
+    async fn send_policy(&self, key: &SessionKey) -> SessionResult<(SendPolicy, PolicySource, Option<DateTime<Utc>>)> {
+        let stored = queued::get(self.store().pool(), key).await?.ok_or(SessionError::NotFound)?;
+        Ok(match stored.policy {
+            Some(p) => (p, PolicySource::Session, stored.linked_at),
+            None => (self.inner.send_defaults, PolicySource::Default, stored.linked_at),
+        })
+    }
+
+    /// The session's send queue: its policy, what it is doing, what it sent lately.
+    pub async fn send_queue(&self, key: &SessionKey) -> SessionResult<SendQueue> {
+        let session = self.get(key).await?;
+        let (policy, policy_source, linked_at) = self.send_policy(key).await?;
+        let gauge = self.actor(key).await?.queue;
+        let mut state = gauge.get();
+        // The gauge is the actor's last pass; what is stored right now says how deep it is.
+        state.depth = queued::depth(self.store().pool(), key).await?;
+        state.max_depth = policy.max_depth;
+        if state.depth == 0 {
+            state.waiting_for = None;
+            state.next_send_at = None;
+            state.oldest_queued_at = None;
+        } else if session.status != SessionStatus::Connected {
+            state.waiting_for = Some(QueueWait::NotConnected);
+            state.next_send_at = None;
+        }
+        let now = Utc::now();
+        let (sent_last_minute, _) = queued::handed_since(self.store().pool(), key, now - chrono::Duration::minutes(1)).await?;
+        let (sent_last_day, _) = queued::handed_since(self.store().pool(), key, now - chrono::Duration::days(1)).await?;
+        let warm_up_until = send_queue::warm_up_until(&policy, linked_at).filter(|until| *until > now);
+        Ok(SendQueue { policy, policy_source, state, sent_last_minute, sent_last_day, linked_at, warm_up_until })
+    }
+
+    /// Sets the session's own send policy, or with `None` returns it to the gateway's
+    /// default; the queue goes by it from its next message.
+    pub async fn set_send_policy(&self, key: &SessionKey, policy: Option<SendPolicy>) -> SessionResult<SendQueue> {
+        if let Some(p) = &policy {
+            send_queue::check(p)?;
+        }
+        let mut w = self.store().begin_write().await?;
+        if !queued::set_policy(&mut w, key, policy.as_ref()).await? {
+            return Err(SessionError::NotFound);
+        }
+        w.commit().await?;
+        let actor = self.actor(key).await?;
+        let _ = actor.tx.send(Box::new(Command::SendPolicy(policy.unwrap_or(self.inner.send_defaults))));
+        self.send_queue(key).await
     }
 
     pub async fn list(&self, tenant: &str) -> SessionResult<Vec<Session>> {
@@ -348,6 +416,7 @@ impl Sessions {
             .get(&session.connector)
             .cloned()
             .ok_or_else(|| SessionError::UnknownConnector(session.connector.clone(), String::new()))?;
+        let (policy, _, linked_at) = self.send_policy(key).await?;
         let mut actors = self.inner.actors.lock().expect("actors lock");
         // Another caller may have started it while we read the store.
         if let Some(h) = actors.get(key).filter(|h| !h.tx.is_closed()) {
@@ -356,7 +425,8 @@ impl Sessions {
         let (tx, rx) = mpsc::unbounded_channel();
         let qr = Arc::new(Mutex::new(None));
         let liveness = Arc::new(liveness::Liveness::default());
-        let handle = ActorHandle { tx, qr: qr.clone(), liveness: liveness.clone() };
+        let queue = Arc::new(send_queue::Gauge::new(policy.max_depth));
+        let handle = ActorHandle { tx, qr: qr.clone(), liveness: liveness.clone(), queue: queue.clone() };
         actors.insert(key.clone(), handle.clone());
         let url_media = url_media::UrlMedia::new(
             self.inner.fetcher.clone(),
@@ -373,6 +443,7 @@ impl Sessions {
             self.inner.timings.clone(),
             qr,
             url_media,
+            actor::Outbox::new(policy, linked_at, queue, self.inner.queue_metrics.clone()),
             handle.tx.downgrade(),
             liveness,
             self.inner.watchdog.clone(),
@@ -529,6 +600,11 @@ impl Sessions {
         {
             return self.replay(key, idem, seen).await;
         }
+        let (policy, _, _) = self.send_policy(key).await?;
+        let depth = queued::depth(self.store().pool(), key).await?;
+        if depth >= policy.max_depth {
+            return Err(self.queue_full(key, depth).await);
+        }
         let link_preview = match &req.body {
             SendBody::Ready(OutgoingBody::Text(text)) if req.link_preview => {
                 crate::media::link_preview::for_text(&self.inner.fetcher, text).await
@@ -555,6 +631,15 @@ impl Sessions {
                 self.inner.media.delete(key, &id).await?;
             }
             return self.replay(key, idem, seen).await;
+        }
+        // Checked again under the writer lock: sends that raced past the first check stop here.
+        let depth = queued::depth(w.conn(), key).await?;
+        if depth >= policy.max_depth {
+            drop(w);
+            if media_url.is_some() {
+                self.inner.media.delete(key, &id).await?;
+            }
+            return Err(self.queue_full(key, depth).await);
         }
         let chat = chats::touch(
             &mut w,
@@ -615,6 +700,15 @@ impl Sessions {
             let _ = actor.tx.send(Box::new(Command::Flush));
         }
         Ok(Accepted { message, replayed: false })
+    }
+
+    /// The refusal of a send to a full queue, with the time until its next message is due.
+    async fn queue_full(&self, key: &SessionKey, depth: u32) -> SessionError {
+        let retry_after = match self.actor(key).await {
+            Ok(actor) => send_queue::retry_after(&actor.queue.get(), Utc::now()),
+            Err(_) => send_queue::retry_after(&send_queue::Gauge::new(depth).get(), Utc::now()),
+        };
+        SessionError::QueueFull { depth, retry_after }
     }
 
     /// The answer to a send retried with a key already used.

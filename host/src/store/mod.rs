@@ -10,6 +10,7 @@ pub mod journal;
 pub mod messages;
 pub mod plugins;
 pub mod pruning;
+pub mod send_queue;
 pub mod sessions;
 pub mod settings;
 pub mod tenants;

@@ -136,10 +136,17 @@ pub async fn credentials(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Opt
         .flatten())
 }
 
+/// Stores (or with `None` erases) the device credentials; the first credentials of a link
+/// also mark when the device was linked, which the send queue's warm-up counts from.
 pub async fn set_credentials(w: &mut WriteTx, key: &SessionKey, creds: Option<&str>) -> StoreResult<()> {
-    sqlx::query("UPDATE sessions SET credentials = ? WHERE tenant_id = ? AND id = ?")
-        .bind(creds)
-        .bind(&key.tenant)
+    sqlx::query(
+        "UPDATE sessions SET credentials = ?1,
+            linked_at_ms = CASE WHEN ?1 IS NULL THEN NULL ELSE COALESCE(linked_at_ms, ?2) END
+         WHERE tenant_id = ?3 AND id = ?4",
+    )
+    .bind(creds)
+    .bind(Utc::now().timestamp_millis())
+    .bind(&key.tenant)
         .bind(&key.session)
         .execute(w.conn())
         .await?;

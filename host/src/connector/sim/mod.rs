@@ -274,7 +274,7 @@ impl Connection for SimConnection {
     }
 
     async fn chat_state(&self, chat: &Jid, state: ChatState) -> Result<(), ConnectorError> {
-        self.transmit(NetworkRecord::ChatState { chat: chat.to_string(), state })
+        self.transmit(NetworkRecord::ChatState { chat: chat.to_string(), state, at: crate::model::time::iso(chrono::Utc::now()) })
     }
 
     async fn download(&self, source: &MediaSource) -> Result<bytes::Bytes, ConnectorError> {

@@ -79,6 +79,7 @@ pub enum NetworkRecord {
     ChatState {
         chat: String,
         state: ChatState,
+        at: String,
     },
 }
 

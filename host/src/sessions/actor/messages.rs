@@ -8,14 +8,13 @@ use chrono::{DateTime, Utc};
 
 use super::Actor;
 use crate::connector::{
-    ConnectorError, ContactProfile, InboundMessage, MediaSource, NumberStatus, Outgoing, OutgoingBody, OutgoingMedia,
-    QuotedRef, votes,
+    ConnectorError, ContactProfile, InboundMessage, MediaSource, NumberStatus, QuotedRef,
     votes::{SealedVote, VotedPoll},
 };
 use crate::events::{self, EventBody, EventDraft};
-use crate::media::kinds::{MediaKind, sniff};
+use crate::media::kinds::sniff;
 use crate::model::{Chat, Direction, Jid, MediaInfo, Message, MessageStatus, Reaction, new_id};
-use crate::sessions::{Operation, SessionError, SessionResult, media_path, outgoing};
+use crate::sessions::{Operation, SessionError, SessionResult, media_path};
 use crate::store::{StoreError, StoreResult, WriteTx, chats, contact_ids, messages};
 
 /// A download from WhatsApp's CDN that takes longer is given up; the message is kept
@@ -367,100 +366,7 @@ impl Actor {
         Ok(())
     }
 
-    /// What the connector is handed for a stored outbound message (its file read back from
-    /// the media store).
-    async fn outgoing(&self, m: &Message) -> Result<Outgoing, String> {
-        let media_kind = m.media.as_ref().and_then(|info| MediaKind::of(m.kind, info).map(|k| (k, info)));
-        let body = match media_kind {
-            Some((kind, info)) => {
-                let data = match self.media.get(&self.key, &m.id).await {
-                    Ok(Some(data)) => data,
-                    Ok(None) => return Err("the message's file is no longer stored".into()),
-                    Err(e) => return Err(e.to_string()),
-                };
-                OutgoingBody::Media(OutgoingMedia { kind, info: info.clone(), caption: m.content.clone(), data })
-            }
-            None => outgoing::body_of(m).ok_or_else(|| format!("a {} message cannot be sent", m.kind))?,
-        };
-        let quoted = m.quoted.as_ref().map(|q| QuotedRef {
-            wa_id: q.wa_message_id.clone(),
-            sender: q.from_jid.as_deref().and_then(|j| Jid::parse(j).ok()),
-            from_me: q.from_jid.as_deref() == Some(m.from_jid.as_str()),
-            text: q.content.clone(),
-        });
-        let mentions = m.mentions.iter().filter_map(|j| Jid::parse(j).ok()).collect();
-        let poll_secret = match &body {
-            OutgoingBody::Poll { .. } => Some(self.poll_secret(m).await.map_err(|e| e.to_string())?),
-            _ => None,
-        };
-        Ok(Outgoing { body, quoted, mentions, link_preview: m.link_preview.clone(), poll_secret })
-    }
-
-    /// The secret a poll goes out with: chosen and kept before its first try, so every retry
-    /// is the same poll and the votes on it can be opened.
-    async fn poll_secret(&self, m: &Message) -> StoreResult<Vec<u8>> {
-        if let Some(secret) = messages::poll_secret(self.store.pool(), &self.key, &m.id).await? {
-            return Ok(secret);
-        }
-        let secret = votes::new_secret();
-        let mut w = self.store.begin_write().await?;
-        messages::set_poll_secret(&mut w, &self.key, &m.id, &secret).await?;
-        w.commit().await?;
-        Ok(secret)
-    }
-
-    /// Hands every stored, not yet sent outbound message to the connection, oldest first.
-    /// A message whose file is still being fetched holds back the ones after it in its chat,
-    /// so a chat sees its messages in the order they were sent.
-    pub(super) async fn flush_outbox(&mut self) -> StoreResult<()> {
-        let awaiting = messages::awaiting_fetch(self.store.pool(), &self.key).await?;
-        let fetching: HashSet<String> = awaiting.iter().map(|(m, _)| m.id.clone()).collect();
-        let mut held_chats = HashSet::new();
-        self.url_media.start(&self.key, awaiting, &self.wake);
-        if self.session.status != crate::model::SessionStatus::Connected {
-            return Ok(());
-        }
-        let Some(conn) = &self.conn else { return Ok(()) };
-        for m in messages::unsent(self.store.pool(), &self.key).await? {
-            if fetching.contains(&m.id) {
-                held_chats.insert(m.chat_id.clone());
-            }
-            if held_chats.contains(&m.chat_id) {
-                continue;
-            }
-            let Ok(to) = self.chat_jid(&m.chat_id).await else { continue };
-            let sent = match self.outgoing(&m).await {
-                Ok(out) => conn.send(&to, &out, &m.id).await,
-                Err(why) => Err(ConnectorError::Rejected(why)),
-            };
-            match sent {
-                Ok(wa_id) => {
-                    let mut w = self.store.begin_write().await?;
-                    messages::set_wa_id(&mut w, &self.key, &m.id, &wa_id).await?;
-                    w.commit().await?;
-                }
-                // Stays queued; the next CONNECTED flushes it.
-                Err(ConnectorError::NotConnected) => break,
-                Err(ConnectorError::Rejected(reason)) => {
-                    let mut w = self.store.begin_write().await?;
-                    messages::set_status(&mut w, &self.key, &m.id, MessageStatus::Failed, Some(&reason), Utc::now())
-                        .await?;
-                    let body = EventBody::MessageStatus(events::MessageStatusChanged {
-                        message_id: m.id.clone(),
-                        wa_message_id: None,
-                        chat_id: m.chat_id.clone(),
-                        status: MessageStatus::Failed,
-                        previous_status: m.status,
-                        error: Some(reason),
-                    });
-                    self.journal.commit(w, vec![EventDraft::session(&self.key, body)]).await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn chat_jid(&self, chat_id: &str) -> Result<Jid, StoreError> {
+    pub(super) async fn chat_jid(&self, chat_id: &str) -> Result<Jid, StoreError> {
         let chat = chats::get(self.store.pool(), &self.key, chat_id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("chat '{chat_id}'")))?;

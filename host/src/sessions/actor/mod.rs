@@ -11,8 +11,10 @@ use tokio::time::Instant;
 
 mod groups;
 mod messages;
+mod outbox;
 
 pub(super) use groups::GroupCommand;
+pub(super) use outbox::Outbox;
 
 use super::liveness::{Liveness, WatchdogMetrics};
 use super::url_media::UrlMedia;
@@ -58,6 +60,8 @@ pub(super) enum Command {
     },
     /// Outbound messages are waiting in the store.
     Flush,
+    /// The session's send policy changed (already stored).
+    SendPolicy(crate::model::SendPolicy),
     /// The watchdog's probe of connection `generation` came back (or timed out).
     Probed {
         generation: u64,
@@ -125,6 +129,8 @@ pub(super) struct Actor {
     connected_since: Option<Instant>,
     /// Files of sends named by URL, fetched beside the actor.
     url_media: UrlMedia,
+    /// The send queue: what is paced, and when the next message is due.
+    outbox: Outbox,
     /// This actor's own queue, for a finished fetch to wake the outbox; weak, so the actor
     /// still ends when every handle is gone.
     wake: mpsc::WeakUnboundedSender<Box<Command>>,
@@ -156,6 +162,7 @@ impl Actor {
         timings: SessionTimings,
         qr: Arc<Mutex<Option<LiveQr>>>,
         url_media: UrlMedia,
+        outbox: Outbox,
         wake: mpsc::WeakUnboundedSender<Box<Command>>,
         liveness: Arc<Liveness>,
         watchdog: WatchdogMetrics,
@@ -182,6 +189,7 @@ impl Actor {
             attempts: 0,
             connected_since: None,
             url_media,
+            outbox,
             wake,
             resuming: None,
         }
@@ -217,6 +225,11 @@ impl Actor {
                     self.log_failure(result);
                 }
                 _ = wait_until(probe_due) => self.probe(),
+                _ = wait_until(self.outbox.due) => {
+                    self.outbox.due = None;
+                    let result = Box::pin(self.flush_outbox()).await;
+                    self.log_failure(result);
+                }
             }
         }
         Box::pin(self.close_connection()).await;
@@ -329,6 +342,11 @@ impl Actor {
             }
             Command::Group(cmd) => self.group_command(cmd).await,
             Command::Flush => {
+                let r = self.flush_outbox().await;
+                self.log_failure(r);
+            }
+            Command::SendPolicy(policy) => {
+                self.outbox.set_policy(policy);
                 let r = self.flush_outbox().await;
                 self.log_failure(r);
             }
@@ -771,13 +789,22 @@ impl Actor {
         self.journal.commit(w, drafts).await?;
         match creds {
             Creds::Keep => {}
-            Creds::Set(_) => self.session.linked = true,
+            Creds::Set(_) => {
+                self.session.linked = true;
+                self.outbox.linked(true);
+            }
             Creds::Clear => {
                 self.session.linked = false;
+                self.outbox.linked(false);
                 // Void credentials leave nothing behind: what the connector keeps outside
                 // our store (the whatsapp device file) goes with them.
                 self.connector.unlinked(&self.key).await;
             }
+        }
+        // A queue that was going out now waits for the connection: its gauge and
+        // `session.queue` say so.
+        if previous == SessionStatus::Connected && status != SessionStatus::Connected {
+            return Box::pin(self.flush_outbox()).await;
         }
         Ok(())
     }

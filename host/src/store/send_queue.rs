@@ -1,0 +1,121 @@
+//! What the send queue keeps: each session's pacing policy and when its device was linked,
+//! when each outbound message was handed to WhatsApp, and the counts the queue is paced by.
+//! The messages waiting are the `PENDING` outbound rows themselves (`messages::unsent`).
+
+use chrono::{DateTime, Utc};
+use sqlx::{SqliteExecutor, SqlitePool};
+
+use super::{StoreError, StoreResult, WriteTx};
+use crate::model::{SendPolicy, SessionKey};
+
+/// A session's own policy (`None`: the gateway's default) and when its device was linked.
+pub struct Stored {
+    pub policy: Option<SendPolicy>,
+    pub linked_at: Option<DateTime<Utc>>,
+}
+
+pub async fn get(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Option<Stored>> {
+    let row: Option<(Option<String>, Option<i64>)> =
+        sqlx::query_as("SELECT send_policy, linked_at_ms FROM sessions WHERE tenant_id = ? AND id = ?")
+            .bind(&key.tenant)
+            .bind(&key.session)
+            .fetch_optional(pool)
+            .await?;
+    let Some((policy, linked_at)) = row else { return Ok(None) };
+    let policy = policy
+        .map(|p| serde_json::from_str(&p).map_err(|e| StoreError::Corrupt(format!("send policy: {e}"))))
+        .transpose()?;
+    Ok(Some(Stored { policy, linked_at: linked_at.and_then(DateTime::from_timestamp_millis) }))
+}
+
+/// Sets the session's policy (`None`: back to the gateway's default). False when the session
+/// does not exist.
+pub async fn set_policy(w: &mut WriteTx, key: &SessionKey, policy: Option<&SendPolicy>) -> StoreResult<bool> {
+    let json = policy.map(|p| serde_json::to_string(p).expect("a policy serialises"));
+    let done = sqlx::query("UPDATE sessions SET send_policy = ? WHERE tenant_id = ? AND id = ?")
+        .bind(json)
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .execute(w.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Messages accepted and not yet handed to WhatsApp; read inside the write that would add
+/// one, so the cap holds against concurrent sends.
+pub async fn depth<'e>(conn: impl SqliteExecutor<'e>, key: &SessionKey) -> StoreResult<u32> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM messages WHERE tenant_id = ? AND session_id = ? AND status = 'PENDING'
+         AND direction = 'outbound' AND wa_message_id IS NULL",
+    )
+    .bind(&key.tenant)
+    .bind(&key.session)
+    .fetch_one(conn)
+    .await?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// Records that a message went to WhatsApp: its WhatsApp id and when.
+pub async fn set_handed(
+    w: &mut WriteTx,
+    key: &SessionKey,
+    id: &str,
+    wa_id: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE messages SET wa_message_id = ?, handed_at_ms = ? WHERE tenant_id = ? AND session_id = ? AND id = ?",
+    )
+    .bind(wa_id)
+    .bind(at.timestamp_millis())
+    .bind(&key.tenant)
+    .bind(&key.session)
+    .bind(id)
+    .execute(w.conn())
+    .await?;
+    Ok(())
+}
+
+/// Messages handed to WhatsApp since `since`, and the earliest of them.
+pub async fn handed_since(
+    pool: &SqlitePool,
+    key: &SessionKey,
+    since: DateTime<Utc>,
+) -> StoreResult<(u32, Option<DateTime<Utc>>)> {
+    let (n, first): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), MIN(handed_at_ms) FROM messages
+         WHERE tenant_id = ? AND session_id = ? AND handed_at_ms > ?",
+    )
+    .bind(&key.tenant)
+    .bind(&key.session)
+    .bind(since.timestamp_millis())
+    .fetch_one(pool)
+    .await?;
+    Ok((u32::try_from(n).unwrap_or(u32::MAX), first.and_then(DateTime::from_timestamp_millis)))
+}
+
+/// When the session last handed a message to WhatsApp, and when each chat last got one since
+/// `chats_since`: where the pacing resumes after a restart.
+pub async fn last_handed(
+    pool: &SqlitePool,
+    key: &SessionKey,
+    chats_since: DateTime<Utc>,
+) -> StoreResult<(Option<DateTime<Utc>>, Vec<(String, DateTime<Utc>)>)> {
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(handed_at_ms) FROM messages WHERE tenant_id = ? AND session_id = ?")
+            .bind(&key.tenant)
+            .bind(&key.session)
+            .fetch_one(pool)
+            .await?;
+    let chats: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT chat_id, MAX(handed_at_ms) FROM messages
+         WHERE tenant_id = ? AND session_id = ? AND handed_at_ms > ? GROUP BY chat_id",
+    )
+    .bind(&key.tenant)
+    .bind(&key.session)
+    .bind(chats_since.timestamp_millis())
+    .fetch_all(pool)
+    .await?;
+    let chats = chats.into_iter().filter_map(|(c, at)| Some((c, DateTime::from_timestamp_millis(at)?))).collect();
+    Ok((last.and_then(DateTime::from_timestamp_millis), chats))
+}
