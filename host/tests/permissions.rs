@@ -65,6 +65,7 @@ fn body(method: &Method, path: &str) -> Option<Value> {
         ("POST", "/api/v1/tokens") => json!({ "sub": "someone" }),
         ("PATCH", "/api/v1/tenant") => json!({ "sessionAccess": "all" }),
         ("PUT", "/api/v1/sessions/{session}/messages/{message}/reaction") => json!({ "emoji": "👍" }),
+        ("PUT", "/api/v1/sessions/{session}/queue") => json!({ "perMinute": 30 }),
         ("PATCH", "/api/v1/sessions/{session}/messages/{message}") => json!({ "text": "edited" }),
         ("POST", "/api/v1/sessions/{session}/presence") => json!({ "presence": "available" }),
         ("POST", "/api/v1/sessions/{session}/contacts/check") => json!({ "numbers": ["+15551112222"] }),
