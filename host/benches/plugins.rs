@@ -129,6 +129,7 @@ fn message_event(seq: u64) -> Event {
         edited_at: None,
         revoked_at: None,
         link_preview: None,
+        origin: None,
         media_expired_at: None,
         status: MessageStatus::Delivered,
         error: None,

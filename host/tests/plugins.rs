@@ -232,6 +232,7 @@ fn wagate_event_message(tenant: &str, session: &str, text: &str) -> Event {
         edited_at: None,
         revoked_at: None,
         link_preview: None,
+        origin: None,
         media_expired_at: None,
         status: MessageStatus::Delivered,
         error: None,

@@ -18,7 +18,7 @@ pub use events::{Event, EventBody};
 pub use groups::{Group, GroupInvite, GroupJoin, GroupParticipant, ParticipantResult};
 pub use queue::{PolicySource, QueueState, QueueWait, SendPolicy, SendQueue, WarmUp};
 pub use records::{
-    Chat, ContactCard, ContactInfo, LinkPreview, Liveness, Location, MediaInfo, Message, NumberCheck, Poll, PollOption,
+    Chat, ContactCard, ContactInfo, LinkPreview, Liveness, Location, MediaInfo, Message, MessageOrigin, NumberCheck, Poll, PollOption,
     Quoted, Reaction, Session, SessionDetail, TenantStats,
 };
 pub use status::{

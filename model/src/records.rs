@@ -32,6 +32,28 @@ pub struct Session {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Who had a message sent: what a bot reads to step back once a person writes in a chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MessageOrigin {
+    /// A REST send: with the tenant's API key (`user` null) or a user's token (its subject).
+    Api { user: Option<String> },
+    /// A plugin acting for a connected socket's user (a frontend's send event).
+    Socket { user: Option<String> },
+    /// A bot plugin's answer.
+    Bot,
+    /// Typed on the phone, or on another device linked to the number.
+    Phone,
+}
+
+impl MessageOrigin {
+    /// A person wrote it (everything but a bot).
+    pub fn is_person(&self) -> bool {
+        !matches!(self, MessageOrigin::Bot)
+    }
+}
+
 /// How recently WhatsApp was heard from on a session's live connection: what the watchdog
 /// goes by (docs/connectors.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,6 +149,11 @@ pub struct Message {
     /// Texts: the preview WhatsApp shows for the first link in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_preview: Option<LinkPreview>,
+    /// Who had an outbound message sent (a REST caller, a socket's user through a plugin, a
+    /// bot, or the phone); on an inbound message, `bot` when one of this gateway's bots wrote
+    /// it from another session. Absent where nobody is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<MessageOrigin>,
     /// One per person who reacted, their latest emoji.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,

@@ -49,6 +49,7 @@ fn message() -> Message {
         edited_at: None,
         revoked_at: None,
         link_preview: None,
+        origin: None,
         media_expired_at: None,
         status: MessageStatus::Delivered,
         error: None,
@@ -86,6 +87,7 @@ fn rich_message() -> Message {
         edited_at: Some(at(4)),
         revoked_at: Some(at(5)),
         link_preview: None,
+        origin: None,
         media_expired_at: None,
         ..message()
     }

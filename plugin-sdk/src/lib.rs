@@ -29,7 +29,8 @@ pub use types::{Action, ClientEvent, Emit, Identity, Target, WebhookBody, decode
 pub use wagate_model as model;
 pub use wagate_model::events::{EventBody, UnknownEvent};
 pub use wagate_model::{
-    Chat, Direction, DisconnectReason, Event, Message, MessageStatus, MessageType, Session, SessionStatus, TenantStats,
+    Chat, Direction, DisconnectReason, Event, Message, MessageOrigin, MessageStatus, MessageType, Session, SessionStatus,
+    TenantStats,
 };
 
 /// The WIT bindings (`wit/plugin.wit`, `wagate:plugin@1.2.0`), for plugins that need the raw

@@ -167,6 +167,7 @@ pub fn message(session: &str, chat: &str, content: &str) -> Message {
         edited_at: None,
         revoked_at: None,
         link_preview: None,
+        origin: None,
         media_expired_at: None,
         status: MessageStatus::Delivered,
         error: None,

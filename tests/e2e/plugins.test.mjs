@@ -300,3 +300,68 @@ test("plugin events of another tenant never arrive", async () => {
   const rooms = await gw.api("GET", "/api/v1/tenant/plugins", acme.apiKey);
   assert.match(rooms.body[0].breaker.lastFault ?? "", /outside the plugin's namespace/);
 });
+
+test("a bot steps back where a person wrote, and never answers another session's bot", async () => {
+  const t = await gw.tenant("takeover");
+  await gw.connectedSession(t, "s1", "+15550700001");
+  await gw.connectedSession(t, "s2", "+15550700002");
+  const bound = await gw.api("PUT", "/api/v1/tenant/plugins/auto-reply", t.apiKey, {
+    enabled: true,
+    config: { fallback: "Bot here", takeoverMins: 5 },
+  });
+  assert.equal(bound.status, 200, JSON.stringify(bound.body));
+  const contact = "+15550709999";
+  const sent = async (session) =>
+    (await gw.api("GET", `/api/v1/sim/sessions/${session}/network`, t.apiKey)).body.filter((r) => r.op === "message");
+  const inbound = (session, body) => gw.api("POST", `/api/v1/sim/sessions/${session}/inbound`, t.apiKey, body);
+  const waitSent = async (session, n) => {
+    for (let i = 0; i < 200 && (await sent(session)).length < n; i++) await sleep(20);
+    return sent(session);
+  };
+
+  assert.equal((await inbound("s1", { from: contact, text: "hi" })).status, 202);
+  const [answer] = await waitSent("s1", 1);
+  assert.equal(answer.text, "Bot here");
+  const stored = await gw.api("GET", `/api/v1/sessions/s1/chats`, t.apiKey);
+  const chatId = stored.body.find((c) => c.jid.startsWith("15550709999")).id;
+  const messages = async () => (await gw.api("GET", `/api/v1/sessions/s1/chats/${chatId}/messages`, t.apiKey)).body;
+  assert.deepEqual((await messages()).find((m) => m.content === "Bot here").origin, { kind: "bot" });
+
+  // An agent answers through the API (a user's token): the bot steps back in that chat.
+  const agent = await gw.token(t, "agent-7");
+  const byAgent = await gw.api("POST", "/api/v1/sessions/s1/messages", agent, { to: contact, text: "Agent here" });
+  assert.equal(byAgent.status, 202);
+  assert.deepEqual(byAgent.body.origin, { kind: "api", user: "agent-7" });
+  await waitSent("s1", 2);
+  await inbound("s1", { from: contact, text: "thanks!" });
+  await sleep(500);
+  assert.deepEqual((await sent("s1")).map((r) => r.text), ["Bot here", "Agent here"], "held back");
+  const elsewhere = "+15550708888";
+  await inbound("s1", { from: elsewhere, text: "hello" });
+  assert.equal((await waitSent("s1", 3)).at(-1).text, "Bot here", "other chats are still answered");
+  // Five minutes later (the plugins' clock) the bot answers again.
+  assert.equal((await gw.api("POST", "/api/v1/sim/clock", ADMIN, { advanceMs: 301_000 })).status, 200);
+  try {
+    await inbound("s1", { from: contact, text: "anyone?" });
+    assert.equal((await waitSent("s1", 4)).at(-1).text, "Bot here");
+  } finally {
+    await gw.api("POST", "/api/v1/sim/clock", ADMIN, { advanceMs: -301_000 });
+  }
+
+  // s1's bot writes to s2's number: the message arrives at s2 under the same WhatsApp id, is
+  // marked as a bot's, and s2's bot does not answer it; a person from s1's number is answered.
+  const socket = await gw.connect({ auth: { token: await gw.token(t, "watcher") } });
+  await emitWithAck(socket, "session.subscribe", "s2");
+  const fromBot = await inbound("s2", { from: "+15550700001", text: "Bot here", waMessageId: answer.waMessageId });
+  assert.equal(fromBot.status, 202);
+  assert.equal(fromBot.body.waMessageId, answer.waMessageId);
+  const got = await socket.log.waitFor("message.received", (p) => p.message.waMessageId === answer.waMessageId);
+  assert.deepEqual(got.message.origin, { kind: "bot" });
+  await sleep(500);
+  assert.equal((await sent("s2")).length, 0, "no answer to a bot");
+  await inbound("s2", { from: "+15550700001", text: "a person now" });
+  assert.equal((await waitSent("s2", 1))[0].text, "Bot here");
+  const bad = await inbound("s2", { from: "+15550700001", text: "x", waMessageId: "not/valid" });
+  assert.equal(bad.status, 422);
+  assert.equal(bad.body.error.code, "invalid_wa_message_id");
+});

@@ -79,6 +79,14 @@ impl Caller {
         }
     }
 
+    /// The user a token names; none for the API key.
+    pub fn user(&self) -> Option<&str> {
+        match &self.via {
+            Via::ApiKey => None,
+            Via::Jwt(identity) => identity.user.as_deref(),
+        }
+    }
+
     /// Who this caller is, as the audit log names it.
     pub fn actor(&self) -> Actor {
         match &self.via {

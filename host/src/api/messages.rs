@@ -17,7 +17,7 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::state::AppState;
 use crate::media::links::{LinkError, MAX_LINK_TTL_SECS};
-use crate::model::{Keyed, MediaInfo, Message, SessionKey};
+use crate::model::{Keyed, MediaInfo, Message, MessageOrigin, SessionKey};
 use crate::sessions::{IdempotencyKey, SessionError, compose};
 use wagate_model::send::{MediaInput, SendKind, SendMessage};
 use crate::store::{messages, sessions as sessions_store};
@@ -154,7 +154,9 @@ async fn send_message(
         (req, file)
     };
     let idempotency = idempotency_key(&headers, &req, file.as_deref())?;
-    let accepted = match st.sessions.send(&session.key(), compose::request(req, file, idempotency)?).await {
+    let mut request = compose::request(req, file, idempotency)?;
+    request.origin = Some(MessageOrigin::Api { user: caller.user().map(str::to_owned) });
+    let accepted = match st.sessions.send(&session.key(), request).await {
         Ok(accepted) => accepted,
         Err(e) => {
             if matches!(e, SessionError::QueueFull { .. }) {

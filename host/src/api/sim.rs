@@ -184,6 +184,10 @@ pub struct Inbound {
     mentions: Vec<String>,
     /// For `text`: the preview the contact's app made for the link in it.
     link_preview: Option<LinkPreview>,
+    /// The id the message travels under (letters and digits, at most 64): WhatsApp keeps a
+    /// message's id from sender to recipient, so a message another session sent arrives with
+    /// the `waMessageId` it has there. Omitted: a new one.
+    wa_message_id: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -314,7 +318,12 @@ async fn inbound(
         _ => req.text.clone(),
     };
     let group = req.group.as_deref().map(crate::sessions::groups::parse_group).transpose()?;
-    let sender = Sender { from: &from, group, lid, name: req.name.as_deref() };
+    if let Some(id) = &req.wa_message_id
+        && (id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()))
+    {
+        return Err(ApiError::unprocessable("invalid_wa_message_id", "waMessageId: letters and digits, at most 64"));
+    }
+    let sender = Sender { from: &from, group, lid, name: req.name.as_deref(), wa_id: req.wa_message_id.clone() };
     let wa_id = st.sim.inbound(&key, sender, kind, &text, details)?;
     Ok((StatusCode::ACCEPTED, Json(InboundAccepted { wa_message_id: wa_id })))
 }

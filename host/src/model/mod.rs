@@ -10,7 +10,7 @@ pub use jid::{Jid, JidError};
 pub use wagate_model::time;
 pub use wagate_model::{
     Chat, ChatState, ContactCard, ContactInfo, Direction, DisconnectReason, Group, GroupField, GroupInvite, GroupJoin,
-    GroupParticipant, GroupRole, JoinStatus, LinkPreview, Liveness, Location, MediaInfo, Message, MessageStatus,
+    GroupParticipant, GroupRole, JoinStatus, LinkPreview, Liveness, Location, MediaInfo, Message, MessageOrigin, MessageStatus,
     MessageType, NumberCheck, ParticipantAction, ParticipantResult, PolicySource, Poll, PollOption, Presence, QueueState,
     QueueWait, Quoted, Reaction, SendPolicy, SendQueue, Session, SessionDetail, SessionStatus, TenantStats, WarmUp,
 };

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::emit::{Encoded, Outcome};
 use crate::auth::{Identity, SessionAccess};
-use crate::model::SessionKey;
+use crate::model::{MessageOrigin, SessionKey};
 use crate::plugins::{Delivery, HostAction, Target};
 use crate::sessions::{SessionError, Sessions, compose};
 
@@ -51,6 +51,13 @@ impl Caller<'_> {
 
 pub async fn execute(io: &SocketIo, sessions: &Sessions, caller: Option<Caller<'_>>, actions: Vec<HostAction>) {
     let socket = caller.as_ref().map(|c| c.socket);
+    // A bot's answer, or a socket's user sending through a frontend's plugin: bots step
+    // back from chats where a person wrote.
+    let origin = match socket.and_then(|s| s.extensions.get::<Arc<Identity>>()) {
+        Some(identity) => MessageOrigin::Socket { user: identity.user.clone() },
+        None if socket.is_some() => MessageOrigin::Socket { user: None },
+        None => MessageOrigin::Bot,
+    };
     for action in actions {
         if let (Some(c), Some(key)) = (&caller, action.session())
             && !c.may_use(sessions, key).await
@@ -73,7 +80,7 @@ pub async fn execute(io: &SocketIo, sessions: &Sessions, caller: Option<Caller<'
                 }
             }
             HostAction::SendText { session, to, text } => {
-                let result = sessions.send_text(&session, &to, &text).await.map(drop);
+                let result = sessions.send_text(&session, &to, &text, origin.clone()).await.map(drop);
                 refused(caller, &session, "send-text", "send_failed", counted(sessions, result));
             }
             HostAction::MarkRead { session, chat } => {
@@ -83,7 +90,9 @@ pub async fn execute(io: &SocketIo, sessions: &Sessions, caller: Option<Caller<'
             HostAction::Send { session, message } => {
                 let result = async {
                     let file = compose::decoded_media(&message)?;
-                    sessions.send(&session, compose::request(*message, file, None)?).await
+                    let mut request = compose::request(*message, file, None)?;
+                    request.origin = Some(origin.clone());
+                    sessions.send(&session, request).await
                 };
                 refused(caller, &session, "send", "send_failed", counted(sessions, result.await.map(drop)));
             }

@@ -51,7 +51,7 @@ pub fn request(req: SendMessage, file: Option<Bytes>, idempotency: Option<Idempo
     if link_preview && !matches!(body, SendBody::Ready(OutgoingBody::Text(_))) {
         return Err(invalid("mixed_content", "linkPreview goes with a text"));
     }
-    Ok(SendRequest { to, body, reply_to, mentions, idempotency, link_preview })
+    Ok(SendRequest { to, body, reply_to, mentions, idempotency, link_preview, origin: None })
 }
 
 fn body(req: SendMessage, file: Option<Bytes>) -> SessionResult<SendBody> {

@@ -36,7 +36,7 @@ use crate::media::fetch::{FetchError, Fetcher};
 use crate::media::kinds::MediaKind;
 use crate::model::{
     Chat, ChatState, ContactInfo, Direction, DisconnectReason, IdError, Jid, JidError, Keyed, Message, MessageStatus, NumberCheck,
-    Liveness, PolicySource, Presence, QueueWait, Quoted, SendPolicy, SendQueue, Session, SessionDetail, SessionKey,
+    Liveness, MessageOrigin, PolicySource, Presence, QueueWait, Quoted, SendPolicy, SendQueue, Session, SessionDetail, SessionKey,
     SessionStatus, new_id, validate_id,
 };
 use crate::quotas::QuotaExceeded;
@@ -150,6 +150,8 @@ pub struct SendRequest {
     pub idempotency: Option<IdempotencyKey>,
     /// Texts: read the first link's page for a preview.
     pub link_preview: bool,
+    /// Who asked for it (kept on the message).
+    pub origin: Option<MessageOrigin>,
 }
 
 /// What a send carries: a body ready for WhatsApp, or a file the gateway is still to fetch.
@@ -553,9 +555,9 @@ impl Sessions {
     }
 
     /// Accepts an outbound text (what plugin actions send).
-    pub async fn send_text(&self, key: &SessionKey, to: &str, text: &str) -> SessionResult<Message> {
+    pub async fn send_text(&self, key: &SessionKey, to: &str, text: &str, origin: MessageOrigin) -> SessionResult<Message> {
         let body = SendBody::Ready(OutgoingBody::Text(text.to_owned()));
-        let req = SendRequest { to: to.to_owned(), body, ..SendRequest::default() };
+        let req = SendRequest { to: to.to_owned(), body, origin: Some(origin), ..SendRequest::default() };
         Ok(self.send(key, req).await?.message)
     }
 
@@ -672,6 +674,7 @@ impl Sessions {
             edited_at: None,
             revoked_at: None,
             link_preview,
+            origin: req.origin.clone(),
             media_expired_at: None,
             status: MessageStatus::Pending,
             error: None,

@@ -4,7 +4,9 @@ use sqlx::SqlitePool;
 use super::{StoreError, StoreResult, WriteTx, parse_enum};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ContactCard, LinkPreview, Location, Message, MessageStatus, Poll, Quoted, Reaction, SessionKey};
+use crate::model::{
+    ContactCard, LinkPreview, Location, Message, MessageOrigin, MessageStatus, Poll, Quoted, Reaction, SessionKey,
+};
 
 /// The `details` column: a message's kind-specific blocks, one JSON document.
 #[derive(Deserialize, Default)]
@@ -22,6 +24,8 @@ struct Details {
     mentions: Vec<String>,
     #[serde(default)]
     link_preview: Option<LinkPreview>,
+    #[serde(default)]
+    origin: Option<MessageOrigin>,
 }
 
 /// The same document written from a message's own fields.
@@ -40,6 +44,8 @@ struct DetailsOf<'m> {
     mentions: &'m Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     link_preview: &'m Option<LinkPreview>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin: &'m Option<MessageOrigin>,
 }
 
 impl Details {
@@ -49,7 +55,8 @@ impl Details {
             && m.poll.is_none()
             && m.quoted.is_none()
             && m.mentions.is_empty()
-            && m.link_preview.is_none();
+            && m.link_preview.is_none()
+            && m.origin.is_none();
         let d = DetailsOf {
             location: &m.location,
             contact: &m.contact,
@@ -57,6 +64,7 @@ impl Details {
             quoted: &m.quoted,
             mentions: &m.mentions,
             link_preview: &m.link_preview,
+            origin: &m.origin,
         };
         (!empty).then(|| serde_json::to_string(&d).expect("details serialise"))
     }
@@ -130,6 +138,7 @@ impl TryFrom<MessageRow> for Message {
             quoted: details.quoted,
             mentions: details.mentions,
             link_preview: details.link_preview,
+            origin: details.origin,
             reactions,
             edited_at: r.edited_at,
             revoked_at: r.revoked_at,
@@ -263,6 +272,28 @@ pub async fn unsent(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Vec<Mess
     convert(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&key.tenant).bind(&key.session).fetch_all(pool).await?)
 }
 
+/// Which of these WhatsApp ids are messages a bot of this gateway sent, from any session of
+/// the tenant: an inbound message with one of them is another session's bot talking.
+pub async fn sent_by_bots<'e>(
+    conn: impl sqlx::SqliteExecutor<'e>,
+    tenant: &str,
+    wa_ids: &[String],
+) -> StoreResult<Vec<String>> {
+    if wa_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; wa_ids.len()].join(", ");
+    let sql = format!(
+        "SELECT wa_message_id FROM messages WHERE tenant_id = ? AND direction = 'outbound'
+         AND wa_message_id IN ({marks}) AND json_extract(details, '$.origin.kind') = 'bot'"
+    );
+    let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(tenant);
+    for id in wa_ids {
+        q = q.bind(id);
+    }
+    Ok(q.fetch_all(conn).await?)
+}
+
 /// Inbound messages of a chat not yet read, for read receipts.
 pub async fn unread_inbound(pool: &SqlitePool, key: &SessionKey, chat_id: &str) -> StoreResult<Vec<Message>> {
     let sql = format!(
@@ -287,7 +318,13 @@ macro_rules! set_one {
 }
 
 /// One column of one message, by a statement of `set_one!`.
-async fn set_column<'q, T>(w: &mut WriteTx, sql: &'static str, key: &'q SessionKey, id: &'q str, value: T) -> StoreResult<()>
+async fn set_column<'q, T>(
+    w: &mut WriteTx,
+    sql: &'static str,
+    key: &'q SessionKey,
+    id: &'q str,
+    value: T,
+) -> StoreResult<()>
 where
     T: sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send + 'q,
 {

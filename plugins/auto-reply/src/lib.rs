@@ -8,13 +8,17 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use wagate_plugin_sdk::model::send::SendMessage;
-use wagate_plugin_sdk::{Action, Chat, Event, EventBody, Message, Plugin, host};
+use wagate_plugin_sdk::{Action, Chat, Event, EventBody, Message, MessageOrigin, Plugin, host};
 
 use hours::{AwayConfig, Hours};
 use rules::{Rule, RuleConfig, Template};
 
 fn default_replies_per_minute() -> u32 {
     5
+}
+
+fn default_takeover_mins() -> u64 {
+    30
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -46,6 +50,10 @@ pub struct Config {
     /// Answers quote the message they answer.
     #[serde(default)]
     quote: bool,
+    /// No answer in a chat for this many minutes after a person (an agent through the API or
+    /// a frontend, or the phone itself) sent a message there (0: the bot never steps back).
+    #[serde(default = "default_takeover_mins")]
+    takeover_mins: u64,
 }
 
 pub struct AutoReply {
@@ -203,13 +211,32 @@ impl Plugin for AutoReply {
     }
 
     fn on_event(&mut self, event: &Event) -> Vec<Action> {
-        let EventBody::MessageReceived(received) = &event.body else { return Vec::new() };
         let Some(session) = event.session_id.as_deref() else { return Vec::new() };
         if self.config.sessions.as_ref().is_some_and(|s| !s.iter().any(|x| x == session)) {
             return Vec::new();
         }
+        let received = match &event.body {
+            EventBody::MessageReceived(received) => received,
+            EventBody::MessageSent(sent) => {
+                // A person took the chat over: the bot steps back for `takeover_mins`.
+                if sent.message.origin.as_ref().is_some_and(MessageOrigin::is_person) && self.config.takeover_mins > 0 {
+                    memory::mark(&memory::person_wrote(session, &sent.chat.id));
+                }
+                return Vec::new();
+            }
+            _ => return Vec::new(),
+        };
         let (message, chat) = (&received.message, &received.chat);
-        if message.from_me || (chat.is_group && !self.config.groups) || self.ignored(message) {
+        // Never the number's own messages, nor what one of the gateway's bots wrote from
+        // another session (two bots would answer each other).
+        if message.from_me
+            || message.origin == Some(MessageOrigin::Bot)
+            || (chat.is_group && !self.config.groups)
+            || self.ignored(message)
+        {
+            return Vec::new();
+        }
+        if !memory::due(&memory::person_wrote(session, &chat.id), self.config.takeover_mins * 60) {
             return Vec::new();
         }
         let contact = contact_key(message.from_number.as_deref().unwrap_or(&message.from_jid));
@@ -298,6 +325,46 @@ mod tests {
         assert!(h.on_event(&received(from_contact("x"), group)).is_empty());
         let mine = Message { from_me: true, ..from_contact("x") };
         assert!(h.on_event(&received(mine, chat("sales", "c1"))).is_empty());
+    }
+
+    fn sent_by(origin: Option<MessageOrigin>) -> Event {
+        let message = Message { from_me: true, origin, ..message("sales", "c1", "an agent's answer") };
+        event("sales", EventBody::MessageSent(MessageEvent { message, chat: chat("sales", "c1") }))
+    }
+
+    #[test]
+    fn a_person_writing_in_a_chat_holds_the_bot_back_there_for_the_takeover_time() {
+        let host = FakeHost { now_ms: 1_000_000, ..Default::default() };
+        let mut h = Harness::<AutoReply>::with_host(host, json!({ "fallback": "F", "takeoverMins": 10 })).unwrap();
+        // The bot's own answers and sends of unknown origin take nothing over.
+        assert!(h.on_event(&sent_by(Some(MessageOrigin::Bot))).is_empty());
+        assert!(h.on_event(&sent_by(None)).is_empty());
+        assert_eq!(reply_of(&h.on_event(&inbound("a"))), Some("F"));
+        for person in [
+            MessageOrigin::Phone,
+            MessageOrigin::Api { user: Some("agent-7".into()) },
+            MessageOrigin::Socket { user: None },
+        ] {
+            h.host(|h| h.now_ms += 11 * 60_000);
+            assert!(h.on_event(&sent_by(Some(person.clone()))).is_empty());
+            h.host(|h| h.now_ms += 9 * 60_000);
+            assert!(h.on_event(&inbound("b")).is_empty(), "{person:?} took the chat over");
+            let other = received(from_contact("x"), chat("sales", "c2"));
+            assert!(!h.on_event(&other).is_empty(), "other chats are still answered");
+            h.host(|h| h.now_ms += 61_000);
+            assert_eq!(reply_of(&h.on_event(&inbound("c"))), Some("F"), "the takeover ended");
+        }
+        let mut off = Harness::<AutoReply>::new(json!({ "fallback": "F", "takeoverMins": 0 })).unwrap();
+        assert!(off.on_event(&sent_by(Some(MessageOrigin::Phone))).is_empty());
+        assert_eq!(reply_of(&off.on_event(&inbound("d"))), Some("F"), "0: never steps back");
+    }
+
+    #[test]
+    fn never_answers_what_another_sessions_bot_wrote() {
+        let mut h = Harness::<AutoReply>::new(json!({ "fallback": "F" })).unwrap();
+        let from_bot = Message { origin: Some(MessageOrigin::Bot), ..from_contact("beep") };
+        assert!(h.on_event(&received(from_bot, chat("sales", "c1"))).is_empty());
+        assert_eq!(reply_of(&h.on_event(&inbound("a person"))), Some("F"));
     }
 
     #[test]

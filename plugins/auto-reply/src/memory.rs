@@ -33,6 +33,11 @@ pub fn rule_answered(rule: usize, session: &str, contact: &str) -> String {
     format!("rule:{rule}:{session}:{contact}")
 }
 
+/// Where the last message a person (not a bot) sent in a chat is kept.
+pub fn person_wrote(session: &str, chat: &str) -> String {
+    format!("human:{session}:{chat}")
+}
+
 /// Where the last away message in a chat is kept.
 pub fn away_sent(session: &str, chat: &str) -> String {
     format!("away:{session}:{chat}")

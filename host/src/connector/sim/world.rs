@@ -219,6 +219,9 @@ pub struct Sender<'a> {
     pub group: Option<Jid>,
     pub lid: Option<String>,
     pub name: Option<&'a str>,
+    /// The id the message travels under; `None`: a new one. WhatsApp keeps a message's id
+    /// from sender to recipient, so a message another session sent arrives with its id.
+    pub wa_id: Option<String>,
 }
 
 impl SimSession {
@@ -409,7 +412,7 @@ impl SimWorld {
         {
             return Err(SimError::Invalid(format!("'{}' is not a participant of '{group}'", sender.from)));
         }
-        let wa_id = codes::wa_message_id();
+        let wa_id = sender.wa_id.clone().unwrap_or_else(codes::wa_message_id);
         let mut details = details;
         if kind == MessageType::Poll {
             let secret = crate::connector::votes::new_secret();

@@ -13,7 +13,7 @@ use crate::connector::{
 };
 use crate::events::{self, EventBody, EventDraft};
 use crate::media::kinds::sniff;
-use crate::model::{Chat, Direction, Jid, MediaInfo, Message, MessageStatus, Reaction, new_id};
+use crate::model::{Chat, Direction, Jid, MediaInfo, Message, MessageOrigin, MessageStatus, Reaction, new_id};
 use crate::sessions::{Operation, SessionError, SessionResult, media_path};
 use crate::store::{StoreError, StoreResult, WriteTx, chats, contact_ids, messages};
 
@@ -52,11 +52,18 @@ impl Actor {
             return Ok(());
         }
         let mut w = self.store.begin_write().await?;
+        let ids: Vec<String> = fresh.iter().filter(|a| !a.m.from_me).map(|a| a.m.wa_id.clone()).collect();
+        let from_bots: HashSet<String> =
+            messages::sent_by_bots(w.conn(), &self.key.tenant, &ids).await?.into_iter().collect();
         let mut resolved = Vec::with_capacity(fresh.len());
         for arrived in fresh {
             // Read inside the write: a pairing or a quoted message from earlier in the burst
             // counts.
-            let r = self.resolve_inbound(&mut w, arrived, &resolved).await?;
+            let mut r = self.resolve_inbound(&mut w, arrived, &resolved).await?;
+            r.origin = match r.m.from_me {
+                true => Some(MessageOrigin::Phone),
+                false => from_bots.contains(&r.m.wa_id).then_some(MessageOrigin::Bot),
+            };
             resolved.push(r);
         }
         let chats = self.touch_chats(&mut w, &resolved).await?;
@@ -101,7 +108,9 @@ impl Actor {
             Some(q) => {
                 // A reply to a message of the same burst, which is stored with it.
                 let ours = match earlier.iter().find(|e| e.m.wa_id == q.wa_id) {
-                    Some(e) => Some(Ours { id: e.id.clone(), from_jid: e.m.from.to_string(), content: e.m.text.clone() }),
+                    Some(e) => {
+                        Some(Ours { id: e.id.clone(), from_jid: e.m.from.to_string(), content: e.m.text.clone() })
+                    }
                     None => messages::by_wa_ids(w.conn(), &self.key, std::slice::from_ref(&q.wa_id))
                         .await?
                         .into_iter()
@@ -115,7 +124,7 @@ impl Actor {
         if let Some(lid) = &seen_lid {
             contact_ids::remember(w, &self.key, lid, &m.from).await?;
         }
-        Ok(Resolved { id, m, media, media_url, quoted })
+        Ok(Resolved { id, m, media, media_url, quoted, origin: None })
     }
 
     /// One upsert per chat of the burst, as its last message leaves it. (A contact renamed
@@ -303,7 +312,13 @@ impl Actor {
     /// A vote replaces the voter's earlier one; names that are not options of the poll are
     /// left out. A vote that does not open with the poll's secret (forged, or on a poll the
     /// gateway never saw sent) changes nothing.
-    pub(super) async fn poll_vote(&mut self, chat: &Jid, wa_id: &str, voter: &Jid, vote: SealedVote) -> StoreResult<()> {
+    pub(super) async fn poll_vote(
+        &mut self,
+        chat: &Jid,
+        wa_id: &str,
+        voter: &Jid,
+        vote: SealedVote,
+    ) -> StoreResult<()> {
         let Some(mut m) = self.target(chat, wa_id).await? else { return Ok(()) };
         let (Some(conn), Some(poll)) = (&self.conn, m.poll.as_ref()) else { return Ok(()) };
         let Some(secret) = messages::poll_secret(self.store.pool(), &self.key, &m.id).await? else {
@@ -503,6 +518,7 @@ struct Resolved {
     media: Option<MediaInfo>,
     media_url: Option<String>,
     quoted: Option<crate::model::Quoted>,
+    origin: Option<MessageOrigin>,
 }
 
 impl Resolved {
@@ -526,8 +542,11 @@ fn chat_after(chats: &[Chat], burst: &[Resolved], k: usize) -> Chat {
 
 fn inbound_message(key: &crate::model::SessionKey, r: &Resolved, chat: &Chat) -> Message {
     let m = &r.m;
-    let (direction, status) =
-        if m.from_me { (Direction::Outbound, MessageStatus::Sent) } else { (Direction::Inbound, MessageStatus::Delivered) };
+    let (direction, status) = if m.from_me {
+        (Direction::Outbound, MessageStatus::Sent)
+    } else {
+        (Direction::Inbound, MessageStatus::Delivered)
+    };
     Message {
         id: r.id.clone(),
         wa_message_id: Some(m.wa_id.clone()),
@@ -552,6 +571,7 @@ fn inbound_message(key: &crate::model::SessionKey, r: &Resolved, chat: &Chat) ->
         edited_at: None,
         revoked_at: None,
         link_preview: m.details.link_preview.clone(),
+        origin: r.origin.clone(),
         media_expired_at: None,
         status,
         error: None,
