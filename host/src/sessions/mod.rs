@@ -313,8 +313,7 @@ impl Sessions {
     pub async fn send_queue(&self, key: &SessionKey) -> SessionResult<SendQueue> {
         let session = self.get(key).await?;
         let (policy, policy_source, linked_at) = self.send_policy(key).await?;
-        let gauge = self.actor(key).await?.queue;
-        let mut state = gauge.get();
+        let mut state = self.queue_state(key).unwrap_or_else(|| send_queue::Gauge::new(policy.max_depth).get());
         // The gauge is the actor's last pass; what is stored right now says how deep it is.
         state.depth = queued::depth(self.store().pool(), key).await?;
         state.max_depth = policy.max_depth;
@@ -605,7 +604,7 @@ impl Sessions {
         let (policy, _, _) = self.send_policy(key).await?;
         let depth = queued::depth(self.store().pool(), key).await?;
         if depth >= policy.max_depth {
-            return Err(self.queue_full(key, depth).await);
+            return Err(self.queue_full(key, depth));
         }
         let link_preview = match &req.body {
             SendBody::Ready(OutgoingBody::Text(text)) if req.link_preview => {
@@ -641,7 +640,7 @@ impl Sessions {
             if media_url.is_some() {
                 self.inner.media.delete(key, &id).await?;
             }
-            return Err(self.queue_full(key, depth).await);
+            return Err(self.queue_full(key, depth));
         }
         let chat = chats::touch(
             &mut w,
@@ -706,12 +705,16 @@ impl Sessions {
     }
 
     /// The refusal of a send to a full queue, with the time until its next message is due.
-    async fn queue_full(&self, key: &SessionKey, depth: u32) -> SessionError {
-        let retry_after = match self.actor(key).await {
-            Ok(actor) => send_queue::retry_after(&actor.queue.get(), Utc::now()),
-            Err(_) => send_queue::retry_after(&send_queue::Gauge::new(depth).get(), Utc::now()),
-        };
-        SessionError::QueueFull { depth, retry_after }
+    fn queue_full(&self, key: &SessionKey, depth: u32) -> SessionError {
+        let state = self.queue_state(key).unwrap_or_else(|| send_queue::Gauge::new(depth).get());
+        SessionError::QueueFull { depth, retry_after: send_queue::retry_after(&state, Utc::now()) }
+    }
+
+    /// What the session's queue did at its actor's last pass; none while no actor runs (a
+    /// reading starts none).
+    fn queue_state(&self, key: &SessionKey) -> Option<crate::model::QueueState> {
+        let actors = self.inner.actors.lock().expect("actors lock");
+        actors.get(key).map(|h| h.queue.get())
     }
 
     /// The answer to a send retried with a key already used.

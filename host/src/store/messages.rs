@@ -332,10 +332,6 @@ where
     Ok(())
 }
 
-pub async fn set_wa_id(w: &mut WriteTx, key: &SessionKey, id: &str, wa_id: &str) -> StoreResult<()> {
-    set_column(w, set_one!("wa_message_id"), key, id, wa_id).await
-}
-
 /// Records a status step and the time column that goes with it.
 pub async fn set_status(
     w: &mut WriteTx,
