@@ -365,3 +365,46 @@ test("a bot steps back where a person wrote, and never answers another session's
   assert.equal(bad.status, 422);
   assert.equal(bad.body.error.code, "invalid_wa_message_id");
 });
+
+test("a bot rule answers with a file the gateway fetches, its reply the caption", async () => {
+  const { createServer } = await import("node:http");
+  const { createHash } = await import("node:crypto");
+  const png = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489", "hex");
+  const server = createServer((req, res) => {
+    res.writeHead(200, { "content-type": "image/png", "content-length": png.length });
+    res.end(png);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const g = await Gateway.start({ WAGATE_MEDIA__FETCH__ALLOW: "127.0.0.1/32" });
+  try {
+    installPlugin(join(shippedPlugins(), "auto-reply"), join(g.dataDir, "plugins"));
+    await g.api("POST", "/api/v1/plugins/auto-reply/reload", ADMIN);
+    const t = await g.tenant("media-bot");
+    await g.connectedSession(t, "shop");
+    const url = `http://127.0.0.1:${server.address().port}/menu.png`;
+    const bound = await g.api("PUT", "/api/v1/tenant/plugins/auto-reply", t.apiKey, {
+      enabled: true,
+      config: { rules: [{ contains: "menu", reply: "Our menu, {name}", media: { type: "image", url } }] },
+    });
+    assert.equal(bound.status, 200, JSON.stringify(bound.body));
+    const refused = await g.api("PUT", "/api/v1/tenant/plugins/auto-reply", t.apiKey, {
+      enabled: true,
+      config: { rules: [{ contains: "hi", reply: "x", media: { type: "sticker", url } }] },
+    });
+    assert.equal(refused.status, 422);
+    assert.match(refused.body.error.message, /no caption on audio, voice notes or stickers/);
+    await g.api("POST", "/api/v1/sim/sessions/shop/inbound", t.apiKey, { from: "+15550801234", name: "Ana", text: "the MENU?" });
+    let sent = [];
+    for (let i = 0; i < 200 && sent.length === 0; i++) {
+      sent = (await g.api("GET", "/api/v1/sim/sessions/shop/network", t.apiKey)).body.filter((r) => r.op === "message");
+      await sleep(20);
+    }
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].type, "image");
+    assert.equal(sent[0].text, "Our menu, Ana");
+    assert.equal(sent[0].media.sha256, createHash("sha256").update(png).digest("hex"));
+  } finally {
+    await g.close();
+    server.close();
+  }
+});

@@ -7,11 +7,11 @@ mod rules;
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use wagate_plugin_sdk::model::send::SendMessage;
+use wagate_plugin_sdk::model::send::{SendKind, SendMessage};
 use wagate_plugin_sdk::{Action, Chat, Event, EventBody, Message, MessageOrigin, Plugin, host};
 
 use hours::{AwayConfig, Hours};
-use rules::{Rule, RuleConfig, Template};
+use rules::{MediaReply, MediaReplyKind, Rule, RuleConfig, Template};
 
 fn default_replies_per_minute() -> u32 {
     5
@@ -81,6 +81,8 @@ fn contact_key(s: &str) -> String {
 /// An answer decided for a message, and what to record once it is sent.
 struct Answer {
     text: String,
+    /// The file the answer is, `text` its caption.
+    media: Option<MediaReply>,
     /// Where to record that it was sent, for an answer that has a window of its own (a rule's
     /// cooldown, the away message's repeat).
     mark: Option<String>,
@@ -100,7 +102,7 @@ impl AutoReply {
         if let Some(w) = &self.welcome
             && first_contact
         {
-            out.push(Answer { text: w.render(&values), mark: None });
+            out.push(Answer { text: w.render(&values), media: None, mark: None });
         }
         let matched = self.rules.iter().enumerate().find_map(|(i, r)| r.matches(&message.content).map(|c| (i, r, c)));
         match matched {
@@ -110,19 +112,20 @@ impl AutoReply {
                     let mut values = values;
                     values.extend(captures);
                     let mark = (rule.cooldown_secs > 0).then_some(key);
-                    out.push(Answer { text: rule.reply(pick(message, now_ms)).render(&values), mark });
+                    let text = rule.reply(pick(message, now_ms)).map(|t| t.render(&values)).unwrap_or_default();
+                    out.push(Answer { text, media: rule.media.clone(), mark });
                 }
             }
             None if out.is_empty() => match &self.away {
                 Some(away) if !away.hours.is_open(now) => {
                     let key = memory::away_sent(session, chat);
                     if memory::due(&key, away.repeat_secs) {
-                        out.push(Answer { text: away.message.render(&values), mark: Some(key) });
+                        out.push(Answer { text: away.message.render(&values), media: None, mark: Some(key) });
                     }
                 }
                 _ => {
                     if let Some(f) = &self.fallback {
-                        out.push(Answer { text: f.render(&values), mark: None });
+                        out.push(Answer { text: f.render(&values), media: None, mark: None });
                     }
                 }
             },
@@ -149,6 +152,24 @@ impl AutoReply {
         let who = [Some(message.from_jid.as_str()), message.from_number.as_deref()];
         self.config.ignore.iter().any(|i| who.iter().flatten().any(|w| contact_key(w) == contact_key(i)))
     }
+}
+
+/// A rule's file as a send: fetched by the gateway from its URL, `caption` under it.
+fn media_message(to: &str, media: &MediaReply, caption: &str) -> SendMessage {
+    let kind = match media.kind {
+        MediaReplyKind::Image => SendKind::Image,
+        MediaReplyKind::Video => SendKind::Video,
+        MediaReplyKind::Audio => SendKind::Audio,
+        MediaReplyKind::Voice => SendKind::Voice,
+        MediaReplyKind::Document => SendKind::Document,
+        MediaReplyKind::Sticker => SendKind::Sticker,
+    };
+    let mut send = SendMessage::media_from_url(to, kind, &media.url);
+    if let Some(m) = &mut send.media {
+        m.file_name = media.file_name.clone();
+    }
+    send.caption = (!caption.is_empty()).then(|| caption.to_owned());
+    send
 }
 
 /// Which of a rule's answers: the message and the moment decide, so repeated questions get
@@ -258,9 +279,15 @@ impl Plugin for AutoReply {
             {
                 continue;
             }
-            if self.config.quote {
-                let quoted = SendMessage::text(&to, &answer.text).replying_to(&message.id);
-                if let Err(e) = host::send(session, &quoted) {
+            if answer.media.is_some() || self.config.quote {
+                let mut send = match &answer.media {
+                    Some(media) => media_message(&to, media, &answer.text),
+                    None => SendMessage::text(&to, &answer.text),
+                };
+                if self.config.quote {
+                    send = send.replying_to(&message.id);
+                }
+                if let Err(e) = host::send(session, &send) {
                     host::log(host::Level::Warn, &format!("auto-reply not queued: {e}"));
                 }
             } else {
@@ -385,6 +412,45 @@ mod tests {
         let queued = h.host(|h| h.queued.clone());
         let want = SendMessage::text("628123@s.whatsapp.net", "F").replying_to("m-c1");
         assert_eq!(queued, vec![("sales".to_owned(), host::Queued::Send(want))]);
+    }
+
+    #[test]
+    fn a_rule_answers_with_a_file_its_reply_the_caption() {
+        let config = json!({ "rules": [
+            { "contains": "menu", "reply": "Our menu, {name}",
+              "media": { "type": "image", "url": "https://cdn.example/menu.png" } },
+            { "contains": "song", "media": { "type": "voice", "url": "https://cdn.example/hi.ogg" } },
+            { "contains": "terms", "media": { "type": "document", "url": "https://cdn.example/t.pdf", "fileName": "Terms.pdf" } } ] });
+        let mut h = Harness::<AutoReply>::new(config).unwrap();
+        let ana = Message { from_name: Some("Ana".into()), ..from_contact("the MENU please") };
+        assert!(h.on_event(&received(ana, chat("sales", "c1"))).is_empty(), "queued, not returned");
+        assert!(h.on_event(&inbound("a song?")).is_empty());
+        assert!(h.on_event(&inbound("terms")).is_empty());
+        let to = "628123@s.whatsapp.net";
+        let mut image = SendMessage::media_from_url(to, SendKind::Image, "https://cdn.example/menu.png");
+        image.caption = Some("Our menu, Ana".into());
+        let voice = SendMessage::media_from_url(to, SendKind::Voice, "https://cdn.example/hi.ogg");
+        let mut doc = SendMessage::media_from_url(to, SendKind::Document, "https://cdn.example/t.pdf");
+        doc.media.as_mut().unwrap().file_name = Some("Terms.pdf".into());
+        let queued: Vec<_> = h.host(|h| h.queued.clone()).into_iter().map(|(_, q)| q).collect();
+        assert_eq!(queued, vec![host::Queued::Send(image), host::Queued::Send(voice), host::Queued::Send(doc)]);
+    }
+
+    #[test]
+    fn media_rules_are_checked_at_bind() {
+        let bad = |media: serde_json::Value, reply: Option<&str>| {
+            let mut rule = json!({ "equals": "x", "media": media });
+            if let Some(r) = reply {
+                rule["reply"] = json!(r);
+            }
+            Harness::<AutoReply>::new(json!({ "rules": [rule] })).err().unwrap()
+        };
+        assert_eq!(
+            bad(json!({ "type": "image", "url": "ftp://x/y.png" }), None),
+            "invalid config at 'rules[0]': media.url must be an http(s) URL of at most 2048 characters"
+        );
+        assert!(bad(json!({ "type": "sticker", "url": "https://x/y.webp" }), Some("hi")).contains("no caption"));
+        assert!(Harness::<AutoReply>::new(json!({ "rules": [{ "equals": "x" }] })).err().unwrap().contains("'media'"));
     }
 
     #[test]

@@ -31,6 +31,49 @@ pub struct RuleConfig {
     /// This rule answers one contact at most once in this window (0: no limit).
     #[serde(default)]
     pub cooldown_secs: u64,
+    /// The answer is this file; `reply` / `replies`, if given, are its caption.
+    pub media: Option<MediaReply>,
+}
+
+/// A file a rule answers with, fetched by the gateway from its URL when the answer is sent.
+#[derive(Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MediaReply {
+    #[serde(rename = "type")]
+    pub kind: MediaReplyKind,
+    /// http or https; the gateway's own rules decide which addresses it may fetch from.
+    pub url: String,
+    /// Documents: the name the recipient sees.
+    pub file_name: Option<String>,
+}
+
+#[derive(Deserialize, schemars::JsonSchema, Clone, Copy, Debug, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaReplyKind {
+    Image,
+    Video,
+    Audio,
+    Voice,
+    Document,
+    Sticker,
+}
+
+/// Longest media URL a rule may name.
+const MAX_URL_CHARS: usize = 2048;
+
+impl MediaReply {
+    fn check(&self, captioned: bool) -> Result<(), String> {
+        let scheme_ok = self.url.starts_with("https://") || self.url.starts_with("http://");
+        if !scheme_ok || self.url.len() > MAX_URL_CHARS {
+            return Err(format!("media.url must be an http(s) URL of at most {MAX_URL_CHARS} characters"));
+        }
+        let takes_caption =
+            matches!(self.kind, MediaReplyKind::Image | MediaReplyKind::Video | MediaReplyKind::Document);
+        if captioned && !takes_caption {
+            return Err("WhatsApp shows no caption on audio, voice notes or stickers: leave out 'reply'".into());
+        }
+        Ok(())
+    }
 }
 
 /// Texts are compared with case and accents folded away: "Olá" matches "ola".
@@ -191,6 +234,7 @@ impl Template {
 pub struct Rule {
     matcher: Matcher,
     replies: Vec<Template>,
+    pub media: Option<MediaReply>,
     pub cooldown_secs: u64,
 }
 
@@ -198,21 +242,25 @@ impl Rule {
     pub fn compile(r: &RuleConfig) -> Result<Self, String> {
         let matcher = Matcher::from_config(r)?;
         let texts: Vec<&String> = r.reply.iter().chain(&r.replies).collect();
-        if texts.is_empty() {
-            return Err("needs 'reply' or 'replies'".into());
+        match &r.media {
+            Some(media) => media.check(!texts.is_empty())?,
+            None if texts.is_empty() => return Err("needs 'reply', 'replies' or 'media'".into()),
+            None => {}
         }
         let known = matcher.captures();
         let replies = texts.iter().map(|t| Template::parse(t, &known)).collect::<Result<_, _>>()?;
-        Ok(Rule { matcher, replies, cooldown_secs: r.cooldown_secs })
+        Ok(Rule { matcher, replies, media: r.media.clone(), cooldown_secs: r.cooldown_secs })
     }
 
     pub fn matches(&self, text: &str) -> Option<Captures> {
         self.matcher.matches(text)
     }
 
-    /// One of the rule's answers; `pick` is any number, taken modulo their count.
-    pub fn reply(&self, pick: u64) -> &Template {
-        &self.replies[(pick % self.replies.len() as u64) as usize]
+    /// One of the rule's answers (a file's caption); `pick` is any number, taken modulo
+    /// their count. None for a file without a caption.
+    pub fn reply(&self, pick: u64) -> Option<&Template> {
+        let n = self.replies.len() as u64;
+        (n > 0).then(|| &self.replies[(pick % n) as usize])
     }
 }
 
@@ -257,7 +305,7 @@ mod tests {
         let caps = r.matches("Where is ORDER #4711?").unwrap();
         let mut all = values(&[("name", "Rina")]);
         all.extend(caps);
-        assert_eq!(r.reply(0).render(&all), "Order 4711 (4711) for Rina");
+        assert_eq!(r.reply(0).unwrap().render(&all), "Order 4711 (4711) for Rina");
     }
 
     #[test]
@@ -274,7 +322,7 @@ mod tests {
     #[test]
     fn several_replies_are_picked_among() {
         let r = rule(serde_json::json!({ "contains": "hi", "replies": ["A", "B"], "reply": "C" })).unwrap();
-        let picked: Vec<String> = (0..3).map(|i| r.reply(i).render(&values(&[]))).collect();
+        let picked: Vec<String> = (0..3).map(|i| r.reply(i).unwrap().render(&values(&[]))).collect();
         assert_eq!(picked, ["C", "A", "B"]);
     }
 
@@ -283,7 +331,7 @@ mod tests {
         for (config, needle) in [
             (serde_json::json!({ "reply": "x" }), "needs exactly one of"),
             (serde_json::json!({ "equals": "a", "contains": "b", "reply": "x" }), "needs exactly one of"),
-            (serde_json::json!({ "equals": "a" }), "needs 'reply' or 'replies'"),
+            (serde_json::json!({ "equals": "a" }), "needs 'reply', 'replies' or 'media'"),
             (serde_json::json!({ "contains": " ", "reply": "x" }), "'contains' is empty"),
             (serde_json::json!({ "anyOf": [], "reply": "x" }), "'anyOf' lists nothing"),
             (serde_json::json!({ "regex": "(", "reply": "x" }), "'regex' does not compile"),
