@@ -8,3 +8,6 @@ UPDATE sessions SET linked_at_ms = CAST((julianday(created_at) - 2440587.5) * 86
     WHERE credentials IS NOT NULL;
 ALTER TABLE messages ADD COLUMN handed_at_ms INTEGER;
 CREATE INDEX messages_handed ON messages (tenant_id, session_id, handed_at_ms) WHERE handed_at_ms IS NOT NULL;
+-- An inbound message is looked up among what the tenant's other sessions sent (a bot's
+-- message arriving at another session keeps its WhatsApp id).
+CREATE INDEX messages_sent_by_tenant ON messages (tenant_id, wa_message_id) WHERE direction = 'outbound';

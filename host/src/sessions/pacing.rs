@@ -77,10 +77,14 @@ impl Pacer {
                 Verdict::Wait(at, why)
             }
             // A message let go a little after its time counts from its time, so timer and
-            // hand-over delays do not add up to a slower rate; one that waited for nothing
-            // counts from now, so an idle queue earns no burst.
-            Some(at) if gap.is_some_and(|gap| now < at + gap) => Verdict::Go(at),
-            _ => Verdict::Go(now),
+            // hand-over delays do not add up to a slower rate; by at most half a gap, so the
+            // next one never follows closer than that. One that waited for nothing counts
+            // from now, so an idle queue earns no burst.
+            Some(at) => match gap {
+                Some(gap) if now < at + gap => Verdict::Go(now.checked_sub(gap / 2).map_or(at, |half| at.max(half))),
+                _ => Verdict::Go(now),
+            },
+            None => Verdict::Go(now),
         }
     }
 
@@ -152,6 +156,9 @@ mod tests {
         pacer.handed(&p, "c", due);
         let next = now + Duration::from_millis(1000);
         assert_eq!(pacer.check(&p, "m3", "c", late, no_jitter), Verdict::Wait(next, QueueWait::Rate));
+        // Very late: it counts half a gap back at most, so the next keeps half a gap away.
+        let later = now + Duration::from_millis(1000 + 400);
+        assert_eq!(pacer.check(&p, "m3", "c", later, no_jitter), Verdict::Go(later - Duration::from_millis(250)));
         // Idle for a minute: the next message counts from when it goes.
         let idle = now + Duration::from_secs(60);
         assert_eq!(pacer.check(&p, "m3", "c", idle, no_jitter), Verdict::Go(idle));

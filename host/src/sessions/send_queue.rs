@@ -15,15 +15,15 @@ use thiserror::Error;
 
 use crate::model::{QueueState, QueueWait, SendPolicy};
 
-/// Bounds of a policy: past them a session could hold sends back for days or keep more
-/// waiting than a store should carry for one number.
+/// Bounds of a policy: past them a session could hold sends back for days, or keep more
+/// waiting than its actor should read on each pass over the queue.
 const MAX_PER_MINUTE: u32 = 6_000;
 const MAX_PER_RECIPIENT_SECS: u32 = 86_400;
 const MAX_JITTER_MS: u32 = 600_000;
 const MAX_MS_PER_CHAR: u32 = 1_000;
 const MAX_WARM_UP_DAYS: u32 = 365;
 const MAX_WARM_UP_PER_DAY: u32 = 100_000;
-const MAX_DEPTH: u32 = 100_000;
+const MAX_DEPTH: u32 = 10_000;
 
 /// A full queue asks a caller to come back after the next message is due, and after this
 /// when that is not known (the session is not connected).
