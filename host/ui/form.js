@@ -99,11 +99,13 @@ export class ConfigForm {
     return this.json(schema, value, path, label);
   }
 
-  /// An `optional` object whose fields are all left empty is left out altogether.
+  /// An `optional` object whose fields are all left empty is left out altogether: its fields
+  /// are drawn as optional (a choice starts empty), and the ones it requires are asked for
+  /// only once something in it is filled.
   object(schema, value, path, top, label, optional = false) {
     const required = new Set(schema.required || []);
     const children = Object.entries(schema.properties || {}).map(([name, sub]) =>
-      this.make(sub, value[name], join(path, name), humanise(name), required.has(name)).with(name),
+      this.make(sub, value[name], join(path, name), humanise(name), required.has(name) && !optional).with(name),
     );
     const body = children.map((c) => c.wrap);
     const wrap = top
@@ -117,6 +119,9 @@ export class ConfigForm {
         if (v !== undefined) out[c.name] = v;
       }
       if (optional && Object.values(out).every((v) => v === false)) return undefined;
+      if (optional) {
+        for (const name of required) if (out[name] === undefined) own.push({ path: join(path, name), message: "required" });
+      }
       problems.push(...own);
       return out;
     });

@@ -59,7 +59,7 @@ impl Outbox {
         self.typing = None;
     }
 
-    /// The device was linked (`Some`) or unlinked.
+    /// The device was linked (`true`: now, unless it already was) or unlinked.
     pub(super) fn linked(&mut self, linked: bool) {
         self.linked_at = match linked {
             true => self.linked_at.or(Some(Utc::now())),
