@@ -408,3 +408,56 @@ test("a bot rule answers with a file the gateway fetches, its reply the caption"
     server.close();
   }
 });
+
+test("bots on two numbers that write to each other stop: at once within a tenant, at the per-minute cap across tenants", async () => {
+  const bot = { fallback: "Auto: got it", takeoverMins: 0, maxRepliesPerMinute: 3 };
+  const texts = async (g, t, session) =>
+    (await g.api("GET", `/api/v1/sim/sessions/${session}/network`, t.apiKey)).body.filter((r) => r.op === "message").map((r) => r.text);
+  /** Waits until the two sessions' sends stop growing, and returns them. */
+  async function settled(a, b) {
+    let last = "";
+    for (let i = 0; i < 100; i++) {
+      await sleep(300);
+      const now = JSON.stringify([await texts(...a), await texts(...b)]);
+      if (now === last) return JSON.parse(now);
+      last = now;
+    }
+    throw new Error("the sessions kept writing to each other");
+  }
+
+  // One tenant: the second session's bot answers a person; the first session sees a message
+  // its tenant's bot wrote (by its WhatsApp id) and does not answer it.
+  const one = await gw.tenant("two-bots");
+  await gw.connectedSession(one, "a", "+15550900001");
+  await gw.connectedSession(one, "b", "+15550900002");
+  assert.equal((await gw.api("PUT", "/api/v1/tenant/plugins/auto-reply", one.apiKey, { enabled: true, config: bot })).status, 200);
+  const hello = await gw.api("POST", "/api/v1/sessions/a/messages", one.apiKey, { to: "+15550900002", text: "hello b" });
+  assert.equal(hello.status, 202);
+  const [fromA, fromB] = await settled([gw, one, "a"], [gw, one, "b"]);
+  assert.deepEqual(fromA, ["hello b"]);
+  assert.deepEqual(fromB, ["Auto: got it"]);
+  const history = async (session) => {
+    const [chat] = (await gw.api("GET", `/api/v1/sessions/${session}/chats`, one.apiKey)).body;
+    return (await gw.api("GET", `/api/v1/sessions/${session}/chats/${chat.id}/messages`, one.apiKey)).body;
+  };
+  const sentByA = (await gw.api("GET", "/api/v1/sim/sessions/a/network", one.apiKey)).body.find((r) => r.op === "message");
+  const atB = (await history("b")).find((m) => m.content === "hello b");
+  assert.equal(atB.waMessageId, sentByA.waMessageId, "delivered under the id it was sent with");
+  assert.equal(atB.origin, undefined, "a person's message");
+  const atA = (await history("a")).find((m) => m.direction === "inbound");
+  assert.deepEqual([atA.content, atA.origin], ["Auto: got it", { kind: "bot" }]);
+
+  // Two tenants: neither knows the other's bot, so they answer each other until each reaches
+  // its answers per minute.
+  const x = await gw.tenant("bot-x");
+  const y = await gw.tenant("bot-y");
+  await gw.connectedSession(x, "x", "+15550900011");
+  await gw.connectedSession(y, "y", "+15550900012");
+  for (const t of [x, y]) {
+    assert.equal((await gw.api("PUT", "/api/v1/tenant/plugins/auto-reply", t.apiKey, { enabled: true, config: bot })).status, 200);
+  }
+  assert.equal((await gw.api("POST", "/api/v1/sessions/x/messages", x.apiKey, { to: "+15550900012", text: "ping" })).status, 202);
+  const [xs, ys] = await settled([gw, x, "x"], [gw, y, "y"]);
+  assert.deepEqual(xs, ["ping", "Auto: got it", "Auto: got it", "Auto: got it"]);
+  assert.deepEqual(ys, ["Auto: got it", "Auto: got it", "Auto: got it"]);
+});

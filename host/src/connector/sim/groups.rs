@@ -43,11 +43,7 @@ impl SimGroup {
             created_at: Some(self.created_at),
             announce: false,
             locked: false,
-            members: self
-                .members
-                .iter()
-                .map(|(j, role)| Member { jid: j.clone(), lid: None, role: *role })
-                .collect(),
+            members: self.members.iter().map(|(j, role)| Member { jid: j.clone(), lid: None, role: *role }).collect(),
         }
     }
 
@@ -90,7 +86,9 @@ impl SimGroups {
         approval: bool,
     ) -> Result<(Jid, String), SimError> {
         if self.0.len() >= MAX_GROUPS {
-            return Err(SimError::Invalid(format!("the simulated network holds at most {MAX_GROUPS} groups per session")));
+            return Err(SimError::Invalid(format!(
+                "the simulated network holds at most {MAX_GROUPS} groups per session"
+            )));
         }
         let jid = Jid::parse(&codes::group_jid()).expect("a group jid");
         let mut all = vec![(owner.clone(), GroupRole::Superadmin)];
@@ -117,8 +115,7 @@ impl SimGroups {
     /// would not let them.
     pub(super) fn apply(&mut self, group: &Jid, by: &Jid, change: &GroupChange) -> Result<(), SimError> {
         let g = self.0.get_mut(group).ok_or_else(|| SimError::Invalid(format!("no group '{group}'")))?;
-        let joins_itself =
-            matches!(change, GroupChange::Members { action: ParticipantAction::Add, jids } if jids == std::slice::from_ref(by));
+        let joins_itself = matches!(change, GroupChange::Members { action: ParticipantAction::Add, jids } if jids == std::slice::from_ref(by));
         let leaves_itself = matches!(change, GroupChange::Members { action: ParticipantAction::Remove, jids } if jids == std::slice::from_ref(by));
         let role = g.role(by);
         match change {
@@ -196,15 +193,19 @@ impl GroupOps for SimConnection {
 
     async fn group(&self, group: &Jid) -> Result<Option<GroupInfo>, ConnectorError> {
         let me = self.me()?;
-        Ok(self.world.groups(&self.key, |groups| groups.0.get(group).filter(|g| g.role(&me).is_some()).map(|g| g.info(group))))
+        Ok(self
+            .world
+            .groups(&self.key, |groups| groups.0.get(group).filter(|g| g.role(&me).is_some()).map(|g| g.info(group))))
     }
 
     /// Members not on WhatsApp are left out, as WhatsApp does.
     async fn create_group(&self, subject: &str, members: &[Jid]) -> Result<GroupInfo, ConnectorError> {
         let me = self.me()?;
-        let members: Vec<Jid> = members.iter().filter(|m| !self.world.is_invalid_number(&self.key, m)).cloned().collect();
+        let members: Vec<Jid> =
+            members.iter().filter(|m| !self.world.is_invalid_number(&self.key, m)).cloned().collect();
         self.world.groups(&self.key, |groups| {
-            let (jid, _) = groups.create(&me, subject, &members, false).map_err(|e| ConnectorError::Rejected(e.to_string()))?;
+            let (jid, _) =
+                groups.create(&me, subject, &members, false).map_err(|e| ConnectorError::Rejected(e.to_string()))?;
             Ok(groups.0[&jid].info(&jid))
         })
     }

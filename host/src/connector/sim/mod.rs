@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 
 use self::world::{Live, Phase, PhoneAction};
 use super::{
-    Connection, Connector, ConnectorError, ConnectorEvent, ContactProfile, DropKind, EventSink, LoginMethod, MediaSource,
-    NumberStatus, OpenRequest, Outgoing, QuotedRef, ReceiptKind, Unread,
+    Connection, Connector, ConnectorError, ConnectorEvent, ContactProfile, DropKind, EventSink, LoginMethod,
+    MediaSource, NumberStatus, OpenRequest, Outgoing, QuotedRef, ReceiptKind, Unread,
 };
 use crate::config::SessionTimings;
 use crate::model::{ChatState, Jid, Presence, SessionKey};
@@ -198,6 +198,27 @@ impl SimConnection {
         self.world.record(&self.key, record);
         Ok(())
     }
+
+    /// A text to the number of another session on this simulated network reaches that session
+    /// as an inbound message from this one's number, under the same WhatsApp id (as WhatsApp
+    /// delivers it), once the network's send delay has passed: two gateways' numbers, or two
+    /// sessions of one, writing to each other.
+    fn deliver_to_session(&self, to: &Jid, message: &Outgoing, wa_id: &str) {
+        let crate::connector::OutgoingBody::Text(text) = &message.body else { return };
+        let Some((other, _)) = self.world.session_of_number(to).filter(|(k, _)| *k != self.key) else { return };
+        let Some(me) = self.world.connected_device(&self.key, self.id) else { return };
+        let Ok(from) = Jid::parse(&me.phone) else { return };
+        let (world, text, wa_id) = (self.world.clone(), text.clone(), wa_id.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(world.config().sent_delay_ms)).await;
+            let sender =
+                world::Sender { from: &from, group: None, lid: None, name: me.name.as_deref(), wa_id: Some(wa_id) };
+            let details = crate::connector::Details::default();
+            if let Err(e) = world.inbound(&other, sender, crate::model::MessageType::Text, &text, details) {
+                tracing::debug!(session = %other, error = %e, "simulated delivery between sessions not made");
+            }
+        });
+    }
 }
 
 #[async_trait]
@@ -205,10 +226,14 @@ impl Connection for SimConnection {
     async fn send(&self, to: &Jid, message: &Outgoing, message_id: &str) -> Result<String, ConnectorError> {
         let wa_id = wa_id_for(message_id);
         if matches!(message.body, crate::connector::OutgoingBody::Poll { .. }) {
-            let secret = message.poll_secret.clone().ok_or_else(|| ConnectorError::Rejected("a poll needs its secret".into()))?;
+            let secret = message
+                .poll_secret
+                .clone()
+                .ok_or_else(|| ConnectorError::Rejected("a poll needs its secret".into()))?;
             self.world.remember_poll(&self.key, &wa_id, secret);
         }
         self.transmit(NetworkRecord::message(to, message, &wa_id))?;
+        self.deliver_to_session(to, message, &wa_id);
         let invalid = self.world.is_invalid_number(&self.key, to);
         let (world, key, id) = (self.world.clone(), self.key.clone(), wa_id.clone());
         tokio::spawn(async move {
@@ -274,7 +299,11 @@ impl Connection for SimConnection {
     }
 
     async fn chat_state(&self, chat: &Jid, state: ChatState) -> Result<(), ConnectorError> {
-        self.transmit(NetworkRecord::ChatState { chat: chat.to_string(), state, at: crate::model::time::iso(chrono::Utc::now()) })
+        self.transmit(NetworkRecord::ChatState {
+            chat: chat.to_string(),
+            state,
+            at: crate::model::time::iso(chrono::Utc::now()),
+        })
     }
 
     async fn download(&self, source: &MediaSource) -> Result<bytes::Bytes, ConnectorError> {

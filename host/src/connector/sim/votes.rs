@@ -54,7 +54,8 @@ mod tests {
         let poll = VotedPoll { wa_id: "3EB0P", creator: &creator, voter: &voter, secret: b"secret", options: &options };
         assert_eq!(open(&vote, &poll).unwrap(), ["Noodles"]);
         assert!(open(&vote, &VotedPoll { secret: b"other", ..poll }).is_err());
-        let other = VotedPoll { wa_id: "3EB0P", creator: &creator, voter: &creator, secret: b"secret", options: &options };
+        let other =
+            VotedPoll { wa_id: "3EB0P", creator: &creator, voter: &creator, secret: b"secret", options: &options };
         assert!(open(&vote, &other).is_err(), "another voter's vote");
         assert!(open(&SealedVote { payload: vec![1, 2], iv: vec![], sealed_by: voter.clone() }, &poll).is_err());
         let none = seal(b"secret", "3EB0P", &voter, &[]);

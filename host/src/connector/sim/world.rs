@@ -346,6 +346,18 @@ impl SimWorld {
         })
     }
 
+    /// The session whose connected device is `number`, and that device: where the simulated
+    /// network delivers what another session sends to it.
+    pub(super) fn session_of_number(&self, number: &Jid) -> Option<(SessionKey, Device)> {
+        let map = self.sessions.lock().expect("sim lock");
+        map.iter().find_map(|(key, s)| match s.live.as_ref().map(|l| &l.phase) {
+            Some(Phase::Connected(d)) if Jid::parse(&d.phone).is_ok_and(|j| j == *number) => {
+                Some((key.clone(), d.clone()))
+            }
+            _ => None,
+        })
+    }
+
     // ---- what the phone and the network do (sim REST endpoints) ----
 
     /// The phone scans a QR code. `qr` may be omitted to scan whatever is on screen.
@@ -445,7 +457,12 @@ impl SimWorld {
         let vote = super::votes::seal(&secret, poll_wa_id, voter, options);
         self.from_phone(
             key,
-            ConnectorEvent::PollVote { chat: voter.clone(), poll_wa_id: poll_wa_id.to_owned(), voter: voter.clone(), vote },
+            ConnectorEvent::PollVote {
+                chat: voter.clone(),
+                poll_wa_id: poll_wa_id.to_owned(),
+                voter: voter.clone(),
+                vote,
+            },
         )
     }
 
