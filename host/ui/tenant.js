@@ -19,6 +19,8 @@ function sessionsSection(ctx, el, [selectedId]) {
   const detail = h("aside", { class: "card detail", "aria-live": "polite" });
   const formError = h("div", { class: "form-error" });
   const sessions = new Map();
+  // Each session's send queue (GET .../queue), read with the session.
+  const queues = new Map();
   let selected = selectedId || null;
   let qr = null;
   let pairing = null;
@@ -81,6 +83,7 @@ function sessionsSection(ctx, el, [selectedId]) {
     try {
       const s = await api.get(`/api/v1/sessions/${enc(id)}`);
       sessions.set(id, s);
+      if (id === selected) queues.set(id, await api.get(`/api/v1/sessions/${enc(id)}/queue`).catch(() => null));
       if (loadQr && s.status === "QR_REQUIRED") {
         qr = await api.get(`/api/v1/sessions/${enc(id)}/qr`).catch(() => null);
       }
@@ -121,7 +124,8 @@ function sessionsSection(ctx, el, [selectedId]) {
         s.disconnectReason ? [h("dt", {}, "Reason"), h("dd", {}, s.disconnectReason)] : null,
         s.lastError ? [h("dt", {}, "Last error"), h("dd", { class: "error" }, s.lastError)] : null,
         s.liveness ? [h("dt", {}, "Last traffic"), h("dd", {}, `${Math.round(s.liveness.silentForMs / 1000)} s ago${s.liveness.probing ? " (probing)" : ""}`)] : null,
-        h("dt", {}, "Last connected"), h("dd", {}, time(s.lastConnectedAt) || "never")),
+        h("dt", {}, "Last connected"), h("dd", {}, time(s.lastConnectedAt) || "never"),
+        queueFacts(queues.get(s.id))),
       qrPanel(s),
       pairing && pairing.sessionId === s.id ? h("div", { class: "pairing" }, h("p", {}, "Enter this code on the phone (Linked devices → Link with phone number):"),
         h("code", { class: "pairing-code" }, pairing.code), h("small", { class: "muted" }, `expires ${time(pairing.expiresAt)}`)) : null,
@@ -154,6 +158,27 @@ function sessionsSection(ctx, el, [selectedId]) {
       h("button", { type: "submit", class: "secondary" }, "Get pairing code")) : null,
       actionError);
     if (typing) phone.focus();
+  }
+
+  /// What the session's send queue holds and waits for, and the pacing it goes by.
+  function queueFacts(q) {
+    if (!q) return null;
+    const waits = { not_connected: "the connection", rate: "its rate", recipient: "the spacing per chat",
+      warm_up: "the warm-up cap", typing: "typing to show", media: "a file to be fetched" };
+    const waiting = q.waitingFor ? ` (waiting for ${waits[q.waitingFor] || q.waitingFor}${q.nextSendAt ? `, next ${time(q.nextSendAt)}` : ""})` : "";
+    const p = q.policy;
+    const pacing = [
+      p.perMinute ? `${p.perMinute} per minute` : "no rate limit",
+      p.perRecipientSecs ? `${p.perRecipientSecs} s between messages to a chat` : null,
+      p.jitterMs ? `up to ${p.jitterMs} ms jitter` : null,
+      p.humanlike ? "typing shown first" : null,
+      p.warmUp ? `warm-up: ${p.warmUp.perDay} a day for ${p.warmUp.days} days` : null,
+      q.policySource === "default" ? "(the gateway's default)" : null,
+    ].filter(Boolean).join(", ");
+    return [
+      h("dt", {}, "Send queue"), h("dd", { dataset: { fact: "queue" } }, `${q.depth} of ${q.maxDepth} waiting${waiting}; ${q.sentLastMinute} sent in the last minute, ${q.sentLastDay} in 24 hours`),
+      h("dt", {}, "Pacing"), h("dd", { dataset: { fact: "pacing" } }, pacing),
+    ];
   }
 
   function qrPanel(s) {
