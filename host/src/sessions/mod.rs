@@ -313,7 +313,7 @@ impl Sessions {
     pub async fn send_queue(&self, key: &SessionKey) -> SessionResult<SendQueue> {
         let session = self.get(key).await?;
         let (policy, policy_source, linked_at) = self.send_policy(key).await?;
-        let mut state = self.queue_state(key).unwrap_or_else(|| send_queue::Gauge::new(policy.max_depth).get());
+        let mut state = self.queue_state(key).unwrap_or_else(|| send_queue::idle(policy.max_depth));
         // The gauge is the actor's last pass; what is stored right now says how deep it is.
         state.depth = queued::depth(self.store().pool(), key).await?;
         state.max_depth = policy.max_depth;
@@ -706,7 +706,7 @@ impl Sessions {
 
     /// The refusal of a send to a full queue, with the time until its next message is due.
     fn queue_full(&self, key: &SessionKey, depth: u32) -> SessionError {
-        let state = self.queue_state(key).unwrap_or_else(|| send_queue::Gauge::new(depth).get());
+        let state = self.queue_state(key).unwrap_or_else(|| send_queue::idle(depth));
         SessionError::QueueFull { depth, retry_after: send_queue::retry_after(&state, Utc::now()) }
     }
 

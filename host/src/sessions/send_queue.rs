@@ -59,18 +59,17 @@ pub fn warm_up_until(p: &SendPolicy, linked_at: Option<DateTime<Utc>>) -> Option
     linked_at.map(|at| at + chrono::Duration::days(i64::from(days)))
 }
 
+/// A queue with nothing in it: what a session shows before its actor's first pass.
+pub(super) fn idle(max_depth: u32) -> QueueState {
+    QueueState { depth: 0, max_depth, waiting_for: None, next_send_at: None, oldest_queued_at: None }
+}
+
 /// What the queue is doing, as its actor last saw it.
 pub(super) struct Gauge(Mutex<QueueState>);
 
 impl Gauge {
     pub(super) fn new(max_depth: u32) -> Self {
-        Self(Mutex::new(QueueState {
-            depth: 0,
-            max_depth,
-            waiting_for: None,
-            next_send_at: None,
-            oldest_queued_at: None,
-        }))
+        Self(Mutex::new(idle(max_depth)))
     }
 
     pub(super) fn get(&self) -> QueueState {
@@ -152,7 +151,7 @@ mod tests {
     #[test]
     fn a_full_queue_names_the_next_due_time_rounded_up_to_a_second() {
         let now = Utc::now();
-        let mut state = Gauge::new(10).get();
+        let mut state = idle(10);
         assert_eq!(retry_after(&state, now), RETRY_UNKNOWN);
         state.waiting_for = Some(QueueWait::Rate);
         state.next_send_at = Some(now + chrono::Duration::milliseconds(200));

@@ -19,7 +19,7 @@ use crate::media::kinds::MediaKind;
 use crate::model::{ChatState, Jid, Message, MessageStatus, QueueState, QueueWait, SendPolicy, SessionStatus};
 use crate::sessions::outgoing;
 use crate::sessions::pacing::{Pacer, Verdict, typing_time};
-use crate::sessions::send_queue::{Gauge, QueueMetrics};
+use crate::sessions::send_queue::{Gauge, QueueMetrics, idle};
 use crate::store::{StoreResult, messages, send_queue};
 
 /// `session.queue` is announced at most this often while only the depth moves.
@@ -162,13 +162,8 @@ impl Actor {
         let fetching: HashSet<String> = awaiting.iter().map(|(m, _)| m.id.clone()).collect();
         self.url_media.start(&self.key, awaiting, &self.wake);
         let queue = messages::unsent(self.store.pool(), &self.key).await?;
-        let mut state = QueueState {
-            depth: u32::try_from(queue.len()).unwrap_or(u32::MAX),
-            max_depth: self.outbox.policy.max_depth,
-            waiting_for: None,
-            next_send_at: None,
-            oldest_queued_at: None,
-        };
+        let mut state =
+            QueueState { depth: u32::try_from(queue.len()).unwrap_or(u32::MAX), ..idle(self.outbox.policy.max_depth) };
         self.outbox.due = None;
         let conn = match &self.conn {
             Some(conn) if self.session.status == SessionStatus::Connected => conn.clone(),
