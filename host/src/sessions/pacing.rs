@@ -88,8 +88,14 @@ impl Pacer {
         }
     }
 
-    /// A message of `chat` went, counted at `at` (what `check` said).
-    pub fn handed(&mut self, policy: &SendPolicy, chat: &str, at: Instant) {
+    /// A message of `chat` was handed over at `went`, counted at `slot` (what `check` said),
+    /// but at most half a gap before `went`: a hand-over slowed after its check (a busy
+    /// machine, a file to read) still keeps the next one half a gap away.
+    pub fn handed(&mut self, policy: &SendPolicy, chat: &str, slot: Instant, went: Instant) {
+        let at = match interval(policy).and_then(|gap| went.checked_sub(gap / 2)) {
+            Some(half) => slot.max(half),
+            None => slot,
+        };
         self.last = Some(at);
         self.planned = None;
         if policy.per_recipient_secs > 0 {
@@ -132,7 +138,7 @@ mod tests {
         let mut pacer = Pacer::default();
         for i in 0..5 {
             assert_eq!(pacer.check(&p, &format!("m{i}"), "c1", now, no_jitter), Verdict::Go(now));
-            pacer.handed(&p, "c1", now);
+            pacer.handed(&p, "c1", now, now);
         }
     }
 
@@ -141,7 +147,7 @@ mod tests {
         let (p, now) = (policy(120, 0, 0), Instant::now());
         let mut pacer = Pacer::default();
         assert_eq!(pacer.check(&p, "m1", "c1", now, no_jitter), Verdict::Go(now));
-        pacer.handed(&p, "c1", now);
+        pacer.handed(&p, "c1", now, now);
         let due = now + Duration::from_millis(500);
         assert_eq!(pacer.check(&p, "m2", "c2", now, no_jitter), Verdict::Wait(due, QueueWait::Rate));
         assert_eq!(pacer.check(&p, "m2", "c2", due, no_jitter), Verdict::Go(due));
@@ -153,7 +159,7 @@ mod tests {
         let mut pacer = Pacer::restore(Some(now), []);
         let (due, late) = (now + Duration::from_millis(500), now + Duration::from_millis(510));
         assert_eq!(pacer.check(&p, "m2", "c", late, no_jitter), Verdict::Go(due));
-        pacer.handed(&p, "c", due);
+        pacer.handed(&p, "c", due, due);
         let next = now + Duration::from_millis(1000);
         assert_eq!(pacer.check(&p, "m3", "c", late, no_jitter), Verdict::Wait(next, QueueWait::Rate));
         // Very late: it counts half a gap back at most, so the next keeps half a gap away.
@@ -165,19 +171,34 @@ mod tests {
     }
 
     #[test]
+    fn a_slow_hand_over_keeps_the_next_message_half_a_gap_from_it() {
+        let (p, now) = (policy(120, 0, 0), Instant::now());
+        let mut pacer = Pacer::default();
+        assert_eq!(pacer.check(&p, "m1", "c", now, no_jitter), Verdict::Go(now));
+        // Checked at `now`, but it only went 400 ms later.
+        pacer.handed(&p, "c", now, now + Duration::from_millis(400));
+        let later = now + Duration::from_millis(500);
+        assert_eq!(
+            pacer.check(&p, "m2", "c", later, no_jitter),
+            Verdict::Wait(now + Duration::from_millis(650), QueueWait::Rate)
+        );
+    }
+
+    #[test]
     fn a_chat_waits_for_its_spacing_while_others_go() {
         let (p, now) = (policy(0, 10, 0), Instant::now());
         let mut pacer = Pacer::default();
-        pacer.handed(&p, "a", now);
+        pacer.handed(&p, "a", now, now);
         let later = now + Duration::from_secs(3);
         assert_eq!(
             pacer.check(&p, "m2", "a", later, no_jitter),
             Verdict::Wait(now + Duration::from_secs(10), QueueWait::Recipient)
         );
         assert_eq!(pacer.check(&p, "m3", "b", later, no_jitter), Verdict::Go(later));
-        pacer.handed(&p, "b", later);
+        pacer.handed(&p, "b", later, later);
         // `a` is forgotten once its spacing is over.
-        pacer.handed(&p, "c", now + Duration::from_secs(11));
+        let eleven = now + Duration::from_secs(11);
+        pacer.handed(&p, "c", eleven, eleven);
         assert!(!pacer.chats.contains_key("a"));
         assert_eq!(pacer.chats.len(), 2);
     }
@@ -186,7 +207,7 @@ mod tests {
     fn the_later_limit_decides_and_names_the_wait() {
         let (p, now) = (policy(60, 5, 0), Instant::now());
         let mut pacer = Pacer::default();
-        pacer.handed(&p, "a", now);
+        pacer.handed(&p, "a", now, now);
         let t = now + Duration::from_millis(100);
         assert_eq!(
             pacer.check(&p, "m", "a", t, no_jitter),
@@ -216,7 +237,7 @@ mod tests {
             Verdict::Wait(due, QueueWait::Rate)
         );
         assert_eq!(pacer.check(&p, "m1", "c", due, no_jitter), Verdict::Go(due));
-        pacer.handed(&p, "c", due);
+        pacer.handed(&p, "c", due, due);
         assert_eq!(pacer.check(&p, "m2", "c", due, |_| 0), Verdict::Go(due));
     }
 

@@ -205,8 +205,12 @@ impl Actor {
                 }
             };
             let Ok(to) = self.chat_jid(&m.chat_id).await else { continue };
+            let mut went = Instant::now();
             let sent = match self.outgoing(&m).await {
-                Ok(out) => conn.send(&to, &out, &m.id).await,
+                Ok(out) => {
+                    went = Instant::now();
+                    conn.send(&to, &out, &m.id).await
+                }
                 Err(why) => Err(ConnectorError::Rejected(why)),
             };
             self.outbox.typing = None;
@@ -217,7 +221,7 @@ impl Actor {
                     send_queue::set_handed(&mut w, &self.key, &m.id, &wa_id, at).await?;
                     w.commit().await?;
                     if let Some(pacer) = &mut self.outbox.pacer {
-                        pacer.handed(&policy, &m.chat_id, slot);
+                        pacer.handed(&policy, &m.chat_id, slot, went);
                     }
                     if let Some(window) = &mut window {
                         window.sent += 1;
