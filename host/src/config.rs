@@ -210,6 +210,58 @@ pub struct PluginsConfig {
     pub breaker_cooldown_ms: u64,
     /// Write `/tmp/perf-<pid>.map` so `perf` names the plugins' compiled functions.
     pub perf_map: bool,
+    /// The HTTP requests plugins granted `http:outbound` make.
+    pub http: PluginHttpConfig,
+}
+
+/// `[plugins.http]`: where plugins may send HTTP requests, and for how long.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginHttpConfig {
+    /// Hosts any plugin may reach (`api.openai.com`, `*.example.com`, `host:port`, `*`); a
+    /// request also needs its plugin's plugin.toml and its tenant binding to allow the host.
+    /// Empty (the default): no plugin sends any request.
+    #[serde(deserialize_with = "comma_host_patterns")]
+    pub allow_hosts: Vec<crate::plugins::HostPattern>,
+    /// Networks (CIDR) plugin requests may reach although they are not public; by default
+    /// only public addresses.
+    #[serde(deserialize_with = "comma_networks")]
+    pub allow_networks: Vec<ipnet::IpNet>,
+    /// The longest a request may wait for its whole answer (a plugin may ask for less).
+    pub timeout_ms: u64,
+    /// The largest answer a plugin is given; a larger one fails the request.
+    pub max_response_kib: u64,
+    /// The deadline of a bot call by a plugin that may send requests, waits included: the wasm
+    /// code itself still stops at `call_timeout_ms` of running.
+    pub bot_deadline_ms: u64,
+}
+
+impl Default for PluginHttpConfig {
+    fn default() -> Self {
+        Self {
+            allow_hosts: Vec::new(),
+            allow_networks: Vec::new(),
+            timeout_ms: 15_000,
+            max_response_kib: 1024,
+            bot_deadline_ms: 30_000,
+        }
+    }
+}
+
+impl PluginHttpConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(format!("plugins.http: {m}")));
+        if !(1..=120_000).contains(&self.timeout_ms) {
+            return invalid("timeout_ms must be between 1 and 120000");
+        }
+        if !(self.timeout_ms..=600_000).contains(&self.bot_deadline_ms) {
+            return invalid("bot_deadline_ms must be between timeout_ms and 600000");
+        }
+        if !(1..=16 * 1024).contains(&self.max_response_kib) {
+            return invalid("max_response_kib must be between 1 and 16384");
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -477,6 +529,7 @@ impl Default for PluginsConfig {
             breaker_threshold: 5,
             breaker_cooldown_ms: 30_000,
             perf_map: false,
+            http: PluginHttpConfig::default(),
         }
     }
 }
@@ -556,6 +609,7 @@ impl Config {
             check_admin_key(key)?;
         }
         self.quotas.check().map_err(ConfigError::Invalid)?;
+        self.plugins.http.check()?;
         crate::sessions::send_queue::check(&self.send_queue.policy())
             .map_err(|e| ConfigError::Invalid(format!("send_queue: {e}")))?;
         if self.events.lane_depth == 0 {
@@ -712,6 +766,10 @@ fn comma_networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, 
             n.parse().map_err(|_| serde::de::Error::custom(format!("'{n}' is not a network (CIDR, e.g. 10.0.0.0/8)")))
         })
         .collect()
+}
+
+fn comma_host_patterns<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<crate::plugins::HostPattern>, D::Error> {
+    comma_list(d)?.iter().map(|p| p.parse().map_err(serde::de::Error::custom)).collect()
 }
 
 #[cfg(test)]

@@ -174,6 +174,44 @@ pub fn guarded_client(policy: Arc<Policy>) -> Result<reqwest::ClientBuilder, rus
         .user_agent(concat!("wagate/", env!("CARGO_PKG_VERSION"))))
 }
 
+/// Why a response body was not read whole.
+#[derive(Debug)]
+pub enum BodyError {
+    /// It is longer than the cap.
+    TooLarge,
+    Failed(reqwest::Error),
+}
+
+/// A response's body, refused as soon as it is known to be longer than `max_bytes` (by its
+/// `Content-Length`, else while it streams in), so a large answer never sits in memory.
+pub async fn read_capped(response: reqwest::Response, max_bytes: u64) -> Result<bytes::Bytes, BodyError> {
+    use futures::StreamExt;
+    if response.content_length().is_some_and(|n| n > max_bytes) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = bytes::BytesMut::new();
+    let mut chunks = response.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(BodyError::Failed)?;
+        if (body.len() + chunk.len()) as u64 > max_bytes {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// A client error with its causes, which `reqwest::Error`'s own text leaves out.
+pub fn describe(e: &reqwest::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        message = format!("{message}: {s}");
+        source = s.source();
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use wagate::auth::Identity;
 use wagate::events::{self, Event, EventBody};
 use wagate::model::SessionStatus;
-use wagate::plugins::{HostAction, Target};
+use wagate::plugins::{BotLane, HostAction, Target};
 
 fn status_event(tenant: &str, session: &str, seq: u64) -> Event {
     Event {
@@ -169,7 +169,7 @@ async fn every_hook_of_the_relay(src: &str, version: &str) {
 
     // bot: actions come back as host actions for the tenant's own session.
     let ping = wagate_event_message("acme", "s1", "ping");
-    let actions = plugins.bots(&ping).await;
+    let actions = plugins.bots(&ping, BotLane::Local).await;
     match &actions[..] {
         [HostAction::SendText { session, to, text }] => {
             assert_eq!(session.tenant, "acme");
@@ -561,7 +561,7 @@ async fn a_plugin_blocked_in_wasi_is_stopped_by_the_host_deadline() {
     let _ = plugins.client_event(&caller, "anything", &json!(null)).await;
     assert!(started.elapsed() < Duration::from_millis(500), "client events too: {:?}", started.elapsed());
     let started = Instant::now();
-    assert!(plugins.bots(&status_event("slow", "s1", 2)).await.is_empty());
+    assert!(plugins.bots(&status_event("slow", "s1", 2), BotLane::Local).await.is_empty());
     assert!(started.elapsed() < Duration::from_millis(500), "bots too");
 
     // The instance that was abandoned mid-call is replaced: a calm config works at once.
@@ -643,7 +643,7 @@ async fn a_0_3_plugin_is_hot_swapped_for_its_1_x_rebuild_without_losing_an_event
     tokio::time::sleep(Duration::from_millis(200)).await;
     install_plugin(&plugins_dir, "relay", "relay", |m| m.replace("label = \"v1\"", "label = \"new\""));
     let deadline = Instant::now() + Duration::from_secs(15);
-    while gw.get("/api/v1/plugins/relay", ADMIN).await.1["contract"] != "1.2.0" {
+    while gw.get("/api/v1/plugins/relay", ADMIN).await.1["contract"] != "1.3.0" {
         assert!(Instant::now() < deadline, "the rebuild never took over");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -674,7 +674,7 @@ async fn a_manifest_listing_a_hook_the_component_does_not_export_is_refused() {
     assert!(info["version"].is_null(), "nothing serves: {info}");
     let reason = info["lastError"].as_str().unwrap();
     assert!(
-        reason.contains("lists the hook 'bot'") && reason.contains("does not export 'wagate:plugin/bot@1.2.0'"),
+        reason.contains("lists the hook 'bot'") && reason.contains("does not export 'wagate:plugin/bot@1.3.0'"),
         "{reason}"
     );
     install_plugin(&plugins_dir, "partial", "partial", |m| m);
@@ -687,7 +687,10 @@ async fn a_manifest_listing_a_hook_the_component_does_not_export_is_refused() {
         (out.deliveries[0].event.as_str(), &out.deliveries[0].payload),
         ("partial:session.status", &json!({ "seq": 4 }))
     );
-    assert!(plugins.bots(&status_event("acme", "s1", 5)).await.is_empty(), "no bot hook: nothing is called");
+    assert!(
+        plugins.bots(&status_event("acme", "s1", 5), BotLane::Local).await.is_empty(),
+        "no bot hook: nothing is called"
+    );
     let text = scrape(&gw).await;
     assert_eq!(metric_value(&text, r#"wagate_plugin_loads_total{plugin="partial",outcome="refused"}"#), Some(1.0));
     assert_eq!(metric_value(&text, r#"wagate_plugin_loads_total{plugin="partial",outcome="loaded"}"#), Some(1.0));
@@ -705,7 +708,7 @@ async fn a_component_importing_an_ungranted_interface_is_refused_at_load() {
     assert!(info["version"].is_null(), "nothing serves: {info}");
     let reason = info["lastError"].as_str().unwrap();
     assert!(
-        reason.contains("imports 'wagate:plugin/kv@1.2.0'")
+        reason.contains("imports 'wagate:plugin/kv@1.3.0'")
             && reason.contains("capability 'kv' that plugin.toml does not grant"),
         "{reason}"
     );
@@ -725,7 +728,7 @@ async fn contract_1_1_queues_messages_and_links_media() {
     let acme = gw.tenant("acme").await;
     let other = gw.tenant("other").await;
     let (_, info) = gw.get("/api/v1/plugins/relay", ADMIN).await;
-    assert_eq!(info["contract"], "1.2.0");
+    assert_eq!(info["contract"], "1.3.0");
     for t in [&acme, &other] {
         let (s, b) = bind(&gw, &t.api_key, "relay", json!({ "config": { "label": "q" } })).await;
         assert_eq!(s, StatusCode::OK, "{b}");
@@ -734,10 +737,13 @@ async fn contract_1_1_queues_messages_and_links_media() {
     let plugins = &gw.gateway.state.plugins;
 
     // A bot: its returned send-text first, then what it queued, in call order.
-    let actions = plugins.bots(&wagate_event_message("acme", "s1", "quote me")).await;
+    let actions = plugins.bots(&wagate_event_message("acme", "s1", "quote me"), BotLane::Local).await;
     match &actions[..] {
-        [HostAction::SendText { text, .. }, HostAction::Send { session, message }, HostAction::React { message: reacted, emoji, .. }] =>
-        {
+        [
+            HostAction::SendText { text, .. },
+            HostAction::Send { session, message },
+            HostAction::React { message: reacted, emoji, .. },
+        ] => {
             assert_eq!(text, "first");
             assert_eq!((session.tenant.as_str(), session.session.as_str()), ("acme", "s1"));
             assert_eq!((message.reply_to.as_deref(), message.text.as_deref()), (Some("m1"), Some("quoted")));
@@ -759,7 +765,9 @@ async fn contract_1_1_queues_messages_and_links_media() {
     let poll = json!({ "to": "+15550002", "poll": { "question": "Lunch?", "options": ["yes", "no"] } });
     let actions = queue(json!({ "op": "send", "session": "s1", "message": poll })).await;
     assert_eq!(refusal(&actions), None);
-    assert!(matches!(&actions[1], HostAction::Send { message, .. } if message.poll.as_ref().unwrap().options.len() == 2));
+    assert!(
+        matches!(&actions[1], HostAction::Send { message, .. } if message.poll.as_ref().unwrap().options.len() == 2)
+    );
     let actions = queue(json!({ "op": "send", "session": "ghost", "message": { "to": "+1", "text": "x" } })).await;
     assert_eq!(refusal(&actions).as_deref(), Some("invalid: session 'ghost' not found"));
     assert_eq!(actions.len(), 1, "nothing queued");
@@ -768,7 +776,10 @@ async fn contract_1_1_queues_messages_and_links_media() {
     let actions = queue(json!({ "op": "revoke", "session": "s1", "message": "m1" })).await;
     assert!(matches!(&actions[1], HostAction::Revoke { message, .. } if message == "m1"));
     let actions = queue(json!({ "op": "flood", "session": "s1", "to": "+15550002" })).await;
-    assert_eq!(refusal(&actions).as_deref(), Some(format!("invalid: at most {MAX_QUEUED} messages are queued per call").as_str()));
+    assert_eq!(
+        refusal(&actions).as_deref(),
+        Some(format!("invalid: at most {MAX_QUEUED} messages are queued per call").as_str())
+    );
     assert_eq!(actions.iter().filter(|a| matches!(a, HostAction::Send { .. })).count(), MAX_QUEUED);
 
     // A transform may not queue.
@@ -778,7 +789,9 @@ async fn contract_1_1_queues_messages_and_links_media() {
 
     // Carried out through the gateway's own pipeline: a contact writes "quote me", the bot's
     // queued reply quotes it and its reaction lands on it.
-    let (s, b) = gw.post("/api/v1/sim/sessions/s1/inbound", &acme.api_key, json!({ "from": "+15550002", "text": "quote me" })).await;
+    let (s, b) = gw
+        .post("/api/v1/sim/sessions/s1/inbound", &acme.api_key, json!({ "from": "+15550002", "text": "quote me" }))
+        .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{b}");
     let history = || async {
         let (_, chats) = gw.get("/api/v1/sessions/s1/chats", &acme.api_key).await;
@@ -868,15 +881,22 @@ async fn contract_1_2_webhook_bodies_come_from_the_first_plugin_with_an_opinion(
 
     // A second binding after the relay decides what the relay leaves to it.
     bind(&gw, &acme.api_key, "faulty", json!({ "config": { "mode": "ok" }, "priority": 20 })).await;
-    let WebhookShape::Body { plugin, .. } = shape_of(plugins, "canonical", "acme").await else { panic!("faulty's body") };
+    let WebhookShape::Body { plugin, .. } = shape_of(plugins, "canonical", "acme").await else {
+        panic!("faulty's body")
+    };
     assert_eq!(plugin, "faulty");
     let WebhookShape::Body { plugin, .. } = shape_of(plugins, "hi", "acme").await else { panic!("relay's body") };
     assert_eq!(plugin, "relay", "the first with an opinion decides");
     // A faulting binding with onError drop skips the delivery.
-    bind(&gw, &acme.api_key, "faulty", json!({ "config": { "mode": "panic" }, "priority": 20, "onError": "drop" })).await;
+    bind(&gw, &acme.api_key, "faulty", json!({ "config": { "mode": "panic" }, "priority": 20, "onError": "drop" }))
+        .await;
     assert_eq!(shape_of(plugins, "canonical", "acme").await, WebhookShape::Skipped { plugin: "faulty".into() });
     bind(&gw, &acme.api_key, "faulty", json!({ "config": { "mode": "panic" }, "priority": 20 })).await;
-    assert_eq!(shape_of(plugins, "canonical", "acme").await, WebhookShape::Canonical, "passthrough: as if it were not there");
+    assert_eq!(
+        shape_of(plugins, "canonical", "acme").await,
+        WebhookShape::Canonical,
+        "passthrough: as if it were not there"
+    );
 }
 
 /// Binding, reconfiguring and unbinding are the tenant administrator's entries in the audit
@@ -969,4 +989,67 @@ async fn the_catalog_shows_what_a_tenant_may_bind_and_each_binding_counts_its_ow
     assert!(calls["p99Us"].as_u64().unwrap() >= calls["p50Us"].as_u64().unwrap());
     let (_, theirs) = gw.get("/api/v1/tenant/plugins", &other.api_key).await;
     assert_eq!(theirs[0]["calls"], json!({}), "{theirs}");
+}
+
+/// A bot granted `http:outbound` (the `caller` test plugin) reaches a local server that takes
+/// far longer than the call deadline to answer, because waiting does not count as running; it
+/// runs only on the calling lane; its transform is refused any request; wasm code that runs
+/// on after the wait is still stopped at the running budget, long before the bot deadline.
+#[tokio::test]
+async fn a_bot_may_wait_on_a_request_but_not_run_longer() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let slow = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            "pong"
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, slow).await.unwrap() });
+    let gw = start_with_plugins(&[("caller", "caller")], |cfg| {
+        cfg.plugins.http.allow_hosts = vec!["127.0.0.1".parse().unwrap()];
+        cfg.plugins.http.allow_networks = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let acme = gw.tenant("acme").await;
+    let url = format!("http://127.0.0.1:{port}/slow");
+    let body = json!({ "allowedHosts": [format!("127.0.0.1:{port}")], "config": { "url": url } });
+    let (s, b) = bind(&gw, &acme.api_key, "caller", body).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let plugins = &gw.gateway.state.plugins;
+    let emitted = |actions: &[HostAction]| match actions {
+        [HostAction::Deliver(d)] => (d.event.clone(), d.payload.clone()),
+        other => panic!("{other:?}"),
+    };
+
+    assert!(plugins.bots(&status_event("acme", "s1", 1), BotLane::Local).await.is_empty(), "not on the local lane");
+    let started = Instant::now();
+    let actions = plugins.bots(&status_event("acme", "s1", 2), BotLane::Calling).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(emitted(&actions), ("caller:answer".into(), json!({ "status": 200, "body": "pong" })));
+
+    let out = plugins.transform(&status_event("acme", "s1", 3)).await;
+    assert_eq!(out.deliveries[0].event, "caller:error");
+    assert_eq!(out.deliveries[0].payload["error"], "denied: requests are sent from the bot hook only");
+
+    let spinning = json!({ "allowedHosts": [format!("127.0.0.1:{port}")], "config": { "url": url, "spin": true } });
+    assert_eq!(bind(&gw, &acme.api_key, "caller", spinning).await.0, StatusCode::OK);
+    let started = Instant::now();
+    assert!(plugins.bots(&status_event("acme", "s1", 4), BotLane::Calling).await.is_empty());
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "spinning ran {took:?}: the bot deadline (30 s) stopped it, not the 50 ms budget"
+    );
+    let (_, views) = gw.get("/api/v1/tenant/plugins", &acme.api_key).await;
+    assert!(views[0]["breaker"]["lastFault"].as_str().unwrap().contains("deadline exceeded"), "{views}");
+
+    // Without the binding's consent the request is refused before any traffic.
+    let elsewhere = json!({ "allowedHosts": ["localhost"], "config": { "url": url } });
+    assert_eq!(bind(&gw, &acme.api_key, "caller", elsewhere).await.0, StatusCode::OK);
+    let actions = plugins.bots(&status_event("acme", "s1", 5), BotLane::Calling).await;
+    let (event, payload) = emitted(&actions);
+    assert_eq!(event, "caller:error");
+    assert!(payload["error"].as_str().unwrap().contains("is not in this binding's allowedHosts"), "{payload}");
 }

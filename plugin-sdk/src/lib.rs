@@ -14,9 +14,11 @@
 #[doc(hidden)]
 pub mod __private;
 pub mod alloc;
+pub mod bot;
 pub mod claims;
 pub mod config;
 pub mod host;
+pub mod http;
 pub mod ids;
 pub mod testing;
 mod types;
@@ -29,11 +31,11 @@ pub use types::{Action, ClientEvent, Emit, Identity, Target, WebhookBody, decode
 pub use wagate_model as model;
 pub use wagate_model::events::{EventBody, UnknownEvent};
 pub use wagate_model::{
-    Chat, Direction, DisconnectReason, Event, Message, MessageOrigin, MessageStatus, MessageType, Session, SessionStatus,
-    TenantStats,
+    Chat, Direction, DisconnectReason, Event, Message, MessageOrigin, MessageStatus, MessageType, Session,
+    SessionStatus, TenantStats,
 };
 
-/// The WIT bindings (`wit/plugin.wit`, `wagate:plugin@1.2.0`), for plugins that need the raw
+/// The WIT bindings (`wit/plugin.wit`, `wagate:plugin@1.3.0`), for plugins that need the raw
 /// interface. A component imports only the interfaces it calls: a plugin that never calls
 /// `host::kv_get` does not import `wagate:plugin/kv`, and needs no `kv` capability.
 pub mod bindings {
@@ -154,7 +156,7 @@ macro_rules! export_plugin {
                 }
             }
 
-            $crate::bindings::__export_plugin_world!(__WagateExport with_types_in $crate::bindings);
+    $crate::bindings::__export_plugin_world!(__WagateExport with_types_in $crate::bindings);
         };
     };
 }

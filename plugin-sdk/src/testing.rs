@@ -7,13 +7,14 @@
 //! ```
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use wagate_model::events::SessionQr;
 
 use crate::host::{Level, Queued};
+use crate::http;
 use crate::{
     Action, Chat, ClientEvent, Direction, Emit, Event, EventBody, Identity, Message, MessageStatus, MessageType,
     Plugin, Session, SessionStatus, WebhookBody,
@@ -36,6 +37,10 @@ pub struct FakeHost {
     /// What the plugin queued through `host::send()`, `react()`, `edit()`, `revoke()`, with
     /// the session it queued from, oldest first.
     pub queued: Vec<(String, Queued)>,
+    /// What `http::send` answers, one per request in order; with none left it fails.
+    pub http_answers: VecDeque<Result<http::Response, http::HttpError>>,
+    /// The requests the plugin sent, oldest first.
+    pub http_requests: Vec<http::Request>,
 }
 
 thread_local! {

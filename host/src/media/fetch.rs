@@ -6,8 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use bytes::Bytes;
 use reqwest::redirect;
 use thiserror::Error;
 use tokio::sync::Semaphore;
@@ -15,7 +14,7 @@ use url::Url;
 
 use crate::config::MediaFetchConfig;
 pub use crate::egress::Policy;
-use crate::egress::{Refusal, guarded_client, refusal_in};
+use crate::egress::{BodyError, Refusal, describe, guarded_client, read_capped, refusal_in};
 
 /// Redirects followed before a fetch is given up.
 pub const MAX_REDIRECTS: usize = 5;
@@ -110,19 +109,11 @@ impl Fetcher {
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
         }
-        if response.content_length().is_some_and(|n| n > max_bytes) {
-            return Err(too_big());
+        match read_capped(response, max_bytes).await {
+            Ok(body) => Ok(body),
+            Err(BodyError::TooLarge) => Err(too_big()),
+            Err(BodyError::Failed(e)) => Err(reason(e)),
         }
-        let mut body = BytesMut::new();
-        let mut chunks = response.bytes_stream();
-        while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(reason)?;
-            if (body.len() + chunk.len()) as u64 > max_bytes {
-                return Err(too_big());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body.freeze())
     }
 }
 
@@ -142,12 +133,5 @@ fn reason(e: reqwest::Error) -> FetchError {
     if e.is_timeout() {
         return FetchError::Failed("the server did not answer in time".into());
     }
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        message = format!("{message}: {s}");
-        source = s.source();
-    }
-    FetchError::Failed(message)
+    FetchError::Failed(describe(&e))
 }
-

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::breaker::{Breaker, BreakerView};
 use super::manifest::Hook;
 use super::metrics::{HookView, Metrics};
+use super::outbound::HostPattern;
 use super::sandbox::Instance;
 use crate::store::plugins::BindingRow;
 
@@ -40,6 +41,8 @@ pub struct Binding {
     pub config: Value,
     pub priority: i64,
     pub on_error: OnError,
+    /// Where the tenant lets this binding send HTTP requests (`http:outbound`).
+    pub allowed_hosts: Vec<HostPattern>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub breaker: Mutex<Breaker>,
@@ -63,6 +66,10 @@ pub struct BindingView {
     pub config: Value,
     pub priority: i64,
     pub on_error: OnError,
+    /// Hosts this binding may send HTTP requests to, within what the plugin and the operator
+    /// allow (plugins granted `http:outbound`).
+    #[schema(value_type = Vec<String>)]
+    pub allowed_hosts: Vec<HostPattern>,
     /// Version serving this binding; null when the plugin is not loaded.
     pub version: Option<String>,
     pub breaker: BreakerView,
@@ -77,6 +84,8 @@ impl Binding {
         Self {
             config: serde_json::from_str(&row.config).unwrap_or_else(|_| Value::Object(Default::default())),
             on_error: if row.on_error == "drop" { OnError::Drop } else { OnError::Passthrough },
+            // Written by `bind` from checked patterns; a row that no longer parses allows nothing.
+            allowed_hosts: serde_json::from_str(&row.allowed_hosts).unwrap_or_default(),
             tenant: row.tenant_id,
             plugin: row.plugin,
             enabled: row.enabled,
@@ -119,6 +128,7 @@ impl Binding {
             config: self.config.clone(),
             priority: self.priority,
             on_error: self.on_error,
+            allowed_hosts: self.allowed_hosts.clone(),
             version,
             breaker: self.breaker.lock().expect("breaker lock").view(),
             calls: self.calls.view(),
@@ -149,6 +159,7 @@ mod tests {
             config: "{}".into(),
             priority: 100,
             on_error: "passthrough".into(),
+            allowed_hosts: "[]".into(),
             created_at: Utc::now(),
             updated_at: Utc::now(),
         };

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::outbound::HostPattern;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Hook {
@@ -47,6 +49,9 @@ pub enum Capability {
     /// Messages of every kind, reactions, edits, revokes (since contract 1.1).
     #[serde(rename = "messages:send")]
     MessagesSend,
+    /// HTTP requests from the bot hook to the hosts `[http] hosts` lists (since contract 1.3).
+    #[serde(rename = "http:outbound")]
+    HttpOutbound,
 }
 
 impl Capability {
@@ -59,6 +64,7 @@ impl Capability {
             Capability::ChatsRead => "chats:read",
             Capability::MediaRead => "media:read",
             Capability::MessagesSend => "messages:send",
+            Capability::HttpOutbound => "http:outbound",
         }
     }
 }
@@ -79,6 +85,13 @@ struct RawManifest {
     component: Option<String>,
     #[serde(default)]
     config: toml::Table,
+    http: Option<RawHttp>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    hosts: Vec<HostPattern>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -94,6 +107,10 @@ pub struct Manifest {
     /// Default config, merged under each tenant's own.
     #[schema(value_type = Object)]
     pub config: serde_json::Value,
+    /// Hosts the plugin may send requests to (`[http] hosts`), with `http:outbound`; the
+    /// operator and each binding narrow them.
+    #[schema(value_type = Vec<String>)]
+    pub http_hosts: Vec<HostPattern>,
     #[serde(skip)]
     pub component_path: PathBuf,
 }
@@ -122,6 +139,13 @@ pub fn parse(dir: &Path, text: &str) -> Result<Manifest, String> {
         None => only_wasm(dir)?,
     };
     let config = serde_json::to_value(&raw.config).map_err(|e| format!("config: {e}"))?;
+    let http_hosts = raw.http.map(|h| h.hosts).unwrap_or_default();
+    if raw.capabilities.contains(&Capability::HttpOutbound) && http_hosts.is_empty() {
+        return Err("plugin.toml grants 'http:outbound' but lists no hosts under [http] hosts".into());
+    }
+    if !raw.capabilities.contains(&Capability::HttpOutbound) && !http_hosts.is_empty() {
+        return Err("plugin.toml lists [http] hosts without granting 'http:outbound'".into());
+    }
     Ok(Manifest {
         name: raw.name,
         version: raw.version,
@@ -130,6 +154,7 @@ pub fn parse(dir: &Path, text: &str) -> Result<Manifest, String> {
         hooks: raw.hooks,
         capabilities: raw.capabilities,
         config,
+        http_hosts,
         component_path,
     })
 }
@@ -200,5 +225,20 @@ greeting = "hi"
         assert!(!wit_compatible("2.0.0"));
         let without = parse(Path::new("/p/x"), &GOOD.replace("wit = \"0.3.0\"\n", "")).unwrap();
         assert_eq!(without.wit, None);
+    }
+
+    #[test]
+    fn http_outbound_goes_with_its_hosts() {
+        let calling = GOOD.replace("\"sessions:read\"]", "\"http:outbound\"]");
+        let err = parse(Path::new("/p"), &calling).unwrap_err();
+        assert!(err.contains("lists no hosts"), "{err}");
+        let with_hosts = format!("{calling}\n[http]\nhosts = [\"*.openai.com\", \"localhost:8080\"]\n");
+        let m = parse(Path::new("/p/x"), &with_hosts).unwrap();
+        assert!(m.capabilities.contains(&Capability::HttpOutbound));
+        assert_eq!(m.http_hosts.len(), 2);
+        let stray = format!("{GOOD}\n[http]\nhosts = [\"x.com\"]\n");
+        assert!(parse(Path::new("/p"), &stray).unwrap_err().contains("without granting"));
+        let bad = format!("{calling}\n[http]\nhosts = [\"https://x.com\"]\n");
+        assert!(parse(Path::new("/p"), &bad).unwrap_err().contains("is not a host pattern"));
     }
 }

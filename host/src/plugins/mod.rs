@@ -9,6 +9,7 @@ mod breaker;
 pub mod clock;
 pub mod manifest;
 mod metrics;
+pub mod outbound;
 pub mod output;
 mod registry;
 pub mod sandbox;
@@ -18,6 +19,7 @@ pub use bindings::{BindingView, MAX_BATCH, OnError};
 pub use breaker::{BreakerState, BreakerView};
 pub use manifest::{Capability, Hook, Manifest};
 pub use metrics::HookView;
+pub use outbound::HostPattern;
 pub use output::{Delivery, HostAction, Target, WebhookShape};
 pub use watcher::{Watcher, reload_change};
 
@@ -35,7 +37,7 @@ use utoipa::ToSchema;
 
 use self::bindings::{Binding, Warm, merged_config};
 use self::registry::{Loaded, Registry};
-use self::sandbox::{CallContext, CallerScope, Fault, Request, Response, Sandbox, WebhookBody, wit};
+use self::sandbox::{CallContext, CallerScope, Fault, HttpAccess, Request, Response, Sandbox, WebhookBody, wit};
 pub use self::sandbox::{MAX_QUEUED, MAX_SEND_JSON, MediaAccess};
 use crate::auth::{Identity, TenantDirectory};
 use crate::config::PluginsConfig;
@@ -123,6 +125,14 @@ pub enum ReloadOutcome {
     Missing,
 }
 
+/// Which of a tenant's bots: those that may wait on HTTP requests (`http:outbound`) run on
+/// lanes of their own, so their waits hold up no other bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BotLane {
+    Local,
+    Calling,
+}
+
 /// A tenant's request to bind (or re-bind) a plugin.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -136,6 +146,11 @@ pub struct BindRequest {
     pub priority: Option<i64>,
     /// Default `passthrough`.
     pub on_error: Option<OnError>,
+    /// Hosts the binding may send HTTP requests to (`api.openai.com`, `*.example.com`,
+    /// `host:port`, `*`), within what the plugin's plugin.toml and the operator allow; only
+    /// for plugins granted `http:outbound`. Default: none.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub allowed_hosts: Option<Vec<HostPattern>>,
 }
 
 /// The result of running the tenant's transform plugins on an event.
@@ -159,6 +174,7 @@ struct Inner {
     media: MediaAccess,
     clock: clock::PluginClock,
     exported: metrics::Exported,
+    outbound: outbound::Outbound,
 }
 
 #[derive(Clone)]
@@ -179,6 +195,7 @@ impl Plugins {
         std::fs::create_dir_all(&cfg.dir)
             .map_err(|e| format!("cannot create plugins dir {}: {e}", cfg.dir.display()))?;
         let sandbox = Sandbox::new(&cfg).map_err(|e| format!("plugin runtime: {e:#}"))?;
+        let outbound = outbound::Outbound::new(&cfg.http).map_err(|e| format!("plugin http client: {e}"))?;
         let registry = Registry::new(sandbox, cfg.dir.clone(), cache_dir);
         let mut by_tenant: HashMap<String, Vec<Arc<Binding>>> = HashMap::new();
         let cooldown = Duration::from_millis(cfg.breaker_cooldown_ms);
@@ -198,6 +215,7 @@ impl Plugins {
                 media,
                 clock: Default::default(),
                 exported: Default::default(),
+                outbound,
             }),
         };
         for name in plugins.inner.registry.folders() {
@@ -270,7 +288,11 @@ impl Plugins {
             let config = merged_config(&candidate.loaded.manifest.config, &b.config);
             match self
                 .sandbox()
-                .instantiate(&candidate.loaded.pre, self.context(&b.tenant, &candidate.loaded), &config)
+                .instantiate(
+                    &candidate.loaded.pre,
+                    self.context(&b.tenant, &candidate.loaded, &b.allowed_hosts),
+                    &config,
+                )
                 .await
             {
                 Ok(Ok(_)) => {}
@@ -280,7 +302,7 @@ impl Plugins {
                 Err(fault) => return self.refuse(name, format!("init failed for tenant '{}': {fault}", b.tenant)),
             }
         }
-        let probe = self.context("-", &candidate.loaded);
+        let probe = self.context("-", &candidate.loaded, &[]);
         candidate.loaded.config_schema = match self.sandbox().config_schema(&candidate.loaded.pre, probe).await {
             Ok(None) => None,
             Ok(Some(text)) => match serde_json::from_str(&text) {
@@ -306,7 +328,13 @@ impl Plugins {
         }
     }
 
-    fn context(&self, tenant: &str, loaded: &Loaded) -> Arc<CallContext> {
+    /// Who an instance acts for; `binding_hosts`: where its binding lets it send requests.
+    fn context(&self, tenant: &str, loaded: &Loaded, binding_hosts: &[HostPattern]) -> Arc<CallContext> {
+        let http = loaded.manifest.capabilities.contains(&Capability::HttpOutbound).then(|| HttpAccess {
+            outbound: self.inner.outbound.clone(),
+            plugin_hosts: loaded.manifest.http_hosts.clone().into(),
+            binding_hosts: binding_hosts.into(),
+        });
         Arc::new(CallContext {
             tenant: tenant.to_owned(),
             plugin: loaded.manifest.name.clone(),
@@ -317,6 +345,7 @@ impl Plugins {
             dropping_logs: Default::default(),
             media: self.inner.media.clone(),
             clock: self.inner.clock.clone(),
+            http,
         })
     }
 
@@ -393,10 +422,23 @@ impl Plugins {
         if !(-1000..=1000).contains(&priority) {
             return Err(PluginError::Invalid("priority must be between -1000 and 1000".into()));
         }
+        let allowed_hosts = req.allowed_hosts.unwrap_or_default();
+        if allowed_hosts.len() > outbound::MAX_BINDING_HOSTS {
+            return Err(PluginError::Invalid(format!(
+                "allowedHosts lists at most {} hosts",
+                outbound::MAX_BINDING_HOSTS
+            )));
+        }
+        if !allowed_hosts.is_empty() && !loaded.manifest.capabilities.contains(&Capability::HttpOutbound) {
+            return Err(PluginError::Invalid(format!(
+                "allowedHosts: the plugin '{name}' sends no HTTP requests (it is not granted 'http:outbound')"
+            )));
+        }
         let enabled = req.enabled.unwrap_or(true);
         if enabled {
             let merged = merged_config(&loaded.manifest.config, &config);
-            match self.sandbox().instantiate(&loaded.pre, self.context(tenant, &loaded), &merged).await {
+            let ctx = self.context(tenant, &loaded, &allowed_hosts);
+            match self.sandbox().instantiate(&loaded.pre, ctx, &merged).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(msg)) => return Err(PluginError::ConfigRefused(msg)),
                 Err(fault) => {
@@ -426,6 +468,7 @@ impl Plugins {
                 OnError::Passthrough => "passthrough".into(),
                 OnError::Drop => "drop".into(),
             },
+            allowed_hosts: serde_json::to_string(&allowed_hosts).expect("patterns serialise"),
             created_at,
             updated_at: now,
         };
@@ -478,6 +521,25 @@ impl Plugins {
         !self.bound(tenant, hook).is_empty()
     }
 
+    /// The tenant's bots that run on `lane`, in order.
+    fn bots_on(&self, tenant: &str, lane: BotLane) -> Vec<Arc<Binding>> {
+        let mut bots = self.bound(tenant, Hook::Bot);
+        bots.retain(|b| {
+            let calls_out = self
+                .inner
+                .registry
+                .current(&b.plugin)
+                .is_some_and(|l| l.manifest.capabilities.contains(&Capability::HttpOutbound));
+            calls_out == (lane == BotLane::Calling)
+        });
+        bots
+    }
+
+    /// Whether the tenant has a bot on `lane`.
+    pub fn has_bots(&self, tenant: &str, lane: BotLane) -> bool {
+        !self.bots_on(tenant, lane).is_empty()
+    }
+
     /// One call of a binding's plugin, on its warm instance (made fresh after a fault, a new
     /// version, or `recycle_after_calls` calls). `check` validates the answer; a failed check
     /// is a fault like a trap. `None`: the plugin failed or its breaker is open.
@@ -505,7 +567,7 @@ impl Plugins {
                 let config = merged_config(&loaded.manifest.config, &b.config);
                 let instance = self
                     .sandbox()
-                    .instantiate(&loaded.pre, self.context(&b.tenant, &loaded), &config)
+                    .instantiate(&loaded.pre, self.context(&b.tenant, &loaded, &b.allowed_hosts), &config)
                     .await?
                     .map_err(|msg| Fault::Instantiate(format!("init refused the config: {msg}")))?;
                 *warm = Some(Warm { loaded_id: loaded.id, instance });
@@ -577,7 +639,9 @@ impl Plugins {
                                 out[i].deliveries.extend(deliveries);
                             }
                         }
-                        None if b.on_error == OnError::Passthrough => slots.iter().for_each(|&i| out[i].canonical = true),
+                        None if b.on_error == OnError::Passthrough => {
+                            slots.iter().for_each(|&i| out[i].canonical = true)
+                        }
                         None => {}
                     }
                 }
@@ -614,9 +678,12 @@ impl Plugins {
         for b in bindings {
             // `None`: no opinion, the next binding decides.
             let check = |r| match r {
-                Response::WebhookBody(WebhookBody::Body(body)) => output::webhook_body(&body)
-                    .map(|()| Some(WebhookShape::Body { plugin: b.plugin.clone(), body })),
-                Response::WebhookBody(WebhookBody::Skip) => Ok(Some(WebhookShape::Skipped { plugin: b.plugin.clone() })),
+                Response::WebhookBody(WebhookBody::Body(body)) => {
+                    output::webhook_body(&body).map(|()| Some(WebhookShape::Body { plugin: b.plugin.clone(), body }))
+                }
+                Response::WebhookBody(WebhookBody::Skip) => {
+                    Ok(Some(WebhookShape::Skipped { plugin: b.plugin.clone() }))
+                }
                 Response::WebhookBody(WebhookBody::Canonical) => Ok(None),
                 _ => Err(Fault::BadOutput("unexpected answer".into())),
             };
@@ -630,9 +697,9 @@ impl Plugins {
         WebhookShape::Canonical
     }
 
-    /// The tenant's bots on a canonical event.
-    pub async fn bots(&self, ev: &Event) -> Vec<HostAction> {
-        let bindings = self.bound(&ev.tenant_id, Hook::Bot);
+    /// The tenant's bots of `lane` on a canonical event.
+    pub async fn bots(&self, ev: &Event, lane: BotLane) -> Vec<HostAction> {
+        let bindings = self.bots_on(&ev.tenant_id, lane);
         if bindings.is_empty() {
             return Vec::new();
         }

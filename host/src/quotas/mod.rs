@@ -37,6 +37,8 @@ pub struct Limits {
     pub plugin_kv_bytes: u64,
     /// Log lines a plugin may write per tenant binding per minute; the rest are dropped.
     pub plugin_log_lines_per_minute: u32,
+    /// HTTP requests the tenant's plugins may send per minute, all together (`http:outbound`).
+    pub plugin_http_requests_per_minute: u32,
     /// Webhook endpoints a tenant may have.
     pub max_webhooks: u32,
 }
@@ -52,6 +54,7 @@ impl Default for Limits {
             requests_per_minute: 6_000,
             plugin_kv_bytes: 4 * 1024 * 1024,
             plugin_log_lines_per_minute: 600,
+            plugin_http_requests_per_minute: 120,
             max_webhooks: 20,
         }
     }
@@ -78,6 +81,8 @@ pub struct LimitOverrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin_log_lines_per_minute: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin_http_requests_per_minute: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_webhooks: Option<u32>,
 }
 
@@ -93,6 +98,9 @@ impl Limits {
             requests_per_minute: o.requests_per_minute.unwrap_or(self.requests_per_minute),
             plugin_kv_bytes: o.plugin_kv_bytes.unwrap_or(self.plugin_kv_bytes),
             plugin_log_lines_per_minute: o.plugin_log_lines_per_minute.unwrap_or(self.plugin_log_lines_per_minute),
+            plugin_http_requests_per_minute: o
+                .plugin_http_requests_per_minute
+                .unwrap_or(self.plugin_http_requests_per_minute),
             max_webhooks: o.max_webhooks.unwrap_or(self.max_webhooks),
         }
     }
@@ -108,6 +116,7 @@ impl Limits {
             ("subscribes_per_minute", self.subscribes_per_minute),
             ("requests_per_minute", self.requests_per_minute),
             ("plugin_log_lines_per_minute", self.plugin_log_lines_per_minute),
+            ("plugin_http_requests_per_minute", self.plugin_http_requests_per_minute),
             ("max_webhooks", self.max_webhooks),
         ];
         match counts.iter().find(|(_, v)| *v == 0) {

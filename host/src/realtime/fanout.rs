@@ -16,7 +16,7 @@ use super::{actions, audience, broadcast, catch_up, rooms};
 use crate::events::{Event, EventBus};
 use crate::metrics::{EventLabels, latency_histogram};
 use crate::model::SessionKey;
-use crate::plugins::{MAX_BATCH, Plugins};
+use crate::plugins::{BotLane, MAX_BATCH, Plugins};
 use crate::sessions::Sessions;
 use crate::store::Store;
 
@@ -171,18 +171,24 @@ pub fn spawn_fanout(
 }
 
 /// Runs the tenants' bots on every committed event and carries out their actions, in lanes of
-/// their own, so a slow bot never delays what sockets receive nor another tenant's bots.
+/// their own, so a slow bot never delays what sockets receive nor another tenant's bots. Bots
+/// that wait on HTTP requests have a second set of lanes, so their waits hold up no other bot.
 #[derive(Clone)]
 struct Bots {
     io: SocketIo,
     plugins: Plugins,
     sessions: Sessions,
+    lane: BotLane,
 }
 
 impl LaneWork for Bots {
+    fn wants(&self, event: &Event) -> bool {
+        self.lane == BotLane::Local || self.plugins.has_bots(&event.tenant_id, self.lane)
+    }
+
     async fn deliver(&self, events: Vec<Arc<Event>>) {
         for ev in events {
-            let todo = self.plugins.bots(&ev).await;
+            let todo = self.plugins.bots(&ev, self.lane).await;
             if !todo.is_empty() {
                 actions::execute(&self.io, &self.sessions, None, todo).await;
             }
@@ -190,7 +196,7 @@ impl LaneWork for Bots {
     }
 
     async fn gap(&self, tenant: &str, gap: Gap) {
-        tracing::warn!(%tenant, from_seq = gap.from_seq, to_seq = gap.to_seq, "bots did not see {} events", gap.count);
+        tracing::warn!(%tenant, lane = ?self.lane, from_seq = gap.from_seq, to_seq = gap.to_seq, "bots did not see {} events", gap.count);
     }
 }
 
@@ -201,5 +207,10 @@ pub fn spawn_bots(
     bus: &EventBus,
     lane_depth: usize,
 ) -> tokio::task::JoinHandle<()> {
-    lanes::spawn_lanes(bus.subscribe("bots"), lane_depth, MAX_BATCH, Bots { io, plugins, sessions })
+    let work = |lane| Bots { io: io.clone(), plugins: plugins.clone(), sessions: sessions.clone(), lane };
+    let local = lanes::spawn_lanes(bus.subscribe("bots"), lane_depth, MAX_BATCH, work(BotLane::Local));
+    let calling = lanes::spawn_lanes(bus.subscribe("calling-bots"), lane_depth, MAX_BATCH, work(BotLane::Calling));
+    tokio::spawn(async move {
+        let _ = tokio::join!(local, calling);
+    })
 }

@@ -57,6 +57,11 @@ pub trait LaneWork: Clone + Send + Sync + 'static {
     fn deliver(&self, events: Vec<Arc<Event>>) -> impl Future<Output = ()> + Send;
     /// Announced in order: after every event before the gap, before every event after it.
     fn gap(&self, tenant: &str, gap: Gap) -> impl Future<Output = ()> + Send;
+    /// Whether the work has anything to do with the event; one it does not want never takes
+    /// a place in a lane.
+    fn wants(&self, _event: &Event) -> bool {
+        true
+    }
 }
 
 struct Item {
@@ -107,6 +112,9 @@ pub fn spawn_lanes<W: LaneWork>(
     tokio::spawn(async move {
         let mut lanes: HashMap<String, Lane> = HashMap::new();
         while let Some(event) = events.recv().await {
+            if !work.wants(&event) {
+                continue;
+            }
             let tenant = event.tenant_id.clone();
             let lane = lanes.entry(tenant.clone()).or_insert_with(|| Lane {
                 tx: spawn_worker(tenant.clone(), work.clone(), depth, max_batch),

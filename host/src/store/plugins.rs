@@ -13,11 +13,13 @@ pub struct BindingRow {
     pub config: String,
     pub priority: i64,
     pub on_error: String,
+    /// A JSON array of host patterns.
+    pub allowed_hosts: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "tenant_id, plugin, enabled, config, priority, on_error, created_at, updated_at";
+const COLUMNS: &str = "tenant_id, plugin, enabled, config, priority, on_error, allowed_hosts, created_at, updated_at";
 
 pub async fn all(pool: &SqlitePool) -> StoreResult<Vec<BindingRow>> {
     let sql = format!("SELECT {COLUMNS} FROM plugin_bindings ORDER BY tenant_id, priority, plugin");
@@ -31,10 +33,12 @@ pub async fn for_tenant(pool: &SqlitePool, tenant: &str) -> StoreResult<Vec<Bind
 
 pub async fn upsert(w: &mut WriteTx, b: &BindingRow) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO plugin_bindings (tenant_id, plugin, enabled, config, priority, on_error, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        "INSERT INTO plugin_bindings
+            (tenant_id, plugin, enabled, config, priority, on_error, allowed_hosts, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(tenant_id, plugin) DO UPDATE SET enabled = excluded.enabled, config = excluded.config,
-            priority = excluded.priority, on_error = excluded.on_error, updated_at = excluded.updated_at",
+            priority = excluded.priority, on_error = excluded.on_error, allowed_hosts = excluded.allowed_hosts,
+            updated_at = excluded.updated_at",
     )
     .bind(&b.tenant_id)
     .bind(&b.plugin)
@@ -42,6 +46,7 @@ pub async fn upsert(w: &mut WriteTx, b: &BindingRow) -> StoreResult<()> {
     .bind(&b.config)
     .bind(b.priority)
     .bind(&b.on_error)
+    .bind(&b.allowed_hosts)
     .bind(b.created_at)
     .bind(b.updated_at)
     .execute(w.conn())

@@ -7,8 +7,9 @@ mod rules;
 use std::collections::HashMap;
 
 use serde::Deserialize;
+use wagate_plugin_sdk::bot::{Etiquette, jid_user};
 use wagate_plugin_sdk::model::send::{SendKind, SendMessage};
-use wagate_plugin_sdk::{Action, Chat, Event, EventBody, Message, MessageOrigin, Plugin, host};
+use wagate_plugin_sdk::{Action, Chat, Event, Message, Plugin, host};
 
 use hours::{AwayConfig, Hours};
 use rules::{MediaReply, MediaReplyKind, Rule, RuleConfig, Template};
@@ -58,6 +59,7 @@ pub struct Config {
 
 pub struct AutoReply {
     config: Config,
+    etiquette: Etiquette,
     rules: Vec<Rule>,
     fallback: Option<Template>,
     welcome: Option<Template>,
@@ -69,13 +71,6 @@ struct Away {
     hours: Hours,
     message: Template,
     repeat_secs: u64,
-}
-
-/// The digits of a phone number, or a jid's user part: how contacts are compared.
-fn contact_key(s: &str) -> String {
-    let user = jid_user(s);
-    let digits: String = user.chars().filter(char::is_ascii_digit).collect();
-    if digits.is_empty() { user.to_owned() } else { digits }
 }
 
 /// An answer decided for a message, and what to record once it is sent.
@@ -140,17 +135,10 @@ impl AutoReply {
         if !memory::due(&key, self.config.cooldown_secs) {
             return false;
         }
-        let n = u32::try_from(n).unwrap_or(u32::MAX);
-        if !memory::within_rate(session, &chat.id, self.config.max_replies_per_minute, n) {
-            host::log(host::Level::Warn, &format!("auto-reply: chat {} reached its answers per minute", chat.id));
+        if !self.etiquette.take_answers(session, &chat.id, n) {
             return false;
         }
         self.config.cooldown_secs == 0 || memory::mark(&key)
-    }
-
-    fn ignored(&self, message: &Message) -> bool {
-        let who = [Some(message.from_jid.as_str()), message.from_number.as_deref()];
-        self.config.ignore.iter().any(|i| who.iter().flatten().any(|w| contact_key(w) == contact_key(i)))
     }
 }
 
@@ -180,11 +168,6 @@ fn pick(message: &Message, now_ms: u64) -> u64 {
         h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
     }
     h ^ now_ms
-}
-
-/// The user part of a jid (`628123` of `628123:4@s.whatsapp.net`); a phone number as it is.
-fn jid_user(s: &str) -> &str {
-    s.split(['@', ':']).next().unwrap_or_default()
 }
 
 /// The variables every answer may use (`rules::VARIABLES`); date and time are UTC.
@@ -228,39 +211,20 @@ impl Plugin for AutoReply {
             }
             None => None,
         };
-        Ok(Self { config, rules, fallback, welcome, away })
+        let etiquette = Etiquette {
+            sessions: config.sessions.clone(),
+            groups: config.groups,
+            ignore: config.ignore.clone(),
+            takeover_mins: config.takeover_mins,
+            max_replies_per_minute: config.max_replies_per_minute,
+        };
+        Ok(Self { config, etiquette, rules, fallback, welcome, away })
     }
 
     fn on_event(&mut self, event: &Event) -> Vec<Action> {
-        let Some(session) = event.session_id.as_deref() else { return Vec::new() };
-        if self.config.sessions.as_ref().is_some_and(|s| !s.iter().any(|x| x == session)) {
-            return Vec::new();
-        }
-        let received = match &event.body {
-            EventBody::MessageReceived(received) => received,
-            EventBody::MessageSent(sent) => {
-                // A person took the chat over: the bot steps back for `takeover_mins`.
-                if sent.message.origin.as_ref().is_some_and(MessageOrigin::is_person) && self.config.takeover_mins > 0 {
-                    memory::mark(&memory::person_wrote(session, &sent.chat.id));
-                }
-                return Vec::new();
-            }
-            _ => return Vec::new(),
-        };
-        let (message, chat) = (&received.message, &received.chat);
-        // Never the number's own messages, nor what one of the gateway's bots wrote from
-        // another session (two bots would answer each other).
-        if message.from_me
-            || message.origin == Some(MessageOrigin::Bot)
-            || (chat.is_group && !self.config.groups)
-            || self.ignored(message)
-        {
-            return Vec::new();
-        }
-        if !memory::due(&memory::person_wrote(session, &chat.id), self.config.takeover_mins * 60) {
-            return Vec::new();
-        }
-        let contact = contact_key(message.from_number.as_deref().unwrap_or(&message.from_jid));
+        let Some(inbound) = self.etiquette.inbound(event) else { return Vec::new() };
+        let (session, message, chat) = (inbound.session, inbound.message, inbound.chat);
+        let contact = inbound.contact();
         // Every contact is noted when first heard, so a welcome set up later greets only new
         // ones; one that cannot be noted (the state is full) is not welcomed, or it would be
         // welcomed again every time.
@@ -270,8 +234,7 @@ impl Plugin for AutoReply {
         if answers.is_empty() || !self.chat_allows(session, chat, answers.len()) {
             return Vec::new();
         }
-        // In a group the answer goes to the group; in a direct chat, to the contact.
-        let to = if chat.is_group { chat.jid.clone() } else { message.from_jid.clone() };
+        let to = inbound.reply_to();
         let mut actions = Vec::new();
         for answer in answers {
             if let Some(key) = &answer.mark
@@ -305,7 +268,7 @@ mod tests {
     use super::*;
     use wagate_plugin_sdk::model::events::MessageEvent;
     use wagate_plugin_sdk::testing::{FakeHost, Harness, chat, event, message, qr};
-    use wagate_plugin_sdk::{Chat, Message, json};
+    use wagate_plugin_sdk::{Chat, EventBody, Message, MessageOrigin, json};
 
     fn received(message: Message, chat: Chat) -> Event {
         event("sales", EventBody::MessageReceived(MessageEvent { message, chat }))

@@ -29,7 +29,7 @@ impl Contract {
     }
 
     /// The newest contract this host links, which plugin-sdk builds against.
-    pub const CURRENT: Contract = Contract::V1 { minor: 2 };
+    pub const CURRENT: Contract = Contract::V1 { minor: 3 };
 }
 
 /// The names a component imports and exports.
@@ -74,6 +74,7 @@ fn capability_of(import: &str) -> Result<Option<Capability>, ()> {
             "chats" => Ok(Some(Capability::ChatsRead)),
             "media" if major >= 1 => Ok(Some(Capability::MediaRead)),
             "messages" if major >= 1 => Ok(Some(Capability::MessagesSend)),
+            "http" if major >= 1 => Ok(Some(Capability::HttpOutbound)),
             _ => Err(()),
         };
     }
@@ -180,6 +181,7 @@ mod tests {
             hooks: hooks.iter().copied().collect(),
             capabilities: capabilities.iter().copied().collect(),
             config: serde_json::json!({}),
+            http_hosts: Vec::new(),
             component_path: Default::default(),
         }
     }
@@ -206,12 +208,17 @@ mod tests {
 
     #[test]
     fn the_1_1_interfaces_need_their_capabilities() {
-        let s = surface(&["wagate:plugin/media@1.1.0", "wagate:plugin/messages@1.1.0"], &["wagate:plugin/config@1.1.0"]);
+        let s =
+            surface(&["wagate:plugin/media@1.1.0", "wagate:plugin/messages@1.1.0"], &["wagate:plugin/config@1.1.0"]);
         let err = check(&s, &manifest(&[], &[Capability::MediaRead])).unwrap_err();
         assert!(err.contains("'wagate:plugin/messages@1.1.0'") && err.contains("'messages:send'"), "{err}");
         let granted = manifest(&[], &[Capability::MediaRead, Capability::MessagesSend]);
         assert_eq!(check(&s, &granted), Ok(Contract::V1 { minor: 1 }));
         assert_eq!(Contract::V1 { minor: 1 }.version(), "1.1.0");
+        let calling = surface(&["wagate:plugin/http@1.3.0"], &["wagate:plugin/config@1.3.0"]);
+        let err = check(&calling, &manifest(&[], &[])).unwrap_err();
+        assert!(err.contains("'wagate:plugin/http@1.3.0'") && err.contains("'http:outbound'"), "{err}");
+        assert_eq!(check(&calling, &manifest(&[], &[Capability::HttpOutbound])), Ok(Contract::V1 { minor: 3 }));
     }
 
     #[test]
@@ -244,7 +251,10 @@ mod tests {
         let old = surface(&[], &["wagate:plugin/config@1.1.0", "wagate:plugin/transform@1.1.0"]);
         let err = check(&old, &m).unwrap_err();
         assert!(err.contains("lists the hook 'webhook'") && err.contains("'wagate:plugin/webhook@1.1.0'"), "{err}");
-        let new = surface(&[], &["wagate:plugin/config@1.2.0", "wagate:plugin/transform@1.2.0", "wagate:plugin/webhook@1.2.0"]);
+        let new = surface(
+            &[],
+            &["wagate:plugin/config@1.2.0", "wagate:plugin/transform@1.2.0", "wagate:plugin/webhook@1.2.0"],
+        );
         assert_eq!(check(&new, &m), Ok(Contract::V1 { minor: 2 }));
         let v0_3 = surface(&["wagate:plugin/host@0.3.0"], &["wagate:plugin/hooks@0.3.0"]);
         assert!(check(&v0_3, &m).unwrap_err().contains("wagate:plugin@0.3 has not got"));

@@ -2,6 +2,7 @@
 //! capability, stays inside the binding's tenant (and, during a client event, inside what the
 //! calling socket's user may use) and keeps within the tenant's quotas.
 
+use super::super::outbound::{Allowed, OutboundError, Request as HttpRequest, Response as HttpResponse};
 use super::super::output::HostAction;
 use super::{Capability, Denied, MAX_KV_KEY, MAX_KV_KEYS, MAX_KV_VALUE, State};
 use crate::media::links::MAX_LINK_TTL_SECS;
@@ -294,5 +295,33 @@ impl State {
         };
         self.queue.get_or_insert_default().push(action);
         Ok(())
+    }
+}
+
+impl State {
+    /// An HTTP request of the `http` interface: from a bot call only, within the tenant's
+    /// request rate, to a host every list allows; the wait counts against the call's longer
+    /// deadline, not against its running time.
+    pub(super) async fn http_send(
+        &mut self,
+        req: HttpRequest,
+    ) -> wasmtime::Result<Result<HttpResponse, OutboundError>> {
+        self.require(Capability::HttpOutbound)?;
+        let (Some(access), Some(left)) = (self.ctx.http.clone(), self.waits.left()) else {
+            return Ok(Err(OutboundError::Denied("requests are sent from the bot hook only".into())));
+        };
+        let tenant = &self.ctx.tenant;
+        let per_minute = self.ctx.directory.limits(tenant).plugin_http_requests_per_minute;
+        if let Err(q) = self.ctx.rates.check("plugin http requests per minute", &format!("http/{tenant}"), per_minute) {
+            return Ok(Err(OutboundError::QuotaExceeded(q.to_string())));
+        }
+        let started = std::time::Instant::now();
+        let allowed = Allowed { plugin: &access.plugin_hosts, binding: &access.binding_hosts };
+        let result = access.outbound.send(allowed, req, left).await;
+        self.waits.waited(started.elapsed());
+        if let Err(e) = &result {
+            tracing::debug!(%tenant, plugin = %self.ctx.plugin, error = %e, "plugin http request failed");
+        }
+        Ok(result)
     }
 }

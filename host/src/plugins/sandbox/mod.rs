@@ -65,6 +65,8 @@ pub struct Sandbox {
     linker_with_clocks: Arc<Linker<State>>,
     call_ticks: u64,
     timeout_ms: u64,
+    /// The deadline of a bot call that may wait on HTTP requests, waits included.
+    waiting_deadline: Duration,
     memory_bytes: usize,
 }
 
@@ -98,8 +100,14 @@ impl Sandbox {
         {
             use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
             use wasmtime_wasi::p2::bindings::clocks;
-            clocks::wall_clock::add_to_linker::<State, WasiClocks>(&mut linker_with_clocks, <State as WasiClocksView>::clocks)?;
-            clocks::monotonic_clock::add_to_linker::<State, WasiClocks>(&mut linker_with_clocks, <State as WasiClocksView>::clocks)?;
+            clocks::wall_clock::add_to_linker::<State, WasiClocks>(
+                &mut linker_with_clocks,
+                <State as WasiClocksView>::clocks,
+            )?;
+            clocks::monotonic_clock::add_to_linker::<State, WasiClocks>(
+                &mut linker_with_clocks,
+                <State as WasiClocksView>::clocks,
+            )?;
         }
         let call_ticks = cfg.call_timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1);
         Ok(Self {
@@ -108,6 +116,7 @@ impl Sandbox {
             linker_with_clocks: Arc::new(linker_with_clocks),
             call_ticks,
             timeout_ms: cfg.call_timeout_ms,
+            waiting_deadline: Duration::from_millis(cfg.http.bot_deadline_ms),
             memory_bytes,
         })
     }
@@ -129,8 +138,8 @@ impl Sandbox {
     /// Longest a call may take by the host's own clock. Epochs stop wasm code at the call
     /// deadline, but not a guest waiting inside a host import (a WASI sleep, a slow query):
     /// this stops those, a tick later.
-    fn host_deadline(&self) -> Duration {
-        Duration::from_millis(self.timeout_ms) + EPOCH_TICK
+    fn host_deadline(&self, may_wait: bool) -> Duration {
+        if may_wait { self.waiting_deadline + EPOCH_TICK } else { Duration::from_millis(self.timeout_ms) + EPOCH_TICK }
     }
 
     /// A fresh instance of `pre` for one tenant binding, initialised with `config`.
@@ -169,10 +178,31 @@ impl Sandbox {
         // No filesystem, network, environment or inherited stdio: the default context grants nothing.
         let mut wasi = WasiCtxBuilder::new();
         wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
-        let state = State { scope: None, queue: None, wasi: wasi.build(), table: ResourceTable::new(), limits, ctx };
+        let calls_out = ctx.capabilities.contains(&Capability::HttpOutbound);
+        let state = State {
+            scope: None,
+            queue: None,
+            waits: Waits::new(self.waiting_deadline),
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limits,
+            ctx,
+        };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.epoch_deadline_trap();
+        if calls_out {
+            // The epoch deadline counts wall-clock time; time spent waiting on a request is
+            // given back, so such a call still runs wasm for at most the usual deadline.
+            let (ticks, compute) = (self.call_ticks, Duration::from_millis(self.timeout_ms));
+            store.epoch_deadline_callback(move |cx| {
+                Ok(match cx.data().waits.more_ticks(compute, ticks) {
+                    Some(more) => wasmtime::UpdateDeadline::Continue(more),
+                    None => wasmtime::UpdateDeadline::Interrupt,
+                })
+            });
+        } else {
+            store.epoch_deadline_trap();
+        }
         store.set_epoch_deadline(self.call_ticks);
         let hooks = match pre {
             Prepared::V1(pre) => pre.instantiate(&mut store).await.map(Hooks::V1),
@@ -251,9 +281,16 @@ fn spawn_epoch_ticker(engine: &Engine) {
 /// One call into a plugin.
 pub enum Request<'r> {
     Init(&'r str),
-    MapAuth { claims: &'r str, identity: &'r wit::Identity },
+    MapAuth {
+        claims: &'r str,
+        identity: &'r wit::Identity,
+    },
     /// `scope`: the socket's rights, which the session reads of this call answer within.
-    ClientEvent { caller: &'r wit::Identity, event: &'r wit::ClientEvent, scope: &'r Arc<CallerScope> },
+    ClientEvent {
+        caller: &'r wit::Identity,
+        event: &'r wit::ClientEvent,
+        scope: &'r Arc<CallerScope>,
+    },
     Transform(&'r wit::Event),
     /// Events of one tenant in commit order; one call, one deadline.
     TransformBatch(&'r [wit::Event]),
@@ -324,8 +361,11 @@ impl Instance {
         if let Request::ClientEvent { scope, .. } = req {
             self.store.data_mut().scope = Some((*scope).clone());
         }
-        // Only hooks that answer with actions may queue messages.
-        self.store.data_mut().queue = matches!(req, Request::ClientEvent { .. } | Request::OnEvent(_)).then(Vec::new);
+        // Only hooks that answer with actions may queue messages; only bots may wait on HTTP.
+        let state = self.store.data_mut();
+        state.queue = matches!(req, Request::ClientEvent { .. } | Request::OnEvent(_)).then(Vec::new);
+        let may_wait = matches!(req, Request::OnEvent(_)) && state.ctx.capabilities.contains(&Capability::HttpOutbound);
+        state.waits.start(may_wait);
         let store = &mut self.store;
         let hooks = &self.hooks;
         let call = async move {
@@ -336,9 +376,10 @@ impl Instance {
         };
         // Dropping the call future abandons the guest mid-call; the caller drops the instance
         // after any fault, as after a trap.
-        let outcome = match tokio::time::timeout(self.sandbox.host_deadline(), call).await {
+        let deadline = self.sandbox.host_deadline(may_wait);
+        let outcome = match tokio::time::timeout(deadline, call).await {
             Ok(result) => result.map_err(|e| self.sandbox.classify(e)),
-            Err(_) => Err(Fault::Deadline(self.sandbox.timeout_ms)),
+            Err(_) => Err(Fault::Deadline(deadline.as_millis() as u64)),
         };
         let state = self.store.data_mut();
         state.scope = None;
@@ -363,6 +404,56 @@ pub struct CallContext {
     pub dropping_logs: std::sync::atomic::AtomicBool,
     pub media: MediaAccess,
     pub clock: super::clock::PluginClock,
+    /// Where `http.send` may go: set for plugins granted `http:outbound`.
+    pub http: Option<HttpAccess>,
+}
+
+/// What a plugin's requests go through, and the hosts its plugin.toml and its binding allow.
+#[derive(Clone)]
+pub struct HttpAccess {
+    pub outbound: super::outbound::Outbound,
+    pub plugin_hosts: Arc<[super::HostPattern]>,
+    pub binding_hosts: Arc<[super::HostPattern]>,
+}
+
+/// The time a call spent waiting on HTTP requests, and how long it may go on.
+pub(crate) struct Waits {
+    /// Set for the length of a call that may wait (a bot granted `http:outbound`).
+    may_wait: bool,
+    started: std::time::Instant,
+    waited: Duration,
+    deadline: Duration,
+}
+
+impl Waits {
+    fn new(deadline: Duration) -> Self {
+        Self { may_wait: false, started: std::time::Instant::now(), waited: Duration::ZERO, deadline }
+    }
+
+    fn start(&mut self, may_wait: bool) {
+        *self = Self { may_wait, started: std::time::Instant::now(), waited: Duration::ZERO, deadline: self.deadline };
+    }
+
+    /// What is left of the call's deadline; `None` for a call that may not wait.
+    pub(crate) fn left(&self) -> Option<Duration> {
+        self.may_wait.then(|| self.deadline.saturating_sub(self.started.elapsed()))
+    }
+
+    pub(crate) fn waited(&mut self, d: Duration) {
+        self.waited += d;
+    }
+
+    /// At the epoch deadline: the ticks of running the call has left (`compute` in all,
+    /// `ticks` per full budget), or `None` to stop it.
+    fn more_ticks(&self, compute: Duration, ticks: u64) -> Option<u64> {
+        let elapsed = self.started.elapsed();
+        let ran = elapsed.saturating_sub(self.waited);
+        if !self.may_wait || ran >= compute || elapsed >= self.deadline {
+            return None;
+        }
+        let left = (compute - ran).as_nanos() * u128::from(ticks) / compute.as_nanos().max(1);
+        Some((left as u64).max(1))
+    }
 }
 
 /// What `media.link` signs with.
@@ -394,6 +485,7 @@ pub struct State {
     scope: Option<Arc<CallerScope>>,
     /// What the call queued through `messages`; `None` in hooks that may not queue.
     queue: Option<Vec<HostAction>>,
+    waits: Waits,
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
@@ -417,4 +509,3 @@ impl std::fmt::Display for Denied {
 }
 
 impl std::error::Error for Denied {}
-

@@ -14,12 +14,13 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
+pub use self::exports::wagate::plugin::webhook::WebhookBody;
 /// The contract's records, the host's own for every version.
 pub use self::wagate::plugin::types as wit;
-pub use self::exports::wagate::plugin::webhook::WebhookBody;
 
 use self::exports::wagate::plugin::{auth, bot, client_events, config, transform, webhook};
-use self::wagate::plugin::{chats, clock, kv, log, media, messages, sessions};
+use self::wagate::plugin::{chats, clock, http, kv, log, media, messages, sessions};
+use super::super::outbound::{self, OutboundError};
 
 pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     Plugin::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
@@ -88,9 +89,9 @@ impl Hooks {
     pub async fn call(&self, store: &mut Store<State>, req: &Request<'_>) -> wasmtime::Result<Response> {
         Ok(match req {
             Request::Init(cfg) => Response::Init(self.config.call_init(store, &cfg.to_string()).await?),
-            Request::MapAuth { claims, identity } => {
-                Response::Identity(exported(self.auth.as_ref(), "auth")?.call_map_auth(store, &claims.to_string(), identity).await?)
-            }
+            Request::MapAuth { claims, identity } => Response::Identity(
+                exported(self.auth.as_ref(), "auth")?.call_map_auth(store, &claims.to_string(), identity).await?,
+            ),
             Request::ClientEvent { caller, event, .. } => {
                 let hook = exported(self.client_events.as_ref(), "client-events")?;
                 Response::Actions(hook.call_on_client_event(store, caller, event).await?, Vec::new())
@@ -169,7 +170,12 @@ impl sessions::Host for State {
 }
 
 impl chats::Host for State {
-    async fn recent(&mut self, session: String, limit: u32, offset: u32) -> wasmtime::Result<Result<String, wit::Error>> {
+    async fn recent(
+        &mut self,
+        session: String,
+        limit: u32,
+        offset: u32,
+    ) -> wasmtime::Result<Result<String, wit::Error>> {
         Ok(typed(self.list_chats(session, limit, offset).await?))
     }
 
@@ -189,7 +195,12 @@ impl chats::Host for State {
 }
 
 impl media::Host for State {
-    async fn link(&mut self, session: String, message: String, ttl_secs: u32) -> wasmtime::Result<Result<Option<String>, wit::Error>> {
+    async fn link(
+        &mut self,
+        session: String,
+        message: String,
+        ttl_secs: u32,
+    ) -> wasmtime::Result<Result<Option<String>, wit::Error>> {
         Ok(typed(self.media_link(session, message, ttl_secs).await?))
     }
 }
@@ -199,15 +210,57 @@ impl messages::Host for State {
         Ok(typed(self.queue_message(session, MessageRequest::Send(message)).await?))
     }
 
-    async fn react(&mut self, session: String, message: String, emoji: String) -> wasmtime::Result<Result<(), wit::Error>> {
+    async fn react(
+        &mut self,
+        session: String,
+        message: String,
+        emoji: String,
+    ) -> wasmtime::Result<Result<(), wit::Error>> {
         Ok(typed(self.queue_message(session, MessageRequest::React { message, emoji }).await?))
     }
 
-    async fn edit(&mut self, session: String, message: String, text: String) -> wasmtime::Result<Result<(), wit::Error>> {
+    async fn edit(
+        &mut self,
+        session: String,
+        message: String,
+        text: String,
+    ) -> wasmtime::Result<Result<(), wit::Error>> {
         Ok(typed(self.queue_message(session, MessageRequest::Edit { message, text }).await?))
     }
 
     async fn revoke(&mut self, session: String, message: String) -> wasmtime::Result<Result<(), wit::Error>> {
         Ok(typed(self.queue_message(session, MessageRequest::Revoke { message }).await?))
+    }
+}
+
+impl http::Host for State {
+    async fn send(&mut self, request: http::Request) -> wasmtime::Result<Result<http::Response, http::RequestError>> {
+        let method = match request.method {
+            http::Method::Get => outbound::Method::Get,
+            http::Method::Head => outbound::Method::Head,
+            http::Method::Post => outbound::Method::Post,
+            http::Method::Put => outbound::Method::Put,
+            http::Method::Patch => outbound::Method::Patch,
+            http::Method::Delete => outbound::Method::Delete,
+        };
+        let request = outbound::Request {
+            method,
+            url: request.url,
+            headers: request.headers,
+            body: request.body,
+            timeout_ms: request.timeout_ms,
+        };
+        Ok(self
+            .http_send(request)
+            .await?
+            .map(|r| http::Response { status: r.status, headers: r.headers, body: r.body })
+            .map_err(|e| match e {
+                OutboundError::Invalid(m) => http::RequestError::Invalid(m),
+                OutboundError::Denied(m) => http::RequestError::Denied(m),
+                OutboundError::QuotaExceeded(m) => http::RequestError::QuotaExceeded(m),
+                OutboundError::Timeout => http::RequestError::Timeout,
+                OutboundError::TooLarge(n) => http::RequestError::TooLarge(n),
+                OutboundError::Failed(m) => http::RequestError::Failed(m),
+            }))
     }
 }
