@@ -340,6 +340,10 @@ function pluginsSection(ctx, el, [open]) {
     const enabled = h("input", { type: "checkbox", checked: b ? b.enabled : true });
     const priority = h("input", { id: "bind-priority", type: "number", step: 1, value: b ? b.priority : 100 });
     const onError = h("select", { id: "bind-on-error" }, ["passthrough", "drop"].map((v) => h("option", { value: v, selected: b && b.onError === v }, v)));
+    // Only a plugin granted http:outbound sends requests; the binding says where it may.
+    const calls = p.capabilities.includes("http:outbound");
+    const hosts = h("input", { id: "bind-hosts", type: "text", placeholder: "api.example.com, *.example.org",
+      value: b ? b.allowedHosts.join(", ") : "" });
     const saved = h("p", { class: "ok", role: "status" });
     replace(editor, h("form", { class: "card binding-form", dataset: { plugin: name }, onsubmit: async (e) => {
       e.preventDefault();
@@ -351,8 +355,9 @@ function pluginsSection(ctx, el, [open]) {
         return;
       }
       try {
-        await busy(e.submitter, () => api.put(`/api/v1/tenant/plugins/${enc(name)}`, {
-          enabled: enabled.checked, config, priority: Number(priority.value), onError: onError.value }));
+        const body = { enabled: enabled.checked, config, priority: Number(priority.value), onError: onError.value };
+        if (calls) body.allowedHosts = hosts.value.split(",").map((x) => x.trim()).filter(Boolean);
+        await busy(e.submitter, () => api.put(`/api/v1/tenant/plugins/${enc(name)}`, body));
         bindings = await api.get("/api/v1/tenant/plugins");
         draw();
         saved.textContent = `Saved: ${name} is ${enabled.checked ? "on" : "off"}.`;
@@ -366,6 +371,9 @@ function pluginsSection(ctx, el, [open]) {
     h("div", { class: "inline" },
       h("div", { class: "field" }, h("label", { for: "bind-priority" }, "Priority (lower runs first)"), priority),
       h("div", { class: "field" }, h("label", { for: "bind-on-error" }, "When it fails"), onError)),
+    calls ? h("div", { class: "field" },
+      h("label", { for: "bind-hosts" }, "Hosts it may send requests to (comma-separated)"), hosts,
+      h("small", { class: "hint" }, `The plugin asks for ${p.httpHosts.join(", ")}; the gateway's operator allows some hosts, and only hosts allowed by all three are reached.`)) : null,
     h("h3", {}, "Config"),
     form.el,
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save"),

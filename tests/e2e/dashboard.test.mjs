@@ -31,9 +31,11 @@ before(async () => {
     WAGATE_SESSIONS__PAIRING_CODE_TTL_MS: "30000",
     WAGATE_WEBHOOKS__ALLOW: "127.0.0.0/8",
   });
-  installPlugin(join(shippedPlugins(), "auto-reply"), join(gw.dataDir, "plugins"));
-  const r = await gw.api("POST", "/api/v1/plugins/auto-reply/reload", ADMIN);
-  assert.ok(["loaded", "unchanged"].includes(r.body.outcome), JSON.stringify(r.body));
+  for (const name of ["auto-reply", "ai-answer"]) {
+    installPlugin(join(shippedPlugins(), name), join(gw.dataDir, "plugins"));
+    const r = await gw.api("POST", `/api/v1/plugins/${name}/reload`, ADMIN);
+    assert.ok(["loaded", "unchanged"].includes(r.body.outcome), JSON.stringify(r.body));
+  }
   acme = await gw.tenant("acme");
   mkdirSync(ARTIFACTS, { recursive: true });
   browser = await chromium.launch({
@@ -159,6 +161,26 @@ test("a tenant logs a session in by QR, chats with receipts, and binds auto-repl
   await page.locator("button.chat", { hasText: "Rina" }).click();
   await page.locator(".msg.out", { hasText: "Our prices are on the menu." }).waitFor();
 
+  // A plugin that sends HTTP requests is told where it may: the form asks for its hosts, a
+  // pattern that is not one is refused, and the binding keeps what was saved.
+  await page.click('#nav a[data-section="plugins"]');
+  await page.locator('article[data-plugin="ai-answer"] button:has-text("Bind")').click();
+  const ai = page.locator('form.binding-form[data-plugin="ai-answer"]');
+  await ai.waitFor();
+  assert.equal(await page.locator('form.binding-form[data-plugin="auto-reply"] #bind-hosts').count(), 0);
+  assert.match(await ai.locator(".hint", { hasText: "The plugin asks for" }).textContent(), /asks for \*/);
+  await ai.locator('[data-path="url"] input').fill("https://llm.example/v1/chat/completions");
+  await ai.locator('[data-path="model"] input').fill("fake-1");
+  await ai.locator("#bind-hosts").fill("https://llm.example/");
+  await ai.locator('button:has-text("Save")').click();
+  await ai.locator(".error", { hasText: "is not a host pattern" }).waitFor();
+  await ai.locator("#bind-hosts").fill("llm.example, *.example.org");
+  await ai.locator('button:has-text("Save")').click();
+  await ai.locator(".ok", { hasText: "Saved" }).waitFor();
+  const aiBinding = (await gw.api("GET", "/api/v1/tenant/plugins", acme.apiKey)).body.find((b) => b.plugin === "ai-answer");
+  assert.deepEqual(aiBinding.allowedHosts, ["llm.example", "*.example.org"]);
+  assert.equal(aiBinding.config.model, "fake-1");
+
   // The binding's own calls, with their timing.
   await page.click('#nav a[data-section="plugins"]');
   const botCalls = page.locator('article[data-plugin="auto-reply"] table.calls tbody tr', { hasText: "bot" });
@@ -188,9 +210,10 @@ test("a tenant logs a session in by QR, chats with receipts, and binds auto-repl
   await page.locator('tr[data-event="message.received"]').first().waitFor();
   await shot(page, "events");
 
-  // The audit log has the binding, under the tenant's own view.
+  // The audit log has both bindings, under the tenant's own view.
   await page.click('#nav a[data-section="audit"]');
-  await page.locator('tr[data-action="plugin.bound"]').waitFor();
+  await page.locator('tr[data-action="plugin.bound"]', { hasText: "ai-answer" }).waitFor();
+  await page.locator('tr[data-action="plugin.bound"]', { hasText: "auto-reply" }).waitFor();
 
   // A second session linked by pairing code: the code is shown where it was asked for.
   await page.click('#nav a[data-section="sessions"]');

@@ -113,6 +113,10 @@ pub struct PluginOffer {
     /// plugin.toml's defaults, under each binding's own config.
     #[schema(value_type = Object)]
     pub default_config: Value,
+    /// Hosts it may send HTTP requests to, as its plugin.toml says (`http:outbound`); a
+    /// binding's `allowedHosts` and the operator narrow them.
+    #[schema(value_type = Vec<String>)]
+    pub http_hosts: Vec<HostPattern>,
 }
 
 /// What a reload did.
@@ -375,6 +379,7 @@ impl Plugins {
                         capabilities: l.manifest.capabilities.iter().copied().collect(),
                         config_schema: l.config_schema.clone(),
                         default_config: l.manifest.config.clone(),
+                        http_hosts: l.manifest.http_hosts.clone(),
                     })
                 })
                 .collect()

@@ -263,14 +263,6 @@ pub async fn list_for_chat(
     )
 }
 
-/// Outbound messages accepted but not yet handed to WhatsApp, oldest first.
-pub async fn unsent(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Vec<Message>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM messages WHERE tenant_id = ? AND session_id = ? AND status = 'PENDING'
-         AND direction = 'outbound' AND wa_message_id IS NULL ORDER BY timestamp, rowid"
-    );
-    convert(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&key.tenant).bind(&key.session).fetch_all(pool).await?)
-}
 
 /// Which of these WhatsApp ids are messages a bot of this gateway sent, from any session of
 /// the tenant: an inbound message with one of them is another session's bot talking.

@@ -1,12 +1,36 @@
 //! What the send queue keeps: each session's pacing policy and when its device was linked,
 //! when each outbound message was handed to WhatsApp, and the counts the queue is paced by.
-//! The messages waiting are the `PENDING` outbound rows themselves (`messages::unsent`).
+//! The messages waiting are the `PENDING` outbound rows themselves (`waiting`).
 
 use chrono::{DateTime, Utc};
 use sqlx::{SqliteExecutor, SqlitePool};
 
 use super::{StoreError, StoreResult, WriteTx};
 use crate::model::{SendPolicy, SessionKey};
+
+/// A message waiting in the queue, as much of it as the outbox schedules by: a pass reads
+/// these for the whole queue, and the full message only for the one it hands over.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Waiting {
+    pub id: String,
+    pub chat_id: String,
+    pub timestamp: DateTime<Utc>,
+    /// Characters of its text (or caption), which humanlike typing lasts by.
+    pub chars: i64,
+}
+
+/// The session's stored sends not yet handed to WhatsApp, oldest first.
+pub async fn waiting(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Vec<Waiting>> {
+    Ok(sqlx::query_as(
+        "SELECT id, chat_id, timestamp, LENGTH(content) AS chars FROM messages
+         WHERE tenant_id = ? AND session_id = ? AND status = 'PENDING' AND direction = 'outbound'
+           AND wa_message_id IS NULL ORDER BY timestamp, rowid",
+    )
+    .bind(&key.tenant)
+    .bind(&key.session)
+    .fetch_all(pool)
+    .await?)
+}
 
 /// A session's own policy (`None`: the gateway's default) and when its device was linked.
 pub struct Stored {

@@ -20,7 +20,8 @@ use crate::model::{ChatState, Jid, Message, MessageStatus, QueueState, QueueWait
 use crate::sessions::outgoing;
 use crate::sessions::pacing::{Pacer, Verdict, typing_time};
 use crate::sessions::send_queue::{Gauge, QueueMetrics, idle};
-use crate::store::{StoreResult, messages, send_queue};
+use crate::store::send_queue::{self, Waiting};
+use crate::store::{StoreResult, messages};
 
 /// `session.queue` is announced at most this often while only the depth moves.
 const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
@@ -161,7 +162,7 @@ impl Actor {
         let awaiting = messages::awaiting_fetch(self.store.pool(), &self.key).await?;
         let fetching: HashSet<String> = awaiting.iter().map(|(m, _)| m.id.clone()).collect();
         self.url_media.start(&self.key, awaiting, &self.wake);
-        let queue = messages::unsent(self.store.pool(), &self.key).await?;
+        let queue = send_queue::waiting(self.store.pool(), &self.key).await?;
         let mut state =
             QueueState { depth: u32::try_from(queue.len()).unwrap_or(u32::MAX), ..idle(self.outbox.policy.max_depth) };
         self.outbox.due = None;
@@ -181,29 +182,30 @@ impl Actor {
         let mut blocked: HashSet<String> = HashSet::new();
         let mut wait: Option<(Instant, QueueWait)> = None;
         let mut held_by_media = false;
-        for m in queue {
-            if fetching.contains(&m.id) {
+        for q in queue {
+            if fetching.contains(&q.id) {
                 held_by_media = true;
-                blocked.insert(m.chat_id.clone());
+                blocked.insert(q.chat_id.clone());
             }
-            if blocked.contains(&m.chat_id) {
-                state.oldest_queued_at.get_or_insert(m.timestamp);
+            if blocked.contains(&q.chat_id) {
+                state.oldest_queued_at.get_or_insert(q.timestamp);
                 continue;
             }
-            let slot = match self.pace(&policy, &m, Instant::now(), &mut window).await? {
+            let slot = match self.pace(&policy, &q, Instant::now(), &mut window).await? {
                 Verdict::Go(slot) => slot,
                 Verdict::Wait(at, why) => {
-                    state.oldest_queued_at.get_or_insert(m.timestamp);
+                    state.oldest_queued_at.get_or_insert(q.timestamp);
                     if wait.is_none_or(|(w, _)| at < w) {
                         wait = Some((at, why));
                     }
                     if why == QueueWait::Recipient {
-                        blocked.insert(m.chat_id.clone());
+                        blocked.insert(q.chat_id.clone());
                         continue;
                     }
                     break;
                 }
             };
+            let Some(m) = messages::get(self.store.pool(), &self.key, &q.id).await? else { continue };
             let Ok(to) = self.chat_jid(&m.chat_id).await else { continue };
             let mut went = Instant::now();
             let sent = match self.outgoing(&m).await {
@@ -259,7 +261,7 @@ impl Actor {
     async fn pace(
         &mut self,
         policy: &SendPolicy,
-        m: &Message,
+        m: &Waiting,
         now: Instant,
         window: &mut Option<WarmUpWindow>,
     ) -> StoreResult<Verdict> {
@@ -283,7 +285,7 @@ impl Actor {
         if let Err(e) = conn.chat_state(&to, ChatState::Composing).await {
             tracing::debug!(session = %self.key, error = %e, "typing before a paced message not shown");
         }
-        let at = now + typing_time(policy, m.content.chars().count());
+        let at = now + typing_time(policy, usize::try_from(m.chars).unwrap_or(0));
         self.outbox.typing = Some((m.id.clone(), at));
         Ok(Verdict::Wait(at, QueueWait::Typing))
     }
