@@ -10,6 +10,14 @@ echo "== build"
 cargo build --locked -p wagate --bin wagate
 ./scripts/build-plugins.sh "$CARGO_TARGET_DIR/shipped-plugins"
 ./scripts/build-plugins.sh --tests
+# PostgreSQL, when this machine runs it (CI's does): the suites that need it run; without it
+# they say that they were skipped and why.
+if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  export WAGATE_TEST_POSTGRES_URL="${WAGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+  echo "== PostgreSQL on 127.0.0.1:5432: its suites run ($WAGATE_TEST_POSTGRES_URL)"
+else
+  echo "== PostgreSQL is not reachable on 127.0.0.1:5432: the PostgreSQL half of the schema test is skipped"
+fi
 echo "== rust tests"
 cargo test --locked --workspace
 echo "== end-to-end tests (socket.io-client $(cd tests && node -p 'require("./package.json").devDependencies["socket.io-client"]'))"

@@ -83,7 +83,7 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         let writes = WriteMetrics { wait: latency_histogram(), held: latency_histogram() };
         Ok(Self { pool, writer: Arc::new(Mutex::new(())), writes })
     }
