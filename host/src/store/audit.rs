@@ -30,7 +30,7 @@ pub struct NewAuditRow<'a> {
 pub async fn append(w: &mut WriteTx, row: NewAuditRow<'_>) -> StoreResult<i64> {
     let id = sqlx::query_scalar(
         "INSERT INTO audit_log (at_ms, tenant_id, actor_kind, actor_user, action, target, detail) \
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(row.at_ms)
     .bind(row.tenant_id)
@@ -56,8 +56,8 @@ pub struct AuditQuery<'a> {
 pub async fn list(pool: &SqlitePool, q: AuditQuery<'_>) -> StoreResult<Vec<AuditRow>> {
     Ok(sqlx::query_as(
         "SELECT id, at_ms, tenant_id, actor_kind, actor_user, action, target, detail FROM audit_log \
-         WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR id < ?3) \
-         ORDER BY id DESC LIMIT ?4",
+         WHERE ($1 IS NULL OR tenant_id = $1) AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR id < $3) \
+         ORDER BY id DESC LIMIT $4",
     )
     .bind(q.tenant)
     .bind(q.action)
@@ -73,12 +73,12 @@ pub async fn prune(w: &mut WriteTx, before_ms: Option<i64>, keep_per_tenant: u64
     let mut removed = 0;
     if let Some(before) = before_ms {
         removed +=
-            sqlx::query("DELETE FROM audit_log WHERE at_ms < ?").bind(before).execute(w.conn()).await?.rows_affected();
+            sqlx::query("DELETE FROM audit_log WHERE at_ms < $1").bind(before).execute(w.conn()).await?.rows_affected();
     }
     if keep_per_tenant > 0 {
         removed += sqlx::query(
             "DELETE FROM audit_log WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER \
-             (PARTITION BY tenant_id ORDER BY id DESC) AS newer FROM audit_log) WHERE newer > ?)",
+             (PARTITION BY tenant_id ORDER BY id DESC) AS newer FROM audit_log) WHERE newer > $1)",
         )
         .bind(keep_per_tenant as i64)
         .execute(w.conn())

@@ -55,7 +55,7 @@ pub struct ChatTouch<'a> {
 pub async fn touch(w: &mut WriteTx, key: &SessionKey, t: ChatTouch<'_>) -> StoreResult<Chat> {
     let sql = format!(
         "INSERT INTO chats (id, tenant_id, session_id, jid, number, name, last_message, last_message_at, unread_count, is_group)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT(tenant_id, session_id, jid) DO UPDATE SET
             name = COALESCE(excluded.name, chats.name),
             last_message = excluded.last_message,
@@ -84,7 +84,7 @@ pub async fn touch(w: &mut WriteTx, key: &SessionKey, t: ChatTouch<'_>) -> Store
 pub async fn ensure(w: &mut WriteTx, key: &SessionKey, jid: &Jid, name: Option<&str>) -> StoreResult<Chat> {
     let sql = format!(
         "INSERT INTO chats (id, tenant_id, session_id, jid, number, name, unread_count, is_group)
-         VALUES (?, ?, ?, ?, ?, ?, 0, ?)
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7)
          ON CONFLICT(tenant_id, session_id, jid) DO UPDATE SET name = COALESCE(excluded.name, chats.name)
          RETURNING {COLUMNS}"
     );
@@ -103,7 +103,7 @@ pub async fn ensure(w: &mut WriteTx, key: &SessionKey, jid: &Jid, name: Option<&
 
 pub async fn list(pool: &SqlitePool, key: &SessionKey, limit: i64, offset: i64) -> StoreResult<Vec<Chat>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM chats WHERE tenant_id = ? AND session_id = ? ORDER BY pinned DESC, last_message_at DESC, id LIMIT ? OFFSET ?"
+        "SELECT {COLUMNS} FROM chats WHERE tenant_id = $1 AND session_id = $2 ORDER BY pinned DESC, last_message_at DESC, id LIMIT $3 OFFSET $4"
     );
     let rows: Vec<ChatRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&key.tenant)
@@ -116,7 +116,7 @@ pub async fn list(pool: &SqlitePool, key: &SessionKey, limit: i64, offset: i64) 
 }
 
 pub async fn get(pool: &SqlitePool, key: &SessionKey, chat_id: &str) -> StoreResult<Option<Chat>> {
-    let sql = format!("SELECT {COLUMNS} FROM chats WHERE tenant_id = ? AND session_id = ? AND id = ?");
+    let sql = format!("SELECT {COLUMNS} FROM chats WHERE tenant_id = $1 AND session_id = $2 AND id = $3");
     let row: Option<ChatRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&key.tenant)
         .bind(&key.session)
@@ -128,7 +128,7 @@ pub async fn get(pool: &SqlitePool, key: &SessionKey, chat_id: &str) -> StoreRes
 
 /// The session's chat with a jid.
 pub async fn by_jid(pool: &SqlitePool, key: &SessionKey, jid: &Jid) -> StoreResult<Option<Chat>> {
-    let sql = format!("SELECT {COLUMNS} FROM chats WHERE tenant_id = ? AND session_id = ? AND jid = ?");
+    let sql = format!("SELECT {COLUMNS} FROM chats WHERE tenant_id = $1 AND session_id = $2 AND jid = $3");
     let row: Option<ChatRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&key.tenant)
         .bind(&key.session)
@@ -140,7 +140,7 @@ pub async fn by_jid(pool: &SqlitePool, key: &SessionKey, jid: &Jid) -> StoreResu
 
 /// A chat of any of the tenant's sessions, by its id.
 pub async fn find(pool: &SqlitePool, tenant: &str, chat_id: &str) -> StoreResult<Option<Chat>> {
-    let sql = format!("SELECT {COLUMNS} FROM chats WHERE tenant_id = ? AND id = ?");
+    let sql = format!("SELECT {COLUMNS} FROM chats WHERE tenant_id = $1 AND id = $2");
     let row: Option<ChatRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(chat_id).fetch_optional(pool).await?;
     Ok(row.map(Chat::from))
@@ -149,7 +149,7 @@ pub async fn find(pool: &SqlitePool, tenant: &str, chat_id: &str) -> StoreResult
 /// Zeroes the unread counter; returns the chat as it is now.
 pub async fn mark_read(w: &mut WriteTx, key: &SessionKey, chat_id: &str) -> StoreResult<Option<Chat>> {
     let sql = format!(
-        "UPDATE chats SET unread_count = 0 WHERE tenant_id = ? AND session_id = ? AND id = ? RETURNING {COLUMNS}"
+        "UPDATE chats SET unread_count = 0 WHERE tenant_id = $1 AND session_id = $2 AND id = $3 RETURNING {COLUMNS}"
     );
     let row: Option<ChatRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&key.tenant)

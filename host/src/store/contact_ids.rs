@@ -8,7 +8,7 @@ use crate::model::{Jid, SessionKey};
 /// Records that `lid` is `pn` (a later pairing replaces an earlier one).
 pub async fn remember(w: &mut WriteTx, key: &SessionKey, lid: &Jid, pn: &Jid) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO contact_ids (tenant_id, session_id, lid, pn) VALUES (?, ?, ?, ?)
+        "INSERT INTO contact_ids (tenant_id, session_id, lid, pn) VALUES ($1, $2, $3, $4)
          ON CONFLICT(tenant_id, session_id, lid) DO UPDATE SET pn = excluded.pn",
     )
     .bind(&key.tenant)
@@ -27,7 +27,7 @@ pub async fn number_of<'e>(
     lid: &Jid,
 ) -> StoreResult<Option<Jid>> {
     let pn: Option<String> =
-        sqlx::query_scalar("SELECT pn FROM contact_ids WHERE tenant_id = ? AND session_id = ? AND lid = ?")
+        sqlx::query_scalar("SELECT pn FROM contact_ids WHERE tenant_id = $1 AND session_id = $2 AND lid = $3")
             .bind(&key.tenant)
             .bind(&key.session)
             .bind(lid.as_str())

@@ -19,7 +19,7 @@ pub async fn find<'c>(
     idempotency_key: &str,
 ) -> StoreResult<Option<Remembered>> {
     let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT request_sha256, message_id FROM idempotency_keys WHERE tenant_id = ? AND session_id = ? AND key = ?",
+        "SELECT request_sha256, message_id FROM idempotency_keys WHERE tenant_id = $1 AND session_id = $2 AND key = $3",
     )
     .bind(&key.tenant)
     .bind(&key.session)
@@ -39,7 +39,7 @@ pub async fn remember(
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO idempotency_keys (tenant_id, session_id, key, request_sha256, message_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&key.tenant)
     .bind(&key.session)
@@ -54,6 +54,6 @@ pub async fn remember(
 
 /// Keys are kept for a retry window, not forever.
 pub async fn forget_before(w: &mut WriteTx, before: DateTime<Utc>) -> StoreResult<u64> {
-    let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?").bind(before).execute(w.conn()).await?;
+    let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(before).execute(w.conn()).await?;
     Ok(done.rows_affected())
 }

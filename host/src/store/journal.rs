@@ -28,7 +28,8 @@ const APPEND_CHUNK: usize = 256;
 /// Stores the events of one write, a few hundred rows per statement.
 pub async fn append(w: &mut WriteTx, events: &[std::sync::Arc<Event>]) -> StoreResult<()> {
     for chunk in events.chunks(APPEND_CHUNK) {
-        let rows = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", super::placeholders(i * 6 + 1, 6))).collect();
+        let rows = rows.join(", ");
         let sql = format!("INSERT INTO events (tenant_id, seq, session_id, name, payload, created_ms) VALUES {rows}");
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for event in chunk {
@@ -47,17 +48,19 @@ pub async fn append(w: &mut WriteTx, events: &[std::sync::Arc<Event>]) -> StoreR
 }
 
 pub async fn get(pool: &SqlitePool, tenant: &str, seq: i64) -> StoreResult<Option<JournalRow>> {
-    Ok(sqlx::query_as("SELECT seq, session_id, name, payload, created_ms FROM events WHERE tenant_id = ? AND seq = ?")
-        .bind(tenant)
-        .bind(seq)
-        .fetch_optional(pool)
-        .await?)
+    Ok(sqlx::query_as(
+        "SELECT seq, session_id, name, payload, created_ms FROM events WHERE tenant_id = $1 AND seq = $2",
+    )
+    .bind(tenant)
+    .bind(seq)
+    .fetch_optional(pool)
+    .await?)
 }
 
 /// Up to `limit` events of the tenant after `after_seq`, oldest first.
 pub async fn after(pool: &SqlitePool, tenant: &str, after_seq: i64, limit: i64) -> StoreResult<Vec<JournalRow>> {
     Ok(sqlx::query_as(
-        "SELECT seq, session_id, name, payload, created_ms FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        "SELECT seq, session_id, name, payload, created_ms FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
     )
     .bind(tenant)
     .bind(after_seq)
@@ -68,17 +71,21 @@ pub async fn after(pool: &SqlitePool, tenant: &str, after_seq: i64, limit: i64) 
 
 /// The newest `seq` handed out to the tenant's events (0 before its first).
 pub async fn committed_seq(pool: &SqlitePool, tenant: &str) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar("SELECT seq FROM tenants WHERE id = ?").bind(tenant).fetch_optional(pool).await?.unwrap_or(0))
+    Ok(sqlx::query_scalar("SELECT seq FROM tenants WHERE id = $1")
+        .bind(tenant)
+        .fetch_optional(pool)
+        .await?
+        .unwrap_or(0))
 }
 
 /// The oldest `seq` the journal still holds for the tenant.
 pub async fn first_seq(pool: &SqlitePool, tenant: &str) -> StoreResult<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE tenant_id = ?").bind(tenant).fetch_one(pool).await?)
+    Ok(sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE tenant_id = $1").bind(tenant).fetch_one(pool).await?)
 }
 
 /// The first `seq` written at or after `since_ms`.
 pub async fn seq_at(pool: &SqlitePool, tenant: &str, since_ms: i64) -> StoreResult<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE tenant_id = ? AND created_ms >= ?")
+    Ok(sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE tenant_id = $1 AND created_ms >= $2")
         .bind(tenant)
         .bind(since_ms)
         .fetch_one(pool)
@@ -92,15 +99,16 @@ pub async fn prune(w: &mut WriteTx, before_ms: Option<i64>, keep_per_tenant: u64
         WHERE d.tenant_id = events.tenant_id AND d.seq = events.seq AND d.state = 'pending')";
     let mut removed = 0;
     if let Some(before) = before_ms {
-        removed += sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM events WHERE created_ms < ? AND {STILL_AWAITED}")))
-            .bind(before)
-            .execute(w.conn())
-            .await?
-            .rows_affected();
+        removed +=
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM events WHERE created_ms < $1 AND {STILL_AWAITED}")))
+                .bind(before)
+                .execute(w.conn())
+                .await?
+                .rows_affected();
     }
     if keep_per_tenant > 0 {
         removed += sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM events WHERE seq <= (SELECT t.seq FROM tenants t WHERE t.id = events.tenant_id) - ? \
+            "DELETE FROM events WHERE seq <= (SELECT t.seq FROM tenants t WHERE t.id = events.tenant_id) - $1 \
              AND {STILL_AWAITED}"
         )))
         .bind(keep_per_tenant as i64)

@@ -171,8 +171,9 @@ const INSERT_CHUNK: usize = 128;
 /// Stores messages of one write, many rows per statement.
 pub async fn insert_many(w: &mut WriteTx, tenant: &str, messages: &[Message]) -> StoreResult<()> {
     for chunk in messages.chunks(INSERT_CHUNK) {
-        let row = format!("({})", vec!["?"; 26].join(", "));
-        let rows = vec![row.as_str(); chunk.len()].join(", ");
+        let rows: Vec<String> =
+            (0..chunk.len()).map(|i| format!("({})", super::placeholders(i * 26 + 1, 26))).collect();
+        let rows = rows.join(", ");
         let sql = format!("INSERT INTO messages (tenant_id, {COLUMNS}) VALUES {rows}");
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for m in chunk {
@@ -210,7 +211,7 @@ pub async fn insert_many(w: &mut WriteTx, tenant: &str, messages: &[Message]) ->
 }
 
 pub async fn get(pool: &SqlitePool, key: &SessionKey, id: &str) -> StoreResult<Option<Message>> {
-    let sql = format!("SELECT {COLUMNS} FROM messages WHERE tenant_id = ? AND session_id = ? AND id = ?");
+    let sql = format!("SELECT {COLUMNS} FROM messages WHERE tenant_id = $1 AND session_id = $2 AND id = $3");
     let row: Option<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&key.tenant)
         .bind(&key.session)
@@ -229,9 +230,10 @@ pub async fn by_wa_ids<'e>(
     if wa_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let marks = vec!["?"; wa_ids.len()].join(", ");
-    let sql =
-        format!("SELECT {COLUMNS} FROM messages WHERE tenant_id = ? AND session_id = ? AND wa_message_id IN ({marks})");
+    let marks = super::placeholders(3, wa_ids.len());
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages WHERE tenant_id = $1 AND session_id = $2 AND wa_message_id IN ({marks})"
+    );
     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&key.tenant).bind(&key.session);
     for id in wa_ids {
         q = q.bind(id);
@@ -248,8 +250,8 @@ pub async fn list_for_chat(
     offset: i64,
 ) -> StoreResult<Vec<Message>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM messages WHERE tenant_id = ? AND session_id = ? AND chat_id = ?
-         ORDER BY timestamp DESC, rowid DESC LIMIT ? OFFSET ?"
+        "SELECT {COLUMNS} FROM messages WHERE tenant_id = $1 AND session_id = $2 AND chat_id = $3
+         ORDER BY timestamp DESC, rowid DESC LIMIT $4 OFFSET $5"
     );
     convert(
         sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -263,7 +265,6 @@ pub async fn list_for_chat(
     )
 }
 
-
 /// Which of these WhatsApp ids are messages a bot of this gateway sent, from any session of
 /// the tenant: an inbound message with one of them is another session's bot talking.
 pub async fn sent_by_bots<'e>(
@@ -274,9 +275,9 @@ pub async fn sent_by_bots<'e>(
     if wa_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let marks = vec!["?"; wa_ids.len()].join(", ");
+    let marks = super::placeholders(2, wa_ids.len());
     let sql = format!(
-        "SELECT wa_message_id FROM messages WHERE tenant_id = ? AND direction = 'outbound'
+        "SELECT wa_message_id FROM messages WHERE tenant_id = $1 AND direction = 'outbound'
          AND wa_message_id IN ({marks}) AND json_extract(details, '$.origin.kind') = 'bot'"
     );
     let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(tenant);
@@ -289,7 +290,7 @@ pub async fn sent_by_bots<'e>(
 /// Inbound messages of a chat not yet read, for read receipts.
 pub async fn unread_inbound(pool: &SqlitePool, key: &SessionKey, chat_id: &str) -> StoreResult<Vec<Message>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM messages WHERE tenant_id = ? AND session_id = ? AND chat_id = ?
+        "SELECT {COLUMNS} FROM messages WHERE tenant_id = $1 AND session_id = $2 AND chat_id = $3
          AND direction = 'inbound' AND status != 'READ' ORDER BY timestamp, rowid"
     );
     convert(
@@ -305,7 +306,7 @@ pub async fn unread_inbound(pool: &SqlitePool, key: &SessionKey, chat_id: &str) 
 /// The statement that sets one column of one message.
 macro_rules! set_one {
     ($column:literal) => {
-        concat!("UPDATE messages SET ", $column, " = ? WHERE tenant_id = ? AND session_id = ? AND id = ?")
+        concat!("UPDATE messages SET ", $column, " = $1 WHERE tenant_id = $2 AND session_id = $3 AND id = $4")
     };
 }
 
@@ -342,8 +343,8 @@ pub async fn set_status(
     // `timestamp` is rewritten to itself for statuses without a time column of their own.
     let value = if column == "timestamp" { None } else { Some(at) };
     let sql = format!(
-        "UPDATE messages SET status = ?, error = COALESCE(?, error), {column} = COALESCE(?, {column})
-         WHERE tenant_id = ? AND session_id = ? AND id = ?"
+        "UPDATE messages SET status = $1, error = COALESCE($2, error), {column} = COALESCE($3, {column})
+         WHERE tenant_id = $4 AND session_id = $5 AND id = $6"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(status.as_str())
@@ -365,7 +366,7 @@ pub async fn mark_inbound_read(
     at: DateTime<Utc>,
 ) -> StoreResult<u64> {
     let done = sqlx::query(
-        "UPDATE messages SET status = 'READ', read_at = ? WHERE tenant_id = ? AND session_id = ? AND chat_id = ?
+        "UPDATE messages SET status = 'READ', read_at = $1 WHERE tenant_id = $2 AND session_id = $3 AND chat_id = $4
          AND direction = 'inbound' AND status != 'READ'",
     )
     .bind(at)
@@ -381,8 +382,8 @@ pub async fn mark_inbound_read(
 /// kind-specific blocks (poll votes), reactions, and the edit and revoke times.
 pub async fn save_changes(w: &mut WriteTx, key: &SessionKey, m: &Message) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE messages SET content = ?, media_url = ?, media = ?, details = ?, reactions = ?, edited_at = ?,
-         revoked_at = ? WHERE tenant_id = ? AND session_id = ? AND id = ?",
+        "UPDATE messages SET content = $1, media_url = $2, media = $3, details = $4, reactions = $5, edited_at = $6,
+         revoked_at = $7 WHERE tenant_id = $8 AND session_id = $9 AND id = $10",
     )
     .bind(&m.content)
     .bind(&m.media_url)
@@ -413,7 +414,7 @@ pub async fn set_poll_secret(w: &mut WriteTx, key: &SessionKey, id: &str, secret
 /// The secret a poll was sent with; `None` before it first went out.
 pub async fn poll_secret(pool: &SqlitePool, key: &SessionKey, id: &str) -> StoreResult<Option<Vec<u8>>> {
     let secret: Option<Option<Vec<u8>>> =
-        sqlx::query_scalar("SELECT poll_secret FROM messages WHERE tenant_id = ? AND session_id = ? AND id = ?")
+        sqlx::query_scalar("SELECT poll_secret FROM messages WHERE tenant_id = $1 AND session_id = $2 AND id = $3")
             .bind(&key.tenant)
             .bind(&key.session)
             .bind(id)
@@ -431,7 +432,7 @@ pub async fn awaiting_fetch(pool: &SqlitePool, key: &SessionKey) -> StoreResult<
         media_source: String,
     }
     let sql = format!(
-        "SELECT {COLUMNS}, media_source FROM messages WHERE tenant_id = ? AND session_id = ? AND status = 'PENDING'
+        "SELECT {COLUMNS}, media_source FROM messages WHERE tenant_id = $1 AND session_id = $2 AND status = 'PENDING'
          AND media_source IS NOT NULL ORDER BY timestamp, rowid"
     );
     let rows: Vec<Row> =
@@ -446,8 +447,8 @@ pub async fn media_older_than(
     limit: u32,
 ) -> StoreResult<Vec<(SessionKey, String)>> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT tenant_id, session_id, id FROM messages WHERE media_url IS NOT NULL AND timestamp < ?
-         ORDER BY timestamp LIMIT ?",
+        "SELECT tenant_id, session_id, id FROM messages WHERE media_url IS NOT NULL AND timestamp < $1
+         ORDER BY timestamp LIMIT $2",
     )
     .bind(before)
     .bind(limit)
@@ -459,7 +460,7 @@ pub async fn media_older_than(
 /// The file of a message was deleted for its age.
 pub async fn expire_media(w: &mut WriteTx, key: &SessionKey, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE messages SET media_url = NULL, media_expired_at = ? WHERE tenant_id = ? AND session_id = ? AND id = ?",
+        "UPDATE messages SET media_url = NULL, media_expired_at = $1 WHERE tenant_id = $2 AND session_id = $3 AND id = $4",
     )
     .bind(at)
     .bind(&key.tenant)

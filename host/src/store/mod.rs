@@ -60,6 +60,13 @@ struct WriteMetrics {
     held: Histogram,
 }
 
+/// `$from, $from+1, ...`: `n` numbered placeholders, for a list bound after `from - 1`
+/// other values. Every query numbers its placeholders (`$1`), which SQLite and PostgreSQL
+/// read alike.
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// An open write transaction; holds the writer lock.
 pub struct WriteTx {
     tx: Transaction<'static, Sqlite>,
@@ -132,7 +139,7 @@ impl WriteTx {
     /// Hands out the tenant's next `count` event sequence numbers inside this transaction, so
     /// a number is never reused even across restarts; returns the first.
     pub async fn next_seqs(&mut self, tenant: &str, count: u64) -> StoreResult<u64> {
-        let last: Option<i64> = sqlx::query_scalar("UPDATE tenants SET seq = seq + ? WHERE id = ? RETURNING seq")
+        let last: Option<i64> = sqlx::query_scalar("UPDATE tenants SET seq = seq + $1 WHERE id = $2 RETURNING seq")
             .bind(count as i64)
             .bind(tenant)
             .fetch_optional(&mut *self.tx)

@@ -27,7 +27,7 @@ pub async fn all(pool: &SqlitePool) -> StoreResult<Vec<BindingRow>> {
 }
 
 pub async fn for_tenant(pool: &SqlitePool, tenant: &str) -> StoreResult<Vec<BindingRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM plugin_bindings WHERE tenant_id = ? ORDER BY priority, plugin");
+    let sql = format!("SELECT {COLUMNS} FROM plugin_bindings WHERE tenant_id = $1 ORDER BY priority, plugin");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).fetch_all(pool).await?)
 }
 
@@ -35,7 +35,7 @@ pub async fn upsert(w: &mut WriteTx, b: &BindingRow) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO plugin_bindings
             (tenant_id, plugin, enabled, config, priority, on_error, allowed_hosts, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT(tenant_id, plugin) DO UPDATE SET enabled = excluded.enabled, config = excluded.config,
             priority = excluded.priority, on_error = excluded.on_error, allowed_hosts = excluded.allowed_hosts,
             updated_at = excluded.updated_at",
@@ -55,12 +55,12 @@ pub async fn upsert(w: &mut WriteTx, b: &BindingRow) -> StoreResult<()> {
 }
 
 pub async fn delete(w: &mut WriteTx, tenant: &str, plugin: &str) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM plugin_bindings WHERE tenant_id = ? AND plugin = ?")
+    let done = sqlx::query("DELETE FROM plugin_bindings WHERE tenant_id = $1 AND plugin = $2")
         .bind(tenant)
         .bind(plugin)
         .execute(w.conn())
         .await?;
-    sqlx::query("DELETE FROM plugin_kv WHERE tenant_id = ? AND plugin = ?")
+    sqlx::query("DELETE FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2")
         .bind(tenant)
         .bind(plugin)
         .execute(w.conn())
@@ -69,7 +69,7 @@ pub async fn delete(w: &mut WriteTx, tenant: &str, plugin: &str) -> StoreResult<
 }
 
 pub async fn kv_get(pool: &SqlitePool, tenant: &str, plugin: &str, key: &str) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT value FROM plugin_kv WHERE tenant_id = ? AND plugin = ? AND key = ?")
+    Ok(sqlx::query_scalar("SELECT value FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2 AND key = $3")
         .bind(tenant)
         .bind(plugin)
         .bind(key)
@@ -81,8 +81,8 @@ pub async fn kv_get(pool: &SqlitePool, tenant: &str, plugin: &str, key: &str) ->
 /// about to be written), read inside the write that checks a limit on them.
 pub async fn kv_usage_besides(w: &mut WriteTx, tenant: &str, plugin: &str, key: &str) -> StoreResult<(i64, u64)> {
     let (keys, bytes): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(CAST(value AS BLOB))), 0)
-         FROM plugin_kv WHERE tenant_id = ? AND plugin = ? AND key != ?",
+        "SELECT COUNT(*), COALESCE(SUM(octet_length(key) + octet_length(value)), 0)
+         FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2 AND key != $3",
     )
     .bind(tenant)
     .bind(plugin)
@@ -94,7 +94,7 @@ pub async fn kv_usage_besides(w: &mut WriteTx, tenant: &str, plugin: &str, key: 
 
 pub async fn kv_set(w: &mut WriteTx, tenant: &str, plugin: &str, key: &str, value: &str) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO plugin_kv (tenant_id, plugin, key, value) VALUES (?, ?, ?, ?)
+        "INSERT INTO plugin_kv (tenant_id, plugin, key, value) VALUES ($1, $2, $3, $4)
          ON CONFLICT(tenant_id, plugin, key) DO UPDATE SET value = excluded.value",
     )
     .bind(tenant)
@@ -107,7 +107,7 @@ pub async fn kv_set(w: &mut WriteTx, tenant: &str, plugin: &str, key: &str, valu
 }
 
 pub async fn kv_delete(w: &mut WriteTx, tenant: &str, plugin: &str, key: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM plugin_kv WHERE tenant_id = ? AND plugin = ? AND key = ?")
+    sqlx::query("DELETE FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2 AND key = $3")
         .bind(tenant)
         .bind(plugin)
         .bind(key)

@@ -23,7 +23,7 @@ pub struct Waiting {
 pub async fn waiting(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Vec<Waiting>> {
     Ok(sqlx::query_as(
         "SELECT id, chat_id, timestamp, LENGTH(content) AS chars FROM messages
-         WHERE tenant_id = ? AND session_id = ? AND status = 'PENDING' AND direction = 'outbound'
+         WHERE tenant_id = $1 AND session_id = $2 AND status = 'PENDING' AND direction = 'outbound'
            AND wa_message_id IS NULL ORDER BY timestamp, rowid",
     )
     .bind(&key.tenant)
@@ -40,7 +40,7 @@ pub struct Stored {
 
 pub async fn get(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Option<Stored>> {
     let row: Option<(Option<String>, Option<i64>)> =
-        sqlx::query_as("SELECT send_policy, linked_at_ms FROM sessions WHERE tenant_id = ? AND id = ?")
+        sqlx::query_as("SELECT send_policy, linked_at_ms FROM sessions WHERE tenant_id = $1 AND id = $2")
             .bind(&key.tenant)
             .bind(&key.session)
             .fetch_optional(pool)
@@ -56,7 +56,7 @@ pub async fn get(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Option<Stor
 /// does not exist.
 pub async fn set_policy(w: &mut WriteTx, key: &SessionKey, policy: Option<&SendPolicy>) -> StoreResult<bool> {
     let json = policy.map(|p| serde_json::to_string(p).expect("a policy serialises"));
-    let done = sqlx::query("UPDATE sessions SET send_policy = ? WHERE tenant_id = ? AND id = ?")
+    let done = sqlx::query("UPDATE sessions SET send_policy = $1 WHERE tenant_id = $2 AND id = $3")
         .bind(json)
         .bind(&key.tenant)
         .bind(&key.session)
@@ -69,7 +69,7 @@ pub async fn set_policy(w: &mut WriteTx, key: &SessionKey, policy: Option<&SendP
 /// one, so the cap holds against concurrent sends.
 pub async fn depth<'e>(conn: impl SqliteExecutor<'e>, key: &SessionKey) -> StoreResult<u32> {
     let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM messages WHERE tenant_id = ? AND session_id = ? AND status = 'PENDING'
+        "SELECT COUNT(*) FROM messages WHERE tenant_id = $1 AND session_id = $2 AND status = 'PENDING'
          AND direction = 'outbound' AND wa_message_id IS NULL",
     )
     .bind(&key.tenant)
@@ -88,7 +88,7 @@ pub async fn set_handed(
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE messages SET wa_message_id = ?, handed_at_ms = ? WHERE tenant_id = ? AND session_id = ? AND id = ?",
+        "UPDATE messages SET wa_message_id = $1, handed_at_ms = $2 WHERE tenant_id = $3 AND session_id = $4 AND id = $5",
     )
     .bind(wa_id)
     .bind(at.timestamp_millis())
@@ -108,7 +108,7 @@ pub async fn handed_since(
 ) -> StoreResult<(u32, Option<DateTime<Utc>>)> {
     let (n, first): (i64, Option<i64>) = sqlx::query_as(
         "SELECT COUNT(*), MIN(handed_at_ms) FROM messages
-         WHERE tenant_id = ? AND session_id = ? AND handed_at_ms > ?",
+         WHERE tenant_id = $1 AND session_id = $2 AND handed_at_ms > $3",
     )
     .bind(&key.tenant)
     .bind(&key.session)
@@ -126,14 +126,14 @@ pub async fn last_handed(
     chats_since: DateTime<Utc>,
 ) -> StoreResult<(Option<DateTime<Utc>>, Vec<(String, DateTime<Utc>)>)> {
     let last: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(handed_at_ms) FROM messages WHERE tenant_id = ? AND session_id = ?")
+        sqlx::query_scalar("SELECT MAX(handed_at_ms) FROM messages WHERE tenant_id = $1 AND session_id = $2")
             .bind(&key.tenant)
             .bind(&key.session)
             .fetch_one(pool)
             .await?;
     let chats: Vec<(String, i64)> = sqlx::query_as(
         "SELECT chat_id, MAX(handed_at_ms) FROM messages
-         WHERE tenant_id = ? AND session_id = ? AND handed_at_ms > ? GROUP BY chat_id",
+         WHERE tenant_id = $1 AND session_id = $2 AND handed_at_ms > $3 GROUP BY chat_id",
     )
     .bind(&key.tenant)
     .bind(&key.session)

@@ -54,7 +54,7 @@ fn rows_to_sessions(rows: Vec<SessionRow>) -> StoreResult<Vec<Session>> {
 pub async fn insert(w: &mut WriteTx, s: &Session) -> StoreResult<()> {
     let done = sqlx::query(
         "INSERT INTO sessions (tenant_id, id, name, owner, connector, status, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(tenant_id, id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT(tenant_id, id) DO NOTHING",
     )
     .bind(&s.tenant_id)
     .bind(&s.id)
@@ -74,24 +74,27 @@ pub async fn insert(w: &mut WriteTx, s: &Session) -> StoreResult<()> {
 
 /// Sessions of a tenant, read inside a write so a limit checked on it holds.
 pub async fn count(w: &mut WriteTx, tenant: &str) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE tenant_id = ?").bind(tenant).fetch_one(w.conn()).await?)
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_one(w.conn())
+        .await?)
 }
 
 pub async fn get(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Option<Session>> {
-    let sql = format!("{SELECT} WHERE tenant_id = ? AND id = ?");
+    let sql = format!("{SELECT} WHERE tenant_id = $1 AND id = $2");
     let row: Option<SessionRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&key.tenant).bind(&key.session).fetch_optional(pool).await?;
     row.map(Session::try_from).transpose()
 }
 
 pub async fn list(pool: &SqlitePool, tenant: &str) -> StoreResult<Vec<Session>> {
-    let sql = format!("{SELECT} WHERE tenant_id = ? ORDER BY created_at, id");
+    let sql = format!("{SELECT} WHERE tenant_id = $1 ORDER BY created_at, id");
     rows_to_sessions(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).fetch_all(pool).await?)
 }
 
 /// Sessions in the given states across all tenants (start-up recovery).
 pub async fn in_status(pool: &SqlitePool, statuses: &[SessionStatus]) -> StoreResult<Vec<Session>> {
-    let marks = vec!["?"; statuses.len()].join(", ");
+    let marks = super::placeholders(1, statuses.len());
     let sql = format!("{SELECT} WHERE status IN ({marks}) ORDER BY last_connected_at DESC, tenant_id, id");
     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
     for s in statuses {
@@ -110,8 +113,8 @@ pub async fn count_by_status(pool: &SqlitePool) -> StoreResult<Vec<(String, Stri
 /// Writes the mutable state fields of a session (everything the state machine owns).
 pub async fn save_state(w: &mut WriteTx, s: &Session) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE sessions SET status = ?, phone = ?, display_name = ?, last_connected_at = ?,
-            disconnect_reason = ?, last_error = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+        "UPDATE sessions SET status = $1, phone = $2, display_name = $3, last_connected_at = $4,
+            disconnect_reason = $5, last_error = $6, updated_at = $7 WHERE tenant_id = $8 AND id = $9",
     )
     .bind(s.status.as_str())
     .bind(&s.phone)
@@ -128,7 +131,7 @@ pub async fn save_state(w: &mut WriteTx, s: &Session) -> StoreResult<()> {
 }
 
 pub async fn credentials(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT credentials FROM sessions WHERE tenant_id = ? AND id = ?")
+    Ok(sqlx::query_scalar("SELECT credentials FROM sessions WHERE tenant_id = $1 AND id = $2")
         .bind(&key.tenant)
         .bind(&key.session)
         .fetch_optional(pool)
@@ -140,22 +143,22 @@ pub async fn credentials(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Opt
 /// also mark when the device was linked, which the send queue's warm-up counts from.
 pub async fn set_credentials(w: &mut WriteTx, key: &SessionKey, creds: Option<&str>) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE sessions SET credentials = ?1,
-            linked_at_ms = CASE WHEN ?1 IS NULL THEN NULL ELSE COALESCE(linked_at_ms, ?2) END
-         WHERE tenant_id = ?3 AND id = ?4",
+        "UPDATE sessions SET credentials = $1,
+            linked_at_ms = CASE WHEN $1 IS NULL THEN NULL ELSE COALESCE(linked_at_ms, $2) END
+         WHERE tenant_id = $3 AND id = $4",
     )
     .bind(creds)
     .bind(Utc::now().timestamp_millis())
     .bind(&key.tenant)
-        .bind(&key.session)
-        .execute(w.conn())
-        .await?;
+    .bind(&key.session)
+    .execute(w.conn())
+    .await?;
     Ok(())
 }
 
 /// Deletes the session; chats and messages go with it (foreign keys cascade).
 pub async fn delete(w: &mut WriteTx, key: &SessionKey) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM sessions WHERE tenant_id = ? AND id = ?")
+    let done = sqlx::query("DELETE FROM sessions WHERE tenant_id = $1 AND id = $2")
         .bind(&key.tenant)
         .bind(&key.session)
         .execute(w.conn())

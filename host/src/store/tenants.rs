@@ -106,7 +106,7 @@ pub fn overrides_of(stored: Option<&str>) -> LimitOverrides {
 pub async fn insert(w: &mut WriteTx, t: NewTenant<'_>) -> StoreResult<Tenant> {
     let now = Utc::now();
     let done = sqlx::query(
-        "INSERT INTO tenants (id, name, api_key_hash, jwt_secret, created_at) VALUES (?, ?, ?, ?, ?)
+        "INSERT INTO tenants (id, name, api_key_hash, jwt_secret, created_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT(id) DO NOTHING",
     )
     .bind(t.id)
@@ -136,7 +136,7 @@ pub async fn list(pool: &SqlitePool) -> StoreResult<Vec<Tenant>> {
 }
 
 pub async fn get(pool: &SqlitePool, id: &str) -> StoreResult<Option<Tenant>> {
-    let sql = format!("SELECT {COLUMNS} FROM tenants WHERE id = ?");
+    let sql = format!("SELECT {COLUMNS} FROM tenants WHERE id = $1");
     let row: Option<TenantRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
     Ok(row.map(Tenant::from))
 }
@@ -145,14 +145,14 @@ pub async fn update(w: &mut WriteTx, id: &str, p: TenantPatch) -> StoreResult<()
     // Each column is set to the given value or kept; the flag columns say which.
     let done = sqlx::query(
         "UPDATE tenants SET
-            name = COALESCE(?, name),
-            jwt_public_key = CASE WHEN ? THEN ? ELSE jwt_public_key END,
-            jwt_issuer = CASE WHEN ? THEN ? ELSE jwt_issuer END,
-            jwt_audience = CASE WHEN ? THEN ? ELSE jwt_audience END,
-            tenant_claim = COALESCE(?, tenant_claim),
-            session_access = COALESCE(?, session_access),
-            quotas = CASE WHEN ? THEN ? ELSE quotas END
-         WHERE id = ?",
+            name = COALESCE($1, name),
+            jwt_public_key = CASE WHEN $2 THEN $3 ELSE jwt_public_key END,
+            jwt_issuer = CASE WHEN $4 THEN $5 ELSE jwt_issuer END,
+            jwt_audience = CASE WHEN $6 THEN $7 ELSE jwt_audience END,
+            tenant_claim = COALESCE($8, tenant_claim),
+            session_access = COALESCE($9, session_access),
+            quotas = CASE WHEN $10 THEN $11 ELSE quotas END
+         WHERE id = $12",
     )
     .bind(p.name)
     .bind(p.jwt_public_key.is_some())
@@ -175,7 +175,7 @@ pub async fn update(w: &mut WriteTx, id: &str, p: TenantPatch) -> StoreResult<()
 }
 
 pub async fn delete(w: &mut WriteTx, id: &str) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM tenants WHERE id = ?").bind(id).execute(w.conn()).await?;
+    let done = sqlx::query("DELETE FROM tenants WHERE id = $1").bind(id).execute(w.conn()).await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -192,13 +192,13 @@ pub struct Rotation<'a> {
 pub async fn rotate(w: &mut WriteTx, id: &str, r: Rotation<'_>) -> StoreResult<()> {
     let done = sqlx::query(
         "UPDATE tenants SET
-            previous_api_key_hash = CASE WHEN ?1 IS NULL THEN previous_api_key_hash ELSE api_key_hash END,
-            previous_api_key_until = CASE WHEN ?1 IS NULL THEN previous_api_key_until ELSE ?3 END,
-            api_key_hash = COALESCE(?1, api_key_hash),
-            previous_jwt_secret = CASE WHEN ?2 IS NULL THEN previous_jwt_secret ELSE jwt_secret END,
-            previous_jwt_secret_until = CASE WHEN ?2 IS NULL THEN previous_jwt_secret_until ELSE ?3 END,
-            jwt_secret = COALESCE(?2, jwt_secret)
-         WHERE id = ?4",
+            previous_api_key_hash = CASE WHEN $1 IS NULL THEN previous_api_key_hash ELSE api_key_hash END,
+            previous_api_key_until = CASE WHEN $1 IS NULL THEN previous_api_key_until ELSE $3 END,
+            api_key_hash = COALESCE($1, api_key_hash),
+            previous_jwt_secret = CASE WHEN $2 IS NULL THEN previous_jwt_secret ELSE jwt_secret END,
+            previous_jwt_secret_until = CASE WHEN $2 IS NULL THEN previous_jwt_secret_until ELSE $3 END,
+            jwt_secret = COALESCE($2, jwt_secret)
+         WHERE id = $4",
     )
     .bind(r.api_key_hash)
     .bind(r.jwt_secret)
@@ -218,7 +218,7 @@ pub async fn auth_records(pool: &SqlitePool) -> StoreResult<Vec<TenantAuthRecord
 }
 
 pub async fn auth_record(pool: &SqlitePool, id: &str) -> StoreResult<Option<TenantAuthRecord>> {
-    let sql = format!("SELECT {AUTH_COLUMNS} FROM tenants WHERE id = ?");
+    let sql = format!("SELECT {AUTH_COLUMNS} FROM tenants WHERE id = $1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?)
 }
 
@@ -226,12 +226,12 @@ pub async fn auth_record(pool: &SqlitePool, id: &str) -> StoreResult<Option<Tena
 /// triggers of migration 0015.
 pub async fn stats(pool: &SqlitePool, tenant: &str) -> StoreResult<TenantStats> {
     let (sessions, connected): (i64, i64) =
-        sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(status = 'CONNECTED'), 0) FROM sessions WHERE tenant_id = ?")
+        sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(status = 'CONNECTED'), 0) FROM sessions WHERE tenant_id = $1")
             .bind(tenant)
             .fetch_one(pool)
             .await?;
     let totals: Option<(i64, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT chats, unread, messages_sent, messages_received, messages_failed FROM tenants WHERE id = ?",
+        "SELECT chats, unread, messages_sent, messages_received, messages_failed FROM tenants WHERE id = $1",
     )
     .bind(tenant)
     .fetch_optional(pool)

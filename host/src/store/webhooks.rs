@@ -86,7 +86,7 @@ pub async fn insert_endpoint(w: &mut WriteTx, e: &EndpointRow) -> StoreResult<()
     let q = sqlx::query(
         "INSERT INTO webhook_endpoints (url, description, events, sessions, enabled, ordered, max_concurrency, \
          body, secret, previous_secret, previous_until_ms, failing_since_ms, disabled_reason, updated_at, id, \
-         tenant_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         tenant_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     );
     bind_fields(q, e).bind(&e.id).bind(&e.tenant_id).bind(&e.created_at).execute(w.conn()).await?;
     Ok(())
@@ -95,9 +95,9 @@ pub async fn insert_endpoint(w: &mut WriteTx, e: &EndpointRow) -> StoreResult<()
 /// Writes every field of the endpoint but its id, tenant and creation time.
 pub async fn save_endpoint(w: &mut WriteTx, e: &EndpointRow) -> StoreResult<()> {
     let q = sqlx::query(
-        "UPDATE webhook_endpoints SET url = ?, description = ?, events = ?, sessions = ?, enabled = ?, ordered = ?, \
-         max_concurrency = ?, body = ?, secret = ?, previous_secret = ?, previous_until_ms = ?, failing_since_ms = ?, \
-         disabled_reason = ?, updated_at = ? WHERE id = ? AND tenant_id = ?",
+        "UPDATE webhook_endpoints SET url = $1, description = $2, events = $3, sessions = $4, enabled = $5, ordered = $6, \
+         max_concurrency = $7, body = $8, secret = $9, previous_secret = $10, previous_until_ms = $11, failing_since_ms = $12, \
+         disabled_reason = $13, updated_at = $14 WHERE id = $15 AND tenant_id = $16",
     );
     bind_fields(q, e).bind(&e.id).bind(&e.tenant_id).execute(w.conn()).await?;
     Ok(())
@@ -105,13 +105,13 @@ pub async fn save_endpoint(w: &mut WriteTx, e: &EndpointRow) -> StoreResult<()> 
 
 /// Since when the endpoint has failed without a success (`None`: it is not failing).
 pub async fn set_failing_since(w: &mut WriteTx, id: &str, since_ms: Option<i64>) -> StoreResult<()> {
-    sqlx::query("UPDATE webhook_endpoints SET failing_since_ms = ? WHERE id = ?").bind(since_ms).bind(id).execute(w.conn()).await?;
+    sqlx::query("UPDATE webhook_endpoints SET failing_since_ms = $1 WHERE id = $2").bind(since_ms).bind(id).execute(w.conn()).await?;
     Ok(())
 }
 
 /// Disables the endpoint, saying why.
 pub async fn disable(w: &mut WriteTx, id: &str, reason: &str, at: &str) -> StoreResult<()> {
-    sqlx::query("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2 WHERE id = $3")
         .bind(reason)
         .bind(at)
         .bind(id)
@@ -121,7 +121,7 @@ pub async fn disable(w: &mut WriteTx, id: &str, reason: &str, at: &str) -> Store
 }
 
 pub async fn endpoint(pool: &SqlitePool, tenant: &str, id: &str) -> StoreResult<Option<EndpointRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ? AND id = ?")))
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2")))
         .bind(tenant)
         .bind(id)
         .fetch_optional(pool)
@@ -130,7 +130,7 @@ pub async fn endpoint(pool: &SqlitePool, tenant: &str, id: &str) -> StoreResult<
 
 pub async fn endpoints_of(pool: &SqlitePool, tenant: &str) -> StoreResult<Vec<EndpointRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ? ORDER BY created_at, id"
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 ORDER BY created_at, id"
     )))
     .bind(tenant)
     .fetch_all(pool)
@@ -142,14 +142,14 @@ pub async fn all_endpoints(pool: &SqlitePool) -> StoreResult<Vec<EndpointRow>> {
 }
 
 pub async fn count_endpoints(w: &mut WriteTx, tenant: &str) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE tenant_id = ?")
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE tenant_id = $1")
         .bind(tenant)
         .fetch_one(w.conn())
         .await?)
 }
 
 pub async fn delete_endpoint(w: &mut WriteTx, tenant: &str, id: &str) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM webhook_endpoints WHERE tenant_id = ? AND id = ?")
+    let done = sqlx::query("DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2")
         .bind(tenant)
         .bind(id)
         .execute(w.conn())
@@ -200,7 +200,7 @@ pub struct NewDelivery<'a> {
 pub async fn insert_delivery(w: &mut WriteTx, d: NewDelivery<'_>) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO webhook_deliveries (id, endpoint_id, tenant_id, seq, session_id, event, body, state, \
-         next_attempt_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+         next_attempt_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9)",
     )
     .bind(d.id)
     .bind(d.endpoint_id)
@@ -250,8 +250,8 @@ pub async fn due(
     let head_only = head_only(ordered);
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT dd.*, e.name AS ev_name, e.payload AS ev_payload, e.created_ms AS ev_created_ms \
-         FROM (SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.endpoint_id = ? AND d.state = 'pending' \
-         AND d.next_attempt_ms <= ?{head_only} AND d.id NOT IN (SELECT value FROM json_each(?)) ORDER BY d.seq LIMIT ?) dd \
+         FROM (SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.endpoint_id = $1 AND d.state = 'pending' \
+         AND d.next_attempt_ms <= $2{head_only} AND d.id NOT IN (SELECT value FROM json_each($3)) ORDER BY d.seq LIMIT $4) dd \
          LEFT JOIN events e ON e.tenant_id = dd.tenant_id AND e.seq = dd.seq ORDER BY dd.seq"
     )))
     .bind(endpoint)
@@ -268,7 +268,7 @@ pub async fn next_due_ms(pool: &SqlitePool, endpoint: &str, ordered: bool) -> St
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         // The pending index, not the endpoint's whole history (the planner prefers that one).
         "SELECT MIN(d.next_attempt_ms) FROM webhook_deliveries d INDEXED BY webhook_deliveries_pending \
-         WHERE d.endpoint_id = ? AND d.state = 'pending'{head_only}"
+         WHERE d.endpoint_id = $1 AND d.state = 'pending'{head_only}"
     )))
     .bind(endpoint)
     .fetch_one(pool)
@@ -302,7 +302,7 @@ pub enum AfterAttempt {
 pub async fn record_attempt(w: &mut WriteTx, a: &AttemptRecord<'_>, after: AfterAttempt) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO webhook_attempts (delivery_id, n, at_ms, status, latency_ms, error, response_excerpt) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(a.delivery_id)
     .bind(a.n)
@@ -321,8 +321,8 @@ pub async fn record_attempt(w: &mut WriteTx, a: &AttemptRecord<'_>, after: After
         AfterAttempt::Skipped => (SKIPPED, None, end),
     };
     sqlx::query(
-        "UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_ms = COALESCE(?, next_attempt_ms), \
-         last_status = ?, last_error = ?, finished_ms = ? WHERE id = ?",
+        "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_ms = COALESCE($3, next_attempt_ms), \
+         last_status = $4, last_error = $5, finished_ms = $6 WHERE id = $7",
     )
     .bind(state)
     .bind(a.n)
@@ -339,8 +339,8 @@ pub async fn record_attempt(w: &mut WriteTx, a: &AttemptRecord<'_>, after: After
 /// Gives up every pending delivery of an endpoint (it was disabled).
 pub async fn kill_pending(w: &mut WriteTx, endpoint: &str, why: &str, now_ms: i64) -> StoreResult<u64> {
     let done = sqlx::query(
-        "UPDATE webhook_deliveries SET state = 'dead', last_error = ?, finished_ms = ? \
-         WHERE endpoint_id = ? AND state = 'pending'",
+        "UPDATE webhook_deliveries SET state = 'dead', last_error = $1, finished_ms = $2 \
+         WHERE endpoint_id = $3 AND state = 'pending'",
     )
     .bind(why)
     .bind(now_ms)
@@ -354,8 +354,8 @@ pub async fn kill_pending(w: &mut WriteTx, endpoint: &str, why: &str, now_ms: i6
 /// so far stay recorded).
 pub async fn requeue(w: &mut WriteTx, endpoint: &str, id: &str, now_ms: i64) -> StoreResult<bool> {
     let done = sqlx::query(
-        "UPDATE webhook_deliveries SET state = 'pending', retry_base = attempts, next_attempt_ms = ?, finished_ms = NULL \
-         WHERE endpoint_id = ? AND id = ?",
+        "UPDATE webhook_deliveries SET state = 'pending', retry_base = attempts, next_attempt_ms = $1, finished_ms = NULL \
+         WHERE endpoint_id = $2 AND id = $3",
     )
     .bind(now_ms)
     .bind(endpoint)
@@ -366,7 +366,7 @@ pub async fn requeue(w: &mut WriteTx, endpoint: &str, id: &str, now_ms: i64) -> 
 }
 
 pub async fn delivery(pool: &SqlitePool, endpoint: &str, id: &str) -> StoreResult<Option<DeliveryRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = ? AND id = ?")))
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = $1 AND id = $2")))
         .bind(endpoint)
         .bind(id)
         .fetch_optional(pool)
@@ -383,9 +383,9 @@ pub async fn deliveries(
 ) -> StoreResult<Vec<DeliveryRow>> {
     let (before_ms, before_id) = before.unwrap_or((i64::MAX, ""));
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = ? AND (? IS NULL OR state = ?) \
-         AND (created_ms < ? OR (created_ms = ? AND id < ?) OR ? = '') \
-         ORDER BY created_ms DESC, id DESC LIMIT ?"
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = $1 AND ($2 IS NULL OR state = $3) \
+         AND (created_ms < $4 OR (created_ms = $5 AND id < $6) OR $7 = '') \
+         ORDER BY created_ms DESC, id DESC LIMIT $8"
     )))
     .bind(endpoint)
     .bind(state)
@@ -411,7 +411,7 @@ pub struct AttemptRow {
 
 pub async fn attempts(pool: &SqlitePool, delivery: &str) -> StoreResult<Vec<AttemptRow>> {
     Ok(sqlx::query_as(
-        "SELECT n, at_ms, status, latency_ms, error, response_excerpt FROM webhook_attempts WHERE delivery_id = ? ORDER BY n",
+        "SELECT n, at_ms, status, latency_ms, error, response_excerpt FROM webhook_attempts WHERE delivery_id = $1 ORDER BY n",
     )
     .bind(delivery)
     .fetch_all(pool)
@@ -437,11 +437,11 @@ pub async fn replay(w: &mut WriteTx, r: Replay<'_>) -> StoreResult<u64> {
     let sessions_json = sessions.map(json_list);
     let done = sqlx::query(
         "INSERT INTO webhook_deliveries (id, endpoint_id, tenant_id, seq, session_id, event, state, next_attempt_ms, created_ms) \
-         SELECT 'dlv_' || lower(hex(randomblob(12))), ?, e.tenant_id, e.seq, e.session_id, e.name, 'pending', ?, ? \
-         FROM events e WHERE e.tenant_id = ? AND e.seq >= ? \
-         AND e.name IN (SELECT value FROM json_each(?)) \
-         AND (? IS NULL OR e.session_id IN (SELECT value FROM json_each(?))) \
-         ORDER BY e.seq LIMIT ?",
+         SELECT 'dlv_' || lower(hex(randomblob(12))), $1, e.tenant_id, e.seq, e.session_id, e.name, 'pending', $2, $3 \
+         FROM events e WHERE e.tenant_id = $4 AND e.seq >= $5 \
+         AND e.name IN (SELECT value FROM json_each($6)) \
+         AND ($7 IS NULL OR e.session_id IN (SELECT value FROM json_each($8))) \
+         ORDER BY e.seq LIMIT $9",
     )
     .bind(endpoint)
     .bind(now_ms)
@@ -459,7 +459,7 @@ pub async fn replay(w: &mut WriteTx, r: Replay<'_>) -> StoreResult<u64> {
 
 /// Forgets finished deliveries (and their attempts) older than `before_ms`.
 pub async fn prune_finished(w: &mut WriteTx, before_ms: i64) -> StoreResult<u64> {
-    let done = sqlx::query("DELETE FROM webhook_deliveries WHERE state != 'pending' AND created_ms < ?")
+    let done = sqlx::query("DELETE FROM webhook_deliveries WHERE state != 'pending' AND created_ms < $1")
         .bind(before_ms)
         .execute(w.conn())
         .await?;
