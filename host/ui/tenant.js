@@ -26,6 +26,9 @@ function sessionsSection(ctx, el, [selectedId]) {
   let pairing = null;
   // What the user is typing survives the redraws that live events cause.
   let pairPhone = "";
+  // The pacing being edited (its session and fields), and why the last save was refused.
+  let pacingDraft = null;
+  let pacingError = "";
 
   const idInput = h("input", { id: "new-id", placeholder: "optional", autocomplete: "off" });
   const nameInput = h("input", { id: "new-name", placeholder: "optional", autocomplete: "off" });
@@ -110,7 +113,7 @@ function sessionsSection(ctx, el, [selectedId]) {
         replace(actionError, errorText(err.message));
       }
     } }, label);
-    const typing = document.activeElement && document.activeElement.id === "pair-phone";
+    const focused = document.activeElement && document.activeElement.id;
     const phone = h("input", { id: "pair-phone", type: "tel", placeholder: "+6281234567890", autocomplete: "off",
       value: pairPhone, oninput: () => (pairPhone = phone.value) });
     const canLogin = ["INIT", "DISCONNECTED", "ERROR", "QR_REQUIRED"].includes(s.status);
@@ -126,6 +129,7 @@ function sessionsSection(ctx, el, [selectedId]) {
         s.liveness ? [h("dt", {}, "Last traffic"), h("dd", {}, `${Math.round(s.liveness.silentForMs / 1000)} s ago${s.liveness.probing ? " (probing)" : ""}`)] : null,
         h("dt", {}, "Last connected"), h("dd", {}, time(s.lastConnectedAt) || "never"),
         queueFacts(queues.get(s.id))),
+      pacingEditor(s),
       qrPanel(s),
       pairing && pairing.sessionId === s.id ? h("div", { class: "pairing" }, h("p", {}, "Enter this code on the phone (Linked devices → Link with phone number):"),
         h("code", { class: "pairing-code" }, pairing.code), h("small", { class: "muted" }, `expires ${time(pairing.expiresAt)}`)) : null,
@@ -157,7 +161,62 @@ function sessionsSection(ctx, el, [selectedId]) {
       } }, h("div", { class: "field" }, h("label", { for: "pair-phone" }, "Or link by pairing code for"), phone),
       h("button", { type: "submit", class: "secondary" }, "Get pairing code")) : null,
       actionError);
-    if (typing) phone.focus();
+    if (focused) document.getElementById(focused)?.focus();
+  }
+
+  /// The session's pacing, which its administrator changes here (`PUT .../queue`) or hands
+  /// back to the gateway's default (`DELETE .../queue`).
+  function pacingEditor(s) {
+    const q = queues.get(s.id);
+    if (!q) return null;
+    if (!pacingDraft || pacingDraft.session !== s.id) {
+      return h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", id: "pacing-edit", onclick: () => {
+        const p = q.policy;
+        pacingDraft = { session: s.id, perMinute: p.perMinute, perRecipientSecs: p.perRecipientSecs, jitterMs: p.jitterMs,
+          humanlike: p.humanlike, warmUpDays: p.warmUp ? p.warmUp.days : 0, warmUpPerDay: p.warmUp ? p.warmUp.perDay : 0,
+          maxDepth: p.maxDepth, humanlikeMsPerChar: p.humanlikeMsPerChar };
+        pacingError = "";
+        drawDetail();
+      } }, "Change pacing"));
+    }
+    const d = pacingDraft;
+    const num = (key, label) => {
+      const input = h("input", { id: `pacing-${key}`, type: "number", min: 0, step: 1, value: d[key], oninput: () => (d[key] = input.value) });
+      return h("div", { class: "field" }, h("label", { for: input.id }, label), input);
+    };
+    const human = h("input", { id: "pacing-humanlike", type: "checkbox", checked: d.humanlike, onchange: () => (d.humanlike = human.checked) });
+    const n = (v) => Number(v) || 0;
+    const policy = () => {
+      const b = { perMinute: n(d.perMinute), perRecipientSecs: n(d.perRecipientSecs), jitterMs: n(d.jitterMs), humanlike: d.humanlike,
+        humanlikeMsPerChar: d.humanlikeMsPerChar, maxDepth: n(d.maxDepth) };
+      if (n(d.warmUpDays) || n(d.warmUpPerDay)) b.warmUp = { days: n(d.warmUpDays), perDay: n(d.warmUpPerDay) };
+      return b;
+    };
+    const apply = async (button, call) => {
+      try {
+        await busy(button, call);
+        pacingDraft = null;
+        pacingError = "";
+        await refresh(s.id);
+      } catch (err) {
+        pacingError = err.message;
+        drawDetail();
+      }
+    };
+    return h("form", { class: "pacing", onsubmit: (e) => {
+      e.preventDefault();
+      apply(e.submitter, () => api.put(`/api/v1/sessions/${enc(s.id)}/queue`, policy()));
+    } },
+    h("h3", {}, "Pacing"),
+    h("div", { class: "inline" }, num("perMinute", "Messages per minute (0: no limit)"),
+      num("perRecipientSecs", "Seconds between messages to one chat"), num("jitterMs", "Random extra delay up to (ms)")),
+    h("div", { class: "field check" }, h("label", {}, human, " Show typing before each message")),
+    h("div", { class: "inline" }, num("warmUpDays", "Warm-up: days after linking"), num("warmUpPerDay", "Warm-up: messages a day"),
+      num("maxDepth", "Messages the queue holds")),
+    pacingError ? h("div", { class: "form-error" }, errorText(pacingError)) : null,
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save pacing"),
+      h("button", { type: "button", class: "secondary", onclick: (e) => apply(e.currentTarget, () => api.delete(`/api/v1/sessions/${enc(s.id)}/queue`)) }, "Use the gateway's default"),
+      h("button", { type: "button", class: "link", onclick: () => { pacingDraft = null; drawDetail(); } }, "Cancel")));
   }
 
   /// What the session's send queue holds and waits for, and the pacing it goes by.

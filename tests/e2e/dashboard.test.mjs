@@ -229,16 +229,28 @@ test("a tenant logs a session in by QR, chats with receipts, and binds auto-repl
   // Disconnecting from the page: the status follows.
   await page.locator('tr[data-session="shop"]').click();
   await page.locator('aside .badge[data-status="CONNECTED"]').waitFor();
-  // The send queue as the detail shows it: the gateway's default pacing, then a policy that
-  // holds sends back (the page follows `session.queue`).
+  // The send queue as the detail shows it: the gateway's default pacing, then a policy set in
+  // the page that holds sends back (the page follows `session.queue`). A value out of bounds is
+  // refused with the field it names.
   await page.locator('aside dd[data-fact="pacing"]', { hasText: "no rate limit, (the gateway's default)" }).waitFor();
   assert.match(await page.locator('aside dd[data-fact="queue"]').textContent(), /^0 of 1000 waiting;/);
-  assert.equal((await gw.api("PUT", "/api/v1/sessions/shop/queue", acme.apiKey, { perMinute: 1 })).status, 200);
+  await page.click("#pacing-edit");
+  await page.fill("#pacing-perMinute", "1");
+  await page.fill("#pacing-maxDepth", "0");
+  await page.click('aside button:has-text("Save pacing")');
+  await page.locator("aside form.pacing .form-error", { hasText: "maxDepth" }).waitFor();
+  await shot(page, "pacing-refused");
+  await page.fill("#pacing-maxDepth", "500");
+  await page.click('aside button:has-text("Save pacing")');
+  await page.locator('aside dd[data-fact="pacing"]', { hasText: "1 per minute" }).waitFor();
+  const stored = (await gw.api("GET", "/api/v1/sessions/shop/queue", acme.apiKey)).body;
+  assert.deepEqual([stored.policy.perMinute, stored.policy.maxDepth, stored.policySource], [1, 500, "session"]);
   for (const text of ["one", "two", "three"]) {
     await gw.api("POST", "/api/v1/sessions/shop/messages", acme.apiKey, { to: "+15557770001", text });
   }
   await page.locator('aside dd[data-fact="queue"]', { hasText: "waiting for its rate" }).waitFor();
   assert.match(await page.locator('aside dd[data-fact="pacing"]').textContent(), /^1 per minute$/);
+  assert.match(await page.locator('aside dd[data-fact="queue"]').textContent(), /of 500 waiting/);
   await page.click('aside button:has-text("Disconnect")');
   await page.locator('tr[data-session="shop"] .badge[data-status="DISCONNECTED"]').waitFor();
 
