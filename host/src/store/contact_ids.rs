@@ -1,7 +1,6 @@
 //! One contact behind two addresses: which phone-number jid a LID belongs to, per session,
 //! learned from messages the network reports with both.
 
-
 use super::{StoreResult, WriteTx};
 use crate::model::{Jid, SessionKey};
 
@@ -21,11 +20,7 @@ pub async fn remember(w: &mut WriteTx, key: &SessionKey, lid: &Jid, pn: &Jid) ->
 }
 
 /// The phone-number jid a LID was seen with.
-pub async fn number_of<'e>(
-    db: impl sqlx::SqliteExecutor<'e>,
-    key: &SessionKey,
-    lid: &Jid,
-) -> StoreResult<Option<Jid>> {
+pub async fn number_of<'e>(db: impl sqlx::SqliteExecutor<'e>, key: &SessionKey, lid: &Jid) -> StoreResult<Option<Jid>> {
     let pn: Option<String> =
         sqlx::query_scalar("SELECT pn FROM contact_ids WHERE tenant_id = $1 AND session_id = $2 AND lid = $3")
             .bind(&key.tenant)

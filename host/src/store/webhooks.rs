@@ -105,7 +105,11 @@ pub async fn save_endpoint(w: &mut WriteTx, e: &EndpointRow) -> StoreResult<()> 
 
 /// Since when the endpoint has failed without a success (`None`: it is not failing).
 pub async fn set_failing_since(w: &mut WriteTx, id: &str, since_ms: Option<i64>) -> StoreResult<()> {
-    sqlx::query("UPDATE webhook_endpoints SET failing_since_ms = $1 WHERE id = $2").bind(since_ms).bind(id).execute(w.conn()).await?;
+    sqlx::query("UPDATE webhook_endpoints SET failing_since_ms = $1 WHERE id = $2")
+        .bind(since_ms)
+        .bind(id)
+        .execute(w.conn())
+        .await?;
     Ok(())
 }
 
@@ -121,11 +125,13 @@ pub async fn disable(w: &mut WriteTx, id: &str, reason: &str, at: &str) -> Store
 }
 
 pub async fn endpoint(pool: &SqlitePool, tenant: &str, id: &str) -> StoreResult<Option<EndpointRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2")))
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2"
+    )))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
 }
 
 pub async fn endpoints_of(pool: &SqlitePool, tenant: &str) -> StoreResult<Vec<EndpointRow>> {
@@ -138,7 +144,9 @@ pub async fn endpoints_of(pool: &SqlitePool, tenant: &str) -> StoreResult<Vec<En
 }
 
 pub async fn all_endpoints(pool: &SqlitePool) -> StoreResult<Vec<EndpointRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints"))).fetch_all(pool).await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints")))
+        .fetch_all(pool)
+        .await?)
 }
 
 pub async fn count_endpoints(w: &mut WriteTx, tenant: &str) -> StoreResult<i64> {
@@ -366,11 +374,13 @@ pub async fn requeue(w: &mut WriteTx, endpoint: &str, id: &str, now_ms: i64) -> 
 }
 
 pub async fn delivery(pool: &SqlitePool, endpoint: &str, id: &str) -> StoreResult<Option<DeliveryRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = $1 AND id = $2")))
-        .bind(endpoint)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = $1 AND id = $2"
+    )))
+    .bind(endpoint)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
 }
 
 /// The endpoint's deliveries, newest first, optionally in one state, before a cursor (`created_ms`, `id`).
