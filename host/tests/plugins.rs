@@ -32,6 +32,11 @@ fn status_event(tenant: &str, session: &str, seq: u64) -> Event {
     }
 }
 
+/// What the tenant's bots on `lane` asked for on `ev`, all bots together.
+async fn bot_actions(plugins: &wagate::plugins::Plugins, ev: &Event, lane: BotLane) -> Vec<HostAction> {
+    plugins.bots(ev, lane).await.into_iter().flat_map(|a| a.actions).collect()
+}
+
 fn identity(tenant: &str, claims: Value) -> Identity {
     Identity::new(tenant.into(), Some("u1".into()), claims)
 }
@@ -169,7 +174,7 @@ async fn every_hook_of_the_relay(src: &str, version: &str) {
 
     // bot: actions come back as host actions for the tenant's own session.
     let ping = wagate_event_message("acme", "s1", "ping");
-    let actions = plugins.bots(&ping, BotLane::Local).await;
+    let actions = bot_actions(plugins, &ping, BotLane::Local).await;
     match &actions[..] {
         [HostAction::SendText { session, to, text }] => {
             assert_eq!(session.tenant, "acme");
@@ -561,7 +566,7 @@ async fn a_plugin_blocked_in_wasi_is_stopped_by_the_host_deadline() {
     let _ = plugins.client_event(&caller, "anything", &json!(null)).await;
     assert!(started.elapsed() < Duration::from_millis(500), "client events too: {:?}", started.elapsed());
     let started = Instant::now();
-    assert!(plugins.bots(&status_event("slow", "s1", 2), BotLane::Local).await.is_empty());
+    assert!(bot_actions(plugins, &status_event("slow", "s1", 2), BotLane::Local).await.is_empty());
     assert!(started.elapsed() < Duration::from_millis(500), "bots too");
 
     // The instance that was abandoned mid-call is replaced: a calm config works at once.
@@ -688,7 +693,7 @@ async fn a_manifest_listing_a_hook_the_component_does_not_export_is_refused() {
         ("partial:session.status", &json!({ "seq": 4 }))
     );
     assert!(
-        plugins.bots(&status_event("acme", "s1", 5), BotLane::Local).await.is_empty(),
+        bot_actions(plugins, &status_event("acme", "s1", 5), BotLane::Local).await.is_empty(),
         "no bot hook: nothing is called"
     );
     let text = scrape(&gw).await;
@@ -737,7 +742,7 @@ async fn contract_1_1_queues_messages_and_links_media() {
     let plugins = &gw.gateway.state.plugins;
 
     // A bot: its returned send-text first, then what it queued, in call order.
-    let actions = plugins.bots(&wagate_event_message("acme", "s1", "quote me"), BotLane::Local).await;
+    let actions = bot_actions(plugins, &wagate_event_message("acme", "s1", "quote me"), BotLane::Local).await;
     match &actions[..] {
         [
             HostAction::SendText { text, .. },
@@ -1023,9 +1028,12 @@ async fn a_bot_may_wait_on_a_request_but_not_run_longer() {
         other => panic!("{other:?}"),
     };
 
-    assert!(plugins.bots(&status_event("acme", "s1", 1), BotLane::Local).await.is_empty(), "not on the local lane");
+    assert!(
+        bot_actions(plugins, &status_event("acme", "s1", 1), BotLane::Local).await.is_empty(),
+        "not on the local lane"
+    );
     let started = Instant::now();
-    let actions = plugins.bots(&status_event("acme", "s1", 2), BotLane::Calling).await;
+    let actions = bot_actions(plugins, &status_event("acme", "s1", 2), BotLane::Calling).await;
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert_eq!(emitted(&actions), ("caller:answer".into(), json!({ "status": 200, "body": "pong" })));
 
@@ -1036,7 +1044,7 @@ async fn a_bot_may_wait_on_a_request_but_not_run_longer() {
     let spinning = json!({ "allowedHosts": [format!("127.0.0.1:{port}")], "config": { "url": url, "spin": true } });
     assert_eq!(bind(&gw, &acme.api_key, "caller", spinning).await.0, StatusCode::OK);
     let started = Instant::now();
-    assert!(plugins.bots(&status_event("acme", "s1", 4), BotLane::Calling).await.is_empty());
+    assert!(bot_actions(plugins, &status_event("acme", "s1", 4), BotLane::Calling).await.is_empty());
     let took = started.elapsed();
     assert!(
         took < Duration::from_secs(3),
@@ -1048,7 +1056,7 @@ async fn a_bot_may_wait_on_a_request_but_not_run_longer() {
     // Without the binding's consent the request is refused before any traffic.
     let elsewhere = json!({ "allowedHosts": ["localhost"], "config": { "url": url } });
     assert_eq!(bind(&gw, &acme.api_key, "caller", elsewhere).await.0, StatusCode::OK);
-    let actions = plugins.bots(&status_event("acme", "s1", 5), BotLane::Calling).await;
+    let actions = bot_actions(plugins, &status_event("acme", "s1", 5), BotLane::Calling).await;
     let (event, payload) = emitted(&actions);
     assert_eq!(event, "caller:error");
     assert!(payload["error"].as_str().unwrap().contains("is not in this binding's allowedHosts"), "{payload}");

@@ -41,8 +41,12 @@ pub enum MessageOrigin {
     Api { user: Option<String> },
     /// A plugin acting for a connected socket's user (a frontend's send event).
     Socket { user: Option<String> },
-    /// A bot plugin's answer.
-    Bot,
+    /// A bot plugin's answer; `plugin` names the plugin where the gateway knows it (every
+    /// answer it sends; a bot's message arriving at another session of the tenant).
+    Bot {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plugin: Option<String>,
+    },
     /// Typed on the phone, or on another device linked to the number.
     Phone,
 }
@@ -50,7 +54,7 @@ pub enum MessageOrigin {
 impl MessageOrigin {
     /// A person wrote it (everything but a bot).
     pub fn is_person(&self) -> bool {
-        !matches!(self, MessageOrigin::Bot)
+        !matches!(self, MessageOrigin::Bot { .. })
     }
 }
 
@@ -357,4 +361,32 @@ pub struct ContactInfo {
     /// Where WhatsApp serves the contact's profile picture (a short-lived CDN address), where
     /// its privacy settings show one.
     pub picture_url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `MessageOrigin` as the model had it before bots were named: plugins built then still
+    /// read a named bot's origin (an internally tagged unit variant ignores other fields).
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    enum Before {
+        Api { user: Option<String> },
+        Socket { user: Option<String> },
+        Bot,
+        Phone,
+    }
+
+    #[test]
+    fn a_named_bot_reads_as_a_bot_to_older_plugins_and_an_unnamed_one_stays_as_it_was() {
+        let named = serde_json::to_value(MessageOrigin::Bot { plugin: Some("ai-answer".into()) }).unwrap();
+        assert_eq!(named, serde_json::json!({ "kind": "bot", "plugin": "ai-answer" }));
+        assert_eq!(serde_json::from_value::<Before>(named).unwrap(), Before::Bot);
+        let unnamed = serde_json::to_value(MessageOrigin::Bot { plugin: None }).unwrap();
+        assert_eq!(unnamed, serde_json::json!({ "kind": "bot" }));
+        assert_eq!(serde_json::from_value::<MessageOrigin>(unnamed).unwrap(), MessageOrigin::Bot { plugin: None });
+        let api = serde_json::json!({ "kind": "api", "user": "u" });
+        assert_eq!(serde_json::from_value::<Before>(api).unwrap(), Before::Api { user: Some("u".into()) });
+    }
 }

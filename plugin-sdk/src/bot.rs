@@ -64,7 +64,7 @@ impl Etiquette {
         // Never the number's own messages, nor what one of the gateway's bots wrote from
         // another session (two bots would answer each other).
         if message.from_me
-            || message.origin == Some(MessageOrigin::Bot)
+            || matches!(message.origin, Some(MessageOrigin::Bot { .. }))
             || (chat.is_group && !self.groups)
             || self.ignored(message)
             || !memory::due(&person_wrote(session, &chat.id), self.takeover_mins * 60)

@@ -90,7 +90,7 @@ test("bound through REST, it answers from the endpoint with the chat's history, 
   await inbound(t, "+15550901001", "Do you ship to Lisbon?");
   assert.equal((await waitSent(t, 1))[0].text, "AI: Do you ship to Lisbon?");
   const mine = await socket.log.waitFor("message.sent", (p) => p.message.content === "AI: Do you ship to Lisbon?");
-  assert.deepEqual(mine.message.origin, { kind: "bot" });
+  assert.deepEqual(mine.message.origin, { kind: "bot", plugin: "ai-answer" });
   await socket.log.waitFor("message.status", (p) => p.messageId === mine.message.id && p.status === "SENT");
   await inbound(t, "+15550901001", "How much?");
   assert.equal((await waitSent(t, 2))[1].text, "AI: How much?");

@@ -325,7 +325,7 @@ test("a bot steps back where a person wrote, and never answers another session's
   const stored = await gw.api("GET", `/api/v1/sessions/s1/chats`, t.apiKey);
   const chatId = stored.body.find((c) => c.jid.startsWith("15550709999")).id;
   const messages = async () => (await gw.api("GET", `/api/v1/sessions/s1/chats/${chatId}/messages`, t.apiKey)).body;
-  assert.deepEqual((await messages()).find((m) => m.content === "Bot here").origin, { kind: "bot" });
+  assert.deepEqual((await messages()).find((m) => m.content === "Bot here").origin, { kind: "bot", plugin: "auto-reply" });
 
   // An agent answers through the API (a user's token): the bot steps back in that chat.
   const agent = await gw.token(t, "agent-7");
@@ -356,7 +356,7 @@ test("a bot steps back where a person wrote, and never answers another session's
   assert.equal(fromBot.status, 202);
   assert.equal(fromBot.body.waMessageId, answer.waMessageId);
   const got = await socket.log.waitFor("message.received", (p) => p.message.waMessageId === answer.waMessageId);
-  assert.deepEqual(got.message.origin, { kind: "bot" });
+  assert.deepEqual(got.message.origin, { kind: "bot", plugin: "auto-reply" });
   await sleep(500);
   assert.equal((await sent("s2")).length, 0, "no answer to a bot");
   await inbound("s2", { from: "+15550700001", text: "a person now" });
@@ -445,7 +445,7 @@ test("bots on two numbers that write to each other stop: at once within a tenant
   assert.equal(atB.waMessageId, sentByA.waMessageId, "delivered under the id it was sent with");
   assert.equal(atB.origin, undefined, "a person's message");
   const atA = (await history("a")).find((m) => m.direction === "inbound");
-  assert.deepEqual([atA.content, atA.origin], ["Auto: got it", { kind: "bot" }]);
+  assert.deepEqual([atA.content, atA.origin], ["Auto: got it", { kind: "bot", plugin: "auto-reply" }]);
 
   // Two tenants: neither knows the other's bot, so they answer each other until each reaches
   // its answers per minute.

@@ -137,6 +137,13 @@ pub enum BotLane {
     Calling,
 }
 
+/// What one bot asked for on an event (its messages carry its name as their origin).
+#[derive(Debug)]
+pub struct BotAnswer {
+    pub plugin: String,
+    pub actions: Vec<HostAction>,
+}
+
 /// A tenant's request to bind (or re-bind) a plugin.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -702,8 +709,8 @@ impl Plugins {
         WebhookShape::Canonical
     }
 
-    /// The tenant's bots of `lane` on a canonical event.
-    pub async fn bots(&self, ev: &Event, lane: BotLane) -> Vec<HostAction> {
+    /// The tenant's bots of `lane` on a canonical event: what each asks for, in order.
+    pub async fn bots(&self, ev: &Event, lane: BotLane) -> Vec<BotAnswer> {
         let bindings = self.bots_on(&ev.tenant_id, lane);
         if bindings.is_empty() {
             return Vec::new();
@@ -718,7 +725,8 @@ impl Plugins {
                 }),
                 _ => Err(Fault::BadOutput("unexpected answer".into())),
             };
-            out.extend(self.invoke(&b, Hook::Bot, Request::OnEvent(&event), check).await.unwrap_or_default());
+            let actions = self.invoke(&b, Hook::Bot, Request::OnEvent(&event), check).await.unwrap_or_default();
+            out.push(BotAnswer { plugin: b.plugin.clone(), actions });
         }
         out
     }

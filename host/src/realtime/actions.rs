@@ -49,15 +49,25 @@ impl Caller<'_> {
     }
 }
 
-pub async fn execute(io: &SocketIo, sessions: &Sessions, caller: Option<Caller<'_>>, actions: Vec<HostAction>) {
-    let socket = caller.as_ref().map(|c| c.socket);
+/// Whom plugin actions are carried out for.
+pub enum By<'a> {
+    /// A socket's event, handled by the tenant's client-event plugins.
+    Socket(Caller<'a>),
+    /// A bot plugin, on a committed event.
+    Bot { plugin: &'a str },
+}
+
+pub async fn execute(io: &SocketIo, sessions: &Sessions, by: By<'_>, actions: Vec<HostAction>) {
     // A bot's answer, or a socket's user sending through a frontend's plugin: bots step
     // back from chats where a person wrote.
-    let origin = match socket.and_then(|s| s.extensions.get::<Arc<Identity>>()) {
-        Some(identity) => MessageOrigin::Socket { user: identity.user.clone() },
-        None if socket.is_some() => MessageOrigin::Socket { user: None },
-        None => MessageOrigin::Bot,
+    let (caller, origin) = match by {
+        By::Socket(c) => {
+            let user = c.socket.extensions.get::<Arc<Identity>>().and_then(|i| i.user.clone());
+            (Some(c), MessageOrigin::Socket { user })
+        }
+        By::Bot { plugin } => (None, MessageOrigin::Bot { plugin: Some(plugin.to_owned()) }),
     };
+    let socket = caller.as_ref().map(|c| c.socket);
     for action in actions {
         if let (Some(c), Some(key)) = (&caller, action.session())
             && !c.may_use(sessions, key).await

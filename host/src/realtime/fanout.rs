@@ -188,9 +188,11 @@ impl LaneWork for Bots {
 
     async fn deliver(&self, events: Vec<Arc<Event>>) {
         for ev in events {
-            let todo = self.plugins.bots(&ev, self.lane).await;
-            if !todo.is_empty() {
-                actions::execute(&self.io, &self.sessions, None, todo).await;
+            for answer in self.plugins.bots(&ev, self.lane).await {
+                if !answer.actions.is_empty() {
+                    let by = actions::By::Bot { plugin: &answer.plugin };
+                    actions::execute(&self.io, &self.sessions, by, answer.actions).await;
+                }
             }
         }
     }

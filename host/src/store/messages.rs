@@ -266,21 +266,23 @@ pub async fn list_for_chat(
 }
 
 /// Which of these WhatsApp ids are messages a bot of this gateway sent, from any session of
-/// the tenant: an inbound message with one of them is another session's bot talking.
+/// the tenant, with the bot's plugin where it was recorded: an inbound message with one of
+/// them is another session's bot talking.
 pub async fn sent_by_bots<'e>(
     conn: impl sqlx::SqliteExecutor<'e>,
     tenant: &str,
     wa_ids: &[String],
-) -> StoreResult<Vec<String>> {
+) -> StoreResult<Vec<(String, Option<String>)>> {
     if wa_ids.is_empty() {
         return Ok(Vec::new());
     }
     let marks = super::placeholders(2, wa_ids.len());
     let sql = format!(
-        "SELECT wa_message_id FROM messages WHERE tenant_id = $1 AND direction = 'outbound'
-         AND wa_message_id IN ({marks}) AND json_extract(details, '$.origin.kind') = 'bot'"
+        "SELECT wa_message_id, json_extract(details, '$.origin.plugin') FROM messages
+         WHERE tenant_id = $1 AND direction = 'outbound' AND wa_message_id IN ({marks})
+         AND json_extract(details, '$.origin.kind') = 'bot'"
     );
-    let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(tenant);
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant);
     for id in wa_ids {
         q = q.bind(id);
     }

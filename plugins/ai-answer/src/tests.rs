@@ -122,7 +122,7 @@ fn it_stops_at_the_daily_budget_and_starts_again_the_next_day() {
 #[test]
 fn it_keeps_the_manners_of_a_bot() {
     let mut h = harness(config());
-    let from_bot = Message { origin: Some(MessageOrigin::Bot), ..from_contact("a", "beep") };
+    let from_bot = Message { origin: Some(MessageOrigin::Bot { plugin: Some("auto-reply".into()) }), ..from_contact("a", "beep") };
     let own = Message { from_me: true, ..from_contact("b", "mine") };
     let group = Chat { is_group: true, ..chat("sales", "c1") };
     for (message, chat) in

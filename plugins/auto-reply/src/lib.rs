@@ -327,7 +327,7 @@ mod tests {
         let host = FakeHost { now_ms: 1_000_000, ..Default::default() };
         let mut h = Harness::<AutoReply>::with_host(host, json!({ "fallback": "F", "takeoverMins": 10 })).unwrap();
         // The bot's own answers and sends of unknown origin take nothing over.
-        assert!(h.on_event(&sent_by(Some(MessageOrigin::Bot))).is_empty());
+        assert!(h.on_event(&sent_by(Some(MessageOrigin::Bot { plugin: Some("auto-reply".into()) }))).is_empty());
         assert!(h.on_event(&sent_by(None)).is_empty());
         assert_eq!(reply_of(&h.on_event(&inbound("a"))), Some("F"));
         for person in [
@@ -352,7 +352,7 @@ mod tests {
     #[test]
     fn never_answers_what_another_sessions_bot_wrote() {
         let mut h = Harness::<AutoReply>::new(json!({ "fallback": "F" })).unwrap();
-        let from_bot = Message { origin: Some(MessageOrigin::Bot), ..from_contact("beep") };
+        let from_bot = Message { origin: Some(MessageOrigin::Bot { plugin: None }), ..from_contact("beep") };
         assert!(h.on_event(&received(from_bot, chat("sales", "c1"))).is_empty());
         assert_eq!(reply_of(&h.on_event(&inbound("a person"))), Some("F"));
     }

@@ -2,7 +2,7 @@
 //! later (react, edit, revoke, vote), receipts, the outbox, and the operations the API asks
 //! for on the live connection. Every change is one store write with its events.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -53,7 +53,7 @@ impl Actor {
         }
         let mut w = self.store.begin_write().await?;
         let ids: Vec<String> = fresh.iter().filter(|a| !a.m.from_me).map(|a| a.m.wa_id.clone()).collect();
-        let from_bots: HashSet<String> =
+        let from_bots: HashMap<String, Option<String>> =
             messages::sent_by_bots(w.conn(), &self.key.tenant, &ids).await?.into_iter().collect();
         let mut resolved = Vec::with_capacity(fresh.len());
         for arrived in fresh {
@@ -62,7 +62,7 @@ impl Actor {
             let mut r = self.resolve_inbound(&mut w, arrived, &resolved).await?;
             r.origin = match r.m.from_me {
                 true => Some(MessageOrigin::Phone),
-                false => from_bots.contains(&r.m.wa_id).then_some(MessageOrigin::Bot),
+                false => from_bots.get(&r.m.wa_id).map(|plugin| MessageOrigin::Bot { plugin: plugin.clone() }),
             };
             resolved.push(r);
         }
