@@ -188,3 +188,14 @@ test("only hosts the binding allows are reached, and allowedHosts is checked at 
   assert.equal(refused.status, 403);
   assert.equal((await gw.api("GET", "/api/v1/tenant/plugins", t.apiKey)).body[0].allowedHosts[0], "api.example.com");
 });
+
+test("the operator sees every request by outcome", async () => {
+  const text = await (await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+  const count = (outcome) => {
+    const line = text.split("\n").find((l) => l.startsWith("wagate_plugin_http_requests_total") && l.includes('plugin="ai-answer"') && l.includes(`outcome="${outcome}"`));
+    return line ? Number(line.split(" ").at(-1)) : 0;
+  };
+  // The tests above: two answers with history, one timeout, three within and after the budget, one denied host.
+  assert.deepEqual([count("answered"), count("timeout"), count("denied")], [5, 1, 1]);
+  assert.match(text, /wagate_plugin_http_request_duration_seconds_count\{plugin="ai-answer"\} 7/);
+});

@@ -84,6 +84,19 @@ pub struct Exported {
     errors: Family<HookLabels, Counter>,
     latency: Family<HookLabels, Histogram, fn() -> Histogram>,
     loads: Family<LoadLabels, Counter>,
+    requests: Family<RequestLabels, Counter>,
+    request_latency: Family<PluginLabels, Histogram, fn() -> Histogram>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    plugin: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginLabels {
+    plugin: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -99,6 +112,8 @@ impl Default for Exported {
             errors: Family::default(),
             latency: Family::new_with_constructor(latency_histogram),
             loads: Family::default(),
+            requests: Family::default(),
+            request_latency: Family::new_with_constructor(latency_histogram),
         }
     }
 }
@@ -117,6 +132,22 @@ impl Exported {
             "Plugin folder (re)loads by outcome: loaded, refused, unchanged, unloaded",
             self.loads.clone(),
         );
+        registry.register(
+            "plugin_http_requests",
+            "HTTP requests plugins sent (http:outbound), by outcome: answered (any status), invalid, denied, quota_exceeded, timeout, too_large, failed",
+            self.requests.clone(),
+        );
+        registry.register(
+            "plugin_http_request_duration_seconds",
+            "Time a plugin's HTTP request took, refused ones included",
+            self.request_latency.clone(),
+        );
+    }
+
+    /// A plugin's HTTP request ended with `outcome` after `took`.
+    pub fn request(&self, plugin: &str, outcome: &'static str, took: Duration) {
+        self.requests.get_or_create(&RequestLabels { plugin: plugin.to_owned(), outcome }).inc();
+        self.request_latency.get_or_create(&PluginLabels { plugin: plugin.to_owned() }).observe(took.as_secs_f64());
     }
 
     pub fn call(&self, plugin: &str, hook: Hook, took: Duration, events: usize, failed: bool) {

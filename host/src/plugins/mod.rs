@@ -345,6 +345,7 @@ impl Plugins {
             outbound: self.inner.outbound.clone(),
             plugin_hosts: loaded.manifest.http_hosts.clone().into(),
             binding_hosts: binding_hosts.into(),
+            metrics: self.inner.exported.clone(),
         });
         Arc::new(CallContext {
             tenant: tenant.to_owned(),

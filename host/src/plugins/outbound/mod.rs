@@ -72,6 +72,20 @@ pub enum OutboundError {
     Failed(String),
 }
 
+impl OutboundError {
+    /// The outcome a metric counts it under.
+    pub fn label(&self) -> &'static str {
+        match self {
+            OutboundError::Invalid(_) => "invalid",
+            OutboundError::Denied(_) => "denied",
+            OutboundError::QuotaExceeded(_) => "quota_exceeded",
+            OutboundError::Timeout => "timeout",
+            OutboundError::TooLarge(_) => "too_large",
+            OutboundError::Failed(_) => "failed",
+        }
+    }
+}
+
 /// The host lists a request must match besides the operator's: the plugin's own (plugin.toml)
 /// and its tenant binding's.
 pub struct Allowed<'a> {

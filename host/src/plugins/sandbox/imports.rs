@@ -310,18 +310,22 @@ impl State {
         let (Some(access), Some(left)) = (self.ctx.http.clone(), self.waits.left()) else {
             return Ok(Err(OutboundError::Denied("requests are sent from the bot hook only".into())));
         };
-        let tenant = &self.ctx.tenant;
-        let per_minute = self.ctx.directory.limits(tenant).plugin_http_requests_per_minute;
-        if let Err(q) = self.ctx.rates.check("plugin http requests per minute", &format!("http/{tenant}"), per_minute) {
-            return Ok(Err(OutboundError::QuotaExceeded(q.to_string())));
-        }
+        let (tenant, plugin) = (&self.ctx.tenant, &self.ctx.plugin);
         let started = std::time::Instant::now();
-        let allowed = Allowed { plugin: &access.plugin_hosts, binding: &access.binding_hosts };
-        let result = access.outbound.send(allowed, req, left).await;
-        self.waits.waited(started.elapsed());
+        let per_minute = self.ctx.directory.limits(tenant).plugin_http_requests_per_minute;
+        let result = match self.ctx.rates.check("plugin http requests per minute", &format!("http/{tenant}"), per_minute) {
+            Err(q) => Err(OutboundError::QuotaExceeded(q.to_string())),
+            Ok(()) => {
+                let allowed = Allowed { plugin: &access.plugin_hosts, binding: &access.binding_hosts };
+                access.outbound.send(allowed, req, left).await
+            }
+        };
+        let took = started.elapsed();
+        self.waits.waited(took);
         if let Err(e) = &result {
-            tracing::debug!(%tenant, plugin = %self.ctx.plugin, error = %e, "plugin http request failed");
+            tracing::debug!(%tenant, %plugin, error = %e, "plugin http request failed");
         }
+        access.metrics.request(plugin, result.as_ref().map_or_else(OutboundError::label, |_| "answered"), took);
         Ok(result)
     }
 }

@@ -414,6 +414,7 @@ pub struct HttpAccess {
     pub outbound: super::outbound::Outbound,
     pub plugin_hosts: Arc<[super::HostPattern]>,
     pub binding_hosts: Arc<[super::HostPattern]>,
+    pub metrics: super::metrics::Exported,
 }
 
 /// The time a call spent waiting on HTTP requests, and how long it may go on.
