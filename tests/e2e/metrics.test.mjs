@@ -23,6 +23,8 @@ before(async () => {
     // One slow reconnect, so an outage lasts long enough to be scraped.
     WAGATE_SESSIONS__BACKOFF_INITIAL_MS: "1500",
     WAGATE_SESSIONS__BACKOFF_MAX_MS: "1500",
+    // WhatsApp's "sent" receipt comes late: a message handed over waits for it.
+    WAGATE_SIM__SENT_DELAY_MS: "4000",
   });
   acme = await gw.tenant("acme");
   await gw.connectedSession(acme, "s1");
@@ -100,6 +102,11 @@ test("a session's send queue and status show while its connection is down, and d
 
   await gw.waitStatus(acme, "s1", "CONNECTED");
   const up = await until('wagate_outbound_pending{tenant="acme",session="s1"}', undefined);
+  // Handed to WhatsApp, the queue is empty, though the messages wait for their receipt.
+  const [chat] = (await gw.api("GET", "/api/v1/sessions/s1/chats", acme.apiKey)).body;
+  const sent = (await gw.api("GET", `/api/v1/sessions/s1/chats/${chat.id}/messages`, acme.apiKey)).body;
+  const waiting = sent.filter((m) => m.content.startsWith("queued"));
+  assert.deepEqual(waiting.map((m) => [m.status, Boolean(m.waMessageId)]), [["PENDING", true], ["PENDING", true]]);
   assert.equal(value(up, 'wagate_sessions{connector="sim",status="CONNECTED"}'), 1);
   assert.ok(value(up, 'wagate_events_committed_total{event="message.sent"}') >= 2, up);
   assert.ok(value(up, 'wagate_http_requests_total{method="POST",route="/api/v1/sessions/{id}/messages",status="202"}') >= 2, up);

@@ -473,11 +473,13 @@ pub async fn expire_media(w: &mut WriteTx, key: &SessionKey, id: &str, at: DateT
     Ok(())
 }
 
-/// Outbound messages each session has not yet handed to WhatsApp (metrics; the partial index
-/// `messages_pending` holds exactly these rows).
+/// Outbound messages each session has not yet handed to WhatsApp, its send queue (metrics;
+/// from the rows of the partial index `messages_pending`, less those handed over and not yet
+/// acknowledged, which already carry their WhatsApp id).
 pub async fn pending_outbound(pool: &SqlitePool) -> StoreResult<Vec<(String, String, i64)>> {
     Ok(sqlx::query_as(
-        "SELECT tenant_id, session_id, COUNT(*) FROM messages WHERE status = 'PENDING' GROUP BY tenant_id, session_id",
+        "SELECT tenant_id, session_id, COUNT(*) FROM messages WHERE status = 'PENDING' AND direction = 'outbound'
+         AND wa_message_id IS NULL GROUP BY tenant_id, session_id",
     )
     .fetch_all(pool)
     .await?)
