@@ -326,8 +326,13 @@ impl Sessions {
             state.next_send_at = None;
         }
         let now = Utc::now();
-        let (sent_last_minute, _) = queued::handed_since(self.store().pool(), key, now - chrono::Duration::minutes(1)).await?;
-        let (sent_last_day, _) = queued::handed_since(self.store().pool(), key, now - chrono::Duration::days(1)).await?;
+        let (sent_last_minute, sent_last_day) = queued::handed_in(
+            self.store().pool(),
+            key,
+            now - chrono::Duration::minutes(1),
+            now - chrono::Duration::days(1),
+        )
+        .await?;
         let warm_up_until = send_queue::warm_up_until(&policy, linked_at).filter(|until| *until > now);
         Ok(SendQueue { policy, policy_source, state, sent_last_minute, sent_last_day, linked_at, warm_up_until })
     }

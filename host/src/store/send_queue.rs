@@ -118,6 +118,27 @@ pub async fn handed_since(
     Ok((u32::try_from(n).unwrap_or(u32::MAX), first.and_then(DateTime::from_timestamp_millis)))
 }
 
+/// Messages handed to WhatsApp since `recent`, and since `earlier`, in one read.
+pub async fn handed_in(
+    pool: &SqlitePool,
+    key: &SessionKey,
+    recent: DateTime<Utc>,
+    earlier: DateTime<Utc>,
+) -> StoreResult<(u32, u32)> {
+    let (recent, earlier): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(CASE WHEN handed_at_ms > $3 THEN 1 ELSE 0 END), 0), COUNT(*) FROM messages
+         WHERE tenant_id = $1 AND session_id = $2 AND handed_at_ms > $4",
+    )
+    .bind(&key.tenant)
+    .bind(&key.session)
+    .bind(recent.timestamp_millis())
+    .bind(earlier.timestamp_millis())
+    .fetch_one(pool)
+    .await?;
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok((count(recent), count(earlier)))
+}
+
 /// When the session last handed a message to WhatsApp, and when each chat last got one since
 /// `chats_since`: where the pacing resumes after a restart.
 pub async fn last_handed(
