@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds plugins to wasm32-wasip2 and installs each as a folder (plugin.toml + component).
 #   scripts/build-plugins.sh [DEST]   the plugins we ship (plugins/*) into DEST (default ./plugins.d)
-#   scripts/build-plugins.sh --tests  the test plugins (tests/plugins/*) into $CARGO_TARGET_DIR/test-plugins
+#   scripts/build-plugins.sh --tests  the test plugins (tests/plugins/*, and tests/plugins-ts/* in TypeScript)
+#                                     into $CARGO_TARGET_DIR/test-plugins
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -36,6 +37,10 @@ if [ "${1:-}" = "--tests" ]; then
   install tests/plugins/relay "$out/relay-strict" --features strict
   for dir in tests/plugins/*/; do
     install "${dir%/}" "$out/$(basename "$dir")"
+  done
+  # Test plugins written in TypeScript: the same folder shape, built by build-ts-plugin.sh.
+  for dir in tests/plugins-ts/*/; do
+    ./scripts/build-ts-plugin.sh "${dir%/}" "$out/$(basename "$dir")"
   done
 else
   out="${1:-plugins.d}"
