@@ -5,11 +5,14 @@
 # PLUGIN_DIR holds plugin.toml and src/plugin.ts. The toolchain (tsc, jco, componentize-js,
 # pinned in scripts/ts-toolchain/) is installed from npm beside the cargo target directory.
 set -euo pipefail
+[ $# -eq 2 ] || { echo "usage: $0 PLUGIN_DIR DEST" >&2; exit 2; }
+# Both paths as the caller meant them, before moving to the checkout.
+src=$(cd "$1" && pwd)
+mkdir -p "$(dirname "$2")"
+dest="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 command -v node >/dev/null || { echo "node (>= 18) is required to build TypeScript plugins" >&2; exit 1; }
-src=$(cd "$1" && pwd)
-dest=$2
 tool="$CARGO_TARGET_DIR/../ts-toolchain"
 if [ ! -d "$tool/node_modules" ] || ! cmp -s scripts/ts-toolchain/package-lock.json "$tool/package-lock.json"; then
   mkdir -p "$tool"
@@ -28,7 +31,6 @@ node scripts/ts-toolchain/world.mjs "$src" wit/plugin.wit "$work"
 (cd "$work" && "$bin/componentize-js" js/plugin.js --wit wit --world-name plugin-ts \
   -d http -d fetch-event -d stdio -d clocks -o plugin.wasm >/dev/null)
 name=$(sed -n 's/^name = "\(.*\)"/\1/p' "$src/plugin.toml" | head -1)
-mkdir -p "$(dirname "$dest")"
 tmp=$(mktemp -d "$(dirname "$dest")/.build.XXXXXX")
 cp "$src/plugin.toml" "$tmp/"
 cp "$work/plugin.wasm" "$tmp/$name.wasm"

@@ -55,7 +55,16 @@ enum PluginCommand {
         /// Path of wagate's plugin-sdk crate (default: the sources this binary was built from).
         #[arg(long)]
         sdk: Option<PathBuf>,
+        /// `rust` (a crate) or `ts` (TypeScript: plugin.toml, src/plugin.ts).
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: Lang,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Lang {
+    Rust,
+    Ts,
 }
 
 #[derive(Args)]
@@ -160,7 +169,15 @@ async fn token(args: TokenArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn new_plugin(name: &str, dir: &std::path::Path, sdk: Option<PathBuf>) -> Result<(), String> {
+fn new_plugin(name: &str, dir: &std::path::Path, sdk: Option<PathBuf>, lang: Lang) -> Result<(), String> {
+    if let Lang::Ts = lang {
+        let build = wagate::scaffold::default_ts_build_script()
+            .ok_or("cannot find scripts/build-ts-plugin.sh of the wagate checkout this binary was built from")?;
+        let created = wagate::scaffold::new_ts_plugin(dir, name, &build)?;
+        println!("created {}", created.display());
+        println!("next: {} {} <the gateway's plugins folder>/{name}", build.display(), created.display());
+        return Ok(());
+    }
     let sdk = sdk
         .or_else(wagate::scaffold::default_sdk_path)
         .ok_or("cannot find plugin-sdk: pass --sdk PATH (the plugin-sdk folder of a wagate checkout)")?;
@@ -178,15 +195,13 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Token(args) => token(args).await,
-        Command::Plugin(PluginCommand::New { name, dir, sdk }) => new_plugin(&name, &dir, sdk),
+        Command::Plugin(PluginCommand::New { name, dir, sdk, lang }) => new_plugin(&name, &dir, sdk, lang),
         Command::Openapi => {
             wagate::api::openapi().to_pretty_json().map(|json| println!("{json}")).map_err(|e| e.to_string())
         }
-        Command::EventsSchema => {
-            serde_json::to_string_pretty(&wagate_model::schema::events_json_schema())
-                .map(|json| println!("{json}"))
-                .map_err(|e| e.to_string())
-        }
+        Command::EventsSchema => serde_json::to_string_pretty(&wagate_model::schema::events_json_schema())
+            .map(|json| println!("{json}"))
+            .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -43,6 +43,41 @@ const TEMPLATE: &[(&str, &str)] = &[
     ("src/lib.rs", include_str!("../templates/plugin/src/lib.rs")),
 ];
 
+/// Where this build's TypeScript plugin build script is, when the checkout is still on disk.
+pub fn default_ts_build_script() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-ts-plugin.sh");
+    p.exists().then(|| p.canonicalize().unwrap_or(p))
+}
+
+/// The folder `plugin new --lang ts` writes (`host/templates/plugin-ts/`), with `{{name}}` and
+/// `{{build}}` (the build script) filled in.
+const TS_TEMPLATE: &[(&str, &str)] = &[
+    ("plugin.toml", include_str!("../templates/plugin-ts/plugin.toml")),
+    ("src/plugin.ts", include_str!("../templates/plugin-ts/src/plugin.ts")),
+    ("README.md", include_str!("../templates/plugin-ts/README.md")),
+];
+
+/// Writes a TypeScript plugin folder `<parent>/<name>/` and returns its path.
+pub fn new_ts_plugin(parent: &Path, name: &str, build: &Path) -> Result<PathBuf, String> {
+    crate::model::validate_id(name).map_err(|e| format!("plugin name: {e}"))?;
+    let dir = parent.join(name);
+    if dir.exists() {
+        return Err(format!("{} already exists", dir.display()));
+    }
+    let build = build.display().to_string();
+    write_files(&dir, TS_TEMPLATE.iter().map(|(file, text)| (*file, text.replace("{{name}}", name).replace("{{build}}", &build))))?;
+    Ok(dir)
+}
+
+fn write_files<'f>(dir: &Path, files: impl IntoIterator<Item = (&'f str, String)>) -> Result<(), String> {
+    for (file, text) in files {
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().expect("has a parent")).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// Whether a crate made in `parent` would be a member of an enclosing cargo workspace.
 fn in_workspace(parent: &Path) -> bool {
     let parent = parent.canonicalize().unwrap_or_else(|_| parent.to_path_buf());
@@ -79,11 +114,7 @@ pub fn new_plugin(parent: &Path, name: &str, sdk: &Path) -> Result<PathBuf, Stri
     if standalone {
         files.push((".cargo/config.toml", WASM_RUSTFLAGS.to_owned()));
     }
-    for (file, text) in files {
-        let path = dir.join(file);
-        std::fs::create_dir_all(path.parent().expect("has a parent")).map_err(|e| e.to_string())?;
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
+    write_files(&dir, files)?;
     Ok(dir)
 }
 
@@ -122,6 +153,19 @@ mod tests {
         }
         let lib = std::fs::read_to_string(made.join("src/lib.rs")).unwrap();
         assert!(lib.contains("impl Plugin for MyBot"));
+    }
+
+    #[test]
+    fn a_typescript_plugin_has_every_placeholder_filled() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = super::new_ts_plugin(dir.path(), "ts-bot", Path::new("/w/scripts/build-ts-plugin.sh")).unwrap();
+        for file in ["plugin.toml", "src/plugin.ts", "README.md"] {
+            let text = std::fs::read_to_string(made.join(file)).unwrap();
+            assert!(!text.contains("{{"), "{file} keeps a placeholder:\n{text}");
+        }
+        let readme = std::fs::read_to_string(made.join("README.md")).unwrap();
+        assert!(readme.contains("/w/scripts/build-ts-plugin.sh . "), "{readme}");
+        assert!(super::new_ts_plugin(dir.path(), "ts-bot", Path::new("b")).unwrap_err().contains("already exists"));
     }
 
     #[test]

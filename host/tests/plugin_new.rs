@@ -71,3 +71,40 @@ async fn a_new_plugin_tests_builds_and_runs() {
     assert_eq!(out.deliveries[0].event, "greeter-bot:session.status");
     assert_eq!(out.deliveries[0].payload["sessionId"], "s1");
 }
+
+/// `wagate plugin new --lang ts` makes a TypeScript plugin that the build command it prints
+/// turns into a plugin folder, and that runs in the gateway.
+#[tokio::test]
+async fn a_new_typescript_plugin_builds_and_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let out =
+        run(work.path(), env!("CARGO_BIN_EXE_wagate"), &["plugin", "new", "greeter-ts", "--lang", "ts", "--dir", "."]);
+    let next = out.lines().find_map(|l| l.strip_prefix("next: ")).unwrap_or_else(|| panic!("{out}"));
+    let build = next.split(' ').next().unwrap();
+    let src = work.path().join("greeter-ts");
+    for f in ["plugin.toml", "src/plugin.ts", "README.md"] {
+        assert!(src.join(f).exists(), "{f}");
+    }
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let folder = dir.path().join("plugins/greeter-ts");
+    run(&src, build, &[".", folder.to_str().unwrap()]);
+    let gw = TestGateway::start_in(dir, |_| {}).await;
+    let (_, info) = gw.get("/api/v1/plugins/greeter-ts", common::ADMIN).await;
+    assert_eq!(info["status"], "loaded", "{info}");
+    let t = gw.tenant("acme").await;
+    let bind = |config| {
+        gw.call(Method::PUT, "/api/v1/tenant/plugins/greeter-ts", Some(&t.api_key), Some(json!({ "config": config })))
+    };
+    let (s, b) = bind(json!({ "prefix": "" })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(b["error"]["message"].as_str().unwrap().contains("invalid config at 'prefix'"), "{b}");
+    let (s, b) = bind(json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let mut events = gw.events();
+    gw.session(&t, "s1").await;
+    let ev = common::until(&mut events, "session.status").await.pop().unwrap();
+    let out = gw.gateway.state.plugins.transform(&ev).await;
+    assert_eq!(out.deliveries.len(), 1);
+    assert_eq!(out.deliveries[0].event, "greeter-ts:session.status");
+    assert_eq!(out.deliveries[0].payload["sessionId"], "s1");
+}
