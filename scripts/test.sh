@@ -20,6 +20,10 @@ else
 fi
 echo "== rust tests"
 cargo test --locked --workspace
+echo "== TypeScript plugin tests (under Node, against the fake host)"
+for dir in tests/plugins-ts/*/; do
+  ./scripts/test-ts-plugin.sh "${dir%/}"
+done
 echo "== end-to-end tests (socket.io-client $(cd tests && node -p 'require("./package.json").devDependencies["socket.io-client"]'))"
 (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 export WAGATE_BIN="$CARGO_TARGET_DIR/debug/wagate" WAGATE_TEST_PLUGINS="$CARGO_TARGET_DIR/test-plugins" \

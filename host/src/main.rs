@@ -175,6 +175,8 @@ fn new_plugin(name: &str, dir: &std::path::Path, sdk: Option<PathBuf>, lang: Lan
             .ok_or("cannot find scripts/build-ts-plugin.sh of the wagate checkout this binary was built from")?;
         let created = wagate::scaffold::new_ts_plugin(dir, name, &build)?;
         println!("created {}", created.display());
+        let test = build.with_file_name("test-ts-plugin.sh");
+        println!("test: {} {}", test.display(), created.display());
         println!("next: {} {} <the gateway's plugins folder>/{name}", build.display(), created.display());
         return Ok(());
     }

@@ -49,11 +49,12 @@ pub fn default_ts_build_script() -> Option<PathBuf> {
     p.exists().then(|| p.canonicalize().unwrap_or(p))
 }
 
-/// The folder `plugin new --lang ts` writes (`host/templates/plugin-ts/`), with `{{name}}` and
-/// `{{build}}` (the build script) filled in.
+/// The folder `plugin new --lang ts` writes (`host/templates/plugin-ts/`), with `{{name}}`,
+/// `{{build}}` (the build script) and `{{test}}` (the test script) filled in.
 const TS_TEMPLATE: &[(&str, &str)] = &[
     ("plugin.toml", include_str!("../templates/plugin-ts/plugin.toml")),
     ("src/plugin.ts", include_str!("../templates/plugin-ts/src/plugin.ts")),
+    ("test/plugin.test.ts", include_str!("../templates/plugin-ts/test/plugin.test.ts")),
     ("README.md", include_str!("../templates/plugin-ts/README.md")),
 ];
 
@@ -65,7 +66,9 @@ pub fn new_ts_plugin(parent: &Path, name: &str, build: &Path) -> Result<PathBuf,
         return Err(format!("{} already exists", dir.display()));
     }
     let build = build.display().to_string();
-    write_files(&dir, TS_TEMPLATE.iter().map(|(file, text)| (*file, text.replace("{{name}}", name).replace("{{build}}", &build))))?;
+    let test = build.replace("build-ts-plugin.sh", "test-ts-plugin.sh");
+    let fill = |text: &str| text.replace("{{name}}", name).replace("{{build}}", &build).replace("{{test}}", &test);
+    write_files(&dir, TS_TEMPLATE.iter().map(|(file, text)| (*file, fill(text))))?;
     Ok(dir)
 }
 
@@ -159,12 +162,13 @@ mod tests {
     fn a_typescript_plugin_has_every_placeholder_filled() {
         let dir = tempfile::tempdir().unwrap();
         let made = super::new_ts_plugin(dir.path(), "ts-bot", Path::new("/w/scripts/build-ts-plugin.sh")).unwrap();
-        for file in ["plugin.toml", "src/plugin.ts", "README.md"] {
+        for file in ["plugin.toml", "src/plugin.ts", "test/plugin.test.ts", "README.md"] {
             let text = std::fs::read_to_string(made.join(file)).unwrap();
             assert!(!text.contains("{{"), "{file} keeps a placeholder:\n{text}");
         }
         let readme = std::fs::read_to_string(made.join("README.md")).unwrap();
         assert!(readme.contains("/w/scripts/build-ts-plugin.sh . "), "{readme}");
+        assert!(readme.contains("/w/scripts/test-ts-plugin.sh ."), "{readme}");
         assert!(super::new_ts_plugin(dir.path(), "ts-bot", Path::new("b")).unwrap_err().contains("already exists"));
     }
 

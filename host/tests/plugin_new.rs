@@ -82,9 +82,13 @@ async fn a_new_typescript_plugin_builds_and_runs() {
     let next = out.lines().find_map(|l| l.strip_prefix("next: ")).unwrap_or_else(|| panic!("{out}"));
     let build = next.split(' ').next().unwrap();
     let src = work.path().join("greeter-ts");
-    for f in ["plugin.toml", "src/plugin.ts", "README.md"] {
+    for f in ["plugin.toml", "src/plugin.ts", "test/plugin.test.ts", "README.md"] {
         assert!(src.join(f).exists(), "{f}");
     }
+    // Its own tests pass under Node against the fake host, with the command it printed.
+    let test = out.lines().find_map(|l| l.strip_prefix("test: ")).unwrap_or_else(|| panic!("{out}"));
+    let tests = run(&src, test.split(' ').next().unwrap(), &["."]);
+    assert!(tests.contains("# pass 2"), "{tests}");
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let folder = dir.path().join("plugins/greeter-ts");
     run(&src, build, &[".", folder.to_str().unwrap()]);

@@ -1,11 +1,11 @@
 // The WIT world and the tsconfig a TypeScript plugin is built with, from its plugin.toml: the
 // plugin's world imports one interface per granted capability and exports `config` and one
 // interface per listed hook, so the component asks for nothing its manifest does not grant.
-//   node world.mjs PLUGIN_DIR WIT_FILE OUT_DIR
+//   node world.mjs PLUGIN_DIR WIT_FILE OUT_DIR TOOLCHAIN_DIR
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-const [pluginDir, witFile, outDir] = process.argv.slice(2).map((p) => resolve(p));
+const [pluginDir, witFile, outDir, toolchain] = process.argv.slice(2).map((p) => resolve(p));
 const manifest = readFileSync(join(pluginDir, "plugin.toml"), "utf8");
 const list = (key) => {
   const m = new RegExp(`^${key}\\s*=\\s*\\[([^\\]]*)\\]`, "m").exec(manifest);
@@ -43,6 +43,8 @@ const paths = {};
 for (const i of ["types", ...imports, "config", ...hooks]) {
   paths[`wagate:plugin/${i}@${version}`] = [join(outDir, "types", "interfaces", `wagate-plugin-${i}.d.ts`)];
 }
+// The plugin's sources and its tests (`test/`, run under Node against the fake host, which
+// they import as "wagate:testing"), compiled side by side into OUT_DIR/js.
 const tsconfig = {
   compilerOptions: {
     target: "ES2022",
@@ -51,10 +53,12 @@ const tsconfig = {
     strict: true,
     noEmitOnError: true,
     skipLibCheck: true,
-    rootDir: join(pluginDir, "src"),
+    rootDir: pluginDir,
     outDir: join(outDir, "js"),
+    typeRoots: [join(toolchain, "node_modules", "@types")],
+    types: ["node"],
     paths,
   },
-  include: [join(pluginDir, "src", "**", "*.ts")],
+  include: [join(pluginDir, "src", "**", "*.ts"), join(pluginDir, "test", "**", "*.ts"), join(toolchain, "testing.d.ts")],
 };
 writeFileSync(join(outDir, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));

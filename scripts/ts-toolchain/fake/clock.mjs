@@ -1,0 +1,4 @@
+import { host } from "./host.mjs";
+export function nowMs() {
+  return BigInt(host.nowMs);
+}
