@@ -1,7 +1,7 @@
 //! A plugin written in TypeScript (`tests/plugins-ts/ts-relay`, built by
 //! `scripts/build-ts-plugin.sh` into the same folder shape as a Rust plugin) in the real host:
 //! it loads under the same checks, answers its hooks, and its faults (an exception, a loop
-//! without end) are contained like a Rust plugin's. Needs `scripts/build-plugins.sh --tests`.
+//! without end, a memory bomb) are contained like a Rust plugin's. Needs `scripts/build-plugins.sh --tests`.
 
 mod common;
 
@@ -43,7 +43,7 @@ async fn a_typescript_plugin_answers_its_hooks_and_its_faults_are_contained() {
     let gw = TestGateway::start_in(dir.clone(), |c| c.plugins.breaker_threshold = 2).await;
     let (_, info) = gw.get("/api/v1/plugins/ts-relay", ADMIN).await;
     assert_eq!((info["status"].as_str(), info["contract"].as_str()), (Some("loaded"), Some("1.3.0")), "{info}");
-    assert_eq!(info["configSchema"]["properties"]["mode"]["enum"], json!(["relay", "throw", "loop"]));
+    assert_eq!(info["configSchema"]["properties"]["mode"]["enum"], json!(["relay", "throw", "loop", "bomb"]));
     let acme = gw.tenant("acme").await;
     let calm = gw.tenant("calm").await;
     let (s, b) = bind(&gw, &acme.api_key, json!({ "mode": "sideways" })).await;
@@ -71,8 +71,8 @@ async fn a_typescript_plugin_answers_its_hooks_and_its_faults_are_contained() {
         other => panic!("{other:?}"),
     }
 
-    // An exception and a loop without end are faults of that binding only.
-    for (mode, fault) in [("throw", "panicked"), ("loop", "deadline exceeded")] {
+    // An exception, a loop without end and a memory bomb are faults of that binding only.
+    for (mode, fault) in [("throw", "panicked"), ("loop", "deadline exceeded"), ("bomb", "memory limit exceeded")] {
         assert_eq!(bind(&gw, &acme.api_key, json!({ "label": "a", "mode": mode })).await.0, StatusCode::OK);
         let started = Instant::now();
         let out = plugins.transform(&status_event("acme", 20)).await;

@@ -6,7 +6,7 @@ import type * as TransformHook from "wagate:plugin/transform@1.3.0";
 import type * as BotHook from "wagate:plugin/bot@1.3.0";
 import type { Emit, Event, Action } from "wagate:plugin/types@1.3.0";
 
-type Mode = "relay" | "throw" | "loop";
+type Mode = "relay" | "throw" | "loop" | "bomb";
 let label = "ts";
 let mode: Mode = "relay";
 
@@ -14,18 +14,24 @@ export const config: typeof ConfigHook = {
   init(json: string): void {
     const c = JSON.parse(json) as { label?: unknown; mode?: unknown };
     if (typeof c.label !== "string") throw "invalid config at 'label': a string";
-    if (c.mode !== "relay" && c.mode !== "throw" && c.mode !== "loop") throw "invalid config at 'mode': relay, throw or loop";
+    if (c.mode !== "relay" && c.mode !== "throw" && c.mode !== "loop" && c.mode !== "bomb") {
+      throw "invalid config at 'mode': relay, throw, loop or bomb";
+    }
     label = c.label;
     mode = c.mode;
   },
   schema(): string | undefined {
-    return JSON.stringify({ type: "object", properties: { label: { type: "string" }, mode: { enum: ["relay", "throw", "loop"] } } });
+    return JSON.stringify({ type: "object", properties: { label: { type: "string" }, mode: { enum: ["relay", "throw", "loop", "bomb"] } } });
   },
 };
 
 function relay(event: Event): Emit[] {
   if (mode === "throw") throw new Error(`ts-relay refuses ${event.name}`);
   if (mode === "loop") for (;;) {}
+  if (mode === "bomb") {
+    const hoard: ArrayBuffer[] = [];
+    for (;;) hoard.push(new ArrayBuffer(4 << 20));
+  }
   const payload = { seq: Number(event.seq), label, session: event.session ?? null };
   return [{ event: `ts:${event.name}`, payload: JSON.stringify(payload), target: { tag: "tenant" } }];
 }
