@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use common::{TestGateway, target_dir};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn run(dir: &Path, program: &str, args: &[&str]) -> String {
     let out = Command::new(program)
@@ -47,28 +47,33 @@ async fn a_new_plugin_tests_builds_and_runs() {
     std::fs::copy(crate_dir.join("plugin.toml"), folder.join("plugin.toml")).unwrap();
     std::fs::copy(target_dir().join("wasm32-wasip2/release/greeter_bot.wasm"), folder.join("greeter_bot.wasm"))
         .unwrap();
+    runs_as_a_renaming_transform(dir, "greeter-bot", json!({ "prefix": 5 }), |refusal| {
+        assert_eq!(refusal, "invalid config at 'prefix': invalid type: integer `5`, expected a string")
+    })
+    .await;
+}
+
+/// What a new plugin does once built into `dir`'s plugin folder `name`: it loads, `bad` config
+/// is refused with a message `refused` checks, and bound with its defaults it renames a
+/// session's status event to `<name>:session.status` for the tenant's sockets.
+async fn runs_as_a_renaming_transform(dir: Arc<tempfile::TempDir>, name: &str, bad: Value, refused: impl Fn(&str)) {
     let gw = TestGateway::start_in(dir, |_| {}).await;
-    let (_, info) = gw.get("/api/v1/plugins/greeter-bot", common::ADMIN).await;
+    let (_, info) = gw.get(&format!("/api/v1/plugins/{name}"), common::ADMIN).await;
     assert_eq!(info["status"], "loaded", "{info}");
     let t = gw.tenant("acme").await;
-    let (s, b) = gw
-        .call(
-            Method::PUT,
-            "/api/v1/tenant/plugins/greeter-bot",
-            Some(&t.api_key),
-            Some(json!({ "config": { "prefix": 5 } })),
-        )
-        .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(b["error"]["message"], "invalid config at 'prefix': invalid type: integer `5`, expected a string");
-    let (s, b) = gw.call(Method::PUT, "/api/v1/tenant/plugins/greeter-bot", Some(&t.api_key), Some(json!({}))).await;
+    let path = format!("/api/v1/tenant/plugins/{name}");
+    let bind = |config| gw.call(Method::PUT, &path, Some(&t.api_key), Some(json!({ "config": config })));
+    let (s, b) = bind(bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    refused(b["error"]["message"].as_str().unwrap());
+    let (s, b) = bind(json!({})).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let mut events = gw.events();
     gw.session(&t, "s1").await;
     let ev = common::until(&mut events, "session.status").await.pop().unwrap();
     let out = gw.gateway.state.plugins.transform(&ev).await;
     assert_eq!(out.deliveries.len(), 1);
-    assert_eq!(out.deliveries[0].event, "greeter-bot:session.status");
+    assert_eq!(out.deliveries[0].event, format!("{name}:session.status"));
     assert_eq!(out.deliveries[0].payload["sessionId"], "s1");
 }
 
@@ -92,23 +97,8 @@ async fn a_new_typescript_plugin_builds_and_runs() {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let folder = dir.path().join("plugins/greeter-ts");
     run(&src, build, &[".", folder.to_str().unwrap()]);
-    let gw = TestGateway::start_in(dir, |_| {}).await;
-    let (_, info) = gw.get("/api/v1/plugins/greeter-ts", common::ADMIN).await;
-    assert_eq!(info["status"], "loaded", "{info}");
-    let t = gw.tenant("acme").await;
-    let bind = |config| {
-        gw.call(Method::PUT, "/api/v1/tenant/plugins/greeter-ts", Some(&t.api_key), Some(json!({ "config": config })))
-    };
-    let (s, b) = bind(json!({ "prefix": "" })).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(b["error"]["message"].as_str().unwrap().contains("invalid config at 'prefix'"), "{b}");
-    let (s, b) = bind(json!({})).await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let mut events = gw.events();
-    gw.session(&t, "s1").await;
-    let ev = common::until(&mut events, "session.status").await.pop().unwrap();
-    let out = gw.gateway.state.plugins.transform(&ev).await;
-    assert_eq!(out.deliveries.len(), 1);
-    assert_eq!(out.deliveries[0].event, "greeter-ts:session.status");
-    assert_eq!(out.deliveries[0].payload["sessionId"], "s1");
+    runs_as_a_renaming_transform(dir, "greeter-ts", json!({ "prefix": "" }), |refusal| {
+        assert!(refusal.contains("invalid config at 'prefix'"), "{refusal}")
+    })
+    .await;
 }

@@ -521,11 +521,17 @@ impl Plugins {
 
     /// Enabled bindings of the tenant whose loaded plugin implements `hook`, in order.
     fn bound(&self, tenant: &str, hook: Hook) -> Vec<Arc<Binding>> {
+        self.bound_where(tenant, |m| m.hooks.contains(&hook))
+    }
+
+    /// Enabled bindings of the tenant whose loaded plugin's manifest passes `keep`, in order:
+    /// one look-up of each plugin, whatever `keep` asks of it.
+    fn bound_where(&self, tenant: &str, keep: impl Fn(&Manifest) -> bool) -> Vec<Arc<Binding>> {
         let map = self.inner.bindings.read().expect("bindings lock");
         let Some(list) = map.get(tenant) else { return Vec::new() };
         list.iter()
             .filter(|b| b.enabled)
-            .filter(|b| self.inner.registry.current(&b.plugin).is_some_and(|l| l.manifest.hooks.contains(&hook)))
+            .filter(|b| self.inner.registry.current(&b.plugin).is_some_and(|l| keep(&l.manifest)))
             .cloned()
             .collect()
     }
@@ -536,16 +542,10 @@ impl Plugins {
 
     /// The tenant's bots that run on `lane`, in order.
     fn bots_on(&self, tenant: &str, lane: BotLane) -> Vec<Arc<Binding>> {
-        let mut bots = self.bound(tenant, Hook::Bot);
-        bots.retain(|b| {
-            let calls_out = self
-                .inner
-                .registry
-                .current(&b.plugin)
-                .is_some_and(|l| l.manifest.capabilities.contains(&Capability::HttpOutbound));
-            calls_out == (lane == BotLane::Calling)
-        });
-        bots
+        self.bound_where(tenant, |m| {
+            m.hooks.contains(&Hook::Bot)
+                && m.capabilities.contains(&Capability::HttpOutbound) == (lane == BotLane::Calling)
+        })
     }
 
     /// Whether the tenant has a bot on `lane`.

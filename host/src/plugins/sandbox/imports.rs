@@ -313,13 +313,14 @@ impl State {
         let (tenant, plugin) = (&self.ctx.tenant, &self.ctx.plugin);
         let started = std::time::Instant::now();
         let per_minute = self.ctx.directory.limits(tenant).plugin_http_requests_per_minute;
-        let result = match self.ctx.rates.check("plugin http requests per minute", &format!("http/{tenant}"), per_minute) {
-            Err(q) => Err(OutboundError::QuotaExceeded(q.to_string())),
-            Ok(()) => {
-                let allowed = Allowed { plugin: &access.plugin_hosts, binding: &access.binding_hosts };
-                access.outbound.send(allowed, req, left).await
-            }
-        };
+        let result =
+            match self.ctx.rates.check("plugin http requests per minute", &format!("http/{tenant}"), per_minute) {
+                Err(q) => Err(OutboundError::QuotaExceeded(q.to_string())),
+                Ok(()) => {
+                    let allowed = Allowed { plugin: &access.plugin_hosts, binding: &access.binding_hosts };
+                    access.outbound.send(allowed, req, left).await
+                }
+            };
         let took = started.elapsed();
         self.waits.waited(took);
         if let Err(e) = &result {

@@ -139,7 +139,13 @@ impl Sandbox {
     /// deadline, but not a guest waiting inside a host import (a WASI sleep, a slow query):
     /// this stops those, a tick later.
     fn host_deadline(&self, may_wait: bool) -> Duration {
-        if may_wait { self.waiting_deadline + EPOCH_TICK } else { Duration::from_millis(self.timeout_ms) + EPOCH_TICK }
+        Duration::from_millis(self.deadline_ms(may_wait)) + EPOCH_TICK
+    }
+
+    /// The deadline a call has, as a fault names it: a bot's that may wait on requests, or
+    /// the usual one.
+    fn deadline_ms(&self, may_wait: bool) -> u64 {
+        if may_wait { self.waiting_deadline.as_millis() as u64 } else { self.timeout_ms }
     }
 
     /// A fresh instance of `pre` for one tenant binding, initialised with `config`.
@@ -376,10 +382,9 @@ impl Instance {
         };
         // Dropping the call future abandons the guest mid-call; the caller drops the instance
         // after any fault, as after a trap.
-        let deadline = self.sandbox.host_deadline(may_wait);
-        let outcome = match tokio::time::timeout(deadline, call).await {
+        let outcome = match tokio::time::timeout(self.sandbox.host_deadline(may_wait), call).await {
             Ok(result) => result.map_err(|e| self.sandbox.classify(e)),
-            Err(_) => Err(Fault::Deadline(deadline.as_millis() as u64)),
+            Err(_) => Err(Fault::Deadline(self.sandbox.deadline_ms(may_wait))),
         };
         let state = self.store.data_mut();
         state.scope = None;
