@@ -73,7 +73,8 @@ fn answers_from_the_endpoint_with_the_chat_so_far() {
             { "role": "user", "content": "How much is it?" },
         ])
     );
-    assert_eq!(budget::today(), budget::Used { requests: 1, tokens: 42 });
+    let used = budget::today();
+    assert_eq!((used.requests, used.tokens), (1, 42));
 }
 
 #[test]
@@ -110,6 +111,8 @@ fn it_stops_at_the_daily_budget_and_starts_again_the_next_day() {
     assert_eq!(h.host(|host| host.http_requests.len()), 2);
     h.host(|host| host.now_ms += 86_400_000);
     assert!(reply_of(&h.on_event(&inbound("d", "4"))).is_some(), "a new day");
+    let kept = h.host(|host| host.kv.keys().filter(|k| k.starts_with("budget")).count());
+    assert_eq!(kept, 1, "one count, started over in place: the state does not grow by the day");
     // Tokens: one expensive answer uses the day up.
     let mut h = harness(budgeted);
     h.host(|host| host.http_answers.push_back(completion("long", 1500)));
@@ -122,7 +125,8 @@ fn it_stops_at_the_daily_budget_and_starts_again_the_next_day() {
 #[test]
 fn it_keeps_the_manners_of_a_bot() {
     let mut h = harness(config());
-    let from_bot = Message { origin: Some(MessageOrigin::Bot { plugin: Some("auto-reply".into()) }), ..from_contact("a", "beep") };
+    let from_bot =
+        Message { origin: Some(MessageOrigin::Bot { plugin: Some("auto-reply".into()) }), ..from_contact("a", "beep") };
     let own = Message { from_me: true, ..from_contact("b", "mine") };
     let group = Chat { is_group: true, ..chat("sales", "c1") };
     for (message, chat) in
