@@ -10,16 +10,28 @@ echo "== build"
 cargo build --locked -p wagate --bin wagate
 ./scripts/build-plugins.sh "$CARGO_TARGET_DIR/shipped-plugins"
 ./scripts/build-plugins.sh --tests
-# PostgreSQL, when this machine runs it (CI's does): the suites that need it run; without it
+# PostgreSQL, when this machine runs it (CI's does): the integration and end-to-end suites
+# run a second time with the store on it, each gateway in a schema of its own; without it
 # they say that they were skipped and why.
+postgres=""
 if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
-  export WAGATE_TEST_POSTGRES_URL="${WAGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
-  echo "== PostgreSQL on 127.0.0.1:5432: its suites run ($WAGATE_TEST_POSTGRES_URL)"
+  postgres="${WAGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+  export WAGATE_TEST_POSTGRES_URL="$postgres"
+  echo "== PostgreSQL on 127.0.0.1:5432: the suites run on it too ($postgres)"
+  # Schemas earlier runs left behind (a test that failed keeps its data to look at).
+  if command -v psql >/dev/null; then
+    psql "$postgres" -Atqc "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'wagate\_test\_%' OR nspname LIKE 'wagate\_e2e\_%'" \
+      | while read -r schema; do psql "$postgres" -qc "DROP SCHEMA $schema CASCADE" >/dev/null; done || true
+  fi
 else
-  echo "== PostgreSQL is not reachable on 127.0.0.1:5432: the PostgreSQL half of the schema test is skipped"
+  echo "== PostgreSQL is not reachable on 127.0.0.1:5432: the suites run on SQLite only (start PostgreSQL there, trust auth, database 'test', to run them on it too)"
 fi
 echo "== rust tests"
 cargo test --locked --workspace
+if [ -n "$postgres" ]; then
+  echo "== rust integration tests, store on PostgreSQL"
+  WAGATE_TEST_DATABASE_URL="$postgres" cargo test --locked -p wagate --test '*'
+fi
 echo "== TypeScript plugin tests (under Node, against the fake host)"
 for dir in tests/plugins-ts/*/; do
   ./scripts/test-ts-plugin.sh "${dir%/}"
@@ -48,6 +60,13 @@ fi
 (cd tests && node e2e/lib/warm-cache.mjs)
 # The security suite floods a gateway with hundreds of MiB on purpose; it runs after the
 # others, alone, so it cannot starve their timing-sensitive checks on a 2-core machine.
-(cd tests && node --test --test-concurrency=2 $(ls e2e/*.test.mjs | grep -v '/security\.test\.mjs$'))
-(cd tests && node --test e2e/security.test.mjs)
+e2e() {
+  (cd tests && node --test --test-concurrency=2 $(ls e2e/*.test.mjs | grep -v '/security\.test\.mjs$'))
+  (cd tests && node --test e2e/security.test.mjs)
+}
+e2e
+if [ -n "$postgres" ]; then
+  echo "== end-to-end tests, store on PostgreSQL"
+  WAGATE_E2E_DATABASE_URL="$postgres" e2e
+fi
 echo "== all tests passed"

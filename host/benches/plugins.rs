@@ -308,7 +308,7 @@ fn main() {
     let manifest = wagate::plugins::manifest::read(&relay_dir).unwrap();
     let pre = sandbox.prepare(&component, &manifest).unwrap();
     let db =
-        rt.block_on(wagate::store::Store::open(&format!("sqlite://{}", tmp.path().join("b.db").display()))).unwrap();
+        rt.block_on(wagate::store::Store::open(&format!("sqlite://{}", tmp.path().join("b.db").display()), None)).unwrap();
     let ctx = || {
         Arc::new(CallContext {
             tenant: "acme".into(),

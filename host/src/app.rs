@@ -98,7 +98,7 @@ impl Gateway {
         for path in &repaired.paths {
             tracing::warn!(path = %path.display(), "data directory entry was readable by other users; made private");
         }
-        let store = Store::open(&config.database_url()).await?;
+        let store = Store::open(&config.database_url(), config.database_schema.as_deref()).await?;
         let (admin_key, new_admin_key) = admin_key(&config, &store).await?;
         let directory = TenantDirectory::load(store.pool(), config.quotas).await?;
         let rates = Rates::default();

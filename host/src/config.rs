@@ -26,8 +26,11 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where the SQLite file and other state live.
     pub data_dir: PathBuf,
-    /// `sqlite://...`; defaults to `<data_dir>/wagate.db`.
+    /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`; defaults to `<data_dir>/wagate.db`.
     pub database_url: Option<String>,
+    /// PostgreSQL only: the schema the gateway's tables live in (created if missing), so that
+    /// several deployments can share one database; the server's default (`public`) when unset.
+    pub database_schema: Option<String>,
     /// Operator key for `/api/v1/tenants`; generated and stored on first start when unset.
     pub admin_key: Option<String>,
     /// tracing filter, e.g. `info,wagate=debug`.
@@ -448,6 +451,7 @@ impl Default for Config {
             listen: "127.0.0.1:3000".parse().expect("static address"),
             data_dir: PathBuf::from("./data"),
             database_url: None,
+            database_schema: None,
             admin_key: None,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -562,6 +566,7 @@ const ENV_KEYS: &[&str] = &[
     "listen",
     "data_dir",
     "database_url",
+    "database_schema",
     "admin_key",
     "log",
     "log_format",
@@ -673,12 +678,25 @@ impl Config {
         if self.events.prune_interval_secs == 0 {
             return Err(ConfigError::Invalid("events.prune_interval_secs must be at least 1".into()));
         }
+        let postgres = self.postgres();
         if let Some(url) = &self.database_url
             && !url.starts_with("sqlite:")
+            && !postgres
         {
             return Err(ConfigError::Invalid(format!(
-                "database_url '{url}': this build stores data in SQLite only (sqlite://PATH)"
+                "database_url '{}': must be sqlite://PATH or postgres://...",
+                redact_password(url)
             )));
+        }
+        if let Some(schema) = &self.database_schema {
+            if !postgres {
+                return Err(ConfigError::Invalid("database_schema applies to a postgres:// database_url only".into()));
+            }
+            if !crate::store::valid_schema_name(schema) {
+                return Err(ConfigError::Invalid(format!(
+                    "database_schema '{schema}' must be a lowercase identifier (a-z, 0-9, _; up to 63)"
+                )));
+            }
         }
         Ok(())
     }
@@ -692,8 +710,24 @@ impl Config {
         }
     }
 
+    /// Whether the store is PostgreSQL (else the embedded SQLite).
+    pub fn postgres(&self) -> bool {
+        self.database_url.as_deref().is_some_and(|u| u.starts_with("postgres:") || u.starts_with("postgresql:"))
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("wagate.db").display()))
+    }
+}
+
+/// A database URL as it may be shown: without the password it may carry.
+pub fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -850,8 +884,16 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file("bad.toml", "lisen = \"x\"\n")?;
             assert!(Config::load(Some(Path::new("bad.toml")), &Overrides::default()).is_err());
-            jail.create_file("pg.toml", "database_url = \"postgres://x\"\n")?;
-            assert!(Config::load(Some(Path::new("pg.toml")), &Overrides::default()).is_err());
+            jail.create_file("db.toml", "database_url = \"mysql://x\"\n")?;
+            assert!(Config::load(Some(Path::new("db.toml")), &Overrides::default()).is_err());
+            jail.create_file("pg.toml", "database_url = \"postgres://u:secret@h/d\"\ndatabase_schema = \"Bad-Name\"\n")?;
+            let e = Config::load(Some(Path::new("pg.toml")), &Overrides::default()).unwrap_err().to_string();
+            assert!(e.contains("database_schema"), "{e}");
+            jail.create_file("schema.toml", "database_schema = \"wagate\"\n")?;
+            let e = Config::load(Some(Path::new("schema.toml")), &Overrides::default()).unwrap_err().to_string();
+            assert!(e.contains("postgres://"), "{e}");
+            jail.create_file("pgok.toml", "database_url = \"postgres://u@h/d\"\ndatabase_schema = \"wagate_1\"\n")?;
+            assert!(Config::load(Some(Path::new("pgok.toml")), &Overrides::default()).unwrap().postgres());
             jail.create_file("sim.toml", "default_connector = \"sim\"\n")?;
             assert!(Config::load(Some(Path::new("sim.toml")), &Overrides::default()).is_err());
             jail.create_file("ttl.toml", "[auth]\nmax_token_ttl_secs = 18446744073709551615\n")?;

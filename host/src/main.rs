@@ -156,7 +156,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 async fn token(args: TokenArgs) -> Result<(), String> {
     let overrides = Overrides { data_dir: args.common.data_dir, ..Default::default() };
     let config = Config::load(args.common.config.as_deref(), &overrides).map_err(|e| e.to_string())?;
-    let store = Store::open(&config.database_url()).await.map_err(|e| e.to_string())?;
+    let store =
+        Store::open(&config.database_url(), config.database_schema.as_deref()).await.map_err(|e| e.to_string())?;
     let directory = TenantDirectory::load(store.pool(), config.quotas).await.map_err(|e| e.to_string())?;
     if !directory.contains(&args.tenant) {
         return Err(format!("unknown tenant '{}'", args.tenant));

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { Gateway, record } from "./lib/gateway.mjs";
+import { Gateway, databaseEnv, record } from "./lib/gateway.mjs";
 
 const run = promisify(execFile);
 const bin = () => process.env.WAGATE_BIN;
@@ -21,7 +21,10 @@ test("wagate token prints a token the gateway accepts", async () => {
   const gw = await Gateway.start();
   try {
     const acme = await gw.tenant("acme");
-    const { stdout } = await run(bin(), ["token", "--tenant", "acme", "--sub", "cli-user", "--claim", "role=admin", "--data-dir", gw.dataDir]);
+    // The command reads the same database the gateway writes.
+    const env = { env: { ...process.env, ...databaseEnv(gw.dataDir) } };
+    const args = ["token", "--tenant", "acme", "--sub", "cli-user", "--claim", "role=admin", "--data-dir", gw.dataDir];
+    const { stdout } = await run(bin(), args, env);
     const token = stdout.trim();
     const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url"));
     assert.equal(claims.sub, "cli-user");
@@ -33,7 +36,7 @@ test("wagate token prints a token the gateway accepts", async () => {
     assert.equal((await log.waitFor("session.status")).sessionId, "cli");
     const rest = await gw.api("GET", "/api/v1/sessions", token);
     assert.equal(rest.status, 200);
-    await assert.rejects(run(bin(), ["token", "--tenant", "ghost", "--sub", "x", "--data-dir", gw.dataDir]), /unknown tenant 'ghost'/);
+    await assert.rejects(run(bin(), ["token", "--tenant", "ghost", "--sub", "x", "--data-dir", gw.dataDir], env), /unknown tenant 'ghost'/);
   } finally {
     await gw.close();
   }

@@ -78,6 +78,9 @@ CREATE TABLE messages (
     sent_at        TIMESTAMPTZ,
     delivered_at   TIMESTAMPTZ,
     read_at        TIMESTAMPTZ,
+    -- SQLite's implicit row id, made explicit: the order rows were written in, which breaks
+    -- ties between messages of the same second.
+    rowid          BIGINT GENERATED ALWAYS AS IDENTITY,
     FOREIGN KEY (tenant_id, session_id) REFERENCES sessions(tenant_id, id) ON DELETE CASCADE
 );
 CREATE INDEX messages_by_chat ON messages (chat_id, timestamp DESC);

@@ -1,10 +1,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::store::Pool;
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{AlgorithmFamily, DecodingKey, EncodingKey};
-use sqlx::SqlitePool;
 
 use super::{AuthError, SessionAccess};
 use crate::quotas::Limits;
@@ -93,14 +93,14 @@ pub fn parse_public_key(pem: &str) -> Result<(AlgorithmFamily, DecodingKey), Aut
 }
 
 impl TenantDirectory {
-    pub async fn load(pool: &SqlitePool, defaults: Limits) -> StoreResult<Self> {
+    pub async fn load(pool: &Pool, defaults: Limits) -> StoreResult<Self> {
         let dir = Self { defaults, ..Self::default() };
         dir.reload(pool).await?;
         Ok(dir)
     }
 
     /// Re-reads all tenants; called after every tenant create/update/delete.
-    pub async fn reload(&self, pool: &SqlitePool) -> StoreResult<()> {
+    pub async fn reload(&self, pool: &Pool) -> StoreResult<()> {
         let records = tenants::auth_records(pool).await?;
         let mut snap = Snapshot::default();
         for r in records {

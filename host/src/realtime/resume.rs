@@ -86,7 +86,7 @@ impl Marks {
     /// Every event committed before this process started is in the journal and will never be
     /// emitted live: the marks start at each tenant's current `seq`.
     pub async fn load(store: &Store) -> Result<Self, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT id, seq FROM tenants").fetch_all(store.pool()).await?;
+        let rows = crate::store::tenants::seqs(store.pool()).await?;
         let marks = Marks::default();
         {
             let mut map = marks.by_tenant.lock().expect("marks lock");

@@ -35,9 +35,9 @@ use crate::media::MediaStore;
 use crate::media::fetch::{FetchError, Fetcher};
 use crate::media::kinds::MediaKind;
 use crate::model::{
-    Chat, ChatState, ContactInfo, Direction, DisconnectReason, IdError, Jid, JidError, Keyed, Message, MessageStatus, NumberCheck,
-    Liveness, MessageOrigin, PolicySource, Presence, QueueWait, Quoted, SendPolicy, SendQueue, Session, SessionDetail, SessionKey,
-    SessionStatus, new_id, validate_id,
+    Chat, ChatState, ContactInfo, Direction, DisconnectReason, IdError, Jid, JidError, Keyed, Liveness, Message,
+    MessageOrigin, MessageStatus, NumberCheck, PolicySource, Presence, QueueWait, Quoted, SendPolicy, SendQueue,
+    Session, SessionDetail, SessionKey, SessionStatus, new_id, validate_id,
 };
 use crate::quotas::QuotaExceeded;
 use crate::store::{Store, StoreError, chats, idempotency, messages, send_queue as queued, sessions as stored};
@@ -315,7 +315,7 @@ impl Sessions {
         let (policy, policy_source, linked_at) = self.send_policy(key).await?;
         let mut state = self.queue_state(key).unwrap_or_else(|| send_queue::idle(policy.max_depth));
         // The gauge is the actor's last pass; what is stored right now says how deep it is.
-        state.depth = queued::depth(self.store().pool(), key).await?;
+        state.depth = queued::depth(self.store().pool().into(), key).await?;
         state.max_depth = policy.max_depth;
         if state.depth == 0 {
             state.waiting_for = None;
@@ -559,7 +559,13 @@ impl Sessions {
     }
 
     /// Accepts an outbound text (what plugin actions send).
-    pub async fn send_text(&self, key: &SessionKey, to: &str, text: &str, origin: MessageOrigin) -> SessionResult<Message> {
+    pub async fn send_text(
+        &self,
+        key: &SessionKey,
+        to: &str,
+        text: &str,
+        origin: MessageOrigin,
+    ) -> SessionResult<Message> {
         let body = SendBody::Ready(OutgoingBody::Text(text.to_owned()));
         let req = SendRequest { to: to.to_owned(), body, origin: Some(origin), ..SendRequest::default() };
         Ok(self.send(key, req).await?.message)
@@ -602,12 +608,12 @@ impl Sessions {
         };
         // A retry is answered before anything is stored.
         if let Some(idem) = &req.idempotency
-            && let Some(seen) = idempotency::find(self.store().pool(), key, &idem.key).await?
+            && let Some(seen) = idempotency::find(self.store().pool().into(), key, &idem.key).await?
         {
             return self.replay(key, idem, seen).await;
         }
         let (policy, _, _) = self.send_policy(key).await?;
-        let depth = queued::depth(self.store().pool(), key).await?;
+        let depth = queued::depth(self.store().pool().into(), key).await?;
         if depth >= policy.max_depth {
             return Err(self.queue_full(key, depth));
         }
@@ -630,7 +636,7 @@ impl Sessions {
         let mut w = self.store().begin_write().await?;
         // The same key may have arrived twice at once: the first to write wins.
         if let Some(idem) = &req.idempotency
-            && let Some(seen) = idempotency::find(w.conn(), key, &idem.key).await?
+            && let Some(seen) = idempotency::find((&mut w).into(), key, &idem.key).await?
         {
             drop(w);
             if media_url.is_some() {
@@ -639,7 +645,7 @@ impl Sessions {
             return self.replay(key, idem, seen).await;
         }
         // Checked again under the writer lock: sends that raced past the first check stop here.
-        let depth = queued::depth(w.conn(), key).await?;
+        let depth = queued::depth((&mut w).into(), key).await?;
         if depth >= policy.max_depth {
             drop(w);
             if media_url.is_some() {
@@ -877,9 +883,9 @@ impl Sessions {
         let resumable = stored::in_status(pool, &[SessionStatus::Connected, SessionStatus::Reconnecting]).await?;
         self.mark_reconnecting(&resumable).await?;
         let count = resumable.len();
-        let (paced, unpaced): (Vec<Session>, Vec<Session>) = resumable.into_iter().partition(|s| {
-            self.inner.connectors.get(&s.connector).is_none_or(|c| c.paces_resumes())
-        });
+        let (paced, unpaced): (Vec<Session>, Vec<Session>) = resumable
+            .into_iter()
+            .partition(|s| self.inner.connectors.get(&s.connector).is_none_or(|c| c.paces_resumes()));
         let slots = Arc::new(tokio::sync::Semaphore::new(self.inner.timings.resume_concurrency));
         let stagger = Duration::from_millis(self.inner.timings.resume_stagger_ms);
         tokio::spawn(self.clone().resume_each(paced, slots.clone(), stagger));

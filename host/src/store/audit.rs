@@ -1,9 +1,7 @@
 //! The audit log's rows: appended one per action, read newest first, pruned by age and by
 //! count per tenant.
 
-use sqlx::SqlitePool;
-
-use super::{StoreResult, WriteTx};
+use super::{Pool, StoreResult, WriteTx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {
@@ -28,7 +26,7 @@ pub struct NewAuditRow<'a> {
 }
 
 pub async fn append(w: &mut WriteTx, row: NewAuditRow<'_>) -> StoreResult<i64> {
-    let id = sqlx::query_scalar(
+    let id = on_engine!(&mut *w, |e| sqlx::query_scalar(
         "INSERT INTO audit_log (at_ms, tenant_id, actor_kind, actor_user, action, target, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
@@ -39,8 +37,8 @@ pub async fn append(w: &mut WriteTx, row: NewAuditRow<'_>) -> StoreResult<i64> {
     .bind(row.action)
     .bind(row.target)
     .bind(row.detail)
-    .fetch_one(w.conn())
-    .await?;
+    .fetch_one(e)
+    .await?);
     Ok(id)
 }
 
@@ -53,8 +51,8 @@ pub struct AuditQuery<'a> {
 }
 
 /// Newest first.
-pub async fn list(pool: &SqlitePool, q: AuditQuery<'_>) -> StoreResult<Vec<AuditRow>> {
-    Ok(sqlx::query_as(
+pub async fn list(pool: &Pool, q: AuditQuery<'_>) -> StoreResult<Vec<AuditRow>> {
+    Ok(on_engine!(pool, |e| sqlx::query_as(
         "SELECT id, at_ms, tenant_id, actor_kind, actor_user, action, target, detail FROM audit_log \
          WHERE ($1 IS NULL OR tenant_id = $1) AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR id < $3) \
          ORDER BY id DESC LIMIT $4",
@@ -63,8 +61,8 @@ pub async fn list(pool: &SqlitePool, q: AuditQuery<'_>) -> StoreResult<Vec<Audit
     .bind(q.action)
     .bind(q.before_id)
     .bind(q.limit)
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(e)
+    .await?))
 }
 
 /// Deletes entries older than `before_ms` and, per tenant (and for the gateway's own), all but
@@ -72,18 +70,21 @@ pub async fn list(pool: &SqlitePool, q: AuditQuery<'_>) -> StoreResult<Vec<Audit
 pub async fn prune(w: &mut WriteTx, before_ms: Option<i64>, keep_per_tenant: u64) -> StoreResult<u64> {
     let mut removed = 0;
     if let Some(before) = before_ms {
-        removed +=
-            sqlx::query("DELETE FROM audit_log WHERE at_ms < $1").bind(before).execute(w.conn()).await?.rows_affected();
+        removed += on_engine!(&mut *w, |e| sqlx::query("DELETE FROM audit_log WHERE at_ms < $1")
+            .bind(before)
+            .execute(e)
+            .await?
+            .rows_affected());
     }
     if keep_per_tenant > 0 {
-        removed += sqlx::query(
+        removed += on_engine!(&mut *w, |e| sqlx::query(
             "DELETE FROM audit_log WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER \
-             (PARTITION BY tenant_id ORDER BY id DESC) AS newer FROM audit_log) WHERE newer > $1)",
+             (PARTITION BY tenant_id ORDER BY id DESC) AS newer FROM audit_log) AS ranked WHERE newer > $1)",
         )
         .bind(keep_per_tenant as i64)
-        .execute(w.conn())
+        .execute(e)
         .await?
-        .rows_affected();
+        .rows_affected());
     }
     Ok(removed)
 }

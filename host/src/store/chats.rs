@@ -1,7 +1,6 @@
 use chrono::{DateTime, Utc};
-use sqlx::SqlitePool;
 
-use super::{StoreResult, WriteTx};
+use super::{Pool, StoreResult, WriteTx};
 use crate::model::{Chat, Jid, SessionKey, new_id};
 
 #[derive(sqlx::FromRow)]
@@ -63,7 +62,7 @@ pub async fn touch(w: &mut WriteTx, key: &SessionKey, t: ChatTouch<'_>) -> Store
             unread_count = chats.unread_count + excluded.unread_count
          RETURNING {COLUMNS}"
     );
-    let row: ChatRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let row: ChatRow = on_engine!(&mut *w, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(new_id())
         .bind(&key.tenant)
         .bind(&key.session)
@@ -74,8 +73,8 @@ pub async fn touch(w: &mut WriteTx, key: &SessionKey, t: ChatTouch<'_>) -> Store
         .bind(t.at)
         .bind(t.unread)
         .bind(t.jid.is_group())
-        .fetch_one(w.conn())
-        .await?;
+        .fetch_one(e)
+        .await?);
     Ok(row.into())
 }
 
@@ -88,7 +87,7 @@ pub async fn ensure(w: &mut WriteTx, key: &SessionKey, jid: &Jid, name: Option<&
          ON CONFLICT(tenant_id, session_id, jid) DO UPDATE SET name = COALESCE(excluded.name, chats.name)
          RETURNING {COLUMNS}"
     );
-    let row: ChatRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let row: ChatRow = on_engine!(&mut *w, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(new_id())
         .bind(&key.tenant)
         .bind(&key.session)
@@ -96,53 +95,56 @@ pub async fn ensure(w: &mut WriteTx, key: &SessionKey, jid: &Jid, name: Option<&
         .bind(jid.phone_number())
         .bind(name)
         .bind(jid.is_group())
-        .fetch_one(w.conn())
-        .await?;
+        .fetch_one(e)
+        .await?);
     Ok(row.into())
 }
 
-pub async fn list(pool: &SqlitePool, key: &SessionKey, limit: i64, offset: i64) -> StoreResult<Vec<Chat>> {
+pub async fn list(pool: &Pool, key: &SessionKey, limit: i64, offset: i64) -> StoreResult<Vec<Chat>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM chats WHERE tenant_id = $1 AND session_id = $2 ORDER BY pinned DESC, last_message_at DESC, id LIMIT $3 OFFSET $4"
     );
-    let rows: Vec<ChatRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let rows: Vec<ChatRow> = on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&key.tenant)
         .bind(&key.session)
         .bind(limit)
         .bind(offset)
-        .fetch_all(pool)
-        .await?;
+        .fetch_all(e)
+        .await?);
     Ok(rows.into_iter().map(Chat::from).collect())
 }
 
-pub async fn get(pool: &SqlitePool, key: &SessionKey, chat_id: &str) -> StoreResult<Option<Chat>> {
+pub async fn get(pool: &Pool, key: &SessionKey, chat_id: &str) -> StoreResult<Option<Chat>> {
     let sql = format!("SELECT {COLUMNS} FROM chats WHERE tenant_id = $1 AND session_id = $2 AND id = $3");
-    let row: Option<ChatRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let row: Option<ChatRow> = on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&key.tenant)
         .bind(&key.session)
         .bind(chat_id)
-        .fetch_optional(pool)
-        .await?;
+        .fetch_optional(e)
+        .await?);
     Ok(row.map(Chat::from))
 }
 
 /// The session's chat with a jid.
-pub async fn by_jid(pool: &SqlitePool, key: &SessionKey, jid: &Jid) -> StoreResult<Option<Chat>> {
+pub async fn by_jid(pool: &Pool, key: &SessionKey, jid: &Jid) -> StoreResult<Option<Chat>> {
     let sql = format!("SELECT {COLUMNS} FROM chats WHERE tenant_id = $1 AND session_id = $2 AND jid = $3");
-    let row: Option<ChatRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let row: Option<ChatRow> = on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&key.tenant)
         .bind(&key.session)
         .bind(jid.as_str())
-        .fetch_optional(pool)
-        .await?;
+        .fetch_optional(e)
+        .await?);
     Ok(row.map(Chat::from))
 }
 
 /// A chat of any of the tenant's sessions, by its id.
-pub async fn find(pool: &SqlitePool, tenant: &str, chat_id: &str) -> StoreResult<Option<Chat>> {
+pub async fn find(pool: &Pool, tenant: &str, chat_id: &str) -> StoreResult<Option<Chat>> {
     let sql = format!("SELECT {COLUMNS} FROM chats WHERE tenant_id = $1 AND id = $2");
-    let row: Option<ChatRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(chat_id).fetch_optional(pool).await?;
+    let row: Option<ChatRow> = on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(tenant)
+        .bind(chat_id)
+        .fetch_optional(e)
+        .await?);
     Ok(row.map(Chat::from))
 }
 
@@ -151,11 +153,11 @@ pub async fn mark_read(w: &mut WriteTx, key: &SessionKey, chat_id: &str) -> Stor
     let sql = format!(
         "UPDATE chats SET unread_count = 0 WHERE tenant_id = $1 AND session_id = $2 AND id = $3 RETURNING {COLUMNS}"
     );
-    let row: Option<ChatRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let row: Option<ChatRow> = on_engine!(&mut *w, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&key.tenant)
         .bind(&key.session)
         .bind(chat_id)
-        .fetch_optional(w.conn())
-        .await?;
+        .fetch_optional(e)
+        .await?);
     Ok(row.map(Chat::from))
 }

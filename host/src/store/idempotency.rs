@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{StoreResult, WriteTx};
+use super::{Source, StoreResult, WriteTx};
 use crate::model::SessionKey;
 
 pub struct Remembered {
@@ -13,19 +13,16 @@ pub struct Remembered {
 }
 
 /// Reads from the pool (a cheap look before any work) or inside the write that would add it.
-pub async fn find<'c>(
-    conn: impl sqlx::SqliteExecutor<'c>,
-    key: &SessionKey,
-    idempotency_key: &str,
-) -> StoreResult<Option<Remembered>> {
-    let row: Option<(String, String)> = sqlx::query_as(
+pub async fn find<'c>(conn: Source<'c>, key: &SessionKey, idempotency_key: &str) -> StoreResult<Option<Remembered>> {
+    let row: Option<(String, String)> = on_engine!(&mut conn.hold().await?, |e| {
+        sqlx::query_as(
         "SELECT request_sha256, message_id FROM idempotency_keys WHERE tenant_id = $1 AND session_id = $2 AND key = $3",
     )
     .bind(&key.tenant)
     .bind(&key.session)
     .bind(idempotency_key)
-    .fetch_optional(conn)
-    .await?;
+    .fetch_optional(e).await?
+    });
     Ok(row.map(|(request_sha256, message_id)| Remembered { request_sha256, message_id }))
 }
 
@@ -37,7 +34,7 @@ pub async fn remember(
     message_id: &str,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    sqlx::query(
+    on_engine!(&mut *w, |e| sqlx::query(
         "INSERT INTO idempotency_keys (tenant_id, session_id, key, request_sha256, message_id, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -47,13 +44,18 @@ pub async fn remember(
     .bind(request_sha256)
     .bind(message_id)
     .bind(at)
-    .execute(w.conn())
-    .await?;
+    .execute(e)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 /// Keys are kept for a retry window, not forever.
 pub async fn forget_before(w: &mut WriteTx, before: DateTime<Utc>) -> StoreResult<u64> {
-    let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(before).execute(w.conn()).await?;
-    Ok(done.rows_affected())
+    let done = on_engine!(&mut *w, |e| sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+        .bind(before)
+        .execute(e)
+        .await?
+        .rows_affected());
+    Ok(done)
 }

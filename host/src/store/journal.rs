@@ -1,9 +1,7 @@
 //! The durable journal: committed events under their tenant's `seq`, read back by webhook
 //! delivery and by clients that resume, pruned by age and by count.
 
-use sqlx::SqlitePool;
-
-use super::{StoreError, StoreResult, WriteTx};
+use super::{Pool, StoreError, StoreResult, WriteTx};
 use crate::events::Event;
 
 /// One journaled event as stored: its name and canonical payload.
@@ -31,65 +29,73 @@ pub async fn append(w: &mut WriteTx, events: &[std::sync::Arc<Event>]) -> StoreR
         let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", super::placeholders(i * 6 + 1, 6))).collect();
         let rows = rows.join(", ");
         let sql = format!("INSERT INTO events (tenant_id, seq, session_id, name, payload, created_ms) VALUES {rows}");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for event in chunk {
-            let payload = serde_json::to_string(&**event).expect("an event serialises");
-            q = q
-                .bind(&event.tenant_id)
-                .bind(event.seq as i64)
-                .bind(&event.session_id)
-                .bind(event.name())
-                .bind(payload)
-                .bind(event.timestamp.timestamp_millis());
-        }
-        q.execute(w.conn()).await?;
+        on_engine!(&mut *w, |e| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for event in chunk {
+                let payload = serde_json::to_string(&**event).expect("an event serialises");
+                q = q
+                    .bind(&event.tenant_id)
+                    .bind(event.seq as i64)
+                    .bind(&event.session_id)
+                    .bind(event.name())
+                    .bind(payload)
+                    .bind(event.timestamp.timestamp_millis());
+            }
+            q.execute(e).await?;
+        });
     }
     Ok(())
 }
 
-pub async fn get(pool: &SqlitePool, tenant: &str, seq: i64) -> StoreResult<Option<JournalRow>> {
-    Ok(sqlx::query_as(
+pub async fn get(pool: &Pool, tenant: &str, seq: i64) -> StoreResult<Option<JournalRow>> {
+    Ok(on_engine!(pool, |e| sqlx::query_as(
         "SELECT seq, session_id, name, payload, created_ms FROM events WHERE tenant_id = $1 AND seq = $2",
     )
     .bind(tenant)
     .bind(seq)
-    .fetch_optional(pool)
-    .await?)
+    .fetch_optional(e)
+    .await?))
 }
 
 /// Up to `limit` events of the tenant after `after_seq`, oldest first.
-pub async fn after(pool: &SqlitePool, tenant: &str, after_seq: i64, limit: i64) -> StoreResult<Vec<JournalRow>> {
-    Ok(sqlx::query_as(
+pub async fn after(pool: &Pool, tenant: &str, after_seq: i64, limit: i64) -> StoreResult<Vec<JournalRow>> {
+    Ok(on_engine!(pool, |e| {
+        sqlx::query_as(
         "SELECT seq, session_id, name, payload, created_ms FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
     )
     .bind(tenant)
     .bind(after_seq)
     .bind(limit)
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(e).await?
+    }))
 }
 
 /// The newest `seq` handed out to the tenant's events (0 before its first).
-pub async fn committed_seq(pool: &SqlitePool, tenant: &str) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar("SELECT seq FROM tenants WHERE id = $1")
+pub async fn committed_seq(pool: &Pool, tenant: &str) -> StoreResult<i64> {
+    Ok(on_engine!(pool, |e| sqlx::query_scalar("SELECT seq FROM tenants WHERE id = $1")
         .bind(tenant)
-        .fetch_optional(pool)
-        .await?
-        .unwrap_or(0))
+        .fetch_optional(e)
+        .await?)
+    .unwrap_or(0))
 }
 
 /// The oldest `seq` the journal still holds for the tenant.
-pub async fn first_seq(pool: &SqlitePool, tenant: &str) -> StoreResult<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE tenant_id = $1").bind(tenant).fetch_one(pool).await?)
+pub async fn first_seq(pool: &Pool, tenant: &str) -> StoreResult<Option<i64>> {
+    Ok(on_engine!(pool, |e| sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_one(e)
+        .await?))
 }
 
 /// The first `seq` written at or after `since_ms`.
-pub async fn seq_at(pool: &SqlitePool, tenant: &str, since_ms: i64) -> StoreResult<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE tenant_id = $1 AND created_ms >= $2")
-        .bind(tenant)
-        .bind(since_ms)
-        .fetch_one(pool)
-        .await?)
+pub async fn seq_at(pool: &Pool, tenant: &str, since_ms: i64) -> StoreResult<Option<i64>> {
+    Ok(on_engine!(pool, |e| sqlx::query_scalar(
+        "SELECT MIN(seq) FROM events WHERE tenant_id = $1 AND created_ms >= $2"
+    )
+    .bind(tenant)
+    .bind(since_ms)
+    .fetch_one(e)
+    .await?))
 }
 
 /// Deletes events written before `before_ms` and, per tenant, all but the newest
@@ -99,22 +105,23 @@ pub async fn prune(w: &mut WriteTx, before_ms: Option<i64>, keep_per_tenant: u64
         WHERE d.tenant_id = events.tenant_id AND d.seq = events.seq AND d.state = 'pending')";
     let mut removed = 0;
     if let Some(before) = before_ms {
-        removed +=
-            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM events WHERE created_ms < $1 AND {STILL_AWAITED}")))
-                .bind(before)
-                .execute(w.conn())
-                .await?
-                .rows_affected();
+        removed += on_engine!(&mut *w, |e| sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM events WHERE created_ms < $1 AND {STILL_AWAITED}"
+        )))
+        .bind(before)
+        .execute(e)
+        .await?
+        .rows_affected());
     }
     if keep_per_tenant > 0 {
-        removed += sqlx::query(sqlx::AssertSqlSafe(format!(
+        removed += on_engine!(&mut *w, |e| sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM events WHERE seq <= (SELECT t.seq FROM tenants t WHERE t.id = events.tenant_id) - $1 \
              AND {STILL_AWAITED}"
         )))
         .bind(keep_per_tenant as i64)
-        .execute(w.conn())
+        .execute(e)
         .await?
-        .rows_affected();
+        .rows_affected());
     }
     Ok(removed)
 }

@@ -1,7 +1,6 @@
 use chrono::{DateTime, Utc};
-use sqlx::SqlitePool;
 
-use super::{StoreError, StoreResult, WriteTx, parse_enum};
+use super::{Pool, Source, StoreError, StoreResult, WriteTx, parse_enum};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
@@ -175,58 +174,56 @@ pub async fn insert_many(w: &mut WriteTx, tenant: &str, messages: &[Message]) ->
             (0..chunk.len()).map(|i| format!("({})", super::placeholders(i * 26 + 1, 26))).collect();
         let rows = rows.join(", ");
         let sql = format!("INSERT INTO messages (tenant_id, {COLUMNS}) VALUES {rows}");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for m in chunk {
-            q = q
-                .bind(tenant)
-                .bind(&m.id)
-                .bind(&m.wa_message_id)
-                .bind(&m.session_id)
-                .bind(&m.chat_id)
-                .bind(m.direction.as_str())
-                .bind(m.from_me)
-                .bind(&m.from_jid)
-                .bind(&m.from_number)
-                .bind(&m.from_lid)
-                .bind(&m.from_name)
-                .bind(m.kind.as_str())
-                .bind(&m.content)
-                .bind(&m.media_url)
-                .bind(m.media.as_ref().map(|v| serde_json::to_string(v).expect("media serialises")))
-                .bind(Details::of(m))
-                .bind(reactions_text(m))
-                .bind(m.edited_at)
-                .bind(m.revoked_at)
-                .bind(m.media_expired_at)
-                .bind(m.status.as_str())
-                .bind(&m.error)
-                .bind(m.timestamp)
-                .bind(m.sent_at)
-                .bind(m.delivered_at)
-                .bind(m.read_at);
-        }
-        q.execute(w.conn()).await?;
+        on_engine!(&mut *w, |e| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for m in chunk {
+                q = q
+                    .bind(tenant)
+                    .bind(&m.id)
+                    .bind(&m.wa_message_id)
+                    .bind(&m.session_id)
+                    .bind(&m.chat_id)
+                    .bind(m.direction.as_str())
+                    .bind(m.from_me)
+                    .bind(&m.from_jid)
+                    .bind(&m.from_number)
+                    .bind(&m.from_lid)
+                    .bind(&m.from_name)
+                    .bind(m.kind.as_str())
+                    .bind(&m.content)
+                    .bind(&m.media_url)
+                    .bind(m.media.as_ref().map(|v| serde_json::to_string(v).expect("media serialises")))
+                    .bind(Details::of(m))
+                    .bind(reactions_text(m))
+                    .bind(m.edited_at)
+                    .bind(m.revoked_at)
+                    .bind(m.media_expired_at)
+                    .bind(m.status.as_str())
+                    .bind(&m.error)
+                    .bind(m.timestamp)
+                    .bind(m.sent_at)
+                    .bind(m.delivered_at)
+                    .bind(m.read_at);
+            }
+            q.execute(e).await?;
+        });
     }
     Ok(())
 }
 
-pub async fn get(pool: &SqlitePool, key: &SessionKey, id: &str) -> StoreResult<Option<Message>> {
+pub async fn get(pool: &Pool, key: &SessionKey, id: &str) -> StoreResult<Option<Message>> {
     let sql = format!("SELECT {COLUMNS} FROM messages WHERE tenant_id = $1 AND session_id = $2 AND id = $3");
-    let row: Option<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let row: Option<MessageRow> = on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&key.tenant)
         .bind(&key.session)
         .bind(id)
-        .fetch_optional(pool)
-        .await?;
+        .fetch_optional(e)
+        .await?);
     row.map(Message::try_from).transpose()
 }
 
 /// Read from the pool, or inside a write to see what it wrote so far.
-pub async fn by_wa_ids<'e>(
-    db: impl sqlx::SqliteExecutor<'e>,
-    key: &SessionKey,
-    wa_ids: &[String],
-) -> StoreResult<Vec<Message>> {
+pub async fn by_wa_ids<'e>(db: Source<'e>, key: &SessionKey, wa_ids: &[String]) -> StoreResult<Vec<Message>> {
     if wa_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -234,16 +231,18 @@ pub async fn by_wa_ids<'e>(
     let sql = format!(
         "SELECT {COLUMNS} FROM messages WHERE tenant_id = $1 AND session_id = $2 AND wa_message_id IN ({marks})"
     );
-    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&key.tenant).bind(&key.session);
-    for id in wa_ids {
-        q = q.bind(id);
-    }
-    convert(q.fetch_all(db).await?)
+    convert(on_engine!(&mut db.hold().await?, |e| {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&key.tenant).bind(&key.session);
+        for id in wa_ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(e).await?
+    }))
 }
 
 /// Newest first, like every chat UI's paging.
 pub async fn list_for_chat(
-    pool: &SqlitePool,
+    pool: &Pool,
     key: &SessionKey,
     chat_id: &str,
     limit: i64,
@@ -253,23 +252,21 @@ pub async fn list_for_chat(
         "SELECT {COLUMNS} FROM messages WHERE tenant_id = $1 AND session_id = $2 AND chat_id = $3
          ORDER BY timestamp DESC, rowid DESC LIMIT $4 OFFSET $5"
     );
-    convert(
-        sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(&key.tenant)
-            .bind(&key.session)
-            .bind(chat_id)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(pool)
-            .await?,
-    )
+    convert(on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .bind(chat_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(e)
+        .await?))
 }
 
 /// Which of these WhatsApp ids are messages a bot of this gateway sent, from any session of
 /// the tenant, with the bot's plugin where it was recorded: an inbound message with one of
 /// them is another session's bot talking.
 pub async fn sent_by_bots<'e>(
-    conn: impl sqlx::SqliteExecutor<'e>,
+    conn: Source<'e>,
     tenant: &str,
     wa_ids: &[String],
 ) -> StoreResult<Vec<(String, Option<String>)>> {
@@ -277,32 +274,40 @@ pub async fn sent_by_bots<'e>(
         return Ok(Vec::new());
     }
     let marks = super::placeholders(2, wa_ids.len());
+    // The origin is read here, not in SQL: the two engines spell JSON paths differently, and
+    // these are a handful of rows found by index.
     let sql = format!(
-        "SELECT wa_message_id, json_extract(details, '$.origin.plugin') FROM messages
-         WHERE tenant_id = $1 AND direction = 'outbound' AND wa_message_id IN ({marks})
-         AND json_extract(details, '$.origin.kind') = 'bot'"
+        "SELECT wa_message_id, details FROM messages
+         WHERE tenant_id = $1 AND direction = 'outbound' AND wa_message_id IN ({marks}) AND details IS NOT NULL"
     );
-    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant);
-    for id in wa_ids {
-        q = q.bind(id);
+    let rows: Vec<(String, Option<String>)> = on_engine!(&mut conn.hold().await?, |e| {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant);
+        for id in wa_ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(e).await?
+    });
+    let mut bots = Vec::new();
+    for (wa_id, details) in rows {
+        if let Some(MessageOrigin::Bot { plugin }) = read_json::<Details>(details)?.origin {
+            bots.push((wa_id, plugin));
+        }
     }
-    Ok(q.fetch_all(conn).await?)
+    Ok(bots)
 }
 
 /// Inbound messages of a chat not yet read, for read receipts.
-pub async fn unread_inbound(pool: &SqlitePool, key: &SessionKey, chat_id: &str) -> StoreResult<Vec<Message>> {
+pub async fn unread_inbound(pool: &Pool, key: &SessionKey, chat_id: &str) -> StoreResult<Vec<Message>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM messages WHERE tenant_id = $1 AND session_id = $2 AND chat_id = $3
          AND direction = 'inbound' AND status != 'READ' ORDER BY timestamp, rowid"
     );
-    convert(
-        sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(&key.tenant)
-            .bind(&key.session)
-            .bind(chat_id)
-            .fetch_all(pool)
-            .await?,
-    )
+    convert(on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .bind(chat_id)
+        .fetch_all(e)
+        .await?))
 }
 
 /// The statement that sets one column of one message.
@@ -321,9 +326,21 @@ async fn set_column<'q, T>(
     value: T,
 ) -> StoreResult<()>
 where
-    T: sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send + 'q,
+    T: sqlx::Encode<'q, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+        + sqlx::Encode<'q, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>
+        + Send
+        + 'q,
 {
-    sqlx::query(sql).bind(value).bind(&key.tenant).bind(&key.session).bind(id).execute(w.conn()).await?;
+    on_engine!(&mut *w, |e| sqlx::query(sql)
+        .bind(value)
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .bind(id)
+        .execute(e)
+        .await?
+        .rows_affected());
     Ok(())
 }
 
@@ -348,15 +365,16 @@ pub async fn set_status(
         "UPDATE messages SET status = $1, error = COALESCE($2, error), {column} = COALESCE($3, {column})
          WHERE tenant_id = $4 AND session_id = $5 AND id = $6"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    on_engine!(&mut *w, |e| sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(status.as_str())
         .bind(error)
         .bind(value)
         .bind(&key.tenant)
         .bind(&key.session)
         .bind(id)
-        .execute(w.conn())
-        .await?;
+        .execute(e)
+        .await?
+        .rows_affected());
     Ok(())
 }
 
@@ -367,7 +385,8 @@ pub async fn mark_inbound_read(
     chat_id: &str,
     at: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    let done = sqlx::query(
+    let done = on_engine!(&mut *w, |e| {
+        sqlx::query(
         "UPDATE messages SET status = 'READ', read_at = $1 WHERE tenant_id = $2 AND session_id = $3 AND chat_id = $4
          AND direction = 'inbound' AND status != 'READ'",
     )
@@ -375,15 +394,15 @@ pub async fn mark_inbound_read(
     .bind(&key.tenant)
     .bind(&key.session)
     .bind(chat_id)
-    .execute(w.conn())
-    .await?;
-    Ok(done.rows_affected())
+    .execute(e).await?.rows_affected()
+    });
+    Ok(done)
 }
 
 /// Writes what can change on a stored message after the fact: its text (an edit), its
 /// kind-specific blocks (poll votes), reactions, and the edit and revoke times.
 pub async fn save_changes(w: &mut WriteTx, key: &SessionKey, m: &Message) -> StoreResult<()> {
-    sqlx::query(
+    on_engine!(&mut *w, |e| sqlx::query(
         "UPDATE messages SET content = $1, media_url = $2, media = $3, details = $4, reactions = $5, edited_at = $6,
          revoked_at = $7 WHERE tenant_id = $8 AND session_id = $9 AND id = $10",
     )
@@ -397,8 +416,9 @@ pub async fn save_changes(w: &mut WriteTx, key: &SessionKey, m: &Message) -> Sto
     .bind(&key.tenant)
     .bind(&key.session)
     .bind(&m.id)
-    .execute(w.conn())
-    .await?;
+    .execute(e)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
@@ -414,19 +434,20 @@ pub async fn set_poll_secret(w: &mut WriteTx, key: &SessionKey, id: &str, secret
 }
 
 /// The secret a poll was sent with; `None` before it first went out.
-pub async fn poll_secret(pool: &SqlitePool, key: &SessionKey, id: &str) -> StoreResult<Option<Vec<u8>>> {
-    let secret: Option<Option<Vec<u8>>> =
-        sqlx::query_scalar("SELECT poll_secret FROM messages WHERE tenant_id = $1 AND session_id = $2 AND id = $3")
-            .bind(&key.tenant)
-            .bind(&key.session)
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
+pub async fn poll_secret(pool: &Pool, key: &SessionKey, id: &str) -> StoreResult<Option<Vec<u8>>> {
+    let secret: Option<Option<Vec<u8>>> = on_engine!(pool, |e| sqlx::query_scalar(
+        "SELECT poll_secret FROM messages WHERE tenant_id = $1 AND session_id = $2 AND id = $3"
+    )
+    .bind(&key.tenant)
+    .bind(&key.session)
+    .bind(id)
+    .fetch_optional(e)
+    .await?);
     Ok(secret.flatten())
 }
 
 /// Outbound messages whose file is still to be fetched, with its URL, oldest first.
-pub async fn awaiting_fetch(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Vec<(Message, String)>> {
+pub async fn awaiting_fetch(pool: &Pool, key: &SessionKey) -> StoreResult<Vec<(Message, String)>> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -437,50 +458,54 @@ pub async fn awaiting_fetch(pool: &SqlitePool, key: &SessionKey) -> StoreResult<
         "SELECT {COLUMNS}, media_source FROM messages WHERE tenant_id = $1 AND session_id = $2 AND status = 'PENDING'
          AND media_source IS NOT NULL ORDER BY timestamp, rowid"
     );
-    let rows: Vec<Row> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&key.tenant).bind(&key.session).fetch_all(pool).await?;
+    let rows: Vec<Row> = on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .fetch_all(e)
+        .await?);
     rows.into_iter().map(|r| Ok((Message::try_from(r.message)?, r.media_source))).collect()
 }
 
 /// Files older than `before` still kept, oldest first: (session, message id).
 pub async fn media_older_than(
-    pool: &SqlitePool,
+    pool: &Pool,
     before: DateTime<Utc>,
     limit: u32,
 ) -> StoreResult<Vec<(SessionKey, String)>> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
+    let rows: Vec<(String, String, String)> = on_engine!(pool, |e| sqlx::query_as(
         "SELECT tenant_id, session_id, id FROM messages WHERE media_url IS NOT NULL AND timestamp < $1
          ORDER BY timestamp LIMIT $2",
     )
     .bind(before)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+    .bind(i64::from(limit))
+    .fetch_all(e)
+    .await?);
     Ok(rows.into_iter().map(|(tenant, session, id)| (SessionKey::new(&tenant, &session), id)).collect())
 }
 
 /// The file of a message was deleted for its age.
 pub async fn expire_media(w: &mut WriteTx, key: &SessionKey, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
-    sqlx::query(
+    on_engine!(&mut *w, |e| {
+        sqlx::query(
         "UPDATE messages SET media_url = NULL, media_expired_at = $1 WHERE tenant_id = $2 AND session_id = $3 AND id = $4",
     )
     .bind(at)
     .bind(&key.tenant)
     .bind(&key.session)
     .bind(id)
-    .execute(w.conn())
-    .await?;
+    .execute(e).await?.rows_affected()
+    });
     Ok(())
 }
 
 /// Outbound messages each session has not yet handed to WhatsApp, its send queue (metrics;
 /// from the rows of the partial index `messages_pending`, less those handed over and not yet
 /// acknowledged, which already carry their WhatsApp id).
-pub async fn pending_outbound(pool: &SqlitePool) -> StoreResult<Vec<(String, String, i64)>> {
-    Ok(sqlx::query_as(
+pub async fn pending_outbound(pool: &Pool) -> StoreResult<Vec<(String, String, i64)>> {
+    Ok(on_engine!(pool, |e| sqlx::query_as(
         "SELECT tenant_id, session_id, COUNT(*) FROM messages WHERE status = 'PENDING' AND direction = 'outbound'
          AND wa_message_id IS NULL GROUP BY tenant_id, session_id",
     )
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(e)
+    .await?))
 }

@@ -1,6 +1,14 @@
-//! Persistence of the canonical model in SQLite (WAL). Reads go to the pool; every write goes
-//! through [`Store::begin_write`], which serialises writers (SQLite has one anyway) so that the
-//! per-tenant event sequence numbers handed out inside a write are published in order.
+//! Persistence of the canonical model in SQLite (WAL, the embedded default) or PostgreSQL,
+//! chosen by the database URL. Reads go to the pool; every write goes through
+//! [`Store::begin_write`], which serialises this process's writers (SQLite has one anyway) so
+//! that the per-tenant event sequence numbers handed out inside a write are published in order.
+//!
+//! Every query is written once, in SQL both engines read alike, and run on either through
+//! [`on_engine!`](crate::on_engine): the macro repeats the body for each engine's executor,
+//! so each is type-checked against the engine it runs on.
+
+#[macro_use]
+mod engine;
 
 pub mod audit;
 pub mod chats;
@@ -16,6 +24,8 @@ pub mod settings;
 pub mod tenants;
 pub mod webhooks;
 
+pub use engine::{Db, Dialect, Engine, Held, Pool, Source};
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,8 +33,9 @@ use std::time::{Duration, Instant};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{Connection, Executor, Postgres, Sqlite, Transaction};
 use thiserror::Error;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -48,7 +59,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: Pool,
     writer: Arc<Mutex<()>>,
     writes: WriteMetrics,
 }
@@ -69,7 +80,7 @@ pub(crate) fn placeholders(from: usize, n: usize) -> String {
 
 /// An open write transaction; holds the writer lock.
 pub struct WriteTx {
-    tx: Transaction<'static, Sqlite>,
+    tx: Engine<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>,
     guard: OwnedMutexGuard<()>,
     began: Instant,
     held: Histogram,
@@ -81,16 +92,15 @@ pub struct Committed {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database and runs the embedded migrations.
-    pub async fn open(url: &str) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+    /// Opens the database the URL names and runs the embedded migrations of its engine:
+    /// `sqlite://PATH` (created if missing) or `postgres://...`, whose tables live in `schema`
+    /// (created if missing; the server's default, normally `public`, when `None`).
+    pub async fn open(url: &str, schema: Option<&str>) -> StoreResult<Self> {
+        let pool = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Pool::Postgres(open_postgres(url, schema).await?)
+        } else {
+            Pool::Sqlite(open_sqlite(url).await?)
+        };
         let writes = WriteMetrics { wait: latency_histogram(), held: latency_histogram() };
         Ok(Self { pool, writer: Arc::new(Mutex::new(())), writes })
     }
@@ -108,7 +118,7 @@ impl Store {
         );
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &Pool {
         &self.pool
     }
 
@@ -117,42 +127,87 @@ impl Store {
         let guard = self.writer.clone().lock_owned().await;
         let began = Instant::now();
         self.writes.wait.observe((began - asked).as_secs_f64());
-        let tx = self.pool.begin().await?;
+        let tx = match &self.pool {
+            Pool::Sqlite(p) => Engine::Sqlite(p.begin().await?),
+            Pool::Postgres(p) => Engine::Postgres(p.begin().await?),
+        };
         Ok(WriteTx { tx, guard, began, held: self.writes.held.clone() })
     }
 
     pub async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        on_engine!(&self.pool, |db| sqlx::query("SELECT 1").execute(db).await?.rows_affected());
         Ok(())
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
     }
 }
 
 impl WriteTx {
-    pub fn conn(&mut self) -> &mut SqliteConnection {
-        &mut self.tx
-    }
-
     /// Hands out the tenant's next `count` event sequence numbers inside this transaction, so
     /// a number is never reused even across restarts; returns the first.
     pub async fn next_seqs(&mut self, tenant: &str, count: u64) -> StoreResult<u64> {
-        let last: Option<i64> = sqlx::query_scalar("UPDATE tenants SET seq = seq + $1 WHERE id = $2 RETURNING seq")
-            .bind(count as i64)
-            .bind(tenant)
-            .fetch_optional(&mut *self.tx)
-            .await?;
+        let last: Option<i64> =
+            on_engine!(self, |c| sqlx::query_scalar("UPDATE tenants SET seq = seq + $1 WHERE id = $2 RETURNING seq")
+                .bind(count as i64)
+                .bind(tenant)
+                .fetch_optional(c)
+                .await?);
         let last = last.ok_or_else(|| StoreError::NotFound(format!("tenant '{tenant}'")))?;
         Ok(last as u64 + 1 - count)
     }
 
     pub async fn commit(self) -> StoreResult<Committed> {
-        self.tx.commit().await?;
+        match self.tx {
+            Engine::Sqlite(tx) => tx.commit().await?,
+            Engine::Postgres(tx) => tx.commit().await?,
+        }
         self.held.observe(self.began.elapsed().as_secs_f64());
         Ok(Committed { _guard: self.guard })
     }
+}
+
+async fn open_sqlite(url: &str) -> StoreResult<sqlx::SqlitePool> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+    Ok(pool)
+}
+
+async fn open_postgres(url: &str, schema: Option<&str>) -> StoreResult<sqlx::PgPool> {
+    let mut options = PgConnectOptions::from_str(url)?;
+    if let Some(schema) = schema {
+        if !valid_schema_name(schema) {
+            return Err(StoreError::Corrupt(format!("schema name '{schema}' is not a plain identifier")));
+        }
+        // Created once over a connection of its own: the pool's connections are then told to
+        // look there first, so every query finds the tables without naming the schema.
+        let mut conn = sqlx::PgConnection::connect_with(&options).await?;
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).await?;
+        conn.close().await?;
+        options = options.options([("search_path", schema)]);
+    }
+    let pool = PgPoolOptions::new().max_connections(16).connect_with(options).await?;
+    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    Ok(pool)
+}
+
+/// A schema name is put into SQL text (DDL takes no parameters), so only plain lowercase
+/// identifiers are accepted.
+pub fn valid_schema_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 63
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 pub(crate) fn parse_enum<T: FromStr<Err = String>>(value: &str) -> StoreResult<T> {

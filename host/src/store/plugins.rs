@@ -1,9 +1,8 @@
 //! Plugin bindings and plugin key/value state.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqlitePool;
 
-use super::{StoreResult, WriteTx};
+use super::{Pool, StoreResult, WriteTx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BindingRow {
@@ -21,18 +20,18 @@ pub struct BindingRow {
 
 const COLUMNS: &str = "tenant_id, plugin, enabled, config, priority, on_error, allowed_hosts, created_at, updated_at";
 
-pub async fn all(pool: &SqlitePool) -> StoreResult<Vec<BindingRow>> {
+pub async fn all(pool: &Pool) -> StoreResult<Vec<BindingRow>> {
     let sql = format!("SELECT {COLUMNS} FROM plugin_bindings ORDER BY tenant_id, priority, plugin");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?)
+    Ok(on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(e).await?))
 }
 
-pub async fn for_tenant(pool: &SqlitePool, tenant: &str) -> StoreResult<Vec<BindingRow>> {
+pub async fn for_tenant(pool: &Pool, tenant: &str) -> StoreResult<Vec<BindingRow>> {
     let sql = format!("SELECT {COLUMNS} FROM plugin_bindings WHERE tenant_id = $1 ORDER BY priority, plugin");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).fetch_all(pool).await?)
+    Ok(on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).fetch_all(e).await?))
 }
 
 pub async fn upsert(w: &mut WriteTx, b: &BindingRow) -> StoreResult<()> {
-    sqlx::query(
+    on_engine!(&mut *w, |e| sqlx::query(
         "INSERT INTO plugin_bindings
             (tenant_id, plugin, enabled, config, priority, on_error, allowed_hosts, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -49,51 +48,56 @@ pub async fn upsert(w: &mut WriteTx, b: &BindingRow) -> StoreResult<()> {
     .bind(&b.allowed_hosts)
     .bind(b.created_at)
     .bind(b.updated_at)
-    .execute(w.conn())
-    .await?;
+    .execute(e)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 pub async fn delete(w: &mut WriteTx, tenant: &str, plugin: &str) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM plugin_bindings WHERE tenant_id = $1 AND plugin = $2")
+    let done = on_engine!(&mut *w, |e| sqlx::query("DELETE FROM plugin_bindings WHERE tenant_id = $1 AND plugin = $2")
         .bind(tenant)
         .bind(plugin)
-        .execute(w.conn())
-        .await?;
-    sqlx::query("DELETE FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2")
+        .execute(e)
+        .await?
+        .rows_affected());
+    on_engine!(&mut *w, |e| sqlx::query("DELETE FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2")
         .bind(tenant)
         .bind(plugin)
-        .execute(w.conn())
-        .await?;
-    Ok(done.rows_affected() > 0)
+        .execute(e)
+        .await?
+        .rows_affected());
+    Ok(done > 0)
 }
 
-pub async fn kv_get(pool: &SqlitePool, tenant: &str, plugin: &str, key: &str) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT value FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2 AND key = $3")
-        .bind(tenant)
-        .bind(plugin)
-        .bind(key)
-        .fetch_optional(pool)
-        .await?)
+pub async fn kv_get(pool: &Pool, tenant: &str, plugin: &str, key: &str) -> StoreResult<Option<String>> {
+    Ok(on_engine!(pool, |e| sqlx::query_scalar(
+        "SELECT value FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2 AND key = $3"
+    )
+    .bind(tenant)
+    .bind(plugin)
+    .bind(key)
+    .fetch_optional(e)
+    .await?))
 }
 
 /// Keys and bytes (keys plus values) a plugin keeps for a tenant, leaving out `key` (the one
 /// about to be written), read inside the write that checks a limit on them.
 pub async fn kv_usage_besides(w: &mut WriteTx, tenant: &str, plugin: &str, key: &str) -> StoreResult<(i64, u64)> {
-    let (keys, bytes): (i64, i64) = sqlx::query_as(
+    let (keys, bytes): (i64, i64) = on_engine!(&mut *w, |e| sqlx::query_as(
         "SELECT COUNT(*), COALESCE(SUM(octet_length(key) + octet_length(value)), 0)
          FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2 AND key != $3",
     )
     .bind(tenant)
     .bind(plugin)
     .bind(key)
-    .fetch_one(w.conn())
-    .await?;
+    .fetch_one(e)
+    .await?);
     Ok((keys, bytes.max(0) as u64))
 }
 
 pub async fn kv_set(w: &mut WriteTx, tenant: &str, plugin: &str, key: &str, value: &str) -> StoreResult<()> {
-    sqlx::query(
+    on_engine!(&mut *w, |e| sqlx::query(
         "INSERT INTO plugin_kv (tenant_id, plugin, key, value) VALUES ($1, $2, $3, $4)
          ON CONFLICT(tenant_id, plugin, key) DO UPDATE SET value = excluded.value",
     )
@@ -101,17 +105,19 @@ pub async fn kv_set(w: &mut WriteTx, tenant: &str, plugin: &str, key: &str, valu
     .bind(plugin)
     .bind(key)
     .bind(value)
-    .execute(w.conn())
-    .await?;
+    .execute(e)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 pub async fn kv_delete(w: &mut WriteTx, tenant: &str, plugin: &str, key: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2 AND key = $3")
+    on_engine!(&mut *w, |e| sqlx::query("DELETE FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2 AND key = $3")
         .bind(tenant)
         .bind(plugin)
         .bind(key)
-        .execute(w.conn())
-        .await?;
+        .execute(e)
+        .await?
+        .rows_affected());
     Ok(())
 }

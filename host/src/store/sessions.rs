@@ -1,7 +1,6 @@
 use chrono::{DateTime, Utc};
-use sqlx::SqlitePool;
 
-use super::{StoreError, StoreResult, WriteTx, parse_enum, parse_opt_enum};
+use super::{Pool, StoreError, StoreResult, WriteTx, parse_enum, parse_opt_enum};
 use crate::model::{Session, SessionKey, SessionStatus};
 
 #[derive(sqlx::FromRow)]
@@ -52,7 +51,7 @@ fn rows_to_sessions(rows: Vec<SessionRow>) -> StoreResult<Vec<Session>> {
 }
 
 pub async fn insert(w: &mut WriteTx, s: &Session) -> StoreResult<()> {
-    let done = sqlx::query(
+    let done = on_engine!(&mut *w, |e| sqlx::query(
         "INSERT INTO sessions (tenant_id, id, name, owner, connector, status, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT(tenant_id, id) DO NOTHING",
     )
@@ -64,9 +63,10 @@ pub async fn insert(w: &mut WriteTx, s: &Session) -> StoreResult<()> {
     .bind(s.status.as_str())
     .bind(s.created_at)
     .bind(s.updated_at)
-    .execute(w.conn())
-    .await?;
-    if done.rows_affected() == 0 {
+    .execute(e)
+    .await?
+    .rows_affected());
+    if done == 0 {
         return Err(StoreError::Conflict(format!("session '{}'", s.id)));
     }
     Ok(())
@@ -74,45 +74,52 @@ pub async fn insert(w: &mut WriteTx, s: &Session) -> StoreResult<()> {
 
 /// Sessions of a tenant, read inside a write so a limit checked on it holds.
 pub async fn count(w: &mut WriteTx, tenant: &str) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE tenant_id = $1")
+    Ok(on_engine!(&mut *w, |e| sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE tenant_id = $1")
         .bind(tenant)
-        .fetch_one(w.conn())
-        .await?)
+        .fetch_one(e)
+        .await?))
 }
 
-pub async fn get(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Option<Session>> {
+pub async fn get(pool: &Pool, key: &SessionKey) -> StoreResult<Option<Session>> {
     let sql = format!("{SELECT} WHERE tenant_id = $1 AND id = $2");
-    let row: Option<SessionRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&key.tenant).bind(&key.session).fetch_optional(pool).await?;
+    let row: Option<SessionRow> = on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&key.tenant)
+        .bind(&key.session)
+        .fetch_optional(e)
+        .await?);
     row.map(Session::try_from).transpose()
 }
 
-pub async fn list(pool: &SqlitePool, tenant: &str) -> StoreResult<Vec<Session>> {
+pub async fn list(pool: &Pool, tenant: &str) -> StoreResult<Vec<Session>> {
     let sql = format!("{SELECT} WHERE tenant_id = $1 ORDER BY created_at, id");
-    rows_to_sessions(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).fetch_all(pool).await?)
+    rows_to_sessions(on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).fetch_all(e).await?))
 }
 
 /// Sessions in the given states across all tenants (start-up recovery).
-pub async fn in_status(pool: &SqlitePool, statuses: &[SessionStatus]) -> StoreResult<Vec<Session>> {
+pub async fn in_status(pool: &Pool, statuses: &[SessionStatus]) -> StoreResult<Vec<Session>> {
     let marks = super::placeholders(1, statuses.len());
     let sql = format!("{SELECT} WHERE status IN ({marks}) ORDER BY last_connected_at DESC, tenant_id, id");
-    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-    for s in statuses {
-        q = q.bind(s.as_str());
-    }
-    rows_to_sessions(q.fetch_all(pool).await?)
+    rows_to_sessions(on_engine!(pool, |e| {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for s in statuses {
+            q = q.bind(s.as_str());
+        }
+        q.fetch_all(e).await?
+    }))
 }
 
 /// How many sessions each connector has in each status, across all tenants (metrics).
-pub async fn count_by_status(pool: &SqlitePool) -> StoreResult<Vec<(String, String, i64)>> {
-    Ok(sqlx::query_as("SELECT connector, status, COUNT(*) FROM sessions GROUP BY connector, status")
-        .fetch_all(pool)
-        .await?)
+pub async fn count_by_status(pool: &Pool) -> StoreResult<Vec<(String, String, i64)>> {
+    Ok(on_engine!(pool, |e| sqlx::query_as(
+        "SELECT connector, status, COUNT(*) FROM sessions GROUP BY connector, status"
+    )
+    .fetch_all(e)
+    .await?))
 }
 
 /// Writes the mutable state fields of a session (everything the state machine owns).
 pub async fn save_state(w: &mut WriteTx, s: &Session) -> StoreResult<()> {
-    sqlx::query(
+    on_engine!(&mut *w, |e| sqlx::query(
         "UPDATE sessions SET status = $1, phone = $2, display_name = $3, last_connected_at = $4,
             disconnect_reason = $5, last_error = $6, updated_at = $7 WHERE tenant_id = $8 AND id = $9",
     )
@@ -125,24 +132,25 @@ pub async fn save_state(w: &mut WriteTx, s: &Session) -> StoreResult<()> {
     .bind(s.updated_at)
     .bind(&s.tenant_id)
     .bind(&s.id)
-    .execute(w.conn())
-    .await?;
+    .execute(e)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
-pub async fn credentials(pool: &SqlitePool, key: &SessionKey) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT credentials FROM sessions WHERE tenant_id = $1 AND id = $2")
+pub async fn credentials(pool: &Pool, key: &SessionKey) -> StoreResult<Option<String>> {
+    Ok(on_engine!(pool, |e| sqlx::query_scalar("SELECT credentials FROM sessions WHERE tenant_id = $1 AND id = $2")
         .bind(&key.tenant)
         .bind(&key.session)
-        .fetch_optional(pool)
-        .await?
-        .flatten())
+        .fetch_optional(e)
+        .await?)
+    .flatten())
 }
 
 /// Stores (or with `None` erases) the device credentials; the first credentials of a link
 /// also mark when the device was linked, which the send queue's warm-up counts from.
 pub async fn set_credentials(w: &mut WriteTx, key: &SessionKey, creds: Option<&str>) -> StoreResult<()> {
-    sqlx::query(
+    on_engine!(&mut *w, |e| sqlx::query(
         "UPDATE sessions SET credentials = $1,
             linked_at_ms = CASE WHEN $1 IS NULL THEN NULL ELSE COALESCE(linked_at_ms, $2) END
          WHERE tenant_id = $3 AND id = $4",
@@ -151,17 +159,19 @@ pub async fn set_credentials(w: &mut WriteTx, key: &SessionKey, creds: Option<&s
     .bind(Utc::now().timestamp_millis())
     .bind(&key.tenant)
     .bind(&key.session)
-    .execute(w.conn())
-    .await?;
+    .execute(e)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 /// Deletes the session; chats and messages go with it (foreign keys cascade).
 pub async fn delete(w: &mut WriteTx, key: &SessionKey) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM sessions WHERE tenant_id = $1 AND id = $2")
+    let done = on_engine!(&mut *w, |e| sqlx::query("DELETE FROM sessions WHERE tenant_id = $1 AND id = $2")
         .bind(&key.tenant)
         .bind(&key.session)
-        .execute(w.conn())
-        .await?;
-    Ok(done.rows_affected() > 0)
+        .execute(e)
+        .await?
+        .rows_affected());
+    Ok(done > 0)
 }

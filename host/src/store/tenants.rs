@@ -1,7 +1,6 @@
 use chrono::{DateTime, Utc};
-use sqlx::SqlitePool;
 
-use super::{StoreError, StoreResult, WriteTx};
+use super::{Pool, StoreError, StoreResult, WriteTx};
 use crate::auth::SessionAccess;
 use crate::model::{Tenant, TenantJwt, TenantStats};
 use crate::quotas::LimitOverrides;
@@ -105,7 +104,7 @@ pub fn overrides_of(stored: Option<&str>) -> LimitOverrides {
 
 pub async fn insert(w: &mut WriteTx, t: NewTenant<'_>) -> StoreResult<Tenant> {
     let now = Utc::now();
-    let done = sqlx::query(
+    let done = on_engine!(&mut *w, |e| sqlx::query(
         "INSERT INTO tenants (id, name, api_key_hash, jwt_secret, created_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT(id) DO NOTHING",
     )
@@ -114,9 +113,10 @@ pub async fn insert(w: &mut WriteTx, t: NewTenant<'_>) -> StoreResult<Tenant> {
     .bind(t.api_key_hash)
     .bind(t.jwt_secret)
     .bind(now)
-    .execute(w.conn())
-    .await?;
-    if done.rows_affected() == 0 {
+    .execute(e)
+    .await?
+    .rows_affected());
+    if done == 0 {
         return Err(StoreError::Conflict(format!("tenant '{}'", t.id)));
     }
     Ok(Tenant {
@@ -129,21 +129,27 @@ pub async fn insert(w: &mut WriteTx, t: NewTenant<'_>) -> StoreResult<Tenant> {
     })
 }
 
-pub async fn list(pool: &SqlitePool) -> StoreResult<Vec<Tenant>> {
+pub async fn list(pool: &Pool) -> StoreResult<Vec<Tenant>> {
     let sql = format!("SELECT {COLUMNS} FROM tenants ORDER BY created_at, id");
-    let rows: Vec<TenantRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?;
+    let rows: Vec<TenantRow> = on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(e).await?);
     Ok(rows.into_iter().map(Tenant::from).collect())
 }
 
-pub async fn get(pool: &SqlitePool, id: &str) -> StoreResult<Option<Tenant>> {
+/// Every tenant's last handed-out event `seq`.
+pub async fn seqs(pool: &Pool) -> StoreResult<Vec<(String, i64)>> {
+    Ok(on_engine!(pool, |e| sqlx::query_as("SELECT id, seq FROM tenants").fetch_all(e).await?))
+}
+
+pub async fn get(pool: &Pool, id: &str) -> StoreResult<Option<Tenant>> {
     let sql = format!("SELECT {COLUMNS} FROM tenants WHERE id = $1");
-    let row: Option<TenantRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
+    let row: Option<TenantRow> =
+        on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(e).await?);
     Ok(row.map(Tenant::from))
 }
 
 pub async fn update(w: &mut WriteTx, id: &str, p: TenantPatch) -> StoreResult<()> {
     // Each column is set to the given value or kept; the flag columns say which.
-    let done = sqlx::query(
+    let done = on_engine!(&mut *w, |e| sqlx::query(
         "UPDATE tenants SET
             name = COALESCE($1, name),
             jwt_public_key = CASE WHEN $2 THEN $3 ELSE jwt_public_key END,
@@ -166,17 +172,22 @@ pub async fn update(w: &mut WriteTx, id: &str, p: TenantPatch) -> StoreResult<()
     .bind(p.quotas.is_some())
     .bind(p.quotas.map(|q| serde_json::to_string(&q).expect("overrides serialise")))
     .bind(id)
-    .execute(w.conn())
-    .await?;
-    if done.rows_affected() == 0 {
+    .execute(e)
+    .await?
+    .rows_affected());
+    if done == 0 {
         return Err(StoreError::NotFound(format!("tenant '{id}'")));
     }
     Ok(())
 }
 
 pub async fn delete(w: &mut WriteTx, id: &str) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM tenants WHERE id = $1").bind(id).execute(w.conn()).await?;
-    Ok(done.rows_affected() > 0)
+    let done = on_engine!(&mut *w, |e| sqlx::query("DELETE FROM tenants WHERE id = $1")
+        .bind(id)
+        .execute(e)
+        .await?
+        .rows_affected());
+    Ok(done > 0)
 }
 
 /// The tenant whose API key hashes to `hash`: its current key, or the one it replaced while
@@ -190,7 +201,7 @@ pub struct Rotation<'a> {
 }
 
 pub async fn rotate(w: &mut WriteTx, id: &str, r: Rotation<'_>) -> StoreResult<()> {
-    let done = sqlx::query(
+    let done = on_engine!(&mut *w, |e| sqlx::query(
         "UPDATE tenants SET
             previous_api_key_hash = CASE WHEN $1 IS NULL THEN previous_api_key_hash ELSE api_key_hash END,
             previous_api_key_until = CASE WHEN $1 IS NULL THEN previous_api_key_until ELSE $3 END,
@@ -204,38 +215,40 @@ pub async fn rotate(w: &mut WriteTx, id: &str, r: Rotation<'_>) -> StoreResult<(
     .bind(r.jwt_secret)
     .bind(r.grace_until)
     .bind(id)
-    .execute(w.conn())
-    .await?;
-    if done.rows_affected() == 0 {
+    .execute(e)
+    .await?
+    .rows_affected());
+    if done == 0 {
         return Err(StoreError::NotFound(format!("tenant '{id}'")));
     }
     Ok(())
 }
 
-pub async fn auth_records(pool: &SqlitePool) -> StoreResult<Vec<TenantAuthRecord>> {
+pub async fn auth_records(pool: &Pool) -> StoreResult<Vec<TenantAuthRecord>> {
     let sql = format!("SELECT {AUTH_COLUMNS} FROM tenants");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?)
+    Ok(on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(e).await?))
 }
 
-pub async fn auth_record(pool: &SqlitePool, id: &str) -> StoreResult<Option<TenantAuthRecord>> {
+pub async fn auth_record(pool: &Pool, id: &str) -> StoreResult<Option<TenantAuthRecord>> {
     let sql = format!("SELECT {AUTH_COLUMNS} FROM tenants WHERE id = $1");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?)
+    Ok(on_engine!(pool, |e| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(e).await?))
 }
 
 /// Sessions are counted (a tenant has few); message and chat totals are kept by the
 /// triggers of migration 0015.
-pub async fn stats(pool: &SqlitePool, tenant: &str) -> StoreResult<TenantStats> {
-    let (sessions, connected): (i64, i64) =
-        sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(status = 'CONNECTED'), 0) FROM sessions WHERE tenant_id = $1")
-            .bind(tenant)
-            .fetch_one(pool)
-            .await?;
-    let totals: Option<(i64, i64, i64, i64, i64)> = sqlx::query_as(
+pub async fn stats(pool: &Pool, tenant: &str) -> StoreResult<TenantStats> {
+    let (sessions, connected): (i64, i64) = on_engine!(pool, |e| sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'CONNECTED' THEN 1 ELSE 0 END), 0) FROM sessions WHERE tenant_id = $1"
+    )
+    .bind(tenant)
+    .fetch_one(e)
+    .await?);
+    let totals: Option<(i64, i64, i64, i64, i64)> = on_engine!(pool, |e| sqlx::query_as(
         "SELECT chats, unread, messages_sent, messages_received, messages_failed FROM tenants WHERE id = $1",
     )
     .bind(tenant)
-    .fetch_optional(pool)
-    .await?;
+    .fetch_optional(e)
+    .await?);
     let (chats, unread, sent, received, failed) = totals.unwrap_or_default();
     Ok(TenantStats {
         sessions,

@@ -188,7 +188,7 @@ impl Webhooks {
         let sessions = req.sessions.map(check_sessions).transpose()?;
         let description = req.description.map(check_description).transpose()?;
         let max_concurrency = inner.check_concurrency(req.max_concurrency.unwrap_or(DEFAULT_CONCURRENCY))?;
-        let now = crate::events::iso(Utc::now());
+        let now = Utc::now();
         let secret = signing::new_secret();
         let row = EndpointRow {
             id: format!("wh_{}", uuid::Uuid::new_v4().simple()),
@@ -206,7 +206,7 @@ impl Webhooks {
             previous_until_ms: None,
             failing_since_ms: None,
             disabled_reason: None,
-            created_at: now.clone(),
+            created_at: now,
             updated_at: now,
         };
         let limit = inner.directory.limits(tenant).max_webhooks;
@@ -270,7 +270,7 @@ impl Webhooks {
             }
             row.enabled = enabled;
         }
-        row.updated_at = crate::events::iso(Utc::now());
+        row.updated_at = Utc::now();
         rows::save_endpoint(&mut w, &row).await?;
         let committed = w.commit().await?;
         inner.install(&row);
@@ -311,7 +311,7 @@ impl Webhooks {
             0 => (None, None),
             secs => (Some(old), Some(now_ms() + (secs * 1000) as i64)),
         };
-        row.updated_at = crate::events::iso(Utc::now());
+        row.updated_at = Utc::now();
         rows::save_endpoint(&mut w, &row).await?;
         let committed = w.commit().await?;
         inner.install(&row);
@@ -569,7 +569,7 @@ impl Inner {
             *failing_since = since;
             return Ok(true);
         };
-        rows::disable(&mut w, &endpoint.id, &reason, &crate::events::iso(Utc::now())).await?;
+        rows::disable(&mut w, &endpoint.id, &reason, Utc::now()).await?;
         rows::kill_pending(&mut w, &endpoint.id, &format!("the webhook was disabled: {reason}"), now).await?;
         let notice = EventDraft::tenant(
             &endpoint.tenant_id,

@@ -58,8 +58,8 @@ impl From<&EndpointRow> for WebhookView {
             disabled_reason: r.disabled_reason.clone(),
             failing_since: r.failing_since_ms.map(at_ms),
             previous_secret_until: r.previous_until_ms.filter(|t| *t > Utc::now().timestamp_millis()).map(at_ms),
-            created_at: r.created_at.clone(),
-            updated_at: r.updated_at.clone(),
+            created_at: crate::events::iso(r.created_at),
+            updated_at: crate::events::iso(r.updated_at),
         }
     }
 }

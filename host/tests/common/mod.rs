@@ -50,6 +50,16 @@ pub fn fast_config(dir: &std::path::Path) -> Config {
     p.max_instances = 24;
     p.cache_dir = Some(target_dir().join("test-plugin-cache"));
     p.breaker_cooldown_ms = 300;
+    // The same suites run on PostgreSQL when scripts/test.sh finds one: each data directory
+    // has a schema of its own (a gateway restarted on the same directory finds its data), so
+    // tests running side by side share nothing.
+    if let Ok(url) = std::env::var("WAGATE_TEST_DATABASE_URL") {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        dir.hash(&mut h);
+        c.database_url = Some(url);
+        c.database_schema = Some(format!("wagate_test_{:016x}", h.finish()));
+    }
     c
 }
 
@@ -124,6 +134,10 @@ impl TestGateway {
     }
 
     pub async fn start_in(dir: Arc<tempfile::TempDir>, tweak: impl FnOnce(&mut Config)) -> Self {
+        // `WAGATE_TEST_LOG=wagate=debug` shows the gateway's log beside a failing test's output.
+        if let Ok(filter) = std::env::var("WAGATE_TEST_LOG") {
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        }
         let mut config = fast_config(dir.path());
         tweak(&mut config);
         let gateway = Gateway::build(config).await.expect("gateway builds");

@@ -1,6 +1,7 @@
 // Starts the real wagate binary on a free port with a fresh data directory and millisecond
 // timings, and offers small helpers for REST and Socket.IO.
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -29,6 +30,21 @@ const FAST = {
   // written atomically): each start loads them in a millisecond instead of compiling them.
   WAGATE_PLUGINS__CACHE_DIR: join(tmpdir(), "wagate-e2e-plugin-cache"),
 };
+
+/**
+ * The database a gateway on `dataDir` runs with: its SQLite file (the default), or, when
+ * scripts/test.sh runs the suite a second time on PostgreSQL (WAGATE_E2E_DATABASE_URL), a
+ * schema of that database named after the directory, so a restart finds its data again.
+ */
+export function databaseEnv(dataDir) {
+  const url = process.env.WAGATE_E2E_DATABASE_URL;
+  if (!url) return {};
+  const schema = `wagate_e2e_${createHash("sha256").update(dataDir).digest("hex").slice(0, 16)}`;
+  return { WAGATE_DATABASE_URL: url, WAGATE_DATABASE_SCHEMA: schema };
+}
+
+/** Whether this run keeps its data in PostgreSQL rather than a SQLite file. */
+export const onPostgres = () => Boolean(process.env.WAGATE_E2E_DATABASE_URL);
 
 function binary() {
   const bin = process.env.WAGATE_BIN;
@@ -61,6 +77,7 @@ export class Gateway {
       WAGATE_DATA_DIR: this.dataDir,
       WAGATE_LISTEN: this.port ? `127.0.0.1:${this.port}` : "127.0.0.1:0",
       WAGATE_LOG: process.env.WAGATE_E2E_LOG ?? "warn",
+      ...databaseEnv(this.dataDir),
       ...this.env,
     };
     this.proc = spawn(binary(), ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });

@@ -30,7 +30,7 @@ impl Actor {
         // WhatsApp redelivers after reconnects; a message is stored once, and its file is
         // not fetched again.
         let ids: Vec<String> = batch.iter().map(|m| m.wa_id.clone()).collect();
-        let stored: HashSet<String> = messages::by_wa_ids(self.store.pool(), &self.key, &ids)
+        let stored: HashSet<String> = messages::by_wa_ids(self.store.pool().into(), &self.key, &ids)
             .await?
             .into_iter()
             .filter_map(|m| m.wa_message_id)
@@ -54,7 +54,7 @@ impl Actor {
         let mut w = self.store.begin_write().await?;
         let ids: Vec<String> = fresh.iter().filter(|a| !a.m.from_me).map(|a| a.m.wa_id.clone()).collect();
         let from_bots: HashMap<String, Option<String>> =
-            messages::sent_by_bots(w.conn(), &self.key.tenant, &ids).await?.into_iter().collect();
+            messages::sent_by_bots((&mut w).into(), &self.key.tenant, &ids).await?.into_iter().collect();
         let mut resolved = Vec::with_capacity(fresh.len());
         for arrived in fresh {
             // Read inside the write: a pairing or a quoted message from earlier in the burst
@@ -96,7 +96,7 @@ impl Actor {
         let seen_lid =
             m.from_lid.as_deref().and_then(|l| Jid::parse(l).ok()).filter(|l| l.is_lid() && !m.from.is_lid());
         if m.from.is_lid()
-            && let Some(number) = contact_ids::number_of(w.conn(), &self.key, &m.from).await?
+            && let Some(number) = contact_ids::number_of((&mut *w).into(), &self.key, &m.from).await?
         {
             if m.chat == m.from {
                 m.chat = number.clone();
@@ -111,7 +111,7 @@ impl Actor {
                     Some(e) => {
                         Some(Ours { id: e.id.clone(), from_jid: e.m.from.to_string(), content: e.m.text.clone() })
                     }
-                    None => messages::by_wa_ids(w.conn(), &self.key, std::slice::from_ref(&q.wa_id))
+                    None => messages::by_wa_ids((&mut *w).into(), &self.key, std::slice::from_ref(&q.wa_id))
                         .await?
                         .into_iter()
                         .next()
@@ -185,7 +185,7 @@ impl Actor {
     }
 
     async fn by_wa_id(&self, wa_id: &str) -> StoreResult<Option<Message>> {
-        Ok(messages::by_wa_ids(self.store.pool(), &self.key, &[wa_id.to_owned()]).await?.into_iter().next())
+        Ok(messages::by_wa_ids(self.store.pool().into(), &self.key, &[wa_id.to_owned()]).await?.into_iter().next())
     }
 
     /// The message `wa_id` of `chat`, when a contact's later action names one we have: an
@@ -206,7 +206,7 @@ impl Actor {
         if !jid.is_lid() {
             return Ok(jid.clone());
         }
-        Ok(contact_ids::number_of(self.store.pool(), &self.key, jid).await?.unwrap_or_else(|| jid.clone()))
+        Ok(contact_ids::number_of(self.store.pool().into(), &self.key, jid).await?.unwrap_or_else(|| jid.clone()))
     }
 
     /// A contact's action on its own message: only its sender may edit or revoke it.
@@ -355,7 +355,7 @@ impl Actor {
         status: MessageStatus,
         error: Option<String>,
     ) -> StoreResult<()> {
-        let found = messages::by_wa_ids(self.store.pool(), &self.key, wa_ids).await?;
+        let found = messages::by_wa_ids(self.store.pool().into(), &self.key, wa_ids).await?;
         let changed: Vec<Message> = found.into_iter().filter(|m| m.status.can_become(status)).collect();
         if changed.is_empty() {
             return Ok(());
