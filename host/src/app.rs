@@ -137,6 +137,7 @@ impl Gateway {
             default_connector,
             config.sessions.clone(),
             config.send_queue.policy(),
+            crate::sessions::Node::from_config(&config.cluster),
         );
         let plugins = Plugins::start(
             config.plugins.clone(),
@@ -275,9 +276,16 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let resumed = self.state.sessions.resume_all().await?;
-        if resumed > 0 {
-            tracing::info!(sessions = resumed, "resuming sessions that were connected");
+        // In cluster mode the rounds of the ownership task resume what this node takes; alone,
+        // the node resumes every session that was running.
+        if let Some(rounds) = self.state.sessions.spawn_ownership() {
+            tracing::info!(node = self.state.sessions.node_id().unwrap_or_default(), "running as a cluster node");
+            self.tasks.push(rounds);
+        } else {
+            let resumed = self.state.sessions.resume_all().await?;
+            if resumed > 0 {
+                tracing::info!(sessions = resumed, "resuming sessions that were connected");
+            }
         }
         // What produces events stops first (the sessions); then Socket.IO connections, which
         // never go idle by themselves, are closed; then HTTP requests in flight get a bounded

@@ -59,6 +59,31 @@ pub struct Config {
     pub quotas: crate::quotas::Limits,
     /// The send queue's policy for sessions that set none of their own.
     pub send_queue: SendQueueConfig,
+    /// Several nodes on one PostgreSQL database, each session run by one of them.
+    pub cluster: ClusterConfig,
+}
+
+/// Cluster mode (docs/deploy.md): every node runs the sessions whose lease it holds, renews
+/// those leases, and takes over its share of the sessions whose node stopped renewing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Run as one node of several sharing the database (a postgres:// `database_url`).
+    pub enabled: bool,
+    /// This node's name, unique in the cluster. A stable one (a pod's name) lets a restarted
+    /// node take its sessions back at once; a random one is drawn at each start when unset.
+    pub node_id: Option<String>,
+    /// How long a lease lasts unless renewed: a dead node's sessions move after at most this
+    /// long plus one renewal interval.
+    pub lease_ttl_ms: u64,
+    /// How often a node renews its leases and looks for sessions no node holds.
+    pub renew_interval_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self { enabled: false, node_id: None, lease_ttl_ms: 6_000, renew_interval_ms: 1_500 }
+    }
 }
 
 /// The send queue's default policy (`PUT /api/v1/sessions/{id}/queue` sets a session's own;
@@ -469,6 +494,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             quotas: crate::quotas::Limits::default(),
             send_queue: SendQueueConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -584,6 +610,7 @@ const ENV_KEYS: &[&str] = &[
     "audit",
     "quotas",
     "send_queue",
+    "cluster",
 ];
 
 impl Config {
@@ -686,6 +713,24 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "database_url '{}': must be sqlite://PATH or postgres://...",
                 redact_password(url)
+            )));
+        }
+        let cl = &self.cluster;
+        if cl.enabled && !postgres {
+            return Err(ConfigError::Invalid("cluster.enabled needs a postgres:// database_url".into()));
+        }
+        if cl.renew_interval_ms == 0 || cl.lease_ttl_ms < 2 * cl.renew_interval_ms {
+            return Err(ConfigError::Invalid(
+                "cluster.lease_ttl_ms must be at least twice cluster.renew_interval_ms (at least 1)".into(),
+            ));
+        }
+        if let Some(id) = &cl.node_id
+            && (id.is_empty()
+                || id.len() > 64
+                || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "cluster.node_id '{id}' must be 1 to 64 letters, digits, '-', '_', '.' or ':'"
             )));
         }
         if let Some(schema) = &self.database_schema {

@@ -136,6 +136,7 @@ impl From<SessionError> for ApiError {
         let message = e.to_string();
         match e {
             SessionError::NotFound => ApiError::not_found("session_not_found", message),
+            SessionError::OnAnotherNode(_) => ApiError::conflict("session_on_another_node", message),
             SessionError::ChatNotFound => ApiError::not_found("chat_not_found", message),
             SessionError::MessageNotFound => ApiError::not_found("message_not_found", message),
             SessionError::GroupNotFound => ApiError::not_found("group_not_found", message),

@@ -8,12 +8,14 @@ pub mod compose;
 pub mod groups;
 mod liveness;
 pub mod outgoing;
+mod ownership;
 mod pacing;
 mod qr_image;
 pub mod send_queue;
 mod url_media;
 
 pub use liveness::WatchdogMetrics;
+pub use ownership::{Node, Round};
 pub use qr_image::png_data_url;
 
 use std::collections::HashMap;
@@ -60,6 +62,8 @@ pub const MAX_TEXT_CHARS: usize = 65_536;
 pub enum SessionError {
     #[error("session not found")]
     NotFound,
+    #[error("the session runs on node '{0}'; send this request to that node")]
+    OnAnotherNode(String),
     #[error("chat not found")]
     ChatNotFound,
     #[error("message not found")]
@@ -213,6 +217,8 @@ struct ActorHandle {
     qr: Arc<Mutex<Option<LiveQr>>>,
     liveness: Arc<liveness::Liveness>,
     queue: Arc<send_queue::Gauge>,
+    /// When the actor started (its lease, in cluster mode, was taken just before).
+    since: std::time::Instant,
 }
 
 struct Inner {
@@ -229,6 +235,10 @@ struct Inner {
     /// The send policy of sessions that set none.
     send_defaults: SendPolicy,
     queue_metrics: send_queue::QueueMetrics,
+    /// This node in cluster mode; `None` runs every session here without leases.
+    node: Option<Arc<Node>>,
+    /// Set when shutdown begins: no session is taken over any more.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]
@@ -246,6 +256,7 @@ impl Sessions {
         default_connector: String,
         timings: SessionTimings,
         send_defaults: SendPolicy,
+        node: Option<Arc<Node>>,
     ) -> Self {
         let actors = Mutex::new(HashMap::new());
         Self {
@@ -261,8 +272,14 @@ impl Sessions {
                 watchdog: WatchdogMetrics::default(),
                 send_defaults,
                 queue_metrics: send_queue::QueueMetrics::default(),
+                node,
+                stopping: Default::default(),
             }),
         }
+    }
+
+    fn stopping(&self) -> bool {
+        self.inner.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn store(&self) -> &Store {
@@ -423,6 +440,7 @@ impl Sessions {
             .cloned()
             .ok_or_else(|| SessionError::UnknownConnector(session.connector.clone(), String::new()))?;
         let (policy, _, linked_at) = self.send_policy(key).await?;
+        let store = self.take_lease(key).await?;
         let mut actors = self.inner.actors.lock().expect("actors lock");
         // Another caller may have started it while we read the store.
         if let Some(h) = actors.get(key).filter(|h| !h.tx.is_closed()) {
@@ -432,17 +450,18 @@ impl Sessions {
         let qr = Arc::new(Mutex::new(None));
         let liveness = Arc::new(liveness::Liveness::default());
         let queue = Arc::new(send_queue::Gauge::new(policy.max_depth));
-        let handle = ActorHandle { tx, qr: qr.clone(), liveness: liveness.clone(), queue: queue.clone() };
+        let since = std::time::Instant::now();
+        let handle = ActorHandle { tx, qr: qr.clone(), liveness: liveness.clone(), queue: queue.clone(), since };
         actors.insert(key.clone(), handle.clone());
         let url_media = url_media::UrlMedia::new(
             self.inner.fetcher.clone(),
             self.inner.media.clone(),
-            self.inner.store.clone(),
+            store.clone(),
             self.inner.journal.clone(),
         );
         let actor = Actor::new(
             session,
-            self.inner.store.clone(),
+            store,
             self.inner.media.clone(),
             self.inner.journal.clone(),
             connector,
@@ -458,9 +477,16 @@ impl Sessions {
         let key = key.clone();
         tokio::spawn(async move {
             actor.run(rx).await;
-            let mut actors = sessions.inner.actors.lock().expect("actors lock");
-            if actors.get(&key).is_some_and(|h| h.tx.is_closed()) {
-                actors.remove(&key);
+            let ended = {
+                let mut actors = sessions.inner.actors.lock().expect("actors lock");
+                let ended = actors.get(&key).is_some_and(|h| h.tx.is_closed());
+                if ended {
+                    actors.remove(&key);
+                }
+                ended
+            };
+            if ended {
+                sessions.give_lease_back(&key).await;
             }
         });
         Ok(handle)
@@ -602,6 +628,7 @@ impl Sessions {
                 message: format!("session is {}; connect it before sending", session.status),
             });
         }
+        self.refuse_if_elsewhere(key).await?;
         let quoted = match &req.reply_to {
             Some(id) => Some(self.quotable(key, id, &jid).await?),
             None => None,
@@ -876,11 +903,20 @@ impl Sessions {
     /// (WhatsApp) also start one every `resume_stagger_ms`, so a node with hundreds of numbers
     /// does not open them all in the same second.
     pub async fn resume_all(&self) -> SessionResult<usize> {
-        let pool = self.store().pool();
-        for s in stored::in_status(pool, &[SessionStatus::QrRequired, SessionStatus::Pairing]).await? {
+        let statuses =
+            [SessionStatus::QrRequired, SessionStatus::Pairing, SessionStatus::Connected, SessionStatus::Reconnecting];
+        self.resume_sessions(stored::in_status(self.store().pool(), &statuses).await?).await
+    }
+
+    /// Sessions this node starts running (after a restart, or taken over from another node):
+    /// logins in progress are over, connected ones come back.
+    async fn resume_sessions(&self, sessions: Vec<Session>) -> SessionResult<usize> {
+        let (logins, resumable): (Vec<Session>, Vec<Session>) = sessions
+            .into_iter()
+            .partition(|s| matches!(s.status, SessionStatus::QrRequired | SessionStatus::Pairing));
+        for s in logins {
             let _ = self.ask(&s.key(), |reply| Command::Abandon { reply }).await;
         }
-        let resumable = stored::in_status(pool, &[SessionStatus::Connected, SessionStatus::Reconnecting]).await?;
         self.mark_reconnecting(&resumable).await?;
         let count = resumable.len();
         let (paced, unpaced): (Vec<Session>, Vec<Session>) = resumable
@@ -952,6 +988,7 @@ impl Sessions {
     /// Closes every connection without changing any stored status, so the sessions resume on
     /// the next start.
     pub async fn shutdown(&self) {
+        self.inner.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
         let handles: Vec<ActorHandle> = self.inner.actors.lock().expect("actors lock").values().cloned().collect();
         let mut waits = Vec::new();
         for h in handles {
@@ -963,5 +1000,6 @@ impl Sessions {
         for w in waits {
             let _ = tokio::time::timeout(Duration::from_secs(5), w).await;
         }
+        self.leave_cluster().await;
     }
 }

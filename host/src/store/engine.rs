@@ -134,6 +134,15 @@ impl Dialect {
         }
     }
 
+    /// Locks the rows a `SELECT` reads until the transaction ends, against writers of other
+    /// connections; SQLite has one writer at a time and needs no such lock.
+    pub fn lock_rows_shared(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR SHARE",
+        }
+    }
+
     /// Tells SQLite's planner which index to use where it would pick a worse one; PostgreSQL
     /// plans by statistics and takes no such hint.
     pub fn indexed_by(self, index: &str) -> String {

@@ -15,6 +15,7 @@ pub mod chats;
 pub mod contact_ids;
 pub mod idempotency;
 pub mod journal;
+pub mod leases;
 pub mod messages;
 pub mod plugins;
 pub mod pruning;
@@ -53,6 +54,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    #[error("this node no longer holds the lease of session {0}")]
+    LeaseLost(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -62,6 +65,17 @@ pub struct Store {
     pool: Pool,
     writer: Arc<Mutex<()>>,
     writes: WriteMetrics,
+    /// Set on the handle a session's actor writes through in cluster mode.
+    fence: Option<Arc<Fence>>,
+}
+
+/// What every write of a session run by this node carries in cluster mode: the lease it holds
+/// and the token it got. A write whose lease has moved on is refused before it changes anything.
+#[derive(Debug, Clone)]
+pub struct Fence {
+    pub key: crate::model::SessionKey,
+    pub node: String,
+    pub token: i64,
 }
 
 /// How long writers wait for the writer lock, and how long they hold it until committed.
@@ -102,7 +116,7 @@ impl Store {
             Pool::Sqlite(open_sqlite(url).await?)
         };
         let writes = WriteMetrics { wait: latency_histogram(), held: latency_histogram() };
-        Ok(Self { pool, writer: Arc::new(Mutex::new(())), writes })
+        Ok(Self { pool, writer: Arc::new(Mutex::new(())), writes, fence: None })
     }
 
     pub fn register_metrics(&self, registry: &mut Registry) {
@@ -131,7 +145,18 @@ impl Store {
             Pool::Sqlite(p) => Engine::Sqlite(p.begin().await?),
             Pool::Postgres(p) => Engine::Postgres(p.begin().await?),
         };
-        Ok(WriteTx { tx, guard, began, held: self.writes.held.clone() })
+        let mut w = WriteTx { tx, guard, began, held: self.writes.held.clone() };
+        if let Some(f) = &self.fence
+            && !leases::holds(&mut w, &f.key, &f.node, f.token, chrono::Utc::now().timestamp_millis()).await?
+        {
+            return Err(StoreError::LeaseLost(f.key.to_string()));
+        }
+        Ok(w)
+    }
+
+    /// This store, for the writes of one session whose lease this node holds.
+    pub fn fenced(&self, fence: Fence) -> Store {
+        Store { fence: Some(Arc::new(fence)), ..self.clone() }
     }
 
     pub async fn ping(&self) -> StoreResult<()> {

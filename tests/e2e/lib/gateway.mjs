@@ -62,14 +62,14 @@ export class Gateway {
   }
 
   /** Starts a gateway; `env` adds or overrides settings. */
-  static async start(env = {}) {
+  static async start(env = {}, { startTimeoutMs = 15000 } = {}) {
     const dataDir = mkdtempSync(join(tmpdir(), "wagate-e2e-"));
     const gw = new Gateway(dataDir, { WAGATE_PLUGINS__DIR: join(dataDir, "plugins"), ...env });
-    await gw.launch();
+    await gw.launch(startTimeoutMs);
     return gw;
   }
 
-  launch() {
+  launch(startTimeoutMs = 15000) {
     const env = {
       ...process.env,
       ...FAST,
@@ -89,7 +89,7 @@ export class Gateway {
     });
     return new Promise((resolve, reject) => {
       let out = "";
-      const timer = setTimeout(() => reject(new Error(`gateway did not start: ${out}`)), 15000);
+      const timer = setTimeout(() => reject(new Error(`gateway did not start: ${out}`)), startTimeoutMs);
       this.proc.once("exit", (code) => reject(new Error(`gateway exited with ${code}: ${out}`)));
       this.proc.stdout.on("data", (chunk) => {
         out += chunk;

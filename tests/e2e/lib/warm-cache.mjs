@@ -11,7 +11,9 @@ for (const root of [process.env.WAGATE_SHIPPED_PLUGINS, process.env.WAGATE_TEST_
   for (const name of readdirSync(root)) cpSync(join(root, name), join(dir, name), { recursive: true });
 }
 const started = Date.now();
-const gw = await Gateway.start({ WAGATE_PLUGINS__DIR: dir });
+// Compiling them all from cold (the TypeScript runtime is the largest) may take a while on a
+// busy 2-core machine; every later start finds them compiled.
+const gw = await Gateway.start({ WAGATE_PLUGINS__DIR: dir }, { startTimeoutMs: 180000 });
 await gw.stop();
 rmSync(dir, { recursive: true, force: true });
 console.log(`plugin compile cache warm (${Date.now() - started} ms)`);

@@ -1,0 +1,168 @@
+//! Cluster mode: gateway nodes sharing one PostgreSQL database, each session run by the node
+//! holding its lease. The nodes here are gateways in this process on one schema, their
+//! ownership rounds called by the test, so that "a node died" is "a node stopped renewing".
+//! Needs PostgreSQL: `WAGATE_TEST_DATABASE_URL` (scripts/test.sh sets it when PostgreSQL
+//! answers on 127.0.0.1:5432); without it each test says so and passes nothing off as tested.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::{Tenant, TestGateway};
+use serde_json::json;
+use wagate::sessions::Round;
+use wagate::store::{Fence, StoreError};
+
+const TTL_MS: u64 = 600;
+
+fn postgres() -> bool {
+    let there = std::env::var("WAGATE_TEST_DATABASE_URL").is_ok();
+    if !there {
+        eprintln!("skipped: cluster mode needs PostgreSQL and WAGATE_TEST_DATABASE_URL is not set");
+    }
+    there
+}
+
+/// Starts node `id` on the cluster's shared schema.
+async fn node(schema: &str, id: &str) -> TestGateway {
+    let (schema, id) = (schema.to_owned(), id.to_owned());
+    TestGateway::start_in(Arc::new(tempfile::tempdir().unwrap()), move |c| {
+        c.database_schema = Some(schema);
+        c.cluster.enabled = true;
+        c.cluster.node_id = Some(id);
+        c.cluster.lease_ttl_ms = TTL_MS;
+        c.cluster.renew_interval_ms = 150;
+    })
+    .await
+}
+
+fn cluster_schema() -> String {
+    format!("wagate_test_cluster_{:08x}", rand::random::<u32>())
+}
+
+async fn round(gw: &TestGateway) -> Round {
+    gw.gateway.state.sessions.ownership_round().await.unwrap()
+}
+
+async fn expire_leases() {
+    tokio::time::sleep(Duration::from_millis(TTL_MS + 100)).await;
+}
+
+#[tokio::test]
+async fn a_session_runs_on_one_node_and_moves_when_that_node_stops_renewing() {
+    if !postgres() {
+        return;
+    }
+    let schema = cluster_schema();
+    let a = node(&schema, "a").await;
+    let acme: Tenant = a.tenant("acme").await;
+    let b = node(&schema, "b").await;
+    a.connected_session(&acme, "s1", "+15550001111").await;
+    assert_eq!(round(&a).await, Round { renewed: 1, lost: 0, taken: 0 });
+    assert_eq!(round(&b).await, Round::default(), "b takes nothing a holds");
+
+    // A command on the other node is refused with the owner's name, and runs nowhere.
+    let (s, body) = b.post("/api/v1/sessions/s1/connect", &acme.api_key, json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "session_on_another_node");
+    assert!(body["error"]["message"].as_str().unwrap().contains("'a'"), "{body}");
+    let (s, body) =
+        b.post("/api/v1/sessions/s1/messages", &acme.api_key, json!({ "to": "+15559990000", "text": "hi" })).await;
+    assert_eq!((s, &body["error"]["code"]), (StatusCode::CONFLICT, &json!("session_on_another_node")), "{body}");
+    let (_, chats) = a.get("/api/v1/sessions/s1/chats", &acme.api_key).await;
+    assert_eq!(chats.as_array().map(Vec::len), Some(0), "a refused send stores nothing: {chats}");
+
+    // Node a stops renewing (as if it died): b takes the session over at its next round after
+    // the lease expired, and reconnects it with its stored credentials (no new QR).
+    expire_leases().await;
+    assert_eq!(round(&b).await.taken, 1);
+    let s = b.wait_status(&acme, "s1", "CONNECTED").await;
+    assert_eq!(s["phone"], "+15550001111");
+
+    // Until node a notices, its actor still has its connection, and what arrives there is not
+    // written: the write carries a's old token.
+    let inbound = a
+        .post("/api/v1/sim/sessions/s1/inbound", &acme.api_key, json!({ "from": "+15559990000", "text": "late" }))
+        .await;
+    assert!(inbound.0.is_success(), "{inbound:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, chats) = b.get("/api/v1/sessions/s1/chats", &acme.api_key).await;
+    assert_eq!(chats.as_array().map(Vec::len), Some(0), "a write of a node that lost the lease: {chats}");
+    // At its next round node a learns it lost the lease and stops running the session; its
+    // commands for it then name b.
+    assert_eq!(round(&a).await, Round { renewed: 0, lost: 1, taken: 0 });
+    let mut answer = Default::default();
+    for _ in 0..100 {
+        answer = a.post("/api/v1/sessions/s1/connect", &acme.api_key, json!({})).await;
+        if answer.0 == StatusCode::CONFLICT {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (s, body) = answer;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("'b'"), "{body}");
+}
+
+#[tokio::test]
+async fn a_write_carrying_an_old_fencing_token_is_refused() {
+    if !postgres() {
+        return;
+    }
+    let schema = cluster_schema();
+    let a = node(&schema, "a").await;
+    let acme = a.tenant("acme").await;
+    a.session(&acme, "s1").await;
+    let key = wagate::model::SessionKey::new("acme", "s1");
+    let store = &a.gateway.state.store;
+    let mut w = store.begin_write().await.unwrap();
+    let first = wagate::store::leases::acquire(&mut w, &key, "a", now_ms(), TTL_MS as i64).await.unwrap().unwrap();
+    w.commit().await.unwrap();
+    let fenced = store.fenced(Fence { key: key.clone(), node: "a".into(), token: first });
+    fenced.begin_write().await.expect("the holder writes");
+
+    expire_leases().await;
+    let mut w = store.begin_write().await.unwrap();
+    let second = wagate::store::leases::acquire(&mut w, &key, "b", now_ms(), TTL_MS as i64).await.unwrap().unwrap();
+    w.commit().await.unwrap();
+    assert!(second > first, "a new holder gets a larger token");
+    assert!(matches!(fenced.begin_write().await, Err(StoreError::LeaseLost(_))));
+    // Held and live: another node cannot take it, and learns who holds it.
+    let mut w = store.begin_write().await.unwrap();
+    let held = wagate::store::leases::acquire(&mut w, &key, "a", now_ms(), TTL_MS as i64).await.unwrap();
+    assert_eq!(held, Err(wagate::store::leases::HeldBy("b".into())));
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_hands_sessions_over_at_once_and_they_are_shared_evenly() {
+    if !postgres() {
+        return;
+    }
+    let schema = cluster_schema();
+    let a = node(&schema, "a").await;
+    let acme = a.tenant("acme").await;
+    let b = node(&schema, "b").await;
+    let c = node(&schema, "c").await;
+    for i in 0..6 {
+        a.connected_session(&acme, &format!("s{i}"), &format!("+1555000100{i}")).await;
+    }
+    for n in [&a, &b, &c] {
+        round(n).await;
+    }
+    a.gateway.state.sessions.shutdown().await;
+    // No waiting for the leases to expire: a gave them up.
+    let taken_b = round(&b).await.taken;
+    let taken_c = round(&c).await.taken;
+    assert_eq!((taken_b, taken_c), (3, 3), "shared evenly between the two live nodes");
+    for i in 0..6 {
+        b.wait_status(&acme, &format!("s{i}"), "CONNECTED").await;
+    }
+    assert_eq!(round(&b).await, Round { renewed: 3, lost: 0, taken: 0 });
+    assert_eq!(round(&c).await, Round { renewed: 3, lost: 0, taken: 0 });
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
