@@ -1,6 +1,7 @@
 //! Builds the gateway from its configuration and runs it: store -> sessions -> events ->
 //! realtime/api, all in one process.
 
+use crate::cluster::notices::{Followers, Notices};
 use std::collections::HashMap;
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
@@ -234,7 +235,17 @@ impl Gateway {
         }
 
         let config = Arc::new(config);
+        let notices = Notices::new(sessions.node_id(), &store, config.database_schema.as_deref());
+        let followers = Followers {
+            store: store.clone(),
+            directory: directory.clone(),
+            webhooks: webhooks.clone(),
+            plugins: plugins.clone(),
+            revocations: revocations.clone(),
+        };
+        tasks.extend(notices.spawn_listener(followers));
         let state = AppState {
+            notices,
             config: config.clone(),
             store,
             media,

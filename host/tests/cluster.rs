@@ -28,7 +28,10 @@ fn postgres() -> bool {
 /// Starts node `id` on the cluster's shared schema.
 async fn node(schema: &str, id: &str) -> TestGateway {
     let (schema, id) = (schema.to_owned(), id.to_owned());
-    TestGateway::start_in(Arc::new(tempfile::tempdir().unwrap()), move |c| {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    // Every node loads the same plugin folder.
+    common::install_plugin(&dir.path().join("plugins"), "relay", "relay", |t| t);
+    TestGateway::start_in(dir, move |c| {
         c.database_schema = Some(schema);
         c.cluster.enabled = true;
         c.cluster.node_id = Some(id);
@@ -161,6 +164,71 @@ async fn a_graceful_shutdown_hands_sessions_over_at_once_and_they_are_shared_eve
     }
     assert_eq!(round(&b).await, Round { renewed: 3, lost: 0, taken: 0 });
     assert_eq!(round(&c).await, Round { renewed: 3, lost: 0, taken: 0 });
+}
+
+#[tokio::test]
+async fn a_change_on_one_node_applies_on_the_others_within_a_second() {
+    if !postgres() {
+        return;
+    }
+    let schema = cluster_schema();
+    let a = node(&schema, "a").await;
+    let b = node(&schema, "b").await;
+    // b's listener reads everything once when it starts listening: what follows must reach
+    // it as notices, not in that first read.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // A tenant created on a: b accepts its key.
+    let acme = a.tenant("acme").await;
+    eventually("b accepts the new tenant's key", || async {
+        b.get("/api/v1/sessions", &acme.api_key).await.0 == StatusCode::OK
+    })
+    .await;
+
+    // A binding made on a: b runs it.
+    let (s, body) =
+        a.call(axum::http::Method::PUT, "/api/v1/tenant/plugins/relay", Some(&acme.api_key), Some(json!({}))).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    eventually("b has the binding", || async {
+        let (_, list) = b.get("/api/v1/tenant/plugins", &acme.api_key).await;
+        list.as_array().is_some_and(|l| l.iter().any(|x| x["plugin"] == "relay"))
+    })
+    .await;
+
+    // A webhook endpoint made on a: an event committed on b is queued for it.
+    let (s, hook) = a.post("/api/v1/webhooks", &acme.api_key, json!({ "url": "http://127.0.0.1:9/hook" })).await;
+    assert_eq!(s, StatusCode::CREATED, "{hook}");
+    let id = hook["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    b.session(&acme, "made-on-b").await;
+    eventually("b queued a delivery of its event for a's endpoint", || async {
+        let (_, list) = a.get(&format!("/api/v1/webhooks/{id}/deliveries"), &acme.api_key).await;
+        list.as_array().is_some_and(|l| l.iter().any(|d| d["event"] == "session.status"))
+    })
+    .await;
+
+    // The tenant deleted on a: b refuses its key.
+    let (s, _) = a.call(axum::http::Method::DELETE, "/api/v1/tenants/acme", Some(common::ADMIN), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    eventually("b refuses the deleted tenant's key", || async {
+        b.get("/api/v1/sessions", &acme.api_key).await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
+}
+
+/// Waits up to a second for `check` to hold.
+async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..50 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("not within a second: {what}");
 }
 
 fn now_ms() -> i64 {

@@ -12,6 +12,7 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{Admin, ApiJson, ApiPath, Caller};
 use super::state::AppState;
 use crate::audit::{Actor, AuditAction, Change};
+use crate::cluster::notices;
 use crate::plugins::{BindRequest, BindingView, PluginInfo, PluginOffer, ReloadOutcome, reload_change};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -117,6 +118,7 @@ async fn put_binding(
         said.push(format!("config keys: {}", if keys.is_empty() { "none".to_owned() } else { keys.join(", ") }));
     }
     let view = st.plugins.bind(&caller.tenant, &name, req).await?;
+    st.notices.tell(notices::Change::Bindings { tenant: caller.tenant.clone() }).await;
     let action = if existed { AuditAction::PluginConfigChanged } else { AuditAction::PluginBound };
     st.audit.record(&caller.actor(), Change::of_tenant(&caller.tenant, action, &name).detail(said.join("; "))).await;
     Ok(Json(view))
@@ -132,6 +134,7 @@ async fn delete_binding(
 ) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     st.plugins.unbind(&caller.tenant, &name).await?;
+    st.notices.tell(notices::Change::Bindings { tenant: caller.tenant.clone() }).await;
     st.audit.record(&caller.actor(), Change::of_tenant(&caller.tenant, AuditAction::PluginUnbound, &name)).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -18,6 +18,8 @@ use crate::webhooks::Webhooks;
 /// Everything a REST handler may use.
 #[derive(Clone)]
 pub struct AppState {
+    /// What this node tells the other nodes of its cluster (nothing when alone).
+    pub notices: crate::cluster::notices::Notices,
     pub config: Arc<Config>,
     pub store: Store,
     /// Media files of messages.

@@ -14,6 +14,7 @@ use super::extract::{Admin, ApiJson, ApiPath};
 use super::state::AppState;
 use crate::audit::{Actor, AuditAction, Change};
 use crate::auth::{Revocation, SessionAccess, hash_key, new_api_key, new_jwt_secret};
+use crate::cluster::notices;
 use crate::model::{Keyed, Tenant, TenantJwt, new_id, validate_id};
 use crate::quotas::LimitOverrides;
 use crate::store::tenants::{self, NewTenant, TenantPatch};
@@ -113,7 +114,9 @@ async fn create_tenant(
     })?;
     w.commit().await?;
     st.directory.reload(st.store.pool()).await?;
-    let change = Change::of_tenant(&tenant.id, AuditAction::TenantCreated, &tenant.id).detail(format!("name '{}'", tenant.name));
+    st.notices.tell(notices::Change::Tenant { tenant: tenant.id.clone() }).await;
+    let change =
+        Change::of_tenant(&tenant.id, AuditAction::TenantCreated, &tenant.id).detail(format!("name '{}'", tenant.name));
     st.audit.record(&Actor::Operator, change).await;
     Ok((
         StatusCode::CREATED,
@@ -192,10 +195,12 @@ pub(super) async fn save(st: &AppState, actor: &Actor, id: &str, patch: TenantPa
     tenants::update(&mut w, id, patch).await?;
     w.commit().await?;
     if !changed.is_empty() {
-        let change = Change::of_tenant(id, AuditAction::TenantUpdated, id).detail(format!("changed {}", changed.join(", ")));
+        let change =
+            Change::of_tenant(id, AuditAction::TenantUpdated, id).detail(format!("changed {}", changed.join(", ")));
         st.audit.record(actor, change).await;
     }
     st.directory.reload(st.store.pool()).await?;
+    st.notices.tell(notices::Change::Tenant { tenant: id.to_owned() }).await;
     st.revocations.announce(Revocation::TenantChanged { tenant: id.to_owned(), recheck_at: None });
     find(st, id).await
 }
@@ -216,6 +221,7 @@ async fn delete_tenant(_: Admin, State(st): State<AppState>, ApiPath(id): ApiPat
     st.media.delete_all(&id, None).await?;
     st.plugins.forget_tenant(&id);
     st.directory.reload(st.store.pool()).await?;
+    st.notices.tell(notices::Change::TenantDeleted { tenant: id.clone() }).await;
     st.audit.record(&Actor::Operator, Change::of_tenant(&id, AuditAction::TenantDeleted, &id)).await;
     st.revocations.announce(Revocation::TenantDeleted(id));
     Ok(StatusCode::NO_CONTENT)
@@ -273,6 +279,7 @@ pub(super) async fn rotate_credentials(st: &AppState, actor: &Actor, id: &str, r
     })?;
     w.commit().await?;
     st.directory.reload(st.store.pool()).await?;
+    st.notices.tell(notices::Change::Tenant { tenant: id.to_owned() }).await;
     let recheck_at = (req.jwt_secret && req.grace_seconds > 0).then_some(grace_until);
     st.revocations.announce(Revocation::TenantChanged { tenant: id.to_owned(), recheck_at });
     let rotated: Vec<&str> = [(req.api_key, "API key"), (req.jwt_secret, "JWT secret")]

@@ -10,6 +10,7 @@ use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::state::AppState;
 use crate::audit::{AuditAction, Change};
+use crate::cluster::notices;
 use crate::webhooks::views::{
     CreateWebhook, DeliveriesQuery, DeliveryView, PatchWebhook, ReplayRequest, Replayed, RotateSecret, WebhookView,
     WebhookWithSecret,
@@ -45,6 +46,7 @@ async fn create_webhook(
 ) -> ApiResult<(StatusCode, Json<WebhookWithSecret>)> {
     caller.require_admin()?;
     let created = st.webhooks.create(&caller.tenant, req).await?;
+    st.notices.tell(notices::Change::Webhooks { tenant: caller.tenant.clone() }).await;
     let change = Change::of_tenant(&caller.tenant, AuditAction::WebhookCreated, &created.webhook.id)
         .detail(format!("url {}", created.webhook.url));
     st.audit.record(&caller.actor(), change).await;
@@ -54,7 +56,11 @@ async fn create_webhook(
 #[utoipa::path(get, path = "/api/v1/webhooks/{webhook}", tag = "webhooks", security(("tenant" = [])),
     params(("webhook" = String, Path)),
     responses((status = 200, body = WebhookView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_webhook(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<WebhookView>> {
+async fn get_webhook(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<WebhookView>> {
     caller.require_admin()?;
     Ok(Json(st.webhooks.get(&caller.tenant, &id).await?))
 }
@@ -71,6 +77,7 @@ async fn patch_webhook(
 ) -> ApiResult<Json<WebhookView>> {
     caller.require_admin()?;
     let view = st.webhooks.update(&caller.tenant, &id, patch).await?;
+    st.notices.tell(notices::Change::Webhooks { tenant: caller.tenant.clone() }).await;
     st.audit.record(&caller.actor(), Change::of_tenant(&caller.tenant, AuditAction::WebhookUpdated, &id)).await;
     Ok(Json(view))
 }
@@ -79,9 +86,14 @@ async fn patch_webhook(
 #[utoipa::path(delete, path = "/api/v1/webhooks/{webhook}", tag = "webhooks", security(("tenant" = [])),
     params(("webhook" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn delete_webhook(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
+async fn delete_webhook(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     st.webhooks.delete(&caller.tenant, &id).await?;
+    st.notices.tell(notices::Change::Webhooks { tenant: caller.tenant.clone() }).await;
     st.audit.record(&caller.actor(), Change::of_tenant(&caller.tenant, AuditAction::WebhookDeleted, &id)).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -100,6 +112,7 @@ async fn rotate_secret(
     caller.require_admin()?;
     let req: RotateSecret = super::optional_json(&body)?;
     let rotated = st.webhooks.rotate(&caller.tenant, &id, req).await?;
+    st.notices.tell(notices::Change::Webhooks { tenant: caller.tenant.clone() }).await;
     st.audit.record(&caller.actor(), Change::of_tenant(&caller.tenant, AuditAction::WebhookSecretRotated, &id)).await;
     Ok(Json(rotated))
 }
@@ -108,7 +121,11 @@ async fn rotate_secret(
 #[utoipa::path(post, path = "/api/v1/webhooks/{webhook}/test", tag = "webhooks", security(("tenant" = [])),
     params(("webhook" = String, Path)),
     responses((status = 200, body = DeliveryView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn test_webhook(caller: Caller, State(st): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<DeliveryView>> {
+async fn test_webhook(
+    caller: Caller,
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<DeliveryView>> {
     caller.require_admin()?;
     Ok(Json(st.webhooks.test(&caller.tenant, &id).await?))
 }

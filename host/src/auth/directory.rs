@@ -134,6 +134,11 @@ impl TenantDirectory {
         owner.until.is_none_or(|until| until > Utc::now()).then(|| owner.tenant.clone())
     }
 
+    /// Every tenant's id.
+    pub fn ids(&self) -> Vec<String> {
+        self.snapshot.load().tenants.keys().cloned().collect()
+    }
+
     pub fn contains(&self, tenant: &str) -> bool {
         self.snapshot.load().tenants.contains_key(tenant)
     }

@@ -512,6 +512,31 @@ impl Plugins {
         Ok(())
     }
 
+    /// Another node changed the tenant's bindings: this node's follow the store. A binding
+    /// whose row did not change is kept as it is (its breaker, its warm instance).
+    pub async fn reload_bindings(&self, tenant: &str) -> Result<(), PluginError> {
+        let rows = stored::for_tenant(self.inner.db.pool(), tenant).await?;
+        let cfg = &self.inner.cfg;
+        let mut map = self.inner.bindings.write().expect("bindings lock");
+        let before = map.remove(tenant).unwrap_or_default();
+        let mut list: Vec<Arc<Binding>> = rows
+            .into_iter()
+            .map(|row| match before.iter().find(|b| b.plugin == row.plugin && b.updated_at == row.updated_at) {
+                Some(same) => same.clone(),
+                None => Arc::new(Binding::from_row(
+                    row,
+                    cfg.breaker_threshold,
+                    Duration::from_millis(cfg.breaker_cooldown_ms),
+                )),
+            })
+            .collect();
+        list.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.plugin.cmp(&b.plugin)));
+        if !list.is_empty() {
+            map.insert(tenant.to_owned(), list);
+        }
+        Ok(())
+    }
+
     /// Forgets a deleted tenant's bindings (the store cascades).
     pub fn forget_tenant(&self, tenant: &str) {
         self.inner.bindings.write().expect("bindings lock").remove(tenant);

@@ -290,6 +290,22 @@ impl Webhooks {
         Ok(())
     }
 
+    /// Another node changed the tenant's endpoints: what this node routes and delivers
+    /// follows the store. Under the writer lock, as every change of the routes is.
+    pub async fn reload_tenant(&self, tenant: &str) -> WebhookResult<()> {
+        let inner = &self.inner;
+        let lock = inner.store.begin_write().await?;
+        let rows = rows::endpoints_of(inner.store.pool(), tenant).await?;
+        for id in inner.journal.routes().forget_tenant(tenant) {
+            inner.uninstall(tenant, &id);
+        }
+        for row in &rows {
+            inner.install(row);
+        }
+        drop(lock);
+        Ok(())
+    }
+
     /// A deleted tenant's endpoints went with it (the store cascades); their workers stop.
     pub fn forget_tenant(&self, tenant: &str) {
         for id in self.inner.journal.routes().forget_tenant(tenant) {
