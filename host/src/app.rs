@@ -157,6 +157,7 @@ impl Gateway {
             plugins.clone(),
             directory.clone(),
             config.webhooks.clone(),
+            config.cluster.enabled,
         )
         .await?;
         let audit = crate::audit::Audit::new(store.clone());

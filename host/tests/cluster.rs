@@ -216,6 +216,65 @@ async fn a_change_on_one_node_applies_on_the_others_within_a_second() {
     .await;
 }
 
+#[tokio::test]
+async fn each_delivery_is_attempted_by_one_node_although_every_node_runs_the_endpoint() {
+    if !postgres() {
+        return;
+    }
+    // A receiver counting each webhook-id it is sent.
+    let seen: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>> = Default::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let counted = seen.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let counted = counted.clone();
+            async move {
+                let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                *counted.lock().unwrap().entry(id).or_default() += 1;
+                StatusCode::OK
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+
+    let schema = cluster_schema();
+    let a = node(&schema, "a").await;
+    let acme = a.tenant("acme").await;
+    let b = node(&schema, "b").await;
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let (s, hook) =
+        a.post("/api/v1/webhooks", &acme.api_key, json!({ "url": url, "events": ["message.received"] })).await;
+    assert_eq!(s, StatusCode::CREATED, "{hook}");
+    a.connected_session(&acme, "on-a", "+15550002221").await;
+    b.connected_session(&acme, "on-b", "+15550002222").await;
+    round(&a).await;
+    round(&b).await;
+    // Both nodes commit events for the endpoint at once: each node's worker is woken by its
+    // own commits and finds the other's deliveries due too.
+    async fn inbound(gw: &TestGateway, key: &str, session: &str, i: usize) -> (StatusCode, serde_json::Value) {
+        let path = format!("/api/v1/sim/sessions/{session}/inbound");
+        gw.post(&path, key, json!({ "from": "+15559990000", "text": format!("m{i}") })).await
+    }
+    const EACH: usize = 30;
+    for i in 0..EACH {
+        let (x, y) = tokio::join!(inbound(&a, &acme.api_key, "on-a", i), inbound(&b, &acme.api_key, "on-b", i));
+        assert!(x.0.is_success() && y.0.is_success(), "{x:?} {y:?}");
+    }
+    for _ in 0..300 {
+        if seen.lock().unwrap().len() == 2 * EACH {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2 * EACH, "every event delivered");
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "sent more than once: {twice:?}");
+}
+
 /// Waits up to a second for `check` to hold.
 async fn eventually<F, Fut>(what: &str, check: F)
 where

@@ -284,6 +284,25 @@ pub async fn due(
     .await?))
 }
 
+/// Takes due deliveries for one attempt by this node (several nodes run a worker for each
+/// endpoint): each is hidden from every worker until `until_ms`, when it is due again unless
+/// the attempt was recorded first. The ids taken; one another node took first is not among them.
+pub async fn claim(w: &mut WriteTx, ids: &[String], now_ms: i64, until_ms: i64) -> StoreResult<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let listed = w.dialect().in_json_list("id", 3);
+    Ok(on_engine!(&mut *w, |e| sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "UPDATE webhook_deliveries SET next_attempt_ms = $1 \
+         WHERE state = 'pending' AND next_attempt_ms <= $2 AND {listed} RETURNING id"
+    )))
+    .bind(until_ms)
+    .bind(now_ms)
+    .bind(json_list(ids))
+    .fetch_all(e)
+    .await?))
+}
+
 /// When the endpoint's next delivery that `due` could give falls due, nothing being in flight.
 pub async fn next_due_ms(pool: &Pool, endpoint: &str, ordered: bool) -> StoreResult<Option<i64>> {
     let head_only = head_only(ordered);

@@ -110,6 +110,9 @@ pub(crate) struct Inner {
     client: reqwest::Client,
     schedule: schedule::Schedule,
     workers: Mutex<HashMap<String, Worker>>,
+    /// Cluster mode: every node runs a worker per endpoint, so a due delivery is claimed in
+    /// the store before it is attempted.
+    claims: bool,
 }
 
 /// The webhook service: endpoints' CRUD for the API and their delivery workers.
@@ -117,6 +120,10 @@ pub(crate) struct Inner {
 pub struct Webhooks {
     inner: Arc<Inner>,
 }
+
+/// How much longer than an attempt's timeout a claimed delivery stays hidden from the other
+/// nodes (recording the attempt takes a write too).
+const CLAIM_MARGIN_MS: i64 = 10_000;
 
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
@@ -137,6 +144,7 @@ impl Webhooks {
         plugins: Plugins,
         directory: TenantDirectory,
         config: WebhooksConfig,
+        claims: bool,
     ) -> Result<Self, crate::app::StartError> {
         let policy = Arc::new(Policy::new(config.allow.clone()));
         let client = guarded_client(policy.clone())
@@ -158,6 +166,7 @@ impl Webhooks {
             client,
             schedule,
             workers: Mutex::new(HashMap::new()),
+            claims,
         });
         let webhooks = Webhooks { inner };
         for row in rows::all_endpoints(webhooks.inner.store.pool()).await? {
@@ -479,6 +488,20 @@ impl Inner {
 
     /// (Re)starts an endpoint's worker with its current settings, and routes events to it
     /// while it is enabled. Called with the writer lock held.
+    /// The due deliveries no other node took first; hidden from the others for as long as an
+    /// attempt may take, and a while more.
+    async fn claim(&self, due: Vec<rows::DueRow>, now: i64) -> Result<Vec<rows::DueRow>, StoreError> {
+        if due.is_empty() {
+            return Ok(due);
+        }
+        let ids: Vec<String> = due.iter().map(|d| d.delivery.id.clone()).collect();
+        let until = now + self.config.timeout_ms as i64 + CLAIM_MARGIN_MS;
+        let mut w = self.store.begin_write().await?;
+        let taken = rows::claim(&mut w, &ids, now, until).await?;
+        w.commit().await?;
+        Ok(due.into_iter().filter(|d| taken.contains(&d.delivery.id)).collect())
+    }
+
     fn install(self: &Arc<Self>, row: &EndpointRow) {
         let wake = Arc::new(Notify::new());
         let mut workers = self.workers.lock().expect("workers lock");

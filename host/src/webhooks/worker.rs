@@ -73,7 +73,12 @@ pub(super) async fn run(inner: Arc<Inner>, endpoint: EndpointRow, wake: Arc<Noti
         let free = concurrency - in_flight.len();
         if free > 0 {
             let busy: Vec<String> = in_flight.iter().cloned().collect();
-            match rows::due(inner.store.pool(), &endpoint.id, now, endpoint.ordered, &busy, free as i64).await {
+            let found = rows::due(inner.store.pool(), &endpoint.id, now, endpoint.ordered, &busy, free as i64).await;
+            let due = match found {
+                Ok(due) if inner.claims => inner.claim(due, now).await,
+                other => other,
+            };
+            match due {
                 Ok(due) => {
                     for d in due {
                         in_flight.insert(d.delivery.id.clone());
