@@ -154,6 +154,13 @@ async fn a_graceful_shutdown_hands_sessions_over_at_once_and_they_are_shared_eve
     for n in [&a, &b, &c] {
         round(n).await;
     }
+    let (s, view) = b.get("/api/v1/cluster/nodes", common::ADMIN).await;
+    assert_eq!(s, StatusCode::OK, "{view}");
+    assert_eq!(view["thisNode"], "b");
+    let held = |v: &serde_json::Value| {
+        v["nodes"].as_array().unwrap().iter().map(|n| (n["id"].as_str().unwrap().to_owned(), n["sessions"].as_u64().unwrap())).collect::<Vec<_>>()
+    };
+    assert_eq!(held(&view), [("a".to_owned(), 6), ("b".to_owned(), 0), ("c".to_owned(), 0)]);
     a.gateway.state.sessions.shutdown().await;
     // No waiting for the leases to expire: a gave them up.
     let taken_b = round(&b).await.taken;
@@ -164,6 +171,8 @@ async fn a_graceful_shutdown_hands_sessions_over_at_once_and_they_are_shared_eve
     }
     assert_eq!(round(&b).await, Round { renewed: 3, lost: 0, taken: 0 });
     assert_eq!(round(&c).await, Round { renewed: 3, lost: 0, taken: 0 });
+    let (_, view) = c.get("/api/v1/cluster/nodes", common::ADMIN).await;
+    assert_eq!(held(&view), [("b".to_owned(), 3), ("c".to_owned(), 3)], "a left the cluster: {view}");
 }
 
 #[tokio::test]

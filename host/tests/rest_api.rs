@@ -457,3 +457,11 @@ async fn the_audit_log_is_pruned_by_age_and_by_count() {
     let by_age = wagate::config::AuditConfig { retention_days: 1, retention_count: 0, prune_interval_secs: 3600 };
     assert_eq!(wagate::audit::prune(&store, &by_age).await.unwrap(), 0, "nothing is a day old yet");
 }
+
+#[tokio::test]
+async fn a_gateway_outside_a_cluster_says_so() {
+    let gw = TestGateway::start().await;
+    let (s, b) = gw.get("/api/v1/cluster/nodes", ADMIN).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b, json!({ "enabled": false, "thisNode": null, "nodes": [] }));
+}

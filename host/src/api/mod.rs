@@ -2,6 +2,7 @@
 //! reference at `/docs`.
 
 mod audit;
+mod cluster;
 mod contacts;
 mod error;
 mod events;
@@ -59,6 +60,7 @@ use utoipa_scalar::{Scalar, Servable};
         (name = "simulator", description = "The phone side of the built-in simulator (sessions with connector `sim`)"),
         (name = "health", description = "Liveness, readiness and metrics"),
         (name = "audit", description = "What the operator and tenant administrators did"),
+        (name = "cluster", description = "Operator: the nodes of a cluster and the sessions each runs"),
     )
 )]
 struct ApiDoc;
@@ -94,7 +96,8 @@ fn documented_routes(with_sim: bool) -> OpenApiRouter<AppState> {
         .merge(plugins::routes())
         .merge(webhooks::routes())
         .merge(events::routes())
-        .merge(audit::routes());
+        .merge(audit::routes())
+        .merge(cluster::routes());
     if with_sim { routes.merge(sim::routes()).merge(sim_groups::routes()) } else { routes }
 }
 

@@ -91,11 +91,13 @@ impl State {
 
     pub(super) async fn kv_read(&mut self, key: String) -> wasmtime::Result<Option<String>> {
         self.require(Capability::Kv)?;
-        let c = &self.ctx;
-        Ok(stored::kv_get(c.db.pool(), &c.tenant, &c.plugin, &key).await.unwrap_or_else(|e| {
+        let (c, started) = (&self.ctx, std::time::Instant::now());
+        let value = stored::kv_get(c.db.pool(), &c.tenant, &c.plugin, &key).await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "plugin kv read failed");
             None
-        }))
+        });
+        self.waits.waited(started.elapsed());
+        Ok(value)
     }
 
     pub(super) async fn kv_write(&mut self, key: String, value: String) -> wasmtime::Result<Result<(), HostError>> {
@@ -106,7 +108,7 @@ impl State {
         if value.len() > MAX_KV_VALUE {
             return Ok(Err(HostError::Invalid(format!("values are at most {MAX_KV_VALUE} bytes"))));
         }
-        let c = &self.ctx;
+        let (c, started) = (&self.ctx, std::time::Instant::now());
         let max_bytes = c.directory.limits(&c.tenant).plugin_kv_bytes;
         let result = async {
             // Checked inside the write that would exceed it: concurrent sets cannot overshoot.
@@ -125,18 +127,23 @@ impl State {
             w.commit().await?;
             Ok::<_, db::StoreError>(Ok(()))
         };
-        Ok(result.await.unwrap_or_else(|e| Err(e.into())))
+        let result = result.await.unwrap_or_else(|e| Err(e.into()));
+        // A write waits its turn for the store's writer: that is waiting, not running.
+        self.waits.waited(started.elapsed());
+        Ok(result)
     }
 
     pub(super) async fn kv_remove(&mut self, key: String) -> wasmtime::Result<()> {
         self.require(Capability::Kv)?;
-        let c = &self.ctx;
+        let (c, started) = (&self.ctx, std::time::Instant::now());
         let result = async {
             let mut w = c.db.begin_write().await?;
             stored::kv_delete(&mut w, &c.tenant, &c.plugin, &key).await?;
             w.commit().await
         };
-        if let Err(e) = result.await {
+        let result = result.await;
+        self.waits.waited(started.elapsed());
+        if let Err(e) = result {
             tracing::warn!(error = %e, "plugin kv delete failed");
         }
         Ok(())
@@ -189,7 +196,10 @@ impl State {
         }
         let key = SessionKey::new(&self.ctx.tenant, &session);
         let limit = i64::from(limit.min(MAX_PAGE));
-        Ok(json(messages::list_for_chat(self.ctx.db.pool(), &key, &chat, limit, i64::from(offset)).await))
+        let started = std::time::Instant::now();
+        let page = messages::list_for_chat(self.ctx.db.pool(), &key, &chat, limit, i64::from(offset)).await;
+        self.waits.waited(started.elapsed());
+        Ok(json(page))
     }
 }
 

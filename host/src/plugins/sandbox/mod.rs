@@ -422,7 +422,7 @@ pub struct HttpAccess {
     pub metrics: super::metrics::Exported,
 }
 
-/// The time a call spent waiting on HTTP requests, and how long it may go on.
+/// The time a call spent waiting (on HTTP requests, on the store), and how long it may go on.
 pub(crate) struct Waits {
     /// Set for the length of a call that may wait (a bot granted `http:outbound`).
     may_wait: bool,
