@@ -42,6 +42,8 @@ describe("resume in the handshake", () => {
     first.disconnect();
     for (let i = 0; i < 10; i++) await inbound("s1", `missed ${i}`);
     await inbound("s2", "not subscribed");
+    // Accepted is not yet committed: the resume below must find all ten in the journal.
+    for (let i = 0; i < 200 && (await journalled("s1", last)).length < 10; i++) await sleep(10);
     // The resume begins while more messages keep arriving.
     const during = (async () => {
       for (let i = 0; i < 20; i++) {
