@@ -1,6 +1,7 @@
 //! Builds the gateway from its configuration and runs it: store -> sessions -> events ->
 //! realtime/api, all in one process.
 
+use crate::cluster::feed::Feed;
 use crate::cluster::notices::{Followers, Notices};
 use std::collections::HashMap;
 use std::future::{Future, IntoFuture};
@@ -69,6 +70,8 @@ pub struct Gateway {
     pub io: SocketIo,
     /// Committed canonical events, for in-process consumers.
     pub bus: EventBus,
+    /// What this node's sockets are given: the bus alone, every node's events in a cluster.
+    pub delivered: EventBus,
     /// Set when this start generated the admin key: the only time it is ever shown.
     pub new_admin_key: Option<String>,
     router: Router,
@@ -105,7 +108,13 @@ impl Gateway {
         let rates = Rates::default();
 
         let bus = EventBus::default();
-        let journal = Journal::new(bus.clone(), crate::webhooks::routes(&config.webhooks));
+        let node = crate::sessions::Node::from_config(&config.cluster);
+        let schema = config.database_schema.as_deref();
+        let feed = Feed::listen(node.as_ref().map(|n| n.id.as_str()), &store, schema, &bus).await?;
+        let mut journal = Journal::new(bus.clone(), crate::webhooks::routes(&config.webhooks));
+        if let Some(feed) = &feed {
+            journal = journal.announcing(feed.announcer());
+        }
         let sim = SimWorld::new(config.sim.clone());
         let mut connectors: HashMap<String, Arc<dyn Connector>> = HashMap::new();
         if config.sim.enabled {
@@ -138,7 +147,7 @@ impl Gateway {
             default_connector,
             config.sessions.clone(),
             config.send_queue.policy(),
-            crate::sessions::Node::from_config(&config.cluster),
+            node,
         );
         let plugins = Plugins::start(
             config.plugins.clone(),
@@ -209,6 +218,15 @@ impl Gateway {
                 sessions: sessions.clone(),
             },
         ));
+        // In a cluster the fan-out takes the events of every node, in order, from the feed.
+        let (delivered, feeding) = match feed {
+            Some(feed) => {
+                let out = bus.relay();
+                let task = feed.spawn(marks.emitted_all(), out.clone(), journal.tail().clone());
+                (out, Some(task))
+            }
+            None => (bus.clone(), None),
+        };
         let mut tasks = vec![
             realtime::spawn_guard(io.clone(), rt_for_guard, &revocations),
             realtime::spawn_fanout(
@@ -216,7 +234,7 @@ impl Gateway {
                 plugins.clone(),
                 marks,
                 store.clone(),
-                &bus,
+                &delivered,
                 config.events.lane_depth,
                 fanout_metrics,
             ),
@@ -230,6 +248,7 @@ impl Gateway {
                 Duration::from_millis(config.events.stats_interval_ms),
             ),
         ];
+        tasks.extend(feeding);
         if config.media.retention_secs > 0 {
             let retention = Duration::from_secs(config.media.retention_secs);
             tasks.push(crate::media::retention::spawn(store.clone(), media.clone(), retention));
@@ -274,7 +293,7 @@ impl Gateway {
                 .service(api::router(state.clone())),
         );
         let router = api::outer_layers(with_sio, config.max_body_bytes, &config.cors_origins);
-        Ok(Self { state, io, bus, new_admin_key, router, tasks, _watcher: watcher })
+        Ok(Self { state, io, bus, delivered, new_admin_key, router, tasks, _watcher: watcher })
     }
 
     pub fn router(&self) -> Router {

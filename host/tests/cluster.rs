@@ -284,6 +284,55 @@ async fn each_delivery_is_attempted_by_one_node_although_every_node_runs_the_end
     assert!(twice.is_empty(), "sent more than once: {twice:?}");
 }
 
+#[tokio::test]
+async fn every_node_gets_every_event_of_the_tenant_in_seq_order_whichever_node_committed_it() {
+    if !postgres() {
+        return;
+    }
+    let schema = cluster_schema();
+    let a = node(&schema, "a").await;
+    let acme = a.tenant("acme").await;
+    let b = node(&schema, "b").await;
+    a.connected_session(&acme, "on-a", "+15550003331").await;
+    b.connected_session(&acme, "on-b", "+15550003332").await;
+    // What each node's fan-out is given, from here on.
+    let mut given_a = a.gateway.delivered.subscribe("test");
+    let mut given_b = b.gateway.delivered.subscribe("test");
+    // Both nodes commit the tenant's events at once, so their `seq`s interleave.
+    const EACH: usize = 25;
+    for i in 0..EACH {
+        let text = format!("m{i}");
+        let (x, y) = tokio::join!(
+            a.post("/api/v1/sim/sessions/on-a/inbound", &acme.api_key, json!({ "from": "+15559990001", "text": text })),
+            b.post("/api/v1/sim/sessions/on-b/inbound", &acme.api_key, json!({ "from": "+15559990002", "text": text })),
+        );
+        assert!(x.0.is_success() && y.0.is_success(), "{x:?} {y:?}");
+    }
+    async fn received(given: &mut wagate::events::Subscription) -> Vec<(u64, String)> {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while seen.iter().filter(|(_, name, _)| name == "message.received").count() < 2 * EACH {
+            let ev = tokio::time::timeout_at(deadline, given.recv())
+                .await
+                .unwrap_or_else(|_| panic!("not every message within 10 s: {seen:?}"))
+                .unwrap();
+            seen.push((ev.seq, ev.name().to_owned(), ev.session_id.clone().unwrap_or_default()));
+        }
+        let seqs: Vec<u64> = seen.iter().map(|(seq, ..)| *seq).collect();
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "each seq once, in order, none left out: {seqs:?}");
+        let sessions: std::collections::HashSet<&str> =
+            seen.iter().filter(|(_, name, _)| name == "message.received").map(|(.., s)| s.as_str()).collect();
+        assert_eq!(sessions.len(), 2, "both nodes' events");
+        seen.into_iter().map(|(seq, name, _)| (seq, name)).collect()
+    }
+    let messages = |seen: Vec<(u64, String)>| -> Vec<u64> {
+        seen.into_iter().filter(|(_, name)| name == "message.received").map(|(seq, _)| seq).collect()
+    };
+    let on_a = messages(received(&mut given_a).await);
+    let on_b = messages(received(&mut given_b).await);
+    assert_eq!(on_a, on_b, "both nodes give their sockets the same messages, under the same seqs");
+}
+
 /// Waits up to a second for `check` to hold.
 async fn eventually<F, Fut>(what: &str, check: F)
 where

@@ -57,13 +57,12 @@ pub struct Followers {
 }
 
 impl Notices {
-    /// The channel of this node's cluster: one per schema, so deployments sharing a database
-    /// do not hear each other.
+    /// The notices of this node's cluster, on a channel of their own (`channel_name`).
     pub fn new(node: Option<&str>, store: &Store, schema: Option<&str>) -> Self {
         match (node, store.pool()) {
             (Some(node), Pool::Postgres(pool)) => Notices(Some(Arc::new(Channel {
                 node: node.to_owned(),
-                name: format!("wagate_{}", schema.unwrap_or("public")),
+                name: super::channel_name(schema, "notices"),
                 pool: pool.clone(),
             }))),
             _ => Notices(None),

@@ -63,6 +63,13 @@ impl EventBus {
         Subscription { rx, queued }
     }
 
+    /// A bus of its own whose consumers' queue depths are reported with this one's, for a
+    /// task that takes events from here and hands them on in another order or with others
+    /// (a cluster node's feed); what it publishes is not counted as committed again.
+    pub fn relay(&self) -> EventBus {
+        EventBus { subscribers: Arc::default(), committed: Family::default(), queued: self.queued.clone() }
+    }
+
     pub fn publish(&self, event: Arc<Event>) {
         self.committed.get_or_create(&EventLabels { event: event.name().to_owned() }).inc();
         let mut subs = self.subscribers.lock().expect("bus lock");

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::{Event, EventBody, EventBus, Tail};
+use crate::cluster::feed::Announcer;
 use crate::model::SessionKey;
 use crate::store::{StoreResult, WriteTx, journal};
 use crate::webhooks::Routes;
@@ -33,11 +34,19 @@ pub struct Journal {
     bus: EventBus,
     routes: Routes,
     tail: Tail,
+    /// In a cluster, how each commit is announced to the other nodes.
+    announce: Option<Arc<Announcer>>,
 }
 
 impl Journal {
     pub fn new(bus: EventBus, routes: Routes) -> Self {
-        Self { bus, routes, tail: Tail::default() }
+        Self { bus, routes, tail: Tail::default(), announce: None }
+    }
+
+    /// Every commit also tells the other nodes how far each of its tenants' journals reaches.
+    pub fn announcing(mut self, announcer: Announcer) -> Self {
+        self.announce = Some(Arc::new(announcer));
+        self
     }
 
     /// Where readers of the stored journal wait for the next commit.
@@ -81,6 +90,11 @@ impl Journal {
         }
         journal::append(&mut w, &events).await?;
         let wake = self.routes.enqueue(&mut w, &events, now.timestamp_millis()).await?;
+        if let Some(a) = &self.announce {
+            for (tenant, next) in &next {
+                journal::announce(&mut w, &a.channel, &a.payload(tenant, next - 1)).await?;
+            }
+        }
         let committed = w.commit().await?;
         for e in &events {
             self.bus.publish(e.clone());

@@ -99,6 +99,11 @@ impl Marks {
         Ok(marks)
     }
 
+    /// Every tenant's mark as it stands.
+    pub fn emitted_all(&self) -> HashMap<String, u64> {
+        self.by_tenant.lock().expect("marks lock").iter().map(|(t, m)| (t.clone(), m.emitted())).collect()
+    }
+
     pub fn of(&self, tenant: &str) -> Arc<Mark> {
         let mut map = self.by_tenant.lock().expect("marks lock");
         map.entry(tenant.to_owned()).or_default().clone()

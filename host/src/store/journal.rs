@@ -47,6 +47,18 @@ pub async fn append(w: &mut WriteTx, events: &[std::sync::Arc<Event>]) -> StoreR
     Ok(())
 }
 
+/// Tells the nodes listening on `channel` what the write committed (`cluster/feed.rs`). Sent
+/// inside the write, so PostgreSQL delivers it if and only if the write commits, after it, and
+/// in commit order. SQLite has no other node to tell.
+pub async fn announce(w: &mut WriteTx, channel: &str, payload: &str) -> StoreResult<()> {
+    if w.dialect() == super::Dialect::Postgres {
+        on_engine!(&mut *w, |e| {
+            sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(payload).execute(e).await?;
+        });
+    }
+    Ok(())
+}
+
 pub async fn get(pool: &Pool, tenant: &str, seq: i64) -> StoreResult<Option<JournalRow>> {
     Ok(on_engine!(pool, |e| sqlx::query_as(
         "SELECT seq, session_id, name, payload, created_ms FROM events WHERE tenant_id = $1 AND seq = $2",
