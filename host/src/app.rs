@@ -2,10 +2,11 @@
 //! realtime/api, all in one process.
 
 use crate::cluster::feed::Feed;
+use crate::store::leases::{NodeProfile, ServedPlugin};
 use crate::cluster::notices::{Followers, Notices};
 use std::collections::HashMap;
 use std::future::{Future, IntoFuture};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -48,6 +49,8 @@ pub enum StartError {
     Media(#[from] crate::media::MediaStoreError),
     #[error("media fetching: {0}")]
     MediaFetch(#[from] crate::media::fetch::FetchError),
+    #[error(transparent)]
+    Forwarding(#[from] crate::api::ForwardClientError),
 }
 
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -76,6 +79,8 @@ pub struct Gateway {
     pub new_admin_key: Option<String>,
     router: Router,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// In a cluster, where the other nodes forward requests for this node's sessions.
+    advertised: Arc<OnceLock<String>>,
     _watcher: Option<Watcher>,
 }
 
@@ -264,6 +269,22 @@ impl Gateway {
             revocations: revocations.clone(),
         };
         tasks.extend(notices.spawn_listener(followers));
+        // What this node says of itself to the others: where to forward (known once it
+        // listens) and the plugin builds it serves.
+        let advertised: Arc<OnceLock<String>> = Arc::default();
+        if let Some(node) = sessions.node() {
+            let (plugins, advertised) = (plugins.clone(), advertised.clone());
+            node.describe_with(move || NodeProfile {
+                url: advertised.get().cloned(),
+                plugins: plugins
+                    .list()
+                    .into_iter()
+                    .filter(|p| p.sha256.is_some())
+                    .map(|p| ServedPlugin { name: p.name, version: p.version, sha256: p.sha256 })
+                    .collect(),
+            });
+        }
+        let forwarder = api::Forwarder::new(sessions.node_id(), &store, config.max_body_bytes)?;
         let state = AppState {
             notices,
             config: config.clone(),
@@ -290,14 +311,30 @@ impl Gateway {
             tower::ServiceBuilder::new()
                 .map_request(realtime::request::owned)
                 .layer(sio_layer)
-                .service(api::router(state.clone())),
+                .service(api::router(state.clone(), forwarder)),
         );
         let router = api::outer_layers(with_sio, config.max_body_bytes, &config.cors_origins);
-        Ok(Self { state, io, bus, delivered, new_admin_key, router, tasks, _watcher: watcher })
+        Ok(Self { state, io, bus, delivered, new_admin_key, router, tasks, advertised, _watcher: watcher })
     }
 
     pub fn router(&self) -> Router {
         self.router.clone()
+    }
+
+    /// Where the other nodes reach this one: `cluster.advertise_url`, else the address it
+    /// listens on when that is a specific one.
+    fn advertise(&self, listener: &TcpListener) {
+        let listening = listener.local_addr().ok().filter(|a| !a.ip().is_unspecified());
+        let url = self.state.config.cluster.advertise_url.clone().or_else(|| listening.map(|a| format!("http://{a}")));
+        match url {
+            Some(url) => {
+                tracing::info!(%url, "other nodes forward requests for this node's sessions here");
+                let _ = self.advertised.set(url);
+            }
+            None => tracing::warn!(
+                "listening on every address without cluster.advertise_url: requests for this node's sessions made on other nodes are refused (409)"
+            ),
+        }
     }
 
     /// Serves until `shutdown` resolves, then closes every WhatsApp connection without
@@ -309,6 +346,9 @@ impl Gateway {
     ) -> Result<(), StartError> {
         // In cluster mode the rounds of the ownership task resume what this node takes; alone,
         // the node resumes every session that was running.
+        if self.state.sessions.node().is_some() {
+            self.advertise(&listener);
+        }
         if let Some(rounds) = self.state.sessions.spawn_ownership() {
             tracing::info!(node = self.state.sessions.node_id().unwrap_or_default(), "running as a cluster node");
             self.tasks.push(rounds);

@@ -78,11 +78,16 @@ pub struct ClusterConfig {
     pub lease_ttl_ms: u64,
     /// How often a node renews its leases and looks for sessions no node holds.
     pub renew_interval_ms: u64,
+    /// Where the other nodes reach this one to forward a request for a session it runs
+    /// (`http://10.0.0.5:8080`, a pod's address). Unset, a node listening on a specific address
+    /// advertises that one; a node listening on every address (`0.0.0.0`) cannot be reached,
+    /// and requests for its sessions made on another node are refused with 409.
+    pub advertise_url: Option<String>,
 }
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        Self { enabled: false, node_id: None, lease_ttl_ms: 6_000, renew_interval_ms: 1_500 }
+        Self { enabled: false, node_id: None, lease_ttl_ms: 6_000, renew_interval_ms: 1_500, advertise_url: None }
     }
 }
 
@@ -733,6 +738,13 @@ impl Config {
                 "cluster.node_id '{id}' must be 1 to 64 letters, digits, '-', '_', '.' or ':'"
             )));
         }
+        if let Some(url) = &cl.advertise_url
+            && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.path() == "/")
+        {
+            return Err(ConfigError::Invalid(format!(
+                "cluster.advertise_url '{url}' must be an http:// or https:// origin, such as http://10.0.0.5:8080"
+            )));
+        }
         if let Some(schema) = &self.database_schema {
             if !postgres {
                 return Err(ConfigError::Invalid("database_schema applies to a postgres:// database_url only".into()));
@@ -939,6 +951,11 @@ mod tests {
             assert!(e.contains("postgres://"), "{e}");
             jail.create_file("pgok.toml", "database_url = \"postgres://u@h/d\"\ndatabase_schema = \"wagate_1\"\n")?;
             assert!(Config::load(Some(Path::new("pgok.toml")), &Overrides::default()).unwrap().postgres());
+            for (url, ok) in [("http://10.0.0.5:8080", true), ("https://node-a.internal", true), ("10.0.0.5:8080", false), ("http://h/api", false), ("ftp://h", false)] {
+                let toml = format!("database_url = \"postgres://u@h/d\"\n[cluster]\nenabled = true\nadvertise_url = \"{url}\"\n");
+                jail.create_file("adv.toml", &toml)?;
+                assert_eq!(Config::load(Some(Path::new("adv.toml")), &Overrides::default()).is_ok(), ok, "{url}");
+            }
             jail.create_file("sim.toml", "default_connector = \"sim\"\n")?;
             assert!(Config::load(Some(Path::new("sim.toml")), &Overrides::default()).is_err());
             jail.create_file("ttl.toml", "[auth]\nmax_token_ttl_secs = 18446744073709551615\n")?;

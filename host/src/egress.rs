@@ -161,6 +161,12 @@ impl Resolve for GuardedResolver {
 /// An HTTP client that connects only to addresses `policy` permits:
 /// rustls with the webpki roots, no proxy, every name resolved through the policy.
 pub fn guarded_client(policy: Arc<Policy>) -> Result<reqwest::ClientBuilder, rustls::Error> {
+    Ok(operator_client()?.dns_resolver(Arc::new(GuardedResolver { policy })))
+}
+
+/// An HTTP client for addresses the operator configured (the other nodes of a cluster), so not
+/// checked against a policy: rustls with the webpki roots, no proxy.
+pub fn operator_client() -> Result<reqwest::ClientBuilder, rustls::Error> {
     let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()?
@@ -170,7 +176,6 @@ pub fn guarded_client(policy: Arc<Policy>) -> Result<reqwest::ClientBuilder, rus
         .tls_backend_preconfigured(tls)
         // A proxy would be the one connecting, past the resolver's checks.
         .no_proxy()
-        .dns_resolver(Arc::new(GuardedResolver { policy }))
         .user_agent(concat!("wagate/", env!("CARGO_PKG_VERSION"))))
 }
 

@@ -1,5 +1,5 @@
-//! The cluster as the operator sees it: which nodes are alive, since when, and how many
-//! sessions each runs.
+//! The cluster as the operator sees it: which nodes are alive, since when, how many sessions
+//! each runs, where the others reach it, and which plugin builds it serves.
 
 use axum::Json;
 use axum::extract::State;
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::Admin;
 use super::state::AppState;
-use crate::store::leases;
+use crate::store::leases::{self, ServedPlugin};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(cluster_nodes))
@@ -36,6 +36,11 @@ pub struct NodeView {
     started_at: DateTime<Utc>,
     /// Sessions whose lease the node holds.
     sessions: u64,
+    /// Where the other nodes forward requests for its sessions (`cluster.advertise_url`).
+    url: Option<String>,
+    /// The plugins it serves, by name: a digest that differs between nodes means they serve
+    /// different builds (a folder not yet in step everywhere).
+    plugins: Vec<ServedPlugin>,
 }
 
 /// The nodes of this gateway's cluster.
@@ -50,10 +55,12 @@ async fn cluster_nodes(_: Admin, State(st): State<AppState>) -> ApiResult<Json<C
     let nodes = leases::live_nodes(st.store.pool(), since, now)
         .await?
         .into_iter()
-        .map(|(id, started_ms, sessions)| NodeView {
-            id,
-            started_at: DateTime::from_timestamp_millis(started_ms).unwrap_or_default(),
-            sessions: sessions.max(0) as u64,
+        .map(|n| NodeView {
+            id: n.id,
+            started_at: DateTime::from_timestamp_millis(n.started_ms).unwrap_or_default(),
+            sessions: n.sessions.max(0) as u64,
+            url: n.profile.url,
+            plugins: n.profile.plugins,
         })
         .collect();
     Ok(Json(ClusterView { enabled: true, this_node: Some(this_node.to_owned()), nodes }))

@@ -25,7 +25,14 @@ pub struct ApiError {
     pub message: String,
     /// Seconds until a rate-limited request may succeed (`Retry-After`).
     pub retry_after: Option<u64>,
+    /// The cluster node that runs the request's session, when it is not this one: the
+    /// response carries it (`RunsOn`) for the forwarding layer (`forward.rs`).
+    pub runs_on: Option<String>,
 }
+
+/// On a response refused because another node runs the session: that node.
+#[derive(Debug, Clone)]
+pub struct RunsOn(pub String);
 
 /// Error body of every failed request.
 #[derive(Serialize, ToSchema)]
@@ -43,7 +50,7 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self { status, code: code.into(), message: message.into(), retry_after: None }
+        Self { status, code: code.into(), message: message.into(), retry_after: None, runs_on: None }
     }
 
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
@@ -74,6 +81,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        if let Some(node) = self.runs_on {
+            response.extensions_mut().insert(RunsOn(node));
         }
         response
     }
@@ -136,7 +146,9 @@ impl From<SessionError> for ApiError {
         let message = e.to_string();
         match e {
             SessionError::NotFound => ApiError::not_found("session_not_found", message),
-            SessionError::OnAnotherNode(_) => ApiError::conflict("session_on_another_node", message),
+            SessionError::OnAnotherNode(node) => {
+                ApiError { runs_on: Some(node), ..ApiError::conflict("session_on_another_node", message) }
+            }
             SessionError::ChatNotFound => ApiError::not_found("chat_not_found", message),
             SessionError::MessageNotFound => ApiError::not_found("message_not_found", message),
             SessionError::GroupNotFound => ApiError::not_found("group_not_found", message),

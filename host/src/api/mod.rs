@@ -7,6 +7,7 @@ mod contacts;
 mod error;
 mod events;
 mod extract;
+mod forward;
 mod groups;
 mod health;
 mod messages;
@@ -24,6 +25,7 @@ mod tokens;
 mod webhooks;
 
 pub use error::{ApiError, ApiResult};
+pub use forward::{ClientError as ForwardClientError, Forwarder};
 pub use metrics::standalone as metrics_router;
 pub use state::AppState;
 
@@ -107,7 +109,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The REST routes, `/openapi.json`, `/docs` and the dashboard (`/ui`).
-pub fn router(state: AppState) -> Router {
+/// `forwarder`: in a cluster, sends requests for other nodes' sessions on to them.
+pub fn router(state: AppState, forwarder: Option<Forwarder>) -> Router {
     let (api, openapi) = documented_routes(state.config.sim.enabled).split_for_parts();
     let spec = openapi.clone();
     let requests = state.requests.clone();
@@ -119,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
         })
+        .layer(axum::middleware::from_fn_with_state(forwarder, forward::forward))
         .layer(axum::middleware::from_fn_with_state(requests, crate::metrics::requests::record))
 }
 

@@ -87,6 +87,8 @@ pub(super) async fn sim_session(st: &AppState, caller: &Caller, id: &str) -> Api
             format!("session '{id}' uses the '{}' connector, not the simulator", session.connector),
         ));
     }
+    // The simulated phone is where the session runs.
+    st.sessions.refuse_if_elsewhere(&key).await?;
     Ok(key)
 }
 

@@ -143,6 +143,8 @@ async fn listen(mut listener: PgListener, channel: String, node: String, heard_t
                     return;
                 }
             }
+            // The gateway is stopping.
+            Err(sqlx::Error::PoolClosed) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "cluster feed interrupted; listening again");
                 tokio::time::sleep(Duration::from_secs(1)).await;

@@ -84,7 +84,12 @@ impl Notices {
         let ch = self.0.clone()?;
         Some(tokio::spawn(async move {
             loop {
-                if let Err(e) = listen(&ch, &followers).await {
+                let result = listen(&ch, &followers).await;
+                // The gateway is stopping.
+                if matches!(result, Err(sqlx::Error::PoolClosed)) {
+                    return;
+                }
+                if let Err(e) = result {
                     tracing::warn!(error = %e, "cluster notices interrupted; listening again");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }

@@ -14,6 +14,7 @@ use rand::seq::SliceRandom;
 use super::{SessionError, SessionResult, Sessions};
 use crate::config::ClusterConfig;
 use crate::model::{Session, SessionKey};
+use crate::store::leases::NodeProfile;
 use crate::store::{Fence, Store, leases, sessions as stored};
 
 /// Sessions looked at per round for takeover.
@@ -25,6 +26,22 @@ pub struct Node {
     started_ms: i64,
     ttl_ms: i64,
     interval: Duration,
+    /// What the node says of itself with each heartbeat, asked of whoever knows it.
+    describe: std::sync::RwLock<Option<Describe>>,
+}
+
+type Describe = Box<dyn Fn() -> NodeProfile + Send + Sync>;
+
+impl Node {
+    /// `describe` tells, at each heartbeat, where this node takes forwarded requests and which
+    /// plugins it serves.
+    pub fn describe_with(&self, describe: impl Fn() -> NodeProfile + Send + Sync + 'static) {
+        *self.describe.write().expect("node lock") = Some(Box::new(describe));
+    }
+
+    fn profile(&self) -> NodeProfile {
+        self.describe.read().expect("node lock").as_ref().map(|d| d()).unwrap_or_default()
+    }
 }
 
 impl Node {
@@ -40,6 +57,7 @@ impl Node {
                 started_ms: now_ms(),
                 ttl_ms: c.lease_ttl_ms as i64,
                 interval: Duration::from_millis(c.renew_interval_ms),
+                describe: Default::default(),
             })
         })
     }
@@ -63,6 +81,11 @@ impl Sessions {
         self.inner.node.as_deref().map(|n| n.id.as_str())
     }
 
+    /// This node in cluster mode.
+    pub fn node(&self) -> Option<&Node> {
+        self.inner.node.as_deref()
+    }
+
     /// The store a session's actor about to start here writes through: in cluster mode, once
     /// this node holds the session's lease, fenced by its token.
     pub(super) async fn take_lease(&self, key: &SessionKey) -> SessionResult<Store> {
@@ -76,9 +99,9 @@ impl Sessions {
         }
     }
 
-    /// Refuses work that would be stored here for a session another node runs: that node's
-    /// actor would not hear of it.
-    pub(super) async fn refuse_if_elsewhere(&self, key: &SessionKey) -> SessionResult<()> {
+    /// Refuses work that would be stored or done here for a session another node runs: that
+    /// node's actor would not hear of it.
+    pub async fn refuse_if_elsewhere(&self, key: &SessionKey) -> SessionResult<()> {
         let Some(node) = &self.inner.node else { return Ok(()) };
         match leases::holder(self.store().pool(), key, now_ms()).await? {
             Some(other) if other != node.id => Err(SessionError::OnAnotherNode(other)),
@@ -120,7 +143,7 @@ impl Sessions {
         let pool = self.store().pool();
         let began = Instant::now();
         let now = now_ms();
-        leases::heartbeat(pool, &node.id, node.started_ms, now).await?;
+        leases::heartbeat(pool, &node.id, node.started_ms, now, &node.profile()).await?;
         let held: HashMap<SessionKey, i64> =
             leases::renew(pool, &node.id, now, node.ttl_ms).await?.into_iter().collect();
         let mut round = Round { renewed: held.len(), ..Round::default() };
@@ -148,7 +171,7 @@ impl Sessions {
         // that run (at least one, so orphans never wait on a count), drawn at random so that
         // nodes looking at the same list in the same instant mostly pick different ones.
         let live = leases::live_nodes(pool, now - node.ttl_ms, now).await?;
-        let running = orphans.len() + live.iter().map(|(_, _, held)| *held as usize).sum::<usize>();
+        let running = orphans.len() + live.iter().map(|n| n.sessions.max(0) as usize).sum::<usize>();
         let target = running.div_ceil(live.len().max(1));
         let share = target.saturating_sub(held.len()).max(1);
         orphans.shuffle(&mut rand::rng());

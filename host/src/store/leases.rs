@@ -2,7 +2,7 @@
 //! session, renewed by its node, whose fencing token grows with every new holder; and the
 //! nodes alive (their heartbeats), among which orphaned sessions are shared.
 
-use super::{Pool, StoreResult, WriteTx};
+use super::{Pool, StoreError, StoreResult, WriteTx};
 use crate::model::SessionKey;
 
 /// Who holds a lease that could not be taken.
@@ -132,18 +132,59 @@ pub async fn orphans(pool: &Pool, now_ms: i64, limit: i64) -> StoreResult<Vec<Se
 }
 
 /// Says `node` is alive now.
-pub async fn heartbeat(pool: &Pool, node: &str, started_ms: i64, now_ms: i64) -> StoreResult<()> {
+pub async fn heartbeat(pool: &Pool, node: &str, started_ms: i64, now_ms: i64, profile: &NodeProfile) -> StoreResult<()> {
+    let plugins = serde_json::to_string(&profile.plugins).expect("a plugin list serialises");
     on_engine!(pool, |e| sqlx::query(
-        "INSERT INTO cluster_nodes (id, started_ms, heartbeat_ms) VALUES ($1, $2, $3)
-         ON CONFLICT (id) DO UPDATE SET started_ms = excluded.started_ms, heartbeat_ms = excluded.heartbeat_ms"
+        "INSERT INTO cluster_nodes (id, started_ms, heartbeat_ms, url, plugins) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO UPDATE SET started_ms = excluded.started_ms, heartbeat_ms = excluded.heartbeat_ms,
+             url = excluded.url, plugins = excluded.plugins"
     )
     .bind(node)
     .bind(started_ms)
     .bind(now_ms)
+    .bind(&profile.url)
+    .bind(plugins)
     .execute(e)
     .await?
     .rows_affected());
     Ok(())
+}
+
+/// What a node says of itself with each heartbeat.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeProfile {
+    /// Where it takes requests the other nodes forward to it; `None` when it cannot be reached.
+    pub url: Option<String>,
+    pub plugins: Vec<ServedPlugin>,
+}
+
+/// A plugin a node serves, and which build.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServedPlugin {
+    pub name: String,
+    pub version: Option<String>,
+    /// Of the component: nodes serving the same build show the same digest.
+    pub sha256: Option<String>,
+}
+
+/// A node alive, as the store knows it.
+#[derive(Debug, Clone)]
+pub struct LiveNode {
+    pub id: String,
+    pub started_ms: i64,
+    /// Leases it holds.
+    pub sessions: i64,
+    pub profile: NodeProfile,
+}
+
+/// Where the node takes forwarded requests, if it said.
+pub async fn node_url(pool: &Pool, node: &str) -> StoreResult<Option<String>> {
+    let url: Option<Option<String>> = on_engine!(pool, |e| sqlx::query_scalar("SELECT url FROM cluster_nodes WHERE id = $1")
+        .bind(node)
+        .fetch_optional(e)
+        .await?);
+    Ok(url.flatten())
 }
 
 /// A node that stopped on purpose leaves the count at once.
@@ -157,13 +198,20 @@ pub async fn leave(pool: &Pool, node: &str) -> StoreResult<()> {
 }
 
 /// Nodes whose heartbeat is not older than `since_ms`, by id, with how many leases each holds.
-pub async fn live_nodes(pool: &Pool, since_ms: i64, now_ms: i64) -> StoreResult<Vec<(String, i64, i64)>> {
-    Ok(on_engine!(pool, |e| sqlx::query_as(
-        "SELECT n.id, n.started_ms, (SELECT COUNT(*) FROM session_leases l WHERE l.node = n.id AND l.expires_ms >= $2)
+pub async fn live_nodes(pool: &Pool, since_ms: i64, now_ms: i64) -> StoreResult<Vec<LiveNode>> {
+    let rows: Vec<(String, i64, i64, Option<String>, String)> = on_engine!(pool, |e| sqlx::query_as(
+        "SELECT n.id, n.started_ms, (SELECT COUNT(*) FROM session_leases l WHERE l.node = n.id AND l.expires_ms >= $2),
+                n.url, n.plugins
          FROM cluster_nodes n WHERE n.heartbeat_ms >= $1 ORDER BY n.id"
     )
     .bind(since_ms)
     .bind(now_ms)
     .fetch_all(e)
-    .await?))
+    .await?);
+    rows.into_iter()
+        .map(|(id, started_ms, sessions, url, plugins)| {
+            let plugins = serde_json::from_str(&plugins).map_err(|e| StoreError::Corrupt(format!("node {id}'s plugins: {e}")))?;
+            Ok(LiveNode { id, started_ms, sessions, profile: NodeProfile { url, plugins } })
+        })
+        .collect()
 }
