@@ -109,7 +109,8 @@ export class Gateway {
   async stop(signal = "SIGTERM") {
     for (const s of this.sockets) s.disconnect();
     this.sockets = [];
-    if (this.proc && this.proc.exitCode === null) {
+    // A process killed by a signal has a null exitCode too: its signalCode says it is gone.
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) {
       this.proc.removeAllListeners("exit");
       const exited = new Promise((r) => this.proc.once("exit", (code, sig) => r({ code, signal: sig })));
       this.proc.kill(signal);
