@@ -227,10 +227,11 @@ impl Gateway {
         let (delivered, feeding) = match feed {
             Some(feed) => {
                 let out = bus.relay();
+                let flushing = sessions.flush_remote_sends(out.subscribe("remote-sends"));
                 let task = feed.spawn(marks.emitted_all(), out.clone(), journal.tail().clone());
-                (out, Some(task))
+                (out, vec![task, flushing])
             }
-            None => (bus.clone(), None),
+            None => (bus.clone(), Vec::new()),
         };
         let mut tasks = vec![
             realtime::spawn_guard(io.clone(), rt_for_guard, &revocations),

@@ -6,7 +6,8 @@
 // PostgreSQL answers on 127.0.0.1:5432).
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Gateway, ADMIN, emitWithAck, onPostgres, sleep } from "./lib/gateway.mjs";
+import { join } from "node:path";
+import { Gateway, ADMIN, bindPlugin, emitWithAck, installPlugin, onPostgres, sleep, testPlugin } from "./lib/gateway.mjs";
 
 const skip = onPostgres()
   ? false
@@ -70,9 +71,19 @@ describe("cluster mode", { skip }, () => {
   });
 
   test("a REST command sent to any node is answered by the node that runs the session", async () => {
+    // A send is queued in the store by whichever node takes it; the node running the session
+    // hears of it through the cluster feed and sends it.
     const sent = await b.api("POST", "/api/v1/sessions/on-a/messages", acme.apiKey, { to: "+628123456789", text: "via b" });
-    assert.ok(sent.status >= 200 && sent.status < 300, `${JSON.stringify(sent)} answered by ${sent.headers.get("wagate-answered-by")}`);
-    assert.equal(sent.headers.get("wagate-answered-by"), "a");
+    assert.equal(sent.status, 202, JSON.stringify(sent));
+    let status;
+    await waitUntil("the send queued on b goes out from a", async () => {
+      status = (await b.api("GET", `/api/v1/sessions/on-a/messages/${sent.body.id}`, acme.apiKey)).body.status;
+      return ["SENT", "DELIVERED", "READ"].includes(status);
+    });
+    // An operation on the live connection is forwarded to the node that has it.
+    const reacted = await b.api("PUT", `/api/v1/sessions/on-a/messages/${sent.body.id}/reaction`, acme.apiKey, { emoji: "👍" });
+    assert.ok(reacted.status < 300, JSON.stringify(reacted));
+    assert.equal(reacted.headers.get("wagate-answered-by"), "a");
     const simulated = await inbound(b, "on-a", "inbound via b");
     assert.ok(simulated.status < 300, JSON.stringify(simulated));
     assert.equal(simulated.headers.get("wagate-answered-by"), "a");
@@ -104,6 +115,31 @@ describe("cluster mode", { skip }, () => {
       assert.deepEqual(received(c.log, "on-b"), [...Array(EACH).keys()].map((i) => `b${i}`));
       strictlyIncreasing(seqs(c.log), "events at one client");
     }
+  });
+
+  test("every node serves the same plugin build; a client's plugin sends for a session another node runs", async () => {
+    for (const gw of [a, b]) installPlugin(testPlugin("relay"), join(gw.dataDir, "plugins"));
+    await waitUntil("both nodes serve relay, the same build", async () => {
+      const nodes = (await b.api("GET", "/api/v1/cluster/nodes", ADMIN)).body.nodes;
+      const builds = nodes.map((n) => n.plugins.find((p) => p.name === "relay")?.sha256);
+      return builds.length === 2 && builds[0] && builds[0] === builds[1];
+    }, 30000);
+    await bindPlugin(a, acme, "relay", { label: "cluster" });
+    const c = await b.connect({ transports: ["websocket"], auth: { token: await b.token(acme) } });
+    await emitWithAck(c, "session.subscribe", "on-a");
+    // The binding made on a applies on b within a moment.
+    await waitUntil("b runs relay for the tenant", async () => {
+      c.emit("relay:send", { session: "on-a", to: "+628123456789", text: "from a socket on b" });
+      await sleep(200);
+      return c.log.some((e) => e.name === "relay:message.sent" && e.payload.original.message.content === "from a socket on b");
+    });
+    // The relay's transform (run on b for b's sockets) renames the canonical events.
+    const sent = c.log.find((e) => e.name === "relay:message.sent" && e.payload.original.message.content === "from a socket on b").payload.original;
+    await c.log.waitFor("relay:message.status", (p) => p.original.messageId === sent.message.id && p.original.status === "SENT", 8000);
+    assert.deepEqual(c.log.filter((e) => e.name === "error" && e.payload?.code === "send_failed"), [], "no refused send");
+    const unbound = await a.api("DELETE", "/api/v1/tenant/plugins/relay", acme.apiKey);
+    assert.equal(unbound.status, 204, JSON.stringify(unbound));
+    await sleep(500); // the change reaches b
   });
 
   test("when the node running a session is killed, another runs it within 10 s and its clients lose nothing", async () => {

@@ -29,6 +29,8 @@ pub struct MediaStoreError(#[from] object_store::Error);
 #[derive(Clone)]
 pub struct MediaStore {
     objects: Arc<dyn ObjectStore>,
+    /// Whether every node of a cluster reads the same files (a bucket, not one node's disk).
+    shared: bool,
 }
 
 /// Ids are checked to be path-safe before they get here; the store's own path type escapes
@@ -45,7 +47,7 @@ impl MediaStore {
     /// Files under `dir` (created if missing, private to the gateway like the data directory).
     pub fn local(dir: &std::path::Path) -> Result<Self, MediaStoreError> {
         std::fs::create_dir_all(dir).map_err(|e| object_store::Error::Generic { store: "local", source: e.into() })?;
-        Ok(Self { objects: Arc::new(LocalFileSystem::new_with_prefix(dir)?) })
+        Ok(Self { objects: Arc::new(LocalFileSystem::new_with_prefix(dir)?), shared: false })
     }
 
     /// Files in an S3 bucket (`media.s3`), under the same keys as on the filesystem.
@@ -63,7 +65,12 @@ impl MediaStore {
         if let (Some(key), Some(secret)) = (&cfg.access_key_id, &cfg.secret_access_key) {
             b = b.with_access_key_id(key).with_secret_access_key(secret);
         }
-        Ok(Self { objects: Arc::new(b.build()?) })
+        Ok(Self { objects: Arc::new(b.build()?), shared: true })
+    }
+
+    /// Whether a file put here by one node can be read by the others.
+    pub fn shared(&self) -> bool {
+        self.shared
     }
 
     /// The store the configuration names.

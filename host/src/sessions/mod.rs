@@ -628,7 +628,12 @@ impl Sessions {
                 message: format!("session is {}; connect it before sending", session.status),
             });
         }
-        self.refuse_if_elsewhere(key).await?;
+        // Another node runs the session: the send is stored here all the same, and that
+        // node's actor, told by the cluster feed (`flush_remote_sends`), picks it up. Only a
+        // file kept on this node's disk could not be read there.
+        if matches!(req.body, SendBody::Ready(OutgoingBody::Media(_))) && !self.inner.media.shared() {
+            self.refuse_if_elsewhere(key).await?;
+        }
         let quoted = match &req.reply_to {
             Some(id) => Some(self.quotable(key, id, &jid).await?),
             None => None,
@@ -736,6 +741,7 @@ impl Sessions {
             EventDraft::session(key, EventBody::ChatUpdated(events::ChatUpdated { chat })),
         ];
         self.inner.journal.commit(w, drafts).await?;
+        // Another node's session is not started here: its own node flushes.
         if let Ok(actor) = self.actor(key).await {
             let _ = actor.tx.send(Box::new(Command::Flush));
         }
@@ -967,6 +973,11 @@ impl Sessions {
                 tokio::time::sleep(stagger).await;
             }
             let Ok(slot) = slots.clone().acquire_owned().await else { return };
+            // Shutting down: an actor started now would not be among those told to stop (and,
+            // in a cluster, would take a lease the node is giving up).
+            if self.stopping() {
+                return;
+            }
             let handle = match self.actor(&s.key()).await {
                 Ok(h) => h,
                 Err(e) => {

@@ -109,6 +109,23 @@ impl Sessions {
         }
     }
 
+    /// Sends queued on another node for sessions this node runs reach their actors: each
+    /// `message.sent` of `events` (every node's, from the cluster feed) wakes the outbox of
+    /// the session's actor if it runs here. Ends when the feed does.
+    pub fn flush_remote_sends(&self, mut events: crate::events::Subscription) -> tokio::task::JoinHandle<()> {
+        let sessions = self.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = events.recv().await {
+                let (crate::events::EventBody::MessageSent(_), Some(session)) = (&ev.body, &ev.session_id) else { continue };
+                let key = SessionKey::new(&ev.tenant_id, session);
+                let actor = sessions.inner.actors.lock().expect("actors lock").get(&key).cloned();
+                if let Some(actor) = actor {
+                    let _ = actor.tx.send(Box::new(super::Command::Flush));
+                }
+            }
+        })
+    }
+
     /// The actor of `key` ended here: its lease is free for any node at once.
     pub(super) async fn give_lease_back(&self, key: &SessionKey) {
         if let Some(node) = &self.inner.node
@@ -146,6 +163,10 @@ impl Sessions {
         leases::heartbeat(pool, &node.id, node.started_ms, now, &node.profile()).await?;
         let held: HashMap<SessionKey, i64> =
             leases::renew(pool, &node.id, now, node.ttl_ms).await?.into_iter().collect();
+        // Shutting down meanwhile: the leases are being given up, not lost.
+        if self.stopping() {
+            return Ok(Round::default());
+        }
         let mut round = Round { renewed: held.len(), ..Round::default() };
         // An actor that took its lease after the renewal began is not in `held` yet.
         let lost: Vec<_> = self
