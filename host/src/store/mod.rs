@@ -136,6 +136,12 @@ impl Store {
         &self.pool
     }
 
+    /// Holds this process's writer lock without a transaction: a change to what writes read
+    /// in memory (the webhook routes) then falls between two commits, never inside one.
+    pub async fn hold_writers(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.writer.clone().lock_owned().await
+    }
+
     pub async fn begin_write(&self) -> StoreResult<WriteTx> {
         let asked = Instant::now();
         let guard = self.writer.clone().lock_owned().await;

@@ -303,7 +303,7 @@ impl Webhooks {
     /// follows the store. Under the writer lock, as every change of the routes is.
     pub async fn reload_tenant(&self, tenant: &str) -> WebhookResult<()> {
         let inner = &self.inner;
-        let lock = inner.store.begin_write().await?;
+        let lock = inner.store.hold_writers().await;
         let rows = rows::endpoints_of(inner.store.pool(), tenant).await?;
         for id in inner.journal.routes().forget_tenant(tenant) {
             inner.uninstall(tenant, &id);
