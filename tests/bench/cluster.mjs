@@ -5,7 +5,7 @@
 // schema; the table gives medians. On a machine with few cores the nodes share them: the
 // ratio says what a second and third node cost or bring here, not what they bring on their
 // own machines. Run by scripts/bench-cluster.sh.
-import { Gateway, ADMIN, sleep } from "../e2e/lib/gateway.mjs";
+import { Gateway, clusterNodeEnv, inParallel, sleep } from "../e2e/lib/gateway.mjs";
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 300);
 const COUNT = Number(process.env.BENCH_COUNT ?? 3000);
@@ -18,27 +18,16 @@ const pct = (xs, p) => {
 };
 const median = (xs) => pct(xs, 50);
 
-async function inParallel(items, width, work) {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await work(items[next++]);
-  }));
-}
-
 async function cluster(size, round) {
   const schema = `wagate_bench_cluster_${process.pid}_${size}_${round}`;
-  const env = (id) => ({
-    WAGATE_DATABASE_URL: process.env.BENCH_DATABASE_URL,
-    WAGATE_DATABASE_SCHEMA: schema,
-    WAGATE_CLUSTER__ENABLED: "true",
-    WAGATE_CLUSTER__NODE_ID: id,
-    WAGATE_CLUSTER__LEASE_TTL_MS: "3000",
-    WAGATE_CLUSTER__RENEW_INTERVAL_MS: "500",
-    WAGATE_QUOTAS__MAX_SESSIONS: String(SESSIONS),
-    WAGATE_QUOTAS__REQUESTS_PER_MINUTE: "10000000",
-    WAGATE_SESSIONS__RESUME_STAGGER_MS: "5",
-    WAGATE_LOG: "error",
-  });
+  const env = (id) =>
+    clusterNodeEnv(schema, id, {
+      WAGATE_DATABASE_URL: process.env.BENCH_DATABASE_URL,
+      WAGATE_QUOTAS__MAX_SESSIONS: String(SESSIONS),
+      WAGATE_QUOTAS__REQUESTS_PER_MINUTE: "10000000",
+      WAGATE_SESSIONS__RESUME_STAGGER_MS: "5",
+      WAGATE_LOG: "error",
+    });
   const nodes = [];
   for (const id of ["n0", "n1", "n2"].slice(0, size)) nodes.push(await Gateway.start(env(id), { startTimeoutMs: 180000 }));
   const acme = await nodes[0].tenant("acme");

@@ -7,7 +7,7 @@
 // Needs PostgreSQL (WAGATE_E2E_DATABASE_URL, set by scripts/test.sh when it answers).
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Gateway, ADMIN, emitWithAck, onPostgres, sleep } from "./lib/gateway.mjs";
+import { Gateway, ADMIN, clusterNodeEnv, emitWithAck, inParallel, onPostgres, sleep } from "./lib/gateway.mjs";
 
 const skip = onPostgres()
   ? false
@@ -17,26 +17,10 @@ const SESSIONS = Number(process.env.WAGATE_E2E_CLUSTER_SESSIONS ?? 300);
 const RATE_PER_S = 100;
 const FAILOVER_LIMIT_MS = 10000;
 const schema = `wagate_e2e_proof_${process.pid}_${Date.now() % 1e6}`;
-const nodeEnv = (id) => ({
-  WAGATE_DATABASE_SCHEMA: schema,
-  WAGATE_CLUSTER__ENABLED: "true",
-  WAGATE_CLUSTER__NODE_ID: id,
-  WAGATE_CLUSTER__LEASE_TTL_MS: "3000",
-  WAGATE_CLUSTER__RENEW_INTERVAL_MS: "500",
-  WAGATE_QUOTAS__MAX_SESSIONS: String(SESSIONS),
-  WAGATE_SESSIONS__RESUME_STAGGER_MS: "5",
-});
+const nodeEnv = (id) =>
+  clusterNodeEnv(schema, id, { WAGATE_QUOTAS__MAX_SESSIONS: String(SESSIONS), WAGATE_SESSIONS__RESUME_STAGGER_MS: "5" });
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-
-async function inParallel(items, width, work) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < items.length) await work(items[next++]);
-    }),
-  );
-}
 
 describe("cluster proof: three nodes, 300 sessions", { skip }, () => {
   const nodes = {};

@@ -7,21 +7,14 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Gateway, ADMIN, bindPlugin, emitWithAck, installPlugin, onPostgres, sleep, testPlugin } from "./lib/gateway.mjs";
+import { Gateway, ADMIN, bindPlugin, clusterNodeEnv, emitWithAck, installPlugin, onPostgres, sleep, testPlugin } from "./lib/gateway.mjs";
 
 const skip = onPostgres()
   ? false
   : "cluster mode needs PostgreSQL: WAGATE_E2E_DATABASE_URL is not set (scripts/test.sh sets it when PostgreSQL answers on 127.0.0.1:5432)";
 
-const LEASE_TTL_MS = 2000;
 const schema = `wagate_e2e_cluster_${process.pid}_${Date.now() % 1e6}`;
-const nodeEnv = (id) => ({
-  WAGATE_DATABASE_SCHEMA: schema,
-  WAGATE_CLUSTER__ENABLED: "true",
-  WAGATE_CLUSTER__NODE_ID: id,
-  WAGATE_CLUSTER__LEASE_TTL_MS: String(LEASE_TTL_MS),
-  WAGATE_CLUSTER__RENEW_INTERVAL_MS: "400",
-});
+const nodeEnv = (id) => clusterNodeEnv(schema, id);
 
 const seqs = (log) => log.filter((e) => typeof e.payload?.seq === "number").map((e) => e.payload.seq);
 const received = (log, session) =>

@@ -74,6 +74,12 @@ impl EventSource {
     pub fn try_recv(&mut self) -> Result<ConnectorEvent, mpsc::error::TryRecvError> {
         self.0.try_recv().map(|ev| *ev)
     }
+
+    /// Refuses further events (the connection's side learns it cannot deliver them), keeping
+    /// those already here to be read.
+    pub fn close(&mut self) {
+        self.0.close();
+    }
 }
 
 /// Why a connection ended, in the terms the state machine decides on.

@@ -43,6 +43,31 @@ export function databaseEnv(dataDir) {
   return { WAGATE_DATABASE_URL: url, WAGATE_DATABASE_SCHEMA: schema };
 }
 
+/**
+ * The settings of cluster node `id` on `schema` (the nodes of one cluster share it): short
+ * leases so a test sees a failover in seconds; `more` adds or overrides settings.
+ */
+export function clusterNodeEnv(schema, id, more = {}) {
+  return {
+    WAGATE_DATABASE_SCHEMA: schema,
+    WAGATE_CLUSTER__ENABLED: "true",
+    WAGATE_CLUSTER__NODE_ID: id,
+    WAGATE_CLUSTER__LEASE_TTL_MS: "3000",
+    WAGATE_CLUSTER__RENEW_INTERVAL_MS: "500",
+    ...more,
+  };
+}
+
+/** Runs `work` on every item, at most `width` at once. */
+export async function inParallel(items, width, work) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
+}
+
 /** Whether this run keeps its data in PostgreSQL rather than a SQLite file. */
 export const onPostgres = () => Boolean(process.env.WAGATE_E2E_DATABASE_URL);
 

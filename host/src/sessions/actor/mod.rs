@@ -381,6 +381,11 @@ impl Actor {
                 let _ = reply.send(r);
             }
             Command::Shutdown { reply } => {
+                // Closed first: an event arriving after the last one is read would otherwise be
+                // accepted by the connection and dropped with the channel.
+                if let Some(events) = self.events.as_mut() {
+                    events.close();
+                }
                 self.keep_delivered().await;
                 self.close_connection().await;
                 let _ = reply.send(());
