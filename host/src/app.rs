@@ -2,8 +2,9 @@
 //! realtime/api, all in one process.
 
 use crate::cluster::feed::Feed;
-use crate::store::leases::{NodeProfile, ServedPlugin};
 use crate::cluster::notices::{Followers, Notices};
+use crate::cluster::rooms::RoomRelay;
+use crate::store::leases::{NodeProfile, ServedPlugin};
 use std::collections::HashMap;
 use std::future::{Future, IntoFuture};
 use std::sync::{Arc, OnceLock};
@@ -188,6 +189,7 @@ impl Gateway {
             tracing::warn!(%tenant, "DEVELOPMENT MODE: sockets without a token are admitted to this tenant");
         }
         let marks = realtime::resume::Marks::load(&store).await?;
+        let relay = RoomRelay::new(sessions.node_id(), &store, config.database_schema.as_deref());
         let connections = Connections::default();
         let rt = Realtime {
             directory: directory.clone(),
@@ -201,6 +203,7 @@ impl Gateway {
             dev_no_auth_tenant: config.auth.dev_no_auth_tenant.clone(),
             store: store.clone(),
             marks: marks.clone(),
+            relay: relay.clone(),
         };
         let rt_for_guard = rt.clone();
         let (sio_layer, io) = realtime::build(rt, config.max_body_bytes, config.events.socket_buffer);
@@ -244,7 +247,14 @@ impl Gateway {
                 config.events.lane_depth,
                 fanout_metrics,
             ),
-            realtime::spawn_bots(io.clone(), plugins.clone(), sessions.clone(), &bus, config.events.lane_depth),
+            realtime::spawn_bots(
+                io.clone(),
+                plugins.clone(),
+                sessions.clone(),
+                relay.clone(),
+                &bus,
+                config.events.lane_depth,
+            ),
             spawn_rate_pruning(rates.clone()),
             crate::events::retention::spawn_pruning(store.clone(), config.events.clone()),
             crate::audit::spawn_pruning(store.clone(), config.audit.clone()),
@@ -255,6 +265,11 @@ impl Gateway {
             ),
         ];
         tasks.extend(feeding);
+        let relayed_io = io.clone();
+        tasks.extend(relay.spawn_listener(move |d| {
+            let io = relayed_io.clone();
+            async move { realtime::deliver(&io, d).await }
+        }));
         if config.media.retention_secs > 0 {
             let retention = Duration::from_secs(config.media.retention_secs);
             tasks.push(crate::media::retention::spawn(store.clone(), media.clone(), retention));

@@ -27,14 +27,8 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Headers about one connection, not the request: never passed on.
-const HOP_BY_HOP: [HeaderName; 6] = [
-    header::HOST,
-    header::CONNECTION,
-    header::CONTENT_LENGTH,
-    header::TRANSFER_ENCODING,
-    header::TE,
-    header::UPGRADE,
-];
+const HOP_BY_HOP: [HeaderName; 6] =
+    [header::HOST, header::CONNECTION, header::CONTENT_LENGTH, header::TRANSFER_ENCODING, header::TE, header::UPGRADE];
 
 #[derive(Clone)]
 pub struct Forwarder {
@@ -76,8 +70,17 @@ impl Forwarder {
         Ok(Some(Forwarder { node, store: store.clone(), client, max_body }))
     }
 
-    async fn send(&self, owner: &str, method: Method, uri: &Uri, mut headers: HeaderMap, body: Bytes) -> Result<Response, ForwardError> {
-        let base = leases::node_url(self.store.pool(), owner).await?.ok_or_else(|| ForwardError::NoAddress(owner.to_owned()))?;
+    async fn send(
+        &self,
+        owner: &str,
+        method: Method,
+        uri: &Uri,
+        mut headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Response, ForwardError> {
+        let base = leases::node_url(self.store.pool(), owner)
+            .await?
+            .ok_or_else(|| ForwardError::NoAddress(owner.to_owned()))?;
         let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         for h in &HOP_BY_HOP {
             headers.remove(h);
@@ -137,8 +140,11 @@ pub async fn forward(State(f): State<Option<Forwarder>>, req: Request, next: Nex
         Err(e) => {
             tracing::warn!(error = %e, "request for another node's session not forwarded");
             let message = format!("{e}; the session moves to another node if it stays so");
-            ApiError { retry_after: Some(1), ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "session_node_unreachable", message) }
-                .into_response()
+            ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "session_node_unreachable", message)
+            }
+            .into_response()
         }
     }
 }

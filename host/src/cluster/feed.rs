@@ -78,12 +78,23 @@ impl Feed {
     /// Starts listening for other nodes' commits and taking this node's own, so that nothing
     /// committed from now on is missed; `None` outside a cluster (the fan-out then takes the
     /// bus itself).
-    pub async fn listen(node: Option<&str>, store: &Store, schema: Option<&str>, bus: &EventBus) -> Result<Option<Feed>, StoreError> {
+    pub async fn listen(
+        node: Option<&str>,
+        store: &Store,
+        schema: Option<&str>,
+        bus: &EventBus,
+    ) -> Result<Option<Feed>, StoreError> {
         let (Some(node), Pool::Postgres(pool)) = (node, store.pool()) else { return Ok(None) };
         let channel = super::channel_name(schema, "events");
         let mut listener = PgListener::connect_with(pool).await?;
         listener.listen(&channel).await?;
-        Ok(Some(Feed { node: node.to_owned(), channel, listener, local: bus.subscribe("cluster-feed"), store: store.clone() }))
+        Ok(Some(Feed {
+            node: node.to_owned(),
+            channel,
+            listener,
+            local: bus.subscribe("cluster-feed"),
+            store: store.clone(),
+        }))
     }
 
     /// How this node's commits are to be announced for the other nodes' feeds.
@@ -98,12 +109,7 @@ impl Feed {
         let Feed { node, channel, listener, mut local, store } = self;
         let (heard_tx, mut heard_rx) = mpsc::channel(HEARD_DEPTH);
         let listening = tokio::spawn(listen(listener, channel, node, heard_tx));
-        let mut seq = Sequencer {
-            next: delivered.into_iter().map(|(t, s)| (t, s + 1)).collect(),
-            store,
-            out,
-            tail,
-        };
+        let mut seq = Sequencer { next: delivered.into_iter().map(|(t, s)| (t, s + 1)).collect(), store, out, tail };
         tokio::spawn(async move {
             let mut sweep = tokio::time::interval(SWEEP);
             sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -213,7 +219,9 @@ impl Sequencer {
             for row in rows.into_iter().take_while(|r| r.seq as u64 <= upto) {
                 match row.event() {
                     Ok(ev) => self.out.publish(Arc::new(ev)),
-                    Err(e) => tracing::error!(%tenant, seq = row.seq, error = %e, "cluster feed: unreadable journal entry skipped"),
+                    Err(e) => {
+                        tracing::error!(%tenant, seq = row.seq, error = %e, "cluster feed: unreadable journal entry skipped")
+                    }
                 }
                 next = row.seq as u64 + 1;
             }

@@ -1,10 +1,12 @@
 //! What the nodes of a cluster (several gateways on one PostgreSQL database) tell each other.
 //! Which node runs each session is decided by leases (`sessions/ownership.rs`); this folder
-//! holds the notices that keep what every node caches in memory in step with the store, and
-//! the feed that brings every node's sockets the events committed on the others.
+//! holds the notices that keep what every node caches in memory in step with the store, the
+//! feed that brings every node's sockets the events committed on the others, and the relay of
+//! plugins' room messages.
 
 pub mod feed;
 pub mod notices;
+pub mod rooms;
 
 /// PostgreSQL's longest identifier, which a `LISTEN` channel is.
 const MAX_CHANNEL: usize = 63;

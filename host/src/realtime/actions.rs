@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::emit::{Encoded, Outcome};
 use crate::auth::{Identity, SessionAccess};
+use crate::cluster::rooms::RoomRelay;
 use crate::model::{MessageOrigin, SessionKey};
 use crate::plugins::{Delivery, HostAction, Target};
 use crate::sessions::{SessionError, Sessions, compose};
@@ -57,7 +58,8 @@ pub enum By<'a> {
     Bot { plugin: &'a str },
 }
 
-pub async fn execute(io: &SocketIo, sessions: &Sessions, by: By<'_>, actions: Vec<HostAction>) {
+/// `relay`: in a cluster, a message to rooms also goes to the other nodes' sockets in them.
+pub async fn execute(io: &SocketIo, sessions: &Sessions, relay: &RoomRelay, by: By<'_>, actions: Vec<HostAction>) {
     // A bot's answer, or a socket's user sending through a frontend's plugin: bots step
     // back from chats where a person wrote.
     let (caller, origin) = match by {
@@ -78,7 +80,10 @@ pub async fn execute(io: &SocketIo, sessions: &Sessions, by: By<'_>, actions: Ve
         }
         let caller = socket;
         match action {
-            HostAction::Deliver(d) => deliver(io, caller, d).await,
+            HostAction::Deliver(d) => {
+                relay.relay(&d).await;
+                deliver(io, caller, d).await
+            }
             HostAction::Join(room) => {
                 if let Some(s) = caller {
                     s.join(room);

@@ -119,7 +119,7 @@ async fn plugin_worker(
             Some(todo) => {
                 let access = rt.directory.session_access(&identity.tenant).unwrap_or(SessionAccess::Listed);
                 let caller = super::actions::Caller { socket: &s, access };
-                super::actions::execute(&io, &rt.sessions, super::actions::By::Socket(caller), todo).await
+                super::actions::execute(&io, &rt.sessions, &rt.relay, super::actions::By::Socket(caller), todo).await
             }
             None if name == "$connect" => {}
             None => {

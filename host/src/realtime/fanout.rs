@@ -13,6 +13,7 @@ use super::emit::{Encoded, Outcome};
 use super::lanes::{self, GAP_EVENT, Gap, LaneWork};
 use super::resume::Marks;
 use super::{actions, audience, broadcast, catch_up, rooms};
+use crate::cluster::rooms::RoomRelay;
 use crate::events::{Event, EventBus};
 use crate::metrics::{EventLabels, latency_histogram};
 use crate::model::SessionKey;
@@ -178,6 +179,7 @@ struct Bots {
     io: SocketIo,
     plugins: Plugins,
     sessions: Sessions,
+    relay: RoomRelay,
     lane: BotLane,
 }
 
@@ -191,7 +193,7 @@ impl LaneWork for Bots {
             for answer in self.plugins.bots(&ev, self.lane).await {
                 if !answer.actions.is_empty() {
                     let by = actions::By::Bot { plugin: &answer.plugin };
-                    actions::execute(&self.io, &self.sessions, by, answer.actions).await;
+                    actions::execute(&self.io, &self.sessions, &self.relay, by, answer.actions).await;
                 }
             }
         }
@@ -206,10 +208,17 @@ pub fn spawn_bots(
     io: SocketIo,
     plugins: Plugins,
     sessions: Sessions,
+    relay: RoomRelay,
     bus: &EventBus,
     lane_depth: usize,
 ) -> tokio::task::JoinHandle<()> {
-    let work = |lane| Bots { io: io.clone(), plugins: plugins.clone(), sessions: sessions.clone(), lane };
+    let work = |lane| Bots {
+        io: io.clone(),
+        plugins: plugins.clone(),
+        sessions: sessions.clone(),
+        relay: relay.clone(),
+        lane,
+    };
     let local = lanes::spawn_lanes(bus.subscribe("bots"), lane_depth, MAX_BATCH, work(BotLane::Local));
     let calling = lanes::spawn_lanes(bus.subscribe("calling-bots"), lane_depth, MAX_BATCH, work(BotLane::Calling));
     tokio::spawn(async move {

@@ -19,6 +19,12 @@ pub use fanout::{FanoutMetrics, spawn_bots, spawn_fanout};
 pub use guard::spawn_guard;
 
 /// How many Socket.IO clients are connected now.
+/// Hands a plugin's message to the sockets of this node it names (another node's room
+/// message, relayed in a cluster).
+pub async fn deliver(io: &SocketIo, d: crate::plugins::Delivery) {
+    actions::deliver(io, None, d).await
+}
+
 pub fn connected_sockets(io: &SocketIo) -> usize {
     broadcast::all_sockets(io).len()
 }
@@ -52,6 +58,8 @@ pub struct Realtime {
     /// The journal resuming sockets read from, and where the fan-out has got to per tenant.
     pub store: crate::store::Store,
     pub marks: resume::Marks,
+    /// In a cluster, carries plugins' room messages to the other nodes' sockets.
+    pub relay: crate::cluster::rooms::RoomRelay,
 }
 
 /// `max_payload` bounds what one client may make the server hold before anything is checked,

@@ -116,7 +116,9 @@ impl Sessions {
         let sessions = self.clone();
         tokio::spawn(async move {
             while let Some(ev) = events.recv().await {
-                let (crate::events::EventBody::MessageSent(_), Some(session)) = (&ev.body, &ev.session_id) else { continue };
+                let (crate::events::EventBody::MessageSent(_), Some(session)) = (&ev.body, &ev.session_id) else {
+                    continue;
+                };
                 let key = SessionKey::new(&ev.tenant_id, session);
                 let actor = sessions.inner.actors.lock().expect("actors lock").get(&key).cloned();
                 if let Some(actor) = actor {

@@ -132,7 +132,13 @@ pub async fn orphans(pool: &Pool, now_ms: i64, limit: i64) -> StoreResult<Vec<Se
 }
 
 /// Says `node` is alive now.
-pub async fn heartbeat(pool: &Pool, node: &str, started_ms: i64, now_ms: i64, profile: &NodeProfile) -> StoreResult<()> {
+pub async fn heartbeat(
+    pool: &Pool,
+    node: &str,
+    started_ms: i64,
+    now_ms: i64,
+    profile: &NodeProfile,
+) -> StoreResult<()> {
     let plugins = serde_json::to_string(&profile.plugins).expect("a plugin list serialises");
     on_engine!(pool, |e| sqlx::query(
         "INSERT INTO cluster_nodes (id, started_ms, heartbeat_ms, url, plugins) VALUES ($1, $2, $3, $4, $5)
@@ -180,10 +186,11 @@ pub struct LiveNode {
 
 /// Where the node takes forwarded requests, if it said.
 pub async fn node_url(pool: &Pool, node: &str) -> StoreResult<Option<String>> {
-    let url: Option<Option<String>> = on_engine!(pool, |e| sqlx::query_scalar("SELECT url FROM cluster_nodes WHERE id = $1")
-        .bind(node)
-        .fetch_optional(e)
-        .await?);
+    let url: Option<Option<String>> =
+        on_engine!(pool, |e| sqlx::query_scalar("SELECT url FROM cluster_nodes WHERE id = $1")
+            .bind(node)
+            .fetch_optional(e)
+            .await?);
     Ok(url.flatten())
 }
 
@@ -199,7 +206,9 @@ pub async fn leave(pool: &Pool, node: &str) -> StoreResult<()> {
 
 /// Nodes whose heartbeat is not older than `since_ms`, by id, with how many leases each holds.
 pub async fn live_nodes(pool: &Pool, since_ms: i64, now_ms: i64) -> StoreResult<Vec<LiveNode>> {
-    let rows: Vec<(String, i64, i64, Option<String>, String)> = on_engine!(pool, |e| sqlx::query_as(
+    let rows: Vec<(String, i64, i64, Option<String>, String)> =
+        on_engine!(pool, |e| {
+            sqlx::query_as(
         "SELECT n.id, n.started_ms, (SELECT COUNT(*) FROM session_leases l WHERE l.node = n.id AND l.expires_ms >= $2),
                 n.url, n.plugins
          FROM cluster_nodes n WHERE n.heartbeat_ms >= $1 ORDER BY n.id"
@@ -207,10 +216,12 @@ pub async fn live_nodes(pool: &Pool, since_ms: i64, now_ms: i64) -> StoreResult<
     .bind(since_ms)
     .bind(now_ms)
     .fetch_all(e)
-    .await?);
+    .await?
+        });
     rows.into_iter()
         .map(|(id, started_ms, sessions, url, plugins)| {
-            let plugins = serde_json::from_str(&plugins).map_err(|e| StoreError::Corrupt(format!("node {id}'s plugins: {e}")))?;
+            let plugins =
+                serde_json::from_str(&plugins).map_err(|e| StoreError::Corrupt(format!("node {id}'s plugins: {e}")))?;
             Ok(LiveNode { id, started_ms, sessions, profile: NodeProfile { url, plugins } })
         })
         .collect()
