@@ -40,7 +40,13 @@ async fn bind(gw: &TestGateway, key: &str, config: Value) -> (StatusCode, Value)
 async fn a_typescript_plugin_answers_its_hooks_and_its_faults_are_contained() {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     install_plugin(&dir.path().join("plugins"), "ts-relay", "ts-relay", |m| m);
-    let gw = TestGateway::start_in(dir.clone(), |c| c.plugins.breaker_threshold = 2).await;
+    let gw = TestGateway::start_in(dir.clone(), |c| {
+        c.plugins.breaker_threshold = 2;
+        // A JavaScript component's first call starts its engine: on a machine busy with the
+        // other test binaries that can take longer than the fast config's deadline.
+        c.plugins.call_timeout_ms = 250;
+    })
+    .await;
     let (_, info) = gw.get("/api/v1/plugins/ts-relay", ADMIN).await;
     assert_eq!((info["status"].as_str(), info["contract"].as_str()), (Some("loaded"), Some("1.3.0")), "{info}");
     assert_eq!(info["configSchema"]["properties"]["mode"]["enum"], json!(["relay", "throw", "loop", "bomb"]));
