@@ -21,7 +21,7 @@ use sqlx::postgres::PgListener;
 use tokio::sync::mpsc;
 
 use crate::events::{Event, EventBus, Subscription, Tail};
-use crate::store::{Pool, Store, StoreError, journal, tenants};
+use crate::store::{Store, StoreError, journal, tenants};
 
 /// Rows read from the journal at a time when filling a gap.
 const PAGE: i64 = 500;
@@ -84,13 +84,12 @@ impl Feed {
         schema: Option<&str>,
         bus: &EventBus,
     ) -> Result<Option<Feed>, StoreError> {
-        let (Some(node), Pool::Postgres(pool)) = (node, store.pool()) else { return Ok(None) };
-        let channel = super::channel_name(schema, "events");
-        let mut listener = PgListener::connect_with(pool).await?;
-        listener.listen(&channel).await?;
+        let Some(ch) = super::Channel::open(node, store, schema, "events") else { return Ok(None) };
+        let mut listener = PgListener::connect_with(&ch.pool).await?;
+        listener.listen(&ch.name).await?;
         Ok(Some(Feed {
-            node: node.to_owned(),
-            channel,
+            node: ch.node.clone(),
+            channel: ch.name.clone(),
             listener,
             local: bus.subscribe("cluster-feed"),
             store: store.clone(),
@@ -120,8 +119,14 @@ impl Feed {
                         None => break,
                     },
                     h = heard_rx.recv() => match h {
-                        Some(Heard::Commit { tenant, last }) => seq.fill(&tenant, last).await,
-                        Some(Heard::Resync) => seq.sweep().await,
+                        Some(first) => {
+                            // What queued up meanwhile is taken at once: one read per tenant.
+                            let mut heard = vec![first];
+                            while heard.len() < HEARD_DEPTH && let Ok(more) = heard_rx.try_recv() {
+                                heard.push(more);
+                            }
+                            seq.heard(heard).await;
+                        }
                         None => break,
                     },
                     _ = sweep.tick() => seq.sweep().await,
@@ -191,6 +196,24 @@ impl Sequencer {
         if ev.seq >= self.next_of(&ev.tenant_id) {
             self.next.insert(ev.tenant_id.clone(), ev.seq + 1);
             self.out.publish(ev);
+        }
+    }
+
+    /// Brings each tenant the notices name up to the furthest of them; after a lost
+    /// connection, every tenant.
+    async fn heard(&mut self, heard: Vec<Heard>) {
+        let mut furthest: Vec<(String, u64)> = Vec::new();
+        for h in heard {
+            match h {
+                Heard::Resync => return self.sweep().await,
+                Heard::Commit { tenant, last } => match furthest.iter_mut().find(|(t, _)| *t == tenant) {
+                    Some((_, l)) => *l = (*l).max(last),
+                    None => furthest.push((tenant, last)),
+                },
+            }
+        }
+        for (tenant, last) in furthest {
+            self.fill(&tenant, last).await;
         }
     }
 

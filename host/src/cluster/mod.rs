@@ -8,6 +8,32 @@ pub mod feed;
 pub mod notices;
 pub mod rooms;
 
+use std::sync::Arc;
+
+use crate::store::{Pool, Store};
+
+/// One `NOTIFY` channel of this node's cluster.
+pub struct Channel {
+    /// This node, named in what it sends so it can ignore its own.
+    pub node: String,
+    pub name: String,
+    pub pool: sqlx::PgPool,
+}
+
+impl Channel {
+    /// The channel for `purpose`; `None` outside a cluster (no node, or not on PostgreSQL).
+    pub fn open(node: Option<&str>, store: &Store, schema: Option<&str>, purpose: &str) -> Option<Arc<Channel>> {
+        match (node, store.pool()) {
+            (Some(node), Pool::Postgres(pool)) => Some(Arc::new(Channel {
+                node: node.to_owned(),
+                name: channel_name(schema, purpose),
+                pool: pool.clone(),
+            })),
+            _ => None,
+        }
+    }
+}
+
 /// PostgreSQL's longest identifier, which a `LISTEN` channel is.
 const MAX_CHANNEL: usize = 63;
 

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgListener;
 
+use super::Channel;
 use crate::auth::{Revocation, Revocations, TenantDirectory};
 use crate::plugins::{PluginError, Plugins};
-use crate::store::{Pool, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::webhooks::{WebhookError, Webhooks};
 
 /// What changed.
@@ -40,12 +41,6 @@ struct Notice {
 #[derive(Clone, Default)]
 pub struct Notices(Option<Arc<Channel>>);
 
-struct Channel {
-    node: String,
-    name: String,
-    pool: sqlx::PgPool,
-}
-
 /// The caches a notice refreshes.
 #[derive(Clone)]
 pub struct Followers {
@@ -57,16 +52,9 @@ pub struct Followers {
 }
 
 impl Notices {
-    /// The notices of this node's cluster, on a channel of their own (`channel_name`).
+    /// The notices of this node's cluster, on a channel of their own.
     pub fn new(node: Option<&str>, store: &Store, schema: Option<&str>) -> Self {
-        match (node, store.pool()) {
-            (Some(node), Pool::Postgres(pool)) => Notices(Some(Arc::new(Channel {
-                node: node.to_owned(),
-                name: super::channel_name(schema, "notices"),
-                pool: pool.clone(),
-            }))),
-            _ => Notices(None),
-        }
+        Notices(Channel::open(node, store, schema, "notices"))
     }
 
     /// Tells the other nodes; a notice that cannot be sent is logged (they reload everything

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::postgres::PgListener;
 
+use super::Channel;
 use crate::plugins::{Delivery, Target};
-use crate::store::{Pool, Store};
+use crate::store::Store;
 
 /// PostgreSQL refuses a notice payload of 8000 bytes or more.
 const MAX_NOTICE: usize = 7_900;
@@ -30,22 +31,9 @@ struct Relayed {
 #[derive(Clone, Default)]
 pub struct RoomRelay(Option<Arc<Channel>>);
 
-struct Channel {
-    node: String,
-    name: String,
-    pool: sqlx::PgPool,
-}
-
 impl RoomRelay {
     pub fn new(node: Option<&str>, store: &Store, schema: Option<&str>) -> Self {
-        match (node, store.pool()) {
-            (Some(node), Pool::Postgres(pool)) => RoomRelay(Some(Arc::new(Channel {
-                node: node.to_owned(),
-                name: super::channel_name(schema, "rooms"),
-                pool: pool.clone(),
-            }))),
-            _ => RoomRelay(None),
-        }
+        RoomRelay(Channel::open(node, store, schema, "rooms"))
     }
 
     /// Sends a room message this node delivered to its own sockets on to the other nodes.
