@@ -41,6 +41,20 @@ async fn node(schema: &str, id: &str) -> TestGateway {
     .await
 }
 
+/// Nodes `ids` on a schema of their own, the tenant `acme` made on the first before the
+/// others start (so they load it rather than hear of it).
+async fn cluster<const N: usize>(ids: [&str; N]) -> ([TestGateway; N], Tenant) {
+    let schema = cluster_schema();
+    let mut nodes = Vec::with_capacity(N);
+    nodes.push(node(&schema, ids[0]).await);
+    let acme = nodes[0].tenant("acme").await;
+    for id in &ids[1..] {
+        nodes.push(node(&schema, id).await);
+    }
+    let Ok(nodes) = nodes.try_into() else { unreachable!("one node per id") };
+    (nodes, acme)
+}
+
 fn cluster_schema() -> String {
     format!("wagate_test_cluster_{:08x}", rand::random::<u32>())
 }
@@ -58,10 +72,7 @@ async fn a_session_runs_on_one_node_and_moves_when_that_node_stops_renewing() {
     if !postgres() {
         return;
     }
-    let schema = cluster_schema();
-    let a = node(&schema, "a").await;
-    let acme: Tenant = a.tenant("acme").await;
-    let b = node(&schema, "b").await;
+    let ([a, b], acme) = cluster(["a", "b"]).await;
     a.connected_session(&acme, "s1", "+15550001111").await;
     assert_eq!(round(&a).await, Round { renewed: 1, lost: 0, taken: 0 });
     assert_eq!(round(&b).await, Round::default(), "b takes nothing a holds");
@@ -150,11 +161,7 @@ async fn a_graceful_shutdown_hands_sessions_over_at_once_and_they_are_shared_eve
     if !postgres() {
         return;
     }
-    let schema = cluster_schema();
-    let a = node(&schema, "a").await;
-    let acme = a.tenant("acme").await;
-    let b = node(&schema, "b").await;
-    let c = node(&schema, "c").await;
+    let ([a, b, c], acme) = cluster(["a", "b", "c"]).await;
     for i in 0..6 {
         a.connected_session(&acme, &format!("s{i}"), &format!("+1555000100{i}")).await;
     }
@@ -255,10 +262,7 @@ async fn each_delivery_is_attempted_by_one_node_although_every_node_runs_the_end
     );
     tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
 
-    let schema = cluster_schema();
-    let a = node(&schema, "a").await;
-    let acme = a.tenant("acme").await;
-    let b = node(&schema, "b").await;
+    let ([a, b], acme) = cluster(["a", "b"]).await;
     let url = format!("http://127.0.0.1:{port}/hook");
     let (s, hook) =
         a.post("/api/v1/webhooks", &acme.api_key, json!({ "url": url, "events": ["message.received"] })).await;
@@ -296,10 +300,7 @@ async fn every_node_gets_every_event_of_the_tenant_in_seq_order_whichever_node_c
     if !postgres() {
         return;
     }
-    let schema = cluster_schema();
-    let a = node(&schema, "a").await;
-    let acme = a.tenant("acme").await;
-    let b = node(&schema, "b").await;
+    let ([a, b], acme) = cluster(["a", "b"]).await;
     a.connected_session(&acme, "on-a", "+15550003331").await;
     b.connected_session(&acme, "on-b", "+15550003332").await;
     // What each node's fan-out is given, from here on.
