@@ -20,6 +20,7 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 use tokio::sync::mpsc;
 
+use super::Channel;
 use crate::events::{Event, EventBus, Subscription, Tail};
 use crate::store::{Store, StoreError, journal, tenants};
 
@@ -43,16 +44,17 @@ enum Heard {
     Resync,
 }
 
-/// How this node announces its commits: on `channel`, as `"<last seq> <node> <tenant>"` (a
-/// node id has no spaces, a tenant id is the rest).
-pub struct Announcer {
-    pub channel: String,
-    node: String,
-}
+/// How this node announces its commits: on the feed's channel, as
+/// `"<last seq> <node> <tenant>"` (a node id has no spaces, a tenant id is the rest).
+pub struct Announcer(Arc<Channel>);
 
 impl Announcer {
+    pub fn channel(&self) -> &str {
+        &self.0.name
+    }
+
     pub fn payload(&self, tenant: &str, last_seq: u64) -> String {
-        format!("{last_seq} {} {tenant}", self.node)
+        format!("{last_seq} {} {tenant}", self.0.node)
     }
 }
 
@@ -67,8 +69,7 @@ fn heard(payload: &str, own_node: &str) -> Option<Heard> {
 
 /// A node's feed, listening but not yet handing anything on.
 pub struct Feed {
-    node: String,
-    channel: String,
+    ch: Arc<Channel>,
     listener: PgListener,
     local: Subscription,
     store: Store,
@@ -84,30 +85,24 @@ impl Feed {
         schema: Option<&str>,
         bus: &EventBus,
     ) -> Result<Option<Feed>, StoreError> {
-        let Some(ch) = super::Channel::open(node, store, schema, "events") else { return Ok(None) };
+        let Some(ch) = Channel::open(node, store, schema, "events") else { return Ok(None) };
         let mut listener = PgListener::connect_with(&ch.pool).await?;
         listener.listen(&ch.name).await?;
-        Ok(Some(Feed {
-            node: ch.node.clone(),
-            channel: ch.name.clone(),
-            listener,
-            local: bus.subscribe("cluster-feed"),
-            store: store.clone(),
-        }))
+        Ok(Some(Feed { ch, listener, local: bus.subscribe("cluster-feed"), store: store.clone() }))
     }
 
     /// How this node's commits are to be announced for the other nodes' feeds.
     pub fn announcer(&self) -> Announcer {
-        Announcer { channel: self.channel.clone(), node: self.node.clone() }
+        Announcer(self.ch.clone())
     }
 
     /// Hands every event after `delivered` (per tenant, the last `seq` already handed on; a
     /// tenant not in it has had none) to `out`, in order, until the bus closes. `tail` learns
     /// of other nodes' commits, for the readers of the stored journal.
     pub fn spawn(self, delivered: HashMap<String, u64>, out: EventBus, tail: Tail) -> tokio::task::JoinHandle<()> {
-        let Feed { node, channel, listener, mut local, store } = self;
+        let Feed { ch, listener, mut local, store } = self;
         let (heard_tx, mut heard_rx) = mpsc::channel(HEARD_DEPTH);
-        let listening = tokio::spawn(listen(listener, channel, node, heard_tx));
+        let listening = tokio::spawn(listen(listener, ch, heard_tx));
         let mut seq = Sequencer { next: delivered.into_iter().map(|(t, s)| (t, s + 1)).collect(), store, out, tail };
         tokio::spawn(async move {
             let mut sweep = tokio::time::interval(SWEEP);
@@ -138,11 +133,11 @@ impl Feed {
 }
 
 /// Hears the other nodes' announcements; after a lost connection, asks for a sweep.
-async fn listen(mut listener: PgListener, channel: String, node: String, heard_tx: mpsc::Sender<Heard>) {
+async fn listen(mut listener: PgListener, ch: Arc<Channel>, heard_tx: mpsc::Sender<Heard>) {
     loop {
         match listener.try_recv().await {
             Ok(Some(n)) => {
-                if let Some(h) = heard(n.payload(), &node)
+                if let Some(h) = heard(n.payload(), &ch.node)
                     && heard_tx.send(h).await.is_err()
                 {
                     return;
@@ -159,7 +154,7 @@ async fn listen(mut listener: PgListener, channel: String, node: String, heard_t
             Err(e) => {
                 tracing::warn!(error = %e, "cluster feed interrupted; listening again");
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                if let Err(e) = listener.listen(&channel).await {
+                if let Err(e) = listener.listen(&ch.name).await {
                     tracing::warn!(error = %e, "cluster feed: cannot listen yet");
                 }
                 if heard_tx.send(Heard::Resync).await.is_err() {
@@ -289,9 +284,11 @@ impl Sequencer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn announcements_name_the_node_and_keep_the_whole_tenant_id() {
-        let a = Announcer { channel: "c".into(), node: "node-a".into() };
+    #[tokio::test]
+    async fn announcements_name_the_node_and_keep_the_whole_tenant_id() {
+        // Never connected: the announcer only names the channel and the node.
+        let pool = sqlx::PgPool::connect_lazy("postgres://unused@127.0.0.1/unused").unwrap();
+        let a = Announcer(Arc::new(Channel { node: "node-a".into(), name: "c".into(), pool }));
         let text = a.payload("acme corp", 42);
         assert_eq!(heard(&text, "node-b"), Some(Heard::Commit { tenant: "acme corp".into(), last: 42 }));
         assert_eq!(heard(&text, "node-a"), None, "a node's own commits come from its bus");

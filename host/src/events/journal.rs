@@ -92,7 +92,7 @@ impl Journal {
         let wake = self.routes.enqueue(&mut w, &events, now.timestamp_millis()).await?;
         if let Some(a) = &self.announce {
             for (tenant, next) in &next {
-                journal::announce(&mut w, &a.channel, &a.payload(tenant, next - 1)).await?;
+                journal::announce(&mut w, a.channel(), &a.payload(tenant, next - 1)).await?;
             }
         }
         let committed = w.commit().await?;
