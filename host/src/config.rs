@@ -231,6 +231,10 @@ pub struct PluginsConfig {
     pub debounce_ms: u64,
     /// Wall-clock budget of one plugin call.
     pub call_timeout_ms: u64,
+    /// Wall-clock budget of setting an instance up: instantiating it and its `init`, and the
+    /// config-schema probe at load. Longer than a call's, since it runs once per instance and a
+    /// plugin's first instance on a busy machine must not be refused for being slow to start.
+    pub setup_timeout_ms: u64,
     /// Linear memory one plugin instance may grow to.
     pub memory_mib: u64,
     /// Warm instances the pooling allocator has room for (one per tenant binding in use).
@@ -558,6 +562,7 @@ impl Default for PluginsConfig {
             cache_dir: None,
             debounce_ms: 300,
             call_timeout_ms: 50,
+            setup_timeout_ms: 2_000,
             memory_mib: 32,
             max_instances: 128,
             recycle_after_calls: 10_000,
@@ -649,6 +654,12 @@ impl Config {
         self.plugins.http.check()?;
         crate::sessions::send_queue::check(&self.send_queue.policy())
             .map_err(|e| ConfigError::Invalid(format!("send_queue: {e}")))?;
+        let p = &self.plugins;
+        if p.call_timeout_ms == 0 || !(p.call_timeout_ms..=60_000).contains(&p.setup_timeout_ms) {
+            return Err(ConfigError::Invalid(
+                "plugins.call_timeout_ms must be at least 1 and plugins.setup_timeout_ms between it and 60000".into(),
+            ));
+        }
         if self.events.lane_depth == 0 {
             return Err(ConfigError::Invalid("events.lane_depth must be at least 1".into()));
         }
@@ -739,7 +750,8 @@ impl Config {
             )));
         }
         if let Some(url) = &cl.advertise_url
-            && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.path() == "/")
+            && !url::Url::parse(url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.path() == "/")
         {
             return Err(ConfigError::Invalid(format!(
                 "cluster.advertise_url '{url}' must be an http:// or https:// origin, such as http://10.0.0.5:8080"
@@ -943,7 +955,10 @@ mod tests {
             assert!(Config::load(Some(Path::new("bad.toml")), &Overrides::default()).is_err());
             jail.create_file("db.toml", "database_url = \"mysql://x\"\n")?;
             assert!(Config::load(Some(Path::new("db.toml")), &Overrides::default()).is_err());
-            jail.create_file("pg.toml", "database_url = \"postgres://u:secret@h/d\"\ndatabase_schema = \"Bad-Name\"\n")?;
+            jail.create_file(
+                "pg.toml",
+                "database_url = \"postgres://u:secret@h/d\"\ndatabase_schema = \"Bad-Name\"\n",
+            )?;
             let e = Config::load(Some(Path::new("pg.toml")), &Overrides::default()).unwrap_err().to_string();
             assert!(e.contains("database_schema"), "{e}");
             jail.create_file("schema.toml", "database_schema = \"wagate\"\n")?;
@@ -951,13 +966,34 @@ mod tests {
             assert!(e.contains("postgres://"), "{e}");
             jail.create_file("pgok.toml", "database_url = \"postgres://u@h/d\"\ndatabase_schema = \"wagate_1\"\n")?;
             assert!(Config::load(Some(Path::new("pgok.toml")), &Overrides::default()).unwrap().postgres());
-            for (url, ok) in [("http://10.0.0.5:8080", true), ("https://node-a.internal", true), ("10.0.0.5:8080", false), ("http://h/api", false), ("ftp://h", false)] {
-                let toml = format!("database_url = \"postgres://u@h/d\"\n[cluster]\nenabled = true\nadvertise_url = \"{url}\"\n");
+            for (url, ok) in [
+                ("http://10.0.0.5:8080", true),
+                ("https://node-a.internal", true),
+                ("10.0.0.5:8080", false),
+                ("http://h/api", false),
+                ("ftp://h", false),
+            ] {
+                let toml = format!(
+                    "database_url = \"postgres://u@h/d\"\n[cluster]\nenabled = true\nadvertise_url = \"{url}\"\n"
+                );
                 jail.create_file("adv.toml", &toml)?;
                 assert_eq!(Config::load(Some(Path::new("adv.toml")), &Overrides::default()).is_ok(), ok, "{url}");
             }
             jail.create_file("sim.toml", "default_connector = \"sim\"\n")?;
             assert!(Config::load(Some(Path::new("sim.toml")), &Overrides::default()).is_err());
+            for (plugins, ok) in [
+                ("call_timeout_ms = 0", false),
+                ("setup_timeout_ms = 10", false),
+                ("setup_timeout_ms = 50", true),
+                ("setup_timeout_ms = 60001", false),
+            ] {
+                jail.create_file("plugins.toml", &format!("[plugins]\n{plugins}\n"))?;
+                assert_eq!(
+                    Config::load(Some(Path::new("plugins.toml")), &Overrides::default()).is_ok(),
+                    ok,
+                    "{plugins}"
+                );
+            }
             jail.create_file("ttl.toml", "[auth]\nmax_token_ttl_secs = 18446744073709551615\n")?;
             assert!(Config::load(Some(Path::new("ttl.toml")), &Overrides::default()).is_err());
             Ok(())

@@ -578,6 +578,44 @@ async fn a_plugin_blocked_in_wasi_is_stopped_by_the_host_deadline() {
     assert_eq!(plugins.transform(&status_event("calm", "s1", 1)).await.deliveries.len(), 1);
 }
 
+/// Setting an instance up (instantiation, `init`, the config-schema probe at load) has its own
+/// deadline, longer than a call's: a plugin slow to start is bound and hot-swapped although its
+/// `init` takes longer than any call may, and one that never finishes starting is refused at
+/// that deadline, not held.
+#[tokio::test]
+async fn setting_an_instance_up_has_its_own_deadline() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let plugins_dir = dir.path().join("plugins");
+    install_plugin(&plugins_dir, "sleeper", "sleeper", |m| m);
+    let gw = TestGateway::start_in(dir, |c| c.plugins.setup_timeout_ms = 1_000).await;
+    assert_eq!(gw.gateway.state.config.plugins.call_timeout_ms, 50);
+    let acme = gw.tenant("acme").await;
+    let plugins = &gw.gateway.state.plugins;
+
+    let started = Instant::now();
+    let (s, b) = bind(&gw, &acme.api_key, "sleeper", json!({ "config": { "initSleepMs": 300 } })).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(started.elapsed() >= Duration::from_millis(300), "init ran at bind");
+    let out = plugins.transform(&status_event("acme", "s1", 1)).await;
+    assert_eq!(out.deliveries.len(), 1, "the first call starts a fresh instance, its slow init included");
+    assert_eq!(out.deliveries[0].event, "sleeper:session.status");
+
+    install_plugin(&plugins_dir, "sleeper", "sleeper", |m| m.replace(r#"version = "1.0.0""#, r#"version = "1.0.1""#));
+    match plugins.reload("sleeper").await {
+        wagate::plugins::ReloadOutcome::Loaded { version } => assert_eq!(version, "1.0.1"),
+        other => panic!("a slow init refused at load: {other:?}"),
+    }
+
+    let started = Instant::now();
+    let (s, b) = bind(&gw, &acme.api_key, "sleeper", json!({ "config": { "initSleepMs": 60_000 } })).await;
+    let took = started.elapsed();
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("config_refused")), "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("deadline exceeded (1000 ms)"), "{b}");
+    assert!(took < Duration::from_secs(5), "refused at the setup deadline, not held: {took:?}");
+    let (_, views) = gw.get("/api/v1/tenant/plugins", &acme.api_key).await;
+    assert_eq!(views[0]["config"]["initSleepMs"], 300, "the refused config did not replace the bound one: {views}");
+}
+
 /// `wasi:clocks` is linked only for plugins that ask for `clock`: one that imports it without
 /// the capability is refused at load, with the reason.
 #[tokio::test]

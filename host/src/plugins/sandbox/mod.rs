@@ -34,6 +34,19 @@ const MAX_KV_KEY: usize = 256;
 const MAX_KV_VALUE: usize = 64 * 1024;
 const MAX_KV_KEYS: i64 = 10_000;
 
+/// How long a kind of call may run: epoch ticks for wasm code, milliseconds by the host's clock.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    ticks: u64,
+    ms: u64,
+}
+
+impl Budget {
+    fn of(ms: u64) -> Self {
+        Self { ticks: ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1), ms }
+    }
+}
+
 /// Why a plugin call failed; every one counts against the binding's breaker.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Fault {
@@ -63,8 +76,10 @@ pub struct Sandbox {
     /// The same plus `wasi:clocks`, for plugins granted `clock`. Without clocks a guest can
     /// neither read the time nor wait on a timer: there is no pollable that blocks.
     linker_with_clocks: Arc<Linker<State>>,
-    call_ticks: u64,
-    timeout_ms: u64,
+    /// A hook's call.
+    call: Budget,
+    /// Setting an instance up: instantiation, `init`, the config-schema probe.
+    setup: Budget,
     /// The deadline of a bot call that may wait on HTTP requests, waits included.
     waiting_deadline: Duration,
     memory_bytes: usize,
@@ -109,13 +124,12 @@ impl Sandbox {
                 <State as WasiClocksView>::clocks,
             )?;
         }
-        let call_ticks = cfg.call_timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1);
         Ok(Self {
             engine,
             linker: Arc::new(linker),
             linker_with_clocks: Arc::new(linker_with_clocks),
-            call_ticks,
-            timeout_ms: cfg.call_timeout_ms,
+            call: Budget::of(cfg.call_timeout_ms),
+            setup: Budget::of(cfg.setup_timeout_ms),
             waiting_deadline: Duration::from_millis(cfg.http.bot_deadline_ms),
             memory_bytes,
         })
@@ -138,14 +152,14 @@ impl Sandbox {
     /// Longest a call may take by the host's own clock. Epochs stop wasm code at the call
     /// deadline, but not a guest waiting inside a host import (a WASI sleep, a slow query):
     /// this stops those, a tick later.
-    fn host_deadline(&self, may_wait: bool) -> Duration {
-        Duration::from_millis(self.deadline_ms(may_wait)) + EPOCH_TICK
+    fn host_deadline(&self, budget: Budget, may_wait: bool) -> Duration {
+        Duration::from_millis(self.deadline_ms(budget, may_wait)) + EPOCH_TICK
     }
 
     /// The deadline a call has, as a fault names it: a bot's that may wait on requests, or
-    /// the usual one.
-    fn deadline_ms(&self, may_wait: bool) -> u64 {
-        if may_wait { self.waiting_deadline.as_millis() as u64 } else { self.timeout_ms }
+    /// its budget's.
+    fn deadline_ms(&self, budget: Budget, may_wait: bool) -> u64 {
+        if may_wait { self.waiting_deadline.as_millis() as u64 } else { budget.ms }
     }
 
     /// A fresh instance of `pre` for one tenant binding, initialised with `config`.
@@ -199,7 +213,7 @@ impl Sandbox {
         if calls_out {
             // The epoch deadline counts wall-clock time; time spent waiting on a request is
             // given back, so such a call still runs wasm for at most the usual deadline.
-            let (ticks, compute) = (self.call_ticks, Duration::from_millis(self.timeout_ms));
+            let (ticks, compute) = (self.call.ticks, Duration::from_millis(self.call.ms));
             store.epoch_deadline_callback(move |cx| {
                 Ok(match cx.data().waits.more_ticks(compute, ticks) {
                     Some(more) => wasmtime::UpdateDeadline::Continue(more),
@@ -209,22 +223,23 @@ impl Sandbox {
         } else {
             store.epoch_deadline_trap();
         }
-        store.set_epoch_deadline(self.call_ticks);
+        // A component's start functions run while it is instantiated.
+        store.set_epoch_deadline(self.setup.ticks);
         let hooks = match pre {
             Prepared::V1(pre) => pre.instantiate(&mut store).await.map(Hooks::V1),
             Prepared::V0_3(pre) => pre.instantiate_async(&mut store).await.map(Hooks::V0_3),
         };
-        let hooks = hooks.map_err(|e| self.classify(e))?;
+        let hooks = hooks.map_err(|e| self.classify(e, self.setup))?;
         Ok(Instance { store, hooks, calls: 0, sandbox: self.clone() })
     }
 
-    fn classify(&self, err: wasmtime::Error) -> Fault {
+    fn classify(&self, err: wasmtime::Error, budget: Budget) -> Fault {
         if let Some(denied) = err.downcast_ref::<Denied>() {
             return Fault::Capability(denied.0.name());
         }
         if let Some(trap) = err.downcast_ref::<Trap>() {
             return match trap {
-                Trap::Interrupt => Fault::Deadline(self.timeout_ms),
+                Trap::Interrupt => Fault::Deadline(budget.ms),
                 Trap::UnreachableCodeReached => Fault::Panic,
                 other => Fault::Trap(other.to_string()),
             };
@@ -363,7 +378,11 @@ impl Instance {
     /// trap leaves it unusable.
     pub async fn call(&mut self, req: &Request<'_>) -> Result<Response, Fault> {
         self.calls += req.events() as u64;
-        self.store.set_epoch_deadline(self.sandbox.call_ticks);
+        let budget = match req {
+            Request::Init(_) | Request::ConfigSchema => self.sandbox.setup,
+            _ => self.sandbox.call,
+        };
+        self.store.set_epoch_deadline(budget.ticks);
         if let Request::ClientEvent { scope, .. } = req {
             self.store.data_mut().scope = Some((*scope).clone());
         }
@@ -382,9 +401,9 @@ impl Instance {
         };
         // Dropping the call future abandons the guest mid-call; the caller drops the instance
         // after any fault, as after a trap.
-        let outcome = match tokio::time::timeout(self.sandbox.host_deadline(may_wait), call).await {
-            Ok(result) => result.map_err(|e| self.sandbox.classify(e)),
-            Err(_) => Err(Fault::Deadline(self.sandbox.deadline_ms(may_wait))),
+        let outcome = match tokio::time::timeout(self.sandbox.host_deadline(budget, may_wait), call).await {
+            Ok(result) => result.map_err(|e| self.sandbox.classify(e, budget)),
+            Err(_) => Err(Fault::Deadline(self.sandbox.deadline_ms(budget, may_wait))),
         };
         let state = self.store.data_mut();
         state.scope = None;

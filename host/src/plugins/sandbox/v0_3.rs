@@ -29,9 +29,9 @@ pub async fn call(hooks: &Hooks, store: &mut Store<State>, req: &Request<'_>) ->
     let hooks = hooks.wagate_plugin_hooks();
     Ok(match req {
         Request::Init(config) => Response::Init(hooks.call_init(store, &config.to_string()).await?),
-        Request::MapAuth { claims, identity } => {
-            Response::Identity(hooks.call_map_auth(store, &claims.to_string(), &identity_in(identity)).await?.map(identity_out))
-        }
+        Request::MapAuth { claims, identity } => Response::Identity(
+            hooks.call_map_auth(store, &claims.to_string(), &identity_in(identity)).await?.map(identity_out),
+        ),
         Request::ClientEvent { caller, event, .. } => {
             let event = old::ClientEvent { name: event.name.clone(), payload: event.payload.clone() };
             let actions = hooks.call_on_client_event(store, &identity_in(caller), &event).await?;
@@ -45,12 +45,10 @@ pub async fn call(hooks: &Hooks, store: &mut Store<State>, req: &Request<'_>) ->
             let batches = hooks.call_transform_batch(store, &events).await?;
             Response::EmitBatches(batches.into_iter().map(|b| b.into_iter().map(emit_out).collect()).collect())
         }
-        Request::OnEvent(event) => {
-            Response::Actions(
-                hooks.call_on_event(store, &event_in(event)).await?.into_iter().map(action_out).collect(),
-                Vec::new(),
-            )
-        }
+        Request::OnEvent(event) => Response::Actions(
+            hooks.call_on_event(store, &event_in(event)).await?.into_iter().map(action_out).collect(),
+            Vec::new(),
+        ),
         // `contract::check` refuses a 0.3 manifest that lists the 1.2 hook.
         Request::Webhook(_) => wasmtime::bail!("wagate:plugin@0.3 has no webhook hook"),
         // 0.3 has no way to declare a config schema.

@@ -12,6 +12,9 @@ use wagate_plugin_sdk::{Action, ClientEvent, Emit, Event, Identity, Plugin, json
 pub struct Config {
     #[serde(default)]
     sleep_ms: u64,
+    /// Sleeps once in `init`: a plugin slow to start, which the setup deadline allows for.
+    #[serde(default)]
+    init_sleep_ms: u64,
 }
 
 pub struct Sleeper {
@@ -30,6 +33,7 @@ impl Plugin for Sleeper {
     type Config = Config;
 
     fn init(config: Config) -> Result<Self, String> {
+        std::thread::sleep(Duration::from_millis(config.init_sleep_ms));
         Ok(Self { sleep: Duration::from_millis(config.sleep_ms) })
     }
 
