@@ -133,6 +133,7 @@ impl Gateway {
             Arc::new(crate::connector::whatsapp::WhatsAppConnector::new(
                 &config.data_dir,
                 Duration::from_millis(config.sessions.connect_timeout_ms),
+                &store,
             )),
         );
         let default_connector = config.default_connector();

@@ -1,6 +1,6 @@
 //! The real WhatsApp connector on a machine with no route to WhatsApp: the session says why
 //! in words a user understands, keeps retrying, never holds up other sessions, and can be
-//! disconnected and deleted cleanly (its device file with it).
+//! disconnected and deleted cleanly (its device state with it).
 #![cfg(feature = "whatsapp")]
 
 mod common;
@@ -10,6 +10,44 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use common::TestGateway;
 use serde_json::json;
+
+/// Where a session's device state is kept.
+enum Device {
+    File(std::path::PathBuf),
+    Database(wagate::store::Store, wagate::model::SessionKey),
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::File(path) => write!(f, "file {}", path.display()),
+            Device::Database(_, key) => write!(f, "database rows of {key}"),
+        }
+    }
+}
+
+impl Device {
+    fn of(gw: &TestGateway, t: &common::Tenant, session: &str) -> Self {
+        let store = gw.gateway.state.store.clone();
+        if store.pool().dialect() == wagate::store::Dialect::Postgres {
+            let file = gw.dir.path().join(format!("whatsapp/t-{}/s-{session}.db", t.id));
+            assert!(!file.exists(), "no device file on PostgreSQL");
+            Device::Database(store, wagate::model::SessionKey::new(&t.id, session))
+        } else {
+            Device::File(gw.dir.path().join(format!("whatsapp/t-{}/s-{session}.db", t.id)))
+        }
+    }
+
+    async fn exists(&self) -> bool {
+        use whatsapp_rust::wacore::store::traits::DeviceStore;
+        match self {
+            Device::File(path) => path.exists(),
+            Device::Database(store, key) => {
+                wagate::connector::whatsapp::devices::DatabaseDevice::new(store, key.clone()).exists().await.unwrap()
+            }
+        }
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_whatsapp_reconnects_and_leaves_others_alone() {
@@ -35,8 +73,10 @@ async fn unreachable_whatsapp_reconnects_and_leaves_others_alone() {
     let why = down["lastError"].as_str().unwrap();
     assert!(why.starts_with("cannot reach WhatsApp"), "{why}");
     assert!(why.contains("still retrying"), "{why}");
-    let device = gw.dir.path().join("whatsapp/t-acme/s-real.db");
-    assert!(device.exists(), "the device store is per session, beside ours: {}", device.display());
+    // The library's device state is per session: on SQLite a file beside our database, on
+    // PostgreSQL rows of the database, where any node of a cluster finds it.
+    let device = Device::of(&gw, &t, "real");
+    assert!(device.exists().await, "the device state was created: {device:?}");
 
     // Meanwhile a simulator session of the same tenant logs in and chats as usual.
     gw.connected_session(&t, "sim1", "+15550001111").await;
@@ -65,7 +105,7 @@ async fn unreachable_whatsapp_reconnects_and_leaves_others_alone() {
     assert!(s.is_success(), "{s} {b}");
     let (s, _) = gw.get("/api/v1/sessions/real", &t.api_key).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    assert!(!device.exists(), "deleting the session erased its device store");
+    assert!(!device.exists().await, "deleting the session erased its device state: {device:?}");
     assert_eq!(gw.status_of(&t, "sim1").await["status"], "CONNECTED");
 }
 

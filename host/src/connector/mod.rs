@@ -44,6 +44,9 @@ pub struct OpenRequest {
     pub credentials: Option<String>,
     pub login: LoginMethod,
     pub events: EventSink,
+    /// The session's handle on the store (fenced by its lease in cluster mode), for a connector
+    /// that keeps its device state in the database.
+    pub store: crate::store::Store,
 }
 
 /// Where a connection's events go. The channel carries them boxed: tokio allocates a channel's

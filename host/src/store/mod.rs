@@ -13,6 +13,7 @@ mod engine;
 pub mod audit;
 pub mod chats;
 pub mod contact_ids;
+pub mod device_items;
 pub mod idempotency;
 pub mod journal;
 pub mod leases;

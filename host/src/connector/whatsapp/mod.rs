@@ -1,11 +1,14 @@
 //! The real WhatsApp connector: whatsapp-rust 0.7 behind our [`Connector`] trait. Every
 //! library type stays inside this folder; the rest of the host sees `ConnectorEvent`s.
 //!
-//! Device credentials and Signal state live in the library's own SQLite file, one per
-//! session, beside our database (`<data_dir>/whatsapp/t-<tenant>/s-<session>.db`); our store
-//! keeps the linked device's identity (`credentials`) and the path. Deleting or logging out a
-//! session erases the file (docs/connectors.md).
+//! Device credentials and Signal state live where the gateway's data does: on SQLite in the
+//! library's own file, one per session, beside our database
+//! (`<data_dir>/whatsapp/t-<tenant>/s-<session>.db`); on PostgreSQL in the database itself
+//! (`devices`), so any node of a cluster can take the session over. Our store keeps the linked
+//! device's identity (`credentials`). Deleting or logging out a session erases the device
+//! state (docs/connectors.md).
 
+pub mod devices;
 mod groups;
 mod mapping;
 mod outgoing;
@@ -26,26 +29,31 @@ use whatsapp_rust::prelude::{
 };
 use whatsapp_rust::{ChatStateType, PresenceStatus, RevokeType, UploadOptions};
 
-use super::{
-    Connection, Connector, ConnectorError, ConnectorEvent, ContactProfile, EventSink, LoginMethod, MediaSource, NumberStatus,
-    OpenRequest, Outgoing, OutgoingBody, QuotedRef, Unread, read_receipt_batches,
-};
 use super::votes::{SealedVote, VotedPoll, chosen};
+use super::{
+    Connection, Connector, ConnectorError, ConnectorEvent, ContactProfile, EventSink, LoginMethod, MediaSource,
+    NumberStatus, OpenRequest, Outgoing, OutgoingBody, QuotedRef, Unread, read_receipt_batches,
+};
 use crate::model::{ChatState, Jid, Presence, SessionKey};
+use crate::store::Store;
 use whatsapp_rust::features::PollVoteCiphertext;
+use whatsapp_rust::wacore::store::traits::Backend;
 
 pub use mapping::{Me, map};
 
 pub struct WhatsAppConnector {
     dir: PathBuf,
+    /// Set when device state lives in the database (PostgreSQL): what a logout erases.
+    database: Option<crate::store::Pool>,
     /// No QR, pairing code or connection this long after opening: the user is told WhatsApp
     /// cannot be reached (the library keeps trying on its own backoff).
     connect_timeout: Duration,
 }
 
 impl WhatsAppConnector {
-    pub fn new(data_dir: &std::path::Path, connect_timeout: Duration) -> Self {
-        Self { dir: data_dir.join("whatsapp"), connect_timeout }
+    pub fn new(data_dir: &std::path::Path, connect_timeout: Duration, store: &Store) -> Self {
+        let database = in_database(store).then(|| store.pool().clone());
+        Self { dir: data_dir.join("whatsapp"), database, connect_timeout }
     }
 
     /// Prefixed so that no id (`..` is a valid session id) can name a path outside the folder.
@@ -53,7 +61,17 @@ impl WhatsAppConnector {
         self.dir.join(format!("t-{}", key.tenant)).join(format!("s-{}.db", key.session))
     }
 
-    fn remove_device(&self, key: &SessionKey) {
+    async fn erase_device(&self, key: &SessionKey) {
+        if let Some(pool) = &self.database {
+            if let Err(e) = crate::store::device_items::erase(pool, key).await {
+                tracing::warn!(session = %key, error = %e, "could not erase the WhatsApp device state");
+            }
+        } else {
+            self.remove_device_file(key);
+        }
+    }
+
+    fn remove_device_file(&self, key: &SessionKey) {
         let db = self.device_path(key);
         for suffix in ["", "-wal", "-shm", "-journal"] {
             let mut p = db.clone().into_os_string();
@@ -70,20 +88,26 @@ impl WhatsAppConnector {
 #[async_trait]
 impl Connector for WhatsAppConnector {
     async fn open(&self, req: OpenRequest) -> Result<Box<dyn Connection>, ConnectorError> {
-        let path = self.device_path(&req.key);
         if req.credentials.is_none() {
             // A new login starts from an unlinked device, whatever an unfinished one left.
-            self.remove_device(&req.key);
+            self.erase_device(&req.key).await;
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| ConnectorError::Rejected(format!("cannot create {}: {e}", parent.display())))?;
-        }
-        let device = path.to_string_lossy().into_owned();
-        let store = SqliteStore::new(&device)
-            .await
-            .map_err(|e| ConnectorError::Rejected(format!("cannot open the device store {device}: {e}")))?;
-        let mut builder = Bot::builder().with_backend(store).skip_history_sync();
+        let (backend, device) = if in_database(&req.store) {
+            let backend: Arc<dyn Backend> = Arc::new(devices::DatabaseDevice::new(&req.store, req.key.clone()));
+            (backend, format!("database:{}", req.key))
+        } else {
+            let path = self.device_path(&req.key);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| ConnectorError::Rejected(format!("cannot create {}: {e}", parent.display())))?;
+            }
+            let device = path.to_string_lossy().into_owned();
+            let store = SqliteStore::new(&device)
+                .await
+                .map_err(|e| ConnectorError::Rejected(format!("cannot open the device store {device}: {e}")))?;
+            (Arc::new(store) as Arc<dyn Backend>, device)
+        };
+        let mut builder = Bot::builder().with_backend_arc(backend).skip_history_sync();
         if let LoginMethod::Code { phone } = &req.login {
             let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
             builder = builder.with_pair_code(PairCodeOptions { phone_number: digits, ..Default::default() });
@@ -99,12 +123,17 @@ impl Connector for WhatsAppConnector {
     }
 
     async fn erase(&self, key: &SessionKey) {
-        self.remove_device(key);
+        self.erase_device(key).await;
     }
 
     async fn unlinked(&self, key: &SessionKey) {
-        self.remove_device(key);
+        self.erase_device(key).await;
     }
+}
+
+/// Whether sessions keep their device state in the database rather than in files.
+fn in_database(store: &Store) -> bool {
+    store.pool().dialect() == crate::store::Dialect::Postgres
 }
 
 /// Library events -> ours, in the library's order, until either side goes away.
@@ -237,8 +266,10 @@ impl Connection for WhatsAppConnection {
         let to = wa_jid(to)?;
         let msg = match &message.body {
             OutgoingBody::Poll { question, options, selectable_count } => {
-                let secret =
-                    message.poll_secret.as_deref().ok_or_else(|| ConnectorError::Rejected("a poll needs its secret".into()))?;
+                let secret = message
+                    .poll_secret
+                    .as_deref()
+                    .ok_or_else(|| ConnectorError::Rejected("a poll needs its secret".into()))?;
                 let context = outgoing::context(message.quoted.as_ref(), &message.mentions);
                 polls::creation_message(question, options, *selectable_count, secret, context)
             }

@@ -484,7 +484,13 @@ impl Actor {
         };
         self.qr_count = 0;
         let (tx, rx) = connector::event_channel();
-        let req = OpenRequest { key: self.key.clone(), credentials: credentials.clone(), login, events: tx };
+        let req = OpenRequest {
+            key: self.key.clone(),
+            credentials: credentials.clone(),
+            login,
+            events: tx,
+            store: self.store.clone(),
+        };
         match self.connector.open(req).await {
             Ok(conn) => {
                 self.conn = Some(Arc::from(conn));
