@@ -1,8 +1,9 @@
 // The cluster's proof: three gateway processes on one PostgreSQL schema run 300 simulated
-// sessions of one tenant while inbound messages flow at 100/s through all of them. The node
-// running a third of the sessions is killed (-9): each of its sessions must be running on
-// another node within 10 s, every message a live node acknowledged must be in the journal
-// once, and clients (one per node, the dead node's resuming on another) must get every event
+// sessions of one tenant while messages flow at 100/s through all of them (inbound from a
+// contact and sends to the contact, by turns). The node running a third of the sessions is
+// killed (-9): each of its sessions must be running on another node within 10 s, every message
+// a live node acknowledged must be in the journal once, every accepted send handed to WhatsApp
+// and none twice, and clients (one per node, the dead node's resuming on another) must get every event
 // of their sessions in seq order. Then a rolling restart of the three nodes must lose nothing.
 // Needs PostgreSQL (WAGATE_E2E_DATABASE_URL, set by scripts/test.sh when it answers).
 import { test, describe, before, after } from "node:test";
@@ -16,6 +17,7 @@ const skip = onPostgres()
 const SESSIONS = Number(process.env.WAGATE_E2E_CLUSTER_SESSIONS ?? 300);
 const RATE_PER_S = 100;
 const FAILOVER_LIMIT_MS = 10000;
+const CONTACT = "+628123456789";
 const schema = `wagate_e2e_proof_${process.pid}_${Date.now() % 1e6}`;
 const nodeEnv = (id) =>
   clusterNodeEnv(schema, id, { WAGATE_QUOTAS__MAX_SESSIONS: String(SESSIONS), WAGATE_SESSIONS__RESUME_STAGGER_MS: "5" });
@@ -43,55 +45,60 @@ describe("cluster proof: three nodes, 300 sessions", { skip }, () => {
 
   const alive = () => Object.entries(nodes).filter(([, gw]) => gw.ready);
 
-  /** Inbound messages at RATE_PER_S to every session in turn, through the nodes alive in
-   *  turn; a message refused while its session moves is sent again. `acked`: text -> node. */
+  /** RATE_PER_S messages a second, every session in turn, through the nodes alive in turn:
+   *  inbound from a contact and sends to the contact, one each by turns. One refused while its
+   *  session moves is made again (a send with the same Idempotency-Key, so it is one send).
+   *  `acked`: inbound text -> node; `sent`: send text -> {session, id}. */
   function traffic(prefix) {
     const acked = new Map();
+    const sent = new Map();
     let stop = false;
     let k = 0;
     const pending = [];
     const inflight = new Set();
-    const send = async (text, session) => {
+    const make = async (kind, text, session) => {
       const live = alive();
       const [via, gw] = live[Math.floor(Math.random() * live.length)];
       try {
-        const r = await gw.api("POST", `/api/v1/sim/sessions/${session}/inbound`, acme.apiKey, { from: "+628123456789", text });
-        if (r.status === 202) acked.set(text, r.headers.get("wagate-answered-by") ?? via);
-        else if ([409, 503].includes(r.status)) pending.push([text, session]);
-        else throw new Error(`inbound ${session}: ${r.status} ${JSON.stringify(r.body)}`);
+        const r =
+          kind === "in"
+            ? await gw.api("POST", `/api/v1/sim/sessions/${session}/inbound`, acme.apiKey, { from: CONTACT, text })
+            : await gw.api("POST", `/api/v1/sessions/${session}/messages`, acme.apiKey, { to: CONTACT, text }, { "idempotency-key": text });
+        if (r.status === 202 && kind === "in") acked.set(text, r.headers.get("wagate-answered-by") ?? via);
+        else if (r.status === 202) sent.set(text, { session, id: r.body.id });
+        else if ([409, 503].includes(r.status)) pending.push([kind, text, session]);
+        else throw new Error(`${kind} ${session}: ${r.status} ${JSON.stringify(r.body)}`);
       } catch (e) {
-        if (e.message.startsWith("inbound")) throw e;
-        pending.push([text, session]); // the node died under the request
+        if (e.message.startsWith(`${kind} `)) throw e;
+        pending.push([kind, text, session]); // the node died under the request
       }
+    };
+    const start = (item) => {
+      const p = make(...item).finally(() => inflight.delete(p));
+      inflight.add(p);
     };
     const loop = (async () => {
       const started = Date.now();
       while (!stop) {
         const due = Math.floor(((Date.now() - started) * RATE_PER_S) / 1000);
         while (k < due) {
-          const [text, session] = pending.length ? pending.shift() : [`${prefix}${k}`, sessions[k % sessions.length].id];
+          start(pending.length ? pending.shift() : [k % 2 ? "out" : "in", `${prefix}${k}`, sessions[Math.floor(k / 2) % sessions.length].id]);
           k++;
-          const p = send(text, session).finally(() => inflight.delete(p));
-          inflight.add(p);
         }
         await sleep(5);
       }
       while (pending.length || inflight.size) {
         await Promise.all([...inflight]);
         const again = pending.splice(0);
-        for (const [text, session] of again) {
-          const p = send(text, session).finally(() => inflight.delete(p));
-          inflight.add(p);
-        }
+        again.forEach(start);
         if (again.length) await sleep(100);
       }
     })();
     return {
-      acked,
       async end() {
         stop = true;
         await loop;
-        return acked;
+        return { acked, sent };
       },
     };
   }
@@ -117,6 +124,48 @@ describe("cluster proof: three nodes, 300 sessions", { skip }, () => {
     const twice = [...counts].filter(([, n]) => n > 1).map(([t]) => t);
     assert.deepEqual(missing, [], "acknowledged messages missing from the journal");
     assert.deepEqual(twice, [], "messages stored twice");
+  }
+
+  /** Every accepted send is stored once and handed to WhatsApp (it has its WhatsApp id), at
+   *  most once: the network of the node running its session carries it at most once, and at
+   *  most one SENT is recorded. One whose session never changed node (not in `moved`) is SENT;
+   *  one the dead node had handed may have had its acknowledgement die with that node's
+   *  simulated network, but is never handed again. */
+  async function noSendTwice(gw, sent, moved) {
+    const ids = new Map([...sent].map(([text, s]) => [s.id, { text, ...s }]));
+    const handed = new Set();
+    const settled = Date.now() + 20000;
+    for (;;) {
+      await inParallel([...ids].filter(([id]) => !handed.has(id)), 8, async ([id, s]) => {
+        const r = await gw.api("GET", `/api/v1/sessions/${s.session}/messages/${id}`, acme.apiKey);
+        if (r.status === 200 && r.body.waMessageId) handed.add(id);
+      });
+      if (handed.size === ids.size || Date.now() > settled) break;
+      await sleep(500);
+    }
+    assert.deepEqual([...ids].filter(([id]) => !handed.has(id)).map(([, s]) => s.text), [], "every accepted send handed to WhatsApp");
+    const stored = new Map();
+    const sentStatus = new Map();
+    for (const e of await journal(gw)) {
+      if (e.event === "message.sent" && ids.has(e.payload.message.id)) stored.set(e.payload.message.id, (stored.get(e.payload.message.id) ?? 0) + 1);
+      if (e.event === "message.status" && e.payload.status === "SENT" && ids.has(e.payload.messageId)) sentStatus.set(e.payload.messageId, (sentStatus.get(e.payload.messageId) ?? 0) + 1);
+    }
+    assert.deepEqual([...ids.keys()].filter((id) => stored.get(id) !== 1), [], "every accepted send stored once");
+    assert.deepEqual([...sentStatus].filter(([, n]) => n > 1), [], "no send recorded SENT twice");
+    const unsent = [...ids].filter(([id, s]) => !moved.has(s.session) && !sentStatus.has(id)).map(([, s]) => s.text);
+    assert.deepEqual(unsent, [], "sends of sessions that kept their node are SENT");
+    const bySession = new Map();
+    for (const s of ids.values()) bySession.set(s.session, [...(bySession.get(s.session) ?? []), s.text]);
+    let carriedAll = 0;
+    await inParallel([...bySession], 8, async ([session, texts]) => {
+      const r = await gw.api("GET", `/api/v1/sim/sessions/${session}/network`, acme.apiKey);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const carried = r.body.filter((x) => x.op === "message" && texts.includes(x.text));
+      const twice = carried.filter((x, i) => carried.findIndex((y) => y.text === x.text) !== i);
+      assert.deepEqual(twice, [], `session ${session}: a send went out twice`);
+      carriedAll += carried.length;
+    });
+    console.log(`sends: ${ids.size} accepted, all handed to WhatsApp, ${sentStatus.size} SENT, ${carriedAll} on the live nodes' networks, none twice`);
   }
 
   test("kill -9 of the node running a third: its sessions run elsewhere within 10 s, nothing acknowledged is lost, clients miss nothing", async () => {
@@ -148,7 +197,7 @@ describe("cluster proof: three nodes, 300 sessions", { skip }, () => {
       await sleep(250);
     }
     await sleep(2000);
-    const acked = await run.end();
+    const { acked, sent } = await run.end();
     const times = [...moved.values()].sort((x, y) => x - y);
     console.log(
       `failover of ${ofA.size} sessions after kill -9: moved ${times.length}; ms min ${times[0]} p50 ${pct(times, 50)} p90 ${pct(times, 90)} max ${times.at(-1)}; ${acked.size} inbound acknowledged`,
@@ -162,6 +211,7 @@ describe("cluster proof: three nodes, 300 sessions", { skip }, () => {
     // What a live node acknowledged is stored once; what the dead node acknowledged in its last
     // instant may have died with it before it was stored (as a phone's unsaved message would).
     await everyAckedMessageOnce(nodes.b, acked, (node) => node !== "a");
+    await noSendTwice(nodes.b, sent, ofA);
 
     // The clients of the live nodes got every event of their sessions, in order; the dead
     // node's client resumes on b from its last seq and gets what it missed.
@@ -193,8 +243,10 @@ describe("cluster proof: three nodes, 300 sessions", { skip }, () => {
       assert.ok(i < 150, `only ${running} of ${SESSIONS} sessions run again after the rolling restart`);
       await sleep(100);
     }
-    const acked = await run.end();
-    console.log(`rolling restart: ${acked.size} inbound acknowledged`);
+    const { acked, sent } = await run.end();
+    console.log(`rolling restart: ${acked.size} inbound and ${sent.size} sends acknowledged`);
     await everyAckedMessageOnce(nodes.a, acked);
+    // Every session changed node once, so a send's acknowledgement may have stopped with one.
+    await noSendTwice(nodes.a, sent, new Set(sessions.map((s) => s.id)));
   });
 });

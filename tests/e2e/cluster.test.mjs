@@ -7,7 +7,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Gateway, ADMIN, bindPlugin, clusterNodeEnv, emitWithAck, installPlugin, onPostgres, sleep, testPlugin } from "./lib/gateway.mjs";
+import { Gateway, ADMIN, bindPlugin, clusterNodeEnv, emitWithAck, exampleNodeEnv, installPlugin, onPostgres, sleep, testPlugin } from "./lib/gateway.mjs";
 
 const skip = onPostgres()
   ? false
@@ -143,6 +143,25 @@ describe("cluster mode", { skip }, () => {
     const unbound = await a.api("DELETE", "/api/v1/tenant/plugins/relay", acme.apiKey);
     assert.equal(unbound.status, 204, JSON.stringify(unbound));
     await sleep(500); // the change reaches b
+  });
+
+  test("a node started with the deployment examples' settings (compose, Kubernetes) joins the cluster", async () => {
+    for (const file of ["compose.yaml", "kubernetes.yaml"]) {
+      const env = exampleNodeEnv(file, "wagate-1");
+      assert.equal(env.WAGATE_CLUSTER__ENABLED, "true", file);
+      // The example's own database, listener and plugin folder are replaced by the test's.
+      for (const own of ["WAGATE_DATABASE_URL", "WAGATE_LISTEN", "WAGATE_PLUGINS__DIR"]) delete env[own];
+      const node = await Gateway.start({ WAGATE_DATABASE_SCHEMA: schema, ...env });
+      try {
+        await waitUntil(`${file}: the node in the cluster's list`, async () => {
+          const nodes = (await b.api("GET", "/api/v1/cluster/nodes", ADMIN)).body.nodes;
+          const it = nodes.find((n) => n.id === "wagate-1");
+          return it && it.url === env.WAGATE_CLUSTER__ADVERTISE_URL;
+        });
+      } finally {
+        await node.close();
+      }
+    }
   });
 
   test("when the node running a session is killed, another runs it within 10 s and its clients lose nothing", async () => {

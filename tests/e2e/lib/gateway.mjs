@@ -2,7 +2,7 @@
 // timings, and offers small helpers for REST and Socket.IO.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { io } from "socket.io-client";
@@ -56,6 +56,25 @@ export function clusterNodeEnv(schema, id, more = {}) {
     WAGATE_CLUSTER__RENEW_INTERVAL_MS: "500",
     ...more,
   };
+}
+
+/** The WAGATE_* settings a node of the deployment examples in docs/examples/cluster/ is
+ *  started with: `compose.yaml`'s shared node environment and that service's own, or the
+ *  Kubernetes StatefulSet's env with the pod name `node` put in for `$(POD_NAME)`; values that
+ *  come from a Secret are left out. Read with patterns for the layout those files keep. */
+export function exampleNodeEnv(file, node) {
+  const text = readFileSync(join(import.meta.dirname, "../../../docs/examples/cluster", file), "utf8");
+  const env = {};
+  if (file.endsWith("compose.yaml")) {
+    const shared = text.split(/^x-wagate-env:.*$/m)[1].split(/^\S/m)[0];
+    const own = text.split(new RegExp(`^  ${node}:$`, "m"))[1].split(/^  \S/m)[0];
+    for (const block of [shared, own]) {
+      for (const m of block.matchAll(/^\s+(WAGATE_[A-Z_]+): "([^"]*)"$/gm)) env[m[1]] = m[2];
+    }
+  } else {
+    for (const m of text.matchAll(/- name: (WAGATE_[A-Z_]+)\n\s+value: "([^"]*)"/g)) env[m[1]] = m[2].replaceAll("$(POD_NAME)", node);
+  }
+  return env;
 }
 
 /** Runs `work` on every item, at most `width` at once. */
