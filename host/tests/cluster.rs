@@ -103,14 +103,23 @@ async fn a_session_runs_on_one_node_and_moves_when_that_node_stops_renewing() {
     assert_eq!(s["phone"], "+15550001111");
 
     // Until node a notices, its actor still has its connection, and what arrives there is not
-    // written: the write carries a's old token.
-    let inbound = a
+    // written: the write carries a's old token. The simulated phone is told it was not stored
+    // (as WhatsApp's server would deliver it again).
+    let (s, body) = a
         .post("/api/v1/sim/sessions/s1/inbound", &acme.api_key, json!({ "from": "+15559990009", "text": "late" }))
         .await;
-    assert!(inbound.0.is_success(), "{inbound:?}");
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("inbound_not_stored")),
+        "{body}"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (_, chats) = b.get("/api/v1/sessions/s1/chats", &acme.api_key).await;
-    assert_eq!(chats.as_array().map(Vec::len), Some(chats_before_failover), "a write of a node that lost the lease: {chats}");
+    assert_eq!(
+        chats.as_array().map(Vec::len),
+        Some(chats_before_failover),
+        "a write of a node that lost the lease: {chats}"
+    );
     // At its next round node a learns it lost the lease and stops running the session; its
     // commands for it then name b.
     assert_eq!(round(&a).await, Round { renewed: 0, lost: 1, taken: 0 });
@@ -172,7 +181,12 @@ async fn a_graceful_shutdown_hands_sessions_over_at_once_and_they_are_shared_eve
     assert_eq!(s, StatusCode::OK, "{view}");
     assert_eq!(view["thisNode"], "b");
     let held = |v: &serde_json::Value| {
-        v["nodes"].as_array().unwrap().iter().map(|n| (n["id"].as_str().unwrap().to_owned(), n["sessions"].as_u64().unwrap())).collect::<Vec<_>>()
+        v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| (n["id"].as_str().unwrap().to_owned(), n["sessions"].as_u64().unwrap()))
+            .collect::<Vec<_>>()
     };
     assert_eq!(held(&view), [("a".to_owned(), 6), ("b".to_owned(), 0), ("c".to_owned(), 0)]);
     a.gateway.state.sessions.shutdown().await;
@@ -187,6 +201,40 @@ async fn a_graceful_shutdown_hands_sessions_over_at_once_and_they_are_shared_eve
     assert_eq!(round(&c).await, Round { renewed: 3, lost: 0, taken: 0 });
     let (_, view) = c.get("/api/v1/cluster/nodes", common::ADMIN).await;
     assert_eq!(held(&view), [("b".to_owned(), 3), ("c".to_owned(), 3)], "a left the cluster: {view}");
+}
+
+/// A send (as any command) that reaches a node for a session no node holds, its node having
+/// stopped, takes the session over there and brings its connection back, as an ownership round
+/// would: a node holding a session's lease without running it would keep every node from it.
+#[tokio::test]
+async fn a_send_for_a_session_no_node_holds_takes_it_over_and_brings_its_connection_back() {
+    if !postgres() {
+        return;
+    }
+    let ([a, b], acme) = cluster(["a", "b"]).await;
+    a.connected_session(&acme, "s1", "+15550001111").await;
+    round(&a).await;
+    a.gateway.state.sessions.shutdown().await;
+
+    // Before any round of b's: the send takes the session over.
+    let (s, sent) = b
+        .post("/api/v1/sessions/s1/messages", &acme.api_key, json!({ "to": "+15550002222", "text": "meanwhile" }))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{sent}");
+    let path = format!("/api/v1/sessions/s1/messages/{}", sent["id"].as_str().unwrap());
+    let mut status = serde_json::Value::Null;
+    for _ in 0..250 {
+        status = b.get(&path, &acme.api_key).await.1["status"].clone();
+        if status == "SENT" || status == "DELIVERED" || status == "READ" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(["SENT", "DELIVERED", "READ"].contains(&status.as_str().unwrap()), "the send went out from b: {status}");
+    let (s, body) =
+        b.post("/api/v1/sim/sessions/s1/inbound", &acme.api_key, json!({ "from": "+15550002222", "text": "hi" })).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "b's connection takes inbound messages: {body}");
+    assert_eq!(round(&b).await, Round { renewed: 1, lost: 0, taken: 0 }, "b runs it; nothing was left orphaned");
 }
 
 #[tokio::test]

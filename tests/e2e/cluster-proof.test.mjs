@@ -1,8 +1,8 @@
 // The cluster's proof: three gateway processes on one PostgreSQL schema run 300 simulated
 // sessions of one tenant while messages flow at 100/s through all of them (inbound from a
 // contact and sends to the contact, by turns). The node running a third of the sessions is
-// killed (-9): each of its sessions must be running on another node within 10 s, every message
-// a live node acknowledged must be in the journal once, every accepted send handed to WhatsApp
+// killed (-9): each of its sessions must be running on another node within 10 s, every inbound
+// message acknowledged (by any node, the dead one included) must be in the journal once, every accepted send handed to WhatsApp
 // and none twice, and clients (one per node, the dead node's resuming on another) must get every event
 // of their sessions in seq order. Then a rolling restart of the three nodes must lose nothing.
 // Needs PostgreSQL (WAGATE_E2E_DATABASE_URL, set by scripts/test.sh when it answers).
@@ -18,6 +18,8 @@ const SESSIONS = Number(process.env.WAGATE_E2E_CLUSTER_SESSIONS ?? 300);
 const RATE_PER_S = 100;
 const FAILOVER_LIMIT_MS = 10000;
 const CONTACT = "+628123456789";
+// An inbound made again after a refusal keeps its WhatsApp id, so it is stored once.
+const waId = (text) => `W${Buffer.from(text).toString("hex")}`;
 const schema = `wagate_e2e_proof_${process.pid}_${Date.now() % 1e6}`;
 const nodeEnv = (id) =>
   clusterNodeEnv(schema, id, { WAGATE_QUOTAS__MAX_SESSIONS: String(SESSIONS), WAGATE_SESSIONS__RESUME_STAGGER_MS: "5" });
@@ -62,11 +64,11 @@ describe("cluster proof: three nodes, 300 sessions", { skip }, () => {
       try {
         const r =
           kind === "in"
-            ? await gw.api("POST", `/api/v1/sim/sessions/${session}/inbound`, acme.apiKey, { from: CONTACT, text })
+            ? await gw.api("POST", `/api/v1/sim/sessions/${session}/inbound`, acme.apiKey, { from: CONTACT, text, waMessageId: waId(text) })
             : await gw.api("POST", `/api/v1/sessions/${session}/messages`, acme.apiKey, { to: CONTACT, text }, { "idempotency-key": text });
         if (r.status === 202 && kind === "in") acked.set(text, r.headers.get("wagate-answered-by") ?? via);
         else if (r.status === 202) sent.set(text, { session, id: r.body.id });
-        else if ([409, 503].includes(r.status)) pending.push([kind, text, session]);
+        else if ([409, 503].includes(r.status)) pending.push([kind, text, session]); // moving, or not stored: again
         else throw new Error(`${kind} ${session}: ${r.status} ${JSON.stringify(r.body)}`);
       } catch (e) {
         if (e.message.startsWith(`${kind} `)) throw e;
@@ -114,31 +116,31 @@ describe("cluster proof: three nodes, 300 sessions", { skip }, () => {
     }
   }
 
-  async function everyAckedMessageOnce(gw, acked, which = () => true) {
+  async function everyAckedMessageOnce(gw, acked) {
     await sleep(500);
     const counts = new Map();
     for (const e of await journal(gw)) {
       if (e.event === "message.received" && acked.has(e.payload.message.content)) counts.set(e.payload.message.content, (counts.get(e.payload.message.content) ?? 0) + 1);
     }
-    const missing = [...acked].filter(([text, node]) => which(node) && !counts.has(text)).map(([t]) => t);
+    const missing = [...acked.keys()].filter((text) => !counts.has(text));
     const twice = [...counts].filter(([, n]) => n > 1).map(([t]) => t);
     assert.deepEqual(missing, [], "acknowledged messages missing from the journal");
     assert.deepEqual(twice, [], "messages stored twice");
   }
 
-  /** Every accepted send is stored once and handed to WhatsApp (it has its WhatsApp id), at
-   *  most once: the network of the node running its session carries it at most once, and at
-   *  most one SENT is recorded. One whose session never changed node (not in `moved`) is SENT;
+  /** Every accepted send is stored once and handed to WhatsApp (it has its WhatsApp id), and
+   *  never goes out as two messages: whatever a network carried of it carries its one WhatsApp
+   *  id, and at most one SENT is recorded. One whose session never changed node (not in `moved`) is SENT;
    *  one the dead node had handed may have had its acknowledgement die with that node's
    *  simulated network, but is never handed again. */
   async function noSendTwice(gw, sent, moved) {
     const ids = new Map([...sent].map(([text, s]) => [s.id, { text, ...s }]));
-    const handed = new Set();
+    const handed = new Map(); // message id -> its WhatsApp id
     const settled = Date.now() + 20000;
     for (;;) {
       await inParallel([...ids].filter(([id]) => !handed.has(id)), 8, async ([id, s]) => {
         const r = await gw.api("GET", `/api/v1/sessions/${s.session}/messages/${id}`, acme.apiKey);
-        if (r.status === 200 && r.body.waMessageId) handed.add(id);
+        if (r.status === 200 && r.body.waMessageId) handed.set(id, r.body.waMessageId);
       });
       if (handed.size === ids.size || Date.now() > settled) break;
       await sleep(500);
@@ -155,17 +157,22 @@ describe("cluster proof: three nodes, 300 sessions", { skip }, () => {
     const unsent = [...ids].filter(([id, s]) => !moved.has(s.session) && !sentStatus.has(id)).map(([, s]) => s.text);
     assert.deepEqual(unsent, [], "sends of sessions that kept their node are SENT");
     const bySession = new Map();
-    for (const s of ids.values()) bySession.set(s.session, [...(bySession.get(s.session) ?? []), s.text]);
+    for (const [id, s] of ids) bySession.set(s.session, [...(bySession.get(s.session) ?? []), { text: s.text, waId: handed.get(id) }]);
     let carriedAll = 0;
-    await inParallel([...bySession], 8, async ([session, texts]) => {
+    let repeats = 0;
+    await inParallel([...bySession], 8, async ([session, sends]) => {
       const r = await gw.api("GET", `/api/v1/sim/sessions/${session}/network`, acme.apiKey);
       assert.equal(r.status, 200, JSON.stringify(r.body));
-      const carried = r.body.filter((x) => x.op === "message" && texts.includes(x.text));
-      const twice = carried.filter((x, i) => carried.findIndex((y) => y.text === x.text) !== i);
-      assert.deepEqual(twice, [], `session ${session}: a send went out twice`);
-      carriedAll += carried.length;
+      for (const { text, waId } of sends) {
+        const carried = r.body.filter((x) => x.op === "message" && x.text === text);
+        // Handed again only where a node could not record the first hand-off (its lease moved
+        // meanwhile): under the same WhatsApp id, which WhatsApp takes as the same message.
+        assert.deepEqual([...new Set(carried.map((x) => x.waMessageId))].filter((w) => w !== waId), [], `session ${session}: '${text}' went out as another message`);
+        carriedAll += carried.length ? 1 : 0;
+        repeats += Math.max(0, carried.length - 1);
+      }
     });
-    console.log(`sends: ${ids.size} accepted, all handed to WhatsApp, ${sentStatus.size} SENT, ${carriedAll} on the live nodes' networks, none twice`);
+    console.log(`sends: ${ids.size} accepted, all handed to WhatsApp, ${sentStatus.size} SENT, ${carriedAll} on the live nodes' networks, none as two messages (${repeats} handed again under their WhatsApp id)`);
   }
 
   test("kill -9 of the node running a third: its sessions run elsewhere within 10 s, nothing acknowledged is lost, clients miss nothing", async () => {
@@ -208,9 +215,8 @@ describe("cluster proof: three nodes, 300 sessions", { skip }, () => {
     const shares = live.body.nodes.map((n) => `${n.id}:${n.sessions}`).join(" ");
     console.log(`sessions per node after the failover: ${shares}`);
 
-    // What a live node acknowledged is stored once; what the dead node acknowledged in its last
-    // instant may have died with it before it was stored (as a phone's unsaved message would).
-    await everyAckedMessageOnce(nodes.b, acked, (node) => node !== "a");
+    // An inbound is acknowledged once stored, so none is lost, whichever node acknowledged it.
+    await everyAckedMessageOnce(nodes.b, acked);
     await noSendTwice(nodes.b, sent, ofA);
 
     // The clients of the live nodes got every event of their sessions, in order; the dead

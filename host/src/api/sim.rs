@@ -282,16 +282,25 @@ fn finish(req: &mut Inbound, mut details: Details) -> ApiResult<Details> {
         .map_err(|e| ApiError::unprocessable("invalid_mentions", e.to_string()))?;
     details.quoted = req.reply_to.take().map(|wa_id| QuotedRef { wa_id, sender: None, from_me: false, text: None });
     details.link_preview = req.link_preview.take();
-    if details.link_preview.is_some() && (details.media.is_some() || details.location.is_some() || details.contact.is_some() || details.poll.is_some()) {
+    if details.link_preview.is_some()
+        && (details.media.is_some()
+            || details.location.is_some()
+            || details.contact.is_some()
+            || details.poll.is_some())
+    {
         return Err(ApiError::unprocessable("mixed_content", "linkPreview goes with a text"));
     }
     Ok(details)
 }
 
-/// A contact sends the session a message of any kind.
+/// How long an inbound waits for its session to store it before the answer says it was not.
+const STORED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A contact sends the session a message of any kind: answered once the session stored it
+/// (or, on a silenced connection, once the simulated server holds it for the next one).
 #[utoipa::path(post, path = "/api/v1/sim/sessions/{id}/inbound", tag = "simulator", security(("tenant" = [])),
     params(("id" = String, Path)), request_body = Inbound,
-    responses((status = 202, body = InboundAccepted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 202, body = InboundAccepted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn inbound(
     caller: Caller,
     State(st): State<AppState>,
@@ -326,7 +335,26 @@ async fn inbound(
         return Err(ApiError::unprocessable("invalid_wa_message_id", "waMessageId: letters and digits, at most 64"));
     }
     let sender = Sender { from: &from, group, lid, name: req.name.as_deref(), wa_id: req.wa_message_id.clone() };
-    let wa_id = st.sim.inbound(&key, sender, kind, &text, details)?;
+    let (wa_id, stored) = st.sim.inbound(&key, sender, kind, &text, details)?;
+    // Answered once the session stored the message, as WhatsApp's server keeps a message until
+    // the device acknowledges it: a 202 is a message that cannot be lost any more.
+    if let Some(stored) = stored {
+        let not_stored = |why: &str| {
+            let mut e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "inbound_not_stored",
+                format!("{why}; send it again with the same waMessageId ('{wa_id}') and it is stored once"),
+            );
+            e.retry_after = Some(1);
+            e
+        };
+        match tokio::time::timeout(STORED_WAIT, stored).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => return Err(not_stored("the session could not store the message")),
+            Ok(Err(_)) => return Err(not_stored("the session's connection closed before the message was stored")),
+            Err(_) => return Err(not_stored("the session did not store the message in time")),
+        }
+    }
     Ok((StatusCode::ACCEPTED, Json(InboundAccepted { wa_message_id: wa_id })))
 }
 

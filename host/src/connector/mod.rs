@@ -334,6 +334,11 @@ pub trait Connection: GroupOps + Send + Sync {
     /// Hands a message to WhatsApp; returns WhatsApp's message id. Our `message_id` lets a
     /// connector reuse the same WhatsApp id when a send is retried.
     async fn send(&self, to: &Jid, message: &Outgoing, message_id: &str) -> Result<String, ConnectorError>;
+    /// The inbound messages `wa_ids` are stored (or were already), or, with `stored` false,
+    /// could not be (the write failed: the network must keep them). WhatsApp's own library
+    /// acknowledges on its own; the simulator's server holds each message, and its API's
+    /// answer, until this is said.
+    async fn stored(&self, _wa_ids: &[String], _stored: bool) {}
     /// Sets (or, with an empty emoji, removes) our reaction to a message of `chat`.
     async fn react(&self, chat: &Jid, target: &QuotedRef, emoji: &str) -> Result<(), ConnectorError>;
     /// Replaces the text of a message we sent.

@@ -7,7 +7,7 @@ use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
 use tokio::sync::mpsc;
 
-use super::{Realtime, resume, rooms};
+use super::{Realtime, emit, resume, rooms};
 use crate::auth::{AuthError, Identity, SessionAccess};
 use crate::model::{SessionKey, validate_id};
 use crate::plugins::Hook;
@@ -81,7 +81,8 @@ fn to_plugins(
         let _ = s.emit("error", &unknown_event(&name));
         return std::future::ready(());
     };
-    if let Err(mpsc::error::TrySendError::Full((name, _))) = tx.try_send((name.to_string(), data.unwrap_or(Value::Null)))
+    if let Err(mpsc::error::TrySendError::Full((name, _))) =
+        tx.try_send((name.to_string(), data.unwrap_or(Value::Null)))
     {
         let message = format!("too many events waiting ({PLUGIN_QUEUE_DEPTH}); '{name}' was not handled");
         let _ = s.emit("error", &json!({ "code": "too_many_events", "message": message, "event": name }));
@@ -170,9 +171,7 @@ async fn subscribe(s: SocketRef, TryData(data): TryData<Value>, ack: AckSender, 
             resume::Joined::join(&s, &rt.marks.of(&identity.tenant), room);
             let _ = ack.send(&json!({ "ok": true, "sessionId": id }));
         }
-        Ok(None) => {
-            reply_error(&s, ack, "session.subscribe", "session_not_found", format!("session '{id}' not found"))
-        }
+        Ok(None) => reply_error(&s, ack, "session.subscribe", "session_not_found", format!("session '{id}' not found")),
         Err(e) => reply_error(&s, ack, "session.subscribe", "internal", e.to_string()),
     }
 }
@@ -258,22 +257,28 @@ pub(super) fn resume_at_connect(s: &SocketRef, rt: &Realtime, identity: &Arc<Ide
     let (s, rt, identity) = (s.clone(), rt.clone(), identity.clone());
     tokio::spawn(async move {
         let (sessions, refused) = session_rooms(&rt, &identity, &from.sessions).await;
+        // Told with `paced`, as the replay is: live events fill a slow socket's buffer as soon
+        // as it joins its rooms, and a refused emit would be lost.
         for id in refused {
             let message = format!("session '{id}' not found");
-            let _ = s.emit("error", &json!({ "code": "session_not_found", "message": message, "event": "handshake" }));
+            let error = json!({ "code": "session_not_found", "message": message, "event": "handshake" });
+            let _ = emit::paced(&s, "error", &error).await;
         }
         let mut rooms = base_rooms(&identity);
         rooms.extend(sessions);
-        match resume::resume(&s, &rt.store, &rt.marks, &identity.tenant, from.last_seq, &rooms, &Default::default()).await {
+        match resume::resume(&s, &rt.store, &rt.marks, &identity.tenant, from.last_seq, &rooms, &Default::default())
+            .await
+        {
             Ok(done) => {
-                let _ = s.emit("session.resumed", &done.json());
+                let _ = emit::paced(&s, "session.resumed", &done.json()).await;
             }
             Err(e) => {
                 let mark = rt.marks.of(&identity.tenant);
                 for room in rooms {
                     resume::Joined::join(&s, &mark, room);
                 }
-                let _ = s.emit("error", &json!({ "code": e.code(), "message": e.to_string(), "event": "handshake" }));
+                let error = json!({ "code": e.code(), "message": e.to_string(), "event": "handshake" });
+                let _ = emit::paced(&s, "error", &error).await;
             }
         }
     });
@@ -288,7 +293,8 @@ async fn resume_event(s: SocketRef, TryData(data): TryData<Value>, ack: AckSende
     let from = match ResumeFrom::from_auth(Some(&as_auth)) {
         Some(Ok(from)) => from,
         _ => {
-            let message = "expected { lastSeq, sessionIds? }: lastSeq a whole number, at most 100 session ids".to_owned();
+            let message =
+                "expected { lastSeq, sessionIds? }: lastSeq a whole number, at most 100 session ids".to_owned();
             return reply_error(&s, ack, "session.resume", "invalid_payload", message);
         }
     };
@@ -304,7 +310,9 @@ async fn resume_event(s: SocketRef, TryData(data): TryData<Value>, ack: AckSende
     }
     // Held sessions are asked again: the user's access may have changed.
     let (sessions, refused) = session_rooms(&rt, &identity, &ids).await;
-    if let Some(id) = refused.iter().find(|id| !held.contains_key(&rooms::session(&SessionKey::new(&identity.tenant, id)))) {
+    if let Some(id) =
+        refused.iter().find(|id| !held.contains_key(&rooms::session(&SessionKey::new(&identity.tenant, id))))
+    {
         return reply_error(&s, ack, "session.resume", "session_not_found", format!("session '{id}' not found"));
     }
     for id in &refused {

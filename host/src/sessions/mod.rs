@@ -427,8 +427,22 @@ impl Sessions {
         Ok(session)
     }
 
-    /// The actor of a session, started on first use.
+    /// The actor of a session, started on first use. In cluster mode an actor started here
+    /// for a session that should be running (a command or a send for a session no node held,
+    /// its node having stopped) takes the session over and brings its connection back, as an
+    /// ownership round does: holding the lease of a session without running it would keep the
+    /// other nodes from taking it.
     async fn actor(&self, key: &SessionKey) -> SessionResult<ActorHandle> {
+        self.start_actor(key, true).await
+    }
+
+    /// [`Self::actor`] for the callers that bring the connection back themselves (resuming
+    /// after a start, taking sessions over in an ownership round).
+    async fn actor_without_resume(&self, key: &SessionKey) -> SessionResult<ActorHandle> {
+        self.start_actor(key, false).await
+    }
+
+    async fn start_actor(&self, key: &SessionKey, resume: bool) -> SessionResult<ActorHandle> {
         if let Some(h) = self.inner.actors.lock().expect("actors lock").get(key).filter(|h| !h.tx.is_closed()) {
             return Ok(h.clone());
         }
@@ -440,6 +454,9 @@ impl Sessions {
             .cloned()
             .ok_or_else(|| SessionError::UnknownConnector(session.connector.clone(), String::new()))?;
         let (policy, _, linked_at) = self.send_policy(key).await?;
+        let taken_over = resume
+            && self.inner.node.is_some()
+            && matches!(session.status, SessionStatus::Connected | SessionStatus::Reconnecting);
         let store = self.take_lease(key).await?;
         let mut actors = self.inner.actors.lock().expect("actors lock");
         // Another caller may have started it while we read the store.
@@ -474,6 +491,7 @@ impl Sessions {
             self.inner.watchdog.clone(),
         );
         let sessions = self.clone();
+        let handle_key = key.clone();
         let key = key.clone();
         tokio::spawn(async move {
             actor.run(rx).await;
@@ -489,6 +507,11 @@ impl Sessions {
                 sessions.give_lease_back(&key).await;
             }
         });
+        if taken_over {
+            tracing::info!(session = %handle_key, "taking the session over");
+            let (done, _) = oneshot::channel();
+            let _ = handle.tx.send(Box::new(Command::Resume { done }));
+        }
         Ok(handle)
     }
 
@@ -978,7 +1001,7 @@ impl Sessions {
             if self.stopping() {
                 return;
             }
-            let handle = match self.actor(&s.key()).await {
+            let handle = match self.actor_without_resume(&s.key()).await {
                 Ok(h) => h,
                 Err(e) => {
                     tracing::warn!(session = %s.key(), error = %e, "could not resume session");

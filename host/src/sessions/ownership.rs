@@ -203,7 +203,7 @@ impl Sessions {
             if mine.len() == share || self.stopping() {
                 break;
             }
-            match self.actor(&key).await {
+            match self.actor_without_resume(&key).await {
                 Ok(_) => {}
                 Err(SessionError::OnAnotherNode(_) | SessionError::NotFound) => continue,
                 Err(e) => {

@@ -9,6 +9,7 @@ mod world;
 
 pub use world::{Device, NetworkRecord, Sender, SentMedia, SimError, SimWorld};
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -54,6 +55,7 @@ impl Connector for SimConnector {
             phone: phone_tx,
             stop: stop_tx.clone(),
             silent: false,
+            awaiting: HashMap::new(),
         });
         let run = Run { world: self.world.clone(), key: req.key.clone(), id, events, timings: self.timings.clone() };
         tokio::spawn(run.run(device, req.login, phone_rx, stop_rx));
@@ -223,6 +225,10 @@ impl SimConnection {
 
 #[async_trait]
 impl Connection for SimConnection {
+    async fn stored(&self, wa_ids: &[String], stored: bool) {
+        self.world.stored(&self.key, self.id, wa_ids, stored);
+    }
+
     async fn send(&self, to: &Jid, message: &Outgoing, message_id: &str) -> Result<String, ConnectorError> {
         let wa_id = wa_id_for(message_id);
         if matches!(message.body, crate::connector::OutgoingBody::Poll { .. }) {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use chrono::Utc;
 use rand::Rng;
 use thiserror::Error;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::codes;
 use super::groups::SimGroups;
@@ -21,6 +21,9 @@ use crate::model::{ChatState, ContactCard, Jid, LinkPreview, Location, MessageTy
 
 /// How much of what a session sent the simulated network remembers.
 const NETWORK_RECORDS: usize = 200;
+/// Inbound messages one connection's server waits to hear were stored, at most; past it an
+/// inbound is answered without waiting (the message is still delivered).
+const MAX_AWAITING: usize = 4096;
 /// Files contacts sent that the phone still holds for download, per session.
 const MEDIA_FILES: usize = 64;
 
@@ -190,6 +193,9 @@ pub(super) struct Live {
     /// The connection still looks up but nothing crosses it either way, and probes go
     /// unanswered: what the server sends meanwhile waits in `held` for the next connection.
     pub silent: bool,
+    /// Inbound messages the session has not said it stored yet, by WhatsApp id: whoever
+    /// waits on one hears when it is (or that the connection ended first).
+    pub awaiting: HashMap<String, oneshot::Sender<bool>>,
 }
 
 #[derive(Default)]
@@ -410,7 +416,8 @@ impl SimWorld {
         })
     }
 
-    /// A contact sends the session's number a message.
+    /// A contact sends the session's number a message: its WhatsApp id, and what tells when
+    /// the session stored it (see [`Self::from_phone_awaited`]).
     pub fn inbound(
         &self,
         key: &SessionKey,
@@ -418,7 +425,7 @@ impl SimWorld {
         kind: MessageType,
         text: &str,
         details: Details,
-    ) -> Result<String, SimError> {
+    ) -> Result<(String, Option<oneshot::Receiver<bool>>), SimError> {
         if let Some(group) = &sender.group
             && !self.with(key, |s| s.groups.is_member(group, sender.from))
         {
@@ -444,8 +451,46 @@ impl SimWorld {
             details,
             timestamp: Utc::now(),
         };
-        self.from_phone(key, ConnectorEvent::Message(msg))?;
-        Ok(wa_id)
+        let stored = self.from_phone_awaited(key, &wa_id, ConnectorEvent::Message(msg))?;
+        Ok((wa_id, stored))
+    }
+
+    /// Like [`Self::from_phone`], and what tells when the session stored the message: `None`
+    /// when the server holds it for a silent connection, or already waits on as many as it
+    /// keeps track of.
+    fn from_phone_awaited(
+        &self,
+        key: &SessionKey,
+        wa_id: &str,
+        ev: ConnectorEvent,
+    ) -> Result<Option<oneshot::Receiver<bool>>, SimError> {
+        self.with(key, |s| {
+            let live =
+                s.live.as_mut().filter(|l| matches!(l.phase, Phase::Connected(_))).ok_or(SimError::NotConnected)?;
+            if live.silent {
+                return s.hold(ev).map(|()| None);
+            }
+            live.events.send(ev).map_err(|_| SimError::NotConnected)?;
+            if live.awaiting.len() >= MAX_AWAITING {
+                return Ok(None);
+            }
+            let (tx, rx) = oneshot::channel();
+            live.awaiting.insert(wa_id.to_owned(), tx);
+            Ok(Some(rx))
+        })
+    }
+
+    /// The session on connection `id` stored these messages, or could not.
+    pub(super) fn stored(&self, key: &SessionKey, id: u64, wa_ids: &[String], stored: bool) {
+        self.with(key, |s| {
+            if let Some(live) = s.live.as_mut().filter(|l| l.id == id) {
+                for wa_id in wa_ids {
+                    if let Some(tx) = live.awaiting.remove(wa_id) {
+                        let _ = tx.send(stored);
+                    }
+                }
+            }
+        });
     }
 
     /// A contact votes for `options` on a poll of their chat. The vote is sealed with the

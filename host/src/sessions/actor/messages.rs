@@ -29,8 +29,8 @@ impl Actor {
     pub(super) async fn inbound(&mut self, batch: Vec<InboundMessage>) -> StoreResult<()> {
         // WhatsApp redelivers after reconnects; a message is stored once, and its file is
         // not fetched again.
-        let ids: Vec<String> = batch.iter().map(|m| m.wa_id.clone()).collect();
-        let stored: HashSet<String> = messages::by_wa_ids(self.store.pool().into(), &self.key, &ids)
+        let arrived: Vec<String> = batch.iter().map(|m| m.wa_id.clone()).collect();
+        let stored: HashSet<String> = messages::by_wa_ids(self.store.pool().into(), &self.key, &arrived)
             .await?
             .into_iter()
             .filter_map(|m| m.wa_message_id)
@@ -48,9 +48,14 @@ impl Actor {
             };
             fresh.push(Arrived { id, m, media, media_url });
         }
-        if fresh.is_empty() {
-            return Ok(());
+        let result = if fresh.is_empty() { Ok(()) } else { self.store_inbound(fresh).await };
+        if let Some(conn) = &self.conn {
+            conn.stored(&arrived, result.is_ok()).await;
         }
+        result
+    }
+
+    async fn store_inbound(&mut self, fresh: Vec<Arrived>) -> StoreResult<()> {
         let mut w = self.store.begin_write().await?;
         let ids: Vec<String> = fresh.iter().filter(|a| !a.m.from_me).map(|a| a.m.wa_id.clone()).collect();
         let from_bots: HashMap<String, Option<String>> =
