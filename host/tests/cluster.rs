@@ -63,6 +63,20 @@ async fn round(gw: &TestGateway) -> Round {
     gw.gateway.state.sessions.ownership_round().await.unwrap()
 }
 
+/// Renews the nodes' leases every 150 ms while a test's traffic runs, as their own rounds
+/// would: inbound messages are answered once stored, so a burst outlasts a lease of its own.
+fn keep_renewing(nodes: &[&TestGateway]) -> tokio::task::JoinHandle<()> {
+    let sessions: Vec<_> = nodes.iter().map(|n| n.gateway.state.sessions.clone()).collect();
+    tokio::spawn(async move {
+        loop {
+            for s in &sessions {
+                let _ = s.ownership_round().await;
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    })
+}
+
 async fn expire_leases() {
     tokio::time::sleep(Duration::from_millis(TTL_MS + 100)).await;
 }
@@ -317,8 +331,7 @@ async fn each_delivery_is_attempted_by_one_node_although_every_node_runs_the_end
     assert_eq!(s, StatusCode::CREATED, "{hook}");
     a.connected_session(&acme, "on-a", "+15550002221").await;
     b.connected_session(&acme, "on-b", "+15550002222").await;
-    round(&a).await;
-    round(&b).await;
+    let renewing = keep_renewing(&[&a, &b]);
     // Both nodes commit events for the endpoint at once: each node's worker is woken by its
     // own commits and finds the other's deliveries due too.
     async fn inbound(gw: &TestGateway, key: &str, session: &str, i: usize) -> (StatusCode, serde_json::Value) {
@@ -341,6 +354,7 @@ async fn each_delivery_is_attempted_by_one_node_although_every_node_runs_the_end
     assert_eq!(seen.len(), 2 * EACH, "every event delivered");
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "sent more than once: {twice:?}");
+    renewing.abort();
 }
 
 #[tokio::test]
@@ -351,6 +365,7 @@ async fn every_node_gets_every_event_of_the_tenant_in_seq_order_whichever_node_c
     let ([a, b], acme) = cluster(["a", "b"]).await;
     a.connected_session(&acme, "on-a", "+15550003331").await;
     b.connected_session(&acme, "on-b", "+15550003332").await;
+    let renewing = keep_renewing(&[&a, &b]);
     // What each node's fan-out is given, from here on.
     let mut given_a = a.gateway.delivered.subscribe("test");
     let mut given_b = b.gateway.delivered.subscribe("test");
@@ -387,6 +402,7 @@ async fn every_node_gets_every_event_of_the_tenant_in_seq_order_whichever_node_c
     let on_a = messages(received(&mut given_a).await);
     let on_b = messages(received(&mut given_b).await);
     assert_eq!(on_a, on_b, "both nodes give their sockets the same messages, under the same seqs");
+    renewing.abort();
 }
 
 /// Waits up to a second for `check` to hold.

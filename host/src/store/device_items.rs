@@ -205,15 +205,22 @@ impl DeviceItems {
         let fence = fence(self.pool.dialect());
         let sql =
             format!("UPDATE wa_device_items SET at = $8 WHERE {OF_SESSION} AND space = $6 AND item = $7 AND {fence}");
+        self.per_item(&sql, space, items, Some(at)).await
+    }
+
+    /// Runs `sql` once per item in one transaction: `$6` the space, `$7` the item, and `$8`
+    /// `at` when there is one.
+    async fn per_item(&self, sql: &str, space: &str, items: &[&str], at: Option<i64>) -> StoreResult<()> {
         on_engine!(&self.pool, |e| {
             let mut tx = e.begin().await?;
             for item in items {
-                fenced!(self, sqlx::query(sqlx::AssertSqlSafe(sql.as_str())))
-                    .bind(space)
-                    .bind(item)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
+                let q = fenced!(self, sqlx::query(sqlx::AssertSqlSafe(sql))).bind(space).bind(item);
+                match at {
+                    Some(at) => q.bind(at),
+                    None => q,
+                }
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
         });
@@ -243,18 +250,7 @@ impl DeviceItems {
             return Ok(());
         };
         let sql = format!("DELETE FROM wa_device_items WHERE {OF_SESSION} AND {spaces} AND item = $7 AND {fence}");
-        on_engine!(&self.pool, |e| {
-            let mut tx = e.begin().await?;
-            for item in items {
-                fenced!(self, sqlx::query(sqlx::AssertSqlSafe(sql.as_str())))
-                    .bind(space)
-                    .bind(item)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-        });
-        Ok(())
+        self.per_item(&sql, space, items, None).await
     }
 
     /// Deletes one item and answers its value: of two takers, one gets it.
